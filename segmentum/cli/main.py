@@ -1,13 +1,208 @@
-"""Command-line interface (placeholder replaced as commands land)."""
+"""The ``segmentum`` command: a thin Typer shell over :class:`segmentum.project.Project`.
+
+Exit codes: 0 success, 1 unexpected failure, 2 bad project file or usage, 3 bad data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-app = typer.Typer(help="segmentum: to whom do we sell, and what?", no_args_is_help=True)
+from segmentum import __version__
+from segmentum.data.errors import SegmentumError
+
+app = typer.Typer(
+    help="segmentum: needs-based segments that are sized, valued, mapped and ready to act on.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: SegmentumError) -> None:
+    console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+class _RichProgress:
+    """Shows each step of a run as a rich progress bar."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.task: int | None = None
+
+    def stage(self, name: str, total: int) -> None:
+        self.task = self.progress.add_task(name, total=max(total, 1))
+
+    def advance(self, message: str = "") -> None:
+        if self.task is not None:
+            task = self.progress.tasks[self.task]
+            if task.total is not None and task.completed >= task.total - 1:
+                self.progress.update(self.task, total=task.total + 1)
+            self.progress.update(self.task, advance=1)
+
+    def done(self, name: str, outcome: str) -> None:
+        if outcome.startswith("skipped"):
+            self.progress.console.print(f"[yellow]•[/] {name} {escape(outcome)}")
+            return
+        if self.task is not None:
+            task = self.progress.tasks[self.task]
+            self.progress.update(self.task, completed=task.total)
+            self.task = None
+
+
+def _run_project(project_file: Path) -> None:
+    from segmentum.project import Project
+
+    try:
+        project = Project.load(project_file)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                      TimeElapsedColumn(), console=console, transient=False) as bar:
+            result = project.run(progress=_RichProgress(bar))  # type: ignore[arg-type]
+    except SegmentumError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"Run {result.run_id}", show_header=True)
+    table.add_column("stage")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    for name, outcome in result.outcomes.items():
+        status = "ran" if outcome.status == "ran" else escape(f"skipped: {outcome.reason}")
+        table.add_row(name, status, f"{outcome.seconds:.1f}" if outcome.status == "ran" else "")
+    out.print(table)
+    out.print(f"Run folder: {result.run_dir}")
+    out.print(f"Report:     {result.run_dir / 'report.html'}")
+
+
+@app.command()
+def run(
+    project_file: Annotated[Path, typer.Argument(help="The project file (segmentum.toml) "
+                                                 "or the folder holding it.")],
+) -> None:
+    """Run every stage the data allow and write one run folder (atomically)."""
+    _run_project(project_file)
+
+
+@app.command()
+def validate(
+    project_file: Annotated[Path, typer.Argument(help="The project file to check.")],
+) -> None:
+    """Check the project file and every source table; write nothing."""
+    from segmentum.project import Project
+
+    try:
+        project = Project.load(project_file)
+        data = project.validate()
+    except SegmentumError as exc:
+        _fail(exc)
+        return
+    table = Table(title="Sources", show_header=True)
+    for col in ("table", "source", "rows", "columns"):
+        table.add_column(col)
+    for name, t in data.tables.items():
+        table.add_row(name, escape(t.source.location), f"{len(t.frame):,}",
+                      str(len(t.frame.columns)))
+    out.print(table)
+    for name, reason in project.plan(data).items():
+        out.print(escape(f"{name}: " + ("will run" if reason is None else f"skipped: {reason}")))
+    out.print("[green]The project is valid.[/]")
+
+
+@app.command()
+def init(
+    data: Annotated[list[Path], typer.Argument(help="CSV or Parquet files: survey, customers, "
+                                               "transactions, events, competitor ratings.")],
+    output: Annotated[Path, typer.Option("--output", "-o",
+                                         help="Where to write the project file.")] = Path(
+        "segmentum.toml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing project file.")] = False,
+) -> None:
+    """Write a project file by inferring column roles from the data, for you to edit."""
+    from segmentum.data.init import init_project
+
+    if output.exists() and not force:
+        console.print(f"[bold red]Error:[/] {output} exists; pass --force to overwrite it.")
+        raise typer.Exit(2)
+    try:
+        text, guesses = init_project(list(data), output)
+    except SegmentumError as exc:
+        _fail(exc)
+        return
+    output.write_text(text, encoding="utf-8")
+    for g in guesses:
+        out.print(f"{g.path}: looks like [bold]{g.table}[/]")
+    out.print(f"Wrote {output}. Check the roles, then: segmentum validate {output}")
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Argument(help="An empty folder for the demo project.")] = Path(
+        "."),
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 100_000,
+    respondents: Annotated[int, typer.Option(help="Number of survey respondents.")] = 3_000,
+    run_it: Annotated[bool, typer.Option("--run/--no-run",
+                                         help="Run the project after writing it.")] = True,
+) -> None:
+    """Write the demo auto-insurance market (data, project file, planted truth) and run it."""
+    from segmentum.demo.project import write_demo_project
+
+    folder.mkdir(parents=True, exist_ok=True)
+    clash = [p.name for p in folder.iterdir() if not p.name.startswith(".")]
+    if clash:
+        console.print(f"[bold red]Error:[/] {folder} is not empty ({', '.join(sorted(clash)[:5])})"
+                      "; give an empty or new folder.")
+        raise typer.Exit(2)
+    with console.status("Generating the demo market…"):
+        project_file = write_demo_project(folder, seed=seed, n_customers=customers,
+                                          n_respondents=respondents)
+    out.print(f"Wrote the demo market and {project_file}.")
+    if run_it:
+        _run_project(project_file)
+
+
+@app.command()
+def runs(
+    project_file: Annotated[Path, typer.Argument(help="The project file.")] = Path(
+        "segmentum.toml"),
+) -> None:
+    """List the finished runs of a project, newest first."""
+    from segmentum.project import Project
+
+    try:
+        project = Project.load(project_file)
+    except SegmentumError as exc:
+        _fail(exc)
+        return
+    project.catalogue.reconcile()
+    frame = project.catalogue.runs()
+    table = Table(show_header=True)
+    for col in ("run_id", "stages", "n_segments", "seconds", "path"):
+        table.add_column(col)
+    for _, row in frame.iterrows():
+        table.add_row(str(row.run_id), str(row.stages), str(row.n_segments),
+                      f"{row.seconds:.1f}", str(row.path))
+    out.print(table)
 
 
 @app.command()
 def version() -> None:
     """Print the installed version."""
-    from segmentum import __version__
+    out.print(__version__)
 
-    typer.echo(__version__)
+
+def main() -> None:  # pragma: no cover - entry point
+    app(prog_name="segmentum")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Write a project file: infer column roles from data files, commented for the user to edit."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from segmentum.data.errors import DataError
+from segmentum.data.ingest import _literal, _quote, check_utf8
+
+_ID = re.compile(r"(^|_)(id|key|number|no)$", re.IGNORECASE)
+_TIME = re.compile(r"(date|time|timestamp|_at|_on)$", re.IGNORECASE)
+_AMOUNT = re.compile(r"(amount|revenue|value|spend|sales|price|total)", re.IGNORECASE)
+_WEIGHT = re.compile(r"^(weight|wt|wgt|sample_weight)s?$", re.IGNORECASE)
+_DESCRIPTOR = re.compile(
+    r"(age|gender|sex|region|state|country|city|income|education|occupation|household|"
+    r"segment_size|industry|employees|size|tenure|zip|postcode)", re.IGNORECASE)
+
+
+@dataclass
+class Guess:
+    """The table a file looks like and the roles of its columns."""
+
+    table: str
+    path: str
+    roles: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _profile(path: Path) -> list[dict[str, Any]]:
+    """Column name, type, distinct count, average text length, min, max (on a sample)."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        check_utf8(path)
+        reader = f"read_csv({_literal(str(path))}, header=true, sample_size=-1)"
+    elif suffix in (".parquet", ".pq"):
+        reader = f"read_parquet({_literal(str(path))})"
+    else:
+        raise DataError(f"{path}: unknown file type '{suffix}'.",
+                        hint="segmentum init reads .csv and .parquet files.")
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE VIEW t AS SELECT * FROM {reader} USING SAMPLE 20000 ROWS")
+        n = con.execute("SELECT count(*) FROM t").fetchone()[0]
+        out = []
+        for name, dtype, *_ in con.execute("DESCRIBE t").fetchall():
+            q = _quote(name)
+            distinct, nulls = con.execute(
+                f"SELECT approx_count_distinct({q}), count(*) - count({q}) FROM t").fetchone()
+            info: dict[str, Any] = {"name": name, "type": dtype, "distinct": distinct,
+                                    "n": n, "nulls": nulls}
+            if dtype == "VARCHAR":
+                info["avg_len"] = con.execute(f"SELECT avg(length({q})) FROM t").fetchone()[0]
+                info["levels"] = {str(r[0]).lower() for r in con.execute(
+                    f"SELECT DISTINCT {q} FROM t WHERE {q} IS NOT NULL LIMIT 12").fetchall()}
+            elif dtype in ("BIGINT", "INTEGER", "DOUBLE", "SMALLINT", "TINYINT", "FLOAT",
+                           "HUGEINT") or dtype.startswith("DECIMAL"):
+                info["min"], info["max"] = con.execute(
+                    f"SELECT min({q}), max({q}) FROM t").fetchone()
+            out.append(info)
+        return out
+    finally:
+        con.close()
+
+
+def _is_binary(c: dict[str, Any]) -> bool:
+    if c["distinct"] > 2:
+        return False
+    if c["type"] == "VARCHAR":
+        return c.get("levels", set()) <= {"yes", "no", "y", "n", "true", "false", "0", "1"}
+    return c["type"] == "BOOLEAN" or (c.get("min") in (0, 1) and c.get("max") in (0, 1))
+
+
+def _is_scale(c: dict[str, Any]) -> bool:
+    """An integer rating item: 3 to 11 points within 0..11 (Likert, 0–10 scales)."""
+    return (c["type"] in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT")
+            and 3 <= c["distinct"] <= 11 and c.get("min") is not None
+            and c["min"] >= 0 and c["max"] <= 11)
+
+
+def guess_roles(path: Path, relative_to: Path) -> Guess:
+    """Guess which table a file is and the role of each column."""
+    cols = _profile(path)
+    names = [c["name"] for c in cols]
+    lower = {n.lower(): n for n in names}
+    rel = os.path.relpath(path.resolve(), relative_to.resolve())
+    ids = [c["name"] for c in cols if _ID.search(c["name"])]
+    times = [c["name"] for c in cols if c["type"].startswith(("TIMESTAMP", "DATE"))
+             or (_TIME.search(c["name"]) and c["type"] == "VARCHAR")]
+    scales = [c["name"] for c in cols if _is_scale(c) and c["name"] not in ids]
+    binaries = [c["name"] for c in cols if _is_binary(c) and c["name"] not in ids]
+    texts = [c["name"] for c in cols if c["type"] == "VARCHAR" and (c.get("avg_len") or 0) > 25]
+    customer_id = next((n for n in ids if "cust" in n.lower()), ids[0] if ids else None)
+
+    if "brand" in lower and "rating" in lower:
+        g = Guess("competitor_ratings", rel, {
+            "respondent_id": next((n for n in ids if "resp" in n.lower()), ids[0] if ids
+                                  else "respondent_id"),
+            "brand": lower["brand"], "need": lower.get("need", "need"),
+            "rating": lower["rating"]})
+        return g
+    if times and any(n.lower() in ("event_type", "event", "type") for n in names):
+        event_type = next(n for n in names if n.lower() in ("event_type", "event", "type"))
+        return Guess("events", rel, {"customer_id": customer_id or "customer_id",
+                                     "timestamp": times[0], "event_type": event_type})
+    amounts = [c["name"] for c in cols if _AMOUNT.search(c["name"])
+               and c["type"] not in ("VARCHAR",) and c["name"] not in ids]
+    if times and amounts:
+        roles: dict[str, Any] = {"customer_id": customer_id or "customer_id",
+                                 "timestamp": times[0], "amount": amounts[0]}
+        for role in ("margin", "cost", "channel", "product"):
+            if role in lower:
+                roles[role] = lower[role]
+        return Guess("transactions", rel, roles)
+    if len(scales) + len(binaries) >= 4:
+        rid = next((n for n in ids if "resp" in n.lower()), ids[0] if ids else None)
+        roles = {"id": rid} if rid else {}
+        g = Guess("survey", rel, roles)
+        if rid is None:
+            g.notes.append("no id column found: respondents are numbered by row")
+        other_ids = [n for n in ids if n != rid and "cust" in n.lower()]
+        if other_ids:
+            roles["customer_id"] = other_ids[0]
+        weight = next((n for n in names if _WEIGHT.match(n)), None)
+        if weight:
+            roles["weight"] = weight
+        descriptors = [c["name"] for c in cols if _DESCRIPTOR.search(c["name"])
+                       and c["name"] not in ids and c["name"] != weight]
+        basis = [n for n in scales if n not in descriptors]
+        behaviours = [n for n in binaries if n not in descriptors]
+        if not basis:  # an all-binary survey (pick-any perceptions): binaries are the basis
+            basis, behaviours = behaviours, []
+        roles["basis"] = basis
+        roles["behaviours"] = behaviours
+        roles["descriptors"] = descriptors + [
+            c["name"] for c in cols if c["type"] == "VARCHAR" and c["name"] not in ids
+            and c["name"] not in texts and c["name"] not in descriptors
+            and c["name"] not in binaries and c["distinct"] <= 30]
+        if texts:
+            roles["text"] = texts[0]
+        g.notes.append("basis = the needs the segments are built on; check the list")
+        return g
+    roles = {"id": customer_id or (ids[0] if ids else "customer_id")}
+    roles["descriptors"] = [c["name"] for c in cols if c["name"] not in ids
+                            and ((c["type"] == "VARCHAR" and c["distinct"] <= 50)
+                                 or _DESCRIPTOR.search(c["name"]))]
+    if "acquisition_cost" in lower:
+        roles["acquisition_cost"] = lower["acquisition_cost"]
+    return Guess("customers", rel, roles)
+
+
+_COMMENTS = {
+    "survey": "Survey answers: one row per respondent. basis = needs/attitudes that build the "
+              "segments;\n# descriptors describe them afterwards (demographics never build them).",
+    "customers": "Customers: one row per customer, with descriptors for profiles and activation.",
+    "transactions": "Transactions: one row per purchase (customer, time, amount). Set "
+                    "allow_returns = true if negative amounts are returns.",
+    "events": "Events for lifecycle stages: visit, quote, purchase, support, cancellation.",
+    "competitor_ratings": "How well each competitor brand serves each need, per respondent "
+                          "(long format).",
+}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        items = [_toml_value(v) for v in value]
+        one_line = "[" + ", ".join(items) + "]"
+        if len(one_line) <= 88:
+            return one_line
+        return "[\n" + "".join(f"    {i},\n" for i in items) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def render_project(
+    sources: dict[str, dict[str, Any]],
+    *,
+    name: str = "segmentum project",
+    seed: int = 0,
+    analysis_date: str | None = None,
+    notes: dict[str, list[str]] | None = None,
+    stage_settings: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """Return the text of a commented project file."""
+    lines = [
+        "# segmentum project file. Edit the roles below, then:",
+        "#   segmentum validate segmentum.toml   (checks the data, writes nothing)",
+        "#   segmentum run segmentum.toml        (writes a run folder under runs/)",
+        "",
+        "[project]",
+        f"name = {_toml_value(name)}",
+        f"seed = {seed}  # same data + same seed give the same segments, same labels",
+    ]
+    if analysis_date:
+        lines.append(f'analysis_date = "{analysis_date}"  # no date in the data may be later')
+    else:
+        lines.append('# analysis_date = "YYYY-MM-DD"  # default: the latest date in the data')
+    lines += [
+        'on_bad_rows = "fail"  # or "quarantine": set bad rows aside (with reasons) and go on',
+        "",
+    ]
+    for table, roles in sources.items():
+        lines.append(f"# {_COMMENTS.get(table, table)}")
+        for note in (notes or {}).get(table, []):
+            lines.append(f"# NOTE: {note}")
+        lines.append(f"[sources.{table}]")
+        for key, value in roles.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    for stage, settings in (stage_settings or {}).items():
+        if not settings:
+            continue
+        lines.append(f"[{stage}]")
+        for key, value in settings.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def init_project(paths: list[Path], out: Path, name: str | None = None) -> tuple[str, list[Guess]]:
+    """Guess roles for each data file and return the project file's text (not written)."""
+    guesses: list[Guess] = []
+    seen: set[str] = set()
+    for path in paths:
+        if not path.exists():
+            raise DataError(f"{path}: file not found.", hint="Give paths to CSV or Parquet files.")
+        guess = guess_roles(path, out.parent)
+        if guess.table in seen:
+            first = next(g.path for g in guesses if g.table == guess.table)
+            raise DataError(
+                f"{guess.path} and {first} both look like the {guess.table} table; a project "
+                "has one table of each kind.",
+                hint="Pass one file per table (survey, customers, transactions, events, "
+                "competitor_ratings), or combine them with a DuckDB query.")
+        seen.add(guess.table)
+        guesses.append(guess)
+    sources = {g.table: {"path": g.path, **g.roles} for g in guesses}
+    text = render_project(sources, name=name or out.parent.resolve().name,
+                          notes={g.table: g.notes for g in guesses})
+    return text, guesses

@@ -1,0 +1,206 @@
+"""The project file: sources, column roles and stage settings for a whole run.
+
+A project is a TOML file. Every table is declared once with where it comes from (a CSV or
+Parquet file, a DuckDB table, or any SQL query DuckDB can run) and which role each column
+plays. Stage settings (``[value]``, ``[segments]``, ``[profiles]``) are passed to the
+stages, which validate them themselves.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from segmentum.data.errors import ProjectError
+
+TABLES = ("survey", "customers", "transactions", "events", "competitor_ratings")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """Where a table comes from: exactly one of ``path``, ``table`` or ``query``.
+
+    ``path`` is a CSV or Parquet file (relative to the project file). ``table`` is
+    ``"file.duckdb:table_name"``. ``query`` is any SQL DuckDB can run; paths inside it are
+    relative to the project folder.
+    """
+
+    path: str | None = None
+    table: str | None = None
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        given = [k for k in ("path", "table", "query") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of path = '…csv|parquet', table = 'file.duckdb:name' or "
+                f"query = 'SELECT …' (found {given or 'none'})"
+            )
+        return self
+
+    @property
+    def location(self) -> str:
+        return self.path or self.table or f"query: {self.query}"
+
+    def role_columns(self) -> dict[str, str]:
+        """Column name → role, for every column this source declares."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            if name in ("path", "table", "query", "allow_returns", "date_format"):
+                continue
+            value = getattr(self, name)
+            if isinstance(value, str):
+                out.setdefault(value, name)
+            elif isinstance(value, list):
+                for col in value:
+                    out.setdefault(col, name)
+        return out
+
+
+class SurveySource(Source):
+    """Survey answers. Without ``id``, respondents are numbered by row (``respondent_id``)."""
+
+    id: str | None = None
+    customer_id: str | None = None
+    weight: str | None = None
+    basis: list[str] = Field(default_factory=list)
+    behaviours: list[str] = Field(default_factory=list)
+    descriptors: list[str] = Field(default_factory=list)
+    text: str | None = None
+
+    @property
+    def id_column(self) -> str:
+        """The respondent id column, after ingest (``respondent_id`` when rows are numbered)."""
+        return self.id or "respondent_id"
+
+    def role_columns(self) -> dict[str, str]:
+        return {self.id_column: "id", **super().role_columns()}
+
+
+class CustomersSource(Source):
+    id: str = "customer_id"
+    descriptors: list[str] = Field(default_factory=list)
+    channel: str | None = None
+    acquisition_cost: str | None = None
+
+
+class TransactionsSource(Source):
+    customer_id: str = "customer_id"
+    timestamp: str = "date"
+    amount: str = "amount"
+    margin: str | None = None
+    cost: str | None = None
+    channel: str | None = None
+    product: str | None = None
+    allow_returns: bool = False
+    date_format: str | None = None
+
+
+class EventsSource(Source):
+    customer_id: str = "customer_id"
+    timestamp: str = "timestamp"
+    event_type: str = "event_type"
+    channel: str | None = None
+    date_format: str | None = None
+
+
+class CompetitorRatingsSource(Source):
+    respondent_id: str = "respondent_id"
+    brand: str = "brand"
+    need: str = "need"
+    rating: str = "rating"
+
+
+class Sources(_Strict):
+    survey: SurveySource | None = None
+    customers: CustomersSource | None = None
+    transactions: TransactionsSource | None = None
+    events: EventsSource | None = None
+    competitor_ratings: CompetitorRatingsSource | None = None
+
+    def declared(self) -> dict[str, Source]:
+        return {name: src for name in TABLES if (src := getattr(self, name)) is not None}
+
+
+class Settings(_Strict):
+    """``[project]``: run-wide settings."""
+
+    name: str = "segmentum project"
+    seed: int = 0
+    analysis_date: str | None = None
+    runs_dir: str = "runs"
+    on_bad_rows: Literal["fail", "quarantine"] = "fail"
+
+
+class ProjectConfig(_Strict):
+    """A whole project file, validated."""
+
+    project: Settings = Field(default_factory=Settings)
+    sources: Sources
+    value: dict[str, Any] = Field(default_factory=dict)
+    segments: dict[str, Any] = Field(default_factory=dict)
+    profiles: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _something_declared(self) -> ProjectConfig:
+        if not self.sources.declared():
+            raise ValueError(
+                "[sources] declares no table: add at least one of "
+                + ", ".join(f"[sources.{t}]" for t in TABLES)
+            )
+        return self
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate a project file; raise :class:`ProjectError` naming what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise ProjectError(
+            f"project file {path} not found. Create one with `segmentum init DATA…` "
+            "or `segmentum demo`."
+        )
+    if path.is_dir():
+        candidate = path / "segmentum.toml"
+        if candidate.exists():
+            path = candidate
+        else:
+            raise ProjectError(f"{path} is a folder with no segmentum.toml in it.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"{path}: not valid TOML: {exc}.") from exc
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                key = str(err["loc"][-1])
+                parent = ProjectConfig
+                try:
+                    for part in err["loc"][:-1]:
+                        parent = parent.model_fields[str(part)].annotation  # type: ignore[assignment]
+                        parent = getattr(parent, "__args__", (parent,))[0]
+                    fields = list(parent.model_fields)  # type: ignore[union-attr]
+                except (KeyError, AttributeError):
+                    fields = []
+                msg = f"unknown key '{key}'.{_suggest(key, fields)}"
+            lines.append(f"  [{loc}] {msg}")
+        raise ProjectError(f"{path}: the project file is not valid:\n" + "\n".join(lines)) from exc

@@ -1,0 +1,53 @@
+"""Write the demo market as a ready-to-run project: data, project file and planted truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from segmentum.data.init import render_project
+from segmentum.data.project import Sources
+
+#: Stage settings of the demo project (the same defaults a user gets, stated openly).
+DEMO_SETTINGS: dict[str, dict[str, Any]] = {
+    "value": {"time_unit": "W"},
+    "segments": {"method": "kmeans", "k_range": [2, 8], "scale_correction": "center",
+                 "n_boot": 50, "min_segment_share": 0.05},
+}
+
+
+def _roles_for(table: str, roles: dict[str, Any]) -> dict[str, Any]:
+    """Keep the roles the project file knows for this table."""
+    model = Sources.model_fields[table].annotation
+    model = next(a for a in getattr(model, "__args__", (model,)) if a is not type(None))
+    known = set(model.model_fields) - {"path", "table", "query"}
+    return {k: v for k, v in roles.items() if k in known and v not in (None, [], "")}
+
+
+def write_demo_project(folder: Path, *, seed: int = 0, n_customers: int = 100_000,
+                       n_respondents: int = 3_000) -> Path:
+    """Generate the demo market into ``folder`` and write ``folder/segmentum.toml``.
+
+    The planted truth (``truth.parquet``, ``truth.json``) is written beside the data for
+    tests and curious users; the project file never points at it.
+    """
+    from segmentum.demo import ROLES, make_market, write_market
+
+    market = make_market(seed=seed, n_customers=n_customers, n_respondents=n_respondents)
+    paths = write_market(market, folder)
+    sources: dict[str, dict[str, Any]] = {}
+    for table in ("survey", "customers", "transactions", "events", "competitor_ratings"):
+        if table not in paths or table not in ROLES:
+            continue
+        rel = Path(paths[table]).resolve().relative_to(folder.resolve()).as_posix()
+        sources[table] = {"path": rel, **_roles_for(table, ROLES[table])}
+    text = render_project(
+        sources,
+        name="Demo: auto insurance market",
+        seed=seed,
+        analysis_date=str(market.analysis_date.date()),
+        stage_settings=DEMO_SETTINGS,
+    )
+    project_file = folder / "segmentum.toml"
+    project_file.write_text(text, encoding="utf-8")
+    return project_file

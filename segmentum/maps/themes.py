@@ -1,0 +1,218 @@
+"""Themes in open 'I wish ...' answers: TF-IDF + NMF, offline and deterministic.
+
+Each answer is a TF-IDF vector (English stop words and the words of the prompt removed);
+non-negative matrix factorisation finds ``n_themes`` themes, each named by its top terms.
+An answer belongs to the theme with the largest loading. Theme shares per segment are
+weighted by the survey weights. Representative quotes are the answers closest (cosine) to
+a centroid: the theme's top loadings, or the mean TF-IDF vector of a segment's answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+PROMPT_WORDS = ("wish", "wished", "wishes", "could", "would", "just", "really", "im", "ive")
+
+
+@dataclass(frozen=True)
+class Themes:
+    """Themes found in open text.
+
+    Attributes
+    ----------
+    themes : pandas.DataFrame
+        ``theme`` (1..m), ``label`` (top three terms), ``terms`` (top ten, comma separated),
+        ``share`` (weighted share of answers whose main theme it is), ``n``.
+    by_segment : pandas.DataFrame
+        Long: ``segment``, ``theme``, ``label``, ``share`` (of the segment's answers),
+        ``index`` (100 = the theme's overall share).
+    quotes : pandas.DataFrame
+        ``theme``, ``rank``, ``text``: the answers that load most on each theme.
+    document_theme : pandas.Series
+        Main theme of each answer (index of the input; answers left out are absent).
+    warnings : tuple of str
+    """
+
+    themes: pd.DataFrame
+    by_segment: pd.DataFrame
+    quotes: pd.DataFrame
+    document_theme: pd.Series = field(repr=False)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self.themes.empty
+
+
+def _clean(texts: pd.Series) -> pd.Series:
+    t = texts.astype("string").str.strip()
+    return t[t.notna() & (t.str.len() > 0)].astype(str)
+
+
+def _vectorizer(min_df: int | float = 2):  # type: ignore[no-untyped-def]
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+    stop = sorted(set(ENGLISH_STOP_WORDS) | set(PROMPT_WORDS))
+    return TfidfVectorizer(
+        stop_words=stop, ngram_range=(1, 2), min_df=min_df, max_features=3000, sublinear_tf=True
+    )
+
+
+def _empty(warning: str) -> Themes:
+    return Themes(
+        themes=pd.DataFrame(columns=["theme", "label", "terms", "share", "n"]),
+        by_segment=pd.DataFrame(columns=["segment", "theme", "label", "share", "index"]),
+        quotes=pd.DataFrame(columns=["theme", "rank", "text"]),
+        document_theme=pd.Series(dtype=int),
+        warnings=(warning,),
+    )
+
+
+def themes(
+    texts: pd.Series,
+    labels: pd.Series | None = None,
+    *,
+    weights: pd.Series | None = None,
+    n_themes: int = 6,
+    n_quotes: int = 3,
+    min_answers: int = 20,
+    random_state: int = 0,
+) -> Themes:
+    """Find themes in 'I wish ...' answers and their share in each segment.
+
+    Parameters
+    ----------
+    texts : pandas.Series of str
+        Open answers; missing and empty ones are left out.
+    labels : pandas.Series of int, optional
+        Segment per row, aligned on ``texts.index``.
+    weights : pandas.Series, optional
+        Survey weights aligned on ``texts.index``.
+    n_themes : int, default=6
+        Number of NMF themes (reduced when the vocabulary is smaller).
+    n_quotes : int, default=3
+        Quotes kept per theme.
+    min_answers : int, default=20
+        Fewer non-empty answers than this: no themes, a warning.
+    random_state : int, default=0
+
+    Returns
+    -------
+    Themes
+    """
+    from sklearn.decomposition import NMF
+
+    t = _clean(texts)
+    if len(t) < min_answers:
+        return _empty(f"only {len(t)} non-empty open answers (fewer than {min_answers}): no themes")
+    vec = _vectorizer(min_df=2)
+    try:
+        x = vec.fit_transform(t.to_numpy())
+    except ValueError:
+        return _empty("open answers have no words that occur twice: no themes")
+    terms = np.asarray(vec.get_feature_names_out())
+    m = max(1, min(n_themes, x.shape[1] - 1, x.shape[0] - 1))
+    nmf = NMF(n_components=m, init="nndsvda", random_state=random_state, max_iter=400)
+    doc = nmf.fit_transform(x)
+    comp = nmf.components_
+    has = doc.sum(axis=1) > 0
+    main = np.where(has, doc.argmax(axis=1) + 1, 0)
+    w = (weights.reindex(t.index).fillna(0.0).to_numpy(dtype=float)
+         if weights is not None else np.ones(len(t)))
+    rows, quotes = [], []
+    for k in range(m):
+        top = comp[k].argsort()[::-1][:10]
+        label = ", ".join(terms[top[:3]])
+        share = float(w[main == k + 1].sum() / w[has].sum()) if w[has].sum() > 0 else 0.0
+        rows.append({"theme": k + 1, "label": label, "terms": ", ".join(terms[top]),
+                     "share": share, "n": int((main == k + 1).sum())})
+        order = np.lexsort((np.arange(len(t)), -doc[:, k]))
+        seen: set[str] = set()
+        for i in order:
+            txt = t.iloc[i]
+            if doc[i, k] <= 0 or len(seen) >= n_quotes:
+                break
+            if txt.lower() in seen:
+                continue
+            seen.add(txt.lower())
+            quotes.append({"theme": k + 1, "rank": len(seen), "text": txt})
+    th = pd.DataFrame(rows)
+    doc_theme = pd.Series(main, index=t.index, name="theme")
+    by_seg = pd.DataFrame(columns=["segment", "theme", "label", "share", "index"])
+    if labels is not None:
+        lab = labels.reindex(t.index)
+        recs = []
+        for s in sorted(int(v) for v in lab.dropna().unique()):
+            ms = (lab == s).to_numpy() & has
+            tot = w[ms].sum()
+            for k in range(m):
+                share = float(w[ms & (main == k + 1)].sum() / tot) if tot > 0 else float("nan")
+                overall = float(th.loc[k, "share"])
+                recs.append({"segment": s, "theme": k + 1, "label": th.loc[k, "label"],
+                             "share": share,
+                             "index": 100.0 * share / overall if overall > 0 else float("nan")})
+        by_seg = pd.DataFrame(recs)
+    return Themes(themes=th, by_segment=by_seg, quotes=pd.DataFrame(quotes, columns=["theme", "rank", "text"]),
+                  document_theme=doc_theme)
+
+
+def representative_quotes(
+    texts: pd.Series,
+    labels: pd.Series,
+    *,
+    n: int = 3,
+    segments: Sequence[int] | None = None,
+) -> dict[int, list[str]]:
+    """The answers of each segment most similar to the segment's TF-IDF centroid.
+
+    Parameters
+    ----------
+    texts : pandas.Series of str
+        Open answers (missing or empty ones are ignored).
+    labels : pandas.Series of int
+        Segment per row, aligned on ``texts.index``.
+    n : int, default=3
+        Quotes per segment (distinct texts only).
+    segments : sequence of int, optional
+        Segments to return (default: all labels present).
+
+    Returns
+    -------
+    dict of int to list of str
+        Most representative first; ties broken by row order, so the result is deterministic.
+    """
+    t = _clean(texts)
+    lab = labels.reindex(t.index)
+    segs = list(segments) if segments is not None else sorted(int(s) for s in lab.dropna().unique())
+    out: dict[int, list[str]] = {s: [] for s in segs}
+    if len(t) == 0:
+        return out
+    try:
+        x = _vectorizer(min_df=1).fit_transform(t.to_numpy())
+    except ValueError:
+        return out
+    for s in segs:
+        idx = np.flatnonzero((lab == s).to_numpy())
+        if idx.size == 0:
+            continue
+        sub = x[idx]
+        centroid = np.asarray(sub.mean(axis=0)).ravel()
+        norm = np.linalg.norm(centroid)
+        if norm == 0:
+            continue
+        sims = np.asarray(sub @ (centroid / norm)).ravel()  # rows of TF-IDF are unit length
+        order = np.lexsort((idx, -sims))
+        seen: set[str] = set()
+        for i in order:
+            txt = t.iloc[idx[i]]
+            if txt.lower() in seen:
+                continue
+            seen.add(txt.lower())
+            out[s].append(txt)
+            if len(out[s]) >= n:
+                break
+    return out

@@ -1,0 +1,365 @@
+"""A project and its runs: the one object the CLI, the notebook and the app share.
+
+>>> result = Project.load("segmentum.toml").run()      # doctest: +SKIP
+>>> result.assignments.head()                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segmentum import __version__
+from segmentum.data.errors import SegmentumError
+from segmentum.data.ingest import Ingested, ingest
+from segmentum.data.project import ProjectConfig, load_config
+from segmentum.report.html import render_report
+from segmentum.report.section import Section
+from segmentum.runs import (
+    MANIFEST,
+    Catalogue,
+    RunFolder,
+    clean_stale_temporaries,
+    new_run_id,
+    write_json,
+)
+from segmentum.stages import STAGES, Stage, StageContext, StageOutcome
+
+_PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "duckdb", "pyarrow", "plotly",
+             "pydantic", "joblib")
+
+
+class RunProgress:
+    """Receives progress from a run; the CLI shows it with rich, notebooks ignore it."""
+
+    def stage(self, name: str, total: int) -> None:  # a new step starts
+        pass
+
+    def advance(self, message: str = "") -> None:  # one unit of the current step done
+        pass
+
+    def done(self, name: str, outcome: str) -> None:
+        pass
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced, in memory, plus where it was written."""
+
+    run_id: str
+    run_dir: Path
+    manifest: dict[str, Any]
+    assignments: pd.DataFrame
+    outcomes: dict[str, StageOutcome]
+    data: Ingested
+    sections: list[Section] = field(default_factory=list)
+
+    def __getitem__(self, stage: str) -> Any:
+        return self.outcomes[stage].result
+
+    @property
+    def value(self) -> Any:
+        return self._result("value")
+
+    @property
+    def segments(self) -> Any:
+        return self._result("segments")
+
+    @property
+    def profiles(self) -> Any:
+        return self._result("profiles")
+
+    def _result(self, name: str) -> Any:
+        outcome = self.outcomes.get(name)
+        return None if outcome is None else outcome.result
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        return {k: o.reason for k, o in self.outcomes.items() if o.status == "skipped"}
+
+
+def _versions() -> dict[str, str]:
+    out = {"segmentum": __version__, "python": sys.version.split()[0]}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+class Project:
+    """A project file and the folder it lives in.
+
+    Parameters
+    ----------
+    config : ProjectConfig
+        The validated project file.
+    path : Path
+        Where the project file is; sources, runs and the catalogue are relative to its folder.
+    """
+
+    def __init__(self, config: ProjectConfig, path: Path):
+        self.config = config
+        self.path = Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Project:
+        """Read and validate a project file (a ``.toml`` file or a folder holding one)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "segmentum.toml"
+        return cls(load_config(path), path)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.folder / self.config.project.runs_dir
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return Catalogue(self.folder, self.runs_dir)
+
+    def validate(self, progress: Callable[[str], None] | None = None) -> Ingested:
+        """Read and check every source; raise :class:`~segmentum.data.DataError` on bad data.
+
+        Nothing is written.
+        """
+        return ingest(self.config, self.folder, progress=progress)
+
+    def plan(self, data: Ingested) -> dict[str, str | None]:
+        """Which stages the data allow: stage → reason it is skipped (``None`` = it runs)."""
+        ctx = StageContext(self.config, data, self.config.project.seed)
+        plan: dict[str, str | None] = {}
+        for stage in STAGES:
+            reason = stage.skip_reason(ctx)
+            if reason is None:
+                missing = [d for d in _DEPENDS.get(stage.name, ()) if plan.get(d) is not None]
+                if missing:
+                    reason = f"it needs the {missing[0]} stage, which is skipped"
+            plan[stage.name] = reason
+        return plan
+
+    def run(self, progress: RunProgress | None = None) -> RunResult:
+        """Run every stage the data allow and write one run folder atomically.
+
+        Returns
+        -------
+        RunResult
+            The stages' results, the assignments table and the run folder's path.
+
+        Raises
+        ------
+        SegmentumError
+            On a bad project file or bad data; earlier runs are untouched and no run
+            folder is left behind.
+        """
+        progress = progress or RunProgress()
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        progress.stage("read and check data", len(self.config.sources.declared()))
+        data = self.validate(progress=lambda name: progress.advance(name))
+        timings["ingest"] = round(time.perf_counter() - t0, 3)
+        progress.done("read and check data", "ok")
+
+        clean_stale_temporaries(self.runs_dir)
+        catalogue = self.catalogue
+        catalogue.reconcile()
+        previous = catalogue.latest()
+
+        run_id = new_run_id(started)
+        folder = RunFolder(self.runs_dir, run_id)
+        tmp = folder.open()
+        try:
+            ctx = StageContext(self.config, data, self.config.project.seed,
+                               previous_run=previous)
+            outcomes = self._run_stages(ctx, progress, timings)
+            progress.stage("write run folder", 1)
+            manifest = self._manifest(run_id, started, data, outcomes, timings)
+            result = self._write(tmp, manifest, data, outcomes, ctx)
+            manifest["finished_at"] = datetime.now(UTC).isoformat()
+            manifest["seconds"] = round(time.perf_counter() - t0, 3)
+            write_json(tmp / MANIFEST, manifest)
+            final = folder.commit()
+        except BaseException:
+            folder.abandon()
+            raise
+        catalogue.record(manifest, final)
+        progress.done("write run folder", "ok")
+        result.run_dir = final
+        return result
+
+    def _run_stages(self, ctx: StageContext, progress: RunProgress,
+                    timings: dict[str, float]) -> dict[str, StageOutcome]:
+        plan = self.plan(ctx.data)
+        outcomes: dict[str, StageOutcome] = {}
+        for stage in STAGES:
+            reason = plan[stage.name]
+            if reason is not None:
+                outcomes[stage.name] = StageOutcome(stage.name, "skipped", reason)
+                progress.done(stage.name, f"skipped: {reason}")
+                continue
+            progress.stage(stage.title, 1)
+            ctx.tick = progress.advance
+            t = time.perf_counter()
+            result = stage.run(ctx)
+            seconds = round(time.perf_counter() - t, 3)
+            timings[stage.name] = seconds
+            ctx.results[stage.name] = result
+            outcomes[stage.name] = StageOutcome(stage.name, "ran", "", seconds, result)
+            progress.done(stage.name, "ok")
+        return outcomes
+
+    def _manifest(self, run_id: str, started: datetime, data: Ingested,
+                  outcomes: dict[str, StageOutcome], timings: dict[str, float]) -> dict[str, Any]:
+        inputs = {
+            name: {
+                "location": t.source.location,
+                "fingerprint": t.fingerprint,
+                "rows_read": t.n_rows_read,
+                "rows_rejected": t.n_rejected,
+                "rows_used": len(t.frame),
+            }
+            for name, t in data.tables.items()
+        }
+        n_segments = None
+        seg = outcomes.get("segments")
+        if seg is not None and seg.status == "ran":
+            n_segments = int(seg.result.summary.get("k", 0)) or None
+        return {
+            "run_id": run_id,
+            "project": self.config.project.name,
+            "project_file": str(self.path.resolve()),
+            "project_sha256": hashlib.sha256(self.path.read_bytes()).hexdigest(),
+            "seed": self.config.project.seed,
+            "analysis_date": None if data.analysis_date is None else str(data.analysis_date),
+            "started_at": started.isoformat(),
+            "inputs": inputs,
+            "parameters": self.config.model_dump(mode="json"),
+            "stages": {k: {"status": o.status, "reason": o.reason, "seconds": o.seconds}
+                       for k, o in outcomes.items()},
+            "n_segments": n_segments,
+            "timings": timings,
+            "versions": _versions(),
+            "platform": platform.platform(),
+        }
+
+    def _write(self, tmp: Path, manifest: dict[str, Any], data: Ingested,
+               outcomes: dict[str, StageOutcome], ctx: StageContext) -> RunResult:
+        stages = {s.name: s for s in STAGES}
+        ran = [(stages[k], o) for k, o in outcomes.items() if o.status == "ran"]
+
+        assignments = _merge_assignments(
+            [stage.assignments(o.result, ctx) for stage, o in ran])
+        assignments.to_parquet(tmp / "assignments.parquet", index=False)
+
+        summary: dict[str, Any] = {"run_id": manifest["run_id"]}
+        for stage, outcome in ran:
+            summary.update({k: v for k, v in stage.summary(outcome.result).items()
+                            if k not in summary})
+        write_json(tmp / "segments.json", summary)
+
+        model_dir = tmp / "model"
+        model_dir.mkdir()
+        for stage, outcome in ran:
+            if stage.save_model is not None:
+                stage.save_model(outcome.result, model_dir)
+        write_json(model_dir / "VERSION.json",
+                   {"segmentum": __version__, "run_id": manifest["run_id"],
+                    "stages": [s.name for s, _ in ran if s.save_model is not None]})
+
+        rejected_dir = tmp / "rejected"
+        for name, table in data.tables.items():
+            if table.n_rejected:
+                rejected_dir.mkdir(exist_ok=True)
+                table.rejected.to_parquet(rejected_dir / f"{name}.parquet", index=False)
+
+        sections = [overview_section(self, data, outcomes, stages)]
+        sections += [stage.section(o.result) for stage, o in ran]
+        html = render_report(
+            sections,
+            title=f"{self.config.project.name}: segmentation report",
+            subtitle=f"Run {manifest['run_id']} · seed {manifest['seed']} · "
+                     f"analysis date {str(data.analysis_date)[:10]}",
+            manifest=manifest,
+        )
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        return RunResult(manifest["run_id"], tmp, manifest, assignments, outcomes, data,
+                         sections)
+
+
+_DEPENDS = {"profiles": ("segments",)}
+
+
+def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
+    """Join stage columns into one row per respondent or customer."""
+    frames = [f for f in frames if f is not None and len(f.columns)]
+    if not frames:
+        return pd.DataFrame({"respondent_id": pd.Series(dtype="str"),
+                             "customer_id": pd.Series(dtype="str")})
+    merged = frames[0]
+    for frame in frames[1:]:
+        keys = [k for k in ("respondent_id", "customer_id")
+                if k in merged.columns and k in frame.columns]
+        if "respondent_id" in keys and "customer_id" in keys:
+            keys = ["respondent_id"] if frame["customer_id"].isna().all() else ["customer_id"]
+        if keys == ["customer_id"]:
+            # Respondents without a customer id must not all match each other on a null key.
+            left = merged[merged["customer_id"].notna()]
+            unlinked = merged[merged["customer_id"].isna()]
+            joined = left.merge(frame, on="customer_id", how="outer", suffixes=("", "_dup"))
+            merged = pd.concat([joined, unlinked], ignore_index=True)
+        else:
+            merged = merged.merge(frame, on=keys, how="outer", suffixes=("", "_dup"))
+        merged = merged[[c for c in merged.columns if not c.endswith("_dup")]]
+    front = [c for c in ("respondent_id", "customer_id") if c in merged.columns]
+    return merged[front + [c for c in merged.columns if c not in front]]
+
+
+def overview_section(project: Project, data: Ingested, outcomes: dict[str, StageOutcome],
+                     stages: dict[str, Stage]) -> Section:
+    """The report's first section: what was read, what ran and what was skipped, and why."""
+    ran = [stages[k].title for k, o in outcomes.items() if o.status == "ran"]
+    section = Section(
+        "overview", "Overview",
+        summary=(f"{len(data.tables)} table(s) read; stages run: "
+                 f"{', '.join(ran) if ran else 'none'}."),
+    )
+    rows = []
+    for name, table in data.tables.items():
+        rows.append({"table": name, "source": table.source.location,
+                     "rows read": table.n_rows_read, "rows set aside": table.n_rejected,
+                     "rows used": len(table.frame)})
+    section.table(pd.DataFrame(rows), caption="Inputs, as read and checked through DuckDB.")
+    rejected = {k: v for k, v in data.n_rejected.items() if v}
+    if rejected:
+        section.warn(
+            "Rows were set aside as bad input (on_bad_rows = \"quarantine\"): "
+            + ", ".join(f"{k}: {v:,}" for k, v in rejected.items())
+            + ". They are in the run's rejected/ folder, each with its reason.")
+    stage_rows = [{"stage": stages[k].title, "status": o.status,
+                   "seconds": o.seconds if o.status == "ran" else None,
+                   "why skipped": o.reason} for k, o in outcomes.items()]
+    section.table(pd.DataFrame(stage_rows), caption="Stages of this run.")
+    for key, outcome in outcomes.items():
+        if outcome.status == "skipped":
+            section.text(f"{stages[key].title} was skipped: {outcome.reason}.")
+    return section
+
+
+__all__ = ["Project", "RunProgress", "RunResult", "SegmentumError"]

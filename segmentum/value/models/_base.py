@@ -1,0 +1,298 @@
+"""Shared machinery of the CLV models: maximum likelihood on log-parameters.
+
+Each model module defines its log-likelihood as a module-level pure function of
+``(params, data)``; the base class here only optimises it, computes the Hessian and the
+standard errors, and guards post-fit methods. This mirrors the ``BaseFitter`` of the
+``lifetimes`` package (Davidson-Pilon) without its public ``data`` attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+__all__ = ["BaseCLVModel", "ConvergenceError", "NotFittedError"]
+
+#: rows of the random subsample used to warm-start fits on large tables
+_WARM_ROWS = 20_000
+
+#: bounds of the log-parameters: every parameter lies in [1e-6, 1e6].
+LOG_BOUND = float(np.log(1e6))
+
+# signature of a model's objective: (log_params, data, penalizer) -> (neg mean LL, gradient)
+Objective = Callable[[np.ndarray, dict[str, np.ndarray], float], tuple[float, np.ndarray]]
+
+
+class ConvergenceError(RuntimeError):
+    """A maximum-likelihood fit did not converge; the message says why and what to try."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A prediction was asked of a model that was not fitted."""
+
+
+def require_columns(df: pd.DataFrame, columns: Sequence[str], model: str) -> None:
+    """Raise a ``ValueError`` naming the columns a model needs and the frame lacks."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{model}.fit expects a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{model} needs column(s) {missing} in the summary table; it has {list(df.columns)}. "
+            "Build it with segmentum.value.summarize(transactions, ...)."
+        )
+
+
+def as_float(df: pd.DataFrame, column: str, model: str) -> np.ndarray:
+    """Column as a float array, refusing missing or infinite values."""
+    values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(values)):
+        bad = int((~np.isfinite(values)).sum())
+        raise ValueError(f"{model}: column {column!r} has {bad} missing or non-numeric value(s)")
+    return values
+
+
+def weights_of(df: pd.DataFrame, model: str) -> np.ndarray:
+    """The ``weights`` column (customers per aggregated row), or ones."""
+    if "weights" not in df.columns:
+        return np.ones(len(df))
+    w = as_float(df, "weights", model)
+    if np.any(w < 0):
+        raise ValueError(f"{model}: column 'weights' has negative values")
+    return w
+
+
+def numeric_hessian(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Central-difference Hessian of a function given its analytic or numeric gradient."""
+    k = x.size
+    h = np.empty((k, k))
+    for i in range(k):
+        step = 1e-5 * max(abs(x[i]), 1e-3)
+        e = np.zeros(k)
+        e[i] = step
+        h[:, i] = (grad(x + e) - grad(x - e)) / (2 * step)
+    return (h + h.T) / 2
+
+
+def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    """Central-difference gradient (used by models without an analytic one)."""
+    g = np.empty_like(x)
+    for i in range(x.size):
+        step = 1e-6 * max(abs(x[i]), 1.0)
+        e = np.zeros_like(x)
+        e[i] = step
+        g[i] = (f(x + e) - f(x - e)) / (2 * step)
+    return g
+
+
+class BaseCLVModel:
+    """Maximum-likelihood fitting shared by the CLV models.
+
+    Subclasses set ``_name``, ``_param_names``, ``_remedy`` and implement
+    ``_prepare(df) -> dict`` (validated arrays), ``_loglik(params, data) -> float`` (the full
+    log-likelihood) and optionally ``_loglik_grad(params, data) -> (LL, dLL/dparams)``;
+    ``_starts(data)`` gives starting points.
+    """
+
+    _name: ClassVar[str] = "model"
+    _param_names: ClassVar[tuple[str, ...]] = ()
+    _remedy: ClassVar[str] = "try penalizer=0.001 or check the summary table for outliers"
+
+    def __init__(self, penalizer: float = 0.0) -> None:
+        self.penalizer = penalizer
+
+    # -- to implement --------------------------------------------------------------
+    def _prepare(self, df: pd.DataFrame) -> dict[str, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def _loglik(params: np.ndarray, data: dict[str, np.ndarray]) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def _loglik_grad(
+        cls, params: np.ndarray, data: dict[str, np.ndarray]
+    ) -> tuple[float, np.ndarray]:
+        ll = cls._loglik(params, data)
+        return ll, numeric_gradient(lambda p: cls._loglik(p, data), params)
+
+    def _starts(self, data: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [np.ones(len(self._param_names))]
+
+    # -- fitting -------------------------------------------------------------------
+    def _check_params(self) -> None:
+        p = self.penalizer
+        if not isinstance(p, int | float) or isinstance(p, bool) or not np.isfinite(p) or p < 0:
+            raise ValueError(f"{self._name}: penalizer must be a finite number >= 0, got {p!r}")
+
+    def fit(self, df: pd.DataFrame) -> BaseCLVModel:
+        """Fit the model by maximum likelihood.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The summary table (see the class docstring for the columns it needs).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        data = self._prepare(df)
+        n_total = float(data["w"].sum())
+        if n_total <= 0:
+            raise ValueError(f"{self._name}: no customers to fit")
+        pen = float(self.penalizer)
+        cls = type(self)
+
+        def objective(logp: np.ndarray) -> tuple[float, np.ndarray]:
+            params = np.exp(logp)
+            with np.errstate(all="ignore"):
+                ll, g = cls._loglik_grad(params, data)
+            if not np.isfinite(ll) or not np.all(np.isfinite(g)):
+                return 1e20, np.zeros_like(logp)
+            f = -ll / n_total + pen * float(np.sum(params**2))
+            grad = (-g / n_total + 2 * pen * params) * params  # chain rule to log-params
+            return f, grad
+
+        starts = self._starts(data)
+        n_rows = data["w"].size
+        if n_rows > 4 * _WARM_ROWS:
+            # warm start: the optimum on a random subsample is close to the full-data one and
+            # costs a fraction of the iterations (the full data then needs only a few)
+            take = np.random.default_rng(0).choice(n_rows, _WARM_ROWS, replace=False)
+            sub = {k: v[take] for k, v in data.items()}
+            sub_n = float(sub["w"].sum())
+
+            def sub_objective(logp: np.ndarray) -> tuple[float, np.ndarray]:
+                params = np.exp(logp)
+                with np.errstate(all="ignore"):
+                    ll, g = cls._loglik_grad(params, sub)
+                if not np.isfinite(ll) or not np.all(np.isfinite(g)) or sub_n <= 0:
+                    return 1e20, np.zeros_like(logp)
+                f = -ll / sub_n + pen * float(np.sum(params**2))
+                return f, (-g / sub_n + 2 * pen * params) * params
+
+            for start in starts:
+                res = optimize.minimize(
+                    sub_objective,
+                    np.log(np.clip(np.asarray(start, dtype=float), 1e-5, 1e5)),
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=[(-LOG_BOUND, LOG_BOUND)] * len(start),
+                    options={"maxiter": 2000, "ftol": 1e-12},
+                )
+                if res.success and np.all(np.abs(res.x) < LOG_BOUND - 1e-3):
+                    starts = [np.exp(res.x), *starts]
+                    break
+
+        best: optimize.OptimizeResult | None = None
+        messages: list[str] = []
+        for start in starts:
+            x0 = np.log(np.clip(np.asarray(start, dtype=float), 1e-5, 1e5))
+            res = optimize.minimize(
+                objective,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(-LOG_BOUND, LOG_BOUND)] * x0.size,
+                options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8},
+            )
+            ok = np.isfinite(res.fun) and res.fun < 1e19
+            messages.append(str(res.message))
+            if ok and (best is None or res.fun < best.fun):
+                best = res
+            if ok and res.success:
+                break
+        if best is None:
+            raise ConvergenceError(
+                f"{self._name} fit failed: the log-likelihood was not finite at any starting "
+                f"point ({'; '.join(messages)}). Remedy: {self._remedy}."
+            )
+        at_bound = np.abs(best.x) >= LOG_BOUND - 1e-3
+        if at_bound.any():
+            names = [n for n, b in zip(self._param_names, at_bound, strict=True) if b]
+            raise ConvergenceError(
+                f"{self._name} fit did not converge: parameter(s) {names} ran to the bound "
+                f"[1e-6, 1e6], so the data do not identify them. Remedy: {self._remedy}."
+            )
+        if not best.success:
+            # L-BFGS-B may stop on precision loss at an optimum; accept if the gradient is small
+            gnorm = float(np.max(np.abs(best.jac))) if best.jac is not None else np.inf
+            if not gnorm < 1e-4:
+                raise ConvergenceError(
+                    f"{self._name} fit did not converge ({best.message}; largest gradient "
+                    f"{gnorm:.2g}). Remedy: {self._remedy}."
+                )
+        params = np.exp(best.x)
+        self._params = params
+        self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
+        self.log_likelihood_ = float(cls._loglik(params, data))
+        self.n_customers_ = n_total
+        self.standard_errors_ = self._standard_errors(params, data)
+        return self
+
+    def _standard_errors(self, params: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
+        cls = type(self)
+        n_total = float(data["w"].sum())
+        pen = float(self.penalizer)
+
+        def grad(p: np.ndarray) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                _, g = cls._loglik_grad(p, data)
+            return -g + 2 * pen * n_total * p
+
+        hess = numeric_hessian(grad, params)
+        try:
+            cov = np.linalg.inv(hess)
+            se = np.sqrt(np.diag(cov))
+        except np.linalg.LinAlgError:
+            se = np.full(params.size, np.nan)
+        return dict(zip(self._param_names, map(float, se), strict=True))
+
+    # -- results -------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet: call fit(summary) first."
+            )
+
+    @property
+    def confidence_intervals_(self) -> pd.DataFrame:
+        """95 % Wald intervals of the parameters."""
+        self._check_fitted()
+        s = self.summary
+        return s[["lower 95%", "upper 95%"]]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Parameter table: estimate, standard error and 95 % Wald interval."""
+        self._check_fitted()
+        coef = pd.Series(self.params_, name="coef")
+        se = pd.Series(self.standard_errors_, name="se(coef)")
+        out = pd.concat([coef, se], axis=1)
+        out["lower 95%"] = out["coef"] - 1.96 * out["se(coef)"]
+        out["upper 95%"] = out["coef"] + 1.96 * out["se(coef)"]
+        out.index.name = "parameter"
+        return out
+
+    def __repr__(self) -> str:
+        if hasattr(self, "params_"):
+            p = ", ".join(f"{k}={v:.3g}" for k, v in self.params_.items())
+            return f"{type(self).__name__}({p}, log_likelihood={self.log_likelihood_:.1f})"
+        return f"{type(self).__name__}(penalizer={self.penalizer!r})"
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyperparameters, scikit-learn style."""
+        return {"penalizer": self.penalizer}
+
+
+def index_of(df: pd.DataFrame) -> pd.Index:
+    """Customer labels for predictions: the ``customer_id`` column when present, else the index."""
+    if "customer_id" in df.columns:
+        return pd.Index(df["customer_id"].to_numpy(), name="customer_id")
+    return df.index
