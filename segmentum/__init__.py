@@ -2,10 +2,15 @@
 
 To whom do we sell, and what? segmentum turns customer data and survey answers into
 needs-based segments that are sized, valued, mapped and ready to act on.
+
+>>> import segmentum
+>>> result = segmentum.Project.load("segmentum.toml").run()   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from segmentum.project import Project, RunResult
+
+__all__ = ["Project", "RunResult", "__version__"]

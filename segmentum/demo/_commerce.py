@@ -241,7 +241,9 @@ def _recurring(
     anchor = w0 + book.signup[owner]
     m0 = anchor.astype("datetime64[M]").astype(np.int64)
     dom = np.minimum((anchor - anchor.astype("datetime64[M]")).astype(np.int64) + 1, 28)
-    period = np.where(book.monthly[owner], 1, 12)
+    # Roadside is a monthly subscription whatever the premium plan.
+    line_monthly = book.monthly[owner] | (product == _ROADSIDE)
+    period = np.where(line_monthly, 1, 12)
 
     def month_day(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         date = w0 + day
@@ -264,7 +266,7 @@ def _recurring(
     day = (date - w0).astype(np.int64)
     # Premiums rise about 5 % at each renewal seen inside the window.
     renewals = (month - m0[row_line]) // 12 - (first_m[row_line] - m0[row_line]) // 12
-    monthly = book.monthly[owner[row_line]]
+    monthly = line_monthly[row_line]
     amount = annual[row_line] * np.where(monthly, 1 / 12, 0.95) * 1.05 ** np.maximum(renewals, 0)
     margin = amount * (margin_rate[row_line] + rng.normal(0.0, 0.02, row_line.size))
     rows = {

@@ -511,20 +511,20 @@ SUPPORT_CHANNEL_PROB: Final[np.ndarray] = np.array(
     ]
 )
 # P(customer signed up before the three-year window)
-P_TENURED: Final[np.ndarray] = np.array([0.40, 0.50, 0.80, 0.65, 0.75, 0.45])
+P_TENURED: Final[np.ndarray] = np.array([0.50, 0.60, 0.88, 0.75, 0.85, 0.55])
 # P(pays premiums monthly; else annually)
-P_MONTHLY: Final[np.ndarray] = np.array([0.80, 0.85, 0.45, 0.55, 0.60, 0.92])
+P_MONTHLY: Final[np.ndarray] = np.array([0.82, 0.85, 0.48, 0.58, 0.64, 0.92])
 # Extra vehicles beyond the first: Poisson mean
-EXTRA_VEHICLES: Final[np.ndarray] = np.array([0.30, 0.25, 0.45, 0.60, 0.90, 0.20])
+EXTRA_VEHICLES: Final[np.ndarray] = np.array([0.60, 0.45, 0.75, 0.90, 1.20, 0.40])
 # Median annual premium per vehicle
 PREMIUM: Final[np.ndarray] = np.array([1150.0, 820.0, 1400.0, 1900.0, 1300.0, 2300.0])
 # Margin as a share of premium (after claims and commission)
 PREMIUM_MARGIN: Final[np.ndarray] = np.array([0.13, 0.05, 0.10, 0.15, 0.14, 0.06])
 # P(holds a monthly roadside subscription) and P(holds a home policy in a bundle)
-P_ROADSIDE: Final[np.ndarray] = np.array([0.35, 0.10, 0.40, 0.75, 0.55, 0.20])
+P_ROADSIDE: Final[np.ndarray] = np.array([0.45, 0.15, 0.55, 0.85, 0.65, 0.30])
 P_HOME: Final[np.ndarray] = np.array([0.10, 0.05, 0.30, 0.30, 0.92, 0.05])
 # One-off add-on purchases per active year (Gamma-distributed individual rate, this mean)
-ADDON_RATE: Final[np.ndarray] = np.array([1.6, 0.4, 0.9, 3.0, 2.0, 0.7])
+ADDON_RATE: Final[np.ndarray] = np.array([2.4, 0.6, 1.4, 4.0, 2.8, 1.0])
 ADDON_SHAPE: Final[float] = 1.5
 ADDON_PRODUCTS: Final[tuple[str, ...]] = (
     "glass_cover",

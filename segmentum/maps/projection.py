@@ -182,26 +182,23 @@ def _mca(coded: pd.DataFrame, kinds: dict[str, str], levels: dict[str, list[str]
     p = z * r[:, None] / q
     c = p.sum(axis=0)
     keep = c > 0
-    p, c = p[:, keep], c[keep]
-    colnames = [n for n, k in zip(colnames, keep, strict=True) if k]
-    positive = [pp for pp, k in zip(positive, keep, strict=True) if k]
-    s = (p - np.outer(r, c)) / np.sqrt(np.outer(r, c))
-    u, sv, vt = np.linalg.svd(s, full_matrices=False)
+    pk, ck = p[:, keep], c[keep]
+    s = (pk - np.outer(r, ck)) / np.sqrt(np.outer(r, ck))
+    _, sv, vt = np.linalg.svd(s, full_matrices=False)
     vt = _orient(vt.T).T
-    u_signs = np.sign(np.sum(u[:, :2] * (s @ vt[:2].T), axis=0))
-    del u_signs  # u is implied by vt below; rows are recomputed by the transition formula
-    g_std = vt[:2].T / np.sqrt(c)[:, None]  # column standard coordinates
+    g_std = vt[:2].T / np.sqrt(ck)[:, None]  # column standard coordinates
     eig = sv**2
     expl = eig[:2] / eig.sum() if eig.sum() > 0 else np.zeros(2)
-    row_profiles = p / r[:, None]
-    scores = row_profiles @ g_std
+    scores = (pk / r[:, None]) @ g_std  # row principal coordinates (transition formula)
     g_pr = g_std * sv[:2]
-    arrows = [i for i, pos in enumerate(positive) if pos]
+    kept_names = [n for n, k in zip(colnames, keep, strict=True) if k]
+    kept_pos = [pp for pp, k in zip(positive, keep, strict=True) if k]
+    arrows = [i for i, pos in enumerate(kept_pos) if pos]
 
     def project(prof: np.ndarray) -> np.ndarray:
         return prof[:, keep] @ g_std
 
-    proj = _Projection(scores, g_pr[arrows], [colnames[i] for i in arrows],
+    proj = _Projection(scores, g_pr[arrows], [kept_names[i] for i in arrows],
                        (float(expl[0]), float(expl[1]) if expl.size > 1 else 0.0), project)
     return proj, colnames, item_of
 
@@ -272,7 +269,7 @@ def segment_map(
         Cells per axis of the demand grid.
     reach : float, optional
         Distance within which a segment centre or competitor serves demand; default the
-        median distance of respondents to their own segment centre.
+        upper quartile of the distances of respondents to their own segment centre.
     min_gap_share : float, default=0.02
         Smallest share of demand for a gap region to be reported.
 
@@ -361,7 +358,7 @@ def segment_map(
     supply = np.vstack([centres, comp[["x", "y"]].to_numpy(dtype=float)]) if len(comp) else centres
     own = centres[np.searchsorted(segs, g)]
     dist_own = np.hypot(scores[:, 0] - own[:, 0], scores[:, 1] - own[:, 1])
-    reach_v = float(reach) if reach is not None else float(np.median(dist_own))
+    reach_v = float(reach) if reach is not None else float(np.quantile(dist_own, 0.75))
     density, gaps = _gaps(scores, w, supply, reach_v, grid_size, min_gap_share)
     ax = ("Dim", "Dim") if method == "ca" else (("PC", "PC") if method == "pca" else ("LD", "LD"))
     axes = (f"{ax[0]} 1 ({proj.explained[0]:.0%})", f"{ax[1]} 2 ({proj.explained[1]:.0%})")
@@ -421,9 +418,7 @@ def _competitors(ratings: pd.DataFrame, coded: pd.DataFrame, kinds: dict[str, st
                     continue
                 p = unit.loc[b, item] if item in rated and pd.notna(unit.loc[b, item]) else means[item]
                 vec.append((p if not name.endswith(": not") else 1 - p) / q)
-            full = np.zeros(len(vec))
-            full[:] = vec
-            xy = _project_ca(proj, full, colnames)
+            xy = np.asarray(proj.project(np.asarray(vec)[None, :]))[0]  # type: ignore[operator]
             rows.append({"brand": b, "x": xy[0], "y": xy[1], "needs_rated": int(unit.loc[b].notna().sum())})
     else:
         x = coded.to_numpy(dtype=float)
@@ -438,11 +433,6 @@ def _competitors(ratings: pd.DataFrame, coded: pd.DataFrame, kinds: dict[str, st
             rows.append({"brand": b, "x": float(xy[0]), "y": float(xy[1]),
                          "needs_rated": int(unit.loc[b].notna().sum())})
     return pd.DataFrame(rows), warns
-
-
-def _project_ca(proj: _Projection, profile_vec: np.ndarray, colnames: list[str]) -> np.ndarray:
-    # profile_vec is over all indicator columns before dropping empty ones; project() drops them
-    return np.asarray(proj.project(profile_vec[None, :]))[0]  # type: ignore[operator]
 
 
 def _gaps(scores: np.ndarray, w: np.ndarray, supply: np.ndarray, reach: float, grid: int,

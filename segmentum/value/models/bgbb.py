@@ -124,7 +124,12 @@ class BetaGeoBetaBinomModel(BaseCLVModel):
 
     def _prepare(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
         x, tx, n = self._arrays(df)
-        return {"x": x, "tx": tx, "n": n, "w": weights_of(df, self._name)}
+        w = weights_of(df, self._name)
+        # customers with the same (x, t_x, n) share one likelihood term: aggregate them
+        keys = np.column_stack([x, tx, n])
+        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        wsum = np.bincount(inv.ravel(), weights=w, minlength=len(uniq))
+        return {"x": uniq[:, 0], "tx": uniq[:, 1], "n": uniq[:, 2], "w": wsum}
 
     @staticmethod
     def _loglik(params: np.ndarray, data: dict[str, np.ndarray]) -> float:
@@ -150,16 +155,16 @@ class BetaGeoBetaBinomModel(BaseCLVModel):
         x, tx, n = self._arrays(df)
         a, b, g, d = self._params
         log_l = _log_lik_i(self._params, x, tx, n)
-        log_pre = (
-            betaln(a + x + 1, b + n - x) - betaln(a, b) - log_l
-            + np.log(d) - np.log(g - 1) + gammaln(g + d) - gammaln(1 + d)
-        ) if g != 1 else None
-        if log_pre is None:
+        if g == 1:
             raise ValueError("BG/BB expected purchases need gamma != 1")
+        log_pre = (
+            betaln(a + x + 1, b + n - x) - betaln(a, b) - log_l + gammaln(g + d) - gammaln(1 + d)
+        )
+        # δ/(γ−1)·[…] is positive for either sign of γ − 1; keep the product in linear space
         bracket = np.exp(gammaln(1 + d + n) - gammaln(g + d + n)) - np.exp(
             gammaln(1 + d + n + t) - gammaln(g + d + n + t)
         )
-        out = np.exp(log_pre) * bracket
+        out = np.exp(log_pre) * d / (g - 1) * bracket
         return pd.Series(out, index=index_of(df), name="expected_purchases")
 
     def expected_purchases_up_to(self, n: np.ndarray | float) -> np.ndarray:
