@@ -54,6 +54,8 @@ class Book:
         Acquisition channel code.
     pay_channel : numpy.ndarray
         Preferred channel for payments and purchases (code into ``spec.CHANNELS``).
+    age, gender, region : numpy.ndarray
+        Demographics (codes into ``spec.GENDERS`` and ``spec.REGIONS``).
     """
 
     segment: np.ndarray
@@ -66,11 +68,12 @@ class Book:
     n_vehicles: np.ndarray
     acquisition: np.ndarray
     pay_channel: np.ndarray
+    age: np.ndarray
+    gender: np.ndarray
+    region: np.ndarray
 
 
-def _by_segment(
-    rng: np.random.Generator, segment: np.ndarray, prob: np.ndarray
-) -> np.ndarray:
+def _by_segment(rng: np.random.Generator, segment: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """Draw one category per row from its segment's distribution (loop over segments)."""
     out = np.empty(segment.size, dtype=np.int64)
     for s in range(prob.shape[0]):
@@ -79,8 +82,13 @@ def _by_segment(
     return out
 
 
-def make_book(rng: np.random.Generator, segment: np.ndarray, n_days: int) -> Book:
-    """Draw each customer's tenure, lifetime, plan, vehicles and channels.
+def make_book(
+    rng: np.random.Generator,
+    segment: np.ndarray,
+    n_days: int,
+    linked_descriptors: dict[str, np.ndarray],
+) -> Book:
+    """Draw each customer's demographics, tenure, lifetime, plan, vehicles and channels.
 
     Parameters
     ----------
@@ -90,6 +98,9 @@ def make_book(rng: np.random.Generator, segment: np.ndarray, n_days: int) -> Boo
         Planted segment code of each customer.
     n_days : int
         Length of the observation window in days.
+    linked_descriptors : dict of str to numpy.ndarray
+        ``age``, ``gender``, ``region`` codes of linked respondents (aligned with customers;
+        ``-1`` where not linked), copied so that linked rows agree with the survey.
 
     Returns
     -------
@@ -97,9 +108,22 @@ def make_book(rng: np.random.Generator, segment: np.ndarray, n_days: int) -> Boo
         The latent per-customer state.
     """
     n = segment.size
-    new = rng.random(n) >= spec.P_TENURED[segment]
-    start = np.where(new, rng.integers(0, n_days, n), 0)
+    age = np.clip(np.rint(rng.normal(spec.AGE_MEAN[segment], spec.AGE_SD)), 18, 90)
+    gender = draw_categorical(rng, spec.GENDER_PROB[segment])
+    region = draw_categorical(rng, spec.REGION_PROB[segment])
+    linked = linked_descriptors["age"] >= 0
+    age = np.where(linked, linked_descriptors["age"], age).astype(np.int64)
+    gender = np.where(linked, linked_descriptors["gender"], gender)
+    region = np.where(linked, linked_descriptors["region"], region)
+
+    # Nobody signs up before turning 18 (age is as of the analysis date).
+    earliest = np.clip(n_days - (age - 18) * 365, 0, n_days - 1)
+    new = (rng.random(n) >= spec.P_TENURED[segment]) | (earliest > 0)
+    start = np.where(new, np.maximum(rng.integers(0, n_days, n), earliest), 0)
+    # Tenure before the window: up to 15 years, and never before the customer turned 18.
+    max_tenure = np.maximum((age - 18) * 365 - n_days, 0)
     tenure_days = np.minimum(rng.exponential(4.0 * DAYS_PER_YEAR, n), 15 * DAYS_PER_YEAR)
+    tenure_days = np.minimum(tenure_days, max_tenure)
     signup = np.where(new, start, -1 - tenure_days.astype(np.int64))
     hazard = rng.gamma(spec.LAPSE_SHAPE, spec.LAPSE_HAZARD[segment] / spec.LAPSE_SHAPE)
     lifetime = rng.exponential(1.0, n) / np.maximum(hazard, 1e-6) * DAYS_PER_YEAR
@@ -121,6 +145,9 @@ def make_book(rng: np.random.Generator, segment: np.ndarray, n_days: int) -> Boo
         n_vehicles=n_vehicles,
         acquisition=acquisition,
         pay_channel=pay_channel,
+        age=age,
+        gender=gender,
+        region=region,
     )
 
 
@@ -130,7 +157,6 @@ def make_customers(
     window_start: pd.Timestamp,
     customer_ids: np.ndarray,
     respondent_link: np.ndarray,
-    linked_descriptors: dict[str, np.ndarray],
 ) -> pd.DataFrame:
     """Customers frame: ids, signup, demographics, acquisition and cost drivers.
 
@@ -146,9 +172,6 @@ def make_customers(
         Customer id strings.
     respondent_link : numpy.ndarray of object
         Linked respondent id per customer, or None.
-    linked_descriptors : dict of str to numpy.ndarray
-        ``age``, ``gender``, ``region`` codes of linked respondents (aligned with customers;
-        ``-1`` where not linked), copied so that linked rows agree with the survey.
 
     Returns
     -------
@@ -157,16 +180,7 @@ def make_customers(
     """
     seg = book.segment
     n = seg.size
-    age = np.clip(np.rint(rng.normal(spec.AGE_MEAN[seg], spec.AGE_SD)), 18, 90).astype(np.int64)
-    gender = draw_categorical(rng, spec.GENDER_PROB[seg])
-    region = draw_categorical(rng, spec.REGION_PROB[seg])
-    linked = linked_descriptors["age"] >= 0
-    age = np.where(linked, linked_descriptors["age"], age)
-    gender = np.where(linked, linked_descriptors["gender"], gender)
-    region = np.where(linked, linked_descriptors["region"], region)
-    # A customer was at least 18 at signup.
-    age = np.maximum(age, 18 + np.maximum(0, -book.signup) // 365)
-
+    age, gender, region = book.age, book.gender, book.region
     acq_cost_base = np.array([spec.ACQUISITION_COST[c] for c in spec.ACQUISITION_CHANNELS])
     acq_cost = np.round(acq_cost_base[book.acquisition] * np.exp(rng.normal(0.0, 0.3, n)), 2)
     years = (book.end - book.start + 1) / DAYS_PER_YEAR
@@ -198,9 +212,13 @@ def _recurring(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Premium payments of every recurring line inside the window.
 
-    Returns the payment rows (customer, day, amount, margin, product) plus, per customer,
-    the start day and whether a later-added subscription line was bought in the window
-    (for purchase events).
+    Returns
+    -------
+    rows : dict of str to numpy.ndarray
+        Payment rows: ``customer``, ``day``, ``amount``, ``margin``, ``product`` (codes).
+    added_owner, added_day : numpy.ndarray
+        Customer and day of each subscription line added after the customer's start inside
+        the window (logged as purchase events).
     """
     seg = book.segment
     n = seg.size
@@ -221,7 +239,9 @@ def _recurring(
     # Some subscriptions are added later (an add-on purchase inside the window).
     later = (product != _AUTO) & (rng.random(n_lines) < 0.3)
     span = book.end[owner] - book.start[owner] + 1
-    line_start = book.start[owner] + np.where(later, (rng.random(n_lines) * span).astype(np.int64), 0)
+    line_start = book.start[owner] + np.where(
+        later, (rng.random(n_lines) * span).astype(np.int64), 0
+    )
 
     risk = np.exp(rng.normal(0.0, 0.25, n))
     annual = np.where(
@@ -388,7 +408,9 @@ def make_transactions_and_events(
     v_count = rng.poisson(spec.VISIT_RATE[seg] * years)
     v_cust = np.repeat(np.arange(n), v_count)
     v_day = book.start[v_cust] + (rng.random(v_cust.size) * span[v_cust]).astype(np.int64)
-    web_app = spec.PURCHASE_CHANNEL_PROB[:, 1:3] / spec.PURCHASE_CHANNEL_PROB[:, 1:3].sum(axis=1)[:, None]
+    web_app = (
+        spec.PURCHASE_CHANNEL_PROB[:, 1:3] / spec.PURCHASE_CHANNEL_PROB[:, 1:3].sum(axis=1)[:, None]
+    )
     v_chan = 1 + _by_segment(rng, seg[v_cust], web_app)
     parts.append((v_cust, v_day, EVENT_TYPES.index("visit"), v_chan))
 
@@ -398,7 +420,12 @@ def make_transactions_and_events(
     s_cust = np.repeat(np.arange(n), s_count)
     s_day = book.start[s_cust] + (rng.random(s_cust.size) * span[s_cust]).astype(np.int64)
     parts.append(
-        (s_cust, s_day, EVENT_TYPES.index("support"), _by_segment(rng, seg[s_cust], spec.SUPPORT_CHANNEL_PROB))
+        (
+            s_cust,
+            s_day,
+            EVENT_TYPES.index("support"),
+            _by_segment(rng, seg[s_cust], spec.SUPPORT_CHANNEL_PROB),
+        )
     )
 
     # cancellations at lapse

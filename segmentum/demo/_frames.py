@@ -10,7 +10,9 @@ STR_DTYPE = pd.StringDtype(na_value=np.nan)
 """pandas' default string dtype (``str``); missing values read as NaN."""
 
 
-def str_column(labels: np.ndarray, codes: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
+def str_column(
+    labels: np.ndarray, codes: np.ndarray | None = None
+) -> pd.api.extensions.ExtensionArray:
     """A string column from labels, optionally indexed by integer codes.
 
     Parameters

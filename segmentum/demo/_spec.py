@@ -96,8 +96,13 @@ NOISE_NEEDS: Final[tuple[str, ...]] = ("need_eco_friendly", "need_brand_reputati
 
 # Population level of each item on the latent scale (0 = scale midpoint 4).
 NEED_BASE: Final = MappingProxyType(
-    {**{need: 0.0 for need in NEED_COLUMNS}, **{need: 1.7 for need in COMMON_NEEDS},
-     "need_fast_claims_payout": 0.6, "need_eco_friendly": -0.3, "need_brand_reputation": 0.3}
+    {
+        **{need: 0.0 for need in NEED_COLUMNS},
+        **{need: 1.7 for need in COMMON_NEEDS},
+        "need_fast_claims_payout": 0.6,
+        "need_eco_friendly": -0.3,
+        "need_brand_reputation": 0.3,
+    }
 )
 
 # How much each segment departs from the population on each item (latent scale points).
@@ -259,7 +264,13 @@ REGION_PROB: Final[np.ndarray] = np.array(
         [0.16, 0.20, 0.44, 0.20],
     ]
 )
-INCOME_BANDS: Final[tuple[str, ...]] = ("under_35k", "35k_60k", "60k_100k", "100k_150k", "150k_plus")
+INCOME_BANDS: Final[tuple[str, ...]] = (
+    "under_35k",
+    "35k_60k",
+    "60k_100k",
+    "100k_150k",
+    "150k_plus",
+)
 INCOME_PROB: Final[np.ndarray] = np.array(
     [
         [0.12, 0.22, 0.33, 0.22, 0.11],
@@ -515,13 +526,13 @@ P_TENURED: Final[np.ndarray] = np.array([0.50, 0.60, 0.88, 0.75, 0.85, 0.55])
 # P(pays premiums monthly; else annually)
 P_MONTHLY: Final[np.ndarray] = np.array([0.82, 0.85, 0.48, 0.58, 0.64, 0.92])
 # Extra vehicles beyond the first: Poisson mean
-EXTRA_VEHICLES: Final[np.ndarray] = np.array([0.60, 0.45, 0.75, 0.90, 1.20, 0.40])
+EXTRA_VEHICLES: Final[np.ndarray] = np.array([0.65, 0.50, 0.80, 0.95, 1.25, 0.45])
 # Median annual premium per vehicle
 PREMIUM: Final[np.ndarray] = np.array([1150.0, 820.0, 1400.0, 1900.0, 1300.0, 2300.0])
 # Margin as a share of premium (after claims and commission)
 PREMIUM_MARGIN: Final[np.ndarray] = np.array([0.13, 0.05, 0.10, 0.15, 0.14, 0.06])
 # P(holds a monthly roadside subscription) and P(holds a home policy in a bundle)
-P_ROADSIDE: Final[np.ndarray] = np.array([0.45, 0.15, 0.55, 0.85, 0.65, 0.30])
+P_ROADSIDE: Final[np.ndarray] = np.array([0.50, 0.20, 0.60, 0.88, 0.70, 0.35])
 P_HOME: Final[np.ndarray] = np.array([0.10, 0.05, 0.30, 0.30, 0.92, 0.05])
 # One-off add-on purchases per active year (Gamma-distributed individual rate, this mean)
 ADDON_RATE: Final[np.ndarray] = np.array([2.4, 0.6, 1.4, 4.0, 2.8, 1.0])
@@ -554,6 +565,6 @@ LAPSE_HAZARD: Final[np.ndarray] = np.array([0.16, 0.32, 0.05, 0.07, 0.04, 0.24])
 LAPSE_SHAPE: Final[float] = 2.0
 # Events per active year
 VISIT_RATE: Final[np.ndarray] = np.array([14.0, 9.0, 1.5, 4.0, 4.0, 5.0])
-SUPPORT_RATE: Final[np.ndarray] = np.array([0.6, 1.0, 2.4, 1.8, 1.4, 4.0])
+SUPPORT_RATE: Final[np.ndarray] = np.array([0.6, 1.0, 2.2, 1.8, 1.4, 5.5])
 QUOTES_PER_PURCHASE: Final[np.ndarray] = np.array([0.8, 3.0, 0.3, 1.0, 0.7, 2.0])
 CLAIM_RATE: Final[np.ndarray] = np.array([0.07, 0.06, 0.07, 0.10, 0.07, 0.18])

@@ -111,9 +111,7 @@ def wish_sentences(rng: np.random.Generator, segment: np.ndarray) -> np.ndarray:
     joiner = np.array([" and ", ", and ", " and that "], dtype=object)[rng.integers(0, 3, n)]
     clause = np.where(add_second, first + joiner + second, first)
     opener = np.array(spec.WISH_OPENERS, dtype=object)[rng.integers(0, len(spec.WISH_OPENERS), n)]
-    suffix = np.array(spec.WISH_SUFFIXES, dtype=object)[
-        rng.integers(0, len(spec.WISH_SUFFIXES), n)
-    ]
+    suffix = np.array(spec.WISH_SUFFIXES, dtype=object)[rng.integers(0, len(spec.WISH_SUFFIXES), n)]
     return opener + " " + clause + suffix + "."
 
 
@@ -142,12 +140,14 @@ def post_stratification_weights(
     pop_age = np.array([0.30, 0.36, 0.34])
     pop_gender = np.array([0.51, 0.49])
     pop_region = np.array([0.17, 0.21, 0.38, 0.24])
-    target = (pop_age[:, None, None] * pop_gender[None, :, None] * pop_region[None, None, :]).ravel()
+    target = (
+        pop_age[:, None, None] * pop_gender[None, :, None] * pop_region[None, None, :]
+    ).ravel()
     sample = np.bincount(cell, minlength=n_cells) / n
     ratio = np.where(sample > 0, target / np.maximum(sample, 1e-12), 1.0)
     # Non-response adjustments on variables we do not keep make weights vary within cells.
     weight = ratio[cell] * np.exp(rng.normal(0.0, 0.25, n))
-    for _ in range(3):
+    for _ in range(20):
         weight = np.clip(weight / weight.mean(), 0.3, 3.0)
     return weight / weight.mean()
 
@@ -173,7 +173,7 @@ def make_survey(
     """
     n = segment.size
     needs = likert_needs(rng, segment)
-    behaviours = (rng.random((n, len(spec.BEHAVIOUR_COLUMNS))) < spec.BEHAVIOUR_PROB[segment])
+    behaviours = rng.random((n, len(spec.BEHAVIOUR_COLUMNS))) < spec.BEHAVIOUR_PROB[segment]
     age = np.clip(np.rint(rng.normal(spec.AGE_MEAN[segment], spec.AGE_SD)), 18, 85).astype(np.int64)
     gender = draw_categorical(rng, spec.GENDER_PROB[segment])
     region = draw_categorical(rng, spec.REGION_PROB[segment])
@@ -182,7 +182,9 @@ def make_survey(
     retired_age = (age >= 66) & (rng.random(n) < 0.6)
     household = np.where(retired_age, spec.HOUSEHOLDS.index("retired"), household)
     household = np.where(
-        (age < 60) & (household == spec.HOUSEHOLDS.index("retired")), spec.HOUSEHOLDS.index("couple"), household
+        (age < 60) & (household == spec.HOUSEHOLDS.index("retired")),
+        spec.HOUSEHOLDS.index("couple"),
+        household,
     )
     weight = post_stratification_weights(rng, age, gender, region)
     wish = wish_sentences(rng, segment)

@@ -53,7 +53,8 @@ ROLES: Final = MappingProxyType(
             "id": "customer_id",
             "respondent_id": "respondent_id",
             "signup_date": "signup_date",
-            "acquisition_channel": "acquisition_channel",
+            "channel": "acquisition_channel",
+            "acquisition_cost": "acquisition_cost",
             "descriptors": ["age", "gender", "region", "payment_plan", "n_vehicles"],
             "cost_drivers": ["acquisition_cost", "claims_3y"],
         },
@@ -125,7 +126,10 @@ class Market:
     @property
     def segment_shares(self) -> dict[str, float]:
         """Planted population share of each segment, largest first."""
-        return {name: float(share) for name, share in zip(spec.SEGMENT_NAMES, spec.SEGMENT_SHARES, strict=True)}
+        return {
+            name: float(share)
+            for name, share in zip(spec.SEGMENT_NAMES, spec.SEGMENT_SHARES, strict=True)
+        }
 
     @property
     def defining_needs(self) -> dict[str, list[str]]:
@@ -187,7 +191,9 @@ def make_market(seed: int = 0, n_customers: int = 100_000, n_respondents: int = 
     Parameters
     ----------
     seed : int, default=0
-        Seed of ``numpy.random.default_rng``; the same seed gives identical frames.
+        Seed of the random streams (``numpy.random.SeedSequence(seed)`` spawns one for the
+        survey, one for linking and one for customers); the same seed gives identical frames,
+        and the survey does not depend on ``n_customers``.
     n_customers : int, default=100_000
         Number of customers (about 50 transactions each over three years).
     n_respondents : int, default=3_000
@@ -211,21 +217,24 @@ def make_market(seed: int = 0, n_customers: int = 100_000, n_respondents: int = 
     """
     n_customers = _check_size("n_customers", n_customers)
     n_respondents = _check_size("n_respondents", n_respondents)
-    rng = np.random.default_rng(seed)
+    # Independent streams: the survey (and its ratings) do not depend on n_customers.
+    survey_rng, link_rng, customer_rng = (
+        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)
+    )
     window_start = ANALYSIS_DATE - pd.DateOffset(years=3)
     n_days = int((ANALYSIS_DATE - window_start).days)
     names = np.array(spec.SEGMENT_NAMES, dtype=object)
 
-    r_seg = rng.choice(len(spec.SEGMENT_NAMES), size=n_respondents, p=spec.SEGMENT_SHARES)
-    c_seg = rng.choice(len(spec.SEGMENT_NAMES), size=n_customers, p=spec.SEGMENT_SHARES)
-    resp_to_cust, cust_to_resp = _link(rng, r_seg, c_seg)
+    r_seg = survey_rng.choice(len(spec.SEGMENT_NAMES), size=n_respondents, p=spec.SEGMENT_SHARES)
+    c_seg = customer_rng.choice(len(spec.SEGMENT_NAMES), size=n_customers, p=spec.SEGMENT_SHARES)
+    resp_to_cust, cust_to_resp = _link(link_rng, r_seg, c_seg)
     customer_ids = np.array([f"C{i:07d}" for i in range(1, n_customers + 1)], dtype=object)
     respondent_ids = np.array([f"R{i:06d}" for i in range(1, n_respondents + 1)], dtype=object)
     resp_customer = np.where(resp_to_cust >= 0, customer_ids[np.maximum(resp_to_cust, 0)], None)
     cust_respondent = np.where(cust_to_resp >= 0, respondent_ids[np.maximum(cust_to_resp, 0)], None)
 
-    survey = make_survey(rng, r_seg, resp_customer)
-    ratings = make_competitor_ratings(rng, r_seg, survey["respondent_id"])
+    survey = make_survey(survey_rng, r_seg, resp_customer)
+    ratings = make_competitor_ratings(survey_rng, r_seg, survey["respondent_id"])
 
     linked = cust_to_resp >= 0
     src = np.maximum(cust_to_resp, 0)
@@ -238,9 +247,11 @@ def make_market(seed: int = 0, n_customers: int = 100_000, n_respondents: int = 
             linked, pd.Categorical(survey["region"], categories=spec.REGIONS).codes[src], -1
         ),
     }
-    book = make_book(rng, c_seg, n_days)
-    customers = make_customers(rng, book, window_start, customer_ids, cust_respondent, linked_descriptors)
-    transactions, events = make_transactions_and_events(rng, book, window_start, customer_ids)
+    book = make_book(customer_rng, c_seg, n_days, linked_descriptors)
+    customers = make_customers(customer_rng, book, window_start, customer_ids, cust_respondent)
+    transactions, events = make_transactions_and_events(
+        customer_rng, book, window_start, customer_ids
+    )
 
     unsurveyed = np.flatnonzero(~linked)
     truth = pd.DataFrame(
@@ -296,5 +307,7 @@ def write_market(market: Market, folder: Path) -> dict[str, Path]:
     paths["truth"] = folder / "truth.parquet"
     market.truth.to_parquet(paths["truth"], index=False)
     paths["truth_json"] = folder / "truth.json"
-    paths["truth_json"].write_text(json.dumps(market.truth_summary(), indent=2) + "\n", encoding="utf-8")
+    paths["truth_json"].write_text(
+        json.dumps(market.truth_summary(), indent=2) + "\n", encoding="utf-8"
+    )
     return paths
