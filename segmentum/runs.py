@@ -29,9 +29,9 @@ TMP_PREFIX = ".tmp-"
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """A sortable, unique run id: ``20261123-051502-3fa9``."""
+    """A sortable, unique run id: ``20261123-051502.347-3fa9`` (UTC, to the millisecond)."""
     now = now or datetime.now(UTC)
-    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    return f"{now:%Y%m%d-%H%M%S}.{now.microsecond // 1000:03d}-{secrets.token_hex(2)}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -212,7 +212,7 @@ class Catalogue:
                                          "seconds", "seed", "stages", "n_segments", "path"])
         con = duckdb.connect(str(self.path), read_only=True)
         try:
-            return con.execute("SELECT * FROM runs ORDER BY run_id DESC").df()
+            return con.execute("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC").df()
         finally:
             con.close()
 

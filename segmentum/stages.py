@@ -218,9 +218,8 @@ SEGMENTS = Stage(
 # --- profiles, map and white space ---------------------------------------------------------
 
 def _profiles_skip(ctx: StageContext) -> str | None:
-    if "segments" not in ctx.results:
-        return "there are no segments to profile (the segments stage did not run)"
-    return None
+    # Profiles need segments; the run skips them when the segments stage is skipped.
+    return _segments_skip(ctx)
 
 
 def _profiles_run(ctx: StageContext) -> Any:

@@ -88,6 +88,17 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def to_pandas(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """DuckDB result → pandas through Arrow (several times faster than ``.df()`` on text)."""
+    if hasattr(relation, "to_arrow_table"):
+        table = relation.to_arrow_table()
+    else:  # duckdb < 1.4
+        table = relation.arrow()
+    if hasattr(table, "read_all"):
+        table = table.read_all()
+    return table.to_pandas()
+
+
 def check_utf8(path: Path, label: str | None = None, chunk_size: int = 1 << 24) -> None:
     """Raise :class:`DataError` at the first byte that is not UTF-8, naming line and byte."""
     label = label or str(path)
@@ -188,7 +199,7 @@ class _Reader:
         else:
             label = f"sources.{name}.query"
             self._create(raw, str(source.query), label)
-        frame = self.con.sql(f"SELECT * EXCLUDE ({ROW}) FROM {raw} ORDER BY {ROW}").df()
+        frame = to_pandas(self.con.sql(f"SELECT * EXCLUDE ({ROW}) FROM {raw} ORDER BY {ROW}"))
         return label, fingerprint_frame(frame), False
 
     def _create(self, raw: str, select: str, label: str) -> None:
@@ -530,10 +541,14 @@ def _finish(con: duckdb.DuckDBPyConnection, checker: _Checker, source: Source,
     con.execute("CREATE OR REPLACE TEMP TABLE bad_rows (r BIGINT)")
     if bad:
         con.executemany("INSERT INTO bad_rows VALUES (?)", [[r] for r in bad])
-    con.execute(
-        f"CREATE TABLE clean_{name} AS SELECT {', '.join(exprs)} FROM {raw} "
-        f"WHERE {ROW} NOT IN (SELECT r FROM bad_rows) ORDER BY {ROW}")
-    frame = con.table(f"clean_{name}").df()
+    where = f"WHERE {ROW} NOT IN (SELECT r FROM bad_rows)" if bad else ""
+    select = f"SELECT {', '.join(exprs)} FROM {raw} {where} ORDER BY {ROW}"
+    if isinstance(source, (SurveySource, CustomersSource)):
+        # Kept as a table: later tables check their foreign keys against it.
+        con.execute(f"CREATE TABLE clean_{name} AS {select}")
+        frame = to_pandas(con.table(f"clean_{name}"))
+    else:
+        frame = to_pandas(con.sql(select))
     rejected = pd.DataFrame()
     if bad:
         reasons = pd.DataFrame(
