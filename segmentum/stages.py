@@ -228,9 +228,7 @@ def _profiles_run(ctx: StageContext) -> Any:
     survey_src = ctx.config.sources.survey
     assert survey_src is not None
     survey = ctx.data.frame("survey")
-    seg = ctx.results["segments"].assignments
-    labels = (survey[[survey_src.id_column]].merge(seg, on=survey_src.id_column, how="left")["segment"]
-              .to_numpy())
+    labels = ctx.results["segments"].assignments[[survey_src.id_column, "segment"]]
     ratings = ctx.data.get("competitor_ratings")
     ratings_src = ctx.config.sources.competitor_ratings
     if ratings is not None and ratings_src is not None:
@@ -239,8 +237,11 @@ def _profiles_run(ctx: StageContext) -> Any:
             ratings_src.need: "need", ratings_src.rating: "rating"})
     value = None
     if "value" in ctx.results and survey_src.customer_id:
-        value = _value_assignments(ctx.results["value"], ctx)
-    names = {int(k): str(v) for k, v in ctx.config.profiles.get("names", {}).items()}
+        # Linked through the survey's customer id column.
+        value = _value_assignments(ctx.results["value"], ctx).rename(
+            columns={"customer_id": survey_src.customer_id})
+    settings = dict(ctx.config.profiles)
+    names = {int(k): str(v) for k, v in settings.pop("names", {}).items()}
     return run_profiles(
         survey,
         labels,
@@ -252,8 +253,9 @@ def _profiles_run(ctx: StageContext) -> Any:
         text=survey_src.text,
         competitor_ratings=ratings,
         value=value,
-        customer_id=survey_src.customer_id,
         names=names or None,
+        random_state=ctx.seed,
+        **settings,
     )
 
 

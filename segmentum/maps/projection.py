@@ -89,7 +89,9 @@ class _Projection:
     project: object  # callable(profile matrix) -> coords
 
 
-def _coded_basis(frame: pd.DataFrame, basis: Sequence[str]) -> tuple[pd.DataFrame, dict[str, str], dict[str, list[str]]]:
+def _coded_basis(
+    frame: pd.DataFrame, basis: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, list[str]]]:
     kinds: dict[str, str] = {}
     levels: dict[str, list[str]] = {}
     cols = {}
@@ -144,18 +146,28 @@ def _lda(x: np.ndarray, w: np.ndarray, g: np.ndarray, names: list[str]) -> _Proj
     flip = np.sign(scores[np.abs(scores).argmax(axis=0), [0, 1]])
     flip[flip == 0] = 1
     scores = scores * flip
-    load = np.array([[np.corrcoef(z[:, j], scores[:, a])[0, 1] if z[:, j].std() > 0 else 0.0
-                      for a in range(2)] for j in range(z.shape[1])])
+    load = np.array(
+        [
+            [
+                np.corrcoef(z[:, j], scores[:, a])[0, 1] if z[:, j].std() > 0 else 0.0
+                for a in range(2)
+            ]
+            for j in range(z.shape[1])
+        ]
+    )
     ratio = lda.explained_variance_ratio_
 
     def project(m: np.ndarray) -> np.ndarray:
         return lda.transform((m - mu) / sd) * flip
 
-    return _Projection(scores, np.nan_to_num(load), names, (float(ratio[0]), float(ratio[1])), project)
+    return _Projection(
+        scores, np.nan_to_num(load), names, (float(ratio[0]), float(ratio[1])), project
+    )
 
 
-def _mca(coded: pd.DataFrame, kinds: dict[str, str], levels: dict[str, list[str]], w: np.ndarray
-         ) -> tuple[_Projection, list[str], list[str]]:
+def _mca(
+    coded: pd.DataFrame, kinds: dict[str, str], levels: dict[str, list[str]], w: np.ndarray
+) -> tuple[_Projection, list[str], list[str]]:
     cols: list[np.ndarray] = []
     colnames: list[str] = []
     item_of: list[str] = []
@@ -198,8 +210,13 @@ def _mca(coded: pd.DataFrame, kinds: dict[str, str], levels: dict[str, list[str]
     def project(prof: np.ndarray) -> np.ndarray:
         return prof[:, keep] @ g_std
 
-    proj = _Projection(scores, g_pr[arrows], [kept_names[i] for i in arrows],
-                       (float(expl[0]), float(expl[1]) if expl.size > 1 else 0.0), project)
+    proj = _Projection(
+        scores,
+        g_pr[arrows],
+        [kept_names[i] for i in arrows],
+        (float(expl[0]), float(expl[1]) if expl.size > 1 else 0.0),
+        project,
+    )
     return proj, colnames, item_of
 
 
@@ -249,7 +266,9 @@ def segment_map(
         Survey weights (column name or values).
     method : {"auto", "pca", "lda", "ca"}, default="auto"
         ``"auto"`` uses correspondence analysis when any basis item is categorical
-        (strings such as Yes/No), else PCA.
+        (strings such as Yes/No), else linear discriminants when there are at least three
+        segments (the projection that separates segments best), else PCA. LDA is fitted
+        without the survey weights (centres, shares and density use them).
     size_by : {"share", "value"}, default="share"
         Bubble area proportional to the weighted population share, or to
         ``segment_value``.
@@ -297,13 +316,15 @@ def segment_map(
     coded, kinds, levels = _coded_basis(frame, basis)
     ok = lab.notna() & coded.notna().all(axis=1) & (w_all > 0)
     if not ok.all():
-        warns.append(f"{int((~ok).sum())} rows with a missing label, item or weight are not on the map")
+        warns.append(
+            f"{int((~ok).sum())} rows with a missing label, item or weight are not on the map"
+        )
     coded, lab, w_s = coded.loc[ok], lab.loc[ok].astype(int), w_all.loc[ok]
     g, w = lab.to_numpy(), w_s.to_numpy(dtype=float)
     segs = sorted(int(s) for s in np.unique(g))
     if method == "auto":
         categorical = any(not pd.api.types.is_numeric_dtype(frame[c]) for c in basis)
-        method = "ca" if categorical else "pca"
+        method = "ca" if categorical else ("lda" if len(segs) >= 3 else "pca")
     if method == "lda" and len(segs) < 3:
         warns.append("LDA needs at least 3 segments for two axes: PCA used instead")
         method = "pca"
@@ -317,7 +338,9 @@ def segment_map(
         proj = _pca(x, w, names_list) if method == "pca" else _lda(x, w, g, names_list)
         colnames, item_of = names_list, names_list
     scores = proj.scores
-    pts = pd.DataFrame({"x": scores[:, 0], "y": scores[:, 1], "segment": g, "weight": w}, index=coded.index)
+    pts = pd.DataFrame(
+        {"x": scores[:, 0], "y": scores[:, 1], "segment": g, "weight": w}, index=coded.index
+    )
 
     # segments
     share = {s: float(w[g == s].sum() / w.sum()) for s in segs}
@@ -330,9 +353,17 @@ def segment_map(
     for s in segs:
         m = g == s
         size = share[s] if size_by == "share" else value_map[s]  # type: ignore[index]
-        seg_rows.append({"segment": s, "name": (names or {}).get(s, f"Segment {s}"),
-                         "x": weighted_mean(scores[m, 0], w[m]), "y": weighted_mean(scores[m, 1], w[m]),
-                         "n": int(m.sum()), "share": share[s], "size": float(size)})
+        seg_rows.append(
+            {
+                "segment": s,
+                "name": (names or {}).get(s, f"Segment {s}"),
+                "x": weighted_mean(scores[m, 0], w[m]),
+                "y": weighted_mean(scores[m, 1], w[m]),
+                "n": int(m.sum()),
+                "share": share[s],
+                "size": float(size),
+            }
+        )
     segdf = pd.DataFrame(seg_rows)
     if (segdf["size"] < 0).any():
         raise ValueError("bubble sizes must be non-negative")
@@ -344,13 +375,30 @@ def segment_map(
     spread = float(np.quantile(np.hypot(scores[:, 0], scores[:, 1]), 0.95)) or 1.0
     longest = float(np.hypot(load[:, 0], load[:, 1]).max()) or 1.0
     k = 0.9 * spread / longest
-    arrows = pd.DataFrame({"need": proj.arrow_names, "x": load[:, 0] * k, "y": load[:, 1] * k,
-                           "loading_x": load[:, 0], "loading_y": load[:, 1]})
+    arrows = pd.DataFrame(
+        {
+            "need": proj.arrow_names,
+            "x": load[:, 0] * k,
+            "y": load[:, 1] * k,
+            "loading_x": load[:, 0],
+            "loading_y": load[:, 1],
+        }
+    )
 
     comp = pd.DataFrame(columns=["brand", "x", "y", "needs_rated"])
     if competitor_ratings is not None and len(competitor_ratings):
-        comp, cw = _competitors(competitor_ratings, coded, kinds, w, proj, method, colnames, item_of,
-                                list(basis), rating_scale)
+        comp, cw = _competitors(
+            competitor_ratings,
+            coded,
+            kinds,
+            w,
+            proj,
+            method,
+            colnames,
+            item_of,
+            list(basis),
+            rating_scale,
+        )
         warns += cw
 
     # demand density and gaps
@@ -362,13 +410,31 @@ def segment_map(
     density, gaps = _gaps(scores, w, supply, reach_v, grid_size, min_gap_share)
     ax = ("Dim", "Dim") if method == "ca" else (("PC", "PC") if method == "pca" else ("LD", "LD"))
     axes = (f"{ax[0]} 1 ({proj.explained[0]:.0%})", f"{ax[1]} 2 ({proj.explained[1]:.0%})")
-    return SegmentMap(method=method, axes=axes, explained=proj.explained, points=pts, segments=segdf,
-                      arrows=arrows, competitors=comp, gaps=gaps, density=density,
-                      size_by=size_by, color_by=color_label, reach=reach_v, warnings=tuple(warns))
+    return SegmentMap(
+        method=method,
+        axes=axes,
+        explained=proj.explained,
+        points=pts,
+        segments=segdf,
+        arrows=arrows,
+        competitors=comp,
+        gaps=gaps,
+        density=density,
+        size_by=size_by,
+        color_by=color_label,
+        reach=reach_v,
+        warnings=tuple(warns),
+    )
 
 
-def _colors(color_by: str | None, segdf: pd.DataFrame, frame: pd.DataFrame, g: np.ndarray, w: np.ndarray,
-            value_map: dict[int, float] | None) -> tuple[np.ndarray, str]:
+def _colors(
+    color_by: str | None,
+    segdf: pd.DataFrame,
+    frame: pd.DataFrame,
+    g: np.ndarray,
+    w: np.ndarray,
+    value_map: dict[int, float] | None,
+) -> tuple[np.ndarray, str]:
     if color_by is None:
         return segdf["segment"].to_numpy(dtype=float), "segment"
     if color_by == "share":
@@ -390,36 +456,63 @@ def _colors(color_by: str | None, segdf: pd.DataFrame, frame: pd.DataFrame, g: n
     return np.array(vals), color_by
 
 
-def _competitors(ratings: pd.DataFrame, coded: pd.DataFrame, kinds: dict[str, str], w: np.ndarray,
-                 proj: _Projection, method: str, colnames: list[str], item_of: list[str],
-                 basis: list[str], rating_scale: tuple[float, float] | None) -> tuple[pd.DataFrame, list[str]]:
+def _competitors(
+    ratings: pd.DataFrame,
+    coded: pd.DataFrame,
+    kinds: dict[str, str],
+    w: np.ndarray,
+    proj: _Projection,
+    method: str,
+    colnames: list[str],
+    item_of: list[str],
+    basis: list[str],
+    rating_scale: tuple[float, float] | None,
+) -> tuple[pd.DataFrame, list[str]]:
     warns: list[str] = []
     prof = competitor_profiles(ratings)
     rated = [c for c in prof.columns if c in basis]
     if not rated:
         return pd.DataFrame(columns=["brand", "x", "y", "needs_rated"]), [
-            "competitor ratings name no basis item: competitors are not on the map"]
+            "competitor ratings name no basis item: competitors are not on the map"
+        ]
     r = pd.to_numeric(ratings["rating"], errors="coerce")
     lo, hi = rating_scale if rating_scale is not None else (float(r.min()), float(r.max()))
     if hi <= lo:
         return pd.DataFrame(columns=["brand", "x", "y", "needs_rated"]), [
-            "competitor ratings do not vary: competitors are not on the map"]
+            "competitor ratings do not vary: competitors are not on the map"
+        ]
     unit = ((prof[rated] - lo) / (hi - lo)).clip(0, 1)  # 0..1 position on the rating scale
     rows = []
     if method == "ca":
         q = coded.shape[1]
-        means = {c: float(np.average(coded[c].to_numpy(dtype=float), weights=w))
-                 for c in coded.columns if kinds[c] == "binary"}
+        means = {
+            c: float(np.average(coded[c].to_numpy(dtype=float), weights=w))
+            for c in coded.columns
+            if kinds[c] == "binary"
+        }
         for b in unit.index:
             vec = []
             for name, item in zip(colnames, item_of, strict=True):
                 if kinds[item] != "binary":
-                    vec.append(float(np.average((coded[item] == name.split(": ", 1)[1]).to_numpy(float), weights=w)) / q)
+                    vec.append(
+                        float(
+                            np.average(
+                                (coded[item] == name.split(": ", 1)[1]).to_numpy(float), weights=w
+                            )
+                        )
+                        / q
+                    )
                     continue
-                p = unit.loc[b, item] if item in rated and pd.notna(unit.loc[b, item]) else means[item]
+                p = (
+                    unit.loc[b, item]
+                    if item in rated and pd.notna(unit.loc[b, item])
+                    else means[item]
+                )
                 vec.append((p if not name.endswith(": not") else 1 - p) / q)
             xy = np.asarray(proj.project(np.asarray(vec)[None, :]))[0]  # type: ignore[operator]
-            rows.append({"brand": b, "x": xy[0], "y": xy[1], "needs_rated": int(unit.loc[b].notna().sum())})
+            rows.append(
+                {"brand": b, "x": xy[0], "y": xy[1], "needs_rated": int(unit.loc[b].notna().sum())}
+            )
     else:
         x = coded.to_numpy(dtype=float)
         mins, maxs = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
@@ -430,13 +523,26 @@ def _competitors(ratings: pd.DataFrame, coded: pd.DataFrame, kinds: dict[str, st
                 if c in rated and pd.notna(unit.loc[b, c]):
                     m[j] = mins[j] + unit.loc[b, c] * (maxs[j] - mins[j])
             xy = proj.project(m[None, :])[0]  # type: ignore[operator]
-            rows.append({"brand": b, "x": float(xy[0]), "y": float(xy[1]),
-                         "needs_rated": int(unit.loc[b].notna().sum())})
+            rows.append(
+                {
+                    "brand": b,
+                    "x": float(xy[0]),
+                    "y": float(xy[1]),
+                    "needs_rated": int(unit.loc[b].notna().sum()),
+                }
+            )
     return pd.DataFrame(rows), warns
 
 
-def _gaps(scores: np.ndarray, w: np.ndarray, supply: np.ndarray, reach: float, grid: int,
-          min_share: float) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], pd.DataFrame]:
+def _gaps(
+    scores: np.ndarray,
+    w: np.ndarray,
+    supply: np.ndarray,
+    reach: float,
+    grid: int,
+    min_share: float,
+    max_points: int = 5000,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], pd.DataFrame]:
     cols = ["gap", "x", "y", "demand_share", "n_cells", "radius"]
     lo = np.quantile(scores, 0.005, axis=0)
     hi = np.quantile(scores, 0.995, axis=0)
@@ -445,10 +551,15 @@ def _gaps(scores: np.ndarray, w: np.ndarray, supply: np.ndarray, reach: float, g
     ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
     gx, gy = np.meshgrid(xs, ys)
     try:
-        jitter = scores + 1e-6 * np.random.default_rng(0).standard_normal(scores.shape)
-        kde = stats.gaussian_kde(jitter.T, weights=w / w.sum())
+        rng = np.random.default_rng(0)
+        pts, pw = scores, w
+        if len(pts) > max_points:  # a fixed random subsample keeps large surveys fast
+            take = np.sort(rng.choice(len(pts), size=max_points, replace=False))
+            pts, pw = pts[take], pw[take]
+        jitter = pts + 1e-6 * rng.standard_normal(pts.shape)
+        kde = stats.gaussian_kde(jitter.T, weights=pw / pw.sum())
         z = kde(np.vstack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
-        at_pts = kde(jitter.T)
+        at_pts = kde(jitter[: min(len(jitter), 2000)].T)
     except (np.linalg.LinAlgError, ValueError):
         return (xs, ys, np.zeros_like(gx)), pd.DataFrame(columns=cols)
     mass = z / z.sum()
@@ -465,7 +576,9 @@ def _gaps(scores: np.ndarray, w: np.ndarray, supply: np.ndarray, reach: float, g
         cx = float((gx[m] * mass[m]).sum() / mass[m].sum())
         cy = float((gy[m] * mass[m]).sum() / mass[m].sum())
         rad = float(np.sqrt(m.sum() * (xs[1] - xs[0]) * (ys[1] - ys[0]) / np.pi))
-        rows.append({"x": cx, "y": cy, "demand_share": share, "n_cells": int(m.sum()), "radius": rad})
+        rows.append(
+            {"x": cx, "y": cy, "demand_share": share, "n_cells": int(m.sum()), "radius": rad}
+        )
     gaps = pd.DataFrame(rows, columns=cols[1:]).sort_values("demand_share", ascending=False)
     gaps.insert(0, "gap", np.arange(1, len(gaps) + 1))
     return (xs, ys, z), gaps.reset_index(drop=True)

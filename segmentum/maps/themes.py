@@ -77,7 +77,7 @@ def themes(
     labels: pd.Series | None = None,
     *,
     weights: pd.Series | None = None,
-    n_themes: int = 6,
+    n_themes: int = 8,
     n_quotes: int = 3,
     min_answers: int = 20,
     random_state: int = 0,
@@ -92,7 +92,7 @@ def themes(
         Segment per row, aligned on ``texts.index``.
     weights : pandas.Series, optional
         Survey weights aligned on ``texts.index``.
-    n_themes : int, default=6
+    n_themes : int, default=8
         Number of NMF themes (reduced when the vocabulary is smaller).
     n_quotes : int, default=3
         Quotes kept per theme.
@@ -121,15 +121,25 @@ def themes(
     comp = nmf.components_
     has = doc.sum(axis=1) > 0
     main = np.where(has, doc.argmax(axis=1) + 1, 0)
-    w = (weights.reindex(t.index).fillna(0.0).to_numpy(dtype=float)
-         if weights is not None else np.ones(len(t)))
+    w = (
+        weights.reindex(t.index).fillna(0.0).to_numpy(dtype=float)
+        if weights is not None
+        else np.ones(len(t))
+    )
     rows, quotes = [], []
     for k in range(m):
         top = comp[k].argsort()[::-1][:10]
         label = ", ".join(terms[top[:3]])
         share = float(w[main == k + 1].sum() / w[has].sum()) if w[has].sum() > 0 else 0.0
-        rows.append({"theme": k + 1, "label": label, "terms": ", ".join(terms[top]),
-                     "share": share, "n": int((main == k + 1).sum())})
+        rows.append(
+            {
+                "theme": k + 1,
+                "label": label,
+                "terms": ", ".join(terms[top]),
+                "share": share,
+                "n": int((main == k + 1).sum()),
+            }
+        )
         order = np.lexsort((np.arange(len(t)), -doc[:, k]))
         seen: set[str] = set()
         for i in order:
@@ -152,12 +162,22 @@ def themes(
             for k in range(m):
                 share = float(w[ms & (main == k + 1)].sum() / tot) if tot > 0 else float("nan")
                 overall = float(th.loc[k, "share"])
-                recs.append({"segment": s, "theme": k + 1, "label": th.loc[k, "label"],
-                             "share": share,
-                             "index": 100.0 * share / overall if overall > 0 else float("nan")})
+                recs.append(
+                    {
+                        "segment": s,
+                        "theme": k + 1,
+                        "label": th.loc[k, "label"],
+                        "share": share,
+                        "index": 100.0 * share / overall if overall > 0 else float("nan"),
+                    }
+                )
         by_seg = pd.DataFrame(recs)
-    return Themes(themes=th, by_segment=by_seg, quotes=pd.DataFrame(quotes, columns=["theme", "rank", "text"]),
-                  document_theme=doc_theme)
+    return Themes(
+        themes=th,
+        by_segment=by_seg,
+        quotes=pd.DataFrame(quotes, columns=["theme", "rank", "text"]),
+        document_theme=doc_theme,
+    )
 
 
 def representative_quotes(

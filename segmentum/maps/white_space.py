@@ -67,23 +67,30 @@ class WhiteSpace:
         """White-space rows as JSON-ready dicts (strongest first)."""
         out = []
         for _, r in self.table.iterrows():
-            out.append({
-                "need": str(r["need"]),
-                "segments": [int(s) for s in r["segments"]],
-                "importance": float(r["importance"]),
-                "best_competitor": str(r["best_competitor"]),
-                "best_competitor_score": float(r["best_competitor_score"]),
-                "gap": float(r["gap"]),
-                "size": float(r["size"]),
-                "value": None if pd.isna(r["value"]) else float(r["value"]),
-            })
+            out.append(
+                {
+                    "need": str(r["need"]),
+                    "segments": [int(s) for s in r["segments"]],
+                    "importance": float(r["importance"]),
+                    "best_competitor": str(r["best_competitor"]),
+                    "best_competitor_score": float(r["best_competitor_score"]),
+                    "gap": float(r["gap"]),
+                    "size": float(r["size"]),
+                    "value": None if pd.isna(r["value"]) else float(r["value"]),
+                }
+            )
         return out
 
 
 def _empty(warnings: Sequence[str]) -> WhiteSpace:
     e = pd.DataFrame(columns=WHITE_SPACE_COLUMNS)
-    return WhiteSpace(e, e.copy(), pd.DataFrame(columns=["segment", "need", "importance", "importance_norm", "share"]),
-                      pd.DataFrame(), tuple(warnings))
+    return WhiteSpace(
+        e,
+        e.copy(),
+        pd.DataFrame(columns=["segment", "need", "importance", "importance_norm", "share"]),
+        pd.DataFrame(),
+        tuple(warnings),
+    )
 
 
 def white_space(
@@ -181,7 +188,11 @@ def white_space(
     g, wv = lab.to_numpy(), w.to_numpy(dtype=float)
     segs = sorted(int(s) for s in np.unique(g))
     share = {s: float(wv[g == s].sum() / wv.sum()) for s in segs}
-    values = {int(k): float(v) for k, v in dict(segment_value).items()} if segment_value is not None else None
+    values = (
+        {int(k): float(v) for k, v in dict(segment_value).items()}
+        if segment_value is not None
+        else None
+    )
     imp_rows = []
     need_rows = []
     for c, x in coded.items():
@@ -192,34 +203,57 @@ def white_space(
             mean = weighted_mean(x[m], wv[m]) if m.any() else float("nan")
             norm = (mean - n_lo) / (n_hi - n_lo)
             per[s] = (mean, norm)
-            imp_rows.append({"segment": s, "need": c, "importance": mean, "importance_norm": norm,
-                             "share": share[s]})
+            imp_rows.append(
+                {
+                    "segment": s,
+                    "need": c,
+                    "importance": mean,
+                    "importance_norm": norm,
+                    "share": share[s],
+                }
+            )
         best_brand = str(scores[c].idxmax())
         best = float(scores[c].max())
         best_norm = (best - r_lo) / (r_hi - r_lo)
         sizeable = [s for s in segs if share[s] >= min_share and np.isfinite(per[s][1])]
-        important = sorted((s for s in sizeable if per[s][1] >= importance_min),
-                           key=lambda s: (-per[s][1], s))
+        important = sorted(
+            (s for s in sizeable if per[s][1] >= importance_min), key=lambda s: (-per[s][1], s)
+        )
         top = max(sizeable, key=lambda s: (per[s][1], -s)) if sizeable else None
-        imp_raw = per[important[0]][0] if important else (per[top][0] if top is not None else np.nan)
-        imp_norm = per[important[0]][1] if important else (per[top][1] if top is not None else np.nan)
-        need_rows.append({
-            "need": c,
-            "segments": tuple(important),
-            "importance": imp_raw,
-            "importance_norm": imp_norm,
-            "best_competitor": best_brand,
-            "best_competitor_score": best,
-            "best_competitor_norm": best_norm,
-            "gap": imp_norm - best_norm,
-            "size": float(sum(share[s] for s in important)),
-            "value": float(sum(values.get(s, np.nan) for s in important)) if values and important else np.nan,
-        })
+        imp_raw = (
+            per[important[0]][0] if important else (per[top][0] if top is not None else np.nan)
+        )
+        imp_norm = (
+            per[important[0]][1] if important else (per[top][1] if top is not None else np.nan)
+        )
+        need_rows.append(
+            {
+                "need": c,
+                "segments": tuple(important),
+                "importance": imp_raw,
+                "importance_norm": imp_norm,
+                "best_competitor": best_brand,
+                "best_competitor_score": best,
+                "best_competitor_norm": best_norm,
+                "gap": imp_norm - best_norm,
+                "size": float(sum(share[s] for s in important)),
+                "value": float(sum(values.get(s, np.nan) for s in important))
+                if values and important
+                else np.nan,
+            }
+        )
     needs = pd.DataFrame(need_rows, columns=WHITE_SPACE_COLUMNS)
-    needs = needs.sort_values(["gap", "size", "need"], ascending=[False, False, True]).reset_index(drop=True)
+    needs = needs.sort_values(["gap", "size", "need"], ascending=[False, False, True]).reset_index(
+        drop=True
+    )
     is_ws = needs["segments"].map(len).gt(0) & (needs["best_competitor_norm"] < served_max)
     table = needs[is_ws].reset_index(drop=True)
     if table.empty:
         warns.append("no white space: every important need has a competitor serving it well")
-    return WhiteSpace(table=table, needs=needs, importance=pd.DataFrame(imp_rows),
-                      competitor_scores=scores, warnings=tuple(warns))
+    return WhiteSpace(
+        table=table,
+        needs=needs,
+        importance=pd.DataFrame(imp_rows),
+        competitor_scores=scores,
+        warnings=tuple(warns),
+    )

@@ -75,8 +75,13 @@ def welch_test(x: np.ndarray, w: np.ndarray, in_group: np.ndarray) -> GroupTest:
     pooled = np.sqrt(((n1 - 1) * v1 + (n0 - 1) * v0) / (n1 + n0 - 2))
     if se2 <= 0:
         same = bool(np.isclose(m1, m0))
-        return GroupTest(m1, m0, 0.0 if same else np.inf, 1.0 if same else 0.0,
-                         0.0 if same else np.sign(m1 - m0) * np.inf)
+        return GroupTest(
+            m1,
+            m0,
+            0.0 if same else np.inf,
+            1.0 if same else 0.0,
+            0.0 if same else np.sign(m1 - m0) * np.inf,
+        )
     t = (m1 - m0) / np.sqrt(se2)
     df = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v0 / n0) ** 2 / (n0 - 1))
     p = 2.0 * stats.t.sf(abs(t), df)
@@ -108,7 +113,9 @@ def proportion_test(y: np.ndarray, w: np.ndarray, in_group: np.ndarray) -> Group
     return GroupTest(p1, p0, float(z), float(2.0 * stats.norm.sf(abs(z))), float(h))
 
 
-def chi2_association(codes: np.ndarray, groups: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+def chi2_association(
+    codes: np.ndarray, groups: np.ndarray, w: np.ndarray
+) -> tuple[float, float, float]:
     """Chi-square test of a categorical variable against the segments, with Cramér's V.
 
     The table holds weighted counts rescaled so that they sum to the effective sample

@@ -71,9 +71,8 @@ class ExclusivityReport:
 
     def verdict(self) -> str:
         """One sentence for the report."""
-        head = (
-            f"Exclusivity score {self.score:.2f} (threshold {self.threshold:.2f}): "
-            + ("passed." if self.passed else "FAILED.")
+        head = f"Exclusivity score {self.score:.2f} (threshold {self.threshold:.2f}): " + (
+            "passed." if self.passed else "FAILED."
         )
         parts = []
         if self.shared_needs:
@@ -83,7 +82,8 @@ class ExclusivityReport:
             )
         if self.undefined_segments:
             parts.append(
-                "segments without a need of their own: " + ", ".join(map(str, self.undefined_segments))
+                "segments without a need of their own: "
+                + ", ".join(map(str, self.undefined_segments))
             )
         if self.common_needs:
             parts.append("needs that separate no segment: " + ", ".join(self.common_needs))
@@ -138,7 +138,11 @@ def exclusivity(
         for j in defining[s]:
             counts.setdefault(j, []).append(s)
     total_pairs = sum(len(d) for d in defining.values())
-    u = sum(1.0 / len(counts[j]) for s in segs for j in defining[s]) / total_pairs if total_pairs else 0.0
+    u = (
+        sum(1.0 / len(counts[j]) for s in segs for j in defining[s]) / total_pairs
+        if total_pairs
+        else 0.0
+    )
     own = {s: [j for j in defining[s] if len(counts[j]) == 1] for s in segs}
     undefined = tuple(s for s in segs if not own[s])
     c = 1.0 - len(undefined) / len(segs) if segs else 0.0
@@ -155,18 +159,22 @@ def exclusivity(
     rows = []
     for s in segs:
         n = int(sizes.loc[s, "n"])
-        valued = all(np.isfinite(sizes.loc[s, f"{m}_total"]) for m in measures) if measures else None
+        valued = (
+            all(np.isfinite(sizes.loc[s, f"{m}_total"]) for m in measures) if measures else None
+        )
         if n < min_size or valued is False:
             unq.append(s)
-        rows.append({
-            "segment": s,
-            "n": n,
-            "share": float(sizes.loc[s, "share"]),
-            "defining_needs": list(defining[s]),
-            "exclusive_needs": own[s],
-            "shared_needs": [j for j in defining[s] if len(counts[j]) > 1],
-            "valued": valued,
-        })
+        rows.append(
+            {
+                "segment": s,
+                "n": n,
+                "share": float(sizes.loc[s, "share"]),
+                "defining_needs": list(defining[s]),
+                "exclusive_needs": own[s],
+                "shared_needs": [j for j in defining[s] if len(counts[j]) > 1],
+                "valued": valued,
+            }
+        )
     return ExclusivityReport(
         score=score,
         uniqueness=float(u),

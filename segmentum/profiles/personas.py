@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,7 +18,9 @@ import pandas as pd
 from segmentum.maps.themes import representative_quotes
 from segmentum.profiles.profile import Profile, profile_value_columns
 
-_PREFIX = re.compile(r"^(needs?|beh(aviou?rs?)?|att(itudes?)?|desc(riptors?)?|q\d*|item)[_\.\s]+", re.I)
+_PREFIX = re.compile(
+    r"^(needs?|beh(aviou?rs?)?|att(itudes?)?|desc(riptors?)?|q\d*|item)[_\.\s]+", re.I
+)
 _HYPHENATE = {
     "self service": "self-service",
     "one stop": "one-stop",
@@ -57,13 +59,16 @@ def phrase(column: str, overrides: Mapping[str, str] | None = None) -> str:
     'buys online'
     >>> phrase("luxury / be spoilt")
     'luxury / be spoilt'
+    >>> phrase("NEP")
+    'NEP'
     """
     if overrides and column in overrides:
         return overrides[column]
     s = _PREFIX.sub("", column)
     s = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", s)
     s = re.sub(r"[_\.]+", " ", s)
-    s = re.sub(r"\s+", " ", s).strip().lower()
+    words = re.sub(r"\s+", " ", s).strip().split(" ")
+    s = " ".join(w if len(w) > 1 and w.isupper() else w.lower() for w in words)  # keep NEP, CLV
     for a, b in _HYPHENATE.items():
         s = re.sub(rf"\b{re.escape(a)}\b", b, s)
     return s or column
@@ -93,7 +98,8 @@ class Persona:
     less_important : tuple of str
         Needs well below average.
     how_they_buy : tuple of str
-        Over-indexing behaviours.
+        Over-indexing behaviours (channel, frequency, price sensitivity... as surveyed) and
+        value measures from transactions (frequency, basket) that differ from the rest.
     worth : tuple of str
         Size and value.
     quotes : tuple of str
@@ -125,8 +131,12 @@ class Persona:
 
     def to_markdown(self) -> str:
         """The card as Markdown."""
-        lines = [f"### Segment {self.segment}: {self.name}", "",
-                 f"*{self.n:,} respondents, {self.share:.0%} of the population*", ""]
+        lines = [
+            f"### Segment {self.segment}: {self.name}",
+            "",
+            f"*{self.n:,} respondents, {self.share:.0%} of the population*",
+            "",
+        ]
         for title, items in self._sections():
             if not items:
                 continue
@@ -142,16 +152,22 @@ class Persona:
     def to_html(self) -> str:
         """The card as an HTML fragment (escaped; class ``persona-card``)."""
         e = html.escape
-        out = [f'<div class="persona-card" data-segment="{self.segment}">',
-               f"<h3>Segment {self.segment}: {e(self.name)}</h3>",
-               f'<p class="persona-size">{self.n:,} respondents, {self.share:.0%} of the population</p>']
+        out = [
+            f'<div class="persona-card" data-segment="{self.segment}">',
+            f"<h3>Segment {self.segment}: {e(self.name)}</h3>",
+            f'<p class="persona-size">{self.n:,} respondents, {self.share:.0%} of the population</p>',
+        ]
         for title, items in self._sections():
             if not items:
                 continue
-            out.append(f"<h4>{e(title)}</h4><ul>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>")
+            out.append(
+                f"<h4>{e(title)}</h4><ul>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>"
+            )
         if self.quotes:
-            out.append("<h4>In their words</h4>"
-                       + "".join(f"<blockquote>{e(q)}</blockquote>" for q in self.quotes))
+            out.append(
+                "<h4>In their words</h4>"
+                + "".join(f"<blockquote>{e(q)}</blockquote>" for q in self.quotes)
+            )
         out.append("</div>")
         return "\n".join(out)
 
@@ -171,12 +187,103 @@ def _describe(row: pd.Series, label: str) -> str:
     return f"{label}: {_fmt(kind, row['value'])} vs {_fmt(kind, row['total'])} overall{tail}"
 
 
-def suggest_name(defining: tuple[str, ...], phrases: Mapping[str, str] | None = None, n: int = 2) -> str:
-    """Name from the strongest defining needs: ``'Online self-service & fast delivery'``."""
+ARCHETYPES: tuple[tuple[str, frozenset[str]], ...] = (
+    (
+        "online self-service",
+        frozenset(
+            {
+                "online",
+                "app",
+                "mobile",
+                "digital",
+                "web",
+                "website",
+                "internet",
+                "self-service",
+                "e-mail",
+                "chat",
+            }
+        ),
+    ),
+    (
+        "price-driven",
+        frozenset(
+            {
+                "price",
+                "prices",
+                "premium",
+                "cheap",
+                "cheapest",
+                "discount",
+                "discounts",
+                "cost",
+                "low-cost",
+                "lowest",
+                "budget",
+                "deal",
+                "deals",
+                "value-for-money",
+                "bargain",
+            }
+        ),
+    ),
+    (
+        "personal relationship",
+        frozenset(
+            {
+                "agent",
+                "advisor",
+                "adviser",
+                "face-to-face",
+                "personal",
+                "local",
+                "office",
+                "branch",
+                "relationship",
+            }
+        ),
+    ),
+    ("full coverage", frozenset({"coverage", "deductible", "protection", "replacement"})),
+    ("bundling", frozenset({"bundle", "bundled", "bundling", "multi", "one-stop", "bill"})),
+)
+"""Archetype words: when at least two of a segment's three strongest defining needs use
+words of one archetype, the suggested name starts with the archetype (seed 000's examples)."""
+
+
+def _archetype(words: list[str], archetypes: Sequence[tuple[str, Collection[str]]]) -> str | None:
+    best, best_n = None, 1
+    for label, keys in archetypes:
+        n = sum(1 for w in words if set(re.split(r"[\s/]+", w)) & set(keys))
+        if n > best_n:
+            best, best_n = label, n
+    return best
+
+
+def suggest_name(
+    defining: tuple[str, ...],
+    phrases: Mapping[str, str] | None = None,
+    n: int = 2,
+    archetypes: Sequence[tuple[str, Collection[str]]] = ARCHETYPES,
+) -> str:
+    """Name from the strongest defining needs.
+
+    ``'Online self-service: manage online & mobile app'`` when an archetype matches (see
+    :data:`ARCHETYPES`), else ``'Lowest premium & compare prices'``.
+
+    Examples
+    --------
+    >>> suggest_name(("need_manage_online", "need_mobile_app", "need_no_phone_calls"))
+    'Online self-service: manage online & mobile app'
+    >>> suggest_name(("yummy", "tasty"))
+    'Yummy & tasty'
+    """
     if not defining:
         return "No distinctive need"
     words = [phrase(c, phrases) for c in defining[:n]]
     name = " & ".join(words)
+    arch = _archetype([phrase(c, phrases) for c in defining[:3]], archetypes)
+    if arch is not None and arch not in words[0]:
+        name = f"{arch}: {name}"
     return name[:1].upper() + name[1:]
 
 
@@ -188,6 +295,7 @@ def personas(
     texts: pd.Series | None = None,
     n_quotes: int = 3,
     max_items: int = 5,
+    archetypes: Sequence[tuple[str, Collection[str]]] = ARCHETYPES,
 ) -> list[Persona]:
     """Persona cards for every segment of a profile.
 
@@ -204,6 +312,8 @@ def personas(
     n_quotes : int, default=3
     max_items : int, default=5
         Most lines per card section.
+    archetypes : sequence of (str, collection of str), default=ARCHETYPES
+        Archetype labels and their words for name suggestions; ``()`` turns them off.
 
     Returns
     -------
@@ -216,15 +326,24 @@ def personas(
     if texts is not None:
         lab = profile.labels
         quotes = representative_quotes(texts.reindex(lab.index), lab, n=n_quotes, segments=segs)
-    suggested = {s: suggest_name(profile.defining_needs.get(s, ()), phrases) for s in segs}
+    suggested = {
+        s: suggest_name(profile.defining_needs.get(s, ()), phrases, archetypes=archetypes)
+        for s in segs
+    }
     seen: dict[str, int] = {}
     for s in segs:
         seen[suggested[s]] = seen.get(suggested[s], 0) + 1
     for s in segs:
         if seen[suggested[s]] > 1:
             d = profile.defining_needs.get(s, ())
-            alt = suggest_name(d, phrases, n=3) if len(d) > 2 else suggested[s]
-            suggested[s] = alt if list(suggested.values()).count(alt) <= 1 and alt != suggested[s] else f"{suggested[s]} ({s})"
+            alt = (
+                suggest_name(d, phrases, n=3, archetypes=archetypes) if len(d) > 2 else suggested[s]
+            )
+            suggested[s] = (
+                alt
+                if list(suggested.values()).count(alt) <= 1 and alt != suggested[s]
+                else f"{suggested[s]} ({s})"
+            )
     sizes = profile.sizes.set_index("segment")
     measures = profile_value_columns(profile.sizes)
     out = []
@@ -247,9 +366,15 @@ def personas(
         desc = desc[desc["segment"] == s].head(max_items)
         who = tuple(_who(r, phrases) for _, r in desc.iterrows())
         beh = profile.distinctive(s, "behaviour")
-        beh = beh[((beh["kind"] == "numeric") & (beh["effect_size"].abs() >= 0.2))
-                  | ((beh["kind"] != "numeric") & (beh["effect_size"] >= 0.2))].head(max_items)
-        how = tuple(_who(r, phrases) for _, r in beh.iterrows())
+        beh = beh[
+            ((beh["kind"] == "numeric") & (beh["effect_size"].abs() >= 0.2))
+            | ((beh["kind"] != "numeric") & (beh["effect_size"] >= 0.2))
+        ].head(max_items)
+        val = profile.distinctive(s, "value")
+        val = val[val["effect_size"].abs() >= 0.2].head(max_items)
+        how = tuple(_who(r, phrases) for _, r in beh.iterrows()) + tuple(
+            _who(r, phrases) for _, r in val.iterrows()
+        )
         row = sizes.loc[s]
         worth = [f"{row['share']:.0%} of the population ({int(row['n']):,} respondents)"]
         if "customer_share" in row.index:
@@ -259,20 +384,22 @@ def personas(
                 f"{phrase(m, phrases)}: {row[f'{m}_share']:.0%} of the total, "
                 f"{row[f'{m}_mean']:,.2f} per customer"
             )
-        out.append(Persona(
-            segment=s,
-            name=(names or {}).get(s, suggested[s]),
-            suggested_name=suggested[s],
-            n=int(row["n"]),
-            share=float(row["share"]),
-            who=who,
-            defines=defines,
-            needs=needs,
-            less_important=less,
-            how_they_buy=how,
-            worth=tuple(worth),
-            quotes=tuple(quotes.get(s, ())),
-        ))
+        out.append(
+            Persona(
+                segment=s,
+                name=(names or {}).get(s, suggested[s]),
+                suggested_name=suggested[s],
+                n=int(row["n"]),
+                share=float(row["share"]),
+                who=who,
+                defines=defines,
+                needs=needs,
+                less_important=less,
+                how_they_buy=how,
+                worth=tuple(worth),
+                quotes=tuple(quotes.get(s, ())),
+            )
+        )
     return out
 
 
@@ -283,5 +410,7 @@ def _who(row: pd.Series, phrases: Mapping[str, str] | None) -> str:
         direction = "higher" if row["effect_size"] > 0 else "lower"
         return f"{label}: {direction} than average ({row['value']:.1f} vs {row['total']:.1f})"
     if kind == "binary":
-        return f"{label}: {row['value']:.0%} vs {row['total']:.0%} overall, index {row['index']:.0f}"
+        return (
+            f"{label}: {row['value']:.0%} vs {row['total']:.0%} overall, index {row['index']:.0f}"
+        )
     return f"{label}: {row['level']} ({row['value']:.0%} vs {row['total']:.0%} overall, index {row['index']:.0f})"

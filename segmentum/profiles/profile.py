@@ -128,7 +128,7 @@ class Profile:
     def index_matrix(self, role: Role = "basis") -> pd.DataFrame:
         """Index (100 = average) as a variable x segment matrix, for heat maps."""
         t = self.rows(role=role)
-        key = np.where(t["level"] == "mean", t["variable"], t["variable"] + ": " + t["level"])
+        key = np.where(t["kind"] != "categorical", t["variable"], t["variable"] + ": " + t["level"])
         t = t.assign(key=key)
         if t.empty:
             return pd.DataFrame()
@@ -167,7 +167,11 @@ def _align_weights(frame: pd.DataFrame, weights: str | pd.Series | np.ndarray | 
     elif isinstance(weights, pd.Series):
         w = pd.to_numeric(weights, errors="coerce")
         if not w.index.equals(frame.index):
-            w = pd.Series(w.to_numpy(), index=frame.index) if len(w) == len(frame) else w.reindex(frame.index)
+            w = (
+                pd.Series(w.to_numpy(), index=frame.index)
+                if len(w) == len(frame)
+                else w.reindex(frame.index)
+            )
     else:
         w = pd.Series(np.asarray(weights, dtype=float), index=frame.index)
     w = w.astype(float)
@@ -322,10 +326,18 @@ def profile(
     seg_n = {s: int((g == s).sum()) for s in segs}
     small = [s for s in segs if seg_n[s] < min_size or len(g) - seg_n[s] < min_size]
     for s in small:
-        warns.append(
-            f"segment {s} has {seg_n[s]} rows (fewer than min_size={min_size}): "
-            "its differences are reported but not tested"
-        )
+        if len(segs) < 2:
+            break
+        if seg_n[s] < min_size:
+            warns.append(
+                f"segment {s} has {seg_n[s]} rows (fewer than min_size={min_size}): "
+                "its differences are reported but not tested"
+            )
+        else:
+            warns.append(
+                f"the rest of the sample outside segment {s} has {len(g) - seg_n[s]} rows "
+                f"(fewer than min_size={min_size}): segment {s} is not tested"
+            )
 
     records: list[dict[str, object]] = []
     assoc: list[dict[str, object]] = []
@@ -353,15 +365,33 @@ def profile(
         cv = coded.to_numpy()[ok]
         if kind == "categorical":
             chi2, p_chi, v = chi2_association(cv.astype(str), gv, ww)
-            assoc.append({"variable": col, "role": role, "kind": kind, "test": "chi2",
-                          "statistic": chi2, "p_value": p_chi, "effect_size": v})
+            assoc.append(
+                {
+                    "variable": col,
+                    "role": role,
+                    "kind": kind,
+                    "test": "chi2",
+                    "statistic": chi2,
+                    "p_value": p_chi,
+                    "effect_size": v,
+                }
+            )
             series = [(lv, (cv == lv).astype(float)) for lv in levels]
         else:
             xs = cv.astype(float)
             if kind == "binary":
                 chi2, p_chi, v = chi2_association(xs.astype(int).astype(str), gv, ww)
-                assoc.append({"variable": col, "role": role, "kind": kind, "test": "chi2",
-                              "statistic": chi2, "p_value": p_chi, "effect_size": v})
+                assoc.append(
+                    {
+                        "variable": col,
+                        "role": role,
+                        "kind": kind,
+                        "test": "chi2",
+                        "statistic": chi2,
+                        "p_value": p_chi,
+                        "effect_size": v,
+                    }
+                )
             series = [(levels[0], xs)]
         for lv, x in series:
             total = weighted_mean(x, ww)
@@ -374,25 +404,42 @@ def profile(
                     res = proportion_test(x, ww, ing)
                 tested = s not in small and n_s > 0 and n_s < len(gv) and len(segs) > 1
                 val = weighted_mean(x[ing], ww[ing]) if n_s else float("nan")
-                records.append({
-                    "segment": s, "variable": col, "role": role, "kind": kind, "level": str(lv),
-                    "value": val, "rest": res.rest, "total": total,
-                    "index": 100.0 * val / total if total > 0 else float("nan"),
-                    "n": n_s,
-                    "statistic": res.statistic if tested else float("nan"),
-                    "p_value": res.p_value if tested else float("nan"),
-                    "effect_size": res.effect_size,
-                })
+                records.append(
+                    {
+                        "segment": s,
+                        "variable": col,
+                        "role": role,
+                        "kind": kind,
+                        "level": str(lv),
+                        "value": val,
+                        "rest": res.rest,
+                        "total": total,
+                        "index": 100.0 * val / total if total > 0 else float("nan"),
+                        "n": n_s,
+                        "statistic": res.statistic if tested else float("nan"),
+                        "p_value": res.p_value if tested else float("nan"),
+                        "effect_size": res.effect_size,
+                    }
+                )
         if kind == "numeric" and len(segs) > 1:
             sub = [r for r in records if r["variable"] == col]
             ps = [float(r["p_value"]) for r in sub if np.isfinite(float(r["p_value"]))]  # type: ignore[arg-type]
             es = [abs(float(r["effect_size"])) for r in sub if np.isfinite(float(r["effect_size"]))]  # type: ignore[arg-type]
-            assoc.append({"variable": col, "role": role, "kind": kind, "test": "min welch (Bonferroni)",
-                          "statistic": float("nan"),
-                          "p_value": min(1.0, min(ps) * len(ps)) if ps else float("nan"),
-                          "effect_size": max(es) if es else float("nan")})
+            assoc.append(
+                {
+                    "variable": col,
+                    "role": role,
+                    "kind": kind,
+                    "test": "min welch (Bonferroni)",
+                    "statistic": float("nan"),
+                    "p_value": min(1.0, min(ps) * len(ps)) if ps else float("nan"),
+                    "effect_size": max(es) if es else float("nan"),
+                }
+            )
 
-    table = pd.DataFrame.from_records(records, columns=[c for c in TABLE_COLUMNS if c not in ("p_adjusted", "significant")])
+    table = pd.DataFrame.from_records(
+        records, columns=[c for c in TABLE_COLUMNS if c not in ("p_adjusted", "significant")]
+    )
     table["p_adjusted"] = bh_adjust(table["p_value"].to_numpy(dtype=float))
     table["significant"] = (table["p_adjusted"] < alpha).fillna(False).astype(bool)
     table = table[TABLE_COLUMNS].reset_index(drop=True)
@@ -475,14 +522,20 @@ def _sizes(
                 seg_tot = float(np.sum(w[ok & m] * x[ok & m]))
                 row[f"{c}_total"] = seg_tot
                 row[f"{c}_share"] = seg_tot / tot if tot != 0 else float("nan")
-                row[f"{c}_mean"] = weighted_mean(x[ok & m], w[ok & m]) if (ok & m).any() else float("nan")
+                row[f"{c}_mean"] = (
+                    weighted_mean(x[ok & m], w[ok & m]) if (ok & m).any() else float("nan")
+                )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _defining(table: pd.DataFrame, segs: list[int], n: int, min_effect: float) -> dict[int, tuple[str, ...]]:
+def _defining(
+    table: pd.DataFrame, segs: list[int], n: int, min_effect: float
+) -> dict[int, tuple[str, ...]]:
     out: dict[int, tuple[str, ...]] = {}
-    b = table[(table["role"] == "basis") & table["significant"] & (table["effect_size"] >= min_effect)]
+    b = table[
+        (table["role"] == "basis") & table["significant"] & (table["effect_size"] >= min_effect)
+    ]
     for s in segs:
         t = b[b["segment"] == s].sort_values(["effect_size", "variable"], ascending=[False, True])
         seen: list[str] = []
@@ -499,7 +552,17 @@ def _over_indexing(table: pd.DataFrame, min_effect: float, min_index: float) -> 
     share = (d["kind"] != "numeric") & (d["effect_size"] > 0) & (d["index"] >= min_index)
     d = d[num | share].assign(strength=lambda x: x["effect_size"].abs())
     d = d.sort_values(["segment", "strength", "variable"], ascending=[True, False, True])
-    cols = ["segment", "variable", "kind", "level", "value", "total", "index", "effect_size", "p_adjusted"]
+    cols = [
+        "segment",
+        "variable",
+        "kind",
+        "level",
+        "value",
+        "total",
+        "index",
+        "effect_size",
+        "p_adjusted",
+    ]
     return d[cols].reset_index(drop=True)
 
 

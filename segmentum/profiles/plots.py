@@ -1,0 +1,85 @@
+"""Plots of the profiles stage (Plotly, imported inside the functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from segmentum.profiles.profile import Profile, Role
+
+
+def index_heatmap(
+    profile: Profile, *, role: Role = "basis", names: Mapping[int, str] | None = None
+) -> Any:
+    """Heat map of the index (100 = average) per variable and segment.
+
+    Cells are coloured on a diverging scale centred on 100 (log scale, capped at 25 and
+    400); significant cells (BH-adjusted) are marked with an asterisk.
+    """
+    import plotly.graph_objects as go
+
+    m = profile.index_matrix(role)
+    t = profile.rows(role=role)
+    key = np.where(t["kind"] != "categorical", t["variable"], t["variable"] + ": " + t["level"])
+    sig = (
+        t.assign(key=key)
+        .pivot_table(
+            index="key", columns="segment", values="significant", aggfunc="max", sort=False
+        )
+        .reindex_like(m)
+    )
+    z = np.log2(np.clip(m.to_numpy(dtype=float), 25, 400) / 100.0)
+    text = [
+        [
+            ("" if not np.isfinite(v) else f"{v:.0f}") + ("*" if bool(s) else "")
+            for v, s in zip(row_v, row_s, strict=True)
+        ]
+        for row_v, row_s in zip(m.to_numpy(dtype=float), sig.fillna(False).to_numpy(), strict=True)
+    ]
+    cols = [(names or {}).get(int(c), f"Segment {c}") for c in m.columns]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=cols,
+            y=list(m.index),
+            text=text,
+            texttemplate="%{text}",
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-2,
+            zmax=2,
+            showscale=False,
+            hovertemplate="%{y}<br>%{x}<br>index %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Index by segment ({role}; 100 = average, * = significant after BH)",
+        template="plotly_white",
+        height=160 + 22 * len(m.index),
+        yaxis={"autorange": "reversed"},
+    )
+    return fig
+
+
+def size_figure(profile: Profile, *, names: Mapping[int, str] | None = None) -> Any:
+    """Segment sizes: population share (weighted) and sample share."""
+    import plotly.graph_objects as go
+
+    s = profile.sizes
+    labels = [(names or {}).get(int(v), f"Segment {v}") for v in s["segment"]]
+    fig = go.Figure(
+        [
+            go.Bar(x=labels, y=s["share"], name="population (weighted)"),
+            go.Bar(x=labels, y=s["share_sample"], name="sample"),
+        ]
+    )
+    fig.update_layout(
+        barmode="group",
+        yaxis_tickformat=".0%",
+        template="plotly_white",
+        title="Segment sizes",
+        height=360,
+    )
+    return fig

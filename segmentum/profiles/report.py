@@ -1,0 +1,116 @@
+"""The profiles stage's part of the report (built from a :class:`ProfilesResult` only)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from segmentum.profiles.stage import ProfilesResult
+from segmentum.report.section import Section
+
+CARD_CSS = (
+    "<style>.persona-cards{display:flex;flex-wrap:wrap;gap:12px}"
+    ".persona-card{flex:1 1 320px;border:1px solid #ddd;border-radius:8px;padding:10px 14px;"
+    "font-size:0.92em}.persona-card h3{margin:4px 0}.persona-card h4{margin:8px 0 2px}"
+    ".persona-card ul{margin:0;padding-left:18px}.persona-card blockquote{margin:4px 0;"
+    "padding-left:8px;border-left:3px solid #ccc;color:#444}.persona-size{color:#666;margin:0}</style>"
+)
+
+
+def report_section(result: ProfilesResult) -> Section:
+    """Persona cards, index heat map, exclusivity verdict, map, white space and themes."""
+    from segmentum.maps.plots import themes_figure
+    from segmentum.profiles.plots import index_heatmap, size_figure
+
+    prof, ex = result.profile, result.exclusivity
+    names = result.names()
+    summary = (
+        f"{len(prof.segments)} segments; mutually-exclusive check "
+        f"{'passed' if ex.passed else 'failed'} (score {ex.score:.2f})."
+    )
+    if len(result.white_space.table):
+        top = result.white_space.table.iloc[0]
+        summary += (
+            f" Top white space: {top['need']} (important to segment(s) "
+            f"{', '.join(map(str, top['segments']))}; best competitor {top['best_competitor_score']:.1f})."
+        )
+    sec = Section("profiles", "Segments: profiles, map and white space", summary=summary)
+    for w in result.warnings:
+        sec.warn(w)
+    sec.html(
+        CARD_CSS
+        + '<div class="persona-cards">'
+        + "".join(p.to_html() for p in result.personas)
+        + "</div>",
+        caption="Personas built from the data (templates; names can be overridden)",
+    )
+    sizes = prof.sizes.assign(name=prof.sizes["segment"].map(names))
+    sec.table(sizes, caption="Segment sizes (sample and weighted population) and value")
+    sec.figure(size_figure(prof, names=names), caption="Segment sizes")
+    sec.figure(
+        index_heatmap(prof, role="basis", names=names),
+        caption="Needs: index by segment (100 = average; * significant after Benjamini-Hochberg)",
+    )
+    if prof.descriptors:
+        sec.figure(
+            index_heatmap(prof, role="descriptor", names=names),
+            caption="Descriptors: index by segment",
+        )
+    sec.text(ex.verdict())
+    if not ex.passed:
+        sec.warn(
+            "Segments are not mutually exclusive in the needs that define them: " + ex.verdict()
+        )
+    sec.table(
+        ex.table.assign(
+            defining_needs=ex.table["defining_needs"].map(", ".join),
+            exclusive_needs=ex.table["exclusive_needs"].map(", ".join),
+            shared_needs=ex.table["shared_needs"].map(", ".join),
+        ),
+        caption="Exclusivity per segment",
+    )
+    if result.map_figure is not None:
+        sec.figure(
+            result.map_figure,
+            caption="Segmentation map: bubble area = population share; "
+            "arrows = needs; diamonds = competitors; dashed circles = gaps",
+        )
+        if result.map is not None and len(result.map.gaps):
+            sec.table(result.map.gaps, caption="Gaps: demand with no segment or competitor close")
+    ws = result.white_space.table
+    if len(ws):
+        sec.table(
+            ws.assign(segments=ws["segments"].map(lambda s: ", ".join(map(str, s)))),
+            caption="White space: needs important to a sizeable segment that no competitor serves well",
+        )
+    if result.themes is not None:
+        sec.figure(themes_figure(result.themes, names=names), caption="'I wish' themes by segment")
+        q = result.themes.quotes.groupby("theme")["text"].apply(" | ".join)
+        sec.table(
+            result.themes.themes.assign(quotes=result.themes.themes["theme"].map(q)).drop(
+                columns=["terms"]
+            ),
+            caption="'I wish' themes and representative quotes",
+        )
+    sec.table(
+        _significant(prof.table),
+        caption="Significant differences (BH-adjusted), largest effects first",
+    )
+    return sec
+
+
+def _significant(t: pd.DataFrame) -> pd.DataFrame:
+    s = t[t["significant"]]
+    s = s.reindex(s["effect_size"].abs().sort_values(ascending=False).index)
+    return s[
+        [
+            "segment",
+            "variable",
+            "role",
+            "level",
+            "value",
+            "total",
+            "index",
+            "p_adjusted",
+            "effect_size",
+        ]
+    ]
