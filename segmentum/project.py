@@ -268,10 +268,15 @@ class Project:
             [stage.assignments(o.result, ctx) for stage, o in ran])
         assignments.to_parquet(tmp / "assignments.parquet", index=False)
 
+        # segments.json: the profiles stage gives the `segments`, `white_space` and
+        # `exclusivity` entries; other stages' headline figures sit under their own key.
         summary: dict[str, Any] = {"run_id": manifest["run_id"]}
         for stage, outcome in ran:
-            summary.update({k: v for k, v in stage.summary(outcome.result).items()
-                            if k not in summary})
+            figures = stage.summary(outcome.result)
+            if stage.name == "profiles":
+                summary.update(figures)
+            else:
+                summary[_SUMMARY_KEYS.get(stage.name, stage.name)] = figures
         write_json(tmp / "segments.json", summary)
 
         model_dir = tmp / "model"
@@ -304,6 +309,7 @@ class Project:
 
 
 _DEPENDS = {"profiles": ("segments",)}
+_SUMMARY_KEYS = {"segments": "segmentation"}
 
 
 def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
