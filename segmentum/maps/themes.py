@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,7 @@ def themes(
     n_quotes: int = 3,
     min_answers: int = 20,
     random_state: int = 0,
+    method: Literal["nmf", "embeddings"] = "nmf",
 ) -> Themes:
     """Find themes in 'I wish ...' answers and their share in each segment.
 
@@ -99,11 +101,36 @@ def themes(
     min_answers : int, default=20
         Fewer non-empty answers than this: no themes, a warning.
     random_state : int, default=0
+    method : {"nmf", "embeddings"}, default="nmf"
+        ``"nmf"``: TF-IDF + NMF, offline, no extra packages. ``"embeddings"``: k-means on
+        sentence embeddings, see :func:`segmentum.maps.embeddings.embedding_themes` (needs
+        ``pip install "segmentum[text]"``).
 
     Returns
     -------
     Themes
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not one of the choices.
+    ImportError
+        If ``method="embeddings"`` and the ``text`` extra is not installed.
     """
+    if method not in ("nmf", "embeddings"):
+        raise ValueError(f"method must be one of 'nmf', 'embeddings'; got {method!r}")
+    if method == "embeddings":
+        from segmentum.maps.embeddings import embedding_themes
+
+        return embedding_themes(
+            texts,
+            labels,
+            weights=weights,
+            n_themes=n_themes,
+            n_quotes=n_quotes,
+            min_answers=min_answers,
+            random_state=random_state,
+        )
     from sklearn.decomposition import NMF
 
     t = _clean(texts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -190,6 +190,7 @@ def run_profiles(
     exclusivity_threshold: float = 0.6,
     map_method: Method = "auto",
     n_themes: int = 8,
+    themes_method: Literal["nmf", "embeddings"] = "nmf",
     random_state: int = 0,
 ) -> ProfilesResult:
     """Run the profiles and map stages.
@@ -222,6 +223,8 @@ def run_profiles(
     exclusivity_threshold : float, default=0.6
     map_method : {"auto", "pca", "lda", "ca"}, default="auto"
     n_themes : int, default=8
+    themes_method : {"nmf", "embeddings"}, default="nmf"
+        TF-IDF + NMF (offline, no extra) or sentence embeddings (``segmentum[text]``).
     random_state : int, default=0
 
     Returns
@@ -265,7 +268,12 @@ def run_profiles(
     else:
         texts = survey.loc[prof.labels.index, text]
         th = themes(
-            texts, prof.labels, weights=prof.weights, n_themes=n_themes, random_state=random_state
+            texts,
+            prof.labels,
+            weights=prof.weights,
+            n_themes=n_themes,
+            random_state=random_state,
+            method=themes_method,
         )
         warns += list(th.warnings)
         if th.empty:
