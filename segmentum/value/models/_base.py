@@ -89,6 +89,53 @@ def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndar
     return g
 
 
+def _newton(
+    fgh: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
+    u0: np.ndarray,
+    tol: float = 1e-9,
+    max_iter: int = 200,
+) -> tuple[np.ndarray, float, bool, str] | None:
+    """Damped Newton minimisation with backtracking, within the log-parameter bounds.
+
+    The Hessian is shifted to be positive definite when it is not (Levenberg-Marquardt), and
+    steps are capped at 3 in log-space, so the method is safe far from the optimum.
+    """
+    u = np.clip(u0, -LOG_BOUND, LOG_BOUND)
+    f, g, h = fgh(u)
+    if not (np.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+        return None
+    k = u.size
+    for _ in range(max_iter):
+        if np.max(np.abs(g)) < tol:
+            return u, f, True, ""
+        try:
+            lo = float(np.linalg.eigvalsh(h)[0])
+        except np.linalg.LinAlgError:
+            return u, f, False, "Hessian not finite"
+        shift = 0.0 if lo > 1e-12 else -lo + 1e-6 * (1.0 + float(np.max(np.abs(h))))
+        step = -np.linalg.solve(h + shift * np.eye(k), g)
+        big = float(np.max(np.abs(step)))
+        if big > 3.0:
+            step *= 3.0 / big
+        slope = float(g @ step)
+        t = 1.0
+        while True:
+            un = np.clip(u + t * step, -LOG_BOUND, LOG_BOUND)
+            fn, gn, hn = fgh(un)
+            if np.isfinite(fn) and fn <= f + 1e-4 * t * slope and np.all(np.isfinite(gn)):
+                break
+            t *= 0.5
+            if t < 1e-12:
+                # no decrease possible: converged to rounding, or stuck
+                ok = bool(np.max(np.abs(g)) < 1e-6)
+                return u, f, ok, "" if ok else "line search failed"
+        done = abs(f - fn) <= 1e-15 * max(1.0, abs(f)) and float(np.max(np.abs(un - u))) < 1e-10
+        u, f, g, h = un, fn, gn, hn
+        if done:
+            return u, f, bool(np.max(np.abs(g)) < 1e-6), ""
+    return u, f, bool(np.max(np.abs(g)) < 1e-7), "Newton iterations exhausted"
+
+
 class BaseCLVModel:
     """Maximum-likelihood fitting shared by the CLV models.
 
@@ -129,8 +176,32 @@ class BaseCLVModel:
         if not isinstance(p, int | float) or isinstance(p, bool) or not np.isfinite(p) or p < 0:
             raise ValueError(f"{self._name}: penalizer must be a finite number >= 0, got {p!r}")
 
+    #: models with an analytic Hessian set this and implement ``_loglik_grad_hess``
+    _has_hessian: ClassVar[bool] = False
+
+    @classmethod
+    def _loglik_grad_hess(
+        cls, params: np.ndarray, data: dict[str, Any]
+    ) -> tuple[float, np.ndarray, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _subsample(self, data: dict[str, Any], take: np.ndarray) -> dict[str, Any]:
+        """Rows ``take`` of the prepared data (row-aligned arrays are those as long as ``w``)."""
+        n = data["w"].size
+        return {
+            k: v[take] for k, v in data.items() if isinstance(v, np.ndarray) and v.shape[:1] == (n,)
+        }
+
+    def _derive(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Add parameter-free precomputations to prepared (or subsampled) data."""
+        return data
+
     def fit(self, df: pd.DataFrame) -> BaseCLVModel:
         """Fit the model by maximum likelihood.
+
+        Models with an analytic Hessian (BG/NBD) use a damped Newton method in the
+        log-parameters; the others use L-BFGS-B with analytic or numeric gradients. On large
+        tables the optimum of a random subsample of ``_WARM_ROWS`` rows is the first start.
 
         Parameters
         ----------
@@ -142,12 +213,101 @@ class BaseCLVModel:
         self
         """
         self._check_params()
-        data = self._prepare(df)
+        data = self._derive(self._prepare(df))
         n_total = float(data["w"].sum())
         if n_total <= 0:
             raise ValueError(f"{self._name}: no customers to fit")
+        starts = list(self._starts(data))
+        n_rows = data["w"].size
+        if n_rows > 4 * _WARM_ROWS:
+            # warm start: the optimum on a random subsample is close to the full-data one
+            take = np.random.default_rng(0).choice(n_rows, _WARM_ROWS, replace=False)
+            sub = self._derive(self._subsample(data, take))
+            if float(sub["w"].sum()) > 0:
+                for start in starts:
+                    res = self._optimise(sub, start, quick=True)
+                    if res is not None:
+                        starts = [np.exp(res[0]), *starts]
+                        break
+        best: tuple[np.ndarray, float, str] | None = None
+        messages: list[str] = []
+        for start in starts:
+            res = self._optimise(data, start)
+            if res is None:
+                messages.append("non-finite log-likelihood")
+                continue
+            x, fun, ok, msg = res[0], res[1], res[2], res[3]
+            messages.append(msg)
+            if best is None or fun < best[1]:
+                best = (x, fun, msg if not ok else "")
+            if ok:
+                break
+        if best is None:
+            raise ConvergenceError(
+                f"{self._name} fit failed: the log-likelihood was not finite at any starting "
+                f"point ({'; '.join(messages)}). Remedy: {self._remedy}."
+            )
+        logp, _, failure = best
+        at_bound = np.abs(logp) >= LOG_BOUND - 1e-3
+        if at_bound.any():
+            names = [n for n, b in zip(self._param_names, at_bound, strict=True) if b]
+            raise ConvergenceError(
+                f"{self._name} fit did not converge: parameter(s) {names} ran to the bound "
+                f"[1e-6, 1e6], so the data do not identify them. Remedy: {self._remedy}."
+            )
+        if failure:
+            raise ConvergenceError(
+                f"{self._name} fit did not converge ({failure}). Remedy: {self._remedy}."
+            )
+        params = np.exp(logp)
+        cls = type(self)
+        self._params = params
+        self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
+        if self._has_hessian:
+            last = data.get("_last")
+            if last is not None and np.array_equal(last[0], params):
+                ll, _, hess = last[1:]
+            else:
+                ll, _, hess = cls._loglik_grad_hess(params, data)
+            hess_neg = -hess + 2 * float(self.penalizer) * n_total * np.eye(params.size)
+            self.log_likelihood_ = float(ll)
+            self.standard_errors_ = self._se_from(hess_neg)
+        else:
+            self.log_likelihood_ = float(cls._loglik(params, data))
+            self.standard_errors_ = self._standard_errors(params, data)
+        self.n_customers_ = n_total
+        return self
+
+    def _optimise(
+        self, data: dict[str, Any], start: np.ndarray, quick: bool = False
+    ) -> tuple[np.ndarray, float, bool, str] | None:
+        """Minimise the mean negative log-likelihood from ``start`` (natural parameters).
+
+        Returns ``(log_params, value, converged, message)`` or ``None`` when the start is not
+        a finite point.
+        """
+        n_total = float(data["w"].sum())
         pen = float(self.penalizer)
         cls = type(self)
+        x0 = np.log(np.clip(np.asarray(start, dtype=float), 1e-5, 1e5))
+        if self._has_hessian:
+
+            def fgh(u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+                th = np.exp(u)
+                with np.errstate(all="ignore"):
+                    ll, g, h = cls._loglik_grad_hess(th, data)
+                data["_last"] = (th, ll, g, h)  # reused for the standard errors
+                f = -ll / n_total + pen * float(th @ th)
+                gu = (-g / n_total + 2 * pen * th) * th
+                hu = -(np.outer(th, th) * h) / n_total + np.diag(
+                    -g * th / n_total + 4 * pen * th**2
+                )
+                return f, gu, hu
+
+            res = _newton(fgh, x0, tol=1e-7 if quick else 1e-9)
+            if res is not None and res[2]:
+                return res[:4]
+            # fall back to L-BFGS-B from the same start
 
         def objective(logp: np.ndarray) -> tuple[float, np.ndarray]:
             params = np.exp(logp)
@@ -156,85 +316,32 @@ class BaseCLVModel:
             if not np.isfinite(ll) or not np.all(np.isfinite(g)):
                 return 1e20, np.zeros_like(logp)
             f = -ll / n_total + pen * float(np.sum(params**2))
-            grad = (-g / n_total + 2 * pen * params) * params  # chain rule to log-params
-            return f, grad
+            return f, (-g / n_total + 2 * pen * params) * params
 
-        starts = self._starts(data)
-        n_rows = data["w"].size
-        if n_rows > 4 * _WARM_ROWS:
-            # warm start: the optimum on a random subsample is close to the full-data one and
-            # costs a fraction of the iterations (the full data then needs only a few)
-            take = np.random.default_rng(0).choice(n_rows, _WARM_ROWS, replace=False)
-            sub = {k: v[take] for k, v in data.items()}
-            sub_n = float(sub["w"].sum())
+        r = optimize.minimize(
+            objective,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-LOG_BOUND, LOG_BOUND)] * x0.size,
+            options={"maxiter": 2000, "ftol": 1e-12 if quick else 1e-13, "gtol": 1e-8},
+        )
+        if not (np.isfinite(r.fun) and r.fun < 1e19):
+            return None
+        ok = bool(r.success)
+        if not ok:
+            # L-BFGS-B may stop on precision loss at an optimum; accept a small gradient
+            gnorm = float(np.max(np.abs(r.jac))) if r.jac is not None else np.inf
+            ok = gnorm < 1e-4
+        msg = "" if ok else f"{r.message}; largest gradient {float(np.max(np.abs(r.jac))):.2g}"
+        return r.x, float(r.fun), ok, msg
 
-            def sub_objective(logp: np.ndarray) -> tuple[float, np.ndarray]:
-                params = np.exp(logp)
-                with np.errstate(all="ignore"):
-                    ll, g = cls._loglik_grad(params, sub)
-                if not np.isfinite(ll) or not np.all(np.isfinite(g)) or sub_n <= 0:
-                    return 1e20, np.zeros_like(logp)
-                f = -ll / sub_n + pen * float(np.sum(params**2))
-                return f, (-g / sub_n + 2 * pen * params) * params
-
-            for start in starts:
-                res = optimize.minimize(
-                    sub_objective,
-                    np.log(np.clip(np.asarray(start, dtype=float), 1e-5, 1e5)),
-                    jac=True,
-                    method="L-BFGS-B",
-                    bounds=[(-LOG_BOUND, LOG_BOUND)] * len(start),
-                    options={"maxiter": 2000, "ftol": 1e-12},
-                )
-                if res.success and np.all(np.abs(res.x) < LOG_BOUND - 1e-3):
-                    starts = [np.exp(res.x), *starts]
-                    break
-
-        best: optimize.OptimizeResult | None = None
-        messages: list[str] = []
-        for start in starts:
-            x0 = np.log(np.clip(np.asarray(start, dtype=float), 1e-5, 1e5))
-            res = optimize.minimize(
-                objective,
-                x0,
-                jac=True,
-                method="L-BFGS-B",
-                bounds=[(-LOG_BOUND, LOG_BOUND)] * x0.size,
-                options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8},
-            )
-            ok = np.isfinite(res.fun) and res.fun < 1e19
-            messages.append(str(res.message))
-            if ok and (best is None or res.fun < best.fun):
-                best = res
-            if ok and res.success:
-                break
-        if best is None:
-            raise ConvergenceError(
-                f"{self._name} fit failed: the log-likelihood was not finite at any starting "
-                f"point ({'; '.join(messages)}). Remedy: {self._remedy}."
-            )
-        at_bound = np.abs(best.x) >= LOG_BOUND - 1e-3
-        if at_bound.any():
-            names = [n for n, b in zip(self._param_names, at_bound, strict=True) if b]
-            raise ConvergenceError(
-                f"{self._name} fit did not converge: parameter(s) {names} ran to the bound "
-                f"[1e-6, 1e6], so the data do not identify them. Remedy: {self._remedy}."
-            )
-        if not best.success:
-            # L-BFGS-B may stop on precision loss at an optimum; accept if the gradient is small
-            gnorm = float(np.max(np.abs(best.jac))) if best.jac is not None else np.inf
-            if not gnorm < 1e-4:
-                raise ConvergenceError(
-                    f"{self._name} fit did not converge ({best.message}; largest gradient "
-                    f"{gnorm:.2g}). Remedy: {self._remedy}."
-                )
-        params = np.exp(best.x)
-        self._params = params
-        self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
-        self.log_likelihood_ = float(cls._loglik(params, data))
-        self.n_customers_ = n_total
-        self.standard_errors_ = self._standard_errors(params, data)
-        return self
+    def _se_from(self, hess_neg: np.ndarray) -> dict[str, float]:
+        try:
+            se = np.sqrt(np.diag(np.linalg.inv(hess_neg)))
+        except np.linalg.LinAlgError:
+            se = np.full(hess_neg.shape[0], np.nan)
+        return dict(zip(self._param_names, map(float, se), strict=True))
 
     def _standard_errors(self, params: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
         cls = type(self)
@@ -246,13 +353,8 @@ class BaseCLVModel:
                 _, g = cls._loglik_grad(p, data)
             return -g + 2 * pen * n_total * p
 
-        hess = numeric_hessian(grad, params)
-        try:
-            cov = np.linalg.inv(hess)
-            se = np.sqrt(np.diag(cov))
-        except np.linalg.LinAlgError:
-            se = np.full(params.size, np.nan)
-        return dict(zip(self._param_names, map(float, se), strict=True))
+        with np.errstate(invalid="ignore"):
+            return self._se_from(numeric_hessian(grad, params))
 
     # -- results -------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -41,8 +41,10 @@ def _log_lik_i(params: np.ndarray, x: np.ndarray, tx: np.ndarray, n: np.ndarray)
         return alive
     i = np.arange(m, dtype=float)[None, :]
     terms = (
-        betaln(a + x[:, None], b + tx[:, None] - x[:, None] + i) - lb_ab
-        + betaln(g + 1, d + tx[:, None] + i) - lb_gd
+        betaln(a + x[:, None], b + tx[:, None] - x[:, None] + i)
+        - lb_ab
+        + betaln(g + 1, d + tx[:, None] + i)
+        - lb_gd
     )
     terms = np.where(i <= (n - tx - 1)[:, None], terms, -np.inf)
     return _lse(np.column_stack([alive, terms]), axis=1)
@@ -71,7 +73,9 @@ def bgbb_log_likelihood(
     """
     x = np.asarray(frequency, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    return float(np.dot(w, _log_lik_i(params, x, np.asarray(recency, float), np.asarray(n_periods, float))))
+    return float(
+        np.dot(w, _log_lik_i(params, x, np.asarray(recency, float), np.asarray(n_periods, float)))
+    )
 
 
 class BetaGeoBetaBinomModel(BaseCLVModel):
@@ -105,8 +109,7 @@ class BetaGeoBetaBinomModel(BaseCLVModel):
     _name: ClassVar[str] = "BG/BB"
     _param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
     _remedy: ClassVar[str] = (
-        "add penalizer=0.001, or check that frequency <= recency <= T are counts of "
-        "opportunities"
+        "add penalizer=0.001, or check that frequency <= recency <= T are counts of opportunities"
     )
 
     def _arrays(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,8 +175,15 @@ class BetaGeoBetaBinomModel(BaseCLVModel):
         self._check_fitted()
         a, b, g, d = self._params
         n = np.asarray(n, dtype=float)
-        return a / (a + b) * d / (g - 1) * (
-            1 - np.exp(gammaln(g + d) - gammaln(1 + d) + gammaln(1 + d + n) - gammaln(g + d + n))
+        return (
+            a
+            / (a + b)
+            * d
+            / (g - 1)
+            * (
+                1
+                - np.exp(gammaln(g + d) - gammaln(1 + d) + gammaln(1 + d + n) - gammaln(g + d + n))
+            )
         )
 
 

@@ -65,8 +65,13 @@ def gamma_gamma_log_likelihood(
     lx = np.log(x)
     lvm = np.log(v + m * x)
     ll_i = (
-        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-        + (px - 1) * lm + px * lx - (px + q) * lvm
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1) * lm
+        + px * lx
+        - (px + q) * lvm
     )
     ll = float(np.dot(w, ll_i))
     if not gradient:
@@ -106,8 +111,8 @@ class GammaGammaModel(BaseCLVModel):
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"frequency": [1, 2, 3, 1, 4, 2], "monetary_value": [10, 25, 18, 40, 22, 30]})
+    >>> import numpy as np
+    >>> df = simulate_gamma_gamma({"p": 6.0, "q": 4.0, "v": 15.0}, np.full(2000, 3), seed=1)
     >>> m = GammaGammaModel().fit(df)
     >>> sorted(m.params_)
     ['p', 'q', 'v']

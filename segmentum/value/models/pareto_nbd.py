@@ -308,15 +308,18 @@ class ParetoNBDModel(BaseCLVModel):
         x, tx, T = self._arrays(df)
         r, alpha, s, beta = self._params
         log_ratio = (
-            np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, tx, T)[0]
-            + (r + x) * np.log(alpha + T) + s * np.log(beta + T)
+            np.log(s)
+            - np.log(r + s + x)
+            + _log_a0(r, alpha, s, beta, x, tx, T)[0]
+            + (r + x) * np.log(alpha + T)
+            + s * np.log(beta + T)
         )
         p = np.exp(-np.logaddexp(0.0, log_ratio))
         return pd.Series(p, index=index_of(df), name="p_alive")
 
     def expected_purchases(self, t: float, df: pd.DataFrame) -> pd.Series:
         """Expected purchases in the next ``t`` units given the history (note, eq. 22)."""
-        x, tx, T = self._arrays(df)
+        x, _tx, T = self._arrays(df)
         r, alpha, s, beta = self._params
         if abs(s - 1) < 1e-8:
             growth = np.log((beta + T + t) / (beta + T)) * (beta + T)

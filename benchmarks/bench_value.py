@@ -1,0 +1,275 @@
+"""Benchmark of the value stage against its peers, in one run.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_value.py [--quick] [--keep-data]
+
+Work measured (each side in its own fresh process, so peak memory is its own):
+
+1. BG/NBD fit on the CDNOW sample (2,357 customers): ``segmentum.value.BetaGeoModel`` vs
+   ``lifetimes.BetaGeoFitter`` (both compute parameters and standard errors).
+2. BG/NBD fit on 1,000,000 simulated customers (``--quick``: 100,000).
+3. ``summarize`` (same-day merge, BTYD summary, RFM totals) of a Parquet file of 50 M
+   transactions / 2 M customers (``--quick``: 5 M / 200 k) against bare DuckDB on the same
+   file: (a) the same summary hand-written in SQL, the way one would without segmentum, and
+   (b) the plain one-level ``GROUP BY customer_id`` (count, sum, min, max) for reference.
+
+Times are the best of the repeats; data are generated under ``benchmarks/results/``
+(git-ignored) and removed afterwards unless ``--keep-data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "value"
+SHARED = Path(os.environ.get("SEGMENTUM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+CDNOW = SHARED / "cdnow" / "cdnow_sample_summary_calibration39w.csv"
+TRUTH = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+# -- work run in child processes ------------------------------------------------------------
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def _load_summary(source: str, n: int) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if source == "cdnow":
+        return pd.read_csv(CDNOW)
+    from segmentum.value.models.bgnbd import simulate_bgnbd
+
+    T = np.random.default_rng(1).uniform(20, 52, n)
+    return simulate_bgnbd(TRUTH, T, n, seed=7)
+
+
+def _fit_segmentum(source: str, n: int, repeats: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from segmentum.value import BetaGeoModel
+
+    df = _load_summary(source, n)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        m = BetaGeoModel().fit(df)
+        best = min(best, time.perf_counter() - t)
+    return {"seconds": best, "peak": _peak_rss(), "params": m.params_, "ll": m.log_likelihood_}
+
+
+def _fit_lifetimes(source: str, n: int, repeats: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from lifetimes import BetaGeoFitter
+
+    df = _load_summary(source, n)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f = BetaGeoFitter().fit(df["frequency"], df["recency"], df["T"])
+        best = min(best, time.perf_counter() - t)
+    params = {k: float(v) for k, v in f.params_.items()}
+    return {"seconds": best, "peak": _peak_rss(), "params": params, "ll": None}
+
+
+def _connection(threads: int | None) -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '5GB'")
+    con.execute(f"SET temp_directory = '{RESULTS / 'spill'}'")
+    if threads:
+        con.execute(f"SET threads = {threads}")
+    return con
+
+
+def _summarize_segmentum(path: str, repeats: int, threads: int | None) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from segmentum.value import summarize
+
+    con = _connection(threads)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = summarize(path, calibration_end="2023-12-31", time_unit="W", connection=con)
+        best = min(best, time.perf_counter() - t)
+    return {"seconds": best, "peak": _peak_rss(), "rows": len(out)}
+
+
+_BARE_SUMMARY = """
+WITH d AS (
+  SELECT customer_id, date, SUM(amount) AS v, COUNT(*) AS c
+  FROM read_parquet('{path}') GROUP BY 1, 2)
+SELECT customer_id, COUNT(*) - 1 AS frequency,
+       date_diff('day', MIN(date), MAX(date)) / 7 AS recency,
+       date_diff('day', MIN(date), DATE '2023-12-31') / 7 AS T,
+       CASE WHEN COUNT(*) > 1 THEN (SUM(v) - ARG_MIN(v, date)) / (COUNT(*) - 1) ELSE 0 END
+         AS monetary_value,
+       MIN(date) AS first_purchase, MAX(date) AS last_purchase, SUM(c) AS n_transactions,
+       SUM(v) AS revenue
+FROM d GROUP BY 1
+"""
+
+_BARE_GROUPBY = """
+SELECT customer_id, COUNT(*) AS n, SUM(amount) AS revenue, MIN(date) AS first_purchase,
+       MAX(date) AS last_purchase
+FROM read_parquet('{path}') GROUP BY 1
+"""
+
+
+def _bare(path: str, repeats: int, threads: int | None, query: str) -> dict[str, Any]:
+    con = _connection(threads)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = con.execute(query.format(path=path)).df()
+        best = min(best, time.perf_counter() - t)
+    return {"seconds": best, "peak": _peak_rss(), "rows": len(out)}
+
+
+def _make_parquet(path: Path, n_tx: int, n_customers: int) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET temp_directory = '{RESULTS / 'spill'}'")
+    con.execute(
+        f"""
+        COPY (
+          SELECT CAST(hash(i) % {n_customers} AS BIGINT) AS customer_id,
+                 DATE '2021-01-01' + CAST(hash(i + 1000000000000) % 1095 AS INTEGER) AS date,
+                 round(CAST(hash(i + 2000000000000) % 10000 AS DOUBLE) / 100.0 + 1, 2) AS amount
+          FROM range({n_tx}) t(i)
+        ) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
+        """
+    )
+
+
+def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+# -- report -----------------------------------------------------------------------------------
+def _fmt_s(s: float) -> str:
+    return f"{s:.3f} s" if s < 10 else f"{s:.1f} s"
+
+
+def _gb(b: int) -> str:
+    return f"{b / 1e9:.2f} GB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a minute or two)")
+    ap.add_argument("--keep-data", action="store_true", help="keep the generated Parquet file")
+    ap.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all)")
+    args = ap.parse_args(argv)
+    n_fit = 100_000 if args.quick else 1_000_000
+    n_tx, n_cust = (5_000_000, 200_000) if args.quick else (50_000_000, 2_000_000)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def add(work: str, ours: dict[str, Any], peer: dict[str, Any] | None, peer_name: str) -> None:
+        if peer is None:
+            rows.append(
+                (
+                    work,
+                    _fmt_s(ours["seconds"]),
+                    f"{peer_name}: could not run",
+                    "-",
+                    _gb(ours["peak"]),
+                    "-",
+                )
+            )
+            return
+        ratio = peer["seconds"] / ours["seconds"]
+        rows.append(
+            (
+                work,
+                _fmt_s(ours["seconds"]),
+                f"{_fmt_s(peer['seconds'])} ({peer_name})",
+                f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x the time",
+                _gb(ours["peak"]),
+                _gb(peer["peak"]),
+            )
+        )
+        print(
+            f"  {work}: segmentum {ours['seconds']:.3f} s, {peer_name} {peer['seconds']:.3f} s",
+            flush=True,
+        )
+
+    for source, n, reps in (("cdnow", 2357, 7), ("sim", n_fit, 1 if n_fit > 200_000 else 2)):
+        label = "CDNOW sample" if source == "cdnow" else f"{n:,} simulated customers"
+        print(f"BG/NBD fit on {label} ...", flush=True)
+        ours = _in_child(_fit_segmentum, source, n, reps)
+        try:
+            peer: dict[str, Any] | None = _in_child(_fit_lifetimes, source, n, reps)
+        except Exception as exc:  # lifetimes unavailable or incompatible
+            print(f"  lifetimes failed: {exc!r}", flush=True)
+            peer = None
+        if peer is not None:
+            diff = max(
+                abs(ours["params"][k] - peer["params"][k]) / peer["params"][k] for k in TRUTH
+            )
+            print(f"  largest relative parameter difference vs lifetimes: {diff:.1e}", flush=True)
+        add(f"BG/NBD fit, {label}", ours, peer, "lifetimes")
+
+    path = RESULTS / f"tx_{n_tx // 1_000_000}M.parquet"
+    if not path.exists():
+        print(f"generating {n_tx:,} transactions for {n_cust:,} customers ...", flush=True)
+        t = time.perf_counter()
+        _make_parquet(path, n_tx, n_cust)
+        print(f"  done in {time.perf_counter() - t:.0f} s ({path.stat().st_size / 1e6:.0f} MB)")
+    reps = 2
+    print("summarize vs bare DuckDB ...", flush=True)
+    bare_summary = _in_child(_bare, str(path), reps, args.threads, _BARE_SUMMARY)
+    ours = _in_child(_summarize_segmentum, str(path), reps, args.threads)
+    bare_group = _in_child(_bare, str(path), reps, args.threads, _BARE_GROUPBY)
+    label = f"summarize {n_tx / 1e6:.0f}M tx / {n_cust / 1e6:.1f}M customers"
+    for peer, name in (
+        (bare_summary, "DuckDB same summary"),
+        (bare_group, "DuckDB 1-level group-by"),
+    ):
+        ratio = ours["seconds"] / peer["seconds"]
+        rows.append(
+            (
+                label,
+                _fmt_s(ours["seconds"]),
+                f"{_fmt_s(peer['seconds'])} ({name})",
+                f"{ratio:.2f}x the time",
+                _gb(ours["peak"]),
+                _gb(peer["peak"]),
+            )
+        )
+        print(f"  vs {name}: {ratio:.2f}x", flush=True)
+    if not args.keep_data:
+        shutil.rmtree(RESULTS, ignore_errors=True)
+
+    head = ("work", "segmentum", "peer", "ratio", "peak mem (ours)", "peak mem (peer)")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    print()
+    for r in [head, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    print(
+        f"\n(cpu count {os.cpu_count()}; times are the best of the repeats; peak memory is the "
+        "max RSS of the process that ran the work)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

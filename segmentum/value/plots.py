@@ -1,0 +1,122 @@
+"""Plotly figures of the value stage; plotly is imported inside each function.
+
+Each function takes result tables (or a fitted model's tables) and returns a
+``plotly.graph_objects.Figure``; none computes anything the stage did not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "clv_distribution",
+    "conditional_expectations",
+    "decile_chart",
+    "rfm_heatmap",
+    "tracking_plot",
+]
+
+
+def decile_chart(deciles: pd.DataFrame, value: str = "revenue") -> Any:
+    """Bars of each decile's share of ``value`` and the cumulative share line (Pareto curve)."""
+    import plotly.graph_objects as go
+
+    share = deciles[f"{value}_share"] * 100
+    cum = deciles[f"{value}_cum_share"] * 100
+    fig = go.Figure()
+    fig.add_bar(x=deciles["decile"], y=share, name=f"share of {value} (%)")
+    fig.add_scatter(x=deciles["decile"], y=cum, name="cumulative share (%)", mode="lines+markers")
+    fig.update_layout(
+        title=f"Where {value} sits: share by value decile (1 = top)",
+        xaxis={"title": "value decile", "dtick": 1},
+        yaxis={"title": "% of total", "range": [min(0.0, float(share.min())), 105]},
+        legend={"orientation": "h"},
+    )
+    return fig
+
+
+def rfm_heatmap(grid: pd.DataFrame, value: str = "mean_revenue") -> Any:
+    """Recency × frequency score grid coloured by ``value``, customers as cell text."""
+    import plotly.graph_objects as go
+
+    z = grid.pivot(index="recency_score", columns="frequency_score", values=value)
+    n = grid.pivot(index="recency_score", columns="frequency_score", values="customers")
+    text = n.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.to_numpy(), x=[str(c) for c in z.columns], y=[str(i) for i in z.index],
+            text=text.to_numpy(), texttemplate="%{text}", colorscale="Blues",
+            colorbar={"title": value.replace("_", " ")},
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        title="RFM grid: customers per recency × frequency score, coloured by "
+        + value.replace("_", " "),
+        xaxis_title="frequency score",
+        yaxis_title="recency score",
+    )
+    return fig
+
+
+def clv_distribution(per_customer: pd.DataFrame, column: str = "clv", bins: int = 50) -> Any:
+    """Histogram of CLV (or any value column) across customers."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Histogram(x=per_customer[column], nbinsx=bins, name=column))
+    fig.update_layout(
+        title=f"Distribution of {column.replace('_', ' ')} across customers",
+        xaxis_title=column.replace("_", " "),
+        yaxis_title="customers",
+        bargap=0.02,
+    )
+    return fig
+
+
+def conditional_expectations(validation: pd.DataFrame) -> Any:
+    """Mean holdout purchases, actual vs predicted, by calibration frequency (FHL 2005, Fig. 4)."""
+    import plotly.graph_objects as go
+
+    v = validation[validation["calibration_frequency"] != "all"]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=v["calibration_frequency"], y=v["actual_mean"], name="actual", mode="lines+markers"
+    )
+    fig.add_scatter(
+        x=v["calibration_frequency"],
+        y=v["predicted_mean"],
+        name="model",
+        mode="lines+markers",
+        line={"dash": "dash"},
+    )
+    fig.update_layout(
+        title="Holdout purchases by calibration frequency: actual vs model",
+        xaxis_title="repeat purchases in calibration",
+        yaxis_title="mean purchases in holdout",
+    )
+    return fig
+
+
+def tracking_plot(tracking: pd.DataFrame) -> Any:
+    """Cumulative repeat transactions over time, actual vs model (FHL 2005, Fig. 3)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_scatter(x=tracking["date"], y=tracking["actual"], name="actual", mode="lines")
+    fig.add_scatter(
+        x=tracking["date"],
+        y=tracking["expected"],
+        name="model",
+        mode="lines",
+        line={"dash": "dash"},
+    )
+    cal = tracking.loc[tracking["calibration"], "date"]
+    if len(cal):
+        fig.add_vline(x=cal.max(), line={"dash": "dot", "color": "grey"})
+    fig.update_layout(
+        title="Tracking: cumulative repeat transactions, actual vs model (dotted line: end of calibration)",
+        xaxis_title="date",
+        yaxis_title="cumulative repeat transactions",
+    )
+    return fig

@@ -1,0 +1,132 @@
+"""The value stage's report section, built from a :class:`ValueResult` only."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from segmentum.report.section import Section
+from segmentum.value import plots
+from segmentum.value.rfm import rfm_grid
+from segmentum.value.stage import ValueResult
+
+__all__ = ["report_section"]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def _describe_decile(result: ValueResult, decile: int) -> str:
+    pc = result.per_customer
+    d = pc[pc["value_decile"] == decile]
+    row = result.deciles.loc[result.deciles["decile"] == decile].iloc[0]
+    name = "top" if decile == 1 else "bottom"
+    parts = [
+        f"The {name} decile ({len(d):,} customers) brings {_pct(row['revenue_share'])} of revenue",
+    ]
+    if "clv_share" in row and pd.notna(row["clv_share"]):
+        parts.append(f"and {_pct(row['clv_share'])} of expected CLV")
+    desc = " ".join(parts)
+    extra = (
+        f"; its customers bought on {d['frequency'].mean() + 1:.1f} days on average, "
+        f"spent {_money(d['revenue'].mean())} on average"
+    )
+    if "expected_purchases" in d:
+        extra += (
+            f", and are expected to buy {d['expected_purchases'].mean():.2f} times each over the "
+            "CLV horizon"
+        )
+    if "profit" in d:
+        extra += f"; {int((d['profit'] < 0).sum()):,} of them are unprofitable after cost-to-serve"
+    return desc + extra + "."
+
+
+def report_section(result: ValueResult) -> Section:
+    """Decile table and Pareto chart, RFM grid, CLV distribution, model fit and validation.
+
+    Parameters
+    ----------
+    result : ValueResult
+        Output of :func:`segmentum.value.run_value`.
+
+    Returns
+    -------
+    segmentum.report.section.Section
+        Key ``"value"``.
+    """
+    s = result.summary
+    dec = result.deciles
+    top_share = s.get("top_decile_revenue_share")
+    headline = f"{s['customers']:,} customers, {s['repeat_buyers']:,} of them repeat buyers."
+    if top_share is not None:
+        headline = f"The top 10 % of customers bring {_pct(top_share)} of revenue; " + headline
+    sec = Section("value", "Customer value", summary=headline)
+    for w in result.warnings:
+        sec.warn(w)
+
+    # deciles and the Pareto curve
+    sec.text(
+        f"Customers are ranked by {s['decile_by']} into ten equal groups (1 = top). "
+        "The table totals each group and its cumulative share: the Pareto curve."
+    )
+    sec.table(dec, caption="Value deciles")
+    sec.figure(plots.decile_chart(dec, "revenue"), caption="Revenue by value decile")
+    if len(dec):
+        sec.text(_describe_decile(result, int(dec["decile"].min())))
+        sec.text(_describe_decile(result, int(dec["decile"].max())))
+
+    # RFM
+    pc = result.per_customer
+    if "recency_score" in pc:
+        sec.figure(plots.rfm_heatmap(rfm_grid(pc)), caption="RFM grid")
+
+    # CLV
+    if "clv" in pc:
+        sec.text(
+            f"CLV is the {s.get('clv_basis', 'revenue')}-based value of the next "
+            f"{s.get('clv_horizon_days', 365):.0f} days, discounted at "
+            f"{100 * s.get('discount_rate', 0):.0f} % a year: total {_money(s['clv_total'])}, "
+            f"mean {s['clv_mean']:,.2f} per customer."
+        )
+        sec.figure(plots.clv_distribution(pc), caption="CLV distribution")
+
+    if "profit" in pc and s.get("cost_components"):
+        sec.text(
+            f"Cost-to-serve counts {', '.join(s['cost_components'])}; profit is "
+            f"{'margin' if 'margin' in pc else 'revenue'} minus cost-to-serve: total "
+            f"{_money(s['profit_total'])}, with {s['unprofitable_customers']:,} customers below zero."
+        )
+
+    # model fit and validation
+    pm = s.get("purchase_model")
+    if pm:
+        params = (
+            pd.DataFrame({"estimate": pm["params"], "standard error": pm["standard_errors"]})
+            .rename_axis("parameter")
+            .reset_index()
+        )
+        sec.table(
+            params, caption=f"{pm['name']} parameters (log-likelihood {pm['log_likelihood']:,.1f})"
+        )
+    if len(result.validation):
+        h = s.get("holdout", {})
+        if h:
+            sec.text(
+                f"Holdout check: the model fitted up to {h['calibration_end']} predicts "
+                f"{h['predicted_total']:,.0f} repeat purchases in the next "
+                f"{h['holdout_periods']:.0f} periods against {h['actual_total']:,.0f} actual "
+                f"({h['total_error_pct']:+.1f} %); per-customer correlation {h['correlation']:.2f}."
+            )
+        sec.table(
+            result.validation, caption="Holdout: predicted vs actual by calibration frequency"
+        )
+        sec.figure(
+            plots.conditional_expectations(result.validation), caption="Conditional expectations"
+        )
+    if result.tracking is not None:
+        sec.figure(plots.tracking_plot(result.tracking), caption="Tracking plot")
+    return sec

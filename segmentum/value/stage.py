@@ -1,0 +1,482 @@
+"""The value stage entry point: one call from transactions to a :class:`ValueResult`.
+
+``run_value`` summarises the transactions in DuckDB, scores RFM, fits the purchase model
+(BG/NBD or Pareto/NBD) and the Gamma-Gamma spend model, validates on a holdout, computes
+CLV, cost-to-serve and profit, and ranks customers into value deciles. Every piece that
+cannot be computed is left out and the reason is recorded in ``warnings`` (and in
+``summary["skipped"]``): the stage never crashes on thin data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from segmentum.value.clv import discounted_expected_purchases, step_discount_rate
+from segmentum.value.cost import CostRules, cost_to_serve
+from segmentum.value.models import (
+    BetaGeoModel,
+    ConvergenceError,
+    GammaGammaModel,
+    ParetoNBDModel,
+)
+from segmentum.value.rfm import assign_deciles, decile_table, rfm_scores
+from segmentum.value.summary import TIME_UNITS, summarize
+from segmentum.value.validation import holdout_metrics, holdout_validation, tracking_data
+
+__all__ = ["PER_CUSTOMER_COLUMNS", "ValueConfig", "ValueResult", "run_value"]
+
+#: columns of ``ValueResult.per_customer``, in order (those that cannot be computed are absent)
+PER_CUSTOMER_COLUMNS: tuple[str, ...] = (
+    "n_transactions", "first_purchase", "last_purchase", "revenue", "margin",
+    "frequency", "recency", "T", "monetary_value",
+    "recency_score", "frequency_score", "monetary_score", "rfm_score", "value_decile",
+    "p_alive", "expected_purchases", "expected_spend", "clv",
+    "cost_to_serve", "profit", "profit_clv",
+)  # fmt: skip
+
+_MODELS = {"bgnbd": (BetaGeoModel, "BG/NBD"), "pareto_nbd": (ParetoNBDModel, "Pareto/NBD")}
+
+
+@dataclass(frozen=True)
+class ValueConfig:
+    """Settings of the value stage (all have defaults).
+
+    Parameters
+    ----------
+    time_unit : {"D", "W"}, default="W"
+        Time unit of the BTYD summary and the models.
+    holdout_periods : int or None, default=None
+        Length of the holdout in ``time_unit``; ``None`` picks a third of the observed span
+        (at most 52 weeks), 0 skips validation.
+    clv_horizon_days : float, default=365.0
+        CLV horizon.
+    clv_step_days : float, default=30.4375
+        Discounting step (a month).
+    discount_rate : float, default=0.10
+        Annual discount rate.
+    rfm_bins : int, default=5
+        Quantile classes per RFM dimension.
+    model : {"bgnbd", "pareto_nbd"}, default="bgnbd"
+        Purchase model.
+    penalizer : float, default=0.0
+        L2 penalty of the model fits.
+    decile_by : {"revenue", "margin", "clv", "profit", "profit_clv"}, default="revenue"
+        What ranks customers into value deciles (falls back to revenue when unavailable).
+    cost : CostRules, default=CostRules()
+        Cost-to-serve rules.
+    """
+
+    time_unit: Literal["D", "W"] = "W"
+    holdout_periods: int | None = None
+    clv_horizon_days: float = 365.0
+    clv_step_days: float = 30.4375
+    discount_rate: float = 0.10
+    rfm_bins: int = 5
+    model: Literal["bgnbd", "pareto_nbd"] = "bgnbd"
+    penalizer: float = 0.0
+    decile_by: Literal["revenue", "margin", "clv", "profit", "profit_clv"] = "revenue"
+    cost: CostRules = field(default_factory=CostRules)
+
+    def __post_init__(self) -> None:
+        # project files give the cost rules as a table: accept a dict
+        if isinstance(self.cost, dict):
+            rules = dict(self.cost)
+            if "cost_columns" in rules:
+                rules["cost_columns"] = tuple(rules["cost_columns"])
+            object.__setattr__(self, "cost", CostRules(**rules))
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the setting and its valid choices."""
+        if self.time_unit not in TIME_UNITS:
+            raise ValueError(
+                f"value.time_unit must be one of {sorted(TIME_UNITS)}, got {self.time_unit!r}"
+            )
+        if self.model not in _MODELS:
+            raise ValueError(f"value.model must be one of {sorted(_MODELS)}, got {self.model!r}")
+        choices = ("revenue", "margin", "clv", "profit", "profit_clv")
+        if self.decile_by not in choices:
+            raise ValueError(
+                f"value.decile_by must be one of {list(choices)}, got {self.decile_by!r}"
+            )
+        if self.holdout_periods is not None and self.holdout_periods < 0:
+            raise ValueError("value.holdout_periods must be >= 0")
+        if self.clv_horizon_days <= 0 or self.clv_step_days <= 0:
+            raise ValueError("value.clv_horizon_days and value.clv_step_days must be > 0")
+        if not -1 < self.discount_rate < 10:
+            raise ValueError(f"value.discount_rate must be in (-1, 10), got {self.discount_rate}")
+        if not 2 <= self.rfm_bins <= 9:
+            raise ValueError(f"value.rfm_bins must be between 2 and 9, got {self.rfm_bins}")
+
+
+@dataclass(frozen=True)
+class ValueResult:
+    """What the value stage hands on (to the run folder, the report and later stages).
+
+    Attributes
+    ----------
+    per_customer : pandas.DataFrame
+        One row per customer: ``customer_id`` (named as in the input) and the columns of
+        :data:`PER_CUSTOMER_COLUMNS` that could be computed. ``frequency``, ``recency`` and
+        ``T`` are in ``config.time_unit``; ``expected_purchases`` and ``clv`` cover the next
+        ``config.clv_horizon_days``; ``value_decile`` 1 is the top tenth.
+    deciles : pandas.DataFrame
+        The decile table (customers, revenue, margin, CLV, profit; shares and cumulative
+        shares).
+    models : dict
+        Fitted models by role: ``"purchase"`` (final fit), ``"purchase_calibration"`` (fit used
+        for validation), ``"spend"``.
+    validation : pandas.DataFrame
+        Holdout predicted vs actual by calibration frequency (empty when skipped).
+    warnings : list of str
+        What was skipped or looks doubtful, in words for the report.
+    summary : dict
+        JSON-serialisable headline figures.
+    tracking : pandas.DataFrame or None
+        Cumulative repeat transactions, actual vs expected, per period.
+    config : ValueConfig
+        The settings used.
+    """
+
+    per_customer: pd.DataFrame
+    deciles: pd.DataFrame
+    models: dict[str, Any]
+    validation: pd.DataFrame
+    warnings: list[str]
+    summary: dict[str, Any]
+    tracking: pd.DataFrame | None = None
+    config: ValueConfig = field(default_factory=ValueConfig)
+    customer_id: str = "customer_id"
+
+
+def _fmt_int(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, pd.Timestamp | dt.date):
+        return v.isoformat()
+    return v
+
+
+def run_value(
+    transactions: pd.DataFrame,
+    *,
+    customer_id: str,
+    timestamp: str,
+    amount: str,
+    margin: str | None = None,
+    channel: str | None = None,
+    events: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    analysis_date: object = None,
+    config: ValueConfig | None = None,
+    cost: str | None = None,
+) -> ValueResult:
+    """Run the value stage on a transactions table.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        Validated transaction lines (ingest has already rejected unknown ids, bad dates and
+        amounts).
+    customer_id, timestamp, amount : str
+        Column names.
+    margin : str, optional
+        Margin column: CLV and profit are then margin-based.
+    channel : str, optional
+        Channel column (for per-channel cost rules).
+    events : pandas.DataFrame, optional
+        Events table (support contacts).
+    customers : pandas.DataFrame, optional
+        Customers table (acquisition cost).
+    analysis_date : date-like, optional
+        End of observation; defaults to the last transaction day.
+    config : ValueConfig, optional
+        Settings; defaults to ``ValueConfig()``.
+    cost : str, optional
+        Per-line cost column of the transactions (added to ``config.cost.cost_columns``). A
+        customers column named ``acquisition_cost`` is used when no acquisition column is set.
+
+    Returns
+    -------
+    ValueResult
+    """
+    cfg = config or ValueConfig()
+    cfg.validate()
+    warnings: list[str] = []
+    skipped: dict[str, str] = {}
+    models: dict[str, Any] = {}
+    unit_days = TIME_UNITS[cfg.time_unit]
+    unit_name = {"D": "days", "W": "weeks"}[cfg.time_unit]
+    if len(transactions) == 0:
+        raise ValueError("value stage: the transactions table is empty")
+
+    if analysis_date is None:
+        end = pd.to_datetime(transactions[timestamp]).max().date()
+    else:
+        end = pd.Timestamp(analysis_date).date()  # type: ignore[arg-type]
+    full = summarize(
+        transactions, customer_id, timestamp, amount,
+        calibration_end=end, time_unit=cfg.time_unit, margin=margin,
+    )  # fmt: skip
+    n_cust = len(full)
+    n_repeat = int((full["frequency"] > 0).sum())
+    model_cls, model_name = _MODELS[cfg.model]
+    horizon = cfg.clv_horizon_days / unit_days
+    step = cfg.clv_step_days / unit_days
+    d_step = step_discount_rate(cfg.discount_rate, cfg.clv_step_days)
+
+    # -- holdout validation ---------------------------------------------------------------
+    validation = pd.DataFrame()
+    tracking = None
+    metrics: dict[str, float] = {}
+    first_day = pd.to_datetime(full["first_purchase"]).min().date()
+    span = (end - first_day).days / unit_days
+    hold = cfg.holdout_periods
+    if hold is None:
+        hold = int(min(span / 3, 365 / unit_days))
+    if hold <= 0:
+        skipped["validation"] = (
+            "holdout_periods is 0" if cfg.holdout_periods == 0 else "the data span is too short"
+        )
+    elif n_repeat == 0:
+        skipped["validation"] = "no repeat buyers"
+    else:
+        cal_end = end - dt.timedelta(days=round(hold * unit_days))
+        if (cal_end - first_day).days / unit_days < 2 * hold / 3 or cal_end <= first_day:
+            msg = (
+                f"holdout validation skipped: {hold} {unit_name} of holdout leave too short a "
+                f"calibration period (data span {span:.0f} {unit_name})"
+            )
+            warnings.append(msg)
+            skipped["validation"] = msg
+        else:
+            cal = summarize(
+                transactions, customer_id, timestamp, amount,
+                calibration_end=cal_end, holdout_end=end, time_unit=cfg.time_unit,
+            )  # fmt: skip
+            n_rep_cal = int((cal["frequency"] > 0).sum())
+            try:
+                if n_rep_cal == 0:
+                    raise ConvergenceError(
+                        f"{model_name} needs repeat purchases: 0 of {_fmt_int(len(cal))} "
+                        "customers bought twice in the calibration period"
+                    )
+                m_cal = model_cls(penalizer=cfg.penalizer).fit(cal)
+                models["purchase_calibration"] = m_cal
+                validation = holdout_validation(m_cal, cal)
+                metrics = holdout_metrics(m_cal, cal)
+                metrics["calibration_end"] = cal_end.isoformat()  # type: ignore[assignment]
+                metrics["holdout_periods"] = float(hold)
+                tracking = tracking_data(
+                    transactions, m_cal, customer_id=customer_id, timestamp=timestamp,
+                    calibration_end=cal_end, end=end, time_unit=cfg.time_unit,
+                )  # fmt: skip
+            except (ConvergenceError, ValueError, FloatingPointError) as exc:
+                msg = f"holdout validation skipped: {exc}"
+                warnings.append(msg)
+                skipped["validation"] = msg
+
+    # -- purchase and spend models ----------------------------------------------------------
+    pc = full.copy()
+    purchase = None
+    if n_repeat == 0:
+        msg = (
+            f"{model_name} needs repeat purchases: 0 of {_fmt_int(n_cust)} customers bought "
+            "twice; p_alive, expected purchases and CLV were not computed"
+        )
+        warnings.append(msg)
+        for c in ("p_alive", "expected_purchases", "clv", "profit_clv"):
+            skipped[c] = msg
+    else:
+        try:
+            purchase = model_cls(penalizer=cfg.penalizer).fit(full)
+            models["purchase"] = purchase
+            pc["p_alive"] = purchase.probability_alive(full).to_numpy()
+            pc["expected_purchases"] = purchase.expected_purchases(horizon, full).to_numpy()
+        except (ConvergenceError, FloatingPointError, ValueError) as exc:
+            msg = f"{model_name} fit failed, CLV not computed: {exc}"
+            warnings.append(msg)
+            purchase = None
+            for c in ("p_alive", "expected_purchases", "clv", "profit_clv"):
+                skipped[c] = msg
+    spend_model = None
+    if n_repeat >= 10:
+        try:
+            spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(full)
+            models["spend"] = spend_model
+            pc["expected_spend"] = spend_model.expected_spend(full).to_numpy()
+            rep = full[full["frequency"] > 0]
+            if len(rep) > 2:
+                corr = float(np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1])
+                if abs(corr) > 0.3:
+                    warnings.append(
+                        f"Gamma-Gamma assumes spend is independent of frequency, but their "
+                        f"correlation among repeat buyers is {corr:.2f}; expected spend may be biased"
+                    )
+        except (ConvergenceError, ValueError) as exc:
+            msg = f"Gamma-Gamma spend model skipped: {exc}"
+            warnings.append(msg)
+            spend_model = None
+    else:
+        msg = (
+            f"Gamma-Gamma needs repeat purchases: {n_repeat} of {_fmt_int(n_cust)} customers "
+            "bought twice (at least 10 needed)"
+        )
+        warnings.append(msg)
+        skipped["expected_spend"] = msg
+    if spend_model is None and purchase is not None:
+        skipped["clv"] = skipped.get("clv", "no spend model: " + skipped.get("expected_spend", ""))
+        skipped["profit_clv"] = skipped["clv"]
+
+    # margin rate per customer (for margin-based CLV)
+    margin_rate: np.ndarray | float = 1.0
+    if margin:
+        total_rev = float(full["revenue"].sum())
+        overall = float(full["margin"].sum()) / total_rev if total_rev else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            own = np.where(full["revenue"] > 0, full["margin"] / full["revenue"], overall)
+        margin_rate = np.clip(own, -1.0, 1.0)
+    disc = None
+    if purchase is not None and spend_model is not None:
+        disc = discounted_expected_purchases(
+            purchase, full, horizon=horizon, step=step, discount_rate=d_step
+        ).to_numpy()
+        pc["clv"] = disc * pc["expected_spend"].to_numpy() * margin_rate
+        if not margin:
+            warnings.append("no margin column: CLV is revenue-based (discounted expected spend)")
+
+    # -- RFM --------------------------------------------------------------------------------
+    scores = rfm_scores(full, bins=cfg.rfm_bins)
+    for c in scores:
+        pc[c] = scores[c].to_numpy()
+
+    # -- cost-to-serve and profit ----------------------------------------------------------------
+    rules = cfg.cost
+    if cost and cost not in rules.cost_columns:
+        rules = replace(rules, cost_columns=(*rules.cost_columns, cost))
+    if (
+        rules.acquisition_cost_column is None
+        and customers is not None
+        and "acquisition_cost" in customers.columns
+    ):
+        rules = replace(rules, acquisition_cost_column="acquisition_cost")
+    if rules.is_empty:
+        msg = "no cost-to-serve rules or cost columns given: cost_to_serve and profit not computed"
+        warnings.append(msg)
+        for c in ("cost_to_serve", "profit", "profit_clv"):
+            skipped.setdefault(c, msg)
+    else:
+        costs, cost_warn = cost_to_serve(
+            transactions, rules, customer_id=customer_id, timestamp=timestamp,
+            channel=channel, events=events, customers=customers, end=end,
+        )  # fmt: skip
+        warnings.extend(cost_warn)
+        cmap = costs.set_index(customer_id)
+        ids = pc[customer_id]
+        pc["cost_to_serve"] = ids.map(cmap["cost_to_serve"]).fillna(0.0).to_numpy()
+        base = pc["margin"] if margin else pc["revenue"]
+        pc["profit"] = base.to_numpy() - pc["cost_to_serve"].to_numpy()
+        if not margin:
+            warnings.append("no margin column: profit is revenue minus cost-to-serve")
+        if "clv" in pc:
+            # future service cost: historic service cost per order × discounted future orders
+            service = (cmap["cost_to_serve"] - cmap["acquisition_cost"]) / cmap["orders"].where(
+                cmap["orders"] > 0
+            )
+            orders_per_day = (full["n_transactions"] / (full["frequency"] + 1)).to_numpy()
+            unit_cost = ids.map(service).fillna(0.0).to_numpy() * orders_per_day
+            pc["profit_clv"] = pc["clv"].to_numpy() - disc * unit_cost  # type: ignore[operator]
+
+    # -- deciles ---------------------------------------------------------------------------------
+    by = cfg.decile_by if cfg.decile_by in pc else "revenue"
+    if by != cfg.decile_by:
+        warnings.append(f"value deciles ranked by revenue: {cfg.decile_by} is not available")
+    pc["value_decile"] = assign_deciles(pc[by]).to_numpy()
+    deciles = decile_table(pc)
+
+    cols = [customer_id] + [c for c in PER_CUSTOMER_COLUMNS if c in pc]
+    per_customer = pc[cols].reset_index(drop=True)
+    for c in PER_CUSTOMER_COLUMNS:
+        if c not in per_customer and c not in skipped:
+            skipped[c] = "input not given" if c == "margin" else "not computed"
+    if "margin" in skipped:
+        skipped["margin"] = "no margin column given"
+
+    # -- headline figures ------------------------------------------------------------------------
+    top = deciles.iloc[0] if len(deciles) else None
+    summary: dict[str, Any] = {
+        "customers": n_cust,
+        "repeat_buyers": n_repeat,
+        "transactions": int(full["n_transactions"].sum()),
+        "revenue": float(full["revenue"].sum()),
+        "analysis_date": end.isoformat(),
+        "time_unit": cfg.time_unit,
+        "decile_by": by,
+        "top_decile_revenue_share": float(top["revenue_share"]) if top is not None else None,
+        "model": cfg.model if purchase is not None else None,
+        "expected_purchases_horizon_days": cfg.clv_horizon_days if purchase is not None else None,
+        "clv_basis": ("margin" if margin else "revenue") if "clv" in pc else None,
+        "skipped": skipped,
+    }
+    if margin:
+        summary["margin"] = float(full["margin"].sum())
+    if purchase is not None:
+        summary["purchase_model"] = {
+            "name": model_name,
+            "params": purchase.params_,
+            "standard_errors": purchase.standard_errors_,
+            "log_likelihood": purchase.log_likelihood_,
+        }
+    if spend_model is not None:
+        summary["spend_model"] = {
+            "params": spend_model.params_,
+            "mean_spend": spend_model.mean_spend_,
+        }
+    if "clv" in pc:
+        summary["clv_total"] = float(pc["clv"].sum())
+        summary["clv_mean"] = float(pc["clv"].mean())
+        summary["clv_horizon_days"] = cfg.clv_horizon_days
+        summary["discount_rate"] = cfg.discount_rate
+    if "profit" in pc:
+        applied = [
+            name
+            for name, on in (
+                ("cost per order", rules.cost_per_order),
+                ("cost per support contact", rules.cost_per_support_contact and events is not None),
+                ("channel costs", rules.channel_costs and channel),
+                ("cost columns " + ", ".join(rules.cost_columns), rules.cost_columns),
+                ("acquisition cost", rules.acquisition_cost_column),
+            )
+            if on
+        ]
+        summary["cost_components"] = applied
+        summary["profit_total"] = float(pc["profit"].sum())
+        summary["unprofitable_customers"] = int((pc["profit"] < 0).sum())
+    if metrics:
+        summary["holdout"] = metrics
+    return ValueResult(
+        per_customer=per_customer,
+        deciles=deciles,
+        models=models,
+        validation=validation,
+        warnings=warnings,
+        summary=_jsonable(summary),
+        tracking=tracking,
+        config=cfg,
+        customer_id=customer_id,
+    )
