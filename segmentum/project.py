@@ -33,7 +33,7 @@ from segmentum.runs import (
     new_run_id,
     write_json,
 )
-from segmentum.stages import STAGES, Stage, StageContext, StageOutcome
+from segmentum.stages import STAGES, Stage, StageContext, StageOutcome, check_stage_settings
 
 _PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "duckdb", "pyarrow", "plotly",
              "pydantic", "joblib")
@@ -119,7 +119,9 @@ class Project:
         path = Path(path)
         if path.is_dir():
             path = path / "segmentum.toml"
-        return cls(load_config(path), path)
+        config = load_config(path)
+        check_stage_settings(config)
+        return cls(config, path)
 
     @property
     def folder(self) -> Path:

@@ -62,6 +62,51 @@ class Stage:
     save_model: Callable[[Any, Path], None] | None = None
 
 
+def stage_settings(cls: type, settings: dict[str, Any], table: str) -> Any:
+    """Build a stage's settings object from its project-file table, or say what is wrong.
+
+    Unknown keys and wrong values raise :class:`ProjectError` naming the key and the
+    valid choices, before any data is read.
+    """
+    import dataclasses
+    import difflib
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from segmentum.data.errors import ProjectError
+
+    if dataclasses.is_dataclass(cls):
+        known = [f.name for f in dataclasses.fields(cls)]
+    else:
+        known = list(getattr(cls, "model_fields", {}))
+    for key in settings:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            tip = f" Did you mean '{close[0]}'?" if close else ""
+            raise ProjectError(f"[{table}] unknown key '{key}'.{tip} Valid keys: "
+                               f"{', '.join(known)}.")
+    try:
+        return TypeAdapter(cls).validate_python(settings)
+    except ValidationError as exc:
+        lines = [f"  [{table}.{'.'.join(str(p) for p in e['loc'])}] {e['msg']}"
+                 for e in exc.errors()]
+        raise ProjectError(f"[{table}] settings are not valid:\n" + "\n".join(lines)) from None
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"[{table}] settings are not valid: {exc}") from None
+
+
+def check_stage_settings(config: ProjectConfig) -> None:
+    """Validate every stage's settings table (called when a project is loaded)."""
+    if config.value:
+        from segmentum.value.stage import ValueConfig
+
+        stage_settings(ValueConfig, config.value, "value")
+    if config.segments:
+        from segmentum.segments.stage import SegmentsConfig
+
+        stage_settings(SegmentsConfig, config.segments, "segments")
+
+
 # --- value -------------------------------------------------------------------------------
 
 def _value_skip(ctx: StageContext) -> str | None:
@@ -99,7 +144,8 @@ def _value_run(ctx: StageContext) -> Any:
         events=events_frame,
         customers=customers_frame,
         analysis_date=ctx.data.analysis_date,
-        config=ValueConfig(**ctx.config.value),
+        config=stage_settings(ValueConfig, ctx.config.value, "value"),
+        cost=src.cost,
     )
 
 
@@ -167,12 +213,13 @@ def _segments_run(ctx: StageContext) -> Any:
     assert survey is not None
     settings = dict(ctx.config.segments)
     settings.setdefault("random_state", ctx.seed)
+    settings = stage_settings(SegmentsConfig, settings, "segments")
     return run_segments(
         ctx.data.frame("survey"),
         id_column=survey.id_column,
         basis=list(survey.basis),
         weights=survey.weight,
-        config=SegmentsConfig(**settings),
+        config=settings,
         previous=_previous_segments(ctx),
     )
 

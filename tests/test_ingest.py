@@ -272,3 +272,16 @@ def test_init_writes_a_project_that_validates(tmp_path: Path, shared_data: Path)
     code, output = run_cli(["init", str(tmp_path / "mcdonalds.csv"), "-o",
                             str(tmp_path / "segmentum.toml")])
     assert code == 2 and "exists" in output
+
+
+def test_unknown_stage_setting_is_a_project_error(tmp_path: Path) -> None:
+    project_file = make_project(tmp_path, project=PROJECT.format(extra="")
+                                + "\n[value]\ntime_unitt = \"W\"\n")
+    check_fails(project_file, 2, "[value] unknown key 'time_unitt'",
+                "Did you mean 'time_unit'?")
+
+
+def test_bad_stage_setting_value_is_a_project_error(tmp_path: Path) -> None:
+    project_file = make_project(tmp_path, project=PROJECT.format(extra="")
+                                + "\n[value]\ntime_unit = \"fortnight\"\n")
+    check_fails(project_file, 2, "[value.time_unit]", "'D' or 'W'")

@@ -10,7 +10,13 @@ from segmentum.data.project import Sources
 
 #: Stage settings of the demo project (the same defaults a user gets, stated openly).
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
-    "value": {"time_unit": "W"},
+    "value": {
+        "time_unit": "W",
+        # Cost-to-serve rules of the demo insurer: handling per payment, per support contact,
+        # and per transaction by channel (agents cost most, the app least).
+        "cost": {"cost_per_order": 1.0, "cost_per_support_contact": 12.0,
+                 "channel_costs": {"agent": 6.0, "phone": 3.0, "web": 0.5, "app": 0.3}},
+    },
     "segments": {"method": "kmeans", "k_range": [2, 8], "scale_correction": "center",
                  "n_boot": 50, "min_segment_share": 0.05},
 }
