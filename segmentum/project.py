@@ -317,6 +317,8 @@ _SUMMARY_KEYS = {"segments": "segmentation"}
 def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
     """Join stage columns into one row per respondent or customer."""
     frames = [f for f in frames if f is not None and len(f.columns)]
+    integer_columns = {c for f in frames for c in f.columns
+                       if pd.api.types.is_integer_dtype(f[c])}
     if not frames:
         return pd.DataFrame({"respondent_id": pd.Series(dtype="str"),
                              "customer_id": pd.Series(dtype="str")})
@@ -335,6 +337,10 @@ def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
         else:
             merged = merged.merge(frame, on=keys, how="outer", suffixes=("", "_dup"))
         merged = merged[[c for c in merged.columns if not c.endswith("_dup")]]
+    # Outer joins leave gaps; integer columns (segment, decile) stay integers with gaps.
+    for col in integer_columns & set(merged.columns):
+        if not pd.api.types.is_integer_dtype(merged[col]):
+            merged[col] = merged[col].astype("Int64")
     front = [c for c in ("respondent_id", "customer_id") if c in merged.columns]
     return merged[front + [c for c in merged.columns if c not in front]]
 

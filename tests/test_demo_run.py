@@ -1,0 +1,118 @@
+"""End to end, like a user: `segmentum demo` writes the market and runs it; the run agrees
+with the planted truth; killing a run midway leaves earlier runs and the catalogue intact."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+from typer.testing import CliRunner
+
+from segmentum.cli.main import app
+from segmentum.runs import Catalogue
+
+N_CUSTOMERS = 6_000
+N_RESPONDENTS = 2_000
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(app, ["demo", str(folder), "--customers", str(N_CUSTOMERS),
+                                      "--respondents", str(N_RESPONDENTS)])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def only_run(folder: Path) -> Path:
+    runs = [p for p in (folder / "runs").iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
+    for name in ("survey", "customers", "transactions", "events", "competitor_ratings"):
+        assert (demo_folder / "data" / f"{name}.parquet").is_file(), name
+    assert (demo_folder / "segmentum.toml").is_file()
+    truth = json.loads((demo_folder / "truth.json").read_text())
+    assert truth["seed"] == 0 and truth["white_space_need"].startswith("need_")
+    assert (demo_folder / "truth.parquet").is_file()
+    # the pipeline never reads the truth
+    assert "truth" not in (demo_folder / "segmentum.toml").read_text()
+    run = only_run(demo_folder)
+    for name in ("report.html", "assignments.parquet", "manifest.json", "segments.json"):
+        assert (run / name).is_file(), name
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert set(manifest["inputs"]) == {"survey", "customers", "transactions", "events",
+                                       "competitor_ratings"}
+    assert all(s["status"] == "ran" for s in manifest["stages"].values()), manifest["stages"]
+    assert set(manifest["timings"]) >= {"ingest", "value", "segments", "profiles"}
+
+
+def test_demo_segments_agree_with_planted_truth(demo_folder: Path) -> None:
+    run = only_run(demo_folder)
+    assignments = pd.read_parquet(run / "assignments.parquet")
+    truth = pd.read_parquet(demo_folder / "truth.parquet")
+    respondents = assignments.dropna(subset=["respondent_id"])
+    assert respondents["respondent_id"].is_unique
+    assert len(respondents) == N_RESPONDENTS
+    joined = respondents.merge(truth.dropna(subset=["respondent_id"]), on="respondent_id",
+                               suffixes=("", "_truth"))
+    ari = adjusted_rand_score(joined["segment_truth"], joined["segment"])
+    assert ari >= 0.85, f"ARI with planted truth {ari:.3f}"
+    assert joined["segment_probability"].between(0, 1).all()
+
+
+def test_assignments_carry_value_for_customers(demo_folder: Path) -> None:
+    assignments = pd.read_parquet(only_run(demo_folder) / "assignments.parquet")
+    customers = assignments.dropna(subset=["customer_id"])
+    assert customers["customer_id"].is_unique
+    assert {"clv", "value_decile"} <= set(assignments.columns)
+    linked = assignments.dropna(subset=["respondent_id", "customer_id", "clv"])
+    assert len(linked) > 0.3 * N_RESPONDENTS
+
+
+def test_killing_a_run_leaves_earlier_runs_and_catalogue_intact(demo_folder: Path,
+                                                                 tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(demo_folder, project)
+    before = sorted(p.name for p in (project / "runs").iterdir())
+    old_run = only_run(project)
+    # the copied catalogue still points at the original folder: rebuild it for the copy
+    (project / "catalogue.duckdb").unlink()
+    Catalogue(project, project / "runs").reconcile()
+    catalogue_before = Catalogue(project, project / "runs").runs()["run_id"].tolist()
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "segmentum.cli.main", "run",
+                             str(project / "segmentum.toml")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not list((project / "runs").glob(".tmp-*")):
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.time() < deadline, "the run never started writing"
+            time.sleep(0.05)
+        time.sleep(1.0)  # let it get into the stages
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    after = sorted(p.name for p in (project / "runs").iterdir() if not p.name.startswith("."))
+    assert after == before
+    assert (old_run / "report.html").read_bytes()  # earlier run untouched
+    assert Catalogue(project, project / "runs").runs()["run_id"].tolist() == catalogue_before
+
+    # the next run cleans the dead run's temporary folder and succeeds
+    result = CliRunner().invoke(app, ["run", str(project / "segmentum.toml")])
+    assert result.exit_code == 0, result.output
+    assert not list((project / "runs").glob(".tmp-*"))
+    assert len(Catalogue(project, project / "runs").runs()) == 2
