@@ -60,7 +60,10 @@ def _format_table(frame: pd.DataFrame, max_rows: int) -> tuple[str, str]:
         frame = frame.head(max_rows)
     formatters: dict[str, Any] = {}
     for col in frame.columns:
-        if pd.api.types.is_float_dtype(frame[col]):
+        if pd.api.types.is_integer_dtype(frame[col]) and not pd.api.types.is_bool_dtype(
+                frame[col]):
+            formatters[col] = lambda v: "" if pd.isna(v) else f"{v:,}"
+        elif pd.api.types.is_float_dtype(frame[col]):
             values = frame[col].abs().dropna()
             big = bool(len(values)) and values.median() >= 100
             formatters[col] = (lambda v, big=big: "" if pd.isna(v)
