@@ -246,8 +246,11 @@ def _segments_assignments(result: Any, ctx: StageContext) -> pd.DataFrame:
 def _segments_save(result: Any, model_dir: Path) -> None:
     import joblib
 
-    joblib.dump({"model": result.model, "previous": getattr(result, "previous_state", None)},
-                model_dir / "segments.joblib")
+    # What the next run needs to keep segment numbers put: memberships and centroids.
+    id_column = result.assignments.columns[0]
+    previous = {"assignments": result.assignments[[id_column, "segment"]].copy(),
+                "centroids": result.centroids.copy()}
+    joblib.dump({"model": result.model, "previous": previous}, model_dir / "segments.joblib")
 
 
 SEGMENTS = Stage(

@@ -116,3 +116,23 @@ def test_killing_a_run_leaves_earlier_runs_and_catalogue_intact(demo_folder: Pat
     assert result.exit_code == 0, result.output
     assert not list((project / "runs").glob(".tmp-*"))
     assert len(Catalogue(project, project / "runs").runs()) == 2
+
+
+def test_segment_numbers_stay_put_across_runs(demo_folder: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(demo_folder, project)
+    (project / "catalogue.duckdb").unlink()
+    Catalogue(project, project / "runs").reconcile()
+    first = pd.read_parquet(only_run(project) / "assignments.parquet")
+    toml = project / "segmentum.toml"
+    toml.write_text(toml.read_text().replace("seed = 0", "seed = 11", 1))
+    result = CliRunner().invoke(app, ["run", str(toml)])
+    assert result.exit_code == 0, result.output
+    latest = Catalogue(project, project / "runs").latest()
+    assert latest is not None
+    second = pd.read_parquet(latest / "assignments.parquet")
+    both = first.dropna(subset=["respondent_id"]).merge(
+        second.dropna(subset=["respondent_id"]), on="respondent_id", suffixes=("_1", "_2"))
+    assert (both["segment_1"] == both["segment_2"]).mean() >= 0.9
+    summary = json.loads((latest / "segments.json").read_text())
+    assert summary["segmentation"]["match"]["mean_similarity"] >= 0.8
