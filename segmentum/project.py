@@ -267,7 +267,8 @@ class Project:
         ran = [(stages[k], o) for k, o in outcomes.items() if o.status == "ran"]
 
         assignments = _merge_assignments(
-            [stage.assignments(o.result, ctx) for stage, o in ran])
+            [*_id_frames(self.config, data)] + [stage.assignments(o.result, ctx)
+                                                for stage, o in ran])
         assignments.to_parquet(tmp / "assignments.parquet", index=False)
 
         # segments.json: the profiles stage gives the `segments`, `white_space` and
@@ -314,6 +315,24 @@ _DEPENDS = {"profiles": ("segments",)}
 _SUMMARY_KEYS = {"segments": "segmentation"}
 
 
+def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:
+    """Every customer and every respondent gets a row, whatever the stages could compute."""
+    frames = []
+    customers = config.sources.customers
+    if customers is not None and "customers" in data:
+        frames.append(pd.DataFrame(
+            {"customer_id": data.frame("customers")[customers.id].astype("str")}))
+    survey = config.sources.survey
+    if survey is not None and "survey" in data:
+        frame = data.frame("survey")
+        ids = pd.DataFrame({"respondent_id": frame[survey.id_column].astype("str")})
+        if survey.customer_id:
+            ids["customer_id"] = frame[survey.customer_id].astype("str").where(
+                frame[survey.customer_id].notna())
+        frames.append(ids)
+    return frames
+
+
 def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
     """Join stage columns into one row per respondent or customer."""
     frames = [f for f in frames if f is not None and len(f.columns)]
@@ -325,9 +344,7 @@ def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
     merged = frames[0]
     for frame in frames[1:]:
         keys = [k for k in ("respondent_id", "customer_id")
-                if k in merged.columns and k in frame.columns]
-        if "respondent_id" in keys and "customer_id" in keys:
-            keys = ["respondent_id"] if frame["customer_id"].isna().all() else ["customer_id"]
+                if k in merged.columns and k in frame.columns][:1]
         if keys == ["customer_id"]:
             # Respondents without a customer id must not all match each other on a null key.
             left = merged[merged["customer_id"].notna()]

@@ -76,6 +76,10 @@ def test_assignments_carry_value_for_customers(demo_folder: Path) -> None:
     assignments = pd.read_parquet(only_run(demo_folder) / "assignments.parquet")
     customers = assignments.dropna(subset=["customer_id"])
     assert customers["customer_id"].is_unique
+    # every customer has a row, with or without transactions
+    assert len(customers) == N_CUSTOMERS
+    truth = pd.read_parquet(demo_folder / "truth.parquet")
+    assert len(assignments) == len(truth)
     assert {"clv", "value_decile"} <= set(assignments.columns)
     linked = assignments.dropna(subset=["respondent_id", "customer_id", "clv"])
     assert len(linked) > 0.3 * N_RESPONDENTS
