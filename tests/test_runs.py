@@ -110,3 +110,26 @@ def test_assignments_have_one_row_per_customer_or_respondent() -> None:
     assert row["customer_id"] == "C2" and row["clv"] == 2.0 and row["segment"] == 1
     assert merged["respondent_id"].notna().sum() == 3
     assert set(merged["customer_id"].dropna()) == {"C1", "C2", "C3", "C9"}
+
+
+def test_quarantined_rows_are_written_beside_the_run_and_counted(tmp_path: Path,
+                                                                  shared_data: Path) -> None:
+    tx = (shared_data / "cdnow" / "cdnow_sample_transactions.csv").read_text().splitlines()
+    tx.insert(5, "1,4,1997-02-30,1,10.0")     # no such day
+    tx.insert(9, "2,21,1997-03-01,1,-20.0")   # a return, not declared
+    (tmp_path / "tx.csv").write_text("\n".join(tx) + "\n")
+    (tmp_path / "segmentum.toml").write_text(
+        '[project]\nanalysis_date = "1998-06-30"\non_bad_rows = "quarantine"\n\n'
+        '[sources.transactions]\npath = "tx.csv"\ncustomer_id = "customer_id"\n'
+        'timestamp = "date"\namount = "dollar_value"\n\n[value]\ntime_unit = "W"\n')
+    result = Project.load(tmp_path / "segmentum.toml").run()
+    rejected = pd.read_parquet(result.run_dir / "rejected" / "transactions.parquet")
+    assert list(rejected["source_row"]) == [5, 9]
+    assert "not a date" in rejected["reason"].iloc[0]
+    assert "negative amount" in rejected["reason"].iloc[1]
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["inputs"]["transactions"]["rows_rejected"] == 2
+    assert manifest["inputs"]["transactions"]["rows_used"] == len(tx) - 1 - 2
+    report = (result.run_dir / "report.html").read_text()
+    assert "Rows were set aside as bad input" in report and "transactions: 2" in report
+    assert result.outcomes["value"].status == "ran"
