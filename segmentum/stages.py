@@ -272,6 +272,10 @@ def _profiles_skip(ctx: StageContext) -> str | None:
     return _segments_skip(ctx)
 
 
+_ADDITIVE_VALUE = ("n_transactions", "revenue", "margin", "expected_purchases", "clv",
+                   "cost_to_serve", "profit", "profit_clv")
+
+
 def _profiles_run(ctx: StageContext) -> Any:
     from segmentum.profiles import run_profiles
 
@@ -288,8 +292,10 @@ def _profiles_run(ctx: StageContext) -> Any:
     value = None
     if "value" in ctx.results and survey_src.customer_id:
         # Linked through the survey's customer id column.
-        value = _value_assignments(ctx.results["value"], ctx).rename(
-            columns={"customer_id": survey_src.customer_id})
+        per_customer = _value_assignments(ctx.results["value"], ctx)
+        # Only additive measures: a segment's share of the total must mean something.
+        keep = ["customer_id", *[c for c in _ADDITIVE_VALUE if c in per_customer.columns]]
+        value = per_customer[keep].rename(columns={"customer_id": survey_src.customer_id})
     settings = dict(ctx.config.profiles)
     names = {int(k): str(v) for k, v in settings.pop("names", {}).items()}
     return run_profiles(
