@@ -253,13 +253,30 @@ def representative_quotes(
             continue
         sims = np.asarray(sub @ (centroid / norm)).ravel()  # rows of TF-IDF are unit length
         order = np.lexsort((idx, -sims))
+        # Candidates: the most representative distinct answers.
+        candidates: list[int] = []
         seen: set[str] = set()
         for i in order:
-            txt = t.iloc[idx[i]]
-            if txt.lower() in seen:
+            key = t.iloc[idx[i]].lower()
+            if key in seen:
                 continue
-            seen.add(txt.lower())
-            out[s].append(txt)
-            if len(out[s]) >= n:
+            seen.add(key)
+            candidates.append(int(i))
+            if len(candidates) >= max(10 * n, 30):
                 break
+        # Maximal marginal relevance: representative, but not three rewordings of one answer.
+        chosen: list[int] = []
+        while candidates and len(chosen) < n:
+            if chosen:
+                overlap = np.asarray((sub[candidates] @ sub[chosen].T).max(axis=1)
+                                     .todense()).ravel()
+            else:
+                overlap = np.zeros(len(candidates))
+            score = _MMR_LAMBDA * sims[candidates] - (1 - _MMR_LAMBDA) * overlap
+            best = int(np.argmax(score))  # first maximum: ties keep row order
+            chosen.append(candidates.pop(best))
+        out[s] = [t.iloc[idx[i]] for i in chosen]
     return out
+
+
+_MMR_LAMBDA = 0.5
