@@ -169,26 +169,25 @@ class BasisTransformer:
         n = len(column)
         miss = column.isna().to_numpy()
         if spec.kind == "binary":
-            out = np.full(n, np.nan)
-            for i, v in enumerate(column.tolist()):
-                if miss[i]:
-                    continue
-                if isinstance(v, str):
-                    low = v.strip().lower()
-                    if low in _YES:
-                        out[i] = 1.0
-                    elif low in _NO:
-                        out[i] = 0.0
-                    else:
-                        num = _as_number(v)
-                        if num is None or num not in (0.0, 1.0):
-                            raise ValueError(f"basis column {spec.name!r}: bad binary value {v!r}")
-                        out[i] = num
-                else:
-                    num = _as_number(v)
-                    if num is None or num not in (0.0, 1.0):
-                        raise ValueError(f"basis column {spec.name!r}: bad binary value {v!r}")
-                    out[i] = num
+            if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(
+                column.dtype
+            ):
+                out = np.array(column.to_numpy(dtype=float, na_value=np.nan), copy=True)
+            else:
+                text = column.astype(str).str.strip().str.lower()
+                out = np.full(n, np.nan)
+                out[text.isin(_YES).to_numpy()] = 1.0
+                out[text.isin(_NO).to_numpy()] = 0.0
+                rest = np.isnan(out) & ~miss
+                if rest.any():
+                    num = pd.to_numeric(column[rest], errors="coerce").to_numpy(dtype=float)
+                    out[rest] = num
+            out[miss] = np.nan
+            bad = ~miss & ~np.isin(out, (0.0, 1.0))
+            if bad.any():
+                raise ValueError(
+                    f"basis column {spec.name!r}: bad binary value {column[bad].iloc[0]!r}"
+                )
             return out[:, None]
         if spec.kind == "categorical":
             codes = self._codes(spec, column)
@@ -255,11 +254,26 @@ class BasisTransformer:
         self._fit_report = prepared
         return self
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Prepare new rows exactly as the fitted basis (missing values imputed)."""
+    def transform(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Prepare new rows exactly as the fitted basis (missing values imputed).
+
+        A numeric array (columns in basis order, no categorical items) skips re-encoding
+        and keeps its float dtype (float32 stays float32 unless standardising).
+        """
         if not hasattr(self, "specs_"):
             raise RuntimeError("BasisTransformer is not fitted; call fit or prepare_basis")
-        mat = self._scale_correct(self._raw_matrix(frame))
+        if isinstance(frame, np.ndarray) and frame.dtype.kind in "fiub":
+            # fast path for scoring numeric arrays: columns in basis order, no re-encoding
+            if any(s.kind == "categorical" for s in self.specs_):
+                raise ValueError("categorical basis items need a DataFrame to be transformed")
+            if frame.ndim != 2 or frame.shape[1] != len(self.specs_):
+                raise ValueError(
+                    f"expected {len(self.specs_)} basis columns, got array of shape {frame.shape}"
+                )
+            mat = frame if frame.dtype.kind == "f" else frame.astype(float)
+            mat = self._scale_correct(mat)
+        else:
+            mat = self._scale_correct(self._raw_matrix(frame))
         nan = np.isnan(mat)
         if nan.any():
             if self.impute == "none":
@@ -271,14 +285,19 @@ class BasisTransformer:
             mat = self.reducer_.transform(mat)
         return mat
 
-    def codes(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
+    def codes(
+        self, frame: pd.DataFrame, items: list[str] | None = None
+    ) -> tuple[np.ndarray, list[int]]:
         """Categorical codes for latent class analysis (-1 where missing).
 
         Binary items code 0/1, Likert items their sorted levels (ordinal items treated as
         categorical), categorical items their categories. Numeric items are refused.
+        ``items`` restricts the output to some basis items (all by default).
         """
         out, n_cats = [], []
         for spec in self.specs_:
+            if items is not None and spec.name not in items:
+                continue
             if spec.kind == "numeric":
                 raise ValueError(
                     f"basis column {spec.name!r} is numeric (many distinct values); latent "
@@ -290,11 +309,16 @@ class BasisTransformer:
                 n_cats.append(2)
             else:
                 codes = self._codes(spec, frame[spec.name])
+                if spec.kind == "likert" and (codes == -2).any():
+                    # a Likert level never seen in fitting: treat as missing for scoring
+                    codes = np.where(codes == -2, -1, codes)
                 if (codes == -2).any():
                     bad = frame[spec.name][codes == -2].iloc[0]
                     raise ValueError(f"basis column {spec.name!r}: unseen category {bad!r}")
                 n_cats.append(len(spec.categories))
             out.append(codes)
+        if not out:
+            return np.zeros((len(frame), 0), dtype=np.int64), []
         return np.column_stack(out), n_cats
 
     def inverse_item_units(self, centers: np.ndarray) -> np.ndarray:

@@ -116,9 +116,12 @@ def _e_step(
     log_pi: np.ndarray, log_theta: np.ndarray, y: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     lj = log_pi[:, None, :] + class_log_likelihoods(y, log_theta)  # (S, n, K)
-    ll_i = logsumexp(lj, axis=2, keepdims=True)
-    resp = np.exp(lj - ll_i)
-    return resp, (ll_i[..., 0] * w[None, :]).sum(axis=1)
+    mx = lj.max(axis=2, keepdims=True)
+    e = np.exp(lj - mx)
+    tot = e.sum(axis=2, keepdims=True)
+    resp = e / tot
+    ll_i = (np.log(tot) + mx)[..., 0]
+    return resp, ll_i @ w
 
 
 def fit_lca(

@@ -1,0 +1,276 @@
+"""Benchmark of the segments stage against its peers, in one run.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_segments.py [--quick]
+
+Work measured (each side in its own fresh process, so peak memory is its own; peak memory
+is sampled every 20 ms as the RSS of the process plus its worker processes):
+
+1. Stability analysis on McDonald's (1,453 × 11 Yes/No): k = 2..8, 100 bootstrap pairs
+   (``--quick``: 20), 10 k-means restarts per fit, ``NeedsSegmenter(n_jobs=-1)``; the peer
+   is the same analysis written the plain way (scikit-learn ``KMeans`` in a loop, one
+   process). The CPU/wall column shows whether both cores were used.
+2. k-means, k = 6, on 2,000,000 × 20 float32 (``--quick``: 400,000), 3 restarts, vs
+   scikit-learn ``KMeans(n_init=3)``: time and inertia.
+3. Scoring (assigning) 2,000,000 rows (``--quick``: 400,000) with the fitted
+   ``NeedsSegmenter.predict`` vs a bare NumPy nearest-centroid computation
+   (``argmin(|c|²/2 - x·cᵀ)``, one GEMM, no checks).
+
+Times are the best of the repeats (1 for the stability analysis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SEGMENTUM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+MCD = SHARED / "msa" / "mcdonalds.csv"
+
+
+class _PeakMemory:
+    """Samples RSS of this process and its children (loky workers) in a thread."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = self.proc.memory_info().rss + sum(
+                    c.memory_info().rss for c in self.proc.children(recursive=True)
+                )
+            except Exception:  # a worker ended while sampled
+                rss = 0
+            self.peak = max(self.peak, rss)
+            time.sleep(0.02)
+
+    def __enter__(self) -> _PeakMemory:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    import psutil
+
+    live = 0.0
+    for ch in psutil.Process().children(recursive=True):
+        try:
+            t = ch.cpu_times()
+            live += t.user + t.system
+        except Exception:
+            pass
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime + live
+
+
+def _mcd_matrix() -> Any:
+    import numpy as np
+    import pandas as pd
+
+    return (pd.read_csv(MCD).iloc[:, :11].to_numpy() == "Yes").astype(np.float64)
+
+
+def _blobs(n: int) -> Any:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 3, size=(6, 20))
+    lab = rng.integers(0, 6, n)
+    x = centers[lab] + rng.normal(0, 1.5, size=(n, 20))
+    return x.astype(np.float32)
+
+
+# -- work run in child processes ----------------------------------------------------------
+def _stability_segmentum(n_boot: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from segmentum.segments import NeedsSegmenter
+
+    x = _mcd_matrix()
+    with _PeakMemory() as pm:
+        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        seg = NeedsSegmenter(k_range=(2, 8), n_boot=n_boot, n_init=10, random_state=0, n_jobs=-1)
+        seg.fit(x)
+        wall = time.perf_counter() - t0
+        cpu = _cpu_seconds() - cpu0
+    return {"time": wall, "peak": pm.peak, "cpu_wall": cpu / wall, "note": f"k={seg.n_segments_}"}
+
+
+def _stability_peer(n_boot: int) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    x = _mcd_matrix()
+    n = len(x)
+    with _PeakMemory() as pm:
+        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        rng = np.random.default_rng(0)
+        med = {}
+        for k in range(2, 9):
+            KMeans(k, n_init=10, random_state=0).fit(x)
+            aris = []
+            for _ in range(n_boot):
+                preds = []
+                for _ in range(2):
+                    idx = rng.integers(0, n, n)
+                    km = KMeans(k, n_init=10, random_state=int(rng.integers(1 << 30))).fit(x[idx])
+                    preds.append(km.predict(x))
+                aris.append(adjusted_rand_score(*preds))
+            med[k] = float(np.median(aris))
+        wall = time.perf_counter() - t0
+        cpu = _cpu_seconds() - cpu0
+    return {"time": wall, "peak": pm.peak, "cpu_wall": cpu / wall, "note": ""}
+
+
+def _kmeans_segmentum(n: int, repeats: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from segmentum.segments._methods import fit_kmeans
+
+    x = _blobs(n)
+    best = float("inf")
+    with _PeakMemory() as pm:
+        for r in range(repeats):
+            t0 = time.perf_counter()
+            fit = fit_kmeans(x, 6, n_init=3, rng=np.random.default_rng(r))
+            best = min(best, time.perf_counter() - t0)
+    return {"time": best, "peak": pm.peak, "inertia": fit.inertia}
+
+
+def _kmeans_peer(n: int, repeats: int) -> dict[str, Any]:
+    from sklearn.cluster import KMeans
+
+    x = _blobs(n)
+    best = float("inf")
+    with _PeakMemory() as pm:
+        for r in range(repeats):
+            t0 = time.perf_counter()
+            km = KMeans(6, n_init=3, random_state=r).fit(x)
+            best = min(best, time.perf_counter() - t0)
+    return {"time": best, "peak": pm.peak, "inertia": float(km.inertia_)}
+
+
+def _score_segmentum(n: int, repeats: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from segmentum.segments import NeedsSegmenter
+
+    x = _blobs(n)
+    seg = NeedsSegmenter(6, n_boot=0, n_init=1, random_state=0).fit(x[:20_000])
+    best = float("inf")
+    with _PeakMemory() as pm:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            lab = seg.predict(x)
+            best = min(best, time.perf_counter() - t0)
+    return {"time": best, "peak": pm.peak, "checksum": int(lab.sum())}
+
+
+def _score_peer(n: int, repeats: int) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.cluster import KMeans
+
+    x = _blobs(n)
+    c = KMeans(6, n_init=1, random_state=0).fit(x[:20_000]).cluster_centers_.astype(np.float32)
+    best = float("inf")
+    with _PeakMemory() as pm:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            lab = np.argmin(0.5 * (c * c).sum(axis=1) - x @ c.T, axis=1)
+            best = min(best, time.perf_counter() - t0)
+    return {"time": best, "peak": pm.peak, "checksum": int(lab.sum())}
+
+
+def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``fn(*args)`` in a fresh, non-daemonic Python process (so joblib may fork
+    workers there) and return its result."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", fn.__name__, json.dumps(args)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes for a fast check")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        fn = globals()[args.child[0]]
+        print(json.dumps(fn(*json.loads(args.child[1]))))
+        return 0
+    n_boot = 20 if args.quick else 100
+    n_big = 400_000 if args.quick else 2_000_000
+    reps = 2 if args.quick else 3
+    rows = []
+
+    a = _in_child(_stability_segmentum, n_boot)
+    b = _in_child(_stability_peer, n_boot)
+    rows.append(
+        (
+            f"stability k=2..8, {n_boot} boot, 10 restarts (McDonald's)",
+            a,
+            b,
+            f"CPU/wall {a['cpu_wall']:.2f} vs {b['cpu_wall']:.2f}; {a['note']}",
+        )
+    )
+    a = _in_child(_kmeans_segmentum, n_big, reps)
+    b = _in_child(_kmeans_peer, n_big, reps)
+    rows.append(
+        (
+            f"k-means k=6, {n_big:,} x 20 float32, 3 restarts",
+            a,
+            b,
+            f"inertia {a['inertia']:.7g} vs {b['inertia']:.7g} "
+            f"(relative difference {(a['inertia'] - b['inertia']) / b['inertia']:+.1e})",
+        )
+    )
+    a = _in_child(_score_segmentum, n_big, reps + 2)
+    b = _in_child(_score_peer, n_big, reps + 2)
+    rows.append(
+        (
+            f"scoring {n_big:,} rows (predict vs bare NumPy)",
+            a,
+            b,
+            "predict validates input and maps labels to 1..k",
+        )
+    )
+    head = f"{'work':<52} {'segmentum s':>11} {'peer s':>9} {'ratio':>6} {'peak MiB':>15}  notes"
+    print(head)
+    print("-" * len(head))
+    for name, a, b, note in rows:
+        print(
+            f"{name:<52} {a['time']:>11.3f} {b['time']:>9.3f} {a['time'] / b['time']:>6.2f} "
+            f"{a['peak'] / 2**20:>7.0f}/{b['peak'] / 2**20:<7.0f}  {note}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

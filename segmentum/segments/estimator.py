@@ -1,0 +1,745 @@
+"""`NeedsSegmenter`: one estimator, several methods, the number of segments chosen with evidence."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    silhouette_score,
+)
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from segmentum.segments._methods import (
+    BasisData,
+    entropy_term,
+    fit_ensemble,
+    fit_gmm,
+    fit_kmeans,
+    fit_kprototypes,
+    fit_latent_class,
+)
+from segmentum.segments.basis import BasisTransformer
+from segmentum.segments.labels import canonical_order
+
+METHODS = ("kmeans", "gmm", "lca", "kprototypes", "ensemble")
+LIKELIHOOD_METHODS = ("gmm", "lca")
+# stability values within this of the best count as equally stable; among them the rule
+# takes the most segments (partitions) or the lowest BIC (mixtures, latent class)
+STABILITY_TIE = 0.05
+# segment-level Jaccard below this is flagged (Hennig 2007: < 0.6 is "not a real cluster")
+SEGMENT_STABILITY_FLAG = 0.6
+
+
+def _fit_one(
+    method: str,
+    data: BasisData,
+    k: int,
+    *,
+    n_init: int,
+    rng: np.random.Generator,
+    covariance_type: str,
+    sample_weight: np.ndarray | None,
+    quick: bool = False,
+    seed: int | None = None,
+) -> Any:
+    if method == "kmeans":
+        return fit_kmeans(
+            data.num,  # type: ignore[arg-type]
+            k,
+            n_init=n_init,
+            rng=rng,
+            sample_weight=sample_weight,
+            seed=seed,
+            refine=not quick,
+        )
+    if method == "gmm":
+        return fit_gmm(data.num, k, n_init=n_init, rng=rng, covariance_type=covariance_type)  # type: ignore[arg-type]
+    if method == "lca":
+        return fit_latent_class(
+            data, k, n_init=n_init, rng=rng, sample_weight=sample_weight, quick=quick
+        )
+    if method == "kprototypes":
+        return fit_kprototypes(data, k, n_init=n_init, rng=rng)
+    # ensemble: n_init bootstrap resamples, each with its own random restarts
+    return fit_ensemble(data.num, k, n_init=n_init, rng=rng, n_resamples=n_init)  # type: ignore[arg-type]
+
+
+def _bootstrap_pairs(
+    method: str,
+    data: BasisData,
+    k: int,
+    seeds: list[np.random.SeedSequence],
+    n_init: int,
+    covariance_type: str,
+    sample_weight: np.ndarray | None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fit two bootstrap samples per seed; return both partitions predicted on all rows."""
+    from threadpoolctl import threadpool_limits
+
+    out = []
+    n = len(data)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ss in seeds:
+            rng = np.random.default_rng(ss)
+            pair = []
+            for _ in range(2):
+                idx = rng.integers(0, n, size=n)
+                sw = None if sample_weight is None else sample_weight[idx]
+                fit = _fit_one(
+                    method,
+                    data.take(idx),
+                    k,
+                    n_init=n_init,
+                    rng=rng,
+                    covariance_type=covariance_type,
+                    sample_weight=sw,
+                    quick=True,
+                )
+                pair.append(fit.predict(data).astype(np.int16))
+            out.append((pair[0], pair[1]))
+    return out
+
+
+def _best_match_jaccard(ref: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+    """For each segment of ``ref``, the Jaccard index with its best-matching ``other`` segment."""
+    k2 = int(other.max()) + 1
+    tab = np.zeros((k, k2))
+    np.add.at(tab, (ref, other), 1.0)
+    a = tab.sum(axis=1)[:, None]
+    b = tab.sum(axis=0)[None, :]
+    jac = tab / np.maximum(a + b - tab, 1.0)
+    return jac.max(axis=1)
+
+
+def _split_of(coarse: np.ndarray, fine: np.ndarray) -> int | None:
+    """The coarse segment (0-based) that the finer partition splits, if one clearly is."""
+    kc, kf = int(coarse.max()) + 1, int(fine.max()) + 1
+    tab = np.zeros((kc, kf))
+    np.add.at(tab, (coarse, fine), 1.0)
+    source = tab.argmax(axis=0)  # the coarse segment each fine segment mostly comes from
+    counts = np.bincount(source, minlength=kc)
+    split = np.flatnonzero(counts >= 2)
+    if split.size == 0:
+        return None
+    return int(split[np.argmax(tab.sum(axis=1)[split])])
+
+
+class NeedsSegmenter(ClusterMixin, BaseEstimator):
+    """Needs-based segmentation with the number of segments chosen by stability.
+
+    Fits one of five methods for every number of segments in ``k_range`` and measures,
+    for each, global stability (the adjusted Rand index between partitions fitted to two
+    bootstrap samples and both predicted on all rows, Dolnicar, Grün & Leisch 2018, ch. 7),
+    segment-level stability (Jaccard agreement of each segment with its best match in the
+    bootstrap partitions; Hennig 2007), fit indices and the smallest segment's share. The
+    recommended k puts stability first: among the k whose smallest segment reaches
+    ``min_segment_share``, those with a median ARI within 0.05 of the most stable one count
+    as equally stable; of these (preferring those with every segment stable) the rule takes
+    the lowest BIC for ``gmm`` and ``lca``, and the most segments for partitions, since a
+    true segment split in two rarely comes back the same way in bootstrap samples, while
+    merging true segments often does.
+
+    Parameters
+    ----------
+    n_segments : int or None, default=None
+        Number of segments. None chooses it from ``k_range``; an int pins it (the evidence
+        for ``k_range`` is still computed when ``n_boot > 0``, and the choice is never
+        changed).
+    k_range : tuple of int, default=(2, 8)
+        Smallest and largest number of segments considered (inclusive).
+    method : {"kmeans", "gmm", "lca", "kprototypes", "ensemble"}, default="kmeans"
+        ``kmeans``: k-means, ``n_init`` k-means++ restarts. ``gmm``: Gaussian mixture with
+        ``covariance_type``. ``lca``: latent class analysis (binary, categorical and ordinal
+        items; missing answers handled by the likelihood). ``kprototypes``: k-prototypes
+        for mixed numeric and categorical items. ``ensemble``: consensus of k-means and
+        Gaussian mixtures (for k-1, k, k+1) over ``n_init`` bootstrap resamples through a
+        co-association matrix (average linkage on 1 - co-association; k-means on the
+        membership matrix above 3,000 rows), in the spirit of Sawtooth's CCEA.
+    covariance_type : {"diag", "full", "tied", "spherical"}, default="diag"
+        Covariance of the Gaussian mixture components (``method="gmm"``).
+    n_init : int, default=10
+        Random restarts per fit (bootstrap fits included).
+    n_boot : int, default=100
+        Bootstrap pairs per k for the stability analysis; 0 skips it.
+    min_segment_share : float, default=0.05
+        Segments smaller than this share of respondents (weighted) are flagged, and k with
+        such a segment are not recommended.
+    scale_correction : {"none", "center", "standardize"}, default="none"
+        Within-respondent scale-use correction of Likert and numeric items.
+    standardize : bool, default=False
+        Standardise the prepared columns (``prepare_basis`` already does by default).
+    random_state : int, RandomState instance or None, default=None
+        Seed; the same data and seed give identical labels.
+    n_jobs : int or None, default=-1
+        Processes for the bootstrap fits (joblib); -1 uses every core.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Segment of each row, numbered 1..k by size (largest first; ties by centroid).
+    n_segments_ : int
+        Number of segments fitted.
+    cluster_centers_ : ndarray of shape (n_segments_, n_columns)
+        Segment means in the prepared numeric space (one-hot for categorical items).
+    log_likelihood_, bic_, icl_ : float
+        For ``gmm`` and ``lca``; NaN otherwise.
+    inertia_ : float
+        Within-segment sum of squares (k-means, ensemble) or cost (k-prototypes).
+    stability_ : float
+        Median bootstrap adjusted Rand index of the chosen k (NaN when ``n_boot=0``).
+    selection_ : pandas.DataFrame
+        One row per k: ``k``, ``stability_median``, ``stability_q25``, ``stability_q75``,
+        ``min_segment_share``, ``bic``, ``icl``, ``log_likelihood``, ``silhouette``,
+        ``calinski_harabasz``, ``within_dispersion``, ``unstable_segments``,
+        ``recommended``.
+    stability_samples_ : dict
+        k → the ``n_boot`` bootstrap adjusted Rand indices (for box plots).
+    segment_stability_ : pandas.DataFrame
+        For the chosen k: ``segment``, ``share``, ``jaccard_median``, ``jaccard_q25``,
+        ``jaccard_mean``, ``flagged`` (median Jaccard below 0.6).
+    recommendation_ : str
+        One sentence explaining the choice of k.
+    warnings_ : list of str
+        Problems found (small or unstable segments, ignored weights).
+    basis_ : BasisTransformer
+        The fitted encoding of the input columns.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame with string column names.
+
+    See Also
+    --------
+    segmentum.segments.prepare_basis : prepare and check the basis first.
+    segmentum.segments.run_segments : the stage entry point.
+
+    Notes
+    -----
+    ``predict_proba`` gives posterior probabilities for ``gmm`` and ``lca``. For
+    ``kmeans`` and ``ensemble`` it is the posterior of an equal-weight spherical Gaussian
+    mixture with the segment centres and the pooled within-segment variance σ²,
+    ``softmax(-d²/2σ²)``; for ``kprototypes`` ``softmax(-cost/mean cost)``.
+
+    References
+    ----------
+    Dolnicar, S., Grün, B. & Leisch, F. (2018). *Market Segmentation Analysis*, ch. 7.
+    Hennig, C. (2007). Cluster-wise assessment of cluster stability. CSDA 52, 258–271.
+    Linzer, D. A. & Lewis, J. B. (2011). poLCA. J. Statistical Software 42(10).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1, 1], [1, 2], [2, 1], [8, 8], [8, 9], [9, 8]])
+    >>> seg = NeedsSegmenter(n_segments=2, n_boot=0, n_init=3, random_state=0).fit(X)
+    >>> seg.labels_
+    array([1, 1, 1, 2, 2, 2])
+    >>> seg.predict(np.array([[0, 0], [9, 9]]))
+    array([1, 2])
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_segments": [None, Interval(Integral, 2, None, closed="left")],
+        "k_range": [tuple, list],
+        "method": [StrOptions(set(METHODS))],
+        "covariance_type": [StrOptions({"diag", "full", "tied", "spherical"})],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "n_boot": [Interval(Integral, 0, None, closed="left")],
+        "min_segment_share": [Interval(Real, 0, 1, closed="left")],
+        "scale_correction": [StrOptions({"none", "center", "standardize"})],
+        "standardize": ["boolean"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_segments: int | None = None,
+        *,
+        k_range: tuple[int, int] = (2, 8),
+        method: str = "kmeans",
+        covariance_type: str = "diag",
+        n_init: int = 10,
+        n_boot: int = 100,
+        min_segment_share: float = 0.05,
+        scale_correction: str = "none",
+        standardize: bool = False,
+        random_state: Any = None,
+        n_jobs: int | None = -1,
+    ) -> None:
+        self.n_segments = n_segments
+        self.k_range = k_range
+        self.method = method
+        self.covariance_type = covariance_type
+        self.n_init = n_init
+        self.n_boot = n_boot
+        self.min_segment_share = min_segment_share
+        self.scale_correction = scale_correction
+        self.standardize = standardize
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- input ------------------------------------------------------------------------
+    def _as_frame(self, X: Any, reset: bool) -> Any:
+        if isinstance(X, pd.DataFrame) and (
+            self.method in ("lca", "kprototypes")
+            or not all(pd.api.types.is_numeric_dtype(t) for t in X.dtypes)
+        ):
+            cols = [str(c) for c in X.columns]
+            if reset:
+                self.n_features_in_ = X.shape[1]
+                self.feature_names_in_ = np.asarray(cols, dtype=object)
+            elif X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but NeedsSegmenter is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            if len(X) < 1:
+                raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+            out = X.copy()
+            out.columns = cols
+            return out
+        names = list(X.columns) if isinstance(X, pd.DataFrame) else None
+        arr = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if self.method == "lca" else True,
+        )
+        if not reset and self.method in ("kmeans", "gmm", "ensemble"):
+            return arr  # scoring fast path: the fitted transformer takes arrays directly
+        if names is not None and all(isinstance(c, str) for c in names):
+            cols = [str(c) for c in names]
+        else:
+            cols = [f"x{i}" for i in range(arr.shape[1])]
+        return pd.DataFrame(arr, columns=cols)
+
+    def _data(self, frame: Any) -> BasisData:
+        tr = self.basis_
+        method = self.method
+        if isinstance(frame, np.ndarray):
+            return BasisData(tr.transform(frame), None, [])
+        if method == "lca":
+            codes, n_cats = tr.codes(frame)
+            y = np.zeros((len(frame), 0))
+            if codes.size:
+                from segmentum.segments.lca import one_hot
+
+                y, _ = one_hot(codes, n_cats)
+            return BasisData(y, codes, n_cats)
+        if method == "kprototypes":
+            kinds = {s.name: s.kind for s in tr.specs_}
+            cat_items = [n for n, kd in kinds.items() if kd in ("binary", "categorical")]
+            num_cols = [
+                i
+                for i, nm in enumerate(tr._output_names())
+                if kinds.get(nm) in ("likert", "numeric")
+            ]
+            num = tr.transform(frame)[:, num_cols]
+            codes, n_cats = tr.codes(frame, cat_items)
+            return BasisData(num, codes, n_cats)
+        return BasisData(tr.transform(frame), None, [])
+
+    # -- fit --------------------------------------------------------------------------
+    def _check_k(self, n: int) -> list[int]:
+        kr = tuple(self.k_range)
+        if (
+            len(kr) != 2
+            or not all(isinstance(v, Integral) for v in kr)
+            or kr[0] < 2
+            or kr[1] < kr[0]
+        ):
+            raise ValueError(
+                f"k_range={self.k_range!r} must be two integers (low, high) with 2 <= low <= high"
+            )
+        ks = list(range(int(kr[0]), int(kr[1]) + 1))
+        if self.n_segments is not None:
+            if self.n_segments >= n:
+                raise ValueError(
+                    f"n_segments={self.n_segments} needs more respondents: got n_samples = {n}; "
+                    "use fewer segments or more data"
+                )
+            if self.n_boot == 0:
+                return [int(self.n_segments)]
+            ks = sorted(set(ks) | {int(self.n_segments)})
+            ks = [k for k in ks if k < n]
+            return ks
+        if kr[1] >= n:
+            raise ValueError(
+                f"k_range={self.k_range!r} cannot be fitted on n_samples = {n} respondents: "
+                f"the largest k must be below the number of rows; lower it to at most {n - 1}"
+            )
+        return ks
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> NeedsSegmenter:
+        """Fit every k in the range (or the pinned k), measure stability, choose k.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_items)
+            Basis items. Binary as 0/1 or Yes/No, categorical as codes or labels.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,) or None
+            Survey weights; used by ``kmeans`` and ``lca`` and for segment shares.
+
+        Returns
+        -------
+        self
+        """
+        frame = self._as_frame(X, reset=True)
+        n = len(frame)
+        msgs: list[str] = []
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=float)
+            if w.shape != (n,) or (w < 0).any() or not np.isfinite(w).all():
+                raise ValueError("sample_weight must be one finite non-negative value per row")
+            if w.sum() <= 0:
+                raise ValueError(
+                    "sample_weight: every weight is zero; at least one must be positive"
+                )
+            w = w / w.mean()
+            if self.method not in ("kmeans", "lca"):
+                msgs.append(
+                    f"method={self.method!r} ignores survey weights in fitting; they are used "
+                    "for segment shares only"
+                )
+        ks = self._check_k(n)
+        self.basis_ = BasisTransformer(
+            scale_correction=self.scale_correction,  # type: ignore[arg-type]
+            standardize=self.standardize or self.method == "kprototypes",
+            impute="median",
+        )
+        if self.method == "lca":
+            self.basis_.standardize = False
+        self.basis_.fit(frame)
+        data = self._data(frame)
+        if self.method in ("kmeans", "gmm", "ensemble") and not data.num.shape[1]:  # type: ignore[union-attr]
+            raise ValueError("the basis has no usable columns")
+        seq = self._seed_sequence()
+        # one stream per (purpose, k): a k's solution does not depend on the k range
+        full_seeds = [np.random.SeedSequence(seq.entropy, spawn_key=(0, k)) for k in ks]
+        boot_seeds = [np.random.SeedSequence(seq.entropy, spawn_key=(1, k)) for k in ks]
+        fits: dict[int, Any] = {}
+        rows = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            for k, ss in zip(ks, full_seeds, strict=True):
+                fit = _fit_one(
+                    self.method,
+                    data,
+                    k,
+                    n_init=self.n_init,
+                    rng=np.random.default_rng(ss),
+                    covariance_type=self.covariance_type,
+                    sample_weight=w,
+                    seed=int(self.random_state)
+                    if isinstance(self.random_state, Integral)
+                    else None,
+                )
+                fits[k] = fit
+                rows.append(self._fit_indices(k, fit, data, w))
+        sel = pd.DataFrame(rows)
+        # bootstrap stability
+        boots = self._stability(ks, data, boot_seeds, w)
+        seg_stab: dict[int, pd.DataFrame] = {}
+        boot_aris: dict[int, np.ndarray] = {}
+        perms: dict[int, np.ndarray] = {}
+        for i, k in enumerate(ks):
+            labels = fits[k].labels
+            k_eff = int(labels.max()) + 1
+            if boots is not None:
+                aris = np.array([adjusted_rand_score(a, b) for a, b in boots[k]])
+                sel.loc[i, "stability_median"] = float(np.median(aris))
+                sel.loc[i, "stability_q25"] = float(np.quantile(aris, 0.25))
+                sel.loc[i, "stability_q75"] = float(np.quantile(aris, 0.75))
+                jac = np.array(
+                    [_best_match_jaccard(labels, p, k_eff) for pair in boots[k] for p in pair]
+                )
+                boot_aris[k] = aris
+            else:
+                jac = np.full((1, k_eff), np.nan)
+            perm = canonical_order(labels, self._centers_for(fits[k], data), k_eff)
+            perms[k] = perm
+            share = self._shares(labels, k_eff, w)
+            st = pd.DataFrame(
+                {
+                    "segment": perm + 1,
+                    "share": share,
+                    "jaccard_median": np.median(jac, axis=0),
+                    "jaccard_q25": np.quantile(jac, 0.25, axis=0),
+                    "jaccard_mean": jac.mean(axis=0),
+                }
+            )
+            st["flagged"] = st["jaccard_median"] < SEGMENT_STABILITY_FLAG
+            seg_stab[k] = st.sort_values("segment").reset_index(drop=True)
+            sel.loc[i, "unstable_segments"] = int(st["flagged"].sum())
+        if boots is None:
+            for c in ("stability_median", "stability_q25", "stability_q75"):
+                sel[c] = np.nan
+        self.stability_samples_ = boot_aris
+        k_best, sentence = self._recommend(sel, fits, perms)
+        chosen = int(self.n_segments) if self.n_segments is not None else k_best
+        sel["recommended"] = sel["k"] == k_best
+        sel["chosen"] = sel["k"] == chosen
+        cols = [
+            "k",
+            "stability_median",
+            "stability_q25",
+            "stability_q75",
+            "min_segment_share",
+            "bic",
+            "icl",
+            "log_likelihood",
+            "silhouette",
+            "calinski_harabasz",
+            "within_dispersion",
+            "unstable_segments",
+            "recommended",
+            "chosen",
+        ]
+        self.selection_ = sel[cols].reset_index(drop=True)
+        fit = fits[chosen]
+        self._fit = fit
+        self._fits = fits
+        k_eff = int(fit.labels.max()) + 1
+        centers = self._centers_for(fit, data)
+        perm = canonical_order(fit.labels, centers, k_eff)
+        self._perm = perm
+        inv = np.argsort(perm)
+        self.labels_ = (perm[fit.labels] + 1).astype(np.int64)
+        self.n_segments_ = k_eff
+        self.cluster_centers_ = centers[inv]
+        self.log_likelihood_ = float(fit.log_likelihood)
+        row = self.selection_.loc[self.selection_["k"] == chosen].iloc[0]
+        self.bic_ = float(row["bic"])
+        self.icl_ = float(row["icl"])
+        self.inertia_ = float(getattr(fit, "inertia", np.nan))
+        self.stability_ = float(row["stability_median"])
+        self.segment_stability_ = seg_stab[chosen]
+        self.recommendation_ = sentence
+        small = self.segment_stability_[self.segment_stability_["share"] < self.min_segment_share]
+        for _, r in small.iterrows():
+            msgs.append(
+                f"segment {int(r['segment'])} holds {r['share']:.1%} of respondents, under the "
+                f"{self.min_segment_share:.0%} needed to act on it"
+            )
+        if boots is not None:
+            for _, r in self.segment_stability_[self.segment_stability_["flagged"]].iterrows():
+                msgs.append(
+                    f"segment {int(r['segment'])} is unstable: it comes back in bootstrap "
+                    f"samples with a median Jaccard agreement of {r['jaccard_median']:.2f} "
+                    f"(below {SEGMENT_STABILITY_FLAG})"
+                )
+        if k_eff != chosen:
+            msgs.append(f"the {self.method} solution has {k_eff} non-empty segments, not {chosen}")
+        self.warnings_ = msgs
+        return self
+
+    def _seed_sequence(self) -> np.random.SeedSequence:
+        rs = self.random_state
+        if rs is None:
+            return np.random.SeedSequence()
+        if isinstance(rs, Integral):
+            return np.random.SeedSequence(int(rs))
+        return np.random.SeedSequence(int(rs.randint(0, 2**31 - 1)))
+
+    @staticmethod
+    def _shares(labels: np.ndarray, k: int, w: np.ndarray | None) -> np.ndarray:
+        counts = np.bincount(labels, weights=w, minlength=k).astype(float)
+        return counts / counts.sum()
+
+    @staticmethod
+    def _centers_for(fit: Any, data: BasisData) -> np.ndarray:
+        labels = fit.labels
+        k = int(labels.max()) + 1
+        x = data.num if data.num is not None and data.num.shape[1] else None
+        if x is None:
+            x = data.codes.astype(float)  # type: ignore[union-attr]
+        return np.vstack(
+            [
+                x[labels == c].mean(axis=0) if (labels == c).any() else np.zeros(x.shape[1])
+                for c in range(k)
+            ]
+        )
+
+    def _fit_indices(self, k: int, fit: Any, data: BasisData, w: np.ndarray | None) -> dict:
+        labels = fit.labels
+        k_eff = int(labels.max()) + 1
+        rec: dict[str, float] = {"k": k}
+        rec["min_segment_share"] = float(self._shares(labels, k, w).min())
+        ll = float(fit.log_likelihood)
+        n = len(data)
+        if self.method in LIKELIHOOD_METHODS:
+            p = fit.n_params
+            bic = -2.0 * ll + p * np.log(n)
+            rec["log_likelihood"] = ll
+            rec["bic"] = bic
+            rec["icl"] = bic + 2.0 * entropy_term(fit.predict_proba(data))
+        else:
+            rec["log_likelihood"] = rec["bic"] = rec["icl"] = np.nan
+        x = data.num if data.num is not None and data.num.shape[1] else data.codes.astype(float)  # type: ignore[union-attr]
+        if k_eff >= 2 and k_eff < n:
+            rng = np.random.default_rng(0)
+            sub = rng.choice(n, size=min(n, 2000), replace=False)
+            rec["silhouette"] = (
+                float(silhouette_score(x[sub], labels[sub]))
+                if len(np.unique(labels[sub])) > 1
+                else np.nan
+            )
+            rec["calinski_harabasz"] = float(calinski_harabasz_score(x, labels))
+        else:
+            rec["silhouette"] = rec["calinski_harabasz"] = np.nan
+        cen = self._centers_for(fit, data)
+        rec["within_dispersion"] = float(((x - cen[labels]) ** 2).sum() / n)
+        return rec
+
+    def _stability(
+        self,
+        ks: list[int],
+        data: BasisData,
+        seeds: list[np.random.SeedSequence],
+        w: np.ndarray | None,
+    ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]] | None:
+        if self.n_boot == 0:
+            return None
+        tasks = []
+        for k, ss in zip(ks, seeds, strict=True):
+            per = ss.spawn(self.n_boot)
+            chunk = max(1, int(np.ceil(self.n_boot / 4)))
+            for s in range(0, self.n_boot, chunk):
+                tasks.append((k, per[s : s + chunk]))
+        n_jobs = self.n_jobs if self.n_jobs is not None else 1
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_bootstrap_pairs)(
+                self.method, data, k, sd, self.n_init, self.covariance_type, w
+            )
+            for k, sd in tasks
+        )
+        out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in ks}
+        for (k, _), res in zip(tasks, results, strict=True):
+            out[k].extend(res)
+        return out
+
+    # -- the rule ---------------------------------------------------------------------
+    def _recommend(
+        self, sel: pd.DataFrame, fits: dict[int, Any], perms: dict[int, np.ndarray]
+    ) -> tuple[int, str]:
+        thr = self.min_segment_share
+        have_stab = sel["stability_median"].notna().any()
+        ok = sel[sel["min_segment_share"] >= thr]
+        pct = f"{thr * 100:.0f} %"
+        note = f"none under {pct}"
+        if ok.empty:
+            ok = sel
+            note = f"although every k in the range has a segment under {pct}"
+        by_fit = "bic" if self.method in LIKELIHOOD_METHODS else "calinski_harabasz"
+        if have_stab:
+            best_stab = ok["stability_median"].max()
+            near = ok[ok["stability_median"] >= best_stab - STABILITY_TIE]
+            stable = near[near["unstable_segments"] == 0]
+            pool = stable if not stable.empty else near
+            if len(pool) == 1:
+                pick = pool.iloc[0]
+                why = f"the most stable solution (median ARI {pick['stability_median']:.2f})"
+            elif by_fit == "bic" and pool["bic"].notna().any():
+                pick = pool.loc[pool["bic"].idxmin()]
+                why = (
+                    f"the lowest BIC among the solutions as stable as the best (median ARI "
+                    f"{pick['stability_median']:.2f}, best {best_stab:.2f})"
+                )
+            else:
+                pick = pool.loc[pool["k"].idxmax()]
+                why = (
+                    f"the most segments while as stable as the best (median ARI "
+                    f"{pick['stability_median']:.2f}, best {best_stab:.2f})"
+                )
+            if not stable.empty:
+                why += ", with every segment stable"
+        else:
+            if by_fit == "bic":
+                pick = ok.loc[ok["bic"].idxmin()]
+                why = "the lowest BIC (no bootstrap stability computed)"
+            else:
+                pick = ok.loc[ok["calinski_harabasz"].idxmax()]
+                why = "the highest Calinski-Harabasz index (no bootstrap stability computed)"
+        k = int(pick["k"])
+        sentence = f"k = {k}: {why}" + (
+            f" and {note}"
+            if why.endswith("stable")
+            else (f", with no segment under {pct}" if note.startswith("none") else f", {note}")
+        )
+        nxt = sel[sel["k"] == k + 1]
+        if not nxt.empty and k in fits and (k + 1) in fits:
+            split = _split_of(perms[k][fits[k].labels], fits[k + 1].labels)
+            r = nxt.iloc[0]
+            parts = []
+            if split is not None:
+                parts.append(f"splits segment {split + 1}")
+            if have_stab:
+                worse = r["stability_median"] < pick["stability_median"]
+                parts.append(
+                    ("is less stable" if worse else "is about as stable")
+                    + f" (median ARI {r['stability_median']:.2f})"
+                )
+            if r["min_segment_share"] < thr:
+                parts.append(f"has a segment under {pct} ({r['min_segment_share']:.1%})")
+            if parts:
+                sentence += f"; k = {k + 1} " + " and ".join(parts)
+        if self.n_segments is not None and int(self.n_segments) != k:
+            sentence = (
+                f"k = {int(self.n_segments)} as pinned by the user; the evidence alone would "
+                f"choose {sentence}"
+            )
+        elif self.n_segments is not None:
+            sentence = (
+                f"k = {k} as pinned by the user, and the evidence agrees: "
+                + sentence.split(": ", 1)[1]
+            )
+        return k, sentence + "."
+
+    # -- post-fit ---------------------------------------------------------------------
+    def _raw_predict_data(self, X: Any) -> BasisData:
+        check_is_fitted(self)
+        frame = self._as_frame(X, reset=False)
+        return self._data(frame)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Segment (1..k) of each row.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_items)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        data = self._raw_predict_data(X)
+        return (self._perm[self._fit.predict(data)] + 1).astype(np.int64)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Membership probabilities; column j is segment j + 1 (see Notes of the class)."""
+        data = self._raw_predict_data(X)
+        proba = self._fit.predict_proba(data)
+        return proba[:, np.argsort(self._perm)]
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+        """Fit and return ``labels_``."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags

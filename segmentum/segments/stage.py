@@ -1,0 +1,422 @@
+"""The ``segments`` stage: from a survey table to assignments, evidence and a report section."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from segmentum.report.section import Section
+from segmentum.segments.basis import BasisTransformer, prepare_basis
+from segmentum.segments.estimator import SEGMENT_STABILITY_FLAG, NeedsSegmenter
+from segmentum.segments.labels import LabelMatch, match_labels
+
+_RAW_METHODS = ("lca", "kprototypes")  # fitted on the raw typed items, not the matrix
+
+
+@dataclass(frozen=True)
+class SegmentsConfig:
+    """Settings of the segments stage (mirror :class:`NeedsSegmenter` and :func:`prepare_basis`).
+
+    Parameters
+    ----------
+    n_segments : int or None, default=None
+        Pin the number of segments; None lets the evidence choose from ``k_range``.
+    k_range : tuple of int, default=(2, 8)
+    method : {"kmeans", "gmm", "lca", "kprototypes", "ensemble"}, default="kmeans"
+    covariance_type : {"diag", "full", "tied", "spherical"}, default="diag"
+    n_init : int, default=10
+    n_boot : int, default=100
+    min_segment_share : float, default=0.05
+        Segments under this share are flagged (the project file's threshold).
+    scale_correction : {"none", "center", "standardize"}, default="none"
+    standardize : bool, default=True
+    reduce : {None, "pca", "fa"}, default=None
+    n_components : int or None, default=None
+    impute : {"median", "mean", "none"}, default="median"
+    random_state : int, default=0
+        Seed; runs are reproducible by default.
+    n_jobs : int, default=-1
+    """
+
+    n_segments: int | None = None
+    k_range: tuple[int, int] = (2, 8)
+    method: Literal["kmeans", "gmm", "lca", "kprototypes", "ensemble"] = "kmeans"
+    covariance_type: Literal["diag", "full", "tied", "spherical"] = "diag"
+    n_init: int = 10
+    n_boot: int = 100
+    min_segment_share: float = 0.05
+    scale_correction: Literal["none", "center", "standardize"] = "none"
+    standardize: bool = True
+    reduce: Literal["pca", "fa"] | None = None
+    n_components: int | None = None
+    impute: Literal["median", "mean", "none"] = "median"
+    random_state: int = 0
+    n_jobs: int = -1
+
+
+class SegmentsModel:
+    """Everything needed to score new rows: basis preparation, segmenter, label mapping.
+
+    Picklable; save it under ``model/``. ``predict(frame)`` returns segment numbers as in
+    the run's assignments (after matching to a previous run).
+    """
+
+    def __init__(
+        self,
+        basis: list[str],
+        transformer: BasisTransformer,
+        segmenter: NeedsSegmenter,
+        relabel: dict[int, int],
+    ) -> None:
+        self.basis = list(basis)
+        self.transformer = transformer
+        self.segmenter = segmenter
+        self.relabel = dict(relabel)
+
+    def _input(self, frame: pd.DataFrame) -> Any:
+        sub = frame[self.basis]
+        if self.segmenter.method in _RAW_METHODS:
+            return sub
+        names = getattr(self.segmenter, "feature_names_in_", None)
+        mat = self.transformer.transform(sub)
+        return pd.DataFrame(mat, columns=list(names)) if names is not None else mat
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Segment number of each row."""
+        raw = self.segmenter.predict(self._input(frame))
+        lut = np.zeros(max(self.relabel) + 1, dtype=np.int64)
+        for a, b in self.relabel.items():
+            lut[a] = b
+        return lut[raw]
+
+    def predict_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Membership probabilities, one column per segment number."""
+        p = self.segmenter.predict_proba(self._input(frame))
+        cols = [self.relabel[j + 1] for j in range(p.shape[1])]
+        return pd.DataFrame(p, columns=cols, index=frame.index)[sorted(cols)]
+
+
+@dataclass(frozen=True)
+class SegmentsResult:
+    """What the segments stage hands to the run and the report.
+
+    Attributes
+    ----------
+    assignments : pandas.DataFrame
+        One row per respondent: the id column, ``segment`` (int), ``segment_probability``.
+    model : SegmentsModel
+        Fitted basis preparation and segmenter, picklable, for scoring new rows.
+    selection : pandas.DataFrame
+        Evidence per k (see ``NeedsSegmenter.selection_``).
+    segment_stability : pandas.DataFrame
+        Per segment of the chosen solution: share, Jaccard stability, flag.
+    centroids : pandas.DataFrame
+        Segment × basis item means in original item units (shares for binary items,
+        ``item=level`` shares for categorical items).
+    recommendation : str
+        One sentence explaining the number of segments.
+    warnings : list of str
+        Basis warnings and segment warnings (too small, unstable), for the report.
+    summary : dict
+        JSON-serialisable: k, method, stability, sizes, match quality, recommendation.
+    stability_samples : dict
+        k → bootstrap adjusted Rand indices (for box plots).
+    match : LabelMatch or None
+        How segments were matched to the previous run.
+    """
+
+    assignments: pd.DataFrame
+    model: SegmentsModel
+    selection: pd.DataFrame
+    segment_stability: pd.DataFrame
+    centroids: pd.DataFrame
+    recommendation: str
+    warnings: list[str]
+    summary: dict[str, Any]
+    stability_samples: dict[int, np.ndarray] = field(default_factory=dict)
+    match: LabelMatch | None = None
+
+
+def _json_float(x: Any) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _item_centroids(
+    transformer: BasisTransformer, frame: pd.DataFrame, labels: np.ndarray, w: np.ndarray | None
+) -> pd.DataFrame:
+    raw = transformer._raw_matrix(frame)
+    names = transformer._output_names()
+    segs = np.unique(labels)
+    ww = np.ones(len(frame)) if w is None else w
+    rows = []
+    for s in segs:
+        m = labels == s
+        x = raw[m]
+        wi = np.broadcast_to(ww[m][:, None], x.shape)
+        ok = ~np.isnan(x)
+        num = np.where(ok, x * wi, 0.0).sum(axis=0)
+        den = np.where(ok, wi, 0.0).sum(axis=0)
+        rows.append(num / np.maximum(den, 1e-12))
+    out = pd.DataFrame(np.vstack(rows), columns=names, index=pd.Index(segs, name="segment"))
+    return out
+
+
+def _match_previous(
+    previous: dict[str, Any],
+    survey: pd.DataFrame,
+    id_column: str,
+    labels: np.ndarray,
+    centroids: pd.DataFrame,
+) -> LabelMatch | None:
+    """Match to a previous run: by memberships when the ids overlap, else by centroids."""
+    prev_assign = previous.get("assignments")
+    if prev_assign is not None:
+        prev = pd.DataFrame(prev_assign)
+        merged = pd.DataFrame({id_column: survey[id_column].to_numpy(), "new": labels}).merge(
+            prev[[id_column, "segment"]], on=id_column, how="inner"
+        )
+        if len(merged) >= max(10, 0.2 * len(labels)):
+            new_ids = sorted(np.unique(labels).tolist())
+            old_ids = sorted(prev["segment"].unique().tolist())
+            new_m = (merged["new"].to_numpy()[:, None] == np.asarray(new_ids)[None, :]).astype(
+                float
+            )
+            old_m = (merged["segment"].to_numpy()[:, None] == np.asarray(old_ids)[None, :]).astype(
+                float
+            )
+            return match_labels(new_m, old_m, new_ids=new_ids, old_ids=old_ids, kind="memberships")
+    prev_cent = previous.get("centroids")
+    if prev_cent is None:
+        return None
+    old = pd.DataFrame(prev_cent)
+    if "segment" in old.columns:
+        old = old.set_index("segment")
+    old.index = [int(i) for i in old.index]
+    common = [c for c in centroids.columns if c in old.columns]
+    if not common:
+        raise ValueError("previous centroids share no basis item with this run; cannot match")
+    return match_labels(
+        centroids[common].to_numpy(),
+        old[common].to_numpy(dtype=float),
+        new_ids=[int(i) for i in centroids.index],
+        old_ids=list(old.index),
+        kind="centroids",
+    )
+
+
+def run_segments(
+    survey: pd.DataFrame,
+    *,
+    id_column: str,
+    basis: list[str],
+    weights: str | None = None,
+    config: SegmentsConfig | None = None,
+    previous: dict[str, Any] | None = None,
+) -> SegmentsResult:
+    """Run the segments stage.
+
+    Parameters
+    ----------
+    survey : pandas.DataFrame
+        One row per respondent.
+    id_column : str
+        Respondent id column (unique).
+    basis : list of str
+        The needs/attitude items segments are built on.
+    weights : str or None, default=None
+        Survey weight column.
+    config : SegmentsConfig or None, default=None
+    previous : dict or None, default=None
+        A previous run to keep segment numbers: ``{"assignments": DataFrame(id, segment)}``
+        (matched on memberships of common respondents) and/or ``{"centroids": DataFrame
+        segment × item}`` (matched on centroids, e.g. ``result.centroids`` of that run).
+
+    Returns
+    -------
+    SegmentsResult
+
+    Raises
+    ------
+    ValueError
+        Missing or duplicated ids, missing basis columns, bad basis values (named), too few
+        respondents for the k asked.
+    """
+    cfg = config or SegmentsConfig()
+    if id_column not in survey.columns:
+        raise ValueError(f"survey: id column {id_column!r} not found")
+    if survey[id_column].duplicated().any():
+        dup = survey.loc[survey[id_column].duplicated(), id_column].iloc[0]
+        raise ValueError(f"survey: id column {id_column!r} has duplicated id {dup!r}")
+    missing = [c for c in basis if c not in survey.columns]
+    if missing:
+        raise ValueError(f"survey: basis columns not found: {missing}")
+    if weights is not None and weights not in survey.columns:
+        raise ValueError(f"survey: weights column {weights!r} not found")
+    w = None if weights is None else survey[weights].to_numpy(dtype=float)
+    raw_method = cfg.method in _RAW_METHODS
+    prepared = prepare_basis(
+        survey[basis],
+        items=list(basis),
+        scale_correction="none" if cfg.method == "lca" else cfg.scale_correction,
+        standardize=cfg.standardize,
+        reduce=None if raw_method else cfg.reduce,
+        n_components=cfg.n_components,
+        weights=w,
+        impute=cfg.impute if cfg.method != "lca" else "median",
+    )
+    seg = NeedsSegmenter(
+        cfg.n_segments,
+        k_range=tuple(cfg.k_range),
+        method=cfg.method,
+        covariance_type=cfg.covariance_type,
+        n_init=cfg.n_init,
+        n_boot=cfg.n_boot,
+        min_segment_share=cfg.min_segment_share,
+        scale_correction=cfg.scale_correction if cfg.method == "kprototypes" else "none",
+        standardize=False,
+        random_state=cfg.random_state,
+        n_jobs=cfg.n_jobs,
+    )
+    if raw_method:
+        X: Any = survey[basis].reset_index(drop=True)
+        if cfg.method == "lca":
+            prepared.warnings[:] = [m for m in prepared.warnings if "imputed" not in m]
+    else:
+        X = pd.DataFrame(prepared.matrix, columns=prepared.columns)
+    seg.fit(X, sample_weight=prepared.weights)
+    labels = seg.labels_.copy()
+    proba = seg.predict_proba(X)
+    centroids = _item_centroids(prepared.transformer, survey[basis], labels, prepared.weights)
+    match = None
+    relabel = {s: s for s in range(1, seg.n_segments_ + 1)}
+    if previous:
+        match = _match_previous(previous, survey, id_column, labels, centroids)
+        if match is not None:
+            relabel = {s: int(match.mapping.get(s, s)) for s in relabel}
+    lut = np.zeros(max(relabel) + 1, dtype=np.int64)
+    for a, b in relabel.items():
+        lut[a] = b
+    final = lut[labels]
+    centroids.index = pd.Index([relabel[int(s)] for s in centroids.index], name="segment")
+    centroids = centroids.sort_index()
+    seg_stab = seg.segment_stability_.copy()
+    seg_stab["segment"] = [relabel[int(s)] for s in seg_stab["segment"]]
+    seg_stab = seg_stab.sort_values("segment").reset_index(drop=True)
+    recommendation = seg.recommendation_
+    warnings_ = list(prepared.warnings) + list(seg.warnings_)
+    if any(relabel[s] != s for s in relabel):
+        warnings_ = [_renumber_text(m, relabel) for m in warnings_]
+    assignments = pd.DataFrame(
+        {
+            id_column: survey[id_column].to_numpy(),
+            "segment": final,
+            "segment_probability": proba[np.arange(len(labels)), labels - 1],
+        }
+    )
+    model = SegmentsModel(list(basis), prepared.transformer, seg, relabel)
+    sizes = {}
+    for s in sorted(np.unique(final).tolist()):
+        m = final == s
+        sizes[str(s)] = {
+            "n": int(m.sum()),
+            "share": float(m.mean()),
+            "weighted_share": float(prepared.weights[m].sum() / prepared.weights.sum())
+            if prepared.weights is not None
+            else float(m.mean()),
+        }
+    summary: dict[str, Any] = {
+        "k": int(seg.n_segments_),
+        "k_recommended": int(seg.selection_.loc[seg.selection_["recommended"], "k"].iloc[0]),
+        "pinned": cfg.n_segments is not None,
+        "method": cfg.method,
+        "stability": _json_float(seg.stability_),
+        "n_boot": int(cfg.n_boot),
+        "sizes": sizes,
+        "segment_stability": {
+            str(int(r.segment)): _json_float(r.jaccard_median) for r in seg_stab.itertuples()
+        },
+        "unstable_segments": [int(s) for s in seg_stab.loc[seg_stab["flagged"], "segment"]]
+        if cfg.n_boot
+        else [],
+        "recommendation": recommendation,
+        "log_likelihood": _json_float(seg.log_likelihood_),
+        "bic": _json_float(seg.bic_),
+        "match": None
+        if match is None
+        else {
+            "mean_similarity": _json_float(match.mean_similarity),
+            "mapping": {str(k): int(v) for k, v in relabel.items()},
+        },
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "warnings": warnings_,
+    }
+    return SegmentsResult(
+        assignments=assignments,
+        model=model,
+        selection=seg.selection_.copy(),
+        segment_stability=seg_stab,
+        centroids=centroids,
+        recommendation=recommendation,
+        warnings=warnings_,
+        summary=summary,
+        stability_samples=dict(seg.stability_samples_),
+        match=match,
+    )
+
+
+def _renumber_text(msg: str, relabel: dict[int, int]) -> str:
+    import re
+
+    return re.sub(
+        r"segment (\d+)", lambda m: f"segment {relabel.get(int(m.group(1)), m.group(1))}", msg
+    )
+
+
+def report_section(result: SegmentsResult) -> Section:
+    """The report's segments section: evidence for k, the chosen solution, its stability."""
+    from segmentum.segments import plots
+
+    s = result.summary
+    sec = Section("segments", "Needs-based segments", summary=result.recommendation)
+    stab = s["stability"]
+    sec.text(
+        f"{s['k']} segments found by {s['method']}"
+        + (f"; global stability (median bootstrap ARI) {stab:.2f}" if stab is not None else "")
+        + f" over {s['n_boot']} bootstrap pairs per k."
+    )
+    if result.stability_samples:
+        sec.figure(
+            plots.stability_boxplot(result.selection, result.stability_samples),
+            "Global stability per number of segments: adjusted Rand index between partitions "
+            "fitted to bootstrap pairs (Dolnicar, Grün & Leisch 2018, ch. 7).",
+        )
+        sec.figure(
+            plots.segment_stability_chart(result.segment_stability, SEGMENT_STABILITY_FLAG),
+            "Segment-level stability of the chosen solution: Jaccard agreement with the best "
+            "match in bootstrap partitions.",
+        )
+    sec.figure(plots.fit_indices_chart(result.selection), "Fit indices by number of segments.")
+    sec.figure(
+        plots.centroid_heatmap(result.centroids),
+        "Segment profiles: mean answer per basis item (item units).",
+    )
+    table = result.selection.copy()
+    sec.table(table.round(3), "Evidence for the number of segments.")
+    sizes = pd.DataFrame([{"segment": int(k), **v} for k, v in s["sizes"].items()]).merge(
+        result.segment_stability[["segment", "jaccard_median", "flagged"]], on="segment"
+    )
+    sec.table(sizes.round(3), "Segment sizes and stability.")
+    if result.match is not None:
+        sec.text(
+            f"Segments matched to the previous run (mean similarity "
+            f"{result.match.mean_similarity:.2f})."
+        )
+        sec.table(result.match.quality.round(3), "Match to the previous run.")
+    for m in result.warnings:
+        sec.warn(m)
+    return sec
