@@ -291,6 +291,10 @@ class Project:
                    {"segmentum": __version__, "run_id": manifest["run_id"],
                     "stages": [s.name for s, _ in ran if s.save_model is not None]})
 
+        for stage, outcome in ran:
+            if stage.write_files is not None:
+                stage.write_files(outcome.result, tmp)
+
         rejected_dir = tmp / "rejected"
         for name, table in data.tables.items():
             if table.n_rejected:

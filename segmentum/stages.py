@@ -60,6 +60,7 @@ class Stage:
     assignments: Callable[[Any, StageContext], pd.DataFrame | None] = lambda r, c: None
     summary: Callable[[Any], dict[str, Any]] = lambda r: {}
     save_model: Callable[[Any, Path], None] | None = None
+    write_files: Callable[[Any, Path], list[Path]] | None = None
 
 
 def stage_settings(cls: type, settings: dict[str, Any], table: str) -> Any:
@@ -321,6 +322,21 @@ def _profiles_section(result: Any) -> Section:
     return report_section(result)
 
 
+def _profiles_files(result: Any, run_dir: Path) -> list[Path]:
+    """The map as a static image for slides, and the personas as Markdown."""
+    from segmentum.maps.plots import write_static
+
+    written = []
+    if result.map is not None:
+        written.append(write_static(result.map, run_dir / "map.svg"))
+    if result.personas:
+        path = run_dir / "personas.md"
+        path.write_text("\n\n".join(p.to_markdown() for p in result.personas) + "\n",
+                        encoding="utf-8")
+        written.append(path)
+    return written
+
+
 PROFILES = Stage(
     name="profiles",
     title="Profiles, personas, map and white space",
@@ -328,6 +344,7 @@ PROFILES = Stage(
     run=_profiles_run,
     section=_profiles_section,
     summary=lambda r: r.segments_json(),
+    write_files=_profiles_files,
 )
 
 STAGES: tuple[Stage, ...] = (VALUE, SEGMENTS, PROFILES)

@@ -49,8 +49,11 @@ def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
     # the pipeline never reads the truth
     assert "truth" not in (demo_folder / "segmentum.toml").read_text()
     run = only_run(demo_folder)
-    for name in ("report.html", "assignments.parquet", "manifest.json", "segments.json"):
+    for name in ("report.html", "assignments.parquet", "manifest.json", "segments.json",
+                 "map.svg", "personas.md", "model/segments.joblib"):
         assert (run / name).is_file(), name
+    assert (run / "map.svg").read_text().lstrip().startswith(("<svg", "<?xml"))
+    assert "Online self-service" in (run / "personas.md").read_text()
     manifest = json.loads((run / "manifest.json").read_text())
     assert set(manifest["inputs"]) == {"survey", "customers", "transactions", "events",
                                        "competitor_ratings"}
