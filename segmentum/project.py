@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from segmentum import __version__
-from segmentum.data.errors import SegmentumError
+from segmentum.data.errors import SegmentumError, StageError
 from segmentum.data.ingest import Ingested, ingest
 from segmentum.data.project import ProjectConfig, load_config
 from segmentum.report.html import render_report
@@ -219,7 +219,14 @@ class Project:
             progress.stage(stage.title, 1)
             ctx.tick = progress.advance
             t = time.perf_counter()
-            result = stage.run(ctx)
+            try:
+                result = stage.run(ctx)
+            except SegmentumError:
+                raise
+            except ValueError as exc:
+                # Stages raise ValueError for data they cannot use, naming column or setting.
+                raise StageError(f"the {stage.name} stage cannot run on these data: {exc}",
+                                 ) from exc
             seconds = round(time.perf_counter() - t, 3)
             timings[stage.name] = seconds
             ctx.results[stage.name] = result

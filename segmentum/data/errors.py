@@ -20,6 +20,14 @@ class ProjectError(SegmentumError):
     exit_code = 2
 
 
+class StageError(SegmentumError):
+    """The data passed their checks but a stage cannot work with them (CLI exit code 4):
+    too few respondents for the k asked, a constant basis item, a k range that cannot be
+    fitted. The message names the stage, the column or setting, and what to change."""
+
+    exit_code = 4
+
+
 @dataclass(frozen=True)
 class Problem:
     """One bad value (or bad row) in one source table.

@@ -289,6 +289,14 @@ def run_segments(
     else:
         X = pd.DataFrame(prepared.matrix, columns=prepared.columns)
     seg.fit(X, sample_weight=prepared.weights)
+    # Rule of thumb (Dolnicar, Grün & Leisch 2018, ch. 7): far fewer than ~10 respondents per
+    # segment per basis item leaves segments that are noise; say so where the reader looks.
+    per_segment = len(survey) / max(seg.n_segments_, 1)
+    if per_segment < 30:
+        prepared.warnings.append(
+            f"only {len(survey):,} respondents for {seg.n_segments_} segments "
+            f"({per_segment:.0f} per segment): too few to trust the segments; collect more "
+            "answers or ask for fewer segments")
     labels = seg.labels_.copy()
     proba = seg.predict_proba(X)
     centroids = _item_centroids(prepared.transformer, survey[basis], labels, prepared.weights)
