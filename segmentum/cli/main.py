@@ -1,6 +1,7 @@
 """The ``segmentum`` command: a thin Typer shell over :class:`segmentum.project.Project`.
 
-Exit codes: 0 success, 1 unexpected failure, 2 bad project file or usage, 3 bad data.
+Exit codes: 0 success, 1 unexpected failure, 2 bad project file or usage, 3 bad data,
+4 data a stage cannot use.
 """
 
 from __future__ import annotations
