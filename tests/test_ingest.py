@@ -285,3 +285,15 @@ def test_bad_stage_setting_value_is_a_project_error(tmp_path: Path) -> None:
     project_file = make_project(tmp_path, project=PROJECT.format(extra="")
                                 + "\n[value]\ntime_unit = \"fortnight\"\n")
     check_fails(project_file, 2, "[value.time_unit]", "'D' or 'W'")
+
+
+def test_survey_customer_ids_must_be_customers(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    (tmp_path / "survey.csv").write_text("respondent_id,customer_id,q1,q2\nR1,C1,3,4\n"
+                                         "R2,,5,1\nR3,C7,2,2\n")
+    project = PROJECT.format(extra="") + (
+        '\n[sources.survey]\npath = "survey.csv"\nid = "respondent_id"\n'
+        'customer_id = "customer_id"\nbasis = ["q1", "q2"]\n')
+    project_file = make_project(tmp_path, project=project)
+    check_fails(project_file, 3, "survey.csv, row 3 (line 4), column 'customer_id'",
+                "unknown id (not in customers)", "'C7'")

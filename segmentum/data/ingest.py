@@ -21,7 +21,6 @@ import pandas as pd
 
 from segmentum.data.errors import DataError, Problem, ProjectError
 from segmentum.data.project import (
-    TABLES,
     CompetitorRatingsSource,
     CustomersSource,
     EventsSource,
@@ -32,6 +31,7 @@ from segmentum.data.project import (
 )
 
 ROW = "__row"
+_INGEST_ORDER = ("customers", "survey", "transactions", "events", "competitor_ratings")
 MAX_LISTED = 10  # problems spelled out in an error message; all are counted
 
 ID_ROLES = {"id", "customer_id", "respondent_id"}
@@ -431,7 +431,7 @@ def ingest(
         tables: dict[str, IngestedTable] = {}
         id_tables: dict[str, tuple[str, str]] = {}  # table → (clean table name, id column)
         # Parents before children so foreign keys check against cleaned ids.
-        for name in TABLES:
+        for name in _INGEST_ORDER:
             if name not in sources:
                 continue
             source = sources[name]
