@@ -302,8 +302,13 @@ def run_segments(
     centroids = _item_centroids(prepared.transformer, survey[basis], labels, prepared.weights)
     match = None
     relabel = {s: s for s in range(1, seg.n_segments_ + 1)}
+    match_warning = None
     if previous:
-        match = _match_previous(previous, survey, id_column, labels, centroids)
+        try:
+            match = _match_previous(previous, survey, id_column, labels, centroids)
+        except ValueError as exc:  # a previous run on another basis: number afresh, say so
+            match = None
+            match_warning = f"segment numbers not matched to the previous run: {exc}"
         if match is not None:
             relabel = {s: int(match.mapping.get(s, s)) for s in relabel}
     lut = np.zeros(max(relabel) + 1, dtype=np.int64)
@@ -319,6 +324,8 @@ def run_segments(
     warnings_ = list(prepared.warnings) + list(seg.warnings_)
     if any(relabel[s] != s for s in relabel):
         warnings_ = [_renumber_text(m, relabel) for m in warnings_]
+    if match_warning:
+        warnings_.append(match_warning)
     assignments = pd.DataFrame(
         {
             id_column: survey[id_column].to_numpy(),
