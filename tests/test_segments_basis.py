@@ -147,3 +147,23 @@ def test_infer_kind_of_text_yes_no_and_labels():
     assert infer_item_kind(pd.Series(["1 Good", "2 Bad"], name="b")) == "categorical"
     assert infer_item_kind(pd.Series(["1", "2", "5"], name="c")) == "likert"
     assert infer_item_kind(pd.Series([0.1, 2.5, 3.7], name="d")) == "numeric"
+
+
+def test_auto_standardising_keeps_yes_no_items_zero_one(shared_data):
+    """Rare Yes answers must not outweigh common ones: 'auto' leaves 0/1 items alone and
+    standardises rating scales (the stage's default)."""
+    import numpy as np
+    import pandas as pd
+
+    from segmentum.segments import prepare_basis
+    from segmentum.segments.stage import SegmentsConfig
+
+    mcd = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
+    frame = mcd.iloc[:, :11].copy()
+    frame["rating"] = np.arange(len(frame)) % 7 + 1
+    prepared = prepare_basis(frame, standardize="auto")
+    binary = prepared.matrix[:, :11]
+    assert set(np.unique(binary)) == {0.0, 1.0}
+    rating = prepared.matrix[:, 11]
+    assert abs(rating.mean()) < 1e-9 and abs(rating.std() - 1) < 0.01
+    assert SegmentsConfig().standardize == "auto"

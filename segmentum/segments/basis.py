@@ -135,7 +135,9 @@ class BasisTransformer:
         Within-respondent correction over the Likert and numeric items: subtract each
         respondent's mean (``center``), or also divide by their standard deviation
         (``standardize``).
-    standardize : bool, default=True
+    standardize : bool or "auto", default=True
+        Standardise each prepared column (weighted mean 0, sd 1); ``"auto"`` standardises
+        rating-scale and numeric items and keeps binary items and category dummies as 0/1.
         Standardise each output column to weighted mean 0 and standard deviation 1.
     reduce : {None, "pca", "fa"}, default=None
         Optional dimension reduction after standardising.
@@ -151,7 +153,7 @@ class BasisTransformer:
         items: list[str] | None = None,
         *,
         scale_correction: ScaleCorrection = "none",
-        standardize: bool = True,
+        standardize: bool | Literal["auto"] = True,
         reduce: Literal["pca", "fa"] | None = None,
         n_components: int | None = None,
         impute: Literal["median", "mean", "none"] = "median",
@@ -493,6 +495,13 @@ def _fit_transformer(
     mu, sd = _weighted_mean_sd(mat, w)
     tr.mean_ = mu
     tr.scale_ = np.where(sd > 1e-12, sd, 1.0)
+    if tr.standardize == "auto":
+        # Rating scales are standardised; 0/1 items (binary, category dummies) stay 0/1, or a
+        # rare Yes (9 % of answers) would weigh three times a common one.
+        zero_one = np.ones(len(mu), dtype=bool)
+        zero_one[tr.scale_cols_] = False
+        tr.mean_ = np.where(zero_one, 0.0, tr.mean_)
+        tr.scale_ = np.where(zero_one, 1.0, tr.scale_)
     if tr.standardize:
         mat = (mat - tr.mean_) / tr.scale_
     # diagnostics per item, on the raw encoding
@@ -603,7 +612,7 @@ def prepare_basis(
     *,
     items: list[str] | None = None,
     scale_correction: ScaleCorrection = "none",
-    standardize: bool = True,
+    standardize: bool | Literal["auto"] = True,
     reduce: Literal["pca", "fa"] | None = None,
     n_components: int | None = None,
     weights: str | np.ndarray | pd.Series | None = None,
@@ -619,8 +628,9 @@ def prepare_basis(
         Basis items; all columns of ``frame`` (except a weights column) when None.
     scale_correction : {"none", "center", "standardize"}, default="none"
         Respondent-level scale-use correction over Likert and numeric items.
-    standardize : bool, default=True
-        Standardise each prepared column (weighted when weights are given).
+    standardize : bool or "auto", default=True
+        Standardise each prepared column (weighted when weights are given); ``"auto"``
+        standardises rating scales and keeps 0/1 items as 0/1.
     reduce : {None, "pca", "fa"}, default=None
         Optional dimension reduction; a warning says what it may hide.
     n_components : int or None, default=None

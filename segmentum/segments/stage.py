@@ -33,7 +33,8 @@ class SegmentsConfig:
     min_segment_share : float, default=0.05
         Segments under this share are flagged (the project file's threshold).
     scale_correction : {"none", "center", "standardize"}, default="none"
-    standardize : bool, default=True
+    standardize : bool or "auto", default="auto"
+        "auto" standardises rating scales and keeps 0/1 items (Yes/No, dummies) as 0/1.
     reduce : {None, "pca", "fa"}, default=None
     n_components : int or None, default=None
     impute : {"median", "mean", "none"}, default="median"
@@ -50,7 +51,7 @@ class SegmentsConfig:
     n_boot: int = 100
     min_segment_share: float = 0.05
     scale_correction: Literal["none", "center", "standardize"] = "none"
-    standardize: bool = True
+    standardize: bool | Literal["auto"] = "auto"
     reduce: Literal["pca", "fa"] | None = None
     n_components: int | None = None
     impute: Literal["median", "mean", "none"] = "median"
