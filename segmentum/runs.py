@@ -217,8 +217,10 @@ class Catalogue:
             con.close()
 
     def latest(self) -> Path | None:
-        """The newest finished run folder that still exists."""
-        for path in self.runs()["path"]:
-            if Path(path).is_dir():
-                return Path(path)
+        """The newest finished run folder that still exists (found by run id under the
+        runs folder, so a moved project still finds its runs)."""
+        for run_id in self.runs()["run_id"]:
+            folder = self.runs_dir / str(run_id)
+            if folder.is_dir():
+                return folder
         return None

@@ -151,6 +151,10 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
                                  or _DESCRIPTOR.search(c["name"]))]
     if "acquisition_cost" in lower:
         roles["acquisition_cost"] = lower["acquisition_cost"]
+    channel = next((n for n in names if "channel" in n.lower()), None)
+    if channel:
+        roles["channel"] = channel
+        roles["descriptors"] = [d for d in roles["descriptors"] if d != channel]
     return Guess("customers", rel, roles)
 
 
