@@ -189,3 +189,35 @@ def test_huge_integer_ids_and_old_dates_fall_back() -> None:
     s = summarize(tx, calibration_end="1890-01-10").set_index("customer_id")
     assert s.loc[2**62, "recency"] == 7 and s.loc[5, "recency"] == 1
     assert s.loc[5, "first_purchase"] == pd.Timestamp("1890-01-01")
+
+
+def test_first_day_ties_and_holdout_same_day_merge() -> None:
+    # several lines on the first day, on a repeat day and on a holdout day; large integer ids
+    tx = pd.DataFrame(
+        {
+            "customer_id": np.array([2**62] * 7 + [3], dtype=np.int64),
+            "date": pd.to_datetime(
+                [
+                    "2024-01-01 08:00",
+                    "2024-01-01 12:00",
+                    "2024-01-01 18:00",
+                    "2024-01-04 00:00",
+                    "2024-01-04 00:00",
+                    "2024-01-12 00:00",
+                    "2024-01-12 00:00",
+                    "2024-01-12 00:00",
+                ]
+            ),
+            "amount": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+        }
+    )
+    s = summarize(
+        tx, calibration_end="2024-01-10", holdout_end="2024-01-20", time_unit="D"
+    ).set_index("customer_id")
+    assert list(s.index) == [2**62]  # customer 3 first buys in the holdout
+    row = s.loc[2**62]
+    assert row["frequency"] == 1 and row["recency"] == 3 and row["T"] == 9
+    assert row["monetary_value"] == 24.0  # the repeat day, not the first day's 7
+    assert row["n_transactions"] == 5 and row["revenue"] == 31.0
+    assert row["frequency_holdout"] == 1 and row["monetary_holdout"] == 96.0
+    assert row["duration_holdout"] == 10
