@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmentum.maps.themes import PROMPT_WORDS, Themes, _clean, _empty
+from segmentum.maps.themes import (
+    PROMPT_WORDS,
+    Themes,
+    _clean,
+    _empty,
+    theme_shares_by_segment,
+)
 
 INSTALL_HINT = 'pip install "segmentum[text]"'
 _MISSING = (
@@ -211,26 +217,6 @@ def _cluster(emb: np.ndarray, m: int, random_state: int) -> tuple[np.ndarray, np
     return theme, centres
 
 
-def _by_segment(th: pd.DataFrame, main: np.ndarray, lab: pd.Series, w: np.ndarray) -> pd.DataFrame:
-    recs = []
-    for s in sorted(int(v) for v in lab.dropna().unique()):
-        ms = (lab == s).to_numpy()
-        tot = w[ms].sum()
-        for k in range(len(th)):
-            share = float(w[ms & (main == k + 1)].sum() / tot) if tot > 0 else float("nan")
-            overall = float(th.loc[k, "share"])
-            recs.append(
-                {
-                    "segment": s,
-                    "theme": k + 1,
-                    "label": th.loc[k, "label"],
-                    "share": share,
-                    "index": 100.0 * share / overall if overall > 0 else float("nan"),
-                }
-            )
-    return pd.DataFrame(recs, columns=["segment", "theme", "label", "share", "index"])
-
-
 def embedding_themes(
     texts: pd.Series,
     labels: pd.Series | None = None,
@@ -339,7 +325,7 @@ def embedding_themes(
     th = pd.DataFrame(rows, columns=["theme", "label", "terms", "share", "n"])
     by_seg = pd.DataFrame(columns=["segment", "theme", "label", "share", "index"])
     if labels is not None:
-        by_seg = _by_segment(th, main, labels.reindex(t.index), w)
+        by_seg = theme_shares_by_segment(th, main, labels.reindex(t.index), w)
     return Themes(
         themes=th,
         by_segment=by_seg,

@@ -179,32 +179,51 @@ def themes(
             quotes.append({"theme": k + 1, "rank": len(seen), "text": txt})
     th = pd.DataFrame(rows)
     doc_theme = pd.Series(main, index=t.index, name="theme")
-    by_seg = pd.DataFrame(columns=["segment", "theme", "label", "share", "index"])
+    by_seg = pd.DataFrame(columns=_BY_SEGMENT_COLUMNS)
     if labels is not None:
-        lab = labels.reindex(t.index)
-        recs = []
-        for s in sorted(int(v) for v in lab.dropna().unique()):
-            ms = (lab == s).to_numpy() & has
-            tot = w[ms].sum()
-            for k in range(m):
-                share = float(w[ms & (main == k + 1)].sum() / tot) if tot > 0 else float("nan")
-                overall = float(th.loc[k, "share"])
-                recs.append(
-                    {
-                        "segment": s,
-                        "theme": k + 1,
-                        "label": th.loc[k, "label"],
-                        "share": share,
-                        "index": 100.0 * share / overall if overall > 0 else float("nan"),
-                    }
-                )
-        by_seg = pd.DataFrame(recs)
+        by_seg = theme_shares_by_segment(th, main, labels.reindex(t.index), w, mask=has)
     return Themes(
         themes=th,
         by_segment=by_seg,
         quotes=pd.DataFrame(quotes, columns=["theme", "rank", "text"]),
         document_theme=doc_theme,
     )
+
+
+_BY_SEGMENT_COLUMNS = ["segment", "theme", "label", "share", "index"]
+
+
+def theme_shares_by_segment(
+    themes_table: pd.DataFrame,
+    main: np.ndarray,
+    labels: pd.Series,
+    weights: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Each theme's weighted share of a segment's answers, and its index vs the total.
+
+    ``main`` is each answer's main theme (1-based, 0 for none), ``labels`` the segment per
+    answer, ``mask`` the answers that count (all by default); ``themes_table`` has the
+    overall ``share`` and ``label`` of each theme, in theme order.
+    """
+    keep = np.ones(len(main), dtype=bool) if mask is None else mask
+    recs = []
+    for s in sorted(int(v) for v in labels.dropna().unique()):
+        ms = (labels == s).to_numpy() & keep
+        tot = weights[ms].sum()
+        for k in range(len(themes_table)):
+            share = float(weights[ms & (main == k + 1)].sum() / tot) if tot > 0 else float("nan")
+            overall = float(themes_table.loc[k, "share"])
+            recs.append(
+                {
+                    "segment": s,
+                    "theme": k + 1,
+                    "label": themes_table.loc[k, "label"],
+                    "share": share,
+                    "index": 100.0 * share / overall if overall > 0 else float("nan"),
+                }
+            )
+    return pd.DataFrame(recs, columns=_BY_SEGMENT_COLUMNS)
 
 
 def representative_quotes(
