@@ -35,8 +35,17 @@ from segmentum.runs import (
 )
 from segmentum.stages import STAGES, Stage, StageContext, StageOutcome, check_stage_settings
 
-_PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "duckdb", "pyarrow", "plotly",
-             "pydantic", "joblib")
+_PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "duckdb",
+    "pyarrow",
+    "plotly",
+    "pydantic",
+    "joblib",
+)
 
 
 class RunProgress:
@@ -188,8 +197,7 @@ class Project:
         folder = RunFolder(self.runs_dir, run_id)
         tmp = folder.open()
         try:
-            ctx = StageContext(self.config, data, self.config.project.seed,
-                               previous_run=previous)
+            ctx = StageContext(self.config, data, self.config.project.seed, previous_run=previous)
             outcomes = self._run_stages(ctx, progress, timings)
             progress.stage("write run folder", 1)
             manifest = self._manifest(run_id, started, data, outcomes, timings)
@@ -206,8 +214,9 @@ class Project:
         result.run_dir = final
         return result
 
-    def _run_stages(self, ctx: StageContext, progress: RunProgress,
-                    timings: dict[str, float]) -> dict[str, StageOutcome]:
+    def _run_stages(
+        self, ctx: StageContext, progress: RunProgress, timings: dict[str, float]
+    ) -> dict[str, StageOutcome]:
         plan = self.plan(ctx.data)
         outcomes: dict[str, StageOutcome] = {}
         for stage in STAGES:
@@ -225,8 +234,9 @@ class Project:
                 raise
             except ValueError as exc:
                 # Stages raise ValueError for data they cannot use, naming column or setting.
-                raise StageError(f"the {stage.name} stage cannot run on these data: {exc}",
-                                 ) from exc
+                raise StageError(
+                    f"the {stage.name} stage cannot run on these data: {exc}",
+                ) from exc
             seconds = round(time.perf_counter() - t, 3)
             timings[stage.name] = seconds
             ctx.results[stage.name] = result
@@ -234,8 +244,14 @@ class Project:
             progress.done(stage.name, "ok")
         return outcomes
 
-    def _manifest(self, run_id: str, started: datetime, data: Ingested,
-                  outcomes: dict[str, StageOutcome], timings: dict[str, float]) -> dict[str, Any]:
+    def _manifest(
+        self,
+        run_id: str,
+        started: datetime,
+        data: Ingested,
+        outcomes: dict[str, StageOutcome],
+        timings: dict[str, float],
+    ) -> dict[str, Any]:
         inputs = {
             name: {
                 "location": t.source.location,
@@ -260,22 +276,31 @@ class Project:
             "started_at": started.isoformat(),
             "inputs": inputs,
             "parameters": self.config.model_dump(mode="json"),
-            "stages": {k: {"status": o.status, "reason": o.reason, "seconds": o.seconds}
-                       for k, o in outcomes.items()},
+            "stages": {
+                k: {"status": o.status, "reason": o.reason, "seconds": o.seconds}
+                for k, o in outcomes.items()
+            },
             "n_segments": n_segments,
             "timings": timings,
             "versions": _versions(),
             "platform": platform.platform(),
         }
 
-    def _write(self, tmp: Path, manifest: dict[str, Any], data: Ingested,
-               outcomes: dict[str, StageOutcome], ctx: StageContext) -> RunResult:
+    def _write(
+        self,
+        tmp: Path,
+        manifest: dict[str, Any],
+        data: Ingested,
+        outcomes: dict[str, StageOutcome],
+        ctx: StageContext,
+    ) -> RunResult:
         stages = {s.name: s for s in STAGES}
         ran = [(stages[k], o) for k, o in outcomes.items() if o.status == "ran"]
 
         assignments = _merge_assignments(
-            [*_id_frames(self.config, data)] + [stage.assignments(o.result, ctx)
-                                                for stage, o in ran])
+            [*_id_frames(self.config, data)]
+            + [stage.assignments(o.result, ctx) for stage, o in ran]
+        )
         assignments.to_parquet(tmp / "assignments.parquet", index=False)
 
         # segments.json: the profiles stage gives the `segments`, `white_space` and
@@ -294,9 +319,14 @@ class Project:
         for stage, outcome in ran:
             if stage.save_model is not None:
                 stage.save_model(outcome.result, model_dir)
-        write_json(model_dir / "VERSION.json",
-                   {"segmentum": __version__, "run_id": manifest["run_id"],
-                    "stages": [s.name for s, _ in ran if s.save_model is not None]})
+        write_json(
+            model_dir / "VERSION.json",
+            {
+                "segmentum": __version__,
+                "run_id": manifest["run_id"],
+                "stages": [s.name for s, _ in ran if s.save_model is not None],
+            },
+        )
 
         for stage, outcome in ran:
             if stage.write_files is not None:
@@ -314,12 +344,11 @@ class Project:
             sections,
             title=f"{self.config.project.name}: segmentation report",
             subtitle=f"Run {manifest['run_id']} · seed {manifest['seed']} · "
-                     f"analysis date {str(data.analysis_date)[:10]}",
+            f"analysis date {str(data.analysis_date)[:10]}",
             manifest=manifest,
         )
         (tmp / "report.html").write_text(html, encoding="utf-8")
-        return RunResult(manifest["run_id"], tmp, manifest, assignments, outcomes, data,
-                         sections)
+        return RunResult(manifest["run_id"], tmp, manifest, assignments, outcomes, data, sections)
 
 
 _DEPENDS = {"profiles": ("segments",)}
@@ -331,15 +360,17 @@ def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:
     frames = []
     customers = config.sources.customers
     if customers is not None and "customers" in data:
-        frames.append(pd.DataFrame(
-            {"customer_id": data.frame("customers")[customers.id].astype("str")}))
+        frames.append(
+            pd.DataFrame({"customer_id": data.frame("customers")[customers.id].astype("str")})
+        )
     survey = config.sources.survey
     if survey is not None and "survey" in data:
         frame = data.frame("survey")
         ids = pd.DataFrame({"respondent_id": frame[survey.id_column].astype("str")})
         if survey.customer_id:
-            ids["customer_id"] = frame[survey.customer_id].astype("str").where(
-                frame[survey.customer_id].notna())
+            ids["customer_id"] = (
+                frame[survey.customer_id].astype("str").where(frame[survey.customer_id].notna())
+            )
         frames.append(ids)
     return frames
 
@@ -347,15 +378,18 @@ def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:
 def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
     """Join stage columns into one row per respondent or customer."""
     frames = [f for f in frames if f is not None and len(f.columns)]
-    integer_columns = {c for f in frames for c in f.columns
-                       if pd.api.types.is_integer_dtype(f[c])}
+    integer_columns = {c for f in frames for c in f.columns if pd.api.types.is_integer_dtype(f[c])}
     if not frames:
-        return pd.DataFrame({"respondent_id": pd.Series(dtype="str"),
-                             "customer_id": pd.Series(dtype="str")})
+        return pd.DataFrame(
+            {"respondent_id": pd.Series(dtype="str"), "customer_id": pd.Series(dtype="str")}
+        )
     merged = frames[0]
     for frame in frames[1:]:
-        keys = [k for k in ("respondent_id", "customer_id")
-                if k in merged.columns and k in frame.columns][:1]
+        keys = [
+            k
+            for k in ("respondent_id", "customer_id")
+            if k in merged.columns and k in frame.columns
+        ][:1]
         if keys == ["customer_id"]:
             # Respondents without a customer id must not all match each other on a null key.
             left = merged[merged["customer_id"].notna()]
@@ -373,30 +407,46 @@ def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
     return merged[front + [c for c in merged.columns if c not in front]]
 
 
-def overview_section(project: Project, data: Ingested, outcomes: dict[str, StageOutcome],
-                     stages: dict[str, Stage]) -> Section:
+def overview_section(
+    project: Project, data: Ingested, outcomes: dict[str, StageOutcome], stages: dict[str, Stage]
+) -> Section:
     """The report's first section: what was read, what ran and what was skipped, and why."""
     ran = [stages[k].title for k, o in outcomes.items() if o.status == "ran"]
     section = Section(
-        "overview", "Overview",
-        summary=(f"{len(data.tables)} table(s) read; stages run: "
-                 f"{', '.join(ran) if ran else 'none'}."),
+        "overview",
+        "Overview",
+        summary=(
+            f"{len(data.tables)} table(s) read; stages run: {', '.join(ran) if ran else 'none'}."
+        ),
     )
     rows = []
     for name, table in data.tables.items():
-        rows.append({"table": name, "source": table.source.location,
-                     "rows read": table.n_rows_read, "rows set aside": table.n_rejected,
-                     "rows used": len(table.frame)})
+        rows.append(
+            {
+                "table": name,
+                "source": table.source.location,
+                "rows read": table.n_rows_read,
+                "rows set aside": table.n_rejected,
+                "rows used": len(table.frame),
+            }
+        )
     section.table(pd.DataFrame(rows), caption="Inputs, as read and checked through DuckDB.")
     rejected = {k: v for k, v in data.n_rejected.items() if v}
     if rejected:
         section.warn(
-            "Rows were set aside as bad input (on_bad_rows = \"quarantine\"): "
+            'Rows were set aside as bad input (on_bad_rows = "quarantine"): '
             + ", ".join(f"{k}: {v:,}" for k, v in rejected.items())
-            + ". They are in the run's rejected/ folder, each with its reason.")
-    stage_rows = [{"stage": stages[k].title, "status": o.status,
-                   "seconds": o.seconds if o.status == "ran" else None,
-                   "why skipped": o.reason} for k, o in outcomes.items()]
+            + ". They are in the run's rejected/ folder, each with its reason."
+        )
+    stage_rows = [
+        {
+            "stage": stages[k].title,
+            "status": o.status,
+            "seconds": o.seconds if o.status == "ran" else None,
+            "why skipped": o.reason,
+        }
+        for k, o in outcomes.items()
+    ]
     section.table(pd.DataFrame(stage_rows), caption="Stages of this run.")
     for key, outcome in outcomes.items():
         if outcome.status == "skipped":

@@ -112,8 +112,9 @@ def _fsync_tree(root: Path) -> None:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_json_default, ensure_ascii=False),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(payload, indent=2, default=_json_default, ensure_ascii=False), encoding="utf-8"
+    )
 
 
 def _json_default(value: Any) -> Any:
@@ -208,8 +209,19 @@ class Catalogue:
     def runs(self) -> pd.DataFrame:
         """All recorded runs, newest first."""
         if not self.path.exists():
-            return pd.DataFrame(columns=["run_id", "project", "started_at", "finished_at",
-                                         "seconds", "seed", "stages", "n_segments", "path"])
+            return pd.DataFrame(
+                columns=[
+                    "run_id",
+                    "project",
+                    "started_at",
+                    "finished_at",
+                    "seconds",
+                    "seed",
+                    "stages",
+                    "n_segments",
+                    "path",
+                ]
+            )
         con = duckdb.connect(str(self.path), read_only=True)
         try:
             return con.execute("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC").df()

@@ -84,13 +84,15 @@ def stage_settings(cls: type, settings: dict[str, Any], table: str) -> Any:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             tip = f" Did you mean '{close[0]}'?" if close else ""
-            raise ProjectError(f"[{table}] unknown key '{key}'.{tip} Valid keys: "
-                               f"{', '.join(known)}.")
+            raise ProjectError(
+                f"[{table}] unknown key '{key}'.{tip} Valid keys: {', '.join(known)}."
+            )
     try:
         return TypeAdapter(cls).validate_python(settings)
     except ValidationError as exc:
-        lines = [f"  [{table}.{'.'.join(str(p) for p in e['loc'])}] {e['msg']}"
-                 for e in exc.errors()]
+        lines = [
+            f"  [{table}.{'.'.join(str(p) for p in e['loc'])}] {e['msg']}" for e in exc.errors()
+        ]
         raise ProjectError(f"[{table}] settings are not valid:\n" + "\n".join(lines)) from None
     except (TypeError, ValueError) as exc:
         raise ProjectError(f"[{table}] settings are not valid: {exc}") from None
@@ -110,6 +112,7 @@ def check_stage_settings(config: ProjectConfig) -> None:
 
 # --- value -------------------------------------------------------------------------------
 
+
 def _value_skip(ctx: StageContext) -> str | None:
     if "transactions" not in ctx.data:
         return "no transactions table is declared ([sources.transactions])"
@@ -126,9 +129,13 @@ def _value_run(ctx: StageContext) -> Any:
     customers = ctx.config.sources.customers
     events_frame = ctx.data.get("events")
     if events_frame is not None and events is not None:
-        events_frame = events_frame.rename(columns={
-            events.customer_id: "customer_id", events.timestamp: "timestamp",
-            events.event_type: "event_type"})
+        events_frame = events_frame.rename(
+            columns={
+                events.customer_id: "customer_id",
+                events.timestamp: "timestamp",
+                events.event_type: "event_type",
+            }
+        )
     customers_frame = ctx.data.get("customers")
     if customers_frame is not None and customers is not None:
         renames = {customers.id: "customer_id"}
@@ -180,6 +187,7 @@ VALUE = Stage(
 
 
 # --- segments ----------------------------------------------------------------------------
+
 
 def _segments_skip(ctx: StageContext) -> str | None:
     survey = ctx.config.sources.survey
@@ -238,7 +246,8 @@ def _segments_assignments(result: Any, ctx: StageContext) -> pd.DataFrame:
     frame["respondent_id"] = frame["respondent_id"].astype(str)
     if survey.customer_id:
         link = ctx.data.frame("survey")[[survey.id_column, survey.customer_id]].rename(
-            columns={survey.id_column: "respondent_id", survey.customer_id: "customer_id"})
+            columns={survey.id_column: "respondent_id", survey.customer_id: "customer_id"}
+        )
         link["respondent_id"] = link["respondent_id"].astype(str)
         frame = frame.merge(link, on="respondent_id", how="left")
     return frame
@@ -249,8 +258,10 @@ def _segments_save(result: Any, model_dir: Path) -> None:
 
     # What the next run needs to keep segment numbers put: memberships and centroids.
     id_column = result.assignments.columns[0]
-    previous = {"assignments": result.assignments[[id_column, "segment"]].copy(),
-                "centroids": result.centroids.copy()}
+    previous = {
+        "assignments": result.assignments[[id_column, "segment"]].copy(),
+        "centroids": result.centroids.copy(),
+    }
     joblib.dump({"model": result.model, "previous": previous}, model_dir / "segments.joblib")
 
 
@@ -268,13 +279,22 @@ SEGMENTS = Stage(
 
 # --- profiles, map and white space ---------------------------------------------------------
 
+
 def _profiles_skip(ctx: StageContext) -> str | None:
     # Profiles need segments; the run skips them when the segments stage is skipped.
     return _segments_skip(ctx)
 
 
-_ADDITIVE_VALUE = ("n_transactions", "revenue", "margin", "expected_purchases", "clv",
-                   "cost_to_serve", "profit", "profit_clv")
+_ADDITIVE_VALUE = (
+    "n_transactions",
+    "revenue",
+    "margin",
+    "expected_purchases",
+    "clv",
+    "cost_to_serve",
+    "profit",
+    "profit_clv",
+)
 
 
 def _profiles_run(ctx: StageContext) -> Any:
@@ -287,9 +307,14 @@ def _profiles_run(ctx: StageContext) -> Any:
     ratings = ctx.data.get("competitor_ratings")
     ratings_src = ctx.config.sources.competitor_ratings
     if ratings is not None and ratings_src is not None:
-        ratings = ratings.rename(columns={
-            ratings_src.respondent_id: "respondent_id", ratings_src.brand: "brand",
-            ratings_src.need: "need", ratings_src.rating: "rating"})
+        ratings = ratings.rename(
+            columns={
+                ratings_src.respondent_id: "respondent_id",
+                ratings_src.brand: "brand",
+                ratings_src.need: "need",
+                ratings_src.rating: "rating",
+            }
+        )
     value = None
     if "value" in ctx.results and survey_src.customer_id:
         # Linked through the survey's customer id column.
@@ -331,8 +356,9 @@ def _profiles_files(result: Any, run_dir: Path) -> list[Path]:
         written.append(write_static(result.map, run_dir / "map.svg"))
     if result.personas:
         path = run_dir / "personas.md"
-        path.write_text("\n\n".join(p.to_markdown() for p in result.personas) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            "\n\n".join(p.to_markdown() for p in result.personas) + "\n", encoding="utf-8"
+        )
         written.append(path)
     return written
 

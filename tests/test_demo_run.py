@@ -27,8 +27,10 @@ N_RESPONDENTS = 2_000
 @pytest.fixture(scope="module")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(app, ["demo", str(folder), "--customers", str(N_CUSTOMERS),
-                                      "--respondents", str(N_RESPONDENTS)])
+    result = CliRunner().invoke(
+        app,
+        ["demo", str(folder), "--customers", str(N_CUSTOMERS), "--respondents", str(N_RESPONDENTS)],
+    )
     assert result.exit_code == 0, result.output
     return folder
 
@@ -49,14 +51,26 @@ def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
     # the pipeline never reads the truth
     assert "truth" not in (demo_folder / "segmentum.toml").read_text()
     run = only_run(demo_folder)
-    for name in ("report.html", "assignments.parquet", "manifest.json", "segments.json",
-                 "map.svg", "personas.md", "model/segments.joblib"):
+    for name in (
+        "report.html",
+        "assignments.parquet",
+        "manifest.json",
+        "segments.json",
+        "map.svg",
+        "personas.md",
+        "model/segments.joblib",
+    ):
         assert (run / name).is_file(), name
     assert (run / "map.svg").read_text().lstrip().startswith(("<svg", "<?xml"))
     assert "Online self-service" in (run / "personas.md").read_text()
     manifest = json.loads((run / "manifest.json").read_text())
-    assert set(manifest["inputs"]) == {"survey", "customers", "transactions", "events",
-                                       "competitor_ratings"}
+    assert set(manifest["inputs"]) == {
+        "survey",
+        "customers",
+        "transactions",
+        "events",
+        "competitor_ratings",
+    }
     assert all(s["status"] == "ran" for s in manifest["stages"].values()), manifest["stages"]
     assert set(manifest["timings"]) >= {"ingest", "value", "segments", "profiles"}
 
@@ -68,8 +82,9 @@ def test_demo_segments_agree_with_planted_truth(demo_folder: Path) -> None:
     respondents = assignments.dropna(subset=["respondent_id"])
     assert respondents["respondent_id"].is_unique
     assert len(respondents) == N_RESPONDENTS
-    joined = respondents.merge(truth.dropna(subset=["respondent_id"]), on="respondent_id",
-                               suffixes=("", "_truth"))
+    joined = respondents.merge(
+        truth.dropna(subset=["respondent_id"]), on="respondent_id", suffixes=("", "_truth")
+    )
     ari = adjusted_rand_score(joined["segment_truth"], joined["segment"])
     assert ari >= 0.85, f"ARI with planted truth {ari:.3f}"
     assert joined["segment_probability"].between(0, 1).all()
@@ -88,8 +103,9 @@ def test_assignments_carry_value_for_customers(demo_folder: Path) -> None:
     assert len(linked) > 0.3 * N_RESPONDENTS
 
 
-def test_killing_a_run_leaves_earlier_runs_and_catalogue_intact(demo_folder: Path,
-                                                                 tmp_path: Path) -> None:
+def test_killing_a_run_leaves_earlier_runs_and_catalogue_intact(
+    demo_folder: Path, tmp_path: Path
+) -> None:
     project = tmp_path / "project"
     shutil.copytree(demo_folder, project)
     before = sorted(p.name for p in (project / "runs").iterdir())
@@ -100,9 +116,12 @@ def test_killing_a_run_leaves_earlier_runs_and_catalogue_intact(demo_folder: Pat
     catalogue_before = Catalogue(project, project / "runs").runs()["run_id"].tolist()
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "segmentum.cli.main", "run",
-                             str(project / "segmentum.toml")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segmentum.cli.main", "run", str(project / "segmentum.toml")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while not list((project / "runs").glob(".tmp-*")):
@@ -139,7 +158,8 @@ def test_segment_numbers_stay_put_across_runs(demo_folder: Path, tmp_path: Path)
     assert latest is not None
     second = pd.read_parquet(latest / "assignments.parquet")
     both = first.dropna(subset=["respondent_id"]).merge(
-        second.dropna(subset=["respondent_id"]), on="respondent_id", suffixes=("_1", "_2"))
+        second.dropna(subset=["respondent_id"]), on="respondent_id", suffixes=("_1", "_2")
+    )
     assert (both["segment_1"] == both["segment_2"]).mean() >= 0.9
     summary = json.loads((latest / "segments.json").read_text())
     assert summary["segmentation"]["match"]["mean_similarity"] >= 0.8

@@ -39,23 +39,32 @@ amount = "amount"
 """
 
 
-def make_project(tmp_path: Path, *, customers: str | bytes = CUSTOMERS,
-                 transactions: str | bytes = TRANSACTIONS, project: str | None = None,
-                 extra: str = "") -> Path:
+def make_project(
+    tmp_path: Path,
+    *,
+    customers: str | bytes = CUSTOMERS,
+    transactions: str | bytes = TRANSACTIONS,
+    project: str | None = None,
+    extra: str = "",
+) -> Path:
     for name, content in (("customers.csv", customers), ("transactions.csv", transactions)):
         path = tmp_path / name
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:
             path.write_text(content, encoding="utf-8")
-    (tmp_path / "segmentum.toml").write_text(project or PROJECT.format(extra=extra),
-                                             encoding="utf-8")
+    (tmp_path / "segmentum.toml").write_text(
+        project or PROJECT.format(extra=extra), encoding="utf-8"
+    )
     return tmp_path / "segmentum.toml"
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run_cli(args: list[str]) -> tuple[int, str]:
@@ -109,15 +118,25 @@ def test_missing_data_file(tmp_path: Path) -> None:
 
 def test_missing_column(tmp_path: Path) -> None:
     project_file = make_project(tmp_path, transactions=TRANSACTIONS.replace("amount", "amnt"))
-    check_fails(project_file, 3, "column 'amount' (role: amount) is not in the table",
-                "Did you mean 'amnt'?")
+    check_fails(
+        project_file,
+        3,
+        "column 'amount' (role: amount) is not in the table",
+        "Did you mean 'amnt'?",
+    )
 
 
 def test_wrong_type(tmp_path: Path) -> None:
     bad = TRANSACTIONS.replace("35.5", "thirty")
     project_file = make_project(tmp_path, transactions=bad)
-    check_fails(project_file, 3, "transactions.csv, row 2 (line 3), column 'amount'",
-                "not a number", "'thirty'", "Expected a number")
+    check_fails(
+        project_file,
+        3,
+        "transactions.csv, row 2 (line 3), column 'amount'",
+        "not a number",
+        "'thirty'",
+        "Expected a number",
+    )
 
 
 def test_unparseable_date(tmp_path: Path) -> None:
@@ -129,8 +148,13 @@ def test_unparseable_date(tmp_path: Path) -> None:
 def test_duplicate_ids(tmp_path: Path) -> None:
     bad = CUSTOMERS + "C2,60,East\n"
     project_file = make_project(tmp_path, customers=bad)
-    check_fails(project_file, 3, "customers.csv, row 4 (line 5), column 'customer_id'",
-                "duplicate id", "first seen on row 2")
+    check_fails(
+        project_file,
+        3,
+        "customers.csv, row 4 (line 5), column 'customer_id'",
+        "duplicate id",
+        "first seen on row 2",
+    )
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -152,15 +176,21 @@ def test_non_utf8_bytes(tmp_path: Path) -> None:
 def test_dates_after_analysis_date(tmp_path: Path) -> None:
     bad = TRANSACTIONS + "C2,2024-07-02,5.0\n"
     project_file = make_project(tmp_path, transactions=bad)
-    check_fails(project_file, 3, "row 5 (line 6), column 'date'", "after the analysis date",
-                "2024-06-30")
+    check_fails(
+        project_file, 3, "row 5 (line 6), column 'date'", "after the analysis date", "2024-06-30"
+    )
 
 
 def test_negative_amount_without_returns(tmp_path: Path) -> None:
     bad = TRANSACTIONS + "C2,2024-04-02,-5.0\n"
     project_file = make_project(tmp_path, transactions=bad)
-    check_fails(project_file, 3, "row 5 (line 6), column 'amount'", "negative amount",
-                "allow_returns = true")
+    check_fails(
+        project_file,
+        3,
+        "row 5 (line 6), column 'amount'",
+        "negative amount",
+        "allow_returns = true",
+    )
 
 
 def test_negative_amount_with_returns_declared(tmp_path: Path) -> None:
@@ -174,8 +204,7 @@ def test_negative_amount_with_returns_declared(tmp_path: Path) -> None:
 def test_unknown_customer_id(tmp_path: Path) -> None:
     bad = TRANSACTIONS + "C9,2024-04-02,5.0\n"
     project_file = make_project(tmp_path, transactions=bad)
-    check_fails(project_file, 3, "row 5 (line 6), column 'customer_id'", "unknown id",
-                "'C9'")
+    check_fails(project_file, 3, "row 5 (line 6), column 'customer_id'", "unknown id", "'C9'")
 
 
 def test_error_lists_every_problem_count(tmp_path: Path) -> None:
@@ -187,8 +216,7 @@ def test_error_lists_every_problem_count(tmp_path: Path) -> None:
 
 def test_quarantine_keeps_good_rows_and_explains_bad_ones(tmp_path: Path) -> None:
     bad = TRANSACTIONS + "C2,2024-04-02,-5.0\nC9,2024-04-03,7.0\n"
-    project_file = make_project(tmp_path, transactions=bad,
-                                extra='on_bad_rows = "quarantine"')
+    project_file = make_project(tmp_path, transactions=bad, extra='on_bad_rows = "quarantine"')
     data = ingest(load_config(project_file), tmp_path)
     table = data.tables["transactions"]
     assert len(table.frame) == 4
@@ -215,7 +243,8 @@ def test_duckdb_query_source(tmp_path: Path) -> None:
     make_project(tmp_path)
     project = PROJECT.format(extra="").replace(
         'path = "transactions.csv"',
-        "query = \"SELECT * FROM read_csv('transactions.csv') WHERE amount > 15\"")
+        "query = \"SELECT * FROM read_csv('transactions.csv') WHERE amount > 15\"",
+    )
     (tmp_path / "segmentum.toml").write_text(project)
     data = ingest(load_config(tmp_path / "segmentum.toml"), tmp_path)
     assert len(data.frame("transactions")) == 3
@@ -226,19 +255,22 @@ def test_duckdb_table_source(tmp_path: Path) -> None:
 
     make_project(tmp_path)
     con = duckdb.connect(str(tmp_path / "crm.duckdb"))
-    con.execute("CREATE TABLE tx AS SELECT * FROM read_csv(?)",
-                [str(tmp_path / "transactions.csv")])
+    con.execute(
+        "CREATE TABLE tx AS SELECT * FROM read_csv(?)", [str(tmp_path / "transactions.csv")]
+    )
     con.close()
-    project = PROJECT.format(extra="").replace('path = "transactions.csv"',
-                                               'table = "crm.duckdb:tx"')
+    project = PROJECT.format(extra="").replace(
+        'path = "transactions.csv"', 'table = "crm.duckdb:tx"'
+    )
     (tmp_path / "segmentum.toml").write_text(project)
     data = ingest(load_config(tmp_path / "segmentum.toml"), tmp_path)
     assert len(data.frame("transactions")) == 4
 
 
 def test_source_needs_exactly_one_location(tmp_path: Path) -> None:
-    project = PROJECT.format(extra="").replace('path = "transactions.csv"',
-                                               'path = "transactions.csv"\ntable = "x:y"')
+    project = PROJECT.format(extra="").replace(
+        'path = "transactions.csv"', 'path = "transactions.csv"\ntable = "x:y"'
+    )
     project_file = make_project(tmp_path, project=project)
     with pytest.raises(ProjectError, match="exactly one of"):
         load_config(project_file)
@@ -248,7 +280,8 @@ def test_mixed_types_in_basis_column(tmp_path: Path) -> None:
     survey = "respondent_id,q1,q2,q3\nR1,1,5,2\nR2,2,4,oops\nR3,5,1,3\nR4,4,2,3\n"
     (tmp_path / "survey.csv").write_text(survey)
     (tmp_path / "segmentum.toml").write_text(
-        '[sources.survey]\npath = "survey.csv"\nid = "respondent_id"\nbasis = ["q1","q2","q3"]\n')
+        '[sources.survey]\npath = "survey.csv"\nid = "respondent_id"\nbasis = ["q1","q2","q3"]\n'
+    )
     with pytest.raises(DataError, match=r"row 2 \(line 3\), column 'q3'.*'oops'"):
         ingest(load_config(tmp_path / "segmentum.toml"), tmp_path)
 
@@ -257,43 +290,63 @@ def test_init_writes_a_project_that_validates(tmp_path: Path, shared_data: Path)
     import shutil
 
     shutil.copy(shared_data / "msa" / "mcdonalds.csv", tmp_path / "mcdonalds.csv")
-    code, output = run_cli(["init", str(tmp_path / "mcdonalds.csv"), "-o",
-                            str(tmp_path / "segmentum.toml")])
+    code, output = run_cli(
+        ["init", str(tmp_path / "mcdonalds.csv"), "-o", str(tmp_path / "segmentum.toml")]
+    )
     assert code == 0, output
     config = load_config(tmp_path / "segmentum.toml")
     assert config.sources.survey is not None
-    assert config.sources.survey.basis == ["yummy", "convenient", "spicy", "fattening", "greasy",
-                                           "fast", "cheap", "tasty", "expensive", "healthy",
-                                           "disgusting"]
+    assert config.sources.survey.basis == [
+        "yummy",
+        "convenient",
+        "spicy",
+        "fattening",
+        "greasy",
+        "fast",
+        "cheap",
+        "tasty",
+        "expensive",
+        "healthy",
+        "disgusting",
+    ]
     assert set(config.sources.survey.descriptors) == {"Age", "Gender", "Like", "VisitFrequency"}
     data = ingest(config, tmp_path)
     assert data.frame("survey")["respondent_id"].iloc[0] == "1"
     # init refuses to overwrite
-    code, output = run_cli(["init", str(tmp_path / "mcdonalds.csv"), "-o",
-                            str(tmp_path / "segmentum.toml")])
+    code, output = run_cli(
+        ["init", str(tmp_path / "mcdonalds.csv"), "-o", str(tmp_path / "segmentum.toml")]
+    )
     assert code == 2 and "exists" in output
 
 
 def test_unknown_stage_setting_is_a_project_error(tmp_path: Path) -> None:
-    project_file = make_project(tmp_path, project=PROJECT.format(extra="")
-                                + "\n[value]\ntime_unitt = \"W\"\n")
-    check_fails(project_file, 2, "[value] unknown key 'time_unitt'",
-                "Did you mean 'time_unit'?")
+    project_file = make_project(
+        tmp_path, project=PROJECT.format(extra="") + '\n[value]\ntime_unitt = "W"\n'
+    )
+    check_fails(project_file, 2, "[value] unknown key 'time_unitt'", "Did you mean 'time_unit'?")
 
 
 def test_bad_stage_setting_value_is_a_project_error(tmp_path: Path) -> None:
-    project_file = make_project(tmp_path, project=PROJECT.format(extra="")
-                                + "\n[value]\ntime_unit = \"fortnight\"\n")
+    project_file = make_project(
+        tmp_path, project=PROJECT.format(extra="") + '\n[value]\ntime_unit = "fortnight"\n'
+    )
     check_fails(project_file, 2, "[value.time_unit]", "'D' or 'W'")
 
 
 def test_survey_customer_ids_must_be_customers(tmp_path: Path) -> None:
     make_project(tmp_path)
-    (tmp_path / "survey.csv").write_text("respondent_id,customer_id,q1,q2\nR1,C1,3,4\n"
-                                         "R2,,5,1\nR3,C7,2,2\n")
+    (tmp_path / "survey.csv").write_text(
+        "respondent_id,customer_id,q1,q2\nR1,C1,3,4\nR2,,5,1\nR3,C7,2,2\n"
+    )
     project = PROJECT.format(extra="") + (
         '\n[sources.survey]\npath = "survey.csv"\nid = "respondent_id"\n'
-        'customer_id = "customer_id"\nbasis = ["q1", "q2"]\n')
+        'customer_id = "customer_id"\nbasis = ["q1", "q2"]\n'
+    )
     project_file = make_project(tmp_path, project=project)
-    check_fails(project_file, 3, "survey.csv, row 3 (line 4), column 'customer_id'",
-                "unknown id (not in customers)", "'C7'")
+    check_fails(
+        project_file,
+        3,
+        "survey.csv, row 3 (line 4), column 'customer_id'",
+        "unknown id (not in customers)",
+        "'C7'",
+    )

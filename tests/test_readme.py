@@ -18,8 +18,9 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
-def test_readme_tour_runs(tmp_path: Path, shared_data: Path,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_tour_runs(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocks = python_blocks()
     assert len(blocks) >= 4
     demo = tmp_path / "segmentum-demo"

@@ -28,7 +28,8 @@ def customers_project(tmp_path: Path) -> Path:
     (tmp_path / "customers.csv").write_text(CUSTOMERS)
     (tmp_path / "segmentum.toml").write_text(
         '[project]\nname = "tiny"\nseed = 7\n\n[sources.customers]\npath = "customers.csv"\n'
-        'descriptors = ["age", "region"]\n')
+        'descriptors = ["age", "region"]\n'
+    )
     return tmp_path / "segmentum.toml"
 
 
@@ -36,8 +37,13 @@ def test_run_writes_a_complete_folder(customers_project: Path) -> None:
     result = Project.load(customers_project).run()
     run_dir = result.run_dir
     assert run_dir.parent == customers_project.parent / "runs"
-    for name in ("manifest.json", "assignments.parquet", "segments.json", "report.html",
-                 "model/VERSION.json"):
+    for name in (
+        "manifest.json",
+        "assignments.parquet",
+        "segments.json",
+        "report.html",
+        "model/VERSION.json",
+    ):
         assert (run_dir / name).is_file(), name
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["seed"] == 7
@@ -62,7 +68,8 @@ def test_catalogue_lists_runs_newest_first(customers_project: Path) -> None:
 
 
 def test_failed_stage_leaves_no_run_and_keeps_earlier_ones(
-        customers_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    customers_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = Project.load(customers_project)
     good = project.run()
 
@@ -101,9 +108,13 @@ def test_assignments_have_one_row_per_customer_or_respondent() -> None:
     from segmentum.project import _merge_assignments
 
     value = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "clv": [1.0, 2.0, 3.0]})
-    segments = pd.DataFrame({"respondent_id": ["R1", "R2", "R3"],
-                             "customer_id": ["C2", None, "C9"],
-                             "segment": [1, 2, 2]})
+    segments = pd.DataFrame(
+        {
+            "respondent_id": ["R1", "R2", "R3"],
+            "customer_id": ["C2", None, "C9"],
+            "segment": [1, 2, 2],
+        }
+    )
     merged = _merge_assignments([value, segments])
     assert len(merged) == 5  # C1, C3 (customers only), R1↔C2, R2 (no customer), R3↔C9
     row = merged.set_index("respondent_id").loc["R1"]
@@ -112,16 +123,18 @@ def test_assignments_have_one_row_per_customer_or_respondent() -> None:
     assert set(merged["customer_id"].dropna()) == {"C1", "C2", "C3", "C9"}
 
 
-def test_quarantined_rows_are_written_beside_the_run_and_counted(tmp_path: Path,
-                                                                  shared_data: Path) -> None:
+def test_quarantined_rows_are_written_beside_the_run_and_counted(
+    tmp_path: Path, shared_data: Path
+) -> None:
     tx = (shared_data / "cdnow" / "cdnow_sample_transactions.csv").read_text().splitlines()
-    tx.insert(5, "1,4,1997-02-30,1,10.0")     # no such day
-    tx.insert(9, "2,21,1997-03-01,1,-20.0")   # a return, not declared
+    tx.insert(5, "1,4,1997-02-30,1,10.0")  # no such day
+    tx.insert(9, "2,21,1997-03-01,1,-20.0")  # a return, not declared
     (tmp_path / "tx.csv").write_text("\n".join(tx) + "\n")
     (tmp_path / "segmentum.toml").write_text(
         '[project]\nanalysis_date = "1998-06-30"\non_bad_rows = "quarantine"\n\n'
         '[sources.transactions]\npath = "tx.csv"\ncustomer_id = "customer_id"\n'
-        'timestamp = "date"\namount = "dollar_value"\n\n[value]\ntime_unit = "W"\n')
+        'timestamp = "date"\namount = "dollar_value"\n\n[value]\ntime_unit = "W"\n'
+    )
     result = Project.load(tmp_path / "segmentum.toml").run()
     rejected = pd.read_parquet(result.run_dir / "rejected" / "transactions.parquet")
     assert list(rejected["source_row"]) == [5, 9]

@@ -144,9 +144,17 @@ def test_previous_run_on_another_basis_is_not_matched_but_warned():
     rng = np.random.default_rng(0)
     survey = pd.DataFrame(rng.integers(1, 8, size=(120, 4)), columns=["a", "b", "c", "d"])
     survey.insert(0, "rid", [f"R{i}" for i in range(120)])
-    previous = {"centroids": pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 1.0]},
-                                          index=pd.Index([1, 2], name="segment"))}
-    result = run_segments(survey, id_column="rid", basis=["a", "b", "c", "d"],
-                          config=SegmentsConfig(n_segments=2, n_boot=0), previous=previous)
+    previous = {
+        "centroids": pd.DataFrame(
+            {"x": [1.0, 2.0], "y": [3.0, 1.0]}, index=pd.Index([1, 2], name="segment")
+        )
+    }
+    result = run_segments(
+        survey,
+        id_column="rid",
+        basis=["a", "b", "c", "d"],
+        config=SegmentsConfig(n_segments=2, n_boot=0),
+        previous=previous,
+    )
     assert result.match is None
     assert any("not matched to the previous run" in w for w in result.warnings)

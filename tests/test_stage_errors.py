@@ -18,14 +18,16 @@ def survey_project(tmp_path: Path, frame: pd.DataFrame, segments: str = "") -> P
     basis = [c for c in frame.columns if c.startswith("q")]
     (tmp_path / "segmentum.toml").write_text(
         '[sources.survey]\npath = "survey.csv"\nid = "respondent_id"\n'
-        f"basis = {basis!r}\n\n[segments]\nn_boot = 5\n{segments}".replace("'", '"'))
+        f"basis = {basis!r}\n\n[segments]\nn_boot = 5\n{segments}".replace("'", '"')
+    )
     return tmp_path / "segmentum.toml"
 
 
 def likert(n: int, items: int = 6, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.integers(1, 8, size=(n, items)),
-                         columns=[f"q{i}" for i in range(items)])
+    frame = pd.DataFrame(
+        rng.integers(1, 8, size=(n, items)), columns=[f"q{i}" for i in range(items)]
+    )
     frame.insert(0, "respondent_id", [f"R{i}" for i in range(n)])
     return frame
 

@@ -66,8 +66,14 @@ def _run_project(project_file: Path) -> None:
 
     try:
         project = Project.load(project_file)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      TimeElapsedColumn(), console=console, transient=False) as bar:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
             result = project.run(progress=_RichProgress(bar))  # type: ignore[arg-type]
     except SegmentumError as exc:
         _fail(exc)
@@ -86,8 +92,9 @@ def _run_project(project_file: Path) -> None:
 
 @app.command()
 def run(
-    project_file: Annotated[Path, typer.Argument(help="The project file (segmentum.toml) "
-                                                 "or the folder holding it.")],
+    project_file: Annotated[
+        Path, typer.Argument(help="The project file (segmentum.toml) or the folder holding it.")
+    ],
 ) -> None:
     """Run every stage the data allow and write one run folder (atomically)."""
     _run_project(project_file)
@@ -110,8 +117,9 @@ def validate(
     for col in ("table", "source", "rows", "columns"):
         table.add_column(col)
     for name, t in data.tables.items():
-        table.add_row(name, escape(t.source.location), f"{len(t.frame):,}",
-                      str(len(t.frame.columns)))
+        table.add_row(
+            name, escape(t.source.location), f"{len(t.frame):,}", str(len(t.frame.columns))
+        )
     out.print(table)
     for name, reason in project.plan(data).items():
         out.print(escape(f"{name}: " + ("will run" if reason is None else f"skipped: {reason}")))
@@ -120,11 +128,16 @@ def validate(
 
 @app.command()
 def init(
-    data: Annotated[list[Path], typer.Argument(help="CSV or Parquet files: survey, customers, "
-                                               "transactions, events, competitor ratings.")],
-    output: Annotated[Path, typer.Option("--output", "-o",
-                                         help="Where to write the project file.")] = Path(
-        "segmentum.toml"),
+    data: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CSV or Parquet files: survey, customers, "
+            "transactions, events, competitor ratings."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the project file.")
+    ] = Path("segmentum.toml"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing project file.")] = False,
 ) -> None:
     """Write a project file by inferring column roles from the data, for you to edit."""
@@ -147,12 +160,14 @@ def init(
 @app.command()
 def demo(
     folder: Annotated[Path, typer.Argument(help="An empty folder for the demo project.")] = Path(
-        "."),
+        "."
+    ),
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,
     customers: Annotated[int, typer.Option(help="Number of customers.")] = 100_000,
     respondents: Annotated[int, typer.Option(help="Number of survey respondents.")] = 3_000,
-    run_it: Annotated[bool, typer.Option("--run/--no-run",
-                                         help="Run the project after writing it.")] = True,
+    run_it: Annotated[
+        bool, typer.Option("--run/--no-run", help="Run the project after writing it.")
+    ] = True,
 ) -> None:
     """Write the demo auto-insurance market (data, project file, planted truth) and run it."""
     from segmentum.demo.project import write_demo_project
@@ -160,12 +175,15 @@ def demo(
     folder.mkdir(parents=True, exist_ok=True)
     clash = [p.name for p in folder.iterdir() if not p.name.startswith(".")]
     if clash:
-        console.print(f"[bold red]Error:[/] {folder} is not empty ({', '.join(sorted(clash)[:5])})"
-                      "; give an empty or new folder.")
+        console.print(
+            f"[bold red]Error:[/] {folder} is not empty ({', '.join(sorted(clash)[:5])})"
+            "; give an empty or new folder."
+        )
         raise typer.Exit(2)
     with console.status("Generating the demo market…"):
-        project_file = write_demo_project(folder, seed=seed, n_customers=customers,
-                                          n_respondents=respondents)
+        project_file = write_demo_project(
+            folder, seed=seed, n_customers=customers, n_respondents=respondents
+        )
     out.print(f"Wrote the demo market and {project_file}.")
     if run_it:
         _run_project(project_file)
@@ -174,7 +192,8 @@ def demo(
 @app.command()
 def runs(
     project_file: Annotated[Path, typer.Argument(help="The project file.")] = Path(
-        "segmentum.toml"),
+        "segmentum.toml"
+    ),
 ) -> None:
     """List the finished runs of a project, newest first."""
     from segmentum.project import Project
@@ -190,8 +209,13 @@ def runs(
     for col in ("run_id", "stages", "n_segments", "seconds", "path"):
         table.add_column(col)
     for _, row in frame.iterrows():
-        table.add_row(str(row.run_id), str(row.stages), str(row.n_segments),
-                      f"{row.seconds:.1f}", str(row.path))
+        table.add_row(
+            str(row.run_id),
+            str(row.stages),
+            str(row.n_segments),
+            f"{row.seconds:.1f}",
+            str(row.path),
+        )
     out.print(table)
 
 

@@ -165,14 +165,18 @@ class _Reader:
                     hint="Fix the path in the project file; it is relative to the project file.",
                 )
             if path.stat().st_size == 0:
-                raise DataError(f"{label}: the file is empty (sources.{name}).",
-                                hint="Export the table again, with its header row.")
+                raise DataError(
+                    f"{label}: the file is empty (sources.{name}).",
+                    hint="Export the table again, with its header row.",
+                )
             suffix = path.suffix.lower()
             is_csv = suffix in (".csv", ".tsv", ".txt", ".gz")
             if is_csv:
                 check_utf8(path, label)
-                reader = (f"read_csv({_literal(str(path))}, header=true, all_varchar=true, "
-                          "auto_detect=true, strict_mode=true)")
+                reader = (
+                    f"read_csv({_literal(str(path))}, header=true, all_varchar=true, "
+                    "auto_detect=true, strict_mode=true)"
+                )
             elif suffix in (".parquet", ".pq"):
                 reader = f"read_parquet({_literal(str(path))})"
             else:
@@ -190,8 +194,10 @@ class _Reader:
                 )
             db_path = (self.base_dir / db).resolve()
             if not db_path.exists():
-                raise DataError(f"{db}: DuckDB file not found (sources.{name}.table).",
-                                hint="Fix the path in the project file.")
+                raise DataError(
+                    f"{db}: DuckDB file not found (sources.{name}.table).",
+                    hint="Fix the path in the project file.",
+                )
             alias = f"src_{name}"
             self.con.execute(f"ATTACH {_literal(str(db_path))} AS {alias} (READ_ONLY)")
             label = source.table
@@ -209,8 +215,10 @@ class _Reader:
             )
         except duckdb.Error as exc:
             message = str(exc).split("\n\n")[0]
-            raise DataError(f"{label}: DuckDB could not read it: {message}",
-                            hint="Check the file's delimiter, quoting and header row.") from None
+            raise DataError(
+                f"{label}: DuckDB could not read it: {message}",
+                hint="Check the file's delimiter, quoting and header row.",
+            ) from None
 
 
 class _Checker:
@@ -229,8 +237,9 @@ class _Checker:
     def add_rows(self, sql: str, column: str, reason: str, expected: str) -> None:
         """``sql`` selects (__row, value) of offending rows."""
         for row, value in self.con.execute(sql).fetchall():
-            self.problems.append((int(row), column, None if value is None else str(value),
-                                  reason, expected))
+            self.problems.append(
+                (int(row), column, None if value is None else str(value), reason, expected)
+            )
 
     def require_columns(self, roles: dict[str, str]) -> None:
         missing = [(col, role) for col, role in roles.items() if col not in self.columns]
@@ -243,12 +252,18 @@ class _Checker:
             close = difflib.get_close_matches(col, self.columns, n=1)
             tip = f" Did you mean '{close[0]}'?" if close else ""
             lines.append(f"column '{col}' (role: {role}) is not in the table.{tip}")
-        problems = [Problem(self.name, self.label, None, c, None, f"a column for role {r}",
-                            "missing column") for c, r in missing]
+        problems = [
+            Problem(
+                self.name, self.label, None, c, None, f"a column for role {r}", "missing column"
+            )
+            for c, r in missing
+        ]
         raise DataError(
-            f"{self.label}: " + " ".join(lines)
+            f"{self.label}: "
+            + " ".join(lines)
             + f" Columns present: {', '.join(self.columns[:30])}"
-            + (" …" if len(self.columns) > 30 else "") + ".",
+            + (" …" if len(self.columns) > 30 else "")
+            + ".",
             problems,
             hint=f"Fix the column names under [sources.{self.name}] in the project file.",
         )
@@ -256,15 +271,21 @@ class _Checker:
     def check_empty(self) -> int:
         n = self.con.execute(f"SELECT count(*) FROM {self.raw}").fetchone()[0]
         if n == 0:
-            raise DataError(f"{self.label}: the table has no rows (sources.{self.name}).",
-                            hint="Export it again with its data, or remove it from the project.")
+            raise DataError(
+                f"{self.label}: the table has no rows (sources.{self.name}).",
+                hint="Export it again with its data, or remove it from the project.",
+            )
         return int(n)
 
     def check_id(self, col: str, unique: bool, what: str = "id") -> None:
         q = _quote(col)
-        self.add_rows(f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL "
-                      f"OR trim(CAST({q} AS VARCHAR)) = ''",
-                      col, f"missing {what}", f"a value on every row (role: {what})")
+        self.add_rows(
+            f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL "
+            f"OR trim(CAST({q} AS VARCHAR)) = ''",
+            col,
+            f"missing {what}",
+            f"a value on every row (role: {what})",
+        )
         if unique:
             sql = f"""
                 SELECT {ROW}, CAST({q} AS VARCHAR) || ' (first seen on row ' || first_row || ')'
@@ -273,46 +294,86 @@ class _Checker:
                 WHERE {ROW} > first_row ORDER BY {ROW}"""
             self.add_rows(sql, col, "duplicate id", "each id once")
 
-    def check_number(self, col: str, role: str, *, allow_negative: bool = True,
-                     positive: bool = False, hint_negative: str = "") -> None:
+    def check_number(
+        self,
+        col: str,
+        role: str,
+        *,
+        allow_negative: bool = True,
+        positive: bool = False,
+        hint_negative: str = "",
+    ) -> None:
         q = _quote(col)
         self.add_rows(
             f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
             f"WHERE {q} IS NOT NULL AND trim(CAST({q} AS VARCHAR)) <> '' "
             f"AND TRY_CAST({q} AS DOUBLE) IS NULL",
-            col, "not a number", f"a number (role: {role})")
+            col,
+            "not a number",
+            f"a number (role: {role})",
+        )
         value = f"TRY_CAST({q} AS DOUBLE)"
         if role in ("amount", "weight", "rating"):
-            self.add_rows(f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL "
-                          f"OR trim(CAST({q} AS VARCHAR)) = ''",
-                          col, "missing value", f"a number on every row (role: {role})")
+            self.add_rows(
+                f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL "
+                f"OR trim(CAST({q} AS VARCHAR)) = ''",
+                col,
+                "missing value",
+                f"a number on every row (role: {role})",
+            )
         if positive:
-            self.add_rows(f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} WHERE {value} <= 0",
-                          col, "not positive", f"a positive number (role: {role})")
+            self.add_rows(
+                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} WHERE {value} <= 0",
+                col,
+                "not positive",
+                f"a positive number (role: {role})",
+            )
         elif not allow_negative:
-            self.add_rows(f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} WHERE {value} < 0",
-                          col, "negative amount",
-                          f"an amount ≥ 0 (role: {role}){hint_negative}")
+            self.add_rows(
+                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} WHERE {value} < 0",
+                col,
+                "negative amount",
+                f"an amount ≥ 0 (role: {role}){hint_negative}",
+            )
 
     def timestamp_expr(self, col: str, date_format: str | None) -> str:
         q = _quote(col)
-        if self.types.get(col) in ("TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE",
-                                   "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"):
+        if self.types.get(col) in (
+            "TIMESTAMP",
+            "DATE",
+            "TIMESTAMP WITH TIME ZONE",
+            "TIMESTAMP_NS",
+            "TIMESTAMP_MS",
+            "TIMESTAMP_S",
+        ):
             return f"CAST({q} AS TIMESTAMP)"
         if date_format:
             return f"try_strptime(CAST({q} AS VARCHAR), {_literal(date_format)})"
         return f"TRY_CAST(CAST({q} AS VARCHAR) AS TIMESTAMP)"
 
-    def check_timestamp(self, col: str, date_format: str | None,
-                        analysis_date: pd.Timestamp | None) -> None:
+    def check_timestamp(
+        self, col: str, date_format: str | None, analysis_date: pd.Timestamp | None
+    ) -> None:
         q = _quote(col)
         expr = self.timestamp_expr(col, date_format)
-        fmt = f"a date in the format {date_format}" if date_format else \
-            "an ISO date or time (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS; set date_format otherwise)"
-        self.add_rows(f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-                      f"WHERE {q} IS NOT NULL AND {expr} IS NULL", col, "not a date", fmt)
-        self.add_rows(f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL",
-                      col, "missing date", "a date on every row")
+        fmt = (
+            f"a date in the format {date_format}"
+            if date_format
+            else "an ISO date or time (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS; set date_format otherwise)"
+        )
+        self.add_rows(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
+            f"WHERE {q} IS NOT NULL AND {expr} IS NULL",
+            col,
+            "not a date",
+            fmt,
+        )
+        self.add_rows(
+            f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL",
+            col,
+            "missing date",
+            "a date on every row",
+        )
         if analysis_date is not None:
             limit = _literal(analysis_date.isoformat(sep=" "))
             day_end = _literal((analysis_date + pd.Timedelta(days=1)).isoformat(sep=" "))
@@ -322,9 +383,11 @@ class _Checker:
             self.add_rows(
                 f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
                 f"WHERE {expr} {cmp} TIMESTAMP {bound}",
-                col, "date after the analysis date",
+                col,
+                "date after the analysis date",
                 f"a date on or before the analysis date {analysis_date.date()} "
-                "([project] analysis_date)")
+                "([project] analysis_date)",
+            )
 
     def check_items(self, cols: list[str], role: str) -> None:
         """Flag stray non-numbers in a mostly numeric basis or behaviour column."""
@@ -334,13 +397,16 @@ class _Checker:
             q = _quote(col)
             n, n_num = self.con.execute(
                 f"SELECT count({q}), count(TRY_CAST({q} AS DOUBLE)) FROM {self.raw} "
-                f"WHERE trim({q}) <> ''").fetchone()
+                f"WHERE trim({q}) <> ''"
+            ).fetchone()
             if n and n_num and n_num < n and n_num >= 0.5 * n:
                 self.add_rows(
                     f"SELECT {ROW}, {q} FROM {self.raw} WHERE trim({q}) <> '' "
                     f"AND TRY_CAST({q} AS DOUBLE) IS NULL",
-                    col, "not a number in a numeric column",
-                    f"a number like the other {n_num:,} values (role: {role})")
+                    col,
+                    "not a number in a numeric column",
+                    f"a number like the other {n_num:,} values (role: {role})",
+                )
 
     def check_foreign(self, col: str, other: str, other_id: str, label: str) -> None:
         q = _quote(col)
@@ -349,12 +415,18 @@ class _Checker:
             f"WHERE r.{q} IS NOT NULL AND trim(CAST(r.{q} AS VARCHAR)) <> '' AND NOT EXISTS "
             f"(SELECT 1 FROM {other} o WHERE CAST(o.{_quote(other_id)} AS VARCHAR) = "
             f"CAST(r.{q} AS VARCHAR))",
-            col, f"unknown id (not in {label})", f"an id present in {label}")
+            col,
+            f"unknown id (not in {label})",
+            f"an id present in {label}",
+        )
 
     def to_problems(self) -> list[Problem]:
-        return [Problem(self.name, self.label, row, col, value, expected, reason)
-                for row, col, value, reason, expected in sorted(
-                    self.problems, key=lambda p: (p[0] or 0, p[1] or ""))]
+        return [
+            Problem(self.name, self.label, row, col, value, expected, reason)
+            for row, col, value, reason, expected in sorted(
+                self.problems, key=lambda p: (p[0] or 0, p[1] or "")
+            )
+        ]
 
 
 def _infer_varchar(con: duckdb.DuckDBPyConnection, raw: str, col: str) -> str:
@@ -362,7 +434,8 @@ def _infer_varchar(con: duckdb.DuckDBPyConnection, raw: str, col: str) -> str:
     q = _quote(col)
     n, n_int, n_dbl = con.execute(
         f"SELECT count({q}), count(TRY_CAST({q} AS BIGINT)), count(TRY_CAST({q} AS DOUBLE)) "
-        f"FROM {raw} WHERE trim({q}) <> ''").fetchone()
+        f"FROM {raw} WHERE trim({q}) <> ''"
+    ).fetchone()
     if n and n_int == n:
         return f"TRY_CAST(NULLIF(trim({q}), '') AS BIGINT)"
     if n and n_dbl == n:
@@ -375,7 +448,8 @@ def _number_rows(con: duckdb.DuckDBPyConnection, raw: str, label: str) -> None:
     if "respondent_id" in con.table(raw).columns:
         raise ProjectError(
             f"{label} has a column 'respondent_id' but [sources.survey] declares no id: "
-            'add id = "respondent_id" to the project file.')
+            'add id = "respondent_id" to the project file.'
+        )
     con.execute(f"ALTER TABLE {raw} ADD COLUMN respondent_id VARCHAR")
     con.execute(f"UPDATE {raw} SET respondent_id = CAST({ROW} AS VARCHAR)")
 
@@ -461,9 +535,13 @@ def ingest(
         con.close()
 
 
-def _check_roles(checker: _Checker, name: str, source: Source,
-                 analysis_date: pd.Timestamp | None,
-                 id_tables: dict[str, tuple[str, str]]) -> None:
+def _check_roles(
+    checker: _Checker,
+    name: str,
+    source: Source,
+    analysis_date: pd.Timestamp | None,
+    id_tables: dict[str, tuple[str, str]],
+) -> None:
     if isinstance(source, SurveySource):
         checker.check_id(source.id_column, unique=True)
     if isinstance(source, CustomersSource):
@@ -486,9 +564,12 @@ def _check_roles(checker: _Checker, name: str, source: Source,
             checker.check_foreign(source.customer_id, clean, id_col, "customers")
     if isinstance(source, TransactionsSource):
         checker.check_number(
-            source.amount, "amount", allow_negative=source.allow_returns,
+            source.amount,
+            "amount",
+            allow_negative=source.allow_returns,
             hint_negative="; if these are returns, set allow_returns = true under "
-            "[sources.transactions]")
+            "[sources.transactions]",
+        )
         for role in ("margin", "cost"):
             col = getattr(source, role)
             if col:
@@ -507,18 +588,28 @@ def _raise(problems: list[Problem], label: str, csv: bool) -> None:
     listed = "\n".join("  " + p.describe(csv) for p in problems[:MAX_LISTED])
     more = len(problems) - MAX_LISTED
     rows = {p.row for p in problems}
-    head = (f"{label}: {len(problems):,} problem{'s' if len(problems) > 1 else ''} in "
-            f"{len(rows):,} row{'s' if len(rows) > 1 else ''}:\n{listed}")
+    head = (
+        f"{label}: {len(problems):,} problem{'s' if len(problems) > 1 else ''} in "
+        f"{len(rows):,} row{'s' if len(rows) > 1 else ''}:\n{listed}"
+    )
     if more > 0:
         head += f"\n  … and {more:,} more."
     raise DataError(
-        head, problems,
+        head,
+        problems,
         hint='Fix the data, or set on_bad_rows = "quarantine" under [project] to set such '
-             "rows aside (they are written to the run's rejected/ folder with their reasons).")
+        "rows aside (they are written to the run's rejected/ folder with their reasons).",
+    )
 
 
-def _finish(con: duckdb.DuckDBPyConnection, checker: _Checker, source: Source,
-            problems: list[Problem], fingerprint: str, n_rows: int) -> IngestedTable:
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    checker: _Checker,
+    source: Source,
+    problems: list[Problem],
+    fingerprint: str,
+    n_rows: int,
+) -> IngestedTable:
     name, raw = checker.name, checker.raw
     roles = source.role_columns()
     date_format = getattr(source, "date_format", None)
@@ -551,14 +642,20 @@ def _finish(con: duckdb.DuckDBPyConnection, checker: _Checker, source: Source,
         frame = to_pandas(con.sql(select))
     rejected = pd.DataFrame()
     if bad:
-        reasons = pd.DataFrame(
-            [(p.row, p.describe(checker.csv)) for p in problems if p.row is not None],
-            columns=[ROW, "reason"],
-        ).groupby(ROW, sort=True)["reason"].agg(" | ".join).reset_index()
+        reasons = (
+            pd.DataFrame(
+                [(p.row, p.describe(checker.csv)) for p in problems if p.row is not None],
+                columns=[ROW, "reason"],
+            )
+            .groupby(ROW, sort=True)["reason"]
+            .agg(" | ".join)
+            .reset_index()
+        )
         con.register("reasons_df", reasons)
         rejected = con.sql(
             f"SELECT r.{ROW} AS source_row, x.reason, r.* EXCLUDE ({ROW}) FROM {raw} r "
-            f"JOIN reasons_df x ON x.{ROW} = r.{ROW} ORDER BY r.{ROW}").df()
+            f"JOIN reasons_df x ON x.{ROW} = r.{ROW} ORDER BY r.{ROW}"
+        ).df()
         con.unregister("reasons_df")
     return IngestedTable(name, source, frame, fingerprint, n_rows, rejected)
 

@@ -19,7 +19,9 @@ _AMOUNT = re.compile(r"(amount|revenue|value|spend|sales|price|total)", re.IGNOR
 _WEIGHT = re.compile(r"^(weight|wt|wgt|sample_weight)s?$", re.IGNORECASE)
 _DESCRIPTOR = re.compile(
     r"(age|gender|sex|region|state|country|city|income|education|occupation|household|"
-    r"segment_size|industry|employees|size|tenure|zip|postcode)", re.IGNORECASE)
+    r"segment_size|industry|employees|size|tenure|zip|postcode)",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -41,8 +43,10 @@ def _profile(path: Path) -> list[dict[str, Any]]:
     elif suffix in (".parquet", ".pq"):
         reader = f"read_parquet({_literal(str(path))})"
     else:
-        raise DataError(f"{path}: unknown file type '{suffix}'.",
-                        hint="segmentum init reads .csv and .parquet files.")
+        raise DataError(
+            f"{path}: unknown file type '{suffix}'.",
+            hint="segmentum init reads .csv and .parquet files.",
+        )
     con = duckdb.connect()
     try:
         con.execute(f"CREATE VIEW t AS SELECT * FROM {reader} USING SAMPLE 20000 ROWS")
@@ -51,17 +55,35 @@ def _profile(path: Path) -> list[dict[str, Any]]:
         for name, dtype, *_ in con.execute("DESCRIBE t").fetchall():
             q = _quote(name)
             distinct, nulls = con.execute(
-                f"SELECT approx_count_distinct({q}), count(*) - count({q}) FROM t").fetchone()
-            info: dict[str, Any] = {"name": name, "type": dtype, "distinct": distinct,
-                                    "n": n, "nulls": nulls}
+                f"SELECT approx_count_distinct({q}), count(*) - count({q}) FROM t"
+            ).fetchone()
+            info: dict[str, Any] = {
+                "name": name,
+                "type": dtype,
+                "distinct": distinct,
+                "n": n,
+                "nulls": nulls,
+            }
             if dtype == "VARCHAR":
                 info["avg_len"] = con.execute(f"SELECT avg(length({q})) FROM t").fetchone()[0]
-                info["levels"] = {str(r[0]).lower() for r in con.execute(
-                    f"SELECT DISTINCT {q} FROM t WHERE {q} IS NOT NULL LIMIT 12").fetchall()}
-            elif dtype in ("BIGINT", "INTEGER", "DOUBLE", "SMALLINT", "TINYINT", "FLOAT",
-                           "HUGEINT") or dtype.startswith("DECIMAL"):
+                info["levels"] = {
+                    str(r[0]).lower()
+                    for r in con.execute(
+                        f"SELECT DISTINCT {q} FROM t WHERE {q} IS NOT NULL LIMIT 12"
+                    ).fetchall()
+                }
+            elif dtype in (
+                "BIGINT",
+                "INTEGER",
+                "DOUBLE",
+                "SMALLINT",
+                "TINYINT",
+                "FLOAT",
+                "HUGEINT",
+            ) or dtype.startswith("DECIMAL"):
                 info["min"], info["max"] = con.execute(
-                    f"SELECT min({q}), max({q}) FROM t").fetchone()
+                    f"SELECT min({q}), max({q}) FROM t"
+                ).fetchone()
             out.append(info)
         return out
     finally:
@@ -78,9 +100,13 @@ def _is_binary(c: dict[str, Any]) -> bool:
 
 def _is_scale(c: dict[str, Any]) -> bool:
     """An integer rating item: 3 to 11 points within 0..11 (Likert, 0–10 scales)."""
-    return (c["type"] in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT")
-            and 3 <= c["distinct"] <= 11 and c.get("min") is not None
-            and c["min"] >= 0 and c["max"] <= 11)
+    return (
+        c["type"] in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT")
+        and 3 <= c["distinct"] <= 11
+        and c.get("min") is not None
+        and c["min"] >= 0
+        and c["max"] <= 11
+    )
 
 
 def guess_roles(path: Path, relative_to: Path) -> Guess:
@@ -90,29 +116,53 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
     lower = {n.lower(): n for n in names}
     rel = os.path.relpath(path.resolve(), relative_to.resolve())
     ids = [c["name"] for c in cols if _ID.search(c["name"])]
-    times = [c["name"] for c in cols if c["type"].startswith(("TIMESTAMP", "DATE"))
-             or (_TIME.search(c["name"]) and c["type"] == "VARCHAR")]
+    times = [
+        c["name"]
+        for c in cols
+        if c["type"].startswith(("TIMESTAMP", "DATE"))
+        or (_TIME.search(c["name"]) and c["type"] == "VARCHAR")
+    ]
     scales = [c["name"] for c in cols if _is_scale(c) and c["name"] not in ids]
     binaries = [c["name"] for c in cols if _is_binary(c) and c["name"] not in ids]
     texts = [c["name"] for c in cols if c["type"] == "VARCHAR" and (c.get("avg_len") or 0) > 25]
     customer_id = next((n for n in ids if "cust" in n.lower()), ids[0] if ids else None)
 
     if "brand" in lower and "rating" in lower:
-        g = Guess("competitor_ratings", rel, {
-            "respondent_id": next((n for n in ids if "resp" in n.lower()), ids[0] if ids
-                                  else "respondent_id"),
-            "brand": lower["brand"], "need": lower.get("need", "need"),
-            "rating": lower["rating"]})
+        g = Guess(
+            "competitor_ratings",
+            rel,
+            {
+                "respondent_id": next(
+                    (n for n in ids if "resp" in n.lower()), ids[0] if ids else "respondent_id"
+                ),
+                "brand": lower["brand"],
+                "need": lower.get("need", "need"),
+                "rating": lower["rating"],
+            },
+        )
         return g
     if times and any(n.lower() in ("event_type", "event", "type") for n in names):
         event_type = next(n for n in names if n.lower() in ("event_type", "event", "type"))
-        return Guess("events", rel, {"customer_id": customer_id or "customer_id",
-                                     "timestamp": times[0], "event_type": event_type})
-    amounts = [c["name"] for c in cols if _AMOUNT.search(c["name"])
-               and c["type"] not in ("VARCHAR",) and c["name"] not in ids]
+        return Guess(
+            "events",
+            rel,
+            {
+                "customer_id": customer_id or "customer_id",
+                "timestamp": times[0],
+                "event_type": event_type,
+            },
+        )
+    amounts = [
+        c["name"]
+        for c in cols
+        if _AMOUNT.search(c["name"]) and c["type"] not in ("VARCHAR",) and c["name"] not in ids
+    ]
     if times and amounts:
-        roles: dict[str, Any] = {"customer_id": customer_id or "customer_id",
-                                 "timestamp": times[0], "amount": amounts[0]}
+        roles: dict[str, Any] = {
+            "customer_id": customer_id or "customer_id",
+            "timestamp": times[0],
+            "amount": amounts[0],
+        }
         for role in ("margin", "cost", "channel", "product"):
             if role in lower:
                 roles[role] = lower[role]
@@ -129,8 +179,11 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
         weight = next((n for n in names if _WEIGHT.match(n)), None)
         if weight:
             roles["weight"] = weight
-        descriptors = [c["name"] for c in cols if _DESCRIPTOR.search(c["name"])
-                       and c["name"] not in ids and c["name"] != weight]
+        descriptors = [
+            c["name"]
+            for c in cols
+            if _DESCRIPTOR.search(c["name"]) and c["name"] not in ids and c["name"] != weight
+        ]
         basis = [n for n in scales if n not in descriptors]
         behaviours = [n for n in binaries if n not in descriptors]
         if not basis:  # an all-binary survey (pick-any perceptions): binaries are the basis
@@ -138,17 +191,26 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
         roles["basis"] = basis
         roles["behaviours"] = behaviours
         roles["descriptors"] = descriptors + [
-            c["name"] for c in cols if c["type"] == "VARCHAR" and c["name"] not in ids
-            and c["name"] not in texts and c["name"] not in descriptors
-            and c["name"] not in binaries and c["distinct"] <= 30]
+            c["name"]
+            for c in cols
+            if c["type"] == "VARCHAR"
+            and c["name"] not in ids
+            and c["name"] not in texts
+            and c["name"] not in descriptors
+            and c["name"] not in binaries
+            and c["distinct"] <= 30
+        ]
         if texts:
             roles["text"] = texts[0]
         g.notes.append("basis = the needs the segments are built on; check the list")
         return g
     roles = {"id": customer_id or (ids[0] if ids else "customer_id")}
-    roles["descriptors"] = [c["name"] for c in cols if c["name"] not in ids
-                            and ((c["type"] == "VARCHAR" and c["distinct"] <= 50)
-                                 or _DESCRIPTOR.search(c["name"]))]
+    roles["descriptors"] = [
+        c["name"]
+        for c in cols
+        if c["name"] not in ids
+        and ((c["type"] == "VARCHAR" and c["distinct"] <= 50) or _DESCRIPTOR.search(c["name"]))
+    ]
     if "acquisition_cost" in lower:
         roles["acquisition_cost"] = lower["acquisition_cost"]
     channel = next((n for n in names if "channel" in n.lower()), None)
@@ -160,13 +222,13 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
 
 _COMMENTS = {
     "survey": "Survey answers: one row per respondent. basis = needs/attitudes that build the "
-              "segments;\n# descriptors describe them afterwards (demographics never build them).",
+    "segments;\n# descriptors describe them afterwards (demographics never build them).",
     "customers": "Customers: one row per customer, with descriptors for profiles and activation.",
     "transactions": "Transactions: one row per purchase (customer, time, amount). Set "
-                    "allow_returns = true if negative amounts are returns.",
+    "allow_returns = true if negative amounts are returns.",
     "events": "Events for lifecycle stages: visit, quote, purchase, support, cancellation.",
     "competitor_ratings": "How well each competitor brand serves each need, per respondent "
-                          "(long format).",
+    "(long format).",
 }
 
 
@@ -247,10 +309,12 @@ def init_project(paths: list[Path], out: Path, name: str | None = None) -> tuple
                 f"{guess.path} and {first} both look like the {guess.table} table; a project "
                 "has one table of each kind.",
                 hint="Pass one file per table (survey, customers, transactions, events, "
-                "competitor_ratings), or combine them with a DuckDB query.")
+                "competitor_ratings), or combine them with a DuckDB query.",
+            )
         seen.add(guess.table)
         guesses.append(guess)
     sources = {g.table: {"path": g.path, **g.roles} for g in guesses}
-    text = render_project(sources, name=name or out.parent.resolve().name,
-                          notes={g.table: g.notes for g in guesses})
+    text = render_project(
+        sources, name=name or out.parent.resolve().name, notes={g.table: g.notes for g in guesses}
+    )
     return text, guesses

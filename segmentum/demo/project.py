@@ -14,11 +14,19 @@ DEMO_SETTINGS: dict[str, dict[str, Any]] = {
         "time_unit": "W",
         # Cost-to-serve rules of the demo insurer: handling per payment, per support contact,
         # and per transaction by channel (agents cost most, the app least).
-        "cost": {"cost_per_order": 1.0, "cost_per_support_contact": 12.0,
-                 "channel_costs": {"agent": 6.0, "phone": 3.0, "web": 0.5, "app": 0.3}},
+        "cost": {
+            "cost_per_order": 1.0,
+            "cost_per_support_contact": 12.0,
+            "channel_costs": {"agent": 6.0, "phone": 3.0, "web": 0.5, "app": 0.3},
+        },
     },
-    "segments": {"method": "kmeans", "k_range": [2, 8], "scale_correction": "center",
-                 "n_boot": 50, "min_segment_share": 0.05},
+    "segments": {
+        "method": "kmeans",
+        "k_range": [2, 8],
+        "scale_correction": "center",
+        "n_boot": 50,
+        "min_segment_share": 0.05,
+    },
 }
 
 
@@ -30,8 +38,9 @@ def _roles_for(table: str, roles: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in roles.items() if k in known and v not in (None, [], "")}
 
 
-def write_demo_project(folder: Path, *, seed: int = 0, n_customers: int = 100_000,
-                       n_respondents: int = 3_000) -> Path:
+def write_demo_project(
+    folder: Path, *, seed: int = 0, n_customers: int = 100_000, n_respondents: int = 3_000
+) -> Path:
     """Generate the demo market into ``folder`` and write ``folder/segmentum.toml``.
 
     The planted truth (``truth.parquet``, ``truth.json``) is written beside the data for

@@ -287,8 +287,9 @@ def representative_quotes(
         chosen: list[int] = []
         while candidates and len(chosen) < n:
             if chosen:
-                overlap = np.asarray((sub[candidates] @ sub[chosen].T).max(axis=1)
-                                     .todense()).ravel()
+                overlap = np.asarray(
+                    (sub[candidates] @ sub[chosen].T).max(axis=1).todense()
+                ).ravel()
             else:
                 overlap = np.zeros(len(candidates))
             score = _MMR_LAMBDA * sims[candidates] - (1 - _MMR_LAMBDA) * overlap

@@ -60,17 +60,18 @@ def _format_table(frame: pd.DataFrame, max_rows: int) -> tuple[str, str]:
         frame = frame.head(max_rows)
     formatters: dict[str, Any] = {}
     for col in frame.columns:
-        if pd.api.types.is_integer_dtype(frame[col]) and not pd.api.types.is_bool_dtype(
-                frame[col]):
+        if pd.api.types.is_integer_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
             formatters[col] = lambda v: "" if pd.isna(v) else f"{v:,}"
         elif pd.api.types.is_float_dtype(frame[col]):
             values = frame[col].abs().dropna()
             big = bool(len(values)) and values.median() >= 100
-            formatters[col] = (lambda v, big=big: "" if pd.isna(v)
-                               else (f"{v:,.0f}" if big else f"{v:,.3g}"))
+            formatters[col] = lambda v, big=big: (
+                "" if pd.isna(v) else (f"{v:,.0f}" if big else f"{v:,.3g}")
+            )
     show_index = not isinstance(frame.index, pd.RangeIndex)
-    markup = frame.to_html(classes="data", border=0, index=show_index, escape=True,
-                           formatters=formatters, na_rep="")
+    markup = frame.to_html(
+        classes="data", border=0, index=show_index, escape=True, formatters=formatters, na_rep=""
+    )
     return f'<div class="tablewrap">{markup}</div>', note
 
 
@@ -89,8 +90,12 @@ def _render_block(block: Block, n: int) -> str:
             return caption + markup + note_html
         case "figure":
             fig = block.content
-            div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"figure-{n}",
-                              config={"displaylogo": False, "responsive": True})
+            div = fig.to_html(
+                full_html=False,
+                include_plotlyjs=False,
+                div_id=f"figure-{n}",
+                config={"displaylogo": False, "responsive": True},
+            )
             return f'<div class="figure">{div}</div>{caption}'
         case "html":
             return str(block.content) + caption
@@ -125,19 +130,24 @@ def render_report(
         for block in section.blocks:
             counter += 1
             blocks.append(_render_block(block, counter))
-        summary = (f'<p class="summary">{html.escape(section.summary)}</p>'
-                   if section.summary else "")
+        summary = (
+            f'<p class="summary">{html.escape(section.summary)}</p>' if section.summary else ""
+        )
         key = html.escape(section.key)
-        body.append(f'<section id="{key}"><h2>{html.escape(section.title)}</h2>'
-                    f"{summary}{''.join(blocks)}</section>")
+        body.append(
+            f'<section id="{key}"><h2>{html.escape(section.title)}</h2>'
+            f"{summary}{''.join(blocks)}</section>"
+        )
         nav.append(f'<a href="#{key}">{html.escape(section.title)}</a>')
     if manifest is not None:
         dump = html.escape(json.dumps(manifest, indent=2, default=str))
-        body.append('<section id="manifest"><h2>Method and manifest</h2>'
-                    '<p class="text">Everything needed to rerun this exactly: input '
-                    "fingerprints, parameters, seed, package versions and timings.</p>"
-                    f'<details><summary>manifest.json</summary><pre>{dump}</pre></details>'
-                    "</section>")
+        body.append(
+            '<section id="manifest"><h2>Method and manifest</h2>'
+            '<p class="text">Everything needed to rerun this exactly: input '
+            "fingerprints, parameters, seed, package versions and timings.</p>"
+            f"<details><summary>manifest.json</summary><pre>{dump}</pre></details>"
+            "</section>"
+        )
         nav.append('<a href="#manifest">Manifest</a>')
     plotly_js = plotly.offline.get_plotlyjs()
     return (

@@ -297,7 +297,8 @@ def run_segments(
         prepared.warnings.append(
             f"only {len(survey):,} respondents for {seg.n_segments_} segments "
             f"({per_segment:.0f} per segment): too few to trust the segments; collect more "
-            "answers or ask for fewer segments")
+            "answers or ask for fewer segments"
+        )
     labels = seg.labels_.copy()
     proba = seg.predict_proba(X)
     centroids = _item_centroids(prepared.transformer, survey[basis], labels, prepared.weights)
