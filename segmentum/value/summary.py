@@ -1,6 +1,6 @@
 """Per-customer transaction summaries (RFM and BTYD), computed inside DuckDB.
 
-The whole summary is one SQL statement built by :func:`summary_sql`; it uses only
+Two engines give the same summary. ``engine="sql"``: the whole summary is one SQL statement built by :func:`summary_sql`; it uses only
 ``GROUP BY``, ``CASE``, ``MIN``/``MAX``/``SUM``/``COUNT`` with ``FILTER``, date differences
 and one standard window function (``DENSE_RANK() OVER (PARTITION BY customer ORDER BY
 day)``), so the same expression runs on Spark SQL (``datediff`` in place of ``date_diff``)
@@ -12,6 +12,10 @@ line's day among its customer's days gives the number of distinct days (the larg
 and the first day's lines (rank 1). On data where nearly every line is its own customer-day
 that aggregate has about as many groups as lines and cost about as much as two plain
 ``GROUP BY customer``; the window costs less and leaves the rows clustered by customer.
+Still, the window makes the SQL about twice a bare ``GROUP BY customer``. ``engine="numba"``:
+DuckDB reads and casts the lines, and a compiled kernel (:mod:`segmentum.value._kernel`)
+merges the days in one cache-friendly pass, in less time than the bare ``GROUP BY``;
+``engine="auto"`` picks it for large inputs.
 
 BTYD convention (Fader, Hardie & Lee 2005): purchases on the same day are one transaction;
 ``frequency`` counts repeat transactions (the first is excluded); ``recency`` is the time of
@@ -23,11 +27,16 @@ repeat transactions (0 when there are none).
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import os
 from pathlib import Path
 from typing import Literal
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["TIME_UNITS", "summarize", "summary_sql"]
 
@@ -37,6 +46,7 @@ TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
 Source = pd.DataFrame | str | Path
 
 _EPOCH = dt.date(1900, 1, 1)
+_UNIX_EPOCH = dt.date(1970, 1, 1)
 
 
 def _quote(name: str) -> str:
@@ -89,7 +99,7 @@ def summary_sql(
     end_n = (holdout_end - _EPOCH).days if holdout_end is not None else cal_n
     hold = holdout_end is not None
     day_expr = f"date_diff('day', {epoch}, CAST({ts} AS DATE))"
-    mcol = f", {_quote(margin)} AS mrg" if margin else ""
+    mcol = f", CAST({_quote(margin)} AS DOUBLE) AS mrg" if margin else ""
     # Step 1: every line with the dense rank of its day among the customer's days. Same-day
     # lines share a rank, so the number of distinct days is the largest rank and the first
     # day's lines are those of rank 1: no aggregate by (customer, day) is needed. (A
@@ -97,7 +107,7 @@ def summary_sql(
     # clustered by customer, which makes the GROUP BY below cheap. Ordering on the 4-byte
     # date rather than the day number sorts faster; the ranks are the same.)
     lines = f"""
-        SELECT {cid} AS cid, {day_expr} AS day, {amt} AS amt{mcol},
+        SELECT {cid} AS cid, {day_expr} AS day, CAST({amt} AS DOUBLE) AS amt{mcol},
                DENSE_RANK() OVER (PARTITION BY {cid} ORDER BY CAST({ts} AS DATE)) AS dr
         FROM {source}
         WHERE {day_expr} <= {end_n}"""
@@ -151,6 +161,140 @@ FROM ({per_customer}
 WHERE first_d IS NOT NULL"""
 
 
+#: from this many lines on, ``engine="auto"`` uses the compiled kernel (below it the SQL
+#: takes well under a second and the kernel's one-time compilation would cost more)
+KERNEL_MIN_ROWS = 5_000_000
+# bytes per line the kernel holds at its peak: the lines as read (id, day, amount, margin),
+# their customer codes and the partitioned copy
+_KERNEL_BYTES_PER_ROW = 64
+
+
+def _kernel_worthwhile(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    n_rows = int(con.execute(f"SELECT COUNT(*) FROM {source}").fetchall()[0][0])
+    if n_rows < KERNEL_MIN_ROWS:
+        return False
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: stay on the spilling SQL path
+        return False
+    if n_rows * _KERNEL_BYTES_PER_ROW > memory / 2:
+        return False
+    return importlib.util.find_spec("numba") is not None
+
+
+def _customer_codes(ids: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """int32 codes that sort like the ids, and the ids in that order."""
+    if pa.types.is_integer(ids.type):
+        from segmentum.value._kernel import dense_codes
+
+        values = ids.to_numpy()
+        dense = dense_codes(values)
+        if dense is not None:
+            codes, uniques = dense
+            return codes, pa.array(uniques.astype(values.dtype, copy=False))
+    encoded = pc.dictionary_encode(ids.combine_chunks())
+    dictionary = encoded.dictionary
+    order = pc.sort_indices(dictionary).to_numpy()
+    rank = np.empty(order.size, np.int32)
+    rank[order] = np.arange(order.size, dtype=np.int32)
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    return codes, dictionary.take(pa.array(order))
+
+
+def _summarize_compiled(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    customer_id: str,
+    timestamp: str,
+    amount: str,
+    margin: str | None,
+    cal: dt.date,
+    hold: dt.date | None,
+    time_unit: str,
+    *,
+    strict: bool,
+) -> pd.DataFrame | None:
+    """The summary through the compiled kernel; ``None`` when it cannot take these lines
+    (missing values, unsupported id type) and ``strict`` is false."""
+    try:
+        from segmentum.value._kernel import STATE_COLUMNS, summarise_codes
+    except ImportError as exc:
+        if strict:
+            raise ImportError(
+                "summarize(engine='numba') needs numba: pip install numba, or use engine='sql'"
+            ) from exc
+        return None
+    unit = TIME_UNITS[time_unit]
+    # days since 1970-01-01: the storage of Arrow's date32, so DuckDB only casts to DATE
+    cal_n = (cal - _UNIX_EPOCH).days
+    end_n = (hold - _UNIX_EPOCH).days if hold is not None else cal_n
+    day_expr = f"CAST({_quote(timestamp)} AS DATE)"
+    end_date = _date_literal(hold if hold is not None else cal)
+    mcol = f", CAST({_quote(margin)} AS DOUBLE) AS mrg" if margin else ""
+    lines = con.sql(
+        f"SELECT {_quote(customer_id)} AS cid, {day_expr} AS day, "
+        f"CAST({_quote(amount)} AS DOUBLE) AS amt{mcol} FROM {source} "
+        f"WHERE {day_expr} <= {end_date}"
+    ).to_arrow_table()
+    nulls = [c for c in lines.column_names if lines.column(c).null_count]
+    if nulls:
+        if strict:
+            names = {"cid": customer_id, "day": timestamp, "amt": amount, "mrg": margin}
+            raise ValueError(
+                "summarize(engine='numba'): missing values in "
+                f"{', '.join(repr(names[c]) for c in nulls)}; drop or fill them, or use "
+                "engine='sql'"
+            )
+        return None
+    try:
+        codes, uniques = _customer_codes(lines.column("cid"))
+    except pa.ArrowNotImplementedError:
+        if strict:
+            raise
+        return None
+    day = lines.column("day").cast(pa.int32()).to_numpy()
+    amt = lines.column("amt").to_numpy()
+    mrg = lines.column("mrg").to_numpy() if margin else None
+    del lines
+    # one row per state column (the kernel keeps a customer's state together in memory)
+    state = np.ascontiguousarray(summarise_codes(codes, len(uniques), day, amt, mrg, cal_n).T)
+    keep = np.isfinite(state[0])  # customers with a purchase by the calibration end
+    if not keep.all():
+        state = state[:, keep]
+        uniques = uniques.filter(pa.array(keep))
+    st = dict(zip(STATE_COLUMNS, state, strict=True))
+    ids = uniques.to_pandas()
+    first, last, n_days = st["first_d"], st["last_d"], st["n_days"]
+    repeat = n_days > 1
+    epoch = np.datetime64(_UNIX_EPOCH, "D")
+    cols: dict[str, object] = {
+        customer_id: ids,
+        "frequency": n_days - 1.0,
+        "recency": (last - first) / unit,
+        "T": (cal_n - first) / unit,
+        "monetary_value": np.where(
+            repeat,
+            (st["revenue"] - st["first_day_revenue"]) / np.where(repeat, n_days - 1, 1),
+            0.0,
+        ),
+        "first_purchase": (epoch + first.astype(np.int64)).astype("datetime64[us]"),
+        "last_purchase": (epoch + last.astype(np.int64)).astype("datetime64[us]"),
+        "n_transactions": st["n_transactions"].astype(np.int64),
+        "revenue": st["revenue"],
+    }
+    if margin:
+        cols["margin"] = st["margin"]
+    if hold is not None:
+        n_hold = st["n_days_holdout"]
+        cols["frequency_holdout"] = n_hold
+        cols["monetary_holdout"] = np.where(
+            n_hold > 0, st["revenue_holdout"] / np.where(n_hold > 0, n_hold, 1), 0.0
+        )
+        cols["duration_holdout"] = np.full(len(n_hold), (end_n - cal_n) / unit)
+    # already sorted by customer id (the codes sort like the ids); no copy into one block
+    return pd.DataFrame(cols, copy=False)
+
+
 def _to_date(value: object, name: str) -> dt.date:
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
@@ -173,6 +317,7 @@ def summarize(
     *,
     margin: str | None = None,
     connection: duckdb.DuckDBPyConnection | None = None,
+    engine: Literal["auto", "sql", "numba"] = "auto",
 ) -> pd.DataFrame:
     """One row per customer: RFM totals and the BTYD summary, computed in DuckDB.
 
@@ -197,6 +342,13 @@ def summarize(
         Margin column summed into ``margin``.
     connection : duckdb connection, optional
         Reuse a connection (for example one tuned with ``SET memory_limit``).
+    engine : {"auto", "sql", "numba"}, default="auto"
+        ``"sql"`` runs the portable SQL statement of :func:`summary_sql` in DuckDB.
+        ``"numba"`` reads the lines through DuckDB and summarises them in a compiled kernel
+        (about 2.5 times faster on large tables; the first use compiles it, about 7 s, and
+        caches it). ``"auto"`` takes the kernel from 5 million lines on, when the lines fit
+        in half the machine's memory and have no missing values; otherwise SQL, which can
+        spill to disk. Both give the same summary.
 
     Returns
     -------
@@ -221,6 +373,8 @@ def summarize(
         raise ValueError(
             f"summarize: time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}"
         )
+    if engine not in ("auto", "sql", "numba"):
+        raise ValueError(f"summarize: engine must be 'auto', 'sql' or 'numba', got {engine!r}")
     con = connection if connection is not None else duckdb.connect()
     if isinstance(transactions, pd.DataFrame):
         missing = [
@@ -241,35 +395,41 @@ def summarize(
             if observation_end is None:
                 last = con.execute(
                     f"SELECT MAX(CAST({_quote(timestamp)} AS DATE)) FROM {source}"
-                ).fetchone()
-                if last is None or last[0] is None:
+                ).fetchall()[0][0]
+                if last is None:
                     raise ValueError("summarize: no transactions")
-                observation_end = last[0]
+                observation_end = last
             calibration_end = observation_end
         cal = _to_date(calibration_end, "calibration_end")
         hold = _to_date(holdout_end, "holdout_end") if holdout_end is not None else None
         if hold is not None and hold <= cal:
             raise ValueError(f"summarize: holdout_end {hold} must be after calibration_end {cal}")
-        sql = summary_sql(
-            source,
-            customer_id=customer_id,
-            timestamp=timestamp,
-            amount=amount,
-            calibration_end=cal,
-            holdout_end=hold,
-            margin=margin,
-            time_unit=time_unit,
-        )
-        out = con.execute(sql).df()
+        out = None
+        if engine == "numba" or (engine == "auto" and _kernel_worthwhile(con, source)):
+            out = _summarize_compiled(
+                con, source, customer_id, timestamp, amount, margin, cal, hold, time_unit,
+                strict=engine == "numba",
+            )  # fmt: skip
+        if out is None:
+            sql = summary_sql(
+                source,
+                customer_id=customer_id,
+                timestamp=timestamp,
+                amount=amount,
+                calibration_end=cal,
+                holdout_end=hold,
+                margin=margin,
+                time_unit=time_unit,
+            )
+            out = con.execute(sql).df().sort_values(customer_id, ignore_index=True)
+            for col in ("first_purchase", "last_purchase"):
+                out[col] = pd.to_datetime(out[col])
+            out["n_transactions"] = out["n_transactions"].astype("int64")
+            if "frequency_holdout" in out:
+                out["frequency_holdout"] = out["frequency_holdout"].astype(float)
     finally:
         if isinstance(transactions, pd.DataFrame):
             con.unregister("_segmentum_tx")
         if connection is None:
             con.close()
-    out = out.sort_values(customer_id, ignore_index=True)
-    for col in ("first_purchase", "last_purchase"):
-        out[col] = pd.to_datetime(out[col])
-    out["n_transactions"] = out["n_transactions"].astype("int64")
-    if "frequency_holdout" in out:
-        out["frequency_holdout"] = out["frequency_holdout"].astype(float)
     return out
