@@ -4,6 +4,10 @@ kernel)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -346,3 +350,37 @@ def test_auto_uses_the_kernel_on_large_inputs(monkeypatch: pytest.MonkeyPatch) -
     assert calls == [True]
     with pytest.raises(ValueError, match="engine must be"):
         summarize(tx, engine="spark")  # type: ignore[arg-type]
+
+
+def test_kernel_can_be_called_from_several_threads(tmp_path: Path) -> None:
+    # numba's workqueue threading layer (the one left where OpenMP and TBB are missing)
+    # terminates the process on concurrent launches; the kernel serialises them
+    script = tmp_path / "threads.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            from concurrent.futures import ThreadPoolExecutor
+            import numba
+            import pandas as pd
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from test_value_summary import _market
+            from segmentum.value import summarize
+            tx = _market(100_000, 10_000, seed=11)
+            ref = summarize(tx, calibration_end="2023-06-30", engine="sql")
+            def run(_):
+                return summarize(tx, calibration_end="2023-06-30", engine="numba")
+            with ThreadPoolExecutor(4) as pool:
+                outs = list(pool.map(run, range(8)))
+            for out in outs:
+                pd.testing.assert_frame_equal(out, ref, check_exact=False, rtol=1e-10)
+            print("layer", numba.threading_layer())
+            """
+        )
+    )
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "layer workqueue" in done.stdout

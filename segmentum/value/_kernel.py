@@ -15,6 +15,8 @@ is the same as the SQL (sums differ in the last bits only, by summation order);
 
 from __future__ import annotations
 
+import threading
+
 import numba as nb
 import numpy as np
 from numba import prange
@@ -34,6 +36,9 @@ STATE_COLUMNS = (
     "margin",  # calibration margin
 )
 _NS = len(STATE_COLUMNS)
+# numba's default threading layer (workqueue) aborts the process when two threads launch
+# parallel kernels at once (a web app serving two runs): one launch at a time
+_LAUNCH = threading.Lock()
 # customers per block: 2**12 customers' state and day bitmaps stay in the L2 cache
 _BLOCK_SHIFT = 12
 
@@ -75,7 +80,8 @@ def dense_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     span = hi - lo + 1
     if span > max(8 * ids.size, 1 << 24):
         return None
-    return _dense_lookup(ids.astype(np.int64, copy=False), lo, span)
+    with _LAUNCH:
+        return _dense_lookup(ids.astype(np.int64, copy=False), lo, span)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -195,7 +201,8 @@ def summarise_codes(
     n_words = (int(day.max()) - day_min) // 64 + 1
     n_blocks = ((n_customers - 1) >> _BLOCK_SHIFT) + 1
     mrg = np.empty(0, np.float64) if margin is None else margin
-    starts, c2, d2, a2, m2 = _partition(
-        codes, day, amount, mrg, n_blocks, max(1, nb.get_num_threads())
-    )
-    return _summarise_blocks(starts, c2, d2, a2, m2, n_customers, day_min, n_words, cal_end)
+    with _LAUNCH:
+        starts, c2, d2, a2, m2 = _partition(
+            codes, day, amount, mrg, n_blocks, max(1, nb.get_num_threads())
+        )
+        return _summarise_blocks(starts, c2, d2, a2, m2, n_customers, day_min, n_words, cal_end)
