@@ -9,6 +9,7 @@ rows, ``centers`` in the numeric space (where defined) and fit statistics
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.special import softmax
@@ -214,22 +215,82 @@ class GMMFit:
         return self.model.predict_proba(data.num)  # type: ignore[attr-defined]
 
 
-def fit_gmm(
-    x: np.ndarray, k: int, *, n_init: int, rng: np.random.Generator, covariance_type: str
-) -> GMMFit:
-    """Gaussian mixture by scikit-learn's EM (k-means initialisation, ``n_init`` starts)."""
+def _weighted_gaussian_mixture(**params: object) -> object:
+    """scikit-learn's ``GaussianMixture`` whose EM weighs each row by a survey weight.
+
+    scikit-learn's mixture has no ``sample_weight``. Weighted EM only changes two things:
+    the M-step's responsibilities are multiplied by the row weights (so every mean,
+    covariance and mixing proportion is a weighted estimate), and the convergence criterion
+    is the weighted mean log-likelihood. Both are hooks of scikit-learn's EM loop
+    (``_initialize``, ``_m_step``, ``_e_step``), so the rest (k-means initialisation,
+    ``n_init`` starts, regularisation, ``predict``) is scikit-learn's own. A test checks that
+    integer weights give the fit of the data with rows repeated, which would catch a change in
+    those hooks.
+    """
     from sklearn.mixture import GaussianMixture
 
-    gm = GaussianMixture(
-        k,
-        covariance_type=covariance_type,  # type: ignore[arg-type]
+    class WeightedGaussianMixture(GaussianMixture):  # type: ignore[misc]
+        sample_weight_: np.ndarray
+
+        # keyword arguments (scikit-learn >= 1.8 passes its array namespace ``xp``) go
+        # through unchanged
+        def _initialize(self, X: np.ndarray, resp: np.ndarray, **kw: Any) -> None:
+            super()._initialize(X, resp * self.sample_weight_[:, None], **kw)
+
+        def _initialize_parameters(self, X: np.ndarray, random_state: Any, **kw: Any) -> None:
+            # scikit-learn's k-means start, with the weights: a zero-weight group must not
+            # get a component of its own
+            from sklearn.cluster import KMeans
+
+            km = KMeans(self.n_components, n_init=1, random_state=random_state)
+            labels = km.fit(X, sample_weight=self.sample_weight_).labels_
+            resp = np.zeros((len(X), self.n_components), dtype=X.dtype)
+            resp[np.arange(len(X)), labels] = 1.0
+            self._initialize(X, resp, **kw)
+
+        def _e_step(self, X: np.ndarray, **kw: Any) -> tuple[float, np.ndarray]:
+            _, log_resp = super()._e_step(X, **kw)
+            log_prob_norm = self.score_samples(X)
+            return float(np.average(log_prob_norm, weights=self.sample_weight_)), log_resp
+
+        def _m_step(self, X: np.ndarray, log_resp: np.ndarray, **kw: Any) -> None:
+            with np.errstate(divide="ignore"):  # weight 0: log 0 = -inf, exp(-inf) = 0
+                log_w = np.log(self.sample_weight_)
+            super()._m_step(X, log_resp + log_w[:, None], **kw)
+
+    return WeightedGaussianMixture(**params)
+
+
+def fit_gmm(
+    x: np.ndarray,
+    k: int,
+    *,
+    n_init: int,
+    rng: np.random.Generator,
+    covariance_type: str,
+    sample_weight: np.ndarray | None = None,
+) -> GMMFit:
+    """Gaussian mixture by scikit-learn's EM (k-means initialisation, ``n_init`` starts);
+    with ``sample_weight``, weighted EM (:func:`_weighted_gaussian_mixture`)."""
+    from sklearn.mixture import GaussianMixture
+
+    params = dict(
+        n_components=k,
+        covariance_type=covariance_type,
         n_init=n_init,
         random_state=_seed(rng),
         reg_covar=1e-6,
         max_iter=500,
-    ).fit(x)
-    ll = float(gm.score(x) * len(x))
-    return GMMFit(gm, gm.predict(x), ll, int(gm._n_parameters()), gm.means_)
+    )
+    if sample_weight is None:
+        gm = GaussianMixture(**params).fit(x)  # type: ignore[arg-type]
+        ll = float(gm.score(x) * len(x))
+    else:
+        gm = _weighted_gaussian_mixture(**params)
+        gm.sample_weight_ = np.asarray(sample_weight, dtype=float)  # type: ignore[attr-defined]
+        gm.fit(x)  # type: ignore[attr-defined]
+        ll = float(gm.score_samples(x) @ gm.sample_weight_)  # type: ignore[attr-defined]
+    return GMMFit(gm, gm.predict(x), ll, int(gm._n_parameters()), gm.means_)  # type: ignore[attr-defined]
 
 
 # -- latent class -------------------------------------------------------------------------
@@ -306,12 +367,15 @@ class KPrototypesFit:
         return softmax(-cost / scale, axis=1)
 
 
-def _modes(codes: np.ndarray, labels: np.ndarray, k: int, n_cats: list[int]) -> np.ndarray:
+def _modes(
+    codes: np.ndarray, labels: np.ndarray, k: int, n_cats: list[int], w: np.ndarray
+) -> np.ndarray:
+    """Per segment and item, the category with the largest total weight."""
     out = np.zeros((k, codes.shape[1]), dtype=np.int64)
     for j, c in enumerate(n_cats):
         ok = codes[:, j] >= 0
         counts = np.zeros((k, c))
-        np.add.at(counts, (labels[ok], codes[ok, j]), 1.0)
+        np.add.at(counts, (labels[ok], codes[ok, j]), w[ok])
         out[:, j] = counts.argmax(axis=1)
     return out
 
@@ -324,15 +388,22 @@ def fit_kprototypes(
     rng: np.random.Generator,
     gamma: float | None = None,
     max_iter: int = 100,
+    sample_weight: np.ndarray | None = None,
 ) -> KPrototypesFit:
     """k-prototypes (Huang 1998): squared Euclidean distance on numeric items plus
     ``gamma`` × number of mismatches on categorical items (missing codes do not count).
 
     ``gamma`` defaults to half the mean standard deviation of the numeric items (Huang's
     suggestion), or 1 with no numeric items. Batch (Lloyd-style) updates from ``n_init``
-    random initial prototypes; the lowest cost is kept.
+    random initial prototypes; the lowest cost is kept. With ``sample_weight`` the cost is
+    the weighted sum, centres are weighted means, modes the categories with the largest
+    total weight, and initial prototypes are drawn with probability proportional to weight.
     """
     n = len(data)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    p_init = w / w.sum()
+    if np.count_nonzero(p_init) < k:
+        raise ValueError(f"k-prototypes needs at least {k} rows with a positive weight")
     num = data.num if data.num is not None else np.zeros((n, 0))
     codes = data.codes if data.codes is not None else np.zeros((n, 0), dtype=np.int64)
     if gamma is None:
@@ -340,7 +411,7 @@ def fit_kprototypes(
         gamma = gamma if gamma > 0 else 1.0
     best: KPrototypesFit | None = None
     for _ in range(max(n_init, 1)):
-        idx = rng.choice(n, size=k, replace=False)
+        idx = rng.choice(n, size=k, replace=False, p=p_init)
         fit = KPrototypesFit(num[idx].copy(), np.maximum(codes[idx], 0), gamma, np.zeros(n), 0.0)
         labels = None
         for _it in range(max_iter):
@@ -349,22 +420,23 @@ def fit_kprototypes(
             if labels is not None and np.array_equal(new, labels):
                 break
             labels = new
-            counts = np.bincount(labels, minlength=k)
-            empty = np.flatnonzero(counts == 0)
-            if empty.size:  # re-seed empty clusters at the worst-fitting rows
-                worst = np.argsort(-cost[np.arange(n), labels])[: empty.size]
+            counts = np.bincount(labels, weights=w, minlength=k)
+            empty = np.flatnonzero(counts <= 0)
+            if empty.size:  # re-seed empty clusters at the worst-fitting weighted rows
+                badness = np.where(w > 0, cost[np.arange(n), labels], -np.inf)
+                worst = np.argsort(-badness)[: empty.size]
                 labels[worst] = empty
-                counts = np.bincount(labels, minlength=k)
+                counts = np.bincount(labels, weights=w, minlength=k)
             if num.shape[1]:
                 sums = np.zeros((k, num.shape[1]))
-                np.add.at(sums, labels, num)
-                fit.centers = sums / counts[:, None]
+                np.add.at(sums, labels, num * w[:, None])
+                fit.centers = sums / np.maximum(counts, 1e-300)[:, None]
             if codes.shape[1]:
-                fit.modes = _modes(codes, labels, k, data.n_categories)
+                fit.modes = _modes(codes, labels, k, data.n_categories, w)
         assert labels is not None
         cost = fit._cost(BasisData(num, codes, data.n_categories))
         fit.labels = np.argmin(cost, axis=1)
-        fit.inertia = float(cost[np.arange(n), fit.labels].sum())
+        fit.inertia = float(cost[np.arange(n), fit.labels] @ w)
         if best is None or fit.inertia < best.inertia:
             best = fit
     assert best is not None
@@ -398,6 +470,7 @@ def fit_ensemble(
     rng: np.random.Generator,
     n_resamples: int = 10,
     linkage_max_n: int = 3000,
+    sample_weight: np.ndarray | None = None,
 ) -> EnsembleFit:
     """Consensus clustering in the spirit of Sawtooth's CCEA.
 
@@ -409,15 +482,21 @@ def fit_ensemble(
     membership matrix H (``C = H Hᵀ / m``, so squared distances between rows of H are
     ``2 m (1 - C_ij)``): the same criterion without the n × n matrix.
     Consensus segments are then scored on new rows by their nearest centroid.
+
+    With ``sample_weight`` the resamples draw rows with probability proportional to weight
+    (a weighted bootstrap), the k-means cut of the memberships is weighted, and centroids
+    and inertia are weighted; the average-linkage cut treats rows alike.
     """
     from sklearn.cluster import KMeans
     from sklearn.mixture import GaussianMixture
 
     n = len(x)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    p_boot = None if sample_weight is None else w / w.sum()
     ks = [kk for kk in (k - 1, k, k + 1) if 2 <= kk < n]
     blocks: list[np.ndarray] = []
     for _r in range(max(1, n_resamples)):
-        boot = rng.integers(0, n, size=n)
+        boot = rng.choice(n, size=n, p=p_boot)
         for kk in ks:
             km = KMeans(kk, n_init=1, random_state=_seed(rng)).fit(x[boot])
             blocks.append(nearest_center(x, km.cluster_centers_))
@@ -438,17 +517,27 @@ def fit_ensemble(
     if n > linkage_max_n or np.bincount(labels).min() < max(2, 0.01 * n):
         # large n, or average linkage left stray tiny groups: k-means on the memberships
         h = np.hstack([np.eye(int(b.max()) + 1)[b] for b in blocks])
-        labels = KMeans(k, n_init=max(1, n_init), random_state=_seed(rng)).fit(h).labels_
-    labels = _relabel_dense(labels)
-    kk = int(labels.max()) + 1
-    centers = np.vstack([x[labels == c].mean(axis=0) for c in range(kk)])
-    labels = nearest_center(x, centers)
-    labels = _relabel_dense(labels)
-    kk = int(labels.max()) + 1
-    centers = np.vstack([x[labels == c].mean(axis=0) for c in range(kk)])
-    inertia = float(_sq_dist(x, centers)[np.arange(n), labels].sum())
-    sigma2 = inertia / max(n * x.shape[1], 1)
+        cut = KMeans(k, n_init=max(1, n_init), random_state=_seed(rng))
+        labels = cut.fit(h, sample_weight=sample_weight).labels_
+    # consensus labels → weighted centroids → nearest centroid, twice; segments left without
+    # weight or rows are dropped, so labels are 0..k'-1 and agree with ``predict``
+    for _ in range(2):
+        centers = _weighted_centroids(x, _relabel_dense(labels), w)
+        labels = nearest_center(x, centers)
+    used = np.unique(labels)
+    centers, labels = centers[used], _relabel_dense(labels)
+    inertia = float(_sq_dist(x, centers)[np.arange(n), labels] @ w)
+    sigma2 = inertia / max(float(w.sum()) * x.shape[1], 1.0)
     return EnsembleFit(centers, labels, inertia, sigma2, m)
+
+
+def _weighted_centroids(x: np.ndarray, labels: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted centroids of the segments that hold some weight (renumbered densely)."""
+    tot = np.bincount(labels, weights=w)
+    keep = np.flatnonzero(tot > 0)
+    sums = np.zeros((len(tot), x.shape[1]))
+    np.add.at(sums, labels, x * w[:, None])
+    return sums[keep] / tot[keep, None]
 
 
 def _relabel_dense(labels: np.ndarray) -> np.ndarray:

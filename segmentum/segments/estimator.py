@@ -62,15 +62,29 @@ def _fit_one(
             refine=not quick,
         )
     if method == "gmm":
-        return fit_gmm(data.num, k, n_init=n_init, rng=rng, covariance_type=covariance_type)  # type: ignore[arg-type]
+        return fit_gmm(
+            data.num,  # type: ignore[arg-type]
+            k,
+            n_init=n_init,
+            rng=rng,
+            covariance_type=covariance_type,
+            sample_weight=sample_weight,
+        )
     if method == "lca":
         return fit_latent_class(
             data, k, n_init=n_init, rng=rng, sample_weight=sample_weight, quick=quick
         )
     if method == "kprototypes":
-        return fit_kprototypes(data, k, n_init=n_init, rng=rng)
+        return fit_kprototypes(data, k, n_init=n_init, rng=rng, sample_weight=sample_weight)
     # ensemble: n_init bootstrap resamples, each with its own random restarts
-    return fit_ensemble(data.num, k, n_init=n_init, rng=rng, n_resamples=n_init)  # type: ignore[arg-type]
+    return fit_ensemble(
+        data.num,  # type: ignore[arg-type]
+        k,
+        n_init=n_init,
+        rng=rng,
+        n_resamples=n_init,
+        sample_weight=sample_weight,
+    )
 
 
 def _bootstrap_pairs(
@@ -210,7 +224,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
     recommendation_ : str
         One sentence explaining the choice of k.
     warnings_ : list of str
-        Problems found (small or unstable segments, ignored weights).
+        Problems found (small or unstable segments).
     basis_ : BasisTransformer
         The fitted encoding of the input columns.
     n_features_in_ : int
@@ -391,7 +405,9 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         y : None
             Ignored.
         sample_weight : array-like of shape (n_samples,) or None
-            Survey weights; used by ``kmeans`` and ``lca`` and for segment shares.
+            Survey weights, used in fitting by every method (weighted k-means and
+            k-prototypes costs, weighted EM for ``gmm`` and ``lca``, a weighted bootstrap for
+            ``ensemble``), in the stability resamples and in segment shares.
 
         Returns
         -------
@@ -410,11 +426,6 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
                     "sample_weight: every weight is zero; at least one must be positive"
                 )
             w = w / w.mean()
-            if self.method not in ("kmeans", "lca"):
-                msgs.append(
-                    f"method={self.method!r} ignores survey weights in fitting; they are used "
-                    "for segment shares only"
-                )
         ks = self._check_k(n)
         self.basis_ = BasisTransformer(
             scale_correction=self.scale_correction,  # type: ignore[arg-type]

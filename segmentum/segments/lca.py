@@ -165,9 +165,15 @@ def fit_lca(
     """
     rng = np.random.default_rng(random_state)
     codes = np.asarray(codes)
+    w = np.ones(len(codes)) if weights is None else np.asarray(weights, dtype=float)
+    # EM on the distinct answer patterns, each weighted by its respondents' total weight:
+    # the same likelihood, with far fewer rows (McDonald's: 264 patterns for 1,453
+    # respondents; a bootstrap resample repeats rows and collapses further)
+    patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
+    w = np.bincount(inverse.ravel(), weights=w, minlength=len(patterns))
+    codes = patterns
     y, item_of = one_hot(codes, n_categories)
     obs = (codes >= 0).astype(float)
-    w = np.ones(len(codes)) if weights is None else np.asarray(weights, dtype=float)
     d = y.shape[1]
     s = max(1, int(n_init))
     # random starts: Dirichlet(1) category probabilities per class and item
