@@ -384,3 +384,33 @@ def test_kernel_can_be_called_from_several_threads(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "layer workqueue" in done.stdout
+
+
+def test_engines_agree_when_days_span_centuries() -> None:
+    # a day bitmap over five centuries would be mostly zeros: the kernel sorts instead
+    rng = np.random.default_rng(13)
+    n = 30_000
+    tx = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 5_000, n),
+            "date": pd.Timestamp("1700-01-01")
+            + pd.to_timedelta(rng.integers(0, 500 * 365, n) // 50 * 50, "D"),
+            "amount": rng.gamma(2.0, 20.0, n).round(2),
+        }
+    )
+    tx = pd.concat([tx, tx.iloc[:5_000]])  # same-day repeats
+    kw = dict(calibration_end="2150-01-01", holdout_end="2199-12-31")
+    sql = summarize(tx, engine="sql", **kw)  # type: ignore[arg-type]
+    fast = summarize(tx, engine="numba", **kw)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(fast, sql, check_exact=False, rtol=1e-10)
+
+
+def test_sorting_blocks_equal_bitmap_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from segmentum.value import _kernel
+
+    tx = _market(60_000, 6_000, seed=17)
+    kw = dict(calibration_end="2023-06-30", holdout_end="2024-01-31", margin="margin")
+    bitmap = summarize(tx, engine="numba", **kw)  # type: ignore[arg-type]
+    monkeypatch.setattr(_kernel, "_MAX_BITMAP_WORDS", 0)
+    sorting = summarize(tx, engine="numba", **kw)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(sorting, bitmap, check_exact=False, rtol=1e-10)

@@ -7,7 +7,7 @@ its own customer-day each of these costs about one more hash aggregate, so the S
 takes about twice a bare ``GROUP BY customer``. No library call does the merge in one pass.
 
 Here the rows are radix-partitioned by customer into blocks small enough for the CPU cache
-(one parallel, stable pass), and each block is then summarised in one pass with a bitmap of
+(one parallel, stable pass; 4,096 customers a block, fewer when the days span many years), and each block is then summarised in one pass with a bitmap of
 its customers' days, which merges same-day lines exactly. Blocks run in parallel. The result
 is the same as the SQL (sums differ in the last bits only, by summation order);
 ``benchmarks/bench_value.py`` measures both against the bare ``GROUP BY``.
@@ -39,8 +39,21 @@ _NS = len(STATE_COLUMNS)
 # numba's default threading layer (workqueue) aborts the process when two threads launch
 # parallel kernels at once (a web app serving two runs): one launch at a time
 _LAUNCH = threading.Lock()
-# customers per block: 2**12 customers' state and day bitmaps stay in the L2 cache
-_BLOCK_SHIFT = 12
+# a block's day bitmaps stay within this many bytes (in the L2 cache): 4,096 customers
+# over three years of days; fewer customers per block when the days span longer
+_BLOCK_BYTES = 1 << 20
+_MAX_BLOCK_SHIFT = 12
+# above this many 64-day words (11 years) per customer the blocks sort instead of bitmaps
+_MAX_BITMAP_WORDS = 64
+
+
+def _block_shift(n_words: int) -> int:
+    """log2 of the customers per block, so that a block's bitmaps fit ``_BLOCK_BYTES``."""
+    per_customer = 8 * n_words
+    shift = 0
+    while shift < _MAX_BLOCK_SHIFT and (2 << shift) * per_customer <= _BLOCK_BYTES:
+        shift += 1
+    return shift
 
 
 @nb.njit(parallel=True, cache=True)
@@ -90,6 +103,7 @@ def _partition(
     day: np.ndarray,
     amt: np.ndarray,
     mrg: np.ndarray,
+    shift: int,
     n_blocks: int,
     n_chunks: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -101,7 +115,7 @@ def _partition(
     hist = np.zeros((n_chunks, n_blocks), np.int64)
     for t in prange(n_chunks):
         for i in range(bounds[t], bounds[t + 1]):
-            hist[t, codes[i] >> _BLOCK_SHIFT] += 1
+            hist[t, codes[i] >> shift] += 1
     pos = np.empty((n_chunks, n_blocks), np.int64)
     starts = np.empty(n_blocks + 1, np.int64)
     acc = 0
@@ -118,7 +132,7 @@ def _partition(
     for t in prange(n_chunks):
         for i in range(bounds[t], bounds[t + 1]):
             c = codes[i]
-            b = c >> _BLOCK_SHIFT
+            b = c >> shift
             q = pos[t, b]
             c2[q] = c
             d2[q] = day[i]
@@ -136,6 +150,7 @@ def _summarise_blocks(
     d2: np.ndarray,
     a2: np.ndarray,
     m2: np.ndarray,
+    shift: int,
     n_customers: int,
     day_min: int,
     n_words: int,
@@ -143,24 +158,45 @@ def _summarise_blocks(
 ) -> np.ndarray:
     n_blocks = starts.size - 1
     has_margin = m2.size > 0
+    use_bitmap = n_words > 0
     st = np.zeros((n_customers, _NS), np.float64)
     for b in prange(n_blocks):
-        g0 = b << _BLOCK_SHIFT
-        g1 = min(n_customers, (b + 1) << _BLOCK_SHIFT)
-        seen = np.zeros((g1 - g0) * n_words, np.uint64)
+        g0 = b << shift
+        g1 = min(n_customers, (b + 1) << shift)
+        lo = starts[b]
+        m = starts[b + 1] - lo
         for g in range(g0, g1):
             st[g, 0] = np.inf
             st[g, 1] = -np.inf
-        for i in range(starts[b], starts[b + 1]):
+        if use_bitmap:
+            seen = np.zeros((g1 - g0) * n_words, np.uint64)
+            keys = np.empty(0, np.int64)
+            order = np.empty(0, np.int64)
+        else:
+            # days spanning many years: a bitmap per customer would be mostly zeros to
+            # clear, so sort the block's lines by (customer, day) and compare neighbours
+            seen = np.empty(0, np.uint64)
+            keys = np.empty(m, np.int64)
+            for j in range(m):
+                keys[j] = (np.int64(c2[lo + j] - g0) << 32) | np.int64(d2[lo + j] - day_min)
+            order = np.argsort(keys, kind="mergesort")
+        prev_key = np.int64(-1)
+        for j in range(m):
+            if use_bitmap:
+                i = lo + j
+                k = d2[i] - day_min
+                w = (c2[i] - g0) * n_words + (k >> 6)
+                bit = np.uint64(1) << np.uint64(k & 63)
+                new_day = (seen[w] & bit) == 0
+                if new_day:
+                    seen[w] |= bit
+            else:
+                i = lo + order[j]
+                new_day = keys[order[j]] != prev_key
+                prev_key = keys[order[j]]
             g = c2[i]
             x = d2[i]
             v = a2[i]
-            k = x - day_min
-            w = (g - g0) * n_words + (k >> 6)
-            bit = np.uint64(1) << np.uint64(k & 63)
-            new_day = (seen[w] & bit) == 0
-            if new_day:
-                seen[w] |= bit
             if x <= cal_end:
                 st[g, 2] += 1.0
                 st[g, 4] += v
@@ -199,10 +235,15 @@ def summarise_codes(
         return np.zeros((n_customers, _NS))
     day_min = int(day.min())
     n_words = (int(day.max()) - day_min) // 64 + 1
-    n_blocks = ((n_customers - 1) >> _BLOCK_SHIFT) + 1
+    if n_words > _MAX_BITMAP_WORDS:
+        n_words = 0  # sort within blocks instead
+    shift = _block_shift(n_words)
+    n_blocks = ((n_customers - 1) >> shift) + 1
     mrg = np.empty(0, np.float64) if margin is None else margin
     with _LAUNCH:
         starts, c2, d2, a2, m2 = _partition(
-            codes, day, amount, mrg, n_blocks, max(1, nb.get_num_threads())
+            codes, day, amount, mrg, shift, n_blocks, max(1, nb.get_num_threads())
         )
-        return _summarise_blocks(starts, c2, d2, a2, m2, n_customers, day_min, n_words, cal_end)
+        return _summarise_blocks(
+            starts, c2, d2, a2, m2, shift, n_customers, day_min, n_words, cal_end
+        )
