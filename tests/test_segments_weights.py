@@ -97,3 +97,17 @@ def test_segmenter_fits_with_weights_in_every_method(method: str) -> None:
     # the zero-weight clump holds no share and no segment of its own
     inside = w > 0
     assert len(np.unique(seg.labels_[inside])) == 3
+
+
+def test_segmenter_standardises_with_the_weights() -> None:
+    # zero-weight rows far away must not change the scale of the basis either
+    x, w = _with_far_clump(seed=9)
+    inside = w > 0
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    params = dict(n_segments=3, n_boot=0, n_init=5, standardize=True, random_state=0)
+    weighted = NeedsSegmenter(**params).fit(frame, sample_weight=w)  # type: ignore[arg-type]
+    alone = NeedsSegmenter(**params).fit(frame[inside])  # type: ignore[arg-type]
+    np.testing.assert_allclose(
+        _sorted_rows(weighted.cluster_centers_), _sorted_rows(alone.cluster_centers_), atol=1e-6
+    )
+    assert adjusted_rand_score(weighted.labels_[inside], alone.labels_) == 1.0

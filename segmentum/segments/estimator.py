@@ -434,7 +434,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         )
         if self.method == "lca":
             self.basis_.standardize = False
-        self.basis_.fit(frame)
+        self.basis_.fit(frame, weights=w)  # weighted standardisation
         data = self._data(frame)
         if self.method in ("kmeans", "gmm", "ensemble") and not data.num.shape[1]:  # type: ignore[union-attr]
             raise ValueError("the basis has no usable columns")
@@ -481,7 +481,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
                 boot_aris[k] = aris
             else:
                 jac = np.full((1, k_eff), np.nan)
-            perm = canonical_order(labels, self._centers_for(fits[k], data), k_eff)
+            perm = canonical_order(labels, self._centers_for(fits[k], data, w), k_eff, w)
             perms[k] = perm
             share = self._shares(labels, k_eff, w)
             st = pd.DataFrame(
@@ -525,8 +525,8 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         self._fit = fit
         self._fits = fits
         k_eff = int(fit.labels.max()) + 1
-        centers = self._centers_for(fit, data)
-        perm = canonical_order(fit.labels, centers, k_eff)
+        centers = self._centers_for(fit, data, w)
+        perm = canonical_order(fit.labels, centers, k_eff, w)
         self._perm = perm
         inv = np.argsort(perm)
         self.labels_ = (perm[fit.labels] + 1).astype(np.int64)
@@ -572,18 +572,24 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         return counts / counts.sum()
 
     @staticmethod
-    def _centers_for(fit: Any, data: BasisData) -> np.ndarray:
+    def _centers_for(fit: Any, data: BasisData, w: np.ndarray | None = None) -> np.ndarray:
+        """Weighted mean of each segment in the basis space (unweighted for a segment whose
+        rows all weigh zero)."""
         labels = fit.labels
         k = int(labels.max()) + 1
         x = data.num if data.num is not None and data.num.shape[1] else None
         if x is None:
             x = data.codes.astype(float)  # type: ignore[union-attr]
-        return np.vstack(
-            [
-                x[labels == c].mean(axis=0) if (labels == c).any() else np.zeros(x.shape[1])
-                for c in range(k)
-            ]
-        )
+        rows = []
+        for c in range(k):
+            m = labels == c
+            if not m.any():
+                rows.append(np.zeros(x.shape[1]))
+            elif w is not None and w[m].sum() > 0:
+                rows.append(np.average(x[m], axis=0, weights=w[m]))
+            else:
+                rows.append(x[m].mean(axis=0))
+        return np.vstack(rows)
 
     def _fit_indices(self, k: int, fit: Any, data: BasisData, w: np.ndarray | None) -> dict:
         labels = fit.labels
@@ -612,8 +618,9 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
             rec["calinski_harabasz"] = float(calinski_harabasz_score(x, labels))
         else:
             rec["silhouette"] = rec["calinski_harabasz"] = np.nan
-        cen = self._centers_for(fit, data)
-        rec["within_dispersion"] = float(((x - cen[labels]) ** 2).sum() / n)
+        cen = self._centers_for(fit, data, w)
+        sq = ((x - cen[labels]) ** 2).sum(axis=1)
+        rec["within_dispersion"] = float(sq.mean() if w is None else np.average(sq, weights=w))
         return rec
 
     def _stability(

@@ -9,18 +9,20 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 
-def canonical_order(labels: np.ndarray, centers: np.ndarray | None, k: int) -> np.ndarray:
+def canonical_order(
+    labels: np.ndarray, centers: np.ndarray | None, k: int, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Permutation ``perm`` so that ``perm[raw] = canonical`` (0-based).
 
-    Segments are ordered by size, largest first; ties are broken by the centroid, compared
-    lexicographically (then by the raw label), so the order never depends on the order in
-    which an algorithm happened to find the segments.
+    Segments are ordered by size (weighted when ``weights`` are given), largest first; ties
+    are broken by the centroid, compared lexicographically (then by the raw label), so the
+    order never depends on the order in which an algorithm happened to find the segments.
     """
-    sizes = np.bincount(labels, minlength=k)
+    sizes = np.round(np.bincount(labels, weights=weights, minlength=k), 9)
     keys = []
     for c in range(k):
         cen = tuple(np.round(centers[c], 10)) if centers is not None else ()
-        keys.append((-int(sizes[c]), cen, c))
+        keys.append((-float(sizes[c]), cen, c))
     order = sorted(range(k), key=lambda c: keys[c])
     perm = np.empty(k, dtype=np.int64)
     perm[np.asarray(order)] = np.arange(k)
