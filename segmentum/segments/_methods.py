@@ -221,9 +221,10 @@ def _weighted_gaussian_mixture(**params: object) -> object:
     scikit-learn's mixture has no ``sample_weight``. Weighted EM only changes two things:
     the M-step's responsibilities are multiplied by the row weights (so every mean,
     covariance and mixing proportion is a weighted estimate), and the convergence criterion
-    is the weighted mean log-likelihood. Both are hooks of scikit-learn's EM loop
-    (``_initialize``, ``_m_step``, ``_e_step``), so the rest (k-means initialisation,
-    ``n_init`` starts, regularisation, ``predict``) is scikit-learn's own. A test checks that
+    is the weighted mean log-likelihood; the k-means start is weighted too. These are hooks
+    of scikit-learn's EM loop (``_initialize_parameters``, ``_initialize``, ``_m_step``,
+    ``_e_step``), so the rest (``n_init`` starts, regularisation, convergence, ``predict``)
+    is scikit-learn's own. A test checks that
     integer weights give the fit of the data with rows repeated, which would catch a change in
     those hooks.
     """
@@ -249,9 +250,9 @@ def _weighted_gaussian_mixture(**params: object) -> object:
             self._initialize(X, resp, **kw)
 
         def _e_step(self, X: np.ndarray, **kw: Any) -> tuple[float, np.ndarray]:
-            _, log_resp = super()._e_step(X, **kw)
-            log_prob_norm = self.score_samples(X)
-            return float(np.average(log_prob_norm, weights=self.sample_weight_)), log_resp
+            log_prob_norm, log_resp = self._estimate_log_prob_resp(X, **kw)
+            mean = np.average(np.asarray(log_prob_norm), weights=self.sample_weight_)
+            return float(mean), log_resp
 
         def _m_step(self, X: np.ndarray, log_resp: np.ndarray, **kw: Any) -> None:
             with np.errstate(divide="ignore"):  # weight 0: log 0 = -inf, exp(-inf) = 0

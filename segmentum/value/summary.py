@@ -1,11 +1,12 @@
 """Per-customer transaction summaries (RFM and BTYD), computed inside DuckDB.
 
-Two engines give the same summary. ``engine="sql"``: the whole summary is one SQL statement built by :func:`summary_sql`; it uses only
-``GROUP BY``, ``CASE``, ``MIN``/``MAX``/``SUM``/``COUNT`` with ``FILTER``, date differences
-and one standard window function (``DENSE_RANK() OVER (PARTITION BY customer ORDER BY
-day)``), so the same expression runs on Spark SQL (``datediff`` in place of ``date_diff``)
-when the data live there; Spark runs the window as a shuffle by customer and a sort within
-partitions, and the per-customer ``GROUP BY`` after it reuses that partitioning.
+Two engines give the same summary. ``engine="sql"``: the whole summary is one SQL statement
+built by :func:`summary_sql`; it uses only ``GROUP BY``, ``CASE``, ``MIN``/``MAX``/``SUM``/
+``COUNT`` with ``FILTER``, date differences and one standard window function
+(``DENSE_RANK() OVER (PARTITION BY customer ORDER BY day)``), so the same expression runs on
+Spark SQL (``datediff`` in place of ``date_diff``) when the data live there; Spark runs the
+window as a shuffle by customer and a sort within partitions, and the per-customer
+``GROUP BY`` after it reuses that partitioning.
 
 Same-day purchases are merged without an aggregate by (customer, day): the dense rank of a
 line's day among its customer's days gives the number of distinct days (the largest rank)
