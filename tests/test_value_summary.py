@@ -414,3 +414,14 @@ def test_sorting_blocks_equal_bitmap_blocks(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(_kernel, "_MAX_BITMAP_WORDS", 0)
     sorting = summarize(tx, engine="numba", **kw)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(sorting, bitmap, check_exact=False, rtol=1e-10)
+
+
+def test_sql_dialects() -> None:
+    import datetime as dt
+
+    kw = dict(customer_id="id", timestamp="ts", amount="x", calibration_end=dt.date(2024, 1, 1))
+    spark = summary_sql("t", dialect="spark", **kw)  # type: ignore[arg-type]
+    assert "datediff(CAST(`ts` AS DATE)" in spark and "date_diff" not in spark
+    assert '"' not in spark  # Spark quotes identifiers with backticks
+    with pytest.raises(ValueError, match="dialect"):
+        summary_sql("t", dialect="postgres", **kw)  # type: ignore[arg-type]

@@ -54,6 +54,10 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _quote_spark(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _date_literal(value: dt.date) -> str:
     return f"DATE '{value.isoformat()}'"
 
@@ -68,6 +72,7 @@ def summary_sql(
     holdout_end: dt.date | None = None,
     margin: str | None = None,
     time_unit: str = "D",
+    dialect: Literal["duckdb", "spark"] = "duckdb",
 ) -> str:
     """The SQL statement behind :func:`summarize`.
 
@@ -86,6 +91,9 @@ def summary_sql(
         Margin column summed per customer.
     time_unit : {"D", "W"}, default="D"
         Unit of ``recency``, ``T`` and ``duration_holdout`` (days, or days / 7).
+    dialect : {"duckdb", "spark"}, default="duckdb"
+        SQL dialect: only identifier quoting and the two date functions differ
+        (``date_diff``/``datediff`` and date + integer/``date_add``).
 
     Returns
     -------
@@ -94,13 +102,28 @@ def summary_sql(
         ``calibration_end``.
     """
     unit = TIME_UNITS[time_unit]
-    cid, ts, amt = _quote(customer_id), _quote(timestamp), _quote(amount)
+    if dialect not in ("duckdb", "spark"):
+        raise ValueError(f"summary_sql: dialect must be 'duckdb' or 'spark', got {dialect!r}")
+    spark = dialect == "spark"
+    q = _quote_spark if spark else _quote
+    cid, ts, amt = q(customer_id), q(timestamp), q(amount)
     epoch = "DATE '1900-01-01'"
+    # a DOUBLE, not a literal like 7.0 (a DECIMAL in Spark, which rounds the quotient)
+    unit_sql = f"CAST({unit} AS DOUBLE)"
     cal_n = (calibration_end - _EPOCH).days
     end_n = (holdout_end - _EPOCH).days if holdout_end is not None else cal_n
     hold = holdout_end is not None
-    day_expr = f"date_diff('day', {epoch}, CAST({ts} AS DATE))"
-    mcol = f", CAST({_quote(margin)} AS DOUBLE) AS mrg" if margin else ""
+    if spark:
+        day_expr = f"datediff(CAST({ts} AS DATE), {epoch})"
+    else:
+        day_expr = f"date_diff('day', {epoch}, CAST({ts} AS DATE))"
+
+    def day_to_date(col: str) -> str:
+        if spark:
+            return f"date_add({epoch}, CAST({col} AS INT))"
+        return f"{epoch} + CAST({col} AS INTEGER)"
+
+    mcol = f", CAST({q(margin)} AS DOUBLE) AS mrg" if margin else ""
     # Step 1: every line with the dense rank of its day among the customer's days. Same-day
     # lines share a rank, so the number of distinct days is the largest rank and the first
     # day's lines are those of rank 1: no aggregate by (customer, day) is needed. (A
@@ -144,18 +167,18 @@ def summary_sql(
        n_days_all - n_days AS frequency_holdout,
        CASE WHEN n_days_all > n_days THEN revenue_holdout / (n_days_all - n_days) ELSE 0.0 END
            AS monetary_holdout,
-       {end_n - cal_n} / {unit} AS duration_holdout"""
+       CAST({end_n - cal_n} AS DOUBLE) / {unit_sql} AS duration_holdout"""
     # nested subqueries rather than CTEs: DuckDB may materialise a CTE, and Spark SQL reads
     # nested subqueries the same way
     return f"""
-SELECT cid AS {_quote(customer_id)},
+SELECT cid AS {q(customer_id)},
        CAST(n_days - 1 AS DOUBLE) AS frequency,
-       (last_d - first_d) / {unit} AS recency,
-       ({cal_n} - first_d) / {unit} AS T,
+       CAST(last_d - first_d AS DOUBLE) / {unit_sql} AS recency,
+       CAST({cal_n} - first_d AS DOUBLE) / {unit_sql} AS T,
        CASE WHEN n_days > 1 THEN repeat_revenue / (n_days - 1) ELSE 0.0 END
            AS monetary_value,
-       {epoch} + CAST(first_d AS INTEGER) AS first_purchase,
-       {epoch} + CAST(last_d AS INTEGER) AS last_purchase,
+       {day_to_date("first_d")} AS first_purchase,
+       {day_to_date("last_d")} AS last_purchase,
        n_transactions, revenue{", margin" if margin else ""}{hold_select}
 FROM ({per_customer}
 ) AS per_customer
