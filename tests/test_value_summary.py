@@ -5,6 +5,7 @@ kernel)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -425,3 +426,33 @@ def test_sql_dialects() -> None:
     assert '"' not in spark  # Spark quotes identifiers with backticks
     with pytest.raises(ValueError, match="dialect"):
         summary_sql("t", dialect="postgres", **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["frame", "parquet"])
+def test_bad_dates_and_amounts_name_their_rows(engine: str, where: str, tmp_path: Path) -> None:
+    tx = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 3],
+            "date": ["2024-01-01", "2024-01-03", "2024-01-02", "2024-01-05"],
+            "amount": ["1.5", "2", "abc", "3"],
+        },
+        index=[10, 11, 12, 13],
+    )
+    src: object = tx
+    if where == "parquet":
+        src = tmp_path / "tx.parquet"
+        tx.to_parquet(src, index=False)
+    at = "index 12 ('abc')" if where == "frame" else "tx.parquet row 2 ('abc')"
+    with pytest.raises(
+        ValueError, match=re.escape(f"column 'amount' has values that are not a number: {at}")
+    ):
+        summarize(src, calibration_end="2024-02-01", engine=engine)  # type: ignore[arg-type]
+    tx["amount"] = "1.0"
+    tx.loc[11, "date"] = "2024-13-03"
+    if where == "parquet":
+        tx.to_parquet(src, index=False)
+    at = "index 11 ('2024-13-03')" if where == "frame" else "tx.parquet row 1 ('2024-13-03')"
+    with pytest.raises(
+        ValueError, match=re.escape(f"column 'date' has values that are not a date: {at}")
+    ):
+        summarize(src, calibration_end="2024-02-01", engine=engine)  # type: ignore[arg-type]

@@ -319,6 +319,45 @@ def _summarize_compiled(
     return pd.DataFrame(cols, copy=False)
 
 
+def _bad_values_error(
+    con: duckdb.DuckDBPyConnection,
+    transactions: Source,
+    source: str,
+    columns: dict[str, str],
+    exc: Exception,
+) -> ValueError:
+    """Name the rows whose values DuckDB could not cast, column by column."""
+    what = {"DATE": "a date", "DOUBLE": "a number"}
+    for col, sql_type in columns.items():
+        c = _quote(col)
+        bad = f"TRY_CAST({c} AS {sql_type}) IS NULL AND {c} IS NOT NULL"
+        if isinstance(transactions, pd.DataFrame):
+            # a projection keeps the frame's row order (DuckDB preserves insertion order)
+            mask = con.execute(f"SELECT {bad} AS bad FROM {source}").fetchnumpy()["bad"]
+            pos = np.flatnonzero(np.asarray(mask, dtype=bool))[:3]
+            labels = transactions.index[pos].tolist()
+            values = transactions[col].iloc[pos].tolist()
+            where = [f"index {lab!r} ({val!r})" for lab, val in zip(labels, values, strict=True)]
+            n_bad = int(np.asarray(mask, dtype=bool).sum())
+        else:
+            path = str(transactions).replace("'", "''")
+            rows = con.execute(
+                f"SELECT filename, file_row_number, CAST({c} AS VARCHAR) FROM "
+                f"read_parquet('{path}', file_row_number = true, filename = true) "
+                f"WHERE {bad} ORDER BY filename, file_row_number"
+            ).fetchall()
+            where = [f"{Path(f).name} row {r} ({v!r})" for f, r, v in rows[:3]]
+            n_bad = len(rows)
+        if n_bad:
+            more = f" and {n_bad - len(where):,} more" if n_bad > len(where) else ""
+            return ValueError(
+                f"summarize: column {col!r} has values that are not {what[sql_type]}: "
+                f"{', '.join(where)}{more}. Fix or drop those rows (in a project run, "
+                '`on_bad_rows = "quarantine"` sets them aside).'
+            )
+    return ValueError(f"summarize: DuckDB could not read the transactions: {exc}")
+
+
 def _to_date(value: object, name: str) -> dt.date:
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
@@ -451,6 +490,11 @@ def summarize(
             out["n_transactions"] = out["n_transactions"].astype("int64")
             if "frequency_holdout" in out:
                 out["frequency_holdout"] = out["frequency_holdout"].astype(float)
+    except duckdb.ConversionException as exc:
+        columns = {timestamp: "DATE", amount: "DOUBLE"}
+        if margin:
+            columns[margin] = "DOUBLE"
+        raise _bad_values_error(con, transactions, source, columns, exc) from exc
     finally:
         if isinstance(transactions, pd.DataFrame):
             con.unregister("_segmentum_tx")
