@@ -245,3 +245,29 @@ def test_pipeline_style_inputs(cdnow_tx: pd.DataFrame) -> None:
     # 4 lines × 0.5 + one support contact before the analysis date + acquisition 10
     assert c.loc[1] == pytest.approx(2.0 + 5.0 + 10.0)
     assert c.loc[3] == pytest.approx(0.5 * (cdnow_tx["customer_id"] == 3).sum())
+
+
+def test_weakly_identified_parameters_are_named_not_left_as_silent_nan(
+    cdnow_tx: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # on large data without churn a fit can end off the bounds with a singular information
+    # matrix (seen on 2 M customers: a = 1e-5, r and alpha huge); its NaN standard errors
+    # must reach the report as words
+    from segmentum.value.models.bgnbd import BetaGeoModel
+
+    real_fit = BetaGeoModel.fit
+
+    def singular_fit(self: BetaGeoModel, df: pd.DataFrame) -> BetaGeoModel:
+        real_fit(self, df)
+        self.standard_errors_ = {**self.standard_errors_, "a": float("nan")}
+        return self
+
+    monkeypatch.setattr(BetaGeoModel, "fit", singular_fit)
+    r = run_value(
+        cdnow_tx,
+        customer_id="customer_id",
+        timestamp="date",
+        amount="dollar_value",
+        config=ValueConfig(holdout_periods=0),
+    )
+    assert any("BG/NBD: the data barely identify a " in w for w in r.warnings), r.warnings

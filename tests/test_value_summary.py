@@ -456,3 +456,8 @@ def test_bad_dates_and_amounts_name_their_rows(engine: str, where: str, tmp_path
         ValueError, match=re.escape(f"column 'date' has values that are not a date: {at}")
     ):
         summarize(src, calibration_end="2024-02-01", engine=engine)  # type: ignore[arg-type]
+
+
+def test_missing_parquet_file_says_which(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"cannot read .*nope\.parquet"):
+        summarize(tmp_path / "nope.parquet", calibration_end="2024-01-01")

@@ -172,6 +172,12 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _weakly_identified(model: Any) -> list[str]:
+    """Parameters whose standard error is not a finite number (singular information)."""
+    se = getattr(model, "standard_errors_", {}) or {}
+    return [name for name, v in se.items() if not np.isfinite(v)]
+
+
 def run_value(
     transactions: pd.DataFrame,
     *,
@@ -306,6 +312,15 @@ def run_value(
         try:
             purchase = model_cls(penalizer=cfg.penalizer).fit(full)
             models["purchase"] = purchase
+            weak = _weakly_identified(purchase)
+            if weak:
+                warnings.append(
+                    f"{model_name}: the data barely identify {', '.join(weak)} (their standard "
+                    "errors cannot be computed; the information matrix is singular). Purchase "
+                    "rates may hardly vary between customers, or there may be no sign of "
+                    "customers dropping out; treat p_alive and CLV with care, or set "
+                    "penalizer = 0.001 under [value]"
+                )
             pc["p_alive"] = purchase.probability_alive(full).to_numpy()
             pc["expected_purchases"] = purchase.expected_purchases(horizon, full).to_numpy()
         except (ConvergenceError, FloatingPointError, ValueError) as exc:
@@ -328,6 +343,12 @@ def run_value(
                         f"Gamma-Gamma assumes spend is independent of frequency, but their "
                         f"correlation among repeat buyers is {corr:.2f}; expected spend may be biased"
                     )
+            weak = _weakly_identified(spend_model)
+            if weak:
+                warnings.append(
+                    f"Gamma-Gamma: the data barely identify {', '.join(weak)} (their standard "
+                    "errors cannot be computed); treat expected spend with care"
+                )
         except (ConvergenceError, ValueError) as exc:
             msg = f"Gamma-Gamma spend model skipped: {exc}"
             warnings.append(msg)

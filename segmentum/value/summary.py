@@ -490,6 +490,13 @@ def summarize(
             out["n_transactions"] = out["n_transactions"].astype("int64")
             if "frequency_holdout" in out:
                 out["frequency_holdout"] = out["frequency_holdout"].astype(float)
+    except duckdb.IOException as exc:
+        if isinstance(transactions, pd.DataFrame):
+            raise
+        raise FileNotFoundError(
+            f"summarize: cannot read {str(transactions)!r} as Parquet: "
+            f"{str(exc).splitlines()[0]}. Check the path (a glob like 'tx/*.parquet' works)."
+        ) from exc
     except duckdb.ConversionException as exc:
         columns = {timestamp: "DATE", amount: "DOUBLE"}
         if margin:

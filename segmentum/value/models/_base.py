@@ -125,7 +125,9 @@ def _newton(
             if np.isfinite(fn) and fn <= f + 1e-4 * t * slope and np.all(np.isfinite(gn)):
                 break
             t *= 0.5
-            if t < 1e-12:
+            # a step of 3e-6 in log-space that does not lower f: rounding, or a ridge along
+            # which more halving only costs evaluations
+            if t < 1e-6:
                 # no decrease possible: converged to rounding, or stuck
                 ok = bool(np.max(np.abs(g)) < 1e-6)
                 return u, f, ok, "" if ok else "line search failed"
@@ -338,7 +340,8 @@ class BaseCLVModel:
 
     def _se_from(self, hess_neg: np.ndarray) -> dict[str, float]:
         try:
-            se = np.sqrt(np.diag(np.linalg.inv(hess_neg)))
+            with np.errstate(invalid="ignore"):  # a negative variance: singular, so NaN
+                se = np.sqrt(np.diag(np.linalg.inv(hess_neg)))
         except np.linalg.LinAlgError:
             se = np.full(hess_neg.shape[0], np.nan)
         return dict(zip(self._param_names, map(float, se), strict=True))
