@@ -255,3 +255,33 @@ def test_clv_discounting(cdnow: pd.DataFrame) -> None:
         bg, cdnow, spend, horizon=52, step=4, discount_rate=0.01, margin_rate=0.3
     )
     assert (discounted < 0.3 * undiscounted + 1e-12).all() and (discounted > 0).all()
+
+
+def test_bgnbd_series_for_hyp2f1_equals_scipy_where_scipy_works() -> None:
+    from scipy.special import hyp2f1
+
+    from segmentum.value.models.bgnbd import _log_hyp2f1_series
+
+    rng = np.random.default_rng(0)
+    a1, b1 = rng.uniform(0.5, 30, 300), rng.uniform(0.5, 30, 300)
+    c1, z = rng.uniform(0.5, 40, 300), rng.uniform(0, 0.6, 300)
+    np.testing.assert_allclose(
+        _log_hyp2f1_series(a1, b1, c1, z), np.log(hyp2f1(a1, b1, c1, z)), atol=1e-11
+    )
+
+
+def test_bgnbd_expected_purchases_for_near_poisson_buyers() -> None:
+    # a fit on 2 M customers with no churn gave r = 15,823 and alpha = 701,018, where scipy's
+    # hyp2f1 returns NaN; with a ~ 0 nobody drops out and purchases are Poisson with rate
+    # (r + x) / (alpha + T), so expected purchases are t times that, times p_alive
+    from segmentum.value import BetaGeoModel
+
+    m = BetaGeoModel()
+    m._params = np.array([15823.2, 701017.9, 1.0071e-05, 201.457])
+    m.params_ = dict(zip(["r", "alpha", "a", "b"], m._params, strict=True))
+    df = pd.DataFrame(
+        {"frequency": [24.0, 0.0, 40.0], "recency": [1000.0, 0.0, 1090.0], "T": [1050.0, 900, 1094]}
+    )
+    got = m.expected_purchases(365, df).to_numpy()
+    limit = 365 * (15823.2 + df["frequency"]) / (701017.9 + df["T"]) * m.probability_alive(df)
+    np.testing.assert_allclose(got, limit.to_numpy(), rtol=1e-5)

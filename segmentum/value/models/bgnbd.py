@@ -114,6 +114,28 @@ def _unique_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(x, return_inverse=True)
 
 
+def _log_hyp2f1_series(
+    a1: np.ndarray, b1: np.ndarray, c1: np.ndarray, z: np.ndarray, max_terms: int = 100_000
+) -> np.ndarray:
+    """``log 2F1(a1, b1; c1; z)`` by its power series, term by term in log space.
+
+    For positive parameters and ``0 <= z < 1``, where every term is positive. A row stops
+    once its terms shrink (ratio below 1) and the last added less than e^-40 of the sum.
+    """
+    log_z = np.log(np.maximum(z, 1e-300))
+    log_term = np.zeros_like(z)
+    log_sum = np.zeros_like(z)
+    active = z > 0
+    for k in range(max_terms):
+        if not active.any():
+            break
+        step = np.log(a1 + k) + np.log(b1 + k) - np.log(c1 + k) - np.log(k + 1.0) + log_z
+        log_term = np.where(active, log_term + step, log_term)
+        log_sum = np.where(active, np.logaddexp(log_sum, log_term), log_sum)
+        active &= ~((step < 0) & (log_term - log_sum < -40))
+    return log_sum
+
+
 def bgnbd_precompute(
     frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, weights: np.ndarray
 ) -> dict[str, Any]:
@@ -330,9 +352,24 @@ class BetaGeoModel(BaseCLVModel):
         x, _tx, T = self._arrays(df)
         r, alpha, a, b = self._params
         z = t / (alpha + T + t)
-        hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
+        log_pref = (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
+        with np.errstate(all="ignore"):
+            hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
+            scaled = np.exp(log_pref) * hyp
+        bad = ~np.isfinite(scaled)
+        if bad.any():
+            # scipy's hyp2f1 gives up for large r + x (near-Poisson buyers: r and alpha in
+            # the thousands); its series summed in log space does not
+            c1 = (a + b + x - 1) * np.ones_like(z)
+            ok = bad & (c1 > 0) & (z < 1)
+            scaled[ok] = np.exp(
+                log_pref[ok]
+                + _log_hyp2f1_series(
+                    (r + x * np.ones_like(z))[ok], (b + x * np.ones_like(z))[ok], c1[ok], z[ok]
+                )
+            )
         first = (a + b + x - 1) / (a - 1)
-        second = 1 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
+        second = 1 - scaled
         num = first * second
         p_alive = self.probability_alive(df).to_numpy()
         out = num * p_alive
