@@ -461,3 +461,10 @@ def test_bad_dates_and_amounts_name_their_rows(engine: str, where: str, tmp_path
 def test_missing_parquet_file_says_which(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"cannot read .*nope\.parquet"):
         summarize(tmp_path / "nope.parquet", calibration_end="2024-01-01")
+
+
+def test_parquet_missing_column_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "tx.parquet"
+    pd.DataFrame({"customer_id": [1], "date": ["2024-01-01"], "value": [1.0]}).to_parquet(path)
+    with pytest.raises(ValueError, match=r"lack column\(s\) \['amount'\]; they have"):
+        summarize(path)

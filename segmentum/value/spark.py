@@ -16,7 +16,7 @@ import os
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
-from segmentum.value.summary import TIME_UNITS, _to_date, summary_sql
+from segmentum.value.summary import check_columns, check_time_unit, resolve_period, summary_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -70,29 +70,19 @@ def summarize_spark(
     DataFrame. Returns a lazy Spark DataFrame (not sorted); ``.toPandas()`` brings a small
     one home.
     """
-    if time_unit not in TIME_UNITS:
-        raise ValueError(
-            f"summarize_spark: time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}"
-        )
-    needed = [c for c in (customer_id, timestamp, amount, margin) if c]
-    missing = [c for c in needed if c not in transactions.columns]
-    if missing:
-        raise ValueError(
-            f"summarize_spark: transactions lack column(s) {missing}; they have "
-            f"{list(transactions.columns)}"
-        )
-    if calibration_end is None:
-        if observation_end is None:
-            from pyspark.sql import functions as F
+    check_time_unit("summarize_spark", time_unit)
+    check_columns(
+        "summarize_spark", list(transactions.columns), (customer_id, timestamp, amount, margin)
+    )
 
-            observation_end = transactions.agg(F.max(F.to_date(F.col(timestamp)))).first()[0]
-            if observation_end is None:
-                raise ValueError("summarize_spark: no transactions")
-        calibration_end = observation_end
-    cal = _to_date(calibration_end, "calibration_end")
-    hold = _to_date(holdout_end, "holdout_end") if holdout_end is not None else None
-    if hold is not None and hold <= cal:
-        raise ValueError(f"summarize_spark: holdout_end {hold} must be after calibration_end {cal}")
+    def last_date() -> object:
+        from pyspark.sql import functions as F
+
+        return transactions.agg(F.max(F.to_date(F.col(timestamp)))).first()[0]
+
+    cal, hold = resolve_period(
+        "summarize_spark", calibration_end, holdout_end, observation_end, last_date
+    )
     view = f"segmentum_tx_{uuid.uuid4().hex}"
     transactions.createOrReplaceTempView(view)
     spark: Any = transactions.sparkSession

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -193,8 +194,11 @@ KERNEL_MIN_ROWS = 5_000_000
 _KERNEL_BYTES_PER_ROW = 64
 
 
-def _kernel_worthwhile(con: duckdb.DuckDBPyConnection, source: str) -> bool:
-    n_rows = int(con.execute(f"SELECT COUNT(*) FROM {source}").fetchall()[0][0])
+def _kernel_worthwhile(
+    con: duckdb.DuckDBPyConnection, source: str, n_rows: int | None = None
+) -> bool:
+    if n_rows is None:  # Parquet: the count comes from the file footers
+        n_rows = int(con.execute(f"SELECT COUNT(*) FROM {source}").fetchall()[0][0])
     if n_rows < KERNEL_MIN_ROWS:
         return False
     try:
@@ -358,6 +362,42 @@ def _bad_values_error(
     return ValueError(f"summarize: DuckDB could not read the transactions: {exc}")
 
 
+def check_time_unit(caller: str, time_unit: str) -> None:
+    if time_unit not in TIME_UNITS:
+        raise ValueError(
+            f"{caller}: time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}"
+        )
+
+
+def check_columns(caller: str, have: list[str], needed: tuple[str | None, ...]) -> None:
+    """Raise naming the columns of ``needed`` (``None`` = not used) missing from ``have``."""
+    missing = [c for c in needed if c and c not in have]
+    if missing:
+        raise ValueError(f"{caller}: transactions lack column(s) {missing}; they have {have}")
+
+
+def resolve_period(
+    caller: str,
+    calibration_end: object,
+    holdout_end: object,
+    observation_end: object,
+    last_date: Callable[[], object],
+) -> tuple[dt.date, dt.date | None]:
+    """Calibration and holdout ends as dates; the calibration end defaults to the observation
+    end, and that to the last transaction date (``last_date()``, queried only then)."""
+    if calibration_end is None:
+        if observation_end is None:
+            observation_end = last_date()
+            if observation_end is None:
+                raise ValueError(f"{caller}: no transactions")
+        calibration_end = observation_end
+    cal = _to_date(calibration_end, "calibration_end")
+    hold = _to_date(holdout_end, "holdout_end") if holdout_end is not None else None
+    if hold is not None and hold <= cal:
+        raise ValueError(f"{caller}: holdout_end {hold} must be after calibration_end {cal}")
+    return cal, hold
+
+
 def _to_date(value: object, name: str) -> dt.date:
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
@@ -432,43 +472,35 @@ def summarize(
     >>> s[["customer_id", "frequency", "recency", "T", "monetary_value"]].to_dict("records")[0]
     {'customer_id': 1, 'frequency': 1.0, 'recency': 1.0, 'T': 2.0, 'monetary_value': 20.0}
     """
-    if time_unit not in TIME_UNITS:
-        raise ValueError(
-            f"summarize: time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}"
-        )
+    check_time_unit("summarize", time_unit)
     if engine not in ("auto", "sql", "numba"):
         raise ValueError(f"summarize: engine must be 'auto', 'sql' or 'numba', got {engine!r}")
+    needed = (customer_id, timestamp, amount, margin)
     con = connection if connection is not None else duckdb.connect()
+    n_rows: int | None = None
     if isinstance(transactions, pd.DataFrame):
-        missing = [
-            c for c in (customer_id, timestamp, amount, margin) if c and c not in transactions
-        ]
-        if missing:
-            raise ValueError(
-                f"summarize: transactions lack column(s) {missing}; they have "
-                f"{list(transactions.columns)}"
-            )
+        check_columns("summarize", list(transactions.columns), needed)
         con.register("_segmentum_tx", transactions)
         source = "_segmentum_tx"
+        n_rows = len(transactions)
     else:
         path = str(transactions).replace("'", "''")
         source = f"read_parquet('{path}')"
     try:
-        if calibration_end is None:
-            if observation_end is None:
-                last = con.execute(
-                    f"SELECT MAX(CAST({_quote(timestamp)} AS DATE)) FROM {source}"
-                ).fetchall()[0][0]
-                if last is None:
-                    raise ValueError("summarize: no transactions")
-                observation_end = last
-            calibration_end = observation_end
-        cal = _to_date(calibration_end, "calibration_end")
-        hold = _to_date(holdout_end, "holdout_end") if holdout_end is not None else None
-        if hold is not None and hold <= cal:
-            raise ValueError(f"summarize: holdout_end {hold} must be after calibration_end {cal}")
+        if n_rows is None:  # a Parquet path: its columns, without reading the data
+            names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+            check_columns("summarize", names, needed)
+
+        def last_date() -> object:
+            return con.execute(
+                f"SELECT MAX(CAST({_quote(timestamp)} AS DATE)) FROM {source}"
+            ).fetchall()[0][0]
+
+        cal, hold = resolve_period(
+            "summarize", calibration_end, holdout_end, observation_end, last_date
+        )
         out = None
-        if engine == "numba" or (engine == "auto" and _kernel_worthwhile(con, source)):
+        if engine == "numba" or (engine == "auto" and _kernel_worthwhile(con, source, n_rows)):
             out = _summarize_compiled(
                 con, source, customer_id, timestamp, amount, margin, cal, hold, time_unit,
                 strict=engine == "numba",
