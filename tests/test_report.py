@@ -17,7 +17,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from segmentum.report import Section, render_json, render_report, report_context
+from segmentum.report import (
+    Section,
+    render_json,
+    render_report,
+    render_section,
+    report_context,
+)
 from segmentum.report.context import jsonable, table_context
 from segmentum.report.html import environment
 from segmentum.report.section import BLOCK_KINDS, Block
@@ -72,6 +78,9 @@ def test_figure_context_is_plotly_json_that_reads_back() -> None:
     assert back.data[0].x == (1.5, 2.5) and back.data[0].name == "s"
     assert back.data[0].y[1] is None  # NaN as JSON null, as Plotly writes it
     assert back.layout.height == 380 and back.layout.title.text == "T"
+    # the page sizes the figure's box as Plotly's own to_html does
+    page = render_report([Section("k", "K").figure(fig)], title="t")
+    assert '<div style="height:380px; width:100%;">' in page
 
 
 def test_table_context_keeps_index_and_cuts_long_tables() -> None:
@@ -167,6 +176,16 @@ def test_json_twin_is_the_same_context(tmp_path: Path) -> None:
     assert json.loads(sections[0].to_json()) == sections[0].to_context()
 
 
+def test_one_section_renders_alone_from_its_context() -> None:
+    sec = _section("segments")
+    fragment = render_section(sec)
+    assert fragment.startswith('<section id="segments">') and fragment.endswith("</section>")
+    assert fragment == render_section(json.loads(sec.to_json()))  # from the JSON twin alone
+    assert fragment in render_report([sec], title="t")  # the page's own markup for it
+    assert "Plotly.newPlot(" in fragment and "<!DOCTYPE" not in fragment
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
 def test_strings_from_data_are_escaped_in_html_and_intact_in_json() -> None:
     """Segment names, column names, text answers and 'I wish' quotes carrying markup."""
     from segmentum.profiles import report_section, run_profiles

@@ -5,7 +5,21 @@ Jinja2 templates in ``templates/`` into one offline HTML page, and :func:`render
 the same context as JSON (the run's ``report.json``, reused by the web app).
 """
 
-from segmentum.report.html import render_html, render_json, render_report, report_context
+from segmentum.report.html import (
+    render_html,
+    render_json,
+    render_report,
+    render_section,
+    report_context,
+)
 from segmentum.report.section import Block, Section
 
-__all__ = ["Block", "Section", "render_html", "render_json", "render_report", "report_context"]
+__all__ = [
+    "Block",
+    "Section",
+    "render_html",
+    "render_json",
+    "render_report",
+    "render_section",
+    "report_context",
+]

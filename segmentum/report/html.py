@@ -16,10 +16,13 @@ import json
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segmentum.report.context import jsonable
 from segmentum.report.section import Section
+
+if TYPE_CHECKING:
+    import jinja2
 
 #: Names the JSON twin's layout; bump when a key changes meaning.
 REPORT_FORMAT = "segmentum.report/1"
@@ -51,7 +54,7 @@ def _tojson_pretty(value: Any) -> str:
 
 
 @lru_cache(maxsize=1)
-def environment() -> Any:
+def environment() -> jinja2.Environment:
     """The Jinja2 environment the report renders with (templates shipped in the package).
 
     Autoescape is on for every template; ``StrictUndefined`` makes a missing context key an
@@ -126,6 +129,16 @@ def render_html(context: dict[str, Any]) -> str:
 
     page = environment().get_template("page.html")
     return page.render(**context, plotly_js=Markup(plotly.offline.get_plotlyjs()))
+
+
+def render_section(section: Section | dict[str, Any]) -> str:
+    """One section as an HTML fragment (its ``<section>`` element), from the same template.
+
+    For pages that show one section at a time (the web app); the page around it must load
+    Plotly's library itself (the report inlines it once in its head).
+    """
+    context = section.to_context() if isinstance(section, Section) else section
+    return environment().get_template("section.html").render(section=context)
 
 
 def render_json(
