@@ -14,3 +14,12 @@ __version__ = "0.1.0"
 from segmentum.project import Project, RunResult
 
 __all__ = ["Project", "RunResult", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    """Lazy public names: ``segmentum.score`` (imports the valuation package on first use)."""
+    if name == "score":
+        from segmentum.valuation.score import score
+
+        return score
+    raise AttributeError(f"module 'segmentum' has no attribute {name!r}")

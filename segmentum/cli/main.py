@@ -220,6 +220,55 @@ def runs(
 
 
 @app.command()
+def score(
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder (its model/typing_tool.json), the JSON itself, or a project "
+            "folder (its newest run)."
+        ),
+    ],
+    answers: Annotated[
+        Path,
+        typer.Option(
+            "--answers", help="CSV or Parquet: one row per person, a column per question."
+        ),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Where to write the scored rows (.csv or .parquet).")
+    ],
+    id_column: Annotated[
+        str | None,
+        typer.Option("--id", help="Id column to carry over (default: the survey's id column)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Assign new people to segments from their answers to the golden questions.
+
+    Writes the id column plus segment, segment_name, segment_probability and
+    unclassifiable. Bad rows (a missing question, an answer off the scale, an empty file)
+    stop the command with exit code 3, naming file, row and column; nothing is guessed.
+    """
+    from segmentum.valuation.score import score as score_answers
+
+    if out_file.exists() and not force:
+        console.print(f"[bold red]Error:[/] {out_file} exists; pass --force to overwrite it.")
+        raise typer.Exit(2)
+    try:
+        scored = score_answers(run_dir, answers, id_column=id_column)
+    except SegmentumError as exc:
+        _fail(exc)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    if out_file.suffix.lower() in (".parquet", ".pq"):
+        scored.to_parquet(out_file, index=False)
+    else:
+        scored.to_csv(out_file, index=False)
+    n_uncl = int(scored["unclassifiable"].sum())
+    out.print(f"Scored {len(scored):,} rows into {out_file} ({n_uncl:,} unclassifiable).")
+
+
+@app.command()
 def version() -> None:
     """Print the installed version."""
     out.print(__version__)

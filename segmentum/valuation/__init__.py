@@ -1,0 +1,1 @@
+"""Where to play: typing tool, scoring, projection onto the customer base, valuation, priorities."""
