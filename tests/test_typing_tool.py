@@ -229,9 +229,9 @@ def test_label_permutation_and_row_order(perm: list[int], seed: int) -> None:
         columns=list("abcd"),
     )
     lab = y + 1
-    base = build_typing_tool(X, lab, method="lda", max_questions=3, cv=3)
+    base = build_typing_tool(X, lab, method="lda", max_questions=3, cv=3, target=0.9)
     relab = np.asarray(perm)[y]
-    r2 = build_typing_tool(X, relab, method="lda", max_questions=3, cv=3)
+    r2 = build_typing_tool(X, relab, method="lda", max_questions=3, cv=3, target=0.9)
     A = X.to_numpy()
     mapped = np.asarray(perm)[base.tool.predict(X[list(base.tool.items)].to_numpy()) - 1]
     again = r2.tool.predict(X[list(r2.tool.items)].to_numpy())
@@ -239,7 +239,7 @@ def test_label_permutation_and_row_order(perm: list[int], seed: int) -> None:
     assert abs(r2.accuracy - base.accuracy) < 0.05
     order = np.random.default_rng(seed).permutation(len(X))
     r3 = build_typing_tool(X.iloc[order].reset_index(drop=True), lab[order], method="lda",
-                           max_questions=3, cv=3)  # fmt: skip
+                           max_questions=3, cv=3, target=0.9)  # fmt: skip
     same = r3.tool.predict(X[list(r3.tool.items)].to_numpy())
     assert (same == base.tool.predict(X[list(base.tool.items)].to_numpy())).mean() > 0.95
     assert abs(r3.accuracy - base.accuracy) < 0.05
