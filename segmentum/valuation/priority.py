@@ -3,7 +3,7 @@ segments).
 
 Knock-out criteria remove segments that cannot be targeted (too small, unprofitable);
 weighted attractiveness criteria score the rest (each criterion rescaled to 0..1 across the
-segments, lower-is-better criteria such as cost-to-serve reversed); competitiveness is the
+segments still in the running, lower-is-better criteria such as cost-to-serve reversed); competitiveness is the
 project's own brand against the best competitor on each segment's defining needs, rated by
 that segment's respondents. Segments are ranked on the weighted sum of both. Because
 weights are judgement calls, the weights are resampled around the given ones (Dirichlet with
@@ -210,9 +210,11 @@ class Priorities:
         return out
 
 
-def _unit(v: np.ndarray, higher_better: bool) -> np.ndarray:
-    lo, hi = np.nanmin(v), np.nanmax(v)
-    u = (v - lo) / (hi - lo) if hi > lo else np.full(v.shape, 0.5)
+def _unit(v: np.ndarray, higher_better: bool, among: np.ndarray | None) -> np.ndarray:
+    """Rescale to 0..1 over the segments still in the running (knocked-out ones clipped)."""
+    ref = v if among is None or np.isnan(v[among]).all() else v[among]
+    lo, hi = np.nanmin(ref), np.nanmax(ref)
+    u = np.clip((v - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.full(v.shape, 0.5)
     u = np.where(np.isnan(u), 0.0, u)
     return u if higher_better else 1.0 - u
 
@@ -241,6 +243,25 @@ def prioritise(
     comp = np.full(segs.size, np.nan)
     if competition is not None and "competitiveness" in competition:
         comp = competition["competitiveness"].reindex(segs).to_numpy(dtype=float)
+    reasons = []
+    share = valuation["population_share"].to_numpy(dtype=float)
+    custs = valuation.get("customers", pd.Series(np.inf, index=valuation.index)).to_numpy()
+    pph = valuation.get("profit_per_head", pd.Series(np.nan, index=valuation.index)).to_numpy()
+    for i in range(segs.size):
+        why = []
+        if share[i] < cfg.min_population_share:
+            why.append(f"{share[i]:.1%} of the population < {cfg.min_population_share:.0%}")
+        if custs[i] < cfg.min_customers:
+            why.append(f"{int(custs[i]):,} customers < {cfg.min_customers:,}")
+        if (
+            cfg.min_profit_per_head is not None
+            and not np.isnan(pph[i])
+            and pph[i] < cfg.min_profit_per_head
+        ):
+            why.append(f"profit per head {pph[i]:,.2f} < {cfg.min_profit_per_head:,.2f}")
+        reasons.append("; ".join(why))
+    ko = np.array([bool(r) for r in reasons])
+
     cols: list[np.ndarray] = []
     names: list[str] = []
     dropped: list[str] = []
@@ -260,7 +281,7 @@ def prioritise(
         if np.isnan(v).all():
             dropped.append(crit)
             continue
-        cols.append(_unit(v, better))
+        cols.append(_unit(v, better, ~ko if (~ko).any() else None))
         names.append(crit)
         raw_w.append(float(w))
     if not cols:
@@ -274,25 +295,6 @@ def prioritise(
     wa = w * attr_mask
     attractiveness = U @ wa / wa.sum() if wa.sum() > 0 else np.zeros(segs.size)
     score = U @ w
-
-    reasons = []
-    share = valuation["population_share"].to_numpy(dtype=float)
-    custs = valuation.get("customers", pd.Series(np.inf, index=valuation.index)).to_numpy()
-    pph = valuation.get("profit_per_head", pd.Series(np.nan, index=valuation.index)).to_numpy()
-    for i in range(segs.size):
-        why = []
-        if share[i] < cfg.min_population_share:
-            why.append(f"{share[i]:.1%} of the population < {cfg.min_population_share:.0%}")
-        if custs[i] < cfg.min_customers:
-            why.append(f"{int(custs[i]):,} customers < {cfg.min_customers:,}")
-        if (
-            cfg.min_profit_per_head is not None
-            and not np.isnan(pph[i])
-            and pph[i] < cfg.min_profit_per_head
-        ):
-            why.append(f"profit per head {pph[i]:,.2f} < {cfg.min_profit_per_head:,.2f}")
-        reasons.append("; ".join(why))
-    ko = np.array([bool(r) for r in reasons])
 
     def ranks(sc: np.ndarray) -> np.ndarray:
         key = np.where(ko, sc - 1e6, sc)  # knocked-out segments after all others

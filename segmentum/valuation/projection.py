@@ -203,6 +203,9 @@ class Projection:
         Bins of the top probability: ``mean_probability``, ``accuracy``, ``n``.
     brier : float
         Multiclass Brier score of the cross-validated probabilities.
+    ece : float
+        Expected calibration error: the bins' mean |top probability - accuracy|, weighted by
+        their counts.
     verdict : str
         In words: whether the database tells the segments apart.
     informative : bool
@@ -217,6 +220,7 @@ class Projection:
     confusion: pd.DataFrame
     calibration: pd.DataFrame
     brier: float
+    ece: float
     verdict: str
     informative: bool
 
@@ -227,6 +231,7 @@ class Projection:
             "chance": float(self.chance),
             "n_train": int(self.n_train),
             "brier": float(self.brier),
+            "ece": float(self.ece),
             "informative": bool(self.informative),
             "verdict": self.verdict,
             "confusion_matrix": {
@@ -446,6 +451,10 @@ def fit_projection(
         ),
         calibration=calib,
         brier=brier if math.isfinite(brier) else float("nan"),
+        ece=float(
+            np.sum(calib["n"] * (calib["mean_probability"] - calib["accuracy"]).abs())
+            / calib["n"].sum()
+        ),
         verdict=verdict,
         informative=bool(informative),
     )
