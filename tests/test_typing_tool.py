@@ -80,6 +80,9 @@ def test_mcdonalds_curve_and_held_out_accuracy(mcd, mcd_tool) -> None:
     assert np.trace(conf) / conf.sum() == pytest.approx(r.accuracy)
     assert r.recall.to_numpy() == pytest.approx(np.diag(conf) / conf.sum(axis=1))
     assert r.selection_frequency.sum() == pytest.approx(r.n_questions)
+    # the figures the README quotes
+    assert r.tool.items == ("yummy", "expensive")
+    assert round(r.accuracy, 3) == 0.910 and round(r.chance, 3) == 0.272
 
 
 def test_nested_cv_is_out_of_sample() -> None:

@@ -125,9 +125,62 @@ class ProjectionModel:
     intercepts: np.ndarray
     categorical: dict[str, tuple[list[Any], np.ndarray]]  # column → (levels, levels × segments)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form (``model/projection.json``)."""
+        return {
+            "format": "segmentum.projection",
+            "version": 1,
+            "segments": list(self.segments),
+            "numeric": list(self.numeric),
+            "fill": [float(v) for v in self.fill],
+            "weights": self.weights.tolist(),
+            "intercepts": [float(v) for v in self.intercepts],
+            "categorical": {
+                c: {"levels": [str(v) for v in lv], "weights": t.tolist()}
+                for c, (lv, t) in self.categorical.items()
+            },
+            "how_to_score": (
+                "score_k = intercepts[k] + sum_j weights[k][j] * x_j (numeric columns in the "
+                "order of 'numeric', a missing value replaced by 'fill') + for each "
+                "categorical column c, categorical[c].weights[level][k] (0 for a level not "
+                "listed); probabilities = softmax of the scores; segment = the largest."
+            ),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "projection.json") -> ProjectionModel:
+        """Read the JSON form back, checking every field's shape (untrusted input)."""
+
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"{source}: {msg}")
+
+        if not isinstance(data, dict) or data.get("format") != "segmentum.projection":
+            raise bad("not a segmentum projection (field 'format')")
+        try:
+            segs = tuple(int(s) for s in data["segments"])
+            numeric = tuple(str(c) for c in data["numeric"])
+            fill = np.asarray(data["fill"], dtype=float)
+            W = np.asarray(data["weights"], dtype=float)
+            b = np.asarray(data["intercepts"], dtype=float)
+            cats = {
+                str(c): (list(v["levels"]), np.asarray(v["weights"], dtype=float))
+                for c, v in dict(data["categorical"]).items()
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad(f"malformed field ({exc})") from exc
+        k, m = len(segs), len(numeric)
+        if W.shape != (k, m) or b.shape != (k,) or fill.shape != (m,):
+            raise bad(f"'weights' must be {k} x {m}, 'intercepts' {k}, 'fill' {m} numbers")
+        for c, (lv, t) in cats.items():
+            if t.shape != (len(lv), k):
+                raise bad(f"'categorical.{c}.weights' must be {len(lv)} x {k}")
+        if not all(np.isfinite(a).all() for a in (W, b, fill, *[t for _, t in cats.values()])):
+            raise bad("numbers must be finite")
+        return cls(segs, numeric, fill, W, b, cats)
+
     def scores(self, features: pd.DataFrame) -> np.ndarray:
         """Linear scores (rows × segments)."""
-        X = features[list(self.numeric)].to_numpy(dtype=float, copy=True)
+        X = features[list(self.numeric)].to_numpy(dtype=float)
         if np.isnan(X).any():
             X = np.where(np.isnan(X), self.fill, X)
         s = X @ self.weights.T
