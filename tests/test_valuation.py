@@ -270,3 +270,16 @@ def test_config_forbids_unknown_keys_and_bounds() -> None:
         ValuationConfig(min_population_share=1.5)
     with pytest.raises(ValidationError):
         ValuationConfig(typing_method="forest")
+
+
+def test_project_equals_predict_proba_with_gaps_and_unseen_levels(market, projection) -> None:
+    _, _, _, feats, _, _ = market
+    f = feats.head(500).copy()
+    f.iloc[:20, 0] = np.nan  # missing numeric: the fill value
+    f["acquisition_channel"] = f["acquisition_channel"].astype(object)
+    f.iloc[20:40, f.columns.get_loc("acquisition_channel")] = "carrier pigeon"  # unseen level
+    p = projection.model.predict_proba(f)
+    out = projection.model.project(f)
+    assert (out["segment"].to_numpy() == np.asarray(projection.model.segments)[p.argmax(1)]).all()
+    assert out["segment_probability"].to_numpy() == pytest.approx(p.max(axis=1))
+    assert np.isfinite(p).all()
