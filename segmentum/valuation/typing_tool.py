@@ -471,6 +471,23 @@ def _folds(y: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np
     return list(StratifiedKFold(n, shuffle=True, random_state=seed).split(np.zeros(y.size), y))
 
 
+def _cv_hits(
+    method: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    cols: list[int],
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    params: dict[str, Any],
+) -> float:
+    hits = 0.0
+    for tr, te in folds:
+        f = _fit(method, X[tr], y[tr], w[tr], cols, k, params)
+        hits += float(np.sum(w[te] * (f.proba(X[te]).argmax(axis=1) == y[te])))
+    return hits
+
+
 def _forward_step(
     method: str,
     X: np.ndarray,
@@ -481,18 +498,22 @@ def _forward_step(
     folds: list[tuple[np.ndarray, np.ndarray]],
     params: dict[str, Any],
 ) -> int:
-    """The item whose addition to ``chosen`` gives the best inner-CV agreement."""
+    """The item whose addition to ``chosen`` gives the best inner-CV agreement.
+
+    With ``params["screen"]`` set and a method other than LDA, the candidates are first
+    ranked by the (closed-form, fast) LDA agreement and only the best ``screen`` of them are
+    fitted with ``method``.
+    """
+    cand = [j for j in range(X.shape[1]) if j not in chosen]
+    screen = params.get("screen")
+    if method != "lda" and screen and len(cand) > screen:
+        lda = [_cv_hits("lda", X, y, w, k, [*chosen, j], folds, params) for j in cand]
+        order = np.argsort(-np.asarray(lda), kind="stable")[:screen]
+        cand = [cand[i] for i in sorted(order)]
     best, best_acc = -1, -1.0
-    for j in range(X.shape[1]):
-        if j in chosen:
-            continue
-        cols = [*chosen, j]
-        hits = 0.0
-        for tr, te in folds:
-            f = _fit(method, X[tr], y[tr], w[tr], cols, k, params)
-            hits += float(np.sum(w[te] * (f.proba(X[te]).argmax(axis=1) == y[te])))
-        acc = hits / float(w.sum())
-        if acc > best_acc + 1e-12:
+    for j in cand:
+        acc = _cv_hits(method, X, y, w, k, [*chosen, j], folds, params)
+        if acc > best_acc + 1e-9:
             best, best_acc = j, acc
     return best
 
@@ -602,6 +623,7 @@ def build_typing_tool(
     id_column: str | None = None,
     C: float = 1.0,
     max_depth: int = 3,
+    screen: int | None = 6,
     random_state: int = 0,
 ) -> TypingToolResult:
     """Choose the golden questions and measure their held-out agreement.
@@ -636,6 +658,10 @@ def build_typing_tool(
         Inverse L2 penalty of the logit.
     max_depth : int, default=3
         Depth of the tree (method "tree").
+    screen : int or None, default=6
+        For "logit" and "tree": at each step only the ``screen`` candidates with the best
+        LDA agreement (closed form, fast) are fitted with the method; None fits every
+        candidate (slower, rarely different).
     random_state : int, default=0
 
     Returns
@@ -672,7 +698,13 @@ def build_typing_tool(
     frame = answers[cand].astype(float)
     X = frame.fillna(frame.median()).to_numpy()
     max_q = min(len(cand), 15 if max_questions is None else int(max_questions))
-    params = {"C": C, "max_depth": max_depth, "min_samples_leaf": 5, "random_state": random_state}
+    params = {
+        "C": C,
+        "max_depth": max_depth,
+        "min_samples_leaf": 5,
+        "random_state": random_state,
+        "screen": screen,
+    }
     chance = proportional_chance(y, w)
 
     # Nested CV: the selection is redone inside every outer training set. All folds advance
