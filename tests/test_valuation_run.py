@@ -107,3 +107,27 @@ def test_model_files_and_report(demo_run, tmp_path: Path) -> None:
     kinds = [b["kind"] for b in ctx["blocks"]]
     assert kinds.count("figure") == 2 and "html" in kinds
     assert np.isfinite(res.projection.accuracy)
+
+
+def test_assignment_rows_contract(demo_run) -> None:
+    m, res, code = demo_run
+    truth = m.truth.dropna(subset=["respondent_id"]).set_index("respondent_id")["segment"]
+    resp = pd.DataFrame(
+        {
+            "respondent_id": m.survey["respondent_id"],
+            "segment": m.survey["respondent_id"].map(truth.map(code)).to_numpy(),
+            "segment_probability": 1.0,
+            "customer_id": m.survey["customer_id"],
+        }
+    )
+    rows = res.assignment_rows(
+        resp, respondent_id="respondent_id", customer_id="customer_id",
+        survey_customer_id="customer_id",
+    )  # fmt: skip
+    assert pd.api.types.is_integer_dtype(rows["segment"])
+    assert rows["segment_probability"].notna().all()
+    assert set(rows["segment_source"]) == {"survey", "projected"}
+    assert set(m.customers["customer_id"]) <= set(rows["customer_id"].dropna())
+    assert set(m.survey["respondent_id"]) <= set(rows["respondent_id"].dropna())
+    assert rows["customer_id"].dropna().is_unique
+    assert len(rows) == len(m.survey) + len(m.customers) - m.survey["customer_id"].notna().sum()

@@ -99,6 +99,55 @@ class ValuationResult:
         out["segments"] = segs
         return out
 
+    def assignment_rows(
+        self,
+        respondent_segments: pd.DataFrame,
+        *,
+        respondent_id: str,
+        customer_id: str,
+        survey_customer_id: str | None = None,
+    ) -> pd.DataFrame:
+        """Rows for ``assignments.parquet``: every respondent and every customer, once.
+
+        Parameters
+        ----------
+        respondent_segments : pandas.DataFrame
+            The segments stage's assignments: ``respondent_id``, ``segment``,
+            ``segment_probability`` (and the survey's customer id column when linked).
+        respondent_id, customer_id : str
+            Id column names of the run's assignments.
+        survey_customer_id : str, optional
+            Customer id column in ``respondent_segments`` (links respondents to customers).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``respondent_id``, ``customer_id``, ``segment`` (int), ``segment_probability``,
+            ``segment_source`` (``"survey"`` for respondents, ``"projected"`` for the other
+            customers); a linked respondent is one row holding both ids.
+        """
+        resp = respondent_segments[[respondent_id, "segment", "segment_probability"]].copy()
+        if survey_customer_id is not None and survey_customer_id in respondent_segments:
+            resp[customer_id] = respondent_segments[survey_customer_id].to_numpy()
+        else:
+            resp[customer_id] = None
+        resp["segment_source"] = "survey"
+        cs = self.customer_segments
+        known = set(resp[customer_id].dropna())
+        rest = cs[(cs["segment_source"] == "projected") & ~cs.index.isin(list(known))]
+        cust = pd.DataFrame(
+            {
+                respondent_id: None,
+                customer_id: rest.index.to_numpy(),
+                "segment": rest["segment"].to_numpy(dtype=np.int64),
+                "segment_probability": rest["segment_probability"].to_numpy(dtype=float),
+                "segment_source": "projected",
+            }
+        )
+        out = pd.concat([resp, cust[resp.columns]], ignore_index=True)
+        out["segment"] = out["segment"].astype(np.int64)
+        return out
+
     def save(self, model_dir: Path) -> list[Path]:
         """Write ``typing_tool.json``, ``typing_tool.xlsx``, ``questionnaire.md`` and
         ``projection.json`` (those that exist) into ``model_dir``."""
