@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from segmentum import __version__
 from segmentum.data.errors import SegmentumError
+from segmentum.version import __version__
 
 app = typer.Typer(
     help="segmentum: needs-based segments that are sized, valued, mapped and ready to act on.",

@@ -2,8 +2,9 @@
 
 A project is a TOML file. Every table is declared once with where it comes from (a CSV or
 Parquet file, a DuckDB table, or any SQL query DuckDB can run) and which role each column
-plays. Stage settings (``[value]``, ``[segments]``, ``[profiles]``) are passed to the
-stages, which validate them themselves.
+plays. Stage settings (``[value]``, ``[segments]``, ``[profiles]``, ``[maps]``) are each
+checked against their stage's settings model (:mod:`segmentum.registry`) when the project
+loads; ``segmentum settings`` lists them.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ class ProjectConfig(_Strict):
     value: dict[str, Any] = Field(default_factory=dict)
     segments: dict[str, Any] = Field(default_factory=dict)
     profiles: dict[str, Any] = Field(default_factory=dict)
+    maps: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _something_declared(self) -> ProjectConfig:

@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage, stats
 
-from segmentum.profiles._stats import weighted_mean
-from segmentum.profiles.profile import _align_labels, _align_weights, classify
+from segmentum.stats import align_labels, align_weights, classify, weighted_mean
 
 Method = Literal["auto", "pca", "lda", "ca"]
 
@@ -311,8 +310,8 @@ def segment_map(
     if size_by not in ("share", "value"):
         raise ValueError(f"size_by must be 'share' or 'value'; got {size_by!r}")
     warns: list[str] = []
-    lab = _align_labels(frame, labels)
-    w_all = _align_weights(frame, weights)
+    lab = align_labels(frame, labels)
+    w_all = align_weights(frame, weights)
     coded, kinds, levels = _coded_basis(frame, basis)
     ok = lab.notna() & coded.notna().all(axis=1) & (w_all > 0)
     if not ok.all():

@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from segmentum.maps.projection import competitor_profiles
-from segmentum.profiles._stats import weighted_mean
-from segmentum.profiles.profile import _align_labels, _align_weights, classify
+from segmentum.stats import align_labels, align_weights, classify, weighted_mean
 
 WHITE_SPACE_COLUMNS = [
     "need",
@@ -159,8 +158,8 @@ def white_space(
     if competitor_ratings is None or len(competitor_ratings) == 0:
         return _empty(["no competitor ratings: white space from ratings skipped"])
     warns: list[str] = []
-    lab = _align_labels(frame, labels)
-    w = _align_weights(frame, weights)
+    lab = align_labels(frame, labels)
+    w = align_weights(frame, weights)
     ok = lab.notna() & (w > 0)
     lab, w = lab[ok].astype(int), w[ok]
     scores = competitor_profiles(competitor_ratings)

@@ -15,9 +15,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from segmentum.profiles._stats import (
+from segmentum.stats import (
+    align_labels,
+    align_weights,
     bh_adjust,
     chi2_association,
+    classify,
     effective_n,
     proportion_test,
     weighted_mean,
@@ -25,7 +28,6 @@ from segmentum.profiles._stats import (
 )
 
 Role = Literal["basis", "descriptor", "behaviour", "value"]
-Kind = Literal["numeric", "binary", "categorical"]
 
 TABLE_COLUMNS = [
     "segment",
@@ -44,9 +46,6 @@ TABLE_COLUMNS = [
     "effect_size",
     "significant",
 ]
-
-_YES = {"yes", "y", "true", "1", "ja", "oui", "si", "t"}
-_NO = {"no", "n", "false", "0", "nein", "non", "f"}
 
 
 @dataclass(frozen=True)
@@ -136,79 +135,6 @@ class Profile:
         return m
 
 
-def _align_labels(frame: pd.DataFrame, labels: pd.Series | np.ndarray | Sequence[int]) -> pd.Series:
-    if isinstance(labels, pd.Series):
-        if labels.index.equals(frame.index):
-            lab = labels
-        elif frame.index.isin(labels.index).all() and labels.index.is_unique:
-            lab = labels.reindex(frame.index)
-        elif len(labels) == len(frame):
-            lab = pd.Series(labels.to_numpy(), index=frame.index)
-        else:
-            raise ValueError("labels do not align with the survey rows (index or length)")
-    else:
-        arr = np.asarray(labels)
-        if arr.shape[0] != len(frame):
-            raise ValueError(
-                f"labels has {arr.shape[0]} entries but the frame has {len(frame)} rows; "
-                "pass one segment label per survey row"
-            )
-        lab = pd.Series(arr, index=frame.index)
-    return lab
-
-
-def _align_weights(frame: pd.DataFrame, weights: str | pd.Series | np.ndarray | None) -> pd.Series:
-    if weights is None:
-        return pd.Series(1.0, index=frame.index)
-    if isinstance(weights, str):
-        if weights not in frame.columns:
-            raise KeyError(f"weights column {weights!r} is not in the survey table")
-        w = pd.to_numeric(frame[weights], errors="coerce")
-    elif isinstance(weights, pd.Series):
-        w = pd.to_numeric(weights, errors="coerce")
-        if not w.index.equals(frame.index):
-            w = (
-                pd.Series(w.to_numpy(), index=frame.index)
-                if len(w) == len(frame)
-                else w.reindex(frame.index)
-            )
-    else:
-        w = pd.Series(np.asarray(weights, dtype=float), index=frame.index)
-    w = w.astype(float)
-    if (w < 0).any():
-        raise ValueError("survey weights must be non-negative")
-    return w.fillna(0.0)
-
-
-def classify(series: pd.Series, max_levels: int = 20) -> tuple[Kind, pd.Series, list[str]] | None:
-    """Kind of a column and its coded form.
-
-    Returns ``(kind, coded, levels)``: numeric columns as floats; binary columns (0/1, bool,
-    or two levels one of which reads as *yes*) as 0/1 floats with ``levels = [positive]``;
-    other columns as strings with their levels. ``None`` when a categorical column has
-    more than ``max_levels`` levels.
-    """
-    s = series
-    if pd.api.types.is_bool_dtype(s):
-        return "binary", s.astype(float), ["True"]
-    if pd.api.types.is_numeric_dtype(s):
-        x = s.astype(float)
-        vals = set(np.unique(x.dropna()))
-        if vals and vals <= {0.0, 1.0}:
-            return "binary", x, ["1"]
-        return "numeric", x, ["mean"]
-    st = s.astype("string")
-    levels = sorted(st.dropna().unique().tolist(), key=str)
-    low = [lv.strip().lower() for lv in levels]
-    if len(levels) == 2 and any(v in _YES for v in low) and any(v in _NO for v in low):
-        pos = levels[0] if low[0] in _YES else levels[1]
-        coded = (st == pos).astype(float).where(st.notna())
-        return "binary", coded, [pos]
-    if len(levels) > max_levels:
-        return None
-    return "categorical", st, levels
-
-
 def profile(
     frame: pd.DataFrame,
     labels: pd.Series | np.ndarray | Sequence[int],
@@ -291,13 +217,13 @@ def profile(
     if not basis:
         raise ValueError("basis must name at least one need item")
     warns: list[str] = []
-    lab = _align_labels(frame, labels)
+    lab = align_labels(frame, labels)
     keep = lab.notna()
     if not keep.all():
         warns.append(f"{int((~keep).sum())} rows have no segment label and were left out")
     frame = frame.loc[keep]
     lab = lab.loc[keep].astype(int)
-    w = _align_weights(frame, weights)
+    w = align_weights(frame, weights)
     segs = sorted(int(s) for s in lab.unique())
     if len(segs) < 2:
         warns.append("only one segment: nothing to compare, tests skipped")
