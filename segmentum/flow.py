@@ -202,17 +202,45 @@ def stage_settings(model: type[M], settings: dict[str, Any], table: str) -> M:
         for e in exc.errors():
             loc = ".".join(str(p) for p in e["loc"])
             msg = str(e["msg"]).removeprefix("Value error, ")
+            if e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+                key = str(e["loc"][-1])
+                nested = _known_keys(model, [str(p) for p in e["loc"][:-1]])
+                msg = (
+                    f"unknown key '{key}'.{_suggest(key, nested)} Valid keys: {', '.join(nested)}."
+                )
             lines.append(f"  [{table}.{loc}] {msg}" if loc else f"  [{table}] {msg}")
         raise ProjectError(f"[{table}] settings are not valid:\n" + "\n".join(lines)) from None
 
 
+def _known_keys(model: type, path: list[str]) -> list[str]:
+    """The keys a nested table of ``model`` accepts (``["cost"]`` → the cost rules' keys)."""
+    import dataclasses
+
+    kind: Any = model
+    for part in path:
+        fields = getattr(kind, "model_fields", None)
+        if fields is not None and part in fields:
+            kind = fields[part].annotation
+        elif dataclasses.is_dataclass(kind):
+            kind = {f.name: f.type for f in dataclasses.fields(kind)}.get(part)
+        else:
+            return []
+    if hasattr(kind, "model_fields"):
+        return list(kind.model_fields)
+    if dataclasses.is_dataclass(kind):
+        return [f.name for f in dataclasses.fields(kind)]
+    return []
+
+
 def settings_rows(model: type[BaseModel], table: str) -> list[dict[str, Any]]:
-    """One row per setting of ``model``: table, key, type, default and help (for the CLI)."""
+    """One row per setting of ``model``: table, key, type, bounds, default and help.
+
+    Generated from the model itself, so ``segmentum settings`` (and the coming web app) can
+    never disagree with what the project file accepts.
+    """
     rows = []
     for key, info in model.model_fields.items():
-        default = info.get_default(call_default_factory=True)
-        if isinstance(default, BaseModel):
-            default = default.model_dump(mode="json")
+        default = _plain(info.get_default(call_default_factory=True))
         annotation = info.annotation
         rows.append(
             {
@@ -221,12 +249,49 @@ def settings_rows(model: type[BaseModel], table: str) -> list[dict[str, Any]]:
                 "type": _type_name(annotation),
                 "default": default,
                 "help": info.description or "",
-                "constraints": [str(m) for m in info.metadata],
+                "bounds": ", ".join(_bound(m) for m in info.metadata),
             }
         )
     return rows
 
 
+def _plain(value: Any) -> Any:
+    """A default as plain JSON types (tuples as lists, models and dataclasses as dicts)."""
+    import dataclasses
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+_BOUNDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def _bound(meta: Any) -> str:
+    for name, sign in _BOUNDS.items():
+        if hasattr(meta, name):
+            return f"{sign} {getattr(meta, name)}"
+    return str(meta)
+
+
 def _type_name(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if not hasattr(annotation, "__args__") else None
-    return text or str(annotation).replace("typing.", "")
+    """A type as a reader of the project file sees it: ``'D' | 'W'``, ``int | None``."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else _type_name(a) for a in args)
+    if origin is not None:
+        inner = ", ".join(_type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return getattr(annotation, "__name__", str(annotation))

@@ -220,6 +220,42 @@ def runs(
 
 
 @app.command()
+def settings(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the settings as JSON (for tools and the app).")
+    ] = False,
+) -> None:
+    """List every stage setting of the project file: its table, type, default and help."""
+    import json
+
+    from segmentum.flow import settings_rows
+    from segmentum.registry import STAGES
+
+    rows = [
+        row
+        for stage in STAGES
+        if stage.settings is not None
+        for row in settings_rows(stage.settings, stage.name)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Stage settings of segmentum.toml", show_header=True, show_lines=False)
+    for col in ("table", "key", "type", "default", "help"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        kind = row["type"] + (f" ({row['bounds']})" if row["bounds"] else "")
+        table.add_row(
+            escape(f"[{row['table']}]"),
+            row["key"],
+            escape(kind),
+            "(none)" if row["default"] is None else escape(json.dumps(row["default"])),
+            escape(row["help"]),
+        )
+    out.print(table)
+
+
+@app.command()
 def version() -> None:
     """Print the installed version."""
     out.print(__version__)
