@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from segmentum.data.errors import ProjectError
-
 if TYPE_CHECKING:
     from segmentum.data.ingest import Ingested
     from segmentum.data.project import ProjectConfig
@@ -185,6 +183,9 @@ def stage_settings(model: type[M], settings: dict[str, Any], table: str) -> M:
     keys; wrong values name the key and what it accepts. Called when a project loads, before
     any data is read.
     """
+    # Imported here: segmentum.data loads the ingest (DuckDB), which stage packages must not.
+    from segmentum.data.errors import ProjectError
+
     known = list(model.model_fields)
     moved: dict[str, str] = getattr(model, "moved_keys", {})
     for key in settings:

@@ -225,13 +225,14 @@ def settings(
         bool, typer.Option("--json", help="Print the settings as JSON (for tools and the app).")
     ] = False,
 ) -> None:
-    """List every stage setting of the project file: its table, type, default and help."""
+    """List every setting of the project file ([project] and each stage's table): type, default, help."""
     import json
 
+    from segmentum.data.project import Settings
     from segmentum.flow import settings_rows
     from segmentum.registry import STAGES
 
-    rows = [
+    rows = settings_rows(Settings, "project") + [
         row
         for stage in STAGES
         if stage.settings is not None
@@ -240,7 +241,7 @@ def settings(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="Stage settings of segmentum.toml", show_header=True, show_lines=False)
+    table = Table(title="Settings of segmentum.toml", show_header=True, show_lines=False)
     for col in ("table", "key", "type", "default", "help"):
         table.add_column(col, overflow="fold")
     for row in rows:

@@ -1,19 +1,8 @@
-"""Sources, column roles and validated ingest (stage 1 of the flow).
-
-The ingest (DuckDB) loads on first use of :func:`ingest`, :class:`Ingested` or
-:class:`IngestedTable`, so the project-file schema and the errors stay light to import.
-"""
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+"""Sources, column roles and validated ingest (stage 1 of the flow)."""
 
 from segmentum.data.errors import DataError, Problem, ProjectError, SegmentumError, StageError
+from segmentum.data.ingest import Ingested, IngestedTable, ingest
 from segmentum.data.project import ProjectConfig, load_config
-
-if TYPE_CHECKING:
-    from segmentum.data.ingest import Ingested, IngestedTable, ingest
 
 __all__ = [
     "DataError",
@@ -27,9 +16,3 @@ __all__ = [
     "ingest",
     "load_config",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("Ingested", "IngestedTable", "ingest"):
-        return getattr(importlib.import_module("segmentum.data.ingest"), name)
-    raise AttributeError(f"module 'segmentum.data' has no attribute {name!r}")

@@ -134,11 +134,15 @@ class Sources(_Strict):
 class Settings(_Strict):
     """``[project]``: run-wide settings."""
 
-    name: str = "segmentum project"
-    seed: int = 0
-    analysis_date: str | None = None
-    runs_dir: str = "runs"
-    on_bad_rows: Literal["fail", "quarantine"] = "fail"
+    name: str = Field("segmentum project", description="Project name, shown in the report.")
+    seed: int = Field(0, description="Seed of every stage: same data + same seed, same segments.")
+    analysis_date: str | None = Field(
+        None, description="End of observation (YYYY-MM-DD); no date in the data may be later."
+    )
+    runs_dir: str = Field("runs", description="Folder of the run folders, beside the project file.")
+    on_bad_rows: Literal["fail", "quarantine"] = Field(
+        "fail", description="fail: stop on bad rows; quarantine: set them aside with reasons."
+    )
 
 
 class ProjectConfig(_Strict):
