@@ -47,11 +47,13 @@ class Themes:
 
 
 def clean_texts(texts: pd.Series) -> pd.Series:
+    """The non-empty answers as stripped strings (missing and blank ones left out)."""
     t = texts.astype("string").str.strip()
     return t[t.notna() & (t.str.len() > 0)].astype(str)
 
 
 def tfidf_vectorizer(min_df: int | float = 2):  # type: ignore[no-untyped-def]
+    """TF-IDF of words and word pairs, English stop words and the prompt's words removed."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
     stop = sorted(set(ENGLISH_STOP_WORDS) | set(PROMPT_WORDS))
@@ -61,6 +63,7 @@ def tfidf_vectorizer(min_df: int | float = 2):  # type: ignore[no-untyped-def]
 
 
 def empty_themes(warning: str) -> Themes:
+    """No themes, with the reason as the one warning."""
     return Themes(
         themes=pd.DataFrame(columns=["theme", "label", "terms", "share", "n"]),
         by_segment=pd.DataFrame(columns=["segment", "theme", "label", "share", "index"]),
