@@ -48,6 +48,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 
     folder = tmp_path_factory.mktemp("registry-demo")
     project_file = write_demo_project(folder, n_customers=2_000, n_respondents=900)
+    text = project_file.read_text(encoding="utf-8")
+    assert "n_boot = 50" in text
+    project_file.write_text(text.replace("n_boot = 50", "n_boot = 10"), encoding="utf-8")  # quick
     return folder, Project.load(project_file).run()
 
 
