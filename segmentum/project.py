@@ -391,22 +391,40 @@ def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
             k
             for k in ("respondent_id", "customer_id")
             if k in merged.columns and k in frame.columns
-        ][:1]
-        if keys == ["customer_id"]:
-            # Respondents without a customer id must not all match each other on a null key.
-            left = merged[merged["customer_id"].notna()]
-            unlinked = merged[merged["customer_id"].isna()]
-            joined = left.merge(frame, on="customer_id", how="outer", suffixes=("", "_dup"))
-            merged = pd.concat([joined, unlinked], ignore_index=True)
-        else:
-            merged = merged.merge(frame, on=keys, how="outer", suffixes=("", "_dup"))
-        merged = merged[[c for c in merged.columns if not c.endswith("_dup")]]
+        ]
+        if len(keys) == 2 and frame["respondent_id"].isna().any():
+            # Rows for respondents and rows for customers only (a projected segment): each
+            # part joins on its own id.
+            merged = _merge_on(merged, frame[frame["respondent_id"].notna()], "respondent_id")
+            rest = frame[frame["respondent_id"].isna()].drop(columns="respondent_id")
+            merged = _merge_on(merged, rest, "customer_id")
+        elif keys:
+            merged = _merge_on(merged, frame, keys[0])
     # Outer joins leave gaps; integer columns (segment, decile) stay integers with gaps.
     for col in integer_columns & set(merged.columns):
         if not pd.api.types.is_integer_dtype(merged[col]):
             merged[col] = merged[col].astype("Int64")
     front = [c for c in ("respondent_id", "customer_id") if c in merged.columns]
     return merged[front + [c for c in merged.columns if c not in front]]
+
+
+def _merge_on(merged: pd.DataFrame, frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Outer join on ``key``; a column both carry keeps the earlier value and takes the later
+    one only where the earlier is missing (a projected segment fills the customers the
+    survey did not reach)."""
+    if key == "customer_id":
+        # Respondents without a customer id must not all match each other on a null key.
+        left = merged[merged["customer_id"].notna()]
+        unlinked = merged[merged["customer_id"].isna()]
+        joined = left.merge(frame, on="customer_id", how="outer", suffixes=("", "_dup"))
+        joined = pd.concat([joined, unlinked], ignore_index=True)
+    else:
+        joined = merged.merge(frame, on=key, how="outer", suffixes=("", "_dup"))
+    for dup in [c for c in joined.columns if c.endswith("_dup")]:
+        col = dup.removesuffix("_dup")
+        if col not in ("respondent_id", "customer_id"):
+            joined[col] = joined[col].where(joined[col].notna(), joined[dup])
+    return joined[[c for c in joined.columns if not c.endswith("_dup")]]
 
 
 def overview_section(

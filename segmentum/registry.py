@@ -12,6 +12,7 @@ from segmentum.flow import Stage, stage_settings
 from segmentum.maps.stage import MAPS
 from segmentum.profiles.stage import PROFILES
 from segmentum.segments.stage import SEGMENTS
+from segmentum.valuation.stage import VALUATION
 from segmentum.value.stage import VALUE
 
 STAGES: tuple[Stage, ...] = (
@@ -19,6 +20,7 @@ STAGES: tuple[Stage, ...] = (
     SEGMENTS,
     PROFILES,
     MAPS,
+    VALUATION,
 )
 
 

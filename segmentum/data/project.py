@@ -154,6 +154,7 @@ class ProjectConfig(_Strict):
     segments: dict[str, Any] = Field(default_factory=dict)
     profiles: dict[str, Any] = Field(default_factory=dict)
     maps: dict[str, Any] = Field(default_factory=dict)
+    valuation: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _something_declared(self) -> ProjectConfig:

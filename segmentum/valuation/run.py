@@ -380,7 +380,7 @@ def report_section(result: ValuationResult) -> Section:
     it ends in the sentence a manager can act on."""
     from segmentum.valuation import plots
 
-    sec = Section("where_to_play", "Where to play", summary=result.sentence)
+    sec = Section("valuation", "Where to play", summary=result.sentence)
     if result.priorities is not None:
         sec.figure(
             plots.evaluation_plot(result.priorities.table, result.segment_names),

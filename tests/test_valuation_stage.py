@@ -1,0 +1,91 @@
+"""The valuation stage in a real run of the demo project: the Contract's names, end to end."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from segmentum.cli.main import app
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    from segmentum.demo.project import write_demo_project
+    from segmentum.project import Project
+
+    folder = tmp_path_factory.mktemp("valuation-demo")
+    project_file = write_demo_project(folder, n_customers=1_500, n_respondents=700)
+    text = project_file.read_text(encoding="utf-8").replace("n_boot = 50", "n_boot = 10")
+    text += '\n[valuation]\nour_brand = "Acme Mutual"\nn_draws = 500\n'
+    project_file.write_text(text, encoding="utf-8")
+    return folder, Project.load(project_file).run()
+
+
+def test_every_row_has_a_segment_and_its_source(demo_run) -> None:
+    _, result = demo_run
+    assert result.outcomes["valuation"].status == "ran"
+    a = pd.read_parquet(result.run_dir / "assignments.parquet")
+    assert a["segment"].notna().all() and pd.api.types.is_integer_dtype(a["segment"])
+    assert a["segment_probability"].between(0, 1).all()
+    assert set(a["segment_source"]) == {"survey", "projected"}
+    assert (a.loc[a["respondent_id"].notna(), "segment_source"] == "survey").all()
+    assert (a.loc[a["respondent_id"].isna(), "segment_source"] == "projected").all()
+    assert a["customer_id"].dropna().is_unique and a["respondent_id"].dropna().is_unique
+
+
+def test_segments_json_and_model_files(demo_run) -> None:
+    _, result = demo_run
+    js = json.loads((result.run_dir / "segments.json").read_text())
+    assert {"accuracy", "chance", "n_train"} <= set(js["projection"])
+    assert js["projection"]["accuracy"] > js["projection"]["chance"]
+    ranks = []
+    for entry in js["segments"]:
+        assert "name" in entry and "defining_needs" in entry  # the profiles' entry, kept
+        pr = entry["priority"]
+        assert {"rank", "attractiveness", "competitiveness", "knocked_out", "p_first",
+                "p_top2"} <= set(pr)  # fmt: skip
+        assert pr["competitiveness"] is not None  # our_brand declared
+        assert {"revenue", "clv_per_head", "population_share"} <= set(entry["valuation"])
+        ranks.append(pr["rank"])
+    assert sorted(ranks) == list(range(1, len(ranks) + 1))
+    assert js["where_to_play"]["sentence"].startswith("Target ")
+    tool = json.loads((result.run_dir / "model" / "typing_tool.json").read_text())
+    assert tool["items"] and set(tool["items"]) <= set(result.data.frame("survey").columns)
+    assert 0 < tool["accuracy"] <= 1 and tool["target"] == 0.85
+    assert (result.run_dir / "model" / "typing_tool.xlsx").is_file()
+    keys = [s.key for s in result.sections]
+    assert keys[-1] == "valuation"
+    html = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Where to play" in html
+    assert escape(js["where_to_play"]["sentence"][:60]) in html
+
+
+def test_score_the_survey_from_the_run_folder(demo_run, tmp_path: Path) -> None:
+    folder, result = demo_run
+    survey = result.data.frame("survey")
+    answers = tmp_path / "answers.csv"
+    survey.to_csv(answers, index=False)
+    out = tmp_path / "scored.csv"
+    res = CliRunner().invoke(
+        app, ["score", str(result.run_dir), "--answers", str(answers), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == [
+        "respondent_id", "segment", "segment_name", "segment_probability", "unclassifiable",
+    ]  # fmt: skip
+    a = pd.read_parquet(result.run_dir / "assignments.parquet").dropna(subset=["respondent_id"])
+    full = a.set_index("respondent_id").loc[scored["respondent_id"].astype(str), "segment"]
+    agree = float((full.to_numpy() == scored["segment"].to_numpy()).mean())
+    tool = json.loads((result.run_dir / "model" / "typing_tool.json").read_text())
+    assert agree >= tool["accuracy"] - 0.02  # own answers: about the held-out figure or better
+    # a project folder finds its newest run
+    res2 = CliRunner().invoke(
+        app, ["score", str(folder), "--answers", str(answers), "--out", str(tmp_path / "b.csv")]
+    )
+    assert res2.exit_code == 0, res2.output
