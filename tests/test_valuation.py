@@ -283,3 +283,14 @@ def test_project_equals_predict_proba_with_gaps_and_unseen_levels(market, projec
     assert (out["segment"].to_numpy() == np.asarray(projection.model.segments)[p.argmax(1)]).all()
     assert out["segment_probability"].to_numpy() == pytest.approx(p.max(axis=1))
     assert np.isfinite(p).all()
+
+
+def test_valuation_table_of_the_project_file_is_checked() -> None:
+    from segmentum.data.errors import ProjectError
+    from segmentum.flow import stage_settings
+
+    with pytest.raises(ProjectError, match="our_brand") as exc:
+        stage_settings(ValuationConfig, {"our_brnd": "Acme"}, "valuation")
+    assert exc.value.exit_code == 2
+    cfg = stage_settings(ValuationConfig, {"our_brand": "Acme", "n_draws": 10}, "valuation")
+    assert cfg.our_brand == "Acme" and cfg.n_draws == 10

@@ -15,7 +15,7 @@ outside the computation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,11 @@ class ValuationConfig(BaseModel):
     target_accuracy: float = Field(
         0.85, gt=0, le=1, description="Typing tool: held-out agreement to reach."
     )
-    typing_method: str = Field("logit", description="Typing tool: logit, lda or tree.")
+    typing_method: Literal["logit", "lda", "tree"] = Field(
+        "logit",
+        description="Typing tool: multinomial logit, LDA (fastest) or a shallow tree "
+        "(phone screeners).",
+    )
     unclassifiable_below: float = Field(
         0.5, ge=0, le=1, description="Typing tool: top probability under this is unclassifiable."
     )
@@ -100,13 +104,6 @@ class ValuationConfig(BaseModel):
             raise ValueError(f"unknown criteria {bad}; valid: {known}")
         if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
             raise ValueError("weights must be non-negative and not all zero")
-        return v
-
-    @field_validator("typing_method")
-    @classmethod
-    def _method(cls, v: str) -> str:
-        if v not in ("logit", "lda", "tree"):
-            raise ValueError("typing_method must be one of logit, lda, tree")
         return v
 
 
