@@ -89,3 +89,26 @@ def test_score_the_survey_from_the_run_folder(demo_run, tmp_path: Path) -> None:
         app, ["score", str(folder), "--answers", str(answers), "--out", str(tmp_path / "b.csv")]
     )
     assert res2.exit_code == 0, res2.output
+
+
+def test_projected_sizes_cover_the_planted_sizes(demo_run) -> None:
+    """Adjusted classify-and-count over the whole base against the planted customer shares
+    (segments matched to planted names through the respondents)."""
+    folder, result = demo_run
+    a = pd.read_parquet(result.run_dir / "assignments.parquet")
+    truth = pd.read_parquet(folder / "truth.parquet")
+    resp = a.dropna(subset=["respondent_id"]).merge(
+        truth.dropna(subset=["respondent_id"]), on="respondent_id", suffixes=("", "_truth")
+    )
+    to_name = pd.crosstab(resp["segment"], resp["segment_truth"]).idxmax(axis=1)
+    assert to_name.is_unique  # one planted segment per found segment
+    planted = truth.dropna(subset=["customer_id"])["segment"].value_counts(normalize=True).to_dict()
+    js = json.loads((result.run_dir / "segments.json").read_text())
+    adjusted = js["projection"]["adjusted_sizes"]
+    misses = []
+    for seg, row in adjusted.items():
+        share = planted[to_name[int(seg)]]
+        # the interval, widened by 2 points for the survey segments' own errors
+        if not row["low"] - 0.02 <= share <= row["high"] + 0.02:
+            misses.append((seg, share, row))
+    assert not misses, misses
