@@ -25,6 +25,7 @@ from segmentum.data.project import (
     CustomersSource,
     EventsSource,
     ProjectConfig,
+    Scale,
     Source,
     SurveySource,
     TransactionsSource,
@@ -40,6 +41,18 @@ TIME_ROLES = {"timestamp"}
 # Basis items and behaviours must be numbers or consistent labels (Yes/No); a column that is
 # mostly numeric with a few stray words is flagged row by row.
 ITEM_ROLES = {"basis", "behaviours"}
+# Money beyond a trillion per row is a unit or export error, not a purchase; it overflows the
+# value models (an amount of 1e300 makes every CLV vanish).
+MAX_MONEY = 1e12
+# A respondent who counts for more than 10,000 typical respondents is a broken weight.
+MAX_WEIGHT_RATIO = 1e4
+YES = ("yes", "y", "true", "t")
+NO = ("no", "n", "false", "f")
+# A text basis item with more distinct answers than this, or longer answers on average, is
+# free text, not categories.
+MAX_CATEGORIES = 20
+MAX_CATEGORY_LENGTH = 30
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class IngestedTable:
     fingerprint: str
     n_rows_read: int
     rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: tuple[str, ...] = ()  # what ingest read into the data (inferred scales, recodes)
 
     @property
     def n_rejected(self) -> int:
@@ -233,10 +247,11 @@ class _Checker:
         self.label = label
         self.csv = csv
         self.problems: list[tuple[int | None, str | None, str | None, str, str]] = []
+        self.notes: list[str] = []
         self.columns = [c for c in con.table(self.raw).columns if c != ROW]
         self.types = dict(zip(con.table(self.raw).columns, con.table(self.raw).dtypes, strict=True))
 
-    def add_rows(self, sql: str, column: str, reason: str, expected: str) -> None:
+    def add_rows(self, sql: str, column: str | None, reason: str, expected: str) -> None:
         """``sql`` selects (__row, value) of offending rows."""
         for row, value in self.con.execute(sql).fetchall():
             self.problems.append(
@@ -315,6 +330,36 @@ class _Checker:
             f"a number (role: {role})",
         )
         value = f"TRY_CAST({q} AS DOUBLE)"
+        self.add_rows(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
+            f"WHERE {value} IS NOT NULL AND NOT isfinite({value})",
+            col,
+            "not a finite number",
+            f"a finite number (role: {role}); leave the cell empty where there is no value",
+        )
+        finite = f"{value} IS NOT NULL AND isfinite({value})"
+        if role in ("amount", "margin", "cost", "acquisition_cost"):
+            self.add_rows(
+                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
+                f"WHERE {finite} AND abs({value}) > {MAX_MONEY}",
+                col,
+                "absurd amount",
+                f"an amount below {MAX_MONEY:.0e} in absolute value (role: {role}); check the "
+                "export's units and decimal separator",
+            )
+        if role == "weight":
+            median = self.con.execute(
+                f"SELECT median({value}) FROM {self.raw} WHERE {finite} AND {value} > 0"
+            ).fetchone()[0]
+            if median is not None:
+                self.add_rows(
+                    f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
+                    f"WHERE {finite} AND {value} > {float(median) * MAX_WEIGHT_RATIO!r}",
+                    col,
+                    "absurd weight",
+                    f"a weight at most {MAX_WEIGHT_RATIO:,.0f} times the median weight "
+                    f"({float(median):g}); trim or recompute the survey weights",
+                )
         if role in ("amount", "weight", "rating"):
             self.add_rows(
                 f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL "
@@ -325,14 +370,16 @@ class _Checker:
             )
         if positive:
             self.add_rows(
-                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} WHERE {value} <= 0",
+                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
+                f"WHERE {finite} AND {value} <= 0",
                 col,
                 "not positive",
                 f"a positive number (role: {role})",
             )
         elif not allow_negative:
             self.add_rows(
-                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} WHERE {value} < 0",
+                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
+                f"WHERE {finite} AND {value} < 0",
                 col,
                 "negative amount",
                 f"an amount ≥ 0 (role: {role}){hint_negative}",
@@ -429,6 +476,273 @@ class _Checker:
                 self.problems, key=lambda p: (p[0] or 0, p[1] or "")
             )
         ]
+
+
+# --- survey items: missing codes, Yes/No spellings, free text, finiteness, scales ----------
+
+
+def rating_run(counts: dict[float, int]) -> Scale | None:
+    """The rating scale a set of answers is on, or None if they do not look like one.
+
+    ``counts`` maps each distinct answer to how often it was given. Answers on a rating
+    scale are whole numbers; the scale is the run of consecutive whole numbers that holds
+    the most answers, when that run has at least two points, spans at most 11 (0–10) and
+    holds at least half of the answers. Values beyond it (a ``99`` "don't know" code, a
+    ``-7`` typo on a 1–7 item) are not on the scale.
+
+    Examples
+    --------
+    >>> rating_run({1: 40, 2: 51, 3: 60, 4: 58, 5: 49, 6: 30, 7: 11, 99: 1})
+    (1.0, 7.0)
+    >>> rating_run({0.25: 3, 1.5: 4}) is None  # not whole numbers
+    True
+    """
+    values = sorted(v for v in counts if counts[v] > 0)
+    if not values or any(float(v) != int(v) for v in values):
+        return None
+    total = sum(counts[v] for v in values)
+    best: tuple[int, float, float] | None = None
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] - values[i - 1] > 1:
+            run = values[start:i]
+            n = sum(counts[v] for v in run)
+            if best is None or n > best[0]:
+                best = (n, float(run[0]), float(run[-1]))
+            start = i
+    assert best is not None
+    n, low, high = best
+    if high == low or high - low > 10 or n < 0.5 * total:
+        return None
+    return low, high
+
+
+def _is_numeric_column(checker: _Checker, col: str) -> bool:
+    """Typed numbers, or text cells of which at least half read as numbers."""
+    dtype = str(checker.types.get(col, ""))
+    if dtype in NUMERIC_TYPES or dtype.startswith("DECIMAL"):
+        return True
+    if dtype != "VARCHAR":
+        return False
+    q = _quote(col)
+    n, n_num = checker.con.execute(
+        f"SELECT count({q}), count(TRY_CAST({q} AS DOUBLE)) FROM {checker.raw} "
+        f"WHERE trim({q}) <> ''"
+    ).fetchone()
+    return bool(n) and n_num >= 0.5 * n
+
+
+def recode_missing(checker: _Checker, cols: list[str], codes: list[float | str]) -> None:
+    """Read the declared missing-value codes as no answer (NULL), with a note."""
+    if not codes:
+        return
+    numbers = [float(c) for c in codes if not isinstance(c, str)]
+    texts = [c.strip().lower() for c in codes if isinstance(c, str)]
+    recoded: dict[str, int] = {}
+    for col in cols:
+        q = _quote(col)
+        parts = []
+        if numbers:
+            parts.append(f"TRY_CAST({q} AS DOUBLE) IN ({', '.join(repr(x) for x in numbers)})")
+        if texts:
+            parts.append(
+                f"lower(trim(CAST({q} AS VARCHAR))) IN ({', '.join(_literal(t) for t in texts)})"
+            )
+        where = " OR ".join(parts)
+        n = checker.con.execute(f"SELECT count(*) FROM {checker.raw} WHERE {where}").fetchone()[0]
+        if n:
+            checker.con.execute(f"UPDATE {checker.raw} SET {q} = NULL WHERE {where}")
+            recoded[col] = int(n)
+    shown = ", ".join(repr(c) if isinstance(c, str) else f"{c:g}" for c in codes)
+    if recoded:
+        listed = ", ".join(f"{k} ({v:,})" for k, v in recoded.items())
+        checker.notes.append(
+            f"{sum(recoded.values()):,} answer(s) coded as missing ({shown}) read as no answer: "
+            f"{listed}."
+        )
+    else:
+        checker.notes.append(f"no answer matched the missing-value codes ({shown}).")
+
+
+def normalise_yes_no(checker: _Checker, cols: list[str]) -> None:
+    """Yes/No items spelled several ways (``Yes``, ``yes``, ``Y``, ``YES ``) become Yes/No."""
+    for col in cols:
+        if checker.types.get(col) != "VARCHAR":
+            continue
+        q = _quote(col)
+        spellings = [
+            r[0]
+            for r in checker.con.execute(
+                f"SELECT DISTINCT {q} FROM {checker.raw} WHERE trim({q}) <> '' ORDER BY 1 LIMIT 50"
+            ).fetchall()
+        ]
+        lowered = {str(v).strip().lower() for v in spellings}
+        if not spellings or not lowered <= set(YES) | set(NO):
+            continue
+        groups = {("Yes" if v in YES else "No") for v in lowered}
+        if len(spellings) <= len(groups):
+            continue  # one spelling for each of Yes and No: nothing to normalise
+        yes = ", ".join(_literal(v) for v in YES)
+        checker.con.execute(
+            f"UPDATE {checker.raw} SET {q} = CASE WHEN lower(trim({q})) IN ({yes}) "
+            f"THEN 'Yes' ELSE 'No' END WHERE trim({q}) <> ''"
+        )
+        checker.notes.append(
+            f"column '{col}': {len(spellings)} spellings of Yes/No "
+            f"({', '.join(repr(v) for v in spellings)}) read as Yes and No."
+        )
+
+
+def check_free_text(checker: _Checker, cols: list[str], role: str) -> None:
+    """A text item with many distinct or long answers cannot be a basis item: an error."""
+    found = []
+    for col in cols:
+        if checker.types.get(col) != "VARCHAR" or _is_numeric_column(checker, col):
+            continue
+        q = _quote(col)
+        n, distinct, length, example = checker.con.execute(
+            f"SELECT count({q}), count(DISTINCT trim({q})), avg(length(trim({q}))), "
+            f"max_by({q}, length({q})) FROM {checker.raw} WHERE trim({q}) <> ''"
+        ).fetchone()
+        if n and (distinct > MAX_CATEGORIES or (length or 0) > MAX_CATEGORY_LENGTH):
+            found.append((col, int(distinct), str(example)))
+    if not found:
+        return
+    lines = [
+        f"column '{col}' (role: {role}) holds free text ({distinct:,} different answers, such "
+        f"as {example[:60]!r}), not numbers, Yes/No or categories."
+        for col, distinct, example in found
+    ]
+    raise DataError(
+        f"{checker.label}: " + " ".join(lines),
+        [
+            Problem(
+                checker.name,
+                checker.label,
+                None,
+                col,
+                example[:60],
+                f"numbers, Yes/No or at most {MAX_CATEGORIES} categories (role: {role})",
+                "free text",
+            )
+            for col, _, example in found
+        ],
+        hint=f"Remove it from {role} under [sources.{checker.name}]: declare an open answer as "
+        f'text = "…" or keep it among the descriptors; recode a categorical item to at most '
+        f"{MAX_CATEGORIES} categories.",
+    )
+
+
+def check_finite_items(checker: _Checker, cols: list[str], role: str) -> None:
+    """NaN and infinity in a numeric item are bad rows (an empty cell means no answer)."""
+    for col in cols:
+        dtype = str(checker.types.get(col, ""))
+        if dtype not in ("VARCHAR", "FLOAT", "DOUBLE") or not _is_numeric_column(checker, col):
+            continue
+        q = _quote(col)
+        value = f"TRY_CAST({q} AS DOUBLE)"
+        checker.add_rows(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {checker.raw} "
+            f"WHERE {value} IS NOT NULL AND NOT isfinite({value})",
+            col,
+            "not a finite number",
+            f"a finite answer (role: {role}); leave the cell empty where there is no answer",
+        )
+
+
+def _answer_counts(checker: _Checker, col: str) -> dict[float, int]:
+    q = _quote(col)
+    value = f"TRY_CAST({q} AS DOUBLE)"
+    rows = checker.con.execute(
+        f"SELECT v, count(*) FROM (SELECT {value} AS v FROM {checker.raw}) "
+        "WHERE v IS NOT NULL AND isfinite(v) GROUP BY v LIMIT 1001"
+    ).fetchall()
+    return {} if len(rows) > 1000 else {float(v): int(n) for v, n in rows}
+
+
+def check_scales(checker: _Checker, source: SurveySource) -> None:
+    """Answers outside their rating scale are bad rows: declared scales, else inferred ones."""
+    inferred: dict[str, list[tuple[str, Scale]]] = {"basis": [], "behaviours": []}
+    for col in source.items:
+        if not _is_numeric_column(checker, col):
+            continue
+        declared = source.scale_of(col)
+        if declared is not None:
+            (low, high), where = declared
+            _out_of_scale(
+                checker,
+                col,
+                low,
+                high,
+                f"an answer from {low:g} to {high:g} ([sources.{checker.name}] {where}); if "
+                "the value means no answer, list it in missing = [...]",
+            )
+            continue
+        run = rating_run(_answer_counts(checker, col))
+        if run is not None:
+            inferred["basis" if col in source.basis else "behaviours"].append((col, run))
+    for role, items in inferred.items():
+        if not items:
+            continue
+        low = min(r[0] for _, r in items)
+        high = max(r[1] for _, r in items)
+        for col, _ in items:
+            _out_of_scale(
+                checker,
+                col,
+                low,
+                high,
+                f"an answer on the scale {low:g}–{high:g} the other answers use (declare "
+                f"scale = [low, high] under [sources.{checker.name}] if the scale is wider; if "
+                "the value means no answer, list it in missing = [...])",
+            )
+        declare = "scale" if role == "basis" else f"scales = {{ {items[0][0]} = [...] }}"
+        checker.notes.append(
+            f"no scale declared for {len(items)} {role} item(s): read as the rating scale "
+            f"{low:g}–{high:g}, inferred from the answers; declare {declare}"
+            + (f" = [{low:g}, {high:g}]" if role == "basis" else "")
+            + f" under [sources.{checker.name}] to check them against the questionnaire."
+        )
+
+
+def _out_of_scale(checker: _Checker, col: str, low: float, high: float, expected: str) -> None:
+    value = f"TRY_CAST({_quote(col)} AS DOUBLE)"
+    checker.add_rows(
+        f"SELECT {ROW}, CAST({_quote(col)} AS VARCHAR) FROM {checker.raw} "
+        f"WHERE {value} IS NOT NULL AND isfinite({value}) "
+        f"AND ({value} < {low!r} OR {value} > {high!r})",
+        col,
+        "outside the rating scale",
+        expected,
+    )
+
+
+def check_all_missing(checker: _Checker, cols: list[str]) -> None:
+    """A respondent with no answer to any basis item cannot be segmented: a bad row."""
+    if not cols:
+        return
+    empty = " AND ".join(f"NULLIF(trim(CAST({_quote(c)} AS VARCHAR)), '') IS NULL" for c in cols)
+    checker.add_rows(
+        f"SELECT {ROW}, NULL FROM {checker.raw} WHERE {empty}",
+        cols[0] if len(cols) == 1 else None,
+        "no answer to any basis item",
+        f"an answer to at least one basis item ({', '.join(cols[:5])}"
+        + (", …)" if len(cols) > 5 else ")"),
+    )
+
+
+def _check_survey_items(checker: _Checker, source: SurveySource) -> None:
+    """Every value the segments and profiles stages use from a survey, checked or read."""
+    recode_missing(checker, source.items, source.missing)
+    normalise_yes_no(checker, [*source.items, *source.descriptors])
+    check_free_text(checker, source.basis, "basis")
+    check_free_text(checker, source.behaviours, "behaviours")
+    checker.check_items(source.basis, "basis")
+    checker.check_items(source.behaviours, "behaviours")
+    check_finite_items(checker, source.basis, "basis")
+    check_finite_items(checker, source.behaviours, "behaviours")
+    check_scales(checker, source)
+    check_all_missing(checker, source.basis)
 
 
 def _infer_varchar(con: duckdb.DuckDBPyConnection, raw: str, col: str) -> str:
@@ -551,11 +865,12 @@ def _check_roles(
     if isinstance(source, SurveySource):
         if source.weight:
             checker.check_number(source.weight, "weight", positive=True)
-        checker.check_items(source.basis, "basis")
-        checker.check_items(source.behaviours, "behaviours")
+        _check_survey_items(checker, source)
         if source.customer_id and "customers" in id_tables:
             clean, id_col = id_tables["customers"]
             checker.check_foreign(source.customer_id, clean, id_col, "customers")
+    if isinstance(source, CustomersSource):
+        normalise_yes_no(checker, source.descriptors)
     if isinstance(source, CustomersSource) and source.acquisition_cost:
         checker.check_number(source.acquisition_cost, "acquisition_cost", allow_negative=False)
     if isinstance(source, (TransactionsSource, EventsSource)):
@@ -659,7 +974,9 @@ def _finish(
             f"JOIN reasons_df x ON x.{ROW} = r.{ROW} ORDER BY r.{ROW}"
         ).df()
         con.unregister("reasons_df")
-    return IngestedTable(name, source, frame, fingerprint, n_rows, rejected)
+    return IngestedTable(
+        name, source, frame, fingerprint, n_rows, rejected, notes=tuple(checker.notes)
+    )
 
 
 def _latest_date(tables: dict[str, IngestedTable]) -> pd.Timestamp | None:
