@@ -161,6 +161,171 @@ def fingerprint_frame(frame: pd.DataFrame) -> str:
     return "sha256:" + hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
+def _resolve_file(path: Path, label: str, key: str) -> Path:
+    """``path`` made absolute, or a DataError for a symbolic link that loops."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # Python 3.11 raises RuntimeError on a loop
+        raise DataError(
+            f"{label}: the path cannot be followed ({key} in the project file): {exc}.",
+            hint="A symbolic link points (through others) back to itself; point the path at "
+            "the data file itself.",
+        ) from None
+
+
+def _check_is_file(path: Path, label: str, key: str) -> None:
+    """A source path must be a readable file, not a folder or a device."""
+    if path.is_dir():
+        raise DataError(
+            f"{label}: is a folder, not a data file ({key} in the project file).",
+            hint="Point the path at one CSV or Parquet file in that folder, or read several "
+            "with query = \"SELECT * FROM read_parquet('folder/*.parquet')\".",
+        )
+    if not path.is_file():
+        raise DataError(
+            f"{label}: is not a regular file ({key} in the project file).",
+            hint="Point the path at a CSV or Parquet file.",
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise DataError(
+            f"{label}: cannot be read ({key} in the project file): {exc.strerror}.",
+            hint="Check the file's permissions.",
+        ) from None
+
+
+def ragged_lines(path: Path, delimiter: str, limit: int = 5) -> tuple[int, list[tuple[int, int]]]:
+    """Lines of a CSV file whose field count differs from the header's.
+
+    Returns the header's field count and up to ``limit`` ``(line, fields)`` pairs (lines
+    are 1-based, the header is line 1; a quoted field spanning lines counts from its start).
+    """
+    import csv
+
+    found: list[tuple[int, int]] = []
+    with path.open(encoding="utf-8", newline="", errors="replace") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except (StopIteration, csv.Error):
+            return 0, found
+        start = reader.line_num + 1
+        try:
+            for row in reader:
+                if row and len(row) != len(header):
+                    found.append((start, len(row)))
+                    if len(found) >= limit:
+                        break
+                start = reader.line_num + 1
+        except csv.Error:
+            found.append((start, -1))
+    return len(header), found
+
+
+def duckdb_read_error(text: str) -> str:
+    """DuckDB's read error, without the advice that applies to its own options.
+
+    A ragged CSV line deep in a file ("CSV Error on Line: 25001 … Expected Number of
+    Columns: 7 Found: 8") is said as the line and its number of fields.
+    """
+    import re
+
+    match = re.search(
+        r"CSV Error on Line: (\d+)\s*\nOriginal Line: (.*?)\n"
+        r"Expected Number of Columns: (\d+) Found: (\d+)",
+        text,
+        flags=re.DOTALL,
+    )
+    if match:
+        line, original, expected, found = match.groups()
+        return (
+            f"line {line} has {found} fields where the header has {expected} "
+            f"(the line reads {original[:120]!r})"
+        )
+    first = text.split("\n\n")[0]
+    return first.split("\nPossible fixes:")[0].strip()
+
+
+def duplicate_header(path: Path, n_columns: int) -> list[str]:
+    """Column names that a CSV file's header (of ``n_columns`` fields) gives more than once.
+
+    DuckDB renames a repeated ``region`` to ``region_1``, so the file's own first line is
+    read, split on the delimiter that gives ``n_columns`` fields.
+    """
+    import csv
+
+    with path.open(encoding="utf-8", newline="", errors="replace") as handle:
+        first = handle.readline(1 << 20)
+    for delimiter in (",", ";", "\t", "|"):
+        try:
+            header = next(csv.reader([first], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        if len(header) == n_columns:
+            names = [h.strip().lstrip("\ufeff") for h in header]
+            return sorted({n for n in names if names.count(n) > 1})
+    return []
+
+
+def check_csv_shape(con: duckdb.DuckDBPyConnection, raw: str, path: Path, label: str) -> None:
+    """A CSV that DuckDB read as one column because some line is ragged: name that line.
+
+    DuckDB falls back to a single column when rows disagree on their number of fields early
+    in the file; every role column then looks missing. When the header itself has several
+    fields, the file is scanned for the lines that break the shape.
+    """
+    columns = [c for c in con.table(raw).columns if c != ROW]
+    if len(columns) != 1:
+        twice = duplicate_header(path, len(columns))
+        if twice:
+            raise DataError(
+                f"{label}: the header names column{'s' if len(twice) > 1 else ''} "
+                f"{', '.join(repr(t) for t in twice)} more than once (line 1); which one is "
+                "meant is not clear.",
+                [
+                    Problem("", label, None, t, None, "each column name once", "duplicate column")
+                    for t in twice
+                ],
+                hint="Rename or remove the repeated columns in the file.",
+            )
+        return
+    header = columns[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    delimiter, n = max(counts.items(), key=lambda kv: kv[1])
+    if n == 0:
+        return
+    n_fields, bad = ragged_lines(path, delimiter)
+    if not bad:
+        return
+    shown = "tab" if delimiter == "\t" else repr(delimiter)
+    listed = "; ".join(
+        f"line {line} cannot be split (unclosed quote?)"
+        if fields < 0
+        else f"line {line} has {fields} fields"
+        for line, fields in bad
+    )
+    raise DataError(
+        f"{label}: rows do not all have the {n_fields} fields of the header "
+        f"(delimiter {shown}): {listed}.",
+        [
+            Problem(
+                "",
+                label,
+                max(line - 1, 1),
+                None,
+                None,
+                f"{n_fields} fields like the header",
+                "ragged line",
+            )
+            for line, _ in bad
+        ],
+        hint="Fix those lines (a stray delimiter, a missing field or an unquoted text with "
+        "the delimiter in it), or quote text fields when exporting.",
+    )
+
+
 class _Reader:
     """Loads one source into a DuckDB table ``raw_<name>`` with a 1-based ``__row`` column."""
 
@@ -172,14 +337,15 @@ class _Reader:
         """Return (label used in messages, fingerprint, was_csv)."""
         raw = f"raw_{name}"
         if source.path:
-            path = (self.base_dir / source.path).resolve()
             label = source.path
+            path = _resolve_file(self.base_dir / source.path, label, f"sources.{name}.path")
             if not path.exists():
                 raise DataError(
                     f"{label}: file not found (sources.{name}.path in the project file, "
                     f"looked for {path}).",
                     hint="Fix the path in the project file; it is relative to the project file.",
                 )
+            _check_is_file(path, label, f"sources.{name}.path")
             if path.stat().st_size == 0:
                 raise DataError(
                     f"{label}: the file is empty (sources.{name}).",
@@ -201,6 +367,8 @@ class _Reader:
                     hint="Use a .csv or .parquet file, or a DuckDB table or query.",
                 )
             self._create(raw, f"SELECT * FROM {reader}", label)
+            if is_csv:
+                check_csv_shape(self.con, raw, path, label)
             return label, fingerprint_file(path), is_csv
         if source.table:
             db, _, table = source.table.rpartition(":")
@@ -208,12 +376,13 @@ class _Reader:
                 raise ProjectError(
                     f"sources.{name}.table = {source.table!r}: write it as 'file.duckdb:table'."
                 )
-            db_path = (self.base_dir / db).resolve()
+            db_path = _resolve_file(self.base_dir / db, db, f"sources.{name}.table")
             if not db_path.exists():
                 raise DataError(
                     f"{db}: DuckDB file not found (sources.{name}.table).",
                     hint="Fix the path in the project file.",
                 )
+            _check_is_file(db_path, db, f"sources.{name}.table")
             alias = f"src_{name}"
             self.con.execute(f"ATTACH {_literal(str(db_path))} AS {alias} (READ_ONLY)")
             label = source.table
@@ -230,7 +399,7 @@ class _Reader:
                 f"CREATE TABLE {raw} AS SELECT row_number() OVER () AS {ROW}, * FROM ({select})"
             )
         except duckdb.Error as exc:
-            message = str(exc).split("\n\n")[0]
+            message = duckdb_read_error(str(exc))
             raise DataError(
                 f"{label}: DuckDB could not read it: {message}",
                 hint="Check the file's delimiter, quoting and header row.",

@@ -243,6 +243,8 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise ProjectError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProjectError(f"{path}: not valid TOML: {exc}.") from exc
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot be read: {exc.strerror or exc}.") from exc
     try:
         return ProjectConfig.model_validate(raw)
     except ValidationError as exc:
