@@ -489,70 +489,93 @@ class _Checker:
         positive: bool = False,
         hint_negative: str = "",
     ) -> None:
+        """Flag every cell of a number column that is not a usable number, in one scan.
+
+        Not a number, NaN or infinite, absurd (money beyond :data:`MAX_MONEY`, a weight more
+        than :data:`MAX_WEIGHT_RATIO` times the median), missing where the role needs a
+        value, not positive or negative where the role forbids it.
+        """
         q = _quote(col)
-        self.add_rows(
-            f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-            f"WHERE {q} IS NOT NULL AND trim(CAST({q} AS VARCHAR)) <> '' "
-            f"AND TRY_CAST({q} AS DOUBLE) IS NULL",
-            col,
-            "not a number",
-            f"a number (role: {role})",
-        )
         value = f"TRY_CAST({q} AS DOUBLE)"
-        self.add_rows(
-            f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-            f"WHERE {value} IS NOT NULL AND NOT isfinite({value})",
-            col,
-            "not a finite number",
-            f"a finite number (role: {role}); leave the cell empty where there is no value",
-        )
-        finite = f"{value} IS NOT NULL AND isfinite({value})"
+        finite = f"{value} IS NOT NULL AND isfinite({value})"  # for the median, on raw
+        # The conditions below read t (the cell as text, trimmed) and v (the cell as a
+        # number), computed once per row.
+        checks: list[tuple[str, str, str, bool]] = [  # condition, reason, expected, show value
+            (
+                "t <> '' AND v IS NULL",
+                "not a number",
+                f"a number (role: {role})",
+                True,
+            ),
+            (
+                "v IS NOT NULL AND NOT isfinite(v)",
+                "not a finite number",
+                f"a finite number (role: {role}); leave the cell empty where there is no value",
+                True,
+            ),
+        ]
         if role in ("amount", "margin", "cost", "acquisition_cost"):
-            self.add_rows(
-                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-                f"WHERE {finite} AND abs({value}) > {MAX_MONEY}",
-                col,
-                "absurd amount",
-                f"an amount below {MAX_MONEY:.0e} in absolute value (role: {role}); check the "
-                "export's units and decimal separator",
+            checks.append(
+                (
+                    f"isfinite(v) AND abs(v) > {MAX_MONEY!r}",
+                    "absurd amount",
+                    f"an amount below {MAX_MONEY:.0e} in absolute value (role: {role}); check "
+                    "the export's units and decimal separator",
+                    True,
+                )
             )
         if role == "weight":
             median = self.con.execute(
                 f"SELECT median({value}) FROM {self.raw} WHERE {finite} AND {value} > 0"
             ).fetchone()[0]
             if median is not None:
-                self.add_rows(
-                    f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-                    f"WHERE {finite} AND {value} > {float(median) * MAX_WEIGHT_RATIO!r}",
-                    col,
-                    "absurd weight",
-                    f"a weight at most {MAX_WEIGHT_RATIO:,.0f} times the median weight "
-                    f"({float(median):g}); trim or recompute the survey weights",
+                checks.append(
+                    (
+                        f"isfinite(v) AND v > {float(median) * MAX_WEIGHT_RATIO!r}",
+                        "absurd weight",
+                        f"a weight at most {MAX_WEIGHT_RATIO:,.0f} times the median weight "
+                        f"({float(median):g}); trim or recompute the survey weights",
+                        True,
+                    )
                 )
         if role in ("amount", "weight", "rating"):
-            self.add_rows(
-                f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL "
-                f"OR trim(CAST({q} AS VARCHAR)) = ''",
-                col,
-                "missing value",
-                f"a number on every row (role: {role})",
+            checks.append(
+                (
+                    "t IS NULL OR t = ''",
+                    "missing value",
+                    f"a number on every row (role: {role})",
+                    False,
+                )
             )
         if positive:
-            self.add_rows(
-                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-                f"WHERE {finite} AND {value} <= 0",
-                col,
-                "not positive",
-                f"a positive number (role: {role})",
+            checks.append(
+                (
+                    "isfinite(v) AND v <= 0",
+                    "not positive",
+                    f"a positive number (role: {role})",
+                    True,
+                )
             )
         elif not allow_negative:
-            self.add_rows(
-                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-                f"WHERE {finite} AND {value} < 0",
-                col,
-                "negative amount",
-                f"an amount ≥ 0 (role: {role}){hint_negative}",
+            checks.append(
+                (
+                    "isfinite(v) AND v < 0",
+                    "negative amount",
+                    f"an amount ≥ 0 (role: {role}){hint_negative}",
+                    True,
+                )
             )
+        kind = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, *_) in enumerate(checks))
+        rows = self.con.execute(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR), kind FROM ("
+            f"SELECT {ROW}, {q}, CASE {kind} END AS kind FROM ("
+            f"SELECT {ROW}, {q}, trim(CAST({q} AS VARCHAR)) AS t, {value} AS v FROM {self.raw}"
+            f")) WHERE kind IS NOT NULL ORDER BY {ROW}"
+        ).fetchall()
+        for row, cell, i in rows:
+            _, reason, expected, show = checks[i]
+            shown = None if cell is None or not show else str(cell)
+            self.problems.append((int(row), col, shown, reason, expected))
 
     def timestamp_expr(self, col: str, date_format: str | None) -> str:
         q = _quote(col)
