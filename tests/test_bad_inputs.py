@@ -9,6 +9,7 @@ No bad value is accepted silently.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -700,3 +701,8 @@ def test_survey_without_customer_id_beside_customers_runs(tmp_path: Path) -> Non
     assert len(respondents) == N_RESPONDENTS and respondents["segment"].notna().all()
     assert set(customers["customer_id"]) == set(CUSTOMERS["customer_id"])
     assert respondents["customer_id"].isna().all()
+    # the note on the inferred scale reaches the report and the manifest
+    note = "read as the rating scale 1–7, inferred from the answers"
+    assert note in (run_dir / "report.html").read_text(encoding="utf-8")
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert any(note in n for n in manifest["inputs"]["survey"]["notes"])

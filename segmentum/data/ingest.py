@@ -417,6 +417,7 @@ class _Checker:
         self.csv = csv
         self.problems: list[tuple[int | None, str | None, str | None, str, str]] = []
         self.notes: list[str] = []
+        self.numeric: dict[str, bool] = {}  # column → mostly numbers (survey items)
         self.columns = [c for c in con.table(self.raw).columns if c != ROW]
         self.types = dict(zip(con.table(self.raw).columns, con.table(self.raw).dtypes, strict=True))
 
@@ -710,18 +711,27 @@ def rating_run(counts: dict[float, int]) -> Scale | None:
 
 
 def _is_numeric_column(checker: _Checker, col: str) -> bool:
-    """Typed numbers, or text cells of which at least half read as numbers."""
+    """Typed numbers, or text cells of which at least half read as numbers.
+
+    Asked after missing codes and Yes/No spellings are read, so the answer is kept.
+    """
+    known = checker.numeric.get(col)
+    if known is not None:
+        return known
     dtype = str(checker.types.get(col, ""))
     if dtype in NUMERIC_TYPES or dtype.startswith("DECIMAL"):
-        return True
-    if dtype != "VARCHAR":
-        return False
-    q = _quote(col)
-    n, n_num = checker.con.execute(
-        f"SELECT count({q}), count(TRY_CAST({q} AS DOUBLE)) FROM {checker.raw} "
-        f"WHERE trim({q}) <> ''"
-    ).fetchone()
-    return bool(n) and n_num >= 0.5 * n
+        answer = True
+    elif dtype != "VARCHAR":
+        answer = False
+    else:
+        q = _quote(col)
+        n, n_num = checker.con.execute(
+            f"SELECT count({q}), count(TRY_CAST({q} AS DOUBLE)) FROM {checker.raw} "
+            f"WHERE trim({q}) <> ''"
+        ).fetchone()
+        answer = bool(n) and n_num >= 0.5 * n
+    checker.numeric[col] = answer
+    return answer
 
 
 def recode_missing(checker: _Checker, cols: list[str], codes: list[float | str]) -> None:
