@@ -192,6 +192,29 @@ def long_survey_ragged_at(line: int) -> Callable[[Path], None]:
     return mutate
 
 
+def competitor_ratings(row: int, value: str, scale: str = "") -> Callable[[Path], None]:
+    """Add a competitor_ratings table (1–5 ratings) with one rating set to ``value``."""
+
+    def mutate(folder: Path) -> None:
+        ratings = pd.DataFrame(
+            [
+                (f"R{r}", brand, need, str(1 + (r + b + n) % 5))
+                for r in range(1, N_RESPONDENTS + 1)
+                for b, brand in enumerate(["Acme", "Brio"])
+                for n, need in enumerate(["q1", "q2"])
+            ],
+            columns=["respondent_id", "brand", "need", "rating"],
+        )
+        ratings.loc[row - 1, "rating"] = value
+        ratings.to_csv(folder / "competitor_ratings.csv", index=False)
+        with (folder / "segmentum.toml").open("a", encoding="utf-8") as handle:
+            handle.write(
+                f'\n[sources.competitor_ratings]\npath = "competitor_ratings.csv"\n{scale}\n'
+            )
+
+    return mutate
+
+
 @dataclass(frozen=True)
 class Variant:
     """One bad input, the exit code it must give and the words its message must hold."""
@@ -553,6 +576,44 @@ CORPUS = [
         cell("transactions", "date", 10, "2024-07-02"),
         3,
         ("row 10 (line 11), column 'date'", "after the analysis date", "2024-06-30"),
+    ),
+    V(
+        "date before 1900",
+        cell("transactions", "date", 10, "0001-01-01"),
+        3,
+        ("row 10 (line 11), column 'date'", "date before 1900", "left empty"),
+    ),
+    V(
+        "date in the future, no analysis date",
+        both(
+            cell("transactions", "date", 10, "2999-01-01"),
+            toml('analysis_date = "2024-06-30"', ""),
+        ),
+        3,
+        ("row 10 (line 11), column 'date'", "date in the future", "analysis_date"),
+    ),
+    V(
+        "competitor rating 99 on a 1-5 scale",
+        competitor_ratings(7, "99"),
+        3,
+        (
+            "competitor_ratings.csv, row 7 (line 8), column 'rating'",
+            "outside the rating scale",
+            "'99'",
+            "from 1 to 5",
+        ),
+    ),
+    V(
+        "competitor rating beyond a declared scale",
+        competitor_ratings(7, "5", scale="scale = [1, 4]"),
+        3,
+        ("row 7 (line 8), column 'rating'", "'5'", "from 1 to 4", "[sources.competitor_ratings]"),
+    ),
+    V(
+        "competitor rating NaN",
+        competitor_ratings(7, "NaN"),
+        3,
+        ("row 7 (line 8), column 'rating'", "not a finite number"),
     ),
     V(
         "transaction's customer unknown",

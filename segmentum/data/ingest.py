@@ -52,6 +52,7 @@ NO = ("no", "n", "false", "f")
 # free text, not categories.
 MAX_CATEGORIES = 20
 MAX_CATEGORY_LENGTH = 30
+EARLIEST_DATE = "1900-01-01 00:00:00"
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
 
 
@@ -630,6 +631,43 @@ class _Checker:
                 f"a date on or before the analysis date {analysis_date.date()} "
                 "([project] analysis_date)",
             )
+        self.check_absurd_dates(col, expr, analysis_date)
+
+    def check_absurd_dates(self, col: str, expr: str, analysis_date: pd.Timestamp | None) -> None:
+        """Dates before 1900 (an export's zero date) and, when no analysis date is declared,
+        dates after today: the latest date would become the analysis date and every customer
+        would look lapsed."""
+        q = _quote(col)
+        checks = [
+            (
+                f"t < TIMESTAMP {_literal(EARLIEST_DATE)}",
+                "date before 1900",
+                f"a date from {EARLIEST_DATE[:4]} on; an export's empty date (0001-01-01, "
+                "1899-12-30) should be left empty",
+            )
+        ]
+        if analysis_date is None:
+            tomorrow = (pd.Timestamp.now().normalize() + pd.Timedelta(days=1)).isoformat(sep=" ")
+            checks.append(
+                (
+                    f"t >= TIMESTAMP {_literal(tomorrow)}",
+                    "date in the future",
+                    f"a date on or before today ({tomorrow[:10]} is tomorrow); set [project] "
+                    "analysis_date if the data are meant to reach past today",
+                )
+            )
+        kind = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, *_) in enumerate(checks))
+        rows = self.con.execute(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR), kind FROM ("
+            f"SELECT {ROW}, {q}, CASE {kind} END AS kind FROM ("
+            f"SELECT {ROW}, {q}, {expr} AS t FROM {self.raw})) "
+            f"WHERE kind IS NOT NULL ORDER BY {ROW}"
+        ).fetchall()
+        for row, cell, i in rows:
+            _, reason, expected = checks[i]
+            self.problems.append(
+                (int(row), col, None if cell is None else str(cell), reason, expected)
+            )
 
     def check_items(self, cols: list[str], role: str) -> None:
         """Flag stray non-numbers in a mostly numeric basis or behaviour column."""
@@ -907,6 +945,28 @@ def check_scales(checker: _Checker, source: SurveySource) -> None:
         )
 
 
+def check_rating_scale(checker: _Checker, col: str, scale: Scale | None) -> None:
+    """Competitor ratings outside their scale (declared, else inferred) are bad rows."""
+    where = f"[sources.{checker.name}] scale"
+    if scale is None:
+        scale = rating_run(_answer_counts(checker, col))
+        if scale is None:
+            return
+        checker.notes.append(
+            f"no scale declared for '{col}': read as the rating scale {scale[0]:g}–"
+            f"{scale[1]:g}, inferred from the ratings; declare scale = [{scale[0]:g}, "
+            f"{scale[1]:g}] under [sources.{checker.name}] to check it."
+        )
+        where = "inferred from the other ratings; declare scale = [low, high] if it is wider"
+    _out_of_scale(
+        checker,
+        col,
+        scale[0],
+        scale[1],
+        f"a rating from {scale[0]:g} to {scale[1]:g} ({where})",
+    )
+
+
 def _out_of_scale(checker: _Checker, col: str, low: float, high: float, expected: str) -> None:
     value = f"TRY_CAST({_quote(col)} AS DOUBLE)"
     checker.add_rows(
@@ -1098,6 +1158,7 @@ def _check_roles(
     if isinstance(source, CompetitorRatingsSource):
         checker.check_id(source.respondent_id, unique=False)
         checker.check_number(source.rating, "rating")
+        check_rating_scale(checker, source.rating, source.scale)
         if "survey" in id_tables:
             clean, id_col = id_tables["survey"]
             checker.check_foreign(source.respondent_id, clean, id_col, "survey")

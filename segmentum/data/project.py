@@ -172,10 +172,26 @@ class EventsSource(Source):
 
 
 class CompetitorRatingsSource(Source):
+    """How well each brand serves each need, per respondent (long format).
+
+    ``scale = [1, 5]`` is the rating scale; ratings outside it are bad rows. Without it, the
+    scale is inferred from the ratings, with a note.
+    """
+
     respondent_id: str = "respondent_id"
     brand: str = "brand"
     need: str = "need"
     rating: str = "rating"
+    scale: Scale | None = None
+
+    @model_validator(mode="after")
+    def _check_scale(self) -> CompetitorRatingsSource:
+        if self.scale is not None and not self.scale[0] < self.scale[1]:
+            raise ValueError(
+                f"scale = [{self.scale[0]:g}, {self.scale[1]:g}]: write the scale as "
+                "[lowest, highest] rating, for example [1, 5]"
+            )
+        return self
 
 
 class Sources(_Strict):
