@@ -34,6 +34,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("fuzz")
     (path / "survey.csv").write_text(SURVEY)
     (path / "customers.csv").write_text(CUSTOMERS)
+    (path / "ratings.csv").write_text("respondent_id,brand,need,rating\nR1,A,q1,3\nR2,A,q1,99\n")
     (path / "sub").mkdir()
     return path
 
@@ -49,12 +50,23 @@ KEYS = {
     "customers": ["path", "id", "descriptors", "channel", "acquisition_cost"],
     "transactions": ["path", "customer_id", "timestamp", "amount", "allow_returns",
                      "date_format"],
+    "competitor_ratings": ["path", "respondent_id", "brand", "need", "rating", "scale"],
+    "events": ["path", "customer_id", "timestamp", "event_type", "date_format"],
     "segments": ["method", "k_range", "n_segments", "n_boot", "scale_correction", "x"],
     "value": ["time_unit", "cost", "unknown"],
 }  # fmt: skip
+STAGE_TABLES = ("project", "segments", "value")
 # Locations are drawn from a fixed list: the fuzzer must not read or write elsewhere.
 LOCATIONS = {
-    "path": ["survey.csv", "customers.csv", "missing.csv", "sub", "x.parquet", "survey.CSV"],
+    "path": [
+        "survey.csv",
+        "customers.csv",
+        "ratings.csv",
+        "missing.csv",
+        "sub",
+        "x.parquet",
+        "survey.CSV",
+    ],
     "table": ["crm.duckdb:t", "nocolon", ":t", "survey.csv:t"],
     "query": ["SELECT 1 AS x", "SELEC", "SELECT * FROM read_csv('survey.csv')"],
 }
@@ -100,11 +112,7 @@ def project_files(draw: st.DrawFn) -> str:
     tables = draw(st.lists(st.sampled_from(sorted(KEYS)), unique=True, min_size=1))
     out = []
     for table in tables:
-        header = (
-            f"[sources.{table}]"
-            if table in ("survey", "customers", "transactions")
-            else (f"[{table}]")
-        )
+        header = f"[{table}]" if table in STAGE_TABLES else f"[sources.{table}]"
         out.append(header)
         keys = draw(st.lists(st.sampled_from(KEYS[table]), unique=True, max_size=6))
         for key in keys:
