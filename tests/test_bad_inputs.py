@@ -640,6 +640,12 @@ CORPUS = [
         ("row 5 (line 6), column 'acquisition_cost'", "absurd amount"),
     ),
     V(
+        "descriptor infinite",
+        cell("customers", "age", 5, "inf"),
+        3,
+        ("customers.csv, row 5 (line 6), column 'age'", "not a finite number", "descriptors"),
+    ),
+    V(
         "acquisition cost NaN",
         cell("customers", "acquisition_cost", 5, "nan"),
         3,

@@ -874,7 +874,7 @@ def check_free_text(checker: _Checker, cols: list[str], role: str) -> None:
 
 
 def check_finite_items(checker: _Checker, cols: list[str], role: str) -> None:
-    """NaN and infinity in a numeric item are bad rows (an empty cell means no answer)."""
+    """NaN and infinity in a numeric column are bad rows (an empty cell means no answer)."""
     for col in cols:
         dtype = str(checker.types.get(col, ""))
         if dtype not in ("VARCHAR", "FLOAT", "DOUBLE") or not _is_numeric_column(checker, col):
@@ -1003,6 +1003,7 @@ def _check_survey_items(checker: _Checker, source: SurveySource) -> None:
     checker.check_items(source.behaviours, "behaviours")
     check_finite_items(checker, source.basis, "basis")
     check_finite_items(checker, source.behaviours, "behaviours")
+    check_finite_items(checker, source.descriptors, "descriptors")
     check_scales(checker, source)
     check_all_missing(checker, source.basis)
 
@@ -1133,6 +1134,7 @@ def _check_roles(
             checker.check_foreign(source.customer_id, clean, id_col, "customers")
     if isinstance(source, CustomersSource):
         normalise_yes_no(checker, source.descriptors)
+        check_finite_items(checker, source.descriptors, "descriptors")
     if isinstance(source, CustomersSource) and source.acquisition_cost:
         checker.check_number(source.acquisition_cost, "acquisition_cost", allow_negative=False)
     if isinstance(source, (TransactionsSource, EventsSource)):
