@@ -5,6 +5,12 @@ naming file, row, column, value and what was expected. With ``on_bad_rows = "fai
 default) any problem stops the run with a :class:`~segmentum.data.errors.DataError`; with
 ``"quarantine"`` the offending rows are set aside with their reasons (the run writes them to
 ``rejected/``) and counted in the report.
+
+Every value a stage uses is checked: answers against their rating scale (declared with
+``scale``/``scales``, else inferred from the answers), numbers for NaN, infinity and absurd
+magnitudes, dates for zero dates and the future. What ingest reads into the data rather than
+rejects (missing-value codes, Yes/No spellings, an inferred scale) is said in the table's
+``notes``.
 """
 
 from __future__ import annotations
@@ -277,6 +283,8 @@ def check_csv_shape(con: duckdb.DuckDBPyConnection, raw: str, path: Path, label:
     in the file; every role column then looks missing. When the header itself has several
     fields, the file is scanned for the lines that break the shape.
     """
+    if path.suffix.lower() == ".gz":  # compressed: DuckDB's own errors name the line
+        return
     columns = [c for c in con.table(raw).columns if c != ROW]
     if len(columns) != 1:
         twice = duplicate_header(path, len(columns))
