@@ -163,6 +163,17 @@ def add_basis_column(values: list[str]) -> Callable[[Path], None]:
     return mutate
 
 
+def add_behaviour(values: list[str]) -> Callable[[Path], None]:
+    def mutate(folder: Path) -> None:
+        path = folder / "survey.csv"
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame["b1"] = [values[i % len(values)] for i in range(len(frame))]
+        frame.to_csv(path, index=False)
+        survey_setting('behaviours = ["b1"]')(folder)
+
+    return mutate
+
+
 def replace_file(table: str, make: Callable[[Path], None]) -> Callable[[Path], None]:
     def mutate(folder: Path) -> None:
         path = folder / f"{table}.csv"
@@ -425,6 +436,12 @@ CORPUS = [
         ),
         3,
         ("row 3 (line 4), column 'q5'", "'9'", "from 0 to 8", "scales.q5"),
+    ),
+    V(
+        "9 on a 0/1 behaviour",
+        add_behaviour(["0", "1", "1"] * 10 + ["9"]),
+        3,
+        ("row 31 (line 32), column 'b1'", "outside the rating scale", "'9'", "0–1"),
     ),
     V(
         "infinite answer",

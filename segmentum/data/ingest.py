@@ -944,6 +944,8 @@ def check_scales(checker: _Checker, source: SurveySource) -> None:
                 f"scale = [low, high] under [sources.{checker.name}] if the scale is wider; if "
                 "the value means no answer, list it in missing = [...])",
             )
+        if (low, high) == (0.0, 1.0):
+            continue  # 0/1 items: nothing to say, though a 2 or a 9 is still a bad row
         declare = "scale" if role == "basis" else f"scales = {{ {items[0][0]} = [...] }}"
         checker.notes.append(
             f"no scale declared for {len(items)} {role} item(s): read as the rating scale "
