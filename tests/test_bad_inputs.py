@@ -459,7 +459,12 @@ CORPUS = [
         "word among numbers",
         cell("survey", "q3", 7, "oops"),
         3,
-        ("row 7 (line 8), column 'q3'", "not a number in a numeric column", "'oops'"),
+        (
+            "row 7 (line 8), column 'q3'",
+            "not a number in a numeric column",
+            "'oops'",
+            "missing = [",
+        ),
     ),
     V(
         "free-text basis item",

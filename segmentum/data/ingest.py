@@ -693,7 +693,8 @@ class _Checker:
                     f"AND TRY_CAST({q} AS DOUBLE) IS NULL",
                     col,
                     "not a number in a numeric column",
-                    f"a number like the other {n_num:,} values (role: {role})",
+                    f"a number like the other {n_num:,} values (role: {role}); if it means "
+                    "no answer, list it in missing = [...] under [sources.survey]",
                 )
 
     def check_foreign(self, col: str, other: str, other_id: str, label: str) -> None:
