@@ -795,3 +795,35 @@ def test_survey_without_customer_id_beside_customers_runs(tmp_path: Path) -> Non
     assert note in (run_dir / "report.html").read_text(encoding="utf-8")
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert any(note in n for n in manifest["inputs"]["survey"]["notes"])
+
+
+def test_one_off_scale_code_no_longer_moves_the_segments(tmp_path: Path) -> None:
+    """Planted truth: three segments. One 99 on a 1–7 item, taken as an answer, makes the
+    segments stage choose two (the harm the issue measured); read as no answer (missing =
+    [99]) or set aside (quarantine), the planted segments come back exactly."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from segmentum.segments.stage import SegmentsConfig, run_segments
+
+    truth = np.arange(N_RESPONDENTS) % 3
+    config = SegmentsConfig(n_boot=5, k_range=[2, 6])
+
+    def segments(frame: pd.DataFrame) -> tuple[int, float]:
+        result = run_segments(frame, id_column="respondent_id", basis=ITEMS, config=config)
+        ids = frame["respondent_id"].map(lambda r: int(r[1:]) - 1)
+        labels = result.assignments.set_index("respondent_id").loc[frame["respondent_id"]]
+        ari = adjusted_rand_score(truth[ids], labels["segment"])
+        return int(result.summary["k"]), float(ari)
+
+    taken_as_answer = survey_frame()
+    taken_as_answer.loc[3, "q1"] = 99
+    k, ari = segments(taken_as_answer)
+    assert k == 2 and ari < 0.7  # the silent accept the corpus guards against
+
+    for project_extra, survey_extra in (("", "missing = [99]"), ('on_bad_rows = "quarantine"', "")):
+        folder = tmp_path / (survey_extra or "quarantine").split()[0]
+        folder.mkdir()
+        project = write_project(folder, project_extra=project_extra, survey_extra=survey_extra)
+        cell("survey", "q1", 4, 99)(folder)
+        frame = ingest(load_config(project), folder).frame("survey")
+        assert segments(frame) == (3, 1.0)
