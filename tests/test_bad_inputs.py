@@ -827,3 +827,23 @@ def test_one_off_scale_code_no_longer_moves_the_segments(tmp_path: Path) -> None
         cell("survey", "q1", 4, 99)(folder)
         frame = ingest(load_config(project), folder).frame("survey")
         assert segments(frame) == (3, 1.0)
+
+
+def test_event_types_are_read_in_lower_case(tmp_path: Path) -> None:
+    """'Support' and 'SUPPORT ' are the support contacts the value stage counts."""
+    project = write_project(tmp_path)
+    events = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4"],
+            "timestamp": ["2024-02-01", "2024-02-02", "2024-02-03", "2024-02-04"],
+            "event_type": ["support", "Support", "SUPPORT ", "visit"],
+        }
+    )
+    events.to_csv(tmp_path / "events.csv", index=False)
+    with project.open("a", encoding="utf-8") as handle:
+        handle.write('\n[sources.events]\npath = "events.csv"\n')
+    code, output, traceback = run_cli(["validate", str(project)])
+    assert traceback is None and code == 0, output
+    assert "column 'event_type': 2 value(s) read trimmed and in lower case" in output
+    frame = ingest(load_config(project), tmp_path).frame("events")
+    assert frame["event_type"].tolist() == ["support", "support", "support", "visit"]

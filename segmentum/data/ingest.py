@@ -842,6 +842,28 @@ def normalise_yes_no(checker: _Checker, cols: list[str]) -> None:
         )
 
 
+def normalise_labels(checker: _Checker, col: str) -> None:
+    """Event types are read trimmed and in lower case (``Support `` is ``support``), with a
+    note: the value stage looks for ``support`` and would miss the other spellings."""
+    if checker.types.get(col) != "VARCHAR":
+        return
+    q = _quote(col)
+    changed = checker.con.execute(
+        f"SELECT {q}, count(*) FROM {checker.raw} WHERE {q} <> lower(trim({q})) "
+        f"GROUP BY {q} ORDER BY 2 DESC"
+    ).fetchall()
+    if not changed:
+        return
+    checker.con.execute(
+        f"UPDATE {checker.raw} SET {q} = lower(trim({q})) WHERE {q} <> lower(trim({q}))"
+    )
+    shown = ", ".join(f"{v!r} → {v.strip().lower()!r}" for v, _ in changed[:5])
+    checker.notes.append(
+        f"column '{col}': {sum(n for _, n in changed):,} value(s) read trimmed and in lower "
+        f"case ({shown}{', …' if len(changed) > 5 else ''})."
+    )
+
+
 def check_free_text(checker: _Checker, cols: list[str], role: str) -> None:
     """A text item with many distinct or long answers cannot be a basis item: an error."""
     found = []
@@ -1168,6 +1190,7 @@ def _check_roles(
                 checker.check_number(col, role)
     if isinstance(source, EventsSource):
         checker.check_id(source.event_type, unique=False, what="event_type")
+        normalise_labels(checker, source.event_type)
     if isinstance(source, CompetitorRatingsSource):
         checker.check_id(source.respondent_id, unique=False)
         checker.check_number(source.rating, "rating")
