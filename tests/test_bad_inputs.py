@@ -174,6 +174,20 @@ def add_behaviour(values: list[str]) -> Callable[[Path], None]:
     return mutate
 
 
+def as_parquet(column: str, row: int, value: float) -> Callable[[Path], None]:
+    """The survey as a typed Parquet file, with one number set to ``value``."""
+
+    def mutate(folder: Path) -> None:
+        frame = survey_frame()
+        frame[column] = frame[column].astype(float)
+        frame.loc[row - 1, column] = value
+        frame["customer_id"] = frame["customer_id"].replace("", None)
+        frame.to_parquet(folder / "survey.parquet", index=False)
+        toml('path = "survey.csv"', 'path = "survey.parquet"')(folder)
+
+    return mutate
+
+
 def replace_file(table: str, make: Callable[[Path], None]) -> Callable[[Path], None]:
     def mutate(folder: Path) -> None:
         path = folder / f"{table}.csv"
@@ -442,6 +456,18 @@ CORPUS = [
         add_behaviour(["0", "1", "1"] * 10 + ["9"]),
         3,
         ("row 31 (line 32), column 'b1'", "outside the rating scale", "'9'", "0–1"),
+    ),
+    V(
+        "99 in a Parquet survey",
+        as_parquet("q2", 4, 99.0),
+        3,
+        ("survey.parquet, row 4, column 'q2'", "outside the rating scale", "1–7"),
+    ),
+    V(
+        "NaN weight in a Parquet survey",
+        as_parquet("weight", 4, float("nan")),
+        3,
+        ("survey.parquet, row 4, column 'weight'",),
     ),
     V(
         "infinite answer",
