@@ -354,6 +354,12 @@ CORPUS = [
         ("customers.csv: is not a regular file",),
     ),
     V(
+        "CSV given as a DuckDB table",
+        toml('path = "customers.csv"', 'table = "customers.csv:customers"'),
+        3,
+        ("customers.csv: not a DuckDB database", "sources.customers.table", "path = "),
+    ),
+    V(
         "unknown file type",
         toml('path = "customers.csv"', 'path = "customers.xlsx"'),
         3,

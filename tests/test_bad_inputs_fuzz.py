@@ -42,19 +42,20 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- TOML ------------------------------------------------------------------------------
 
 KEYS = {
-    "project": ["name", "seed", "analysis_date", "runs_dir", "on_bad_rows", "sed"],
+    "project": ["name", "seed", "analysis_date", "runs_dir", "on_bad_rows"],
     "survey": [
         "path", "table", "query", "id", "customer_id", "weight", "basis", "behaviours",
-        "descriptors", "text", "scale", "scales", "missing", "basiss",
+        "descriptors", "text", "scale", "scales", "missing",
     ],
     "customers": ["path", "id", "descriptors", "channel", "acquisition_cost"],
     "transactions": ["path", "customer_id", "timestamp", "amount", "allow_returns",
                      "date_format"],
     "competitor_ratings": ["path", "respondent_id", "brand", "need", "rating", "scale"],
     "events": ["path", "customer_id", "timestamp", "event_type", "date_format"],
-    "segments": ["method", "k_range", "n_segments", "n_boot", "scale_correction", "x"],
-    "value": ["time_unit", "cost", "unknown"],
+    "segments": ["method", "k_range", "n_segments", "n_boot", "scale_correction"],
+    "value": ["time_unit", "cost"],
 }  # fmt: skip
+MISSPELT = {"project": "sed", "survey": "basiss", "segments": "k_rang", "value": "time_units"}
 STAGE_TABLES = ("project", "segments", "value")
 # Locations are drawn from a fixed list: the fuzzer must not read or write elsewhere.
 LOCATIONS = {
@@ -107,6 +108,40 @@ def toml_value(value: Any) -> str:
     return "{ " + ", ".join(f'"{k}" = {toml_value(v)}' for k, v in value.items()) + " }"
 
 
+numbers = st.one_of(st.integers(-2, 12), st.floats(-2, 12), st.sampled_from([99, -7, 1e300]))
+columns = st.sampled_from(COLUMNS)
+PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
+    **{k: st.lists(columns, max_size=4) for k in ("basis", "behaviours", "descriptors")},
+    "scale": st.lists(numbers, max_size=3),
+    "scales": st.dictionaries(columns, st.lists(numbers, min_size=2, max_size=2), max_size=2),
+    "missing": st.lists(st.one_of(numbers, st.sampled_from(["DK", "", "n/a"])), max_size=3),
+    "allow_returns": st.booleans(),
+    "date_format": st.sampled_from(["%d/%m/%Y", "%Y-%m-%d", "%Q"]),
+    "name": st.text(max_size=10),
+    "seed": st.integers(-5, 2**40),
+    "analysis_date": st.sampled_from(["2024-06-30", "2999-01-01", "x", "2024-13-01"]),
+    "runs_dir": st.just("runs"),
+    "on_bad_rows": st.sampled_from(["fail", "quarantine", "drop"]),
+    "method": st.sampled_from(["kmeans", "gmm", "lca", "kmedoids", "x"]),
+    "k_range": st.lists(st.integers(-1, 9), max_size=3),
+    "n_segments": st.one_of(st.none(), st.integers(-1, 9)).map(lambda v: 3 if v is None else v),
+    "n_boot": st.integers(-1, 5),
+    "scale_correction": st.sampled_from(["none", "center", "standardize", "x"]),
+    "time_unit": st.sampled_from(["D", "W", "M", "fortnight"]),
+}
+ROLE_KEYS = {
+    "id", "customer_id", "weight", "text", "channel", "acquisition_cost", "timestamp",
+    "amount", "respondent_id", "brand", "need", "rating", "event_type",
+}  # fmt: skip
+
+
+def plausible(key: str) -> st.SearchStrategy[Any]:
+    """A value of the right shape for ``key`` (a column name for a role, and so on)."""
+    if key in ROLE_KEYS:
+        return columns
+    return PLAUSIBLE.get(key, values)
+
+
 @st.composite
 def project_files(draw: st.DrawFn) -> str:
     tables = draw(st.lists(st.sampled_from(sorted(KEYS)), unique=True, min_size=1))
@@ -115,11 +150,17 @@ def project_files(draw: st.DrawFn) -> str:
         header = f"[{table}]" if table in STAGE_TABLES else f"[sources.{table}]"
         out.append(header)
         keys = draw(st.lists(st.sampled_from(KEYS[table]), unique=True, max_size=6))
+        if table in MISSPELT and not draw(st.integers(0, 7)):
+            keys.append(MISSPELT[table])
+        if table not in STAGE_TABLES and draw(st.integers(0, 3)):
+            # most sources get exactly one location, so that ingest is reached
+            keys = [k for k in keys if k not in LOCATIONS]
+            keys.insert(0, draw(st.sampled_from(sorted(LOCATIONS))))
         for key in keys:
-            if key in LOCATIONS and draw(st.booleans()):
+            if key in LOCATIONS and draw(st.integers(0, 3)):
                 value: Any = draw(st.sampled_from(LOCATIONS[key]))
-            elif key in ("basis", "behaviours", "descriptors") and draw(st.booleans()):
-                value = draw(st.lists(st.sampled_from(COLUMNS), max_size=4))
+            elif key not in LOCATIONS and draw(st.integers(0, 3)):
+                value = draw(plausible(key))
             else:
                 value = draw(values)
             out.append(f"{key} = {toml_value(value)}")

@@ -393,7 +393,15 @@ class _Reader:
                 )
             _check_is_file(db_path, db, f"sources.{name}.table")
             alias = f"src_{name}"
-            self.con.execute(f"ATTACH {_literal(str(db_path))} AS {alias} (READ_ONLY)")
+            try:
+                self.con.execute(f"ATTACH {_literal(str(db_path))} AS {alias} (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise DataError(
+                    f"{db}: not a DuckDB database DuckDB can open (sources.{name}.table): "
+                    f"{duckdb_read_error(str(exc))}",
+                    hint="Point table = 'file.duckdb:table' at a DuckDB file; read a CSV or "
+                    "Parquet file with path = '…' instead.",
+                ) from None
             label = source.table
             self._create(raw, f"SELECT * FROM {alias}.{_quote(table)}", label)
         else:
