@@ -264,6 +264,7 @@ class Project:
                 "rows_read": t.n_rows_read,
                 "rows_rejected": t.n_rejected,
                 "rows_used": len(t.frame),
+                "notes": list(t.notes),
             }
             for name, t in data.tables.items()
         }
@@ -392,13 +393,17 @@ def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
             for k in ("respondent_id", "customer_id")
             if k in merged.columns and k in frame.columns
         ]
-        if len(keys) == 2 and frame["respondent_id"].isna().any():
+        if not keys:
+            # No key in common (a survey without customer_id beside a customers table):
+            # respondents and customers are different rows.
+            merged = pd.concat([merged, frame], ignore_index=True)
+        elif len(keys) == 2 and frame["respondent_id"].isna().any():
             # Rows for respondents and rows for customers only (a projected segment): each
             # part joins on its own id.
             merged = _merge_on(merged, frame[frame["respondent_id"].notna()], "respondent_id")
             rest = frame[frame["respondent_id"].isna()].drop(columns="respondent_id")
             merged = _merge_on(merged, rest, "customer_id")
-        elif keys:
+        else:
             merged = _merge_on(merged, frame, keys[0])
     # Outer joins leave gaps; integer columns (segment, decile) stay integers with gaps.
     for col in integer_columns & set(merged.columns):
@@ -412,14 +417,13 @@ def _merge_on(merged: pd.DataFrame, frame: pd.DataFrame, key: str) -> pd.DataFra
     """Outer join on ``key``; a column both carry keeps the earlier value and takes the later
     one only where the earlier is missing (a projected segment fills the customers the
     survey did not reach)."""
-    if key == "customer_id":
-        # Respondents without a customer id must not all match each other on a null key.
-        left = merged[merged["customer_id"].notna()]
-        unlinked = merged[merged["customer_id"].isna()]
-        joined = left.merge(frame, on="customer_id", how="outer", suffixes=("", "_dup"))
+    # Rows without the key (respondents who are no customer, customers who answered no
+    # survey) must not all match each other on a null key.
+    left = merged[merged[key].notna()]
+    unlinked = merged[merged[key].isna()]
+    joined = left.merge(frame, on=key, how="outer", suffixes=("", "_dup"))
+    if len(unlinked):
         joined = pd.concat([joined, unlinked], ignore_index=True)
-    else:
-        joined = merged.merge(frame, on=key, how="outer", suffixes=("", "_dup"))
     for dup in [c for c in joined.columns if c.endswith("_dup")]:
         col = dup.removesuffix("_dup")
         if col not in ("respondent_id", "customer_id"):
@@ -451,6 +455,9 @@ def overview_section(
             }
         )
     section.table(pd.DataFrame(rows), caption="Inputs, as read and checked through DuckDB.")
+    for table in data.tables.values():
+        for note in table.notes:
+            section.text(f"{table.source.location}: {note}")
     rejected = {k: v for k, v in data.n_rejected.items() if v}
     if rejected:
         section.warn(
