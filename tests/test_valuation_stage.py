@@ -89,6 +89,13 @@ def test_score_the_survey_from_the_run_folder(demo_run, tmp_path: Path) -> None:
         app, ["score", str(folder), "--answers", str(answers), "--out", str(tmp_path / "b.csv")]
     )
     assert res2.exit_code == 0, res2.output
+    res3 = CliRunner().invoke(
+        app,
+        ["score", str(folder / "segmentum.toml"), "--answers", str(answers),
+         "--out", str(tmp_path / "c.csv")],
+    )  # fmt: skip
+    assert res3.exit_code == 0, res3.output
+    assert pd.read_csv(tmp_path / "c.csv").equals(scored)
 
 
 def test_projected_sizes_cover_the_planted_sizes(demo_run) -> None:

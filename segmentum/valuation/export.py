@@ -39,7 +39,7 @@ def save_typing_tool(tool: TypingTool, path: Path) -> Path:
 
 def _resolve(source: Path) -> Path:
     source = Path(source)
-    if source.is_file():
+    if source.is_file() and source.suffix.lower() != ".toml":
         return source
     for cand in (source / "model" / JSON_NAME, source / JSON_NAME):
         if cand.is_file():
@@ -63,7 +63,7 @@ def _resolve(source: Path) -> Path:
 
 def load_typing_tool(source: Path | str) -> TypingTool:
     """Read a typing tool from a run folder, its ``model/typing_tool.json``, or a project
-    folder (its newest run holding one).
+    folder or file (its newest run holding one).
 
     Raises
     ------
