@@ -33,8 +33,8 @@ def simulate_design(
     - ``unequal``: sd 0.7, segment sizes 80 / 15 / 5 % (k = 3) or one segment holding
       60 % and the rest sharing 40 % (k > 3);
     - ``noise_items``: sd 0.7 and 16 pure-noise items beside the 16 needs items;
-    - ``elongated``: sd 0.5 plus, per segment, a common factor N(0, 1.2²) along a random
-      direction (clusters stretched along one axis);
+    - ``elongated``: sd 0.5 plus, per segment, a common factor N(0, 1.5²) along a random
+      direction (clusters three times as long as they are wide);
     ``overlap`` overrides the within-segment sd.
     """
     rng = np.random.default_rng(seed)
@@ -61,7 +61,7 @@ def simulate_design(
     if design == "elongated":
         axes = rng.normal(size=(k, n_items))
         axes /= np.linalg.norm(axes, axis=1, keepdims=True)
-        latent += rng.normal(0.0, 1.2, (n, 1)) * axes[truth] * np.sqrt(n_items) / 2
+        latent += rng.normal(0.0, 1.5, (n, 1)) * axes[truth]
     latent += rng.normal(0.0, 0.3, (n, 1))
     allv = np.hstack([latent, rng.normal(0.0, 1.0, (n, n_noise))])
     likert = np.clip(np.round(4 + 1.5 * allv), 1, 7).astype(int)

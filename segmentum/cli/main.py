@@ -86,6 +86,14 @@ def _run_project(project_file: Path) -> None:
         status = "ran" if outcome.status == "ran" else escape(f"skipped: {outcome.reason}")
         table.add_row(name, status, f"{outcome.seconds:.1f}" if outcome.status == "ran" else "")
     out.print(table)
+    segments = getattr(result, "segments", None)
+    if segments is not None and getattr(segments, "structure", None):
+        # the structure verdict belongs in the run's headline, constructive most of all
+        style = "bold yellow" if segments.structure == "constructive" else "bold"
+        out.print(
+            f"[{style}]Segments: k = {segments.summary['k']}, "
+            f"{segments.structure} structure.[/] {escape(segments.verdict)}"
+        )
     out.print(f"Run folder: {result.run_dir}")
     out.print(f"Report:     {result.run_dir / 'report.html'}")
 

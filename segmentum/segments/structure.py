@@ -13,8 +13,10 @@ The practice (Dolnicar, Grün & Leisch 2018, ch. 2.3 and 7.5; Ernst & Dolnicar 2
   Rand index: median and lower quartile) is high, clearly above that null band, and every
   segment comes back in the bootstrap partitions (segment-level Jaccard, Hennig 2007);
 - the choice is the largest reproducible k (the book's reading of the whole curve), unless
-  the next smaller k is clearly more stable *and* the extra segment of k is only doubtful
-  (a split that does not come back well);
+  the next smaller reproducible k is clearly more stable (by more than 0.05) *and* either a
+  segment of k is less than highly stable (an extra segment that comes back only partly)
+  or the smaller solution is near-perfect (≥ 0.95, every segment ≥ 0.95: cutting natural
+  segments in two, as k-means does with elongated ones, is not more structure);
 - the verdict is *natural* when the chosen solution is near-perfectly stable with every
   segment highly stable and the stability curve peaks there rather than falling from
   k = 2 on; *reproducible* when only the reproducibility test passes; *constructive*
@@ -52,6 +54,10 @@ JACCARD_DOUBTFUL = 0.60
 JACCARD_DISSOLVED = 0.50
 # Natural structure: the chosen solution near-perfectly stable and the curve peaking there.
 NATURAL_ARI = 0.90
+# Stepping down from the largest reproducible k: how much more stable fewer segments must
+# be, and what counts as a near-perfect smaller solution.
+STEP_DOWN = 0.05
+PERFECT = 0.95
 
 STRUCTURES = ("natural", "reproducible", "constructive")
 
@@ -249,12 +255,16 @@ def choose(
                 if not smaller:
                     break
                 prev = sel.loc[sel["k"] == max(smaller)].iloc[0]
-                # a segment of k is no more than doubtful (a split that does not come back
-                # well) while fewer segments are clearly more stable: keep the smaller one
-                if not (
-                    row["min_segment_jaccard"] < JACCARD_STABLE
-                    and prev["stability_median"] - row["stability_median"] > 0.05
-                ):
+                # fewer segments clearly more stable, and either a segment of k is less
+                # than highly stable (an extra segment that comes back only partly) or the
+                # smaller solution is near-perfect (cutting natural segments in two, as
+                # k-means does with elongated ones, is not more structure): keep fewer
+                clearly = prev["stability_median"] - row["stability_median"] > STEP_DOWN
+                partial = row["min_segment_jaccard"] < JACCARD_HIGHLY_STABLE
+                perfect = (
+                    prev["stability_median"] >= PERFECT and prev["min_segment_jaccard"] >= PERFECT
+                )
+                if not (clearly and (partial or perfect)):
                     break
                 k_rec, reason = int(prev["k"]), "smaller_more_stable"
             others = [k for k in rep_k if k != k_rec]
@@ -314,8 +324,9 @@ def _num(x: Any) -> float | None:
 _REASONS = {
     "largest_reproducible": "the largest number of segments that is reproducible",
     "smaller_more_stable": (
-        "the largest reproducible number of segments whose every segment is stable "
-        "(one more segment is clearly less stable and its split does not come back well)"
+        "the largest reproducible number of segments that more segments do not improve on "
+        "(more segments are clearly less stable, their extra segment comes back only partly "
+        "or only cuts these segments in two)"
     ),
     "most_above_null": (
         "no number of segments is reproducible; this k is the most stable relative to "
