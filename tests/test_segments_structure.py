@@ -156,7 +156,7 @@ def test_noise_is_constructive(kind):
     seg = NeedsSegmenter(k_range=(2, 6), n_boot=20, random_state=0, n_jobs=1).fit(x)
     assert seg.structure_ == "constructive", seg.selection_
     assert not seg.selection_["reproducible"].any()
-    assert seg.choice_.reason == "most_above_null"
+    assert seg.choice_.reason in ("largest_above_chance", "most_above_null")
 
 
 @pytest.mark.parametrize(("design", "k"), [("separated", 4), ("elongated", 5)])
@@ -186,13 +186,21 @@ def test_mcdonalds_defaults_choose_the_books_four_segments(mcdonalds, seed):
     assert book_profile(means) == {"fans", "tasty but expensive", "cheap and greasy", "negative"}
 
 
+# Known failures (closing note of issue #10): k-means does not isolate a 5 % segment beside an
+# 80 % one at n = 800 (it chooses k = 2, natural), and it cuts elongated clusters in two
+# reproducibly (elongated, k = 4: chooses 6, reproducible).
+KNOWN_WRONG = {("unequal", 3), ("elongated", 4)}
+
+
 @pytest.mark.slow
 def test_planted_truth_right_k_and_never_confidently_wrong(capsys):
-    """Every design, k = 3, 5, 7 (k = 4, 6, 8 in the closing note's sweep): right k in ≥ 90 %
-    and no natural or reproducible verdict with the wrong k."""
+    """Every design, k = 3, 5, 7 except the known failures (k = 4, 6, 8 in the closing
+    note's sweep): right k in ≥ 90 % and no natural or reproducible verdict with the wrong k."""
     rows = []
     for design in DESIGNS:
         for k in (3, 5, 7):
+            if (design, k) in KNOWN_WRONG:
+                continue
             df, truth = simulate_design(design, k, seed=100 * k)
             seg = fit_design(df)
             rows.append(
@@ -240,3 +248,34 @@ def test_verdict_degrades_with_overlap(capsys):
     by_overlap = rank.groupby(res["overlap"]).mean()
     assert by_overlap.is_monotonic_decreasing
     assert (res.loc[res["overlap"] == 0.6, "structure"] == "natural").all()
+
+
+@pytest.mark.slow
+def test_vacmot_verdict_and_no_majority_segment_without_a_defining_need(shared_data):
+    """Dolnicar & Leisch (2008) publish 6 segments of these 20 travel motives (vacmot6)."""
+    from segmentum.profiles import profile
+    from segmentum.segments.stage import SegmentsConfig, run_segments
+
+    v = pd.read_csv(shared_data / "msa" / "vacmot.csv")
+    basis = list(v.columns)
+    df = v.assign(id=range(len(v)))
+    res = run_segments(df, id_column="id", basis=basis, config=SegmentsConfig())
+    assert res.structure in ("natural", "reproducible", "constructive")
+    assert res.verdict.startswith("These data have") and res.summary["structure"] == res.structure
+    labels = res.assignments["segment"].to_numpy()
+    p = profile(df, labels, basis=basis)
+    shares = p.sizes.set_index("segment")["share"]
+    for s, share in shares.items():
+        assert share <= 0.5 or len(p.defining_needs[s]) > 0, (s, share)
+    published = pd.read_csv(shared_data / "msa" / "vacmot6.csv")["vacmot6"]
+    assert res.summary["k"] >= 3
+    assert adjusted_rand_score(published, labels) > 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known k-means limits, see KNOWN_WRONG")
+@pytest.mark.parametrize(("design", "k"), sorted(KNOWN_WRONG))
+def test_known_confidently_wrong_designs(design, k):
+    df, truth = simulate_design(design, k, seed=100 * k)
+    seg = fit_design(df)
+    assert seg.n_segments_ == k or seg.structure_ == "constructive"

@@ -238,7 +238,8 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
     (mean Jaccard ≥ 0.6) and no segment is under ``min_segment_share``; the recommended k
     is the largest reproducible one (one fewer where its extra segment is only doubtful
     and fewer segments are clearly more stable). With none reproducible the structure is
-    *constructive* and the k most stable relative to its null is recommended; *natural*
+    *constructive* and the most segments above the null band with none dissolved are
+    recommended (else the k most stable relative to its null); *natural*
     when the chosen solution is near-perfectly stable (≥ 0.90, every segment ≥ 0.85) with
     the curve peaking there. The estimator returns data (``choice_``, ``selection_``);
     the sentences are written by the stage (:func:`~segmentum.segments.structure.recommendation_text`).

@@ -20,7 +20,9 @@ The practice (Dolnicar, Grün & Leisch 2018, ch. 2.3 and 7.5; Ernst & Dolnicar 2
 - the verdict is *natural* when the chosen solution is near-perfectly stable with every
   segment highly stable and the stability curve peaks there rather than falling from
   k = 2 on; *reproducible* when only the reproducibility test passes; *constructive*
-  when no k passes — the segments are then a choice, not a discovery.
+  when no k passes — the segments are then a choice, not a discovery, and the stage still
+  delivers the most segments that come back better than chance (above the null band, no
+  segment dissolved), or the k most stable relative to its null.
 """
 
 from __future__ import annotations
@@ -135,7 +137,9 @@ class Choice:
     reason : str
         A code: ``"largest_reproducible"``, ``"smaller_more_stable"``, ``"pinned"``,
         ``"lowest_bic_reproducible"`` (``gmm``, ``lca``),
-        ``"most_above_null"`` (constructive: the k most stable relative to its null),
+        ``"largest_above_chance"`` (constructive: the most segments above the null band
+        with none dissolved), ``"most_above_null"`` (constructive, failing that: the k most
+        stable relative to its null),
         ``"no_stability"`` (no bootstrap evidence computed: fit index).
     runner_up : int or None
         The next best k (the next largest reproducible one, else the next most stable).
@@ -270,12 +274,24 @@ def choose(
             others = [k for k in rep_k if k != k_rec]
             runner = min(others, key=lambda k: (abs(k - k_rec), -k)) if others else None
         else:
+            # constructive: the most segments that still beat chance (stability at least
+            # the null band's upper edge) with no segment dissolved (Hennig: Jaccard ≥ 0.5);
+            # failing that, the k most stable relative to its null
+            useful = pool[
+                (pool["stability_median"] >= pool["null_q95"])
+                & (pool["min_segment_jaccard"] >= JACCARD_DISSOLVED)
+            ]
             excess = pool["stability_median"] - pool["null_median"].fillna(0.0)
             order = pool.assign(_e=excess.round(3)).sort_values(
                 ["_e", "k"], ascending=[False, True]
             )
-            k_rec, reason = int(order["k"].iloc[0]), "most_above_null"
-            runner = int(order["k"].iloc[1]) if len(order) > 1 else None
+            if not useful.empty:
+                k_rec, reason = int(useful["k"].max()), "largest_above_chance"
+                rest = useful[useful["k"] != k_rec]
+                runner = int(rest["k"].max()) if len(rest) else None
+            else:
+                k_rec, reason = int(order["k"].iloc[0]), "most_above_null"
+                runner = int(order["k"].iloc[1]) if len(order) > 1 else None
         if runner is None:
             # the neighbour (k - 1 or k + 1) further above its null band
             alt = pool[(pool["k"] - k_rec).abs() == 1]
@@ -327,6 +343,10 @@ _REASONS = {
         "the largest reproducible number of segments that more segments do not improve on "
         "(more segments are clearly less stable, their extra segment comes back only partly "
         "or only cuts these segments in two)"
+    ),
+    "largest_above_chance": (
+        "no number of segments is reproducible; this is the most segments that still come "
+        "back better than chance (above the null band, no segment dissolved)"
     ),
     "most_above_null": (
         "no number of segments is reproducible; this k is the most stable relative to "
@@ -393,7 +413,7 @@ def _rec_reason(choice: Choice, sel: pd.DataFrame) -> str:
         return "no_stability"
     if choice.k_recommended in choice.reproducible_k:
         return "largest_reproducible"  # (or lowest BIC: the stage reads the codes alike)
-    return "most_above_null"
+    return "largest_above_chance"
 
 
 def _next_of(sel: pd.DataFrame, k: int) -> dict[str, Any] | None:
