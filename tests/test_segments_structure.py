@@ -276,6 +276,6 @@ def test_vacmot_verdict_and_no_majority_segment_without_a_defining_need(shared_d
 @pytest.mark.xfail(strict=True, reason="known k-means limits, see KNOWN_WRONG")
 @pytest.mark.parametrize(("design", "k"), sorted(KNOWN_WRONG))
 def test_known_confidently_wrong_designs(design, k):
-    df, truth = simulate_design(design, k, seed=100 * k)
+    df, _ = simulate_design(design, k, seed=100 * k)
     seg = fit_design(df)
     assert seg.n_segments_ == k or seg.structure_ == "constructive"
