@@ -275,7 +275,8 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
     n_null : int, default=3
         Null data sets (items permuted independently) for the structure verdict, each
         with ``max(4, ceil(n_boot / (3 n_null)))`` bootstrap fits per k; 0 skips the null
-        (then no k counts as reproducible).
+        (the verdict then rests on the absolute thresholds alone: faster, less safe on
+        binary or skewed items).
     min_segment_share : float, default=0.05
         Segments smaller than this share of respondents (weighted) are flagged, and k with
         such a segment are not recommended.

@@ -59,7 +59,7 @@ class SegmentsConfig(BaseModel):
         3,
         ge=0,
         description="Null data sets (each item permuted on its own: same answers, no "
-        "association) for the structure verdict; 0 skips them (then no k is reproducible).",
+        "association) for the structure verdict; 0 skips them (absolute thresholds only).",
     )
     min_segment_share: float = Field(
         0.05, ge=0, lt=1, description="Segments under this population share are flagged."

@@ -176,16 +176,19 @@ def reproducible_mask(sel: pd.DataFrame, min_share: float) -> pd.Series:
     above the null (median ≥ the null band's 95th percentile and ≥ the null median + 0.10),
     every segment back (mean
     Jaccard at least Hennig's 'doubtful' 0.6), no segment under ``min_share``. Without a
-    null reference no k passes."""
+    null reference (``n_null=0``) only the absolute tests apply."""
     s = sel["stability_median"]
     null_hi = sel["null_q95"]
+    if null_hi.isna().all():  # no null reference (n_null = 0): the absolute tests alone
+        above = pd.Series(True, index=sel.index)
+    else:
+        above = ((s >= null_hi) & (s >= sel["null_median"] + NULL_MARGIN)) | (
+            (sel["stability_q25"] >= COMPACT_ARI_Q25) & (sel["dispersion_gap"] >= COMPACT_GAP)
+        )
     return (
         (s >= STABLE_ARI)
         & (sel["stability_q25"] >= STABLE_ARI_Q25)
-        & (
-            ((s >= null_hi) & (s >= sel["null_median"] + NULL_MARGIN))
-            | ((sel["stability_q25"] >= COMPACT_ARI_Q25) & (sel["dispersion_gap"] >= COMPACT_GAP))
-        )
+        & above
         & (sel["min_segment_jaccard"] >= JACCARD_DOUBTFUL)
         & (sel["min_segment_share"] >= min_share)
     ).fillna(False)
@@ -278,7 +281,7 @@ def choose(
             # the null band's upper edge) with no segment dissolved (Hennig: Jaccard ≥ 0.5);
             # failing that, the k most stable relative to its null
             useful = pool[
-                (pool["stability_median"] >= pool["null_q95"])
+                (pool["stability_median"] >= pool["null_q95"].fillna(-np.inf))
                 & (pool["min_segment_jaccard"] >= JACCARD_DISSOLVED)
             ]
             excess = pool["stability_median"] - pool["null_median"].fillna(0.0)
