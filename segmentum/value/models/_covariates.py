@@ -78,7 +78,7 @@ class CovariateDesign:
                 )
             s = df[c]
             if s.isna().any():
-                rows = list(np.flatnonzero(s.isna().to_numpy())[:5])
+                rows = [int(i) for i in np.flatnonzero(s.isna().to_numpy())[:5]]
                 raise ValueError(
                     f"{model}: covariate {c!r} has {int(s.isna().sum())} missing value(s) "
                     f"(first at row(s) {rows}); fill them or drop those customers"
@@ -147,8 +147,10 @@ class CovariateDesign:
 
 
 def _is_categorical(s: pd.Series) -> bool:
-    return isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(s) or (
-        pd.api.types.is_string_dtype(s) and not pd.api.types.is_numeric_dtype(s)
+    return (
+        isinstance(s.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(s)
+        or (pd.api.types.is_string_dtype(s) and not pd.api.types.is_numeric_dtype(s))
     )
 
 

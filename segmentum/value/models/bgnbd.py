@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, gammaln, hyp2f1, polygamma
 
-from segmentum.value.models._covariates import CovariateModelMixin, bgnbd_ind
 from segmentum.value.models._base import (
     BaseCLVModel,
     as_float,
@@ -27,6 +26,7 @@ from segmentum.value.models._base import (
     require_columns,
     weights_of,
 )
+from segmentum.value.models._covariates import CovariateModelMixin, bgnbd_ind
 
 __all__ = ["BetaGeoModel", "bgnbd_log_likelihood", "simulate_bgnbd"]
 

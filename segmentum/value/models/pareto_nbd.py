@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, gammaln
 
-from segmentum.value.models._covariates import CovariateModelMixin, pareto_nbd_ind
 from segmentum.value.models._base import (
     BaseCLVModel,
     as_float,
@@ -30,6 +29,7 @@ from segmentum.value.models._base import (
     require_columns,
     weights_of,
 )
+from segmentum.value.models._covariates import CovariateModelMixin, pareto_nbd_ind
 from segmentum.value.models.bgnbd import _check_summary
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_log_likelihood", "simulate_pareto_nbd"]
