@@ -2,7 +2,7 @@
 
 Per-customer summaries computed in DuckDB (:func:`summarize`), RFM scores and decile tables,
 CLV models that reproduce the published papers (BG/NBD, Pareto/NBD, Gamma-Gamma, sBG, BG/BB),
-holdout validation, cost-to-serve and profit, the stage entry point :func:`run_value` and its
+holdout validation, cost-to-serve and profit, the what-if of an offering change (:func:`whatif`), the stage entry point :func:`run_value` and its
 report section :func:`report_section`.
 """
 
@@ -22,6 +22,7 @@ from segmentum.value.rfm import decile_table, rfm_scores
 from segmentum.value.stage import ValueConfig, ValueResult, run_value
 from segmentum.value.summary import summarize
 from segmentum.value.validation import holdout_validation, tracking_data
+from segmentum.value.whatif import Scenario, load_scenario, whatif
 
 __all__ = [
     "BetaGeoBetaBinomModel",
@@ -31,6 +32,7 @@ __all__ = [
     "GammaGammaModel",
     "NotFittedError",
     "ParetoNBDModel",
+    "Scenario",
     "ShiftedBetaGeoModel",
     "ValueConfig",
     "ValueResult",
@@ -38,9 +40,11 @@ __all__ = [
     "customer_lifetime_value",
     "decile_table",
     "holdout_validation",
+    "load_scenario",
     "report_section",
     "rfm_scores",
     "run_value",
     "summarize",
     "tracking_data",
+    "whatif",
 ]
