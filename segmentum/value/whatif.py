@@ -31,7 +31,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from segmentum.value.clv import customer_lifetime_value
 
-__all__ = ["Scenario", "ScenarioChange", "load_scenario", "whatif"]
+__all__ = [
+    "Scenario",
+    "ScenarioChange",
+    "ScenarioModel",
+    "customer_table",
+    "load_scenario",
+    "whatif",
+]
 
 WHATIF_COLUMNS = ["segment", "customers", "clv_before", "clv_after", "difference", "low", "high"]
 
@@ -77,13 +84,24 @@ class ScenarioChange(BaseModel):
         return [str(s) for s in seg]
 
 
+class ScenarioModel(BaseModel):
+    """The ``[model]`` table: what ``segmentum whatif`` fits (the library call takes a model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purchase_covariates: list[str] = Field(default_factory=list)
+    dropout_covariates: list[str] = Field(default_factory=list)
+    draws: int = Field(default=200, ge=0, le=10_000)
+
+
 class Scenario(BaseModel):
-    """A what-if scenario: a name and its changes (``[[change]]`` in TOML)."""
+    """A what-if scenario: a name, the model to fit (CLI) and its changes (``[[change]]``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = "scenario"
     description: str = ""
+    model: ScenarioModel = Field(default_factory=ScenarioModel)
     change: list[ScenarioChange] = Field(min_length=1)
 
 
@@ -327,3 +345,33 @@ def whatif(
         )
         out.append([g, int(sel.sum()), before, after, after - before, lo, hi])
     return pd.DataFrame(out, columns=WHATIF_COLUMNS)
+
+
+def customer_table(ctx: Any) -> pd.DataFrame:
+    """One row per customer for :func:`whatif`, from a context the value stage ran in.
+
+    The value stage's per-customer table (``frequency``, ``recency``, ``T``,
+    ``monetary_value``, ``expected_spend``, …), the customers table's columns (covariates
+    such as the acquisition channel) and the ``segment`` of the linked survey respondent when
+    the segments stage ran (``"unassigned"`` for customers outside the survey).
+    """
+    from segmentum.stages import STAGES
+
+    stages = {s.name: s for s in STAGES}
+    table = stages["value"].assignments(ctx.results["value"], ctx)
+    assert table is not None
+    customers = ctx.config.sources.customers
+    frame = ctx.data.get("customers")
+    if customers is not None and frame is not None:
+        extra = frame.rename(columns={customers.id: "customer_id"})
+        extra["customer_id"] = extra["customer_id"].astype(str)
+        keep = ["customer_id", *[c for c in extra.columns if c not in table.columns]]
+        table = table.merge(extra[keep], on="customer_id", how="left")
+    table["segment"] = "unassigned"
+    if "segments" in ctx.results:
+        seg = stages["segments"].assignments(ctx.results["segments"], ctx)
+        if seg is not None and "customer_id" in seg.columns:
+            link = seg.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
+            mapping = dict(zip(link["customer_id"], link["segment"].astype(str), strict=True))
+            table["segment"] = table["customer_id"].map(mapping).fillna("unassigned")
+    return table
