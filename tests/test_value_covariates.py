@@ -168,3 +168,25 @@ def test_clvtools_apparel_static_covariates(cls: type, shared_data: object) -> N
     theta = np.concatenate([np.log(plain._params), np.zeros(4)])
     ll, _ = _objective(theta, cls._cov_ind, data, zp, zd, cls._cov_scales)
     assert ll == pytest.approx(plain.log_likelihood_, abs=1e-6)
+
+
+def test_pooled_newton_fit_equals_the_general_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    z = pd.DataFrame(
+        {"bundle": rng.integers(0, 2, 90_000).astype(float), "channel": rng.integers(0, 3, 90_000)}
+    )
+    df = simulate_bgnbd_covariates(
+        BG_TRUTH, z, 52, purchase={"bundle": 0.3, "channel": -0.2}, dropout={"bundle": 0.5}
+    )
+    df["channel"] = df["channel"].map({0: "web", 1: "agent", 2: "phone"})
+    kw = {"purchase_covariates": ["bundle", "channel"], "dropout_covariates": ["bundle"]}
+    pooled = BetaGeoModel().fit(df, **kw)  # discrete covariates, > 80,000 rows: warm-started
+    monkeypatch.setattr(BetaGeoModel, "_cov_grouped", False)
+    general = BetaGeoModel().fit(df, **kw)
+    assert pooled.log_likelihood_ == pytest.approx(general.log_likelihood_, abs=1e-4)
+    a, b = pooled.covariate_effects_, general.covariate_effects_
+    np.testing.assert_allclose(a["coef"], b["coef"], atol=1e-5)
+    np.testing.assert_allclose(a["se"], b["se"], rtol=1e-3)
+    for k in BG_TRUTH:
+        assert pooled.params_[k] == pytest.approx(general.params_[k], rel=1e-5)
+        assert pooled.standard_errors_[k] == pytest.approx(general.standard_errors_[k], rel=1e-3)

@@ -294,6 +294,7 @@ class BetaGeoModel(CovariateModelMixin, BaseCLVModel):
 
     _cov_scales = (1, 1)
     _cov_ind = staticmethod(bgnbd_ind)
+    _cov_grouped = True  # discrete covariates: pooled Newton fit
 
     _has_hessian: ClassVar[bool] = True
 
