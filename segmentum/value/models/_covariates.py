@@ -460,7 +460,8 @@ class CovariateModelMixin:
         zp = design_p.matrix(df, self._name)
         zd = design_d.matrix(df, self._name)
         for z, names in ((zp, design_p.names), (zd, design_d.names)):
-            if z.shape[1] and np.linalg.matrix_rank(z - z.mean(axis=0)) < z.shape[1]:
+            zc = z - z.mean(axis=0)
+            if z.shape[1] and np.linalg.matrix_rank(zc.T @ zc, hermitian=True) < z.shape[1]:
                 raise ValueError(
                     f"{self._name}: the covariates {names} are collinear (one is a combination "
                     "of the others); drop one"
@@ -622,9 +623,9 @@ def covariate_groups(zp: np.ndarray, zd: np.ndarray) -> tuple[np.ndarray, np.nda
         code, _ = pd.factorize(code)  # keep the combined code small
         if code.max() >= MAX_GROUPS:
             return None
-    codes, first = np.unique(code, return_index=True)
-    inv = np.searchsorted(codes, code)
-    return z[first], inv
+    # codes are 0..G-1 in order of first appearance: the first row of each is its pattern
+    first = pd.Series(code).drop_duplicates().index.to_numpy()
+    return z[first], code
 
 
 def fit_bgnbd_grouped(
@@ -679,10 +680,8 @@ def _grouped_newton(
     k = x0.size
     n_total = float(data["w"].sum())
     groups = []
-    order = np.argsort(inv, kind="stable")
-    bounds = np.searchsorted(inv[order], np.arange(patterns.shape[0] + 1))
     for g in range(patterns.shape[0]):
-        rows = order[bounds[g] : bounds[g + 1]]
+        rows = np.flatnonzero(inv == g)  # a few passes beat a sort of 1e6 rows
         if rows.size == 0:
             continue
         pre = bgnbd_precompute(data["x"][rows], data["tx"][rows], data["T"][rows], data["w"][rows])
