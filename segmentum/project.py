@@ -19,10 +19,11 @@ from typing import Any
 
 import pandas as pd
 
-from segmentum import __version__
 from segmentum.data.errors import SegmentumError, StageError
 from segmentum.data.ingest import Ingested, ingest
 from segmentum.data.project import ProjectConfig, load_config
+from segmentum.flow import Stage, StageContext, StageOutcome
+from segmentum.registry import STAGES, check_settings
 from segmentum.report.html import render_report
 from segmentum.report.section import Section
 from segmentum.runs import (
@@ -33,7 +34,7 @@ from segmentum.runs import (
     new_run_id,
     write_json,
 )
-from segmentum.stages import STAGES, Stage, StageContext, StageOutcome, check_stage_settings
+from segmentum.version import __version__
 
 _PACKAGES = (
     "numpy",
@@ -88,6 +89,10 @@ class RunResult:
     def profiles(self) -> Any:
         return self._result("profiles")
 
+    @property
+    def maps(self) -> Any:
+        return self._result("maps")
+
     def _result(self, name: str) -> Any:
         outcome = self.outcomes.get(name)
         return None if outcome is None else outcome.result
@@ -129,7 +134,7 @@ class Project:
         if path.is_dir():
             path = path / "segmentum.toml"
         config = load_config(path)
-        check_stage_settings(config)
+        check_settings(config, STAGES)
         return cls(config, path)
 
     @property
@@ -158,7 +163,7 @@ class Project:
         for stage in STAGES:
             reason = stage.skip_reason(ctx)
             if reason is None:
-                missing = [d for d in _DEPENDS.get(stage.name, ()) if plan.get(d) is not None]
+                missing = [d for d in stage.needs if plan.get(d) is not None]
                 if missing:
                     reason = f"it needs the {missing[0]} stage, which is skipped"
             plan[stage.name] = reason
@@ -239,7 +244,7 @@ class Project:
                 ) from exc
             seconds = round(time.perf_counter() - t, 3)
             timings[stage.name] = seconds
-            ctx.results[stage.name] = result
+            ctx.results.add(stage.name, result, *stage.provides(result))
             outcomes[stage.name] = StageOutcome(stage.name, "ran", "", seconds, result)
             progress.done(stage.name, "ok")
         return outcomes
@@ -259,6 +264,7 @@ class Project:
                 "rows_read": t.n_rows_read,
                 "rows_rejected": t.n_rejected,
                 "rows_used": len(t.frame),
+                "notes": list(t.notes),
             }
             for name, t in data.tables.items()
         }
@@ -303,15 +309,15 @@ class Project:
         )
         assignments.to_parquet(tmp / "assignments.parquet", index=False)
 
-        # segments.json: the profiles stage gives the `segments`, `white_space` and
-        # `exclusivity` entries; other stages' headline figures sit under their own key.
+        # segments.json: the profiles and map stages give the `segments`, `exclusivity` and
+        # `white_space` entries; other stages' headline figures sit under their own key.
         summary: dict[str, Any] = {"run_id": manifest["run_id"]}
         for stage, outcome in ran:
             figures = stage.summary(outcome.result)
-            if stage.name == "profiles":
+            if stage.summary_at_top:
                 summary.update(figures)
             else:
-                summary[_SUMMARY_KEYS.get(stage.name, stage.name)] = figures
+                summary[stage.summary_key or stage.name] = figures
         write_json(tmp / "segments.json", summary)
 
         model_dir = tmp / "model"
@@ -339,7 +345,7 @@ class Project:
                 table.rejected.to_parquet(rejected_dir / f"{name}.parquet", index=False)
 
         sections = [overview_section(self, data, outcomes, stages)]
-        sections += [stage.section(o.result) for stage, o in ran]
+        sections += [s for stage, o in ran if (s := stage.section(o.result)) is not None]
         html = render_report(
             sections,
             title=f"{self.config.project.name}: segmentation report",
@@ -350,10 +356,6 @@ class Project:
         )
         (tmp / "report.html").write_text(html, encoding="utf-8")
         return RunResult(manifest["run_id"], tmp, manifest, assignments, outcomes, data, sections)
-
-
-_DEPENDS = {"profiles": ("segments",)}
-_SUMMARY_KEYS = {"segments": "segmentation"}
 
 
 def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:
@@ -391,11 +393,21 @@ def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
             for k in ("respondent_id", "customer_id")
             if k in merged.columns and k in frame.columns
         ][:1]
-        if keys == ["customer_id"]:
+        if not keys:
+            # No key in common (a survey without customer_id beside a customers table):
+            # respondents and customers are different rows.
+            merged = pd.concat([merged, frame], ignore_index=True)
+        elif keys == ["customer_id"]:
             # Respondents without a customer id must not all match each other on a null key.
             left = merged[merged["customer_id"].notna()]
             unlinked = merged[merged["customer_id"].isna()]
             joined = left.merge(frame, on="customer_id", how="outer", suffixes=("", "_dup"))
+            merged = pd.concat([joined, unlinked], ignore_index=True)
+        elif merged["respondent_id"].isna().any():
+            # Customers who answered no survey must not match each other on a null key.
+            left = merged[merged["respondent_id"].notna()]
+            unlinked = merged[merged["respondent_id"].isna()]
+            joined = left.merge(frame, on="respondent_id", how="outer", suffixes=("", "_dup"))
             merged = pd.concat([joined, unlinked], ignore_index=True)
         else:
             merged = merged.merge(frame, on=keys, how="outer", suffixes=("", "_dup"))
@@ -432,6 +444,9 @@ def overview_section(
             }
         )
     section.table(pd.DataFrame(rows), caption="Inputs, as read and checked through DuckDB.")
+    for table in data.tables.values():
+        for note in table.notes:
+            section.text(f"{table.source.location}: {note}")
     rejected = {k: v for k, v in data.n_rejected.items() if v}
     if rejected:
         section.warn(

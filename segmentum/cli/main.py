@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from segmentum import __version__
 from segmentum.data.errors import SegmentumError
+from segmentum.version import __version__
 
 app = typer.Typer(
     help="segmentum: needs-based segments that are sized, valued, mapped and ready to act on.",
@@ -121,6 +121,9 @@ def validate(
             name, escape(t.source.location), f"{len(t.frame):,}", str(len(t.frame.columns))
         )
     out.print(table)
+    for t in data.tables.values():
+        for note in t.notes:
+            out.print(escape(f"Note: {t.source.location}: {note}"), soft_wrap=True)
     for name, reason in project.plan(data).items():
         out.print(escape(f"{name}: " + ("will run" if reason is None else f"skipped: {reason}")))
     out.print("[green]The project is valid.[/]")
@@ -233,8 +236,9 @@ def whatif(
     import time
 
     from segmentum.data.errors import ProjectError, StageError
+    from segmentum.flow import StageContext
     from segmentum.project import Project
-    from segmentum.stages import STAGES, StageContext
+    from segmentum.registry import STAGES
     from segmentum.value.clv import step_discount_rate
     from segmentum.value.summary import TIME_UNITS
     from segmentum.value.whatif import customer_table, load_scenario
@@ -262,11 +266,18 @@ def whatif(
             if plan.get("value") is not None:
                 raise StageError(f"the value stage cannot run: {plan['value']}")
             ctx = StageContext(project.config, data, project.config.project.seed)
+            ran: dict[str, object] = {}
             for stage in STAGES:
                 if stage.name in ("value", "segments") and plan.get(stage.name) is None:
-                    ctx.results[stage.name] = stage.run(ctx)
-            value = ctx.results["value"]
-            table = customer_table(ctx)
+                    try:
+                        ran[stage.name] = stage.run(ctx)
+                    except ValueError as exc:
+                        raise StageError(
+                            f"the {stage.name} stage cannot run on these data: {exc}"
+                        ) from exc
+                    ctx.results.add(stage.name, ran[stage.name], *stage.provides(ran[stage.name]))
+            value: Any = ran["value"]
+            table = customer_table(ctx, ran)
             cfg = value.config
             plain = value.models["purchase"]
             try:
@@ -302,6 +313,43 @@ def whatif(
         table_view.add_row(*(f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row))
     out.print(table_view)
     out.print(f"Wrote {out_file} in {time.perf_counter() - t0:.1f} s.")
+
+
+@app.command()
+def settings(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the settings as JSON (for tools and the app).")
+    ] = False,
+) -> None:
+    """List every setting of the project file ([project] and each stage's table): type, default, help."""
+    import json
+
+    from segmentum.data.project import Settings
+    from segmentum.flow import settings_rows
+    from segmentum.registry import STAGES
+
+    rows = settings_rows(Settings, "project") + [
+        row
+        for stage in STAGES
+        if stage.settings is not None
+        for row in settings_rows(stage.settings, stage.name)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Settings of segmentum.toml", show_header=True, show_lines=False)
+    for col in ("table", "key", "type", "default", "help"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        kind = row["type"] + (f" ({row['bounds']})" if row["bounds"] else "")
+        table.add_row(
+            escape(f"[{row['table']}]"),
+            row["key"],
+            escape(kind),
+            "(none)" if row["default"] is None else escape(json.dumps(row["default"])),
+            escape(row["help"]),
+        )
+    out.print(table)
 
 
 @app.command()

@@ -21,7 +21,7 @@ from segmentum.value.models import (
 from segmentum.value.report import report_section
 from segmentum.value.rfm import decile_table, rfm_scores
 from segmentum.value.stage import ValueConfig, ValueResult, run_value
-from segmentum.value.summary import summarize
+from segmentum.value.summary import summarize, summary_sql
 from segmentum.value.validation import holdout_validation, tracking_data
 from segmentum.value.whatif import Scenario, load_scenario, whatif
 
@@ -48,6 +48,7 @@ __all__ = [
     "rfm_scores",
     "run_value",
     "summarize",
+    "summary_sql",
     "tracking_data",
     "whatif",
 ]

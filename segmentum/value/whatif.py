@@ -347,18 +347,19 @@ def whatif(
     return pd.DataFrame(out, columns=WHATIF_COLUMNS)
 
 
-def customer_table(ctx: Any) -> pd.DataFrame:
-    """One row per customer for :func:`whatif`, from a context the value stage ran in.
+def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per customer for :func:`whatif`, from the stages run in ``ctx``.
 
-    The value stage's per-customer table (``frequency``, ``recency``, ``T``,
+    ``results`` holds the stages' results by name (``"value"``, optionally ``"segments"``).
+    The table has the value stage's per-customer columns (``frequency``, ``recency``, ``T``,
     ``monetary_value``, ``expected_spend``, …), the customers table's columns (covariates
     such as the acquisition channel) and the ``segment`` of the linked survey respondent when
     the segments stage ran (``"unassigned"`` for customers outside the survey).
     """
-    from segmentum.stages import STAGES
+    from segmentum.registry import STAGES
 
     stages = {s.name: s for s in STAGES}
-    table = stages["value"].assignments(ctx.results["value"], ctx)
+    table = stages["value"].assignments(results["value"], ctx)
     assert table is not None
     customers = ctx.config.sources.customers
     frame = ctx.data.get("customers")
@@ -368,8 +369,8 @@ def customer_table(ctx: Any) -> pd.DataFrame:
         keep = ["customer_id", *[c for c in extra.columns if c not in table.columns]]
         table = table.merge(extra[keep], on="customer_id", how="left")
     table["segment"] = "unassigned"
-    if "segments" in ctx.results:
-        seg = stages["segments"].assignments(ctx.results["segments"], ctx)
+    if "segments" in results:
+        seg = stages["segments"].assignments(results["segments"], ctx)
         if seg is not None and "customer_id" in seg.columns:
             link = seg.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
             mapping = dict(zip(link["customer_id"], link["segment"].astype(str), strict=True))
