@@ -126,14 +126,15 @@ class CovariateDesign:
                 raise ValueError(f"{model}: covariate {c!r} has missing values")
             if c in self.levels:
                 levels = self.levels[c]
-                unknown = sorted(set(s.unique().tolist()) - set(levels), key=str)
-                if unknown:
+                codes = pd.Index(levels).get_indexer(s)  # one hash pass; -1: unseen
+                if (codes < 0).any():
+                    unknown = sorted(set(s[codes < 0].unique().tolist()), key=str)
                     raise ValueError(
                         f"{model}: covariate {c!r} has level(s) {unknown[:5]} unseen at fit "
                         f"time; known levels are {levels}"
                     )
-                for v in levels[1:]:
-                    out[:, j] = (s == v).to_numpy(dtype=float)
+                for i in range(1, len(levels)):
+                    out[:, j] = codes == i
                     j += 1
             else:
                 try:
@@ -614,6 +615,20 @@ def covariate_groups(zp: np.ndarray, zd: np.ndarray) -> tuple[np.ndarray, np.nda
     z = np.hstack([zp, zd])
     if z.shape[0] == 0 or z.shape[1] == 0:
         return None
+    lo = z.min(axis=0)
+    span = z.max(axis=0) - lo + 1
+    if np.all(z == np.round(z)) and np.prod(span.astype(float)) <= 1e6:
+        # small whole numbers (dummies, counts): the pattern code by arithmetic, no hash
+        strides = np.cumprod(np.r_[1.0, span[:-1]])
+        raw = ((z - lo) @ strides).astype(np.int64)
+        present = np.bincount(raw) > 0
+        if int(present.sum()) > MAX_GROUPS:
+            return None
+        lookup = np.cumsum(present) - 1
+        code = lookup[raw]
+        first = np.full(int(present.sum()), -1, dtype=np.int64)
+        first[code[::-1]] = np.arange(code.size - 1, -1, -1)  # first row of each pattern
+        return z[first], code
     code = np.zeros(z.shape[0], dtype=np.int64)
     for j in range(z.shape[1]):
         col_codes, uniques = pd.factorize(z[:, j])
