@@ -17,11 +17,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from segmentum import __version__
 from segmentum.data.errors import SegmentumError, StageError
 from segmentum.data.ingest import Ingested, ingest
+from segmentum.data.locate import outside_locations, runs_folder
 from segmentum.data.project import ProjectConfig, load_config
 from segmentum.report.html import render_report
 from segmentum.report.section import Section
@@ -29,6 +31,7 @@ from segmentum.runs import (
     MANIFEST,
     Catalogue,
     RunFolder,
+    checksum_files,
     clean_stale_temporaries,
     new_run_id,
     write_json,
@@ -130,6 +133,7 @@ class Project:
             path = path / "segmentum.toml"
         config = load_config(path)
         check_stage_settings(config)
+        runs_folder(config, path.parent)  # refuse a runs_dir outside the project folder now
         return cls(config, path)
 
     @property
@@ -138,7 +142,9 @@ class Project:
 
     @property
     def runs_dir(self) -> Path:
-        return self.folder / self.config.project.runs_dir
+        """Where run folders go: inside the project folder unless ``[project]`` says
+        ``allow_outside = true`` (symbolic links resolved)."""
+        return runs_folder(self.config, self.folder)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -191,7 +197,8 @@ class Project:
         clean_stale_temporaries(self.runs_dir)
         catalogue = self.catalogue
         catalogue.reconcile()
-        previous = catalogue.latest()
+        previous = catalogue.latest()  # only a run whose files match its manifest
+        warnings = list(catalogue.warnings)
 
         run_id = new_run_id(started)
         folder = RunFolder(self.runs_dir, run_id)
@@ -201,15 +208,27 @@ class Project:
             outcomes = self._run_stages(ctx, progress, timings)
             progress.stage("write run folder", 1)
             manifest = self._manifest(run_id, started, data, outcomes, timings)
+            manifest["previous_run"] = None if previous is None else previous.name
+            manifest["warnings"] = warnings
             result = self._write(tmp, manifest, data, outcomes, ctx)
             manifest["finished_at"] = datetime.now(UTC).isoformat()
             manifest["seconds"] = round(time.perf_counter() - t0, 3)
+            manifest["files"] = checksum_files(tmp)  # SHA-256 of every other file
             write_json(tmp / MANIFEST, manifest)
             final = folder.commit()
         except BaseException:
             folder.abandon()
             raise
-        catalogue.record(manifest, final)
+        # The run is complete from here on: a catalogue that cannot be updated now is
+        # brought up to date by the next run or `segmentum runs` (reconcile), so say so
+        # and do not report the run as failed.
+        try:
+            catalogue.record(manifest, final)
+        except (SegmentumError, duckdb.Error, OSError) as exc:
+            manifest["warnings"].append(
+                f"the run is complete in {final}, but the catalogue could not list it yet "
+                f"({exc}); the next run or `segmentum runs` will add it"
+            )
         progress.done("write run folder", "ok")
         result.run_dir = final
         return result
@@ -281,6 +300,7 @@ class Project:
                 for k, o in outcomes.items()
             },
             "n_segments": n_segments,
+            "outside_project": outside_locations(self.config, self.folder),
             "timings": timings,
             "versions": _versions(),
             "platform": platform.platform(),
@@ -338,7 +358,7 @@ class Project:
                 rejected_dir.mkdir(exist_ok=True)
                 table.rejected.to_parquet(rejected_dir / f"{name}.parquet", index=False)
 
-        sections = [overview_section(self, data, outcomes, stages)]
+        sections = [overview_section(self, data, outcomes, stages, manifest)]
         sections += [stage.section(o.result) for stage, o in ran]
         html = render_report(
             sections,
@@ -408,9 +428,14 @@ def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
 
 
 def overview_section(
-    project: Project, data: Ingested, outcomes: dict[str, StageOutcome], stages: dict[str, Stage]
+    project: Project,
+    data: Ingested,
+    outcomes: dict[str, StageOutcome],
+    stages: dict[str, Stage],
+    manifest: dict[str, Any] | None = None,
 ) -> Section:
-    """The report's first section: what was read, what ran and what was skipped, and why."""
+    """The report's first section: what was read, what ran and what was skipped, and why;
+    files read or written outside the project folder; earlier runs passed over, and why."""
     ran = [stages[k].title for k, o in outcomes.items() if o.status == "ran"]
     section = Section(
         "overview",
@@ -431,6 +456,16 @@ def overview_section(
             }
         )
     section.table(pd.DataFrame(rows), caption="Inputs, as read and checked through DuckDB.")
+    manifest = manifest or {}
+    outside = manifest.get("outside_project") or {}
+    if outside:
+        section.warn(
+            "Outside the project folder (allow_outside = true in the project file): "
+            + "; ".join(f"{k}: {v}" for k, v in outside.items())
+            + "."
+        )
+    for message in manifest.get("warnings") or []:
+        section.warn(message[:1].upper() + message[1:] + ".")
     rejected = {k: v for k, v in data.n_rejected.items() if v}
     if rejected:
         section.warn(

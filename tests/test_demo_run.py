@@ -58,7 +58,10 @@ def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
         "segments.json",
         "map.svg",
         "personas.md",
-        "model/segments.joblib",
+        "model/segments_model.json",
+        "model/segments_model.npz",
+        "model/segments_previous.parquet",
+        "model/segments_centroids.parquet",
     ):
         assert (run / name).is_file(), name
     assert (run / "map.svg").read_text().lstrip().startswith(("<svg", "<?xml"))

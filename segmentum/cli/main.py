@@ -86,6 +86,8 @@ def _run_project(project_file: Path) -> None:
         status = "ran" if outcome.status == "ran" else escape(f"skipped: {outcome.reason}")
         table.add_row(name, status, f"{outcome.seconds:.1f}" if outcome.status == "ran" else "")
     out.print(table)
+    for message in result.manifest.get("warnings") or []:
+        console.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
     out.print(f"Run folder: {result.run_dir}")
     out.print(f"Report:     {result.run_dir / 'report.html'}")
 
@@ -195,16 +197,32 @@ def runs(
         "segmentum.toml"
     ),
 ) -> None:
-    """List the finished runs of a project, newest first."""
+    """List the finished runs of a project, newest first.
+
+    While another run holds the catalogue this waits a few seconds; if it stays busy, the
+    runs are listed from their folders instead.
+    """
     from segmentum.project import Project
+    from segmentum.runs import CatalogueBusy
 
     try:
         project = Project.load(project_file)
+        catalogue = project.catalogue
+        try:
+            catalogue.reconcile()
+            frame = catalogue.runs()
+        except CatalogueBusy as exc:
+            console.print(
+                f"[yellow]Note:[/] {escape(str(exc))} Listing the run folders instead.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            frame = catalogue.runs_from_folders()
     except SegmentumError as exc:
         _fail(exc)
         return
-    project.catalogue.reconcile()
-    frame = project.catalogue.runs()
+    for message in catalogue.warnings:
+        console.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
     table = Table(show_header=True)
     for col in ("run_id", "stages", "n_segments", "seconds", "path"):
         table.add_column(col)

@@ -18,6 +18,7 @@ from sklearn.metrics import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from segmentum.parallel import workers_die_with_parent
 from segmentum.segments._methods import (
     BasisData,
     entropy_term,
@@ -639,12 +640,13 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
             for s in range(0, self.n_boot, chunk):
                 tasks.append((k, per[s : s + chunk]))
         n_jobs = self.n_jobs if self.n_jobs is not None else 1
-        results = Parallel(n_jobs=n_jobs)(
-            delayed(_bootstrap_pairs)(
-                self.method, data, k, sd, self.n_init, self.covariance_type, w
+        with workers_die_with_parent():  # no worker outlives a killed run
+            results = Parallel(n_jobs=n_jobs)(
+                delayed(_bootstrap_pairs)(
+                    self.method, data, k, sd, self.n_init, self.covariance_type, w
+                )
+                for k, sd in tasks
             )
-            for k, sd in tasks
-        )
         out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in ks}
         for (k, _), res in zip(tasks, results, strict=True):
             out[k].extend(res)
