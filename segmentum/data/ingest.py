@@ -221,6 +221,9 @@ class _Reader:
             raise ProjectError(f"{label}: give exactly one SELECT statement.")
         try:
             self.con.execute(sql)
+        except duckdb.ParserException as exc:  # e.g. query('COPY …') inside a SELECT
+            message = str(exc).split("\n\n")[0]
+            raise ProjectError(f"{label}: the query is not a plain SELECT: {message}.") from None
         except duckdb.PermissionException as exc:
             message = str(exc).split("\n\n")[0]
             raise ProjectError(

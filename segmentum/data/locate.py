@@ -155,6 +155,8 @@ def lock_down(con: duckdb.DuckDBPyConnection, config: ProjectConfig, base_dir: P
         path = source_file(name, source, base_dir)
         if path is not None and not path.is_relative_to(base):
             paths.append(str(path))
+            if source.table:  # DuckDB looks for the database's write-ahead log beside it
+                paths.append(f"{path}.wal")
     temp = con.execute("SELECT current_setting('temp_directory')").fetchone()
     if temp and temp[0]:  # DuckDB's own spill files
         directories.append(os.path.abspath(str(temp[0])) + os.sep)

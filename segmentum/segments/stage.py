@@ -62,7 +62,8 @@ class SegmentsConfig:
 class SegmentsModel:
     """Everything needed to score new rows: basis preparation, segmenter, label mapping.
 
-    Picklable; save it under ``model/``. ``predict(frame)`` returns segment numbers as in
+    Saved under ``model/`` as data (:mod:`segmentum.segments.persist`, never pickle).
+    ``predict(frame)`` returns segment numbers as in
     the run's assignments (after matching to a previous run).
     """
 
