@@ -80,7 +80,12 @@ def load(folder: Path, name: str, *, trusted: Iterable[str]) -> Any:
         )
     with np.load(folder / f"{name}.npz", allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files}
-    return _Reader(set(trusted), arrays, json_path).node(header["root"])
+    try:
+        return _Reader(set(trusted), arrays, json_path).node(header["root"])
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        if isinstance(exc, UntrustedModelError):
+            raise
+        raise UntrustedModelError(f"{json_path}: malformed ({type(exc).__name__}: {exc})") from None
 
 
 def _float(value: float) -> Any:
