@@ -366,6 +366,7 @@ class Project:
             subtitle=f"Run {manifest['run_id']} · seed {manifest['seed']} · "
             f"analysis date {str(data.analysis_date)[:10]}",
             manifest=manifest,
+            json_path=tmp / "report.json",
         )
         (tmp / "report.html").write_text(html, encoding="utf-8")
         return RunResult(manifest["run_id"], tmp, manifest, assignments, outcomes, data, sections)

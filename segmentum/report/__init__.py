@@ -1,5 +1,25 @@
-"""The self-contained HTML report, built from stage results and the run folder only."""
+"""The self-contained HTML report and its JSON twin, built from stage results only.
 
-from segmentum.report.section import Section
+Each stage hands a :class:`Section`; :func:`render_report` renders the sections through the
+Jinja2 templates in ``templates/`` into one offline HTML page, and :func:`render_json` writes
+the same context as JSON (the run's ``report.json``, reused by the web app).
+"""
 
-__all__ = ["Section"]
+from segmentum.report.html import (
+    render_html,
+    render_json,
+    render_report,
+    render_section,
+    report_context,
+)
+from segmentum.report.section import Block, Section
+
+__all__ = [
+    "Block",
+    "Section",
+    "render_html",
+    "render_json",
+    "render_report",
+    "render_section",
+    "report_context",
+]

@@ -3,16 +3,21 @@
 Every stage that ran contributes one :class:`Section`. A section is plain data (text,
 tables, Plotly figures, warnings, raw HTML cards); the report renders it and never
 recomputes anything.
+
+:meth:`Section.to_context` gives the section as a plain, JSON-serialisable dict: the one
+context the HTML templates render and the JSON twin (``report.json``, the web app) reuses.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 
 BlockKind = Literal["text", "table", "figure", "warning", "html"]
+BLOCK_KINDS: tuple[str, ...] = get_args(BlockKind)
 
 
 @dataclass
@@ -22,6 +27,33 @@ class Block:
     kind: BlockKind
     content: Any
     caption: str = ""
+
+    def to_context(self, block_id: str = "") -> dict[str, Any]:
+        """The block as plain data, by kind.
+
+        Every block has ``kind``, ``id`` and ``caption``; then ``text`` (text, warning),
+        ``columns``/``rows``/``cells``/``index_columns``/``n_rows``/``note`` (table, see
+        :func:`segmentum.report.context.table_context`), ``figure`` (Plotly's JSON) or
+        ``html`` (trusted markup made by segmentum).
+        """
+        from segmentum.report.context import figure_context, table_context
+
+        out: dict[str, Any] = {"kind": self.kind, "id": block_id, "caption": str(self.caption)}
+        match self.kind:
+            case "text" | "warning":
+                out["text"] = str(self.content)
+            case "table":
+                frame, max_rows = self.content
+                out |= table_context(frame, max_rows)
+            case "figure":
+                out["figure"] = figure_context(self.content)
+            case "html":
+                out["html"] = str(self.content)
+            case _:
+                raise ValueError(
+                    f"unknown report block kind {self.kind!r}; the kinds are {', '.join(BLOCK_KINDS)}"
+                )
+        return out
 
 
 @dataclass
@@ -78,4 +110,33 @@ class Section:
 
     @property
     def warnings(self) -> list[str]:
+        """The warnings of this section, in order."""
         return [b.content for b in self.blocks if b.kind == "warning"]
+
+    def to_context(self) -> dict[str, Any]:
+        """This section as plain data: what the templates render and the JSON twin holds.
+
+        Returns
+        -------
+        dict
+            ``key``, ``title``, ``summary``, ``warnings`` (the warning texts, in order) and
+            ``blocks``, each from :meth:`Block.to_context` with the id ``"{key}-{n}"``
+            (n from 1, also the HTML anchor of that block).
+
+        Examples
+        --------
+        >>> ctx = Section("value", "Customer value").text("Deciles rank customers.").to_context()
+        >>> ctx["blocks"]
+        [{'kind': 'text', 'id': 'value-1', 'caption': '', 'text': 'Deciles rank customers.'}]
+        """
+        return {
+            "key": str(self.key),
+            "title": str(self.title),
+            "summary": str(self.summary),
+            "warnings": [str(w) for w in self.warnings],
+            "blocks": [b.to_context(f"{self.key}-{n}") for n, b in enumerate(self.blocks, 1)],
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        """:meth:`to_context` as a JSON string (strict JSON: no NaN)."""
+        return json.dumps(self.to_context(), indent=indent, ensure_ascii=False, allow_nan=False)
