@@ -399,3 +399,16 @@ def test_symlink_loop_is_a_project_error(tmp_path: Path) -> None:
     code, output = cli("validate", str(project_file))
     assert code == 2, output
     assert "[sources.customers] path = 'loop.csv': cannot resolve it" in output
+
+
+def test_init_with_a_file_outside_writes_allow_outside(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "customers.csv").write_text(CUSTOMERS)
+    project_file = tmp_path / "project" / "segmentum.toml"
+    project_file.parent.mkdir()
+    code, output = cli("init", str(data / "customers.csv"), "-o", str(project_file))
+    assert code == 0, output
+    text = project_file.read_text()
+    assert 'path = "../data/customers.csv"' in text and "allow_outside = true" in text
+    assert cli("validate", str(project_file))[0] == 0
