@@ -55,6 +55,13 @@ def tagged(tag: str) -> list[int]:
     return found
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def wait_until_gone(tag: str, seconds: float = 15.0) -> list[int]:
     """Wait for every tagged process to end; kill (and return) any still there after."""
     deadline = time.time() + seconds
@@ -93,7 +100,7 @@ def test_kill_during_segments_leaves_no_worker_behind(tmp_path: Path, shared_dat
     try:
         deadline = time.time() + 240
         # the segments stage's bootstrap runs in loky workers: wait until they exist
-        while len([p for p in tagged(tag) if p != proc.pid]) < 2:
+        while len([p for p in tagged(tag) if b"LokyProcess" in cmdline(p)]) < 2:
             assert proc.poll() is None, "the run ended before its workers started"
             assert time.time() < deadline, "no worker process ever started"
             time.sleep(0.05)
