@@ -326,6 +326,8 @@ def test_allow_outside_reads_the_file_and_names_it(tmp_path: Path) -> None:
     project_file = path_project(
         tmp_path / "project", "../outside/shared.csv", extra="allow_outside = true\n"
     )
+    code, output = cli("validate", str(project_file))
+    assert code == 0 and f"allow_outside = true): sources.customers: {secret.resolve()}" in output
     result = Project.load(project_file).run()
     assert result.manifest["outside_project"] == {"sources.customers": str(secret.resolve())}
     assert str(secret.resolve()) in (result.run_dir / "report.html").read_text()

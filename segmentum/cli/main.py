@@ -125,6 +125,10 @@ def validate(
     out.print(table)
     for name, reason in project.plan(data).items():
         out.print(escape(f"{name}: " + ("will run" if reason is None else f"skipped: {reason}")))
+    from segmentum.data.locate import outside_locations
+
+    for key, where in outside_locations(project.config, project.folder).items():
+        out.print(escape(f"outside the project folder (allow_outside = true): {key}: {where}"))
     out.print("[green]The project is valid.[/]")
 
 
