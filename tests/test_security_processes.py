@@ -175,14 +175,19 @@ def customers_project(folder: Path) -> Path:
 def test_catalogue_waits_for_a_short_lock(tmp_path: Path) -> None:
     project = Project.load(customers_project(tmp_path))
     project.run()
-    holder = hold_catalogue(project.catalogue.path, 1.5)
+    holder = hold_catalogue(project.catalogue.path, 2.0)
     try:
         t = time.perf_counter()
-        second = project.run()  # waits for the other process, then records
+        project.catalogue.reconcile()  # waits for the other process instead of failing
         waited = time.perf_counter() - t
     finally:
         holder.wait()
-    assert waited >= 0.5
+    assert waited >= 1.0
+    holder = hold_catalogue(project.catalogue.path, 2.0)
+    try:
+        second = project.run()
+    finally:
+        holder.wait()
     assert second.run_id in set(project.catalogue.runs()["run_id"])
 
 
