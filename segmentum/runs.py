@@ -45,10 +45,14 @@ CLOCK_SKEW = timedelta(minutes=5)
 CATALOGUE_WAIT_S = 10.0  # how long a catalogue lock held by another process is waited for
 
 
-class CatalogueBusy(SegmentumError):
-    """The catalogue stayed locked by another segmentum process longer than we waited."""
+class CatalogueError(SegmentumError):
+    """The catalogue cannot be used (CLI exit code 1); the message says how to fix it."""
 
     exit_code = 1
+
+
+class CatalogueBusy(CatalogueError):
+    """The catalogue stayed locked by another segmentum process longer than we waited."""
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -332,6 +336,9 @@ _COLUMNS = [
 ]
 
 
+_CATALOGUE_CONFIG = {"enable_external_access": False, "autoload_known_extensions": False}
+
+
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
     text = str(exc).lower()
     return "lock" in text or "different configuration" in text or "conflicting" in text
@@ -364,7 +371,9 @@ class Catalogue:
         delay = 0.05
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
+                # external access off: a crafted catalogue (a view over read_csv, say)
+                # cannot read files through it
+                con = duckdb.connect(str(self.path), read_only=read_only, config=_CATALOGUE_CONFIG)
                 break
             except duckdb.Error as exc:
                 if not _is_lock_conflict(exc):
@@ -382,6 +391,11 @@ class Catalogue:
             if not read_only:
                 con.execute(_SCHEMA)
             yield con
+        except duckdb.Error as exc:
+            raise CatalogueError(
+                f"the run catalogue {self.path} cannot be used ({str(exc).splitlines()[0]}). "
+                "Delete it: the next run or `segmentum runs` rebuilds it from the run folders."
+            ) from None
         finally:
             con.close()
 

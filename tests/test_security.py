@@ -20,7 +20,14 @@ from segmentum import model_store
 from segmentum.cli.main import app
 from segmentum.data import ProjectError, ingest, load_config
 from segmentum.project import Project
-from segmentum.runs import TMP_MARKER, Catalogue, RunFolder, clean_stale_temporaries, new_run_id
+from segmentum.runs import (
+    TMP_MARKER,
+    Catalogue,
+    CatalogueError,
+    RunFolder,
+    clean_stale_temporaries,
+    new_run_id,
+)
 from segmentum.segments import persist
 from segmentum.segments.stage import SegmentsConfig, run_segments
 
@@ -414,3 +421,14 @@ def test_init_with_a_file_outside_writes_allow_outside(tmp_path: Path) -> None:
     text = project_file.read_text()
     assert 'path = "../data/customers.csv"' in text and "allow_outside = true" in text
     assert cli("validate", str(project_file))[0] == 0
+
+
+def test_crafted_catalogue_cannot_read_files(tmp_path: Path) -> None:
+    project_file = path_project(tmp_path / "project", "customers.csv")
+    con = duckdb.connect(str(project_file.parent / "catalogue.duckdb"))
+    con.execute(f"CREATE VIEW runs AS SELECT * FROM read_text('{project_file}')")
+    con.close()
+    with pytest.raises(CatalogueError, match="Delete it"):
+        Catalogue(project_file.parent, project_file.parent / "runs").runs()
+    code, output = cli("runs", str(project_file))
+    assert code == 1 and "cannot be used" in output and "Traceback" not in output
