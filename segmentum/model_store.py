@@ -337,7 +337,7 @@ class _Reader:
         return obj
 
 
-def _resolve(qual: str) -> type:
+def _resolve(qual: str) -> Any:
     """Import a trusted class by its ``module.QualName`` (modules tried longest first)."""
     parts = qual.split(".")
     for cut in range(len(parts) - 1, 0, -1):

@@ -336,7 +336,10 @@ _COLUMNS = [
 ]
 
 
-_CATALOGUE_CONFIG = {"enable_external_access": False, "autoload_known_extensions": False}
+_CATALOGUE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+}
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
@@ -430,7 +433,7 @@ class Catalogue:
 
         Folders that do not are left out, each with a line in :attr:`warnings`.
         """
-        found = []
+        found: list[tuple[Path, dict[str, Any]]] = []
         if not self.runs_dir.is_dir():
             return found
         for folder in sorted(self.runs_dir.iterdir(), reverse=True):
