@@ -432,3 +432,12 @@ def test_crafted_catalogue_cannot_read_files(tmp_path: Path) -> None:
         Catalogue(project_file.parent, project_file.parent / "runs").runs()
     code, output = cli("runs", str(project_file))
     assert code == 1 and "cannot be used" in output and "Traceback" not in output
+
+
+def test_runs_dir_linked_outside_is_refused(tmp_path: Path) -> None:
+    project_file = path_project(tmp_path / "project", "customers.csv")
+    (tmp_path / "elsewhere").mkdir()
+    (project_file.parent / "runs").symlink_to(tmp_path / "elsewhere")
+    code, output = cli("run", str(project_file))
+    assert code == 2 and "[project] runs_dir = 'runs' is outside the project folder" in output
+    assert list((tmp_path / "elsewhere").iterdir()) == []

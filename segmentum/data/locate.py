@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,8 +159,10 @@ def lock_down(con: duckdb.DuckDBPyConnection, config: ProjectConfig, base_dir: P
             if source.table:  # DuckDB looks for the database's write-ahead log beside it
                 paths.append(f"{path}.wal")
     temp = con.execute("SELECT current_setting('temp_directory')").fetchone()
-    if temp and temp[0]:  # DuckDB's own spill files
-        directories.append(os.path.abspath(str(temp[0])) + os.sep)
+    if temp and temp[0]:  # DuckDB's own spill files, where they went before (not moved by
+        spill = os.path.abspath(str(temp[0]))  # a query run from the project folder)
+        con.execute(f"SET temp_directory = {_list([spill])[1:-1]}")
+        directories.append(spill + os.sep)
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     con.execute("SET python_enable_replacements = false")
@@ -174,16 +177,21 @@ def _list(items: list[str]) -> str:
     return "[" + ", ".join("'" + i.replace("'", "''") + "'" for i in items) + "]"
 
 
+_CWD_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def in_folder(folder: Path) -> Iterator[None]:
     """Run a source query from the project folder, so its relative paths mean files there.
 
     DuckDB resolves a relative path against the process's working folder before checking
-    it against ``allowed_directories``; the working folder is restored afterwards.
+    it against ``allowed_directories``; the working folder is restored afterwards. Queries
+    of projects ingested in several threads at once take turns (the folder is per process).
     """
-    before = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
+    with _CWD_LOCK:
+        before = os.getcwd()
+        os.chdir(folder)
+        try:
+            yield
+        finally:
+            os.chdir(before)
