@@ -2,9 +2,16 @@
 
 A run is written into a hidden temporary folder beside the others and renamed into place only
 when everything in it is written, so a crash or a kill never leaves a half run, and earlier
-runs are never touched. The catalogue (``catalogue.duckdb`` in the project folder) lists the
-finished runs; it is updated after the rename and rebuilt from the run folders when a run
-finished but was not yet recorded.
+runs are never touched. The temporary folder holds a marker file (:data:`TMP_MARKER`); only
+folders with it are cleaned after a kill. The catalogue (``catalogue.duckdb`` in the project
+folder) lists the finished runs; it is updated after the rename and rebuilt from the run
+folders when a run finished but was not yet recorded.
+
+Run folders are things people send each other, so nothing in one is trusted until checked:
+the manifest records the SHA-256 of every other file (:func:`checksum_files`), the catalogue
+takes in only folders whose name, manifest run id and start time agree and are not in the
+future (:func:`check_identity`), and a run is handed out as the previous run only when its
+files match (:func:`verify_run`).
 """
 
 from __future__ import annotations
