@@ -62,6 +62,19 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
+def is_worker(pid: int) -> bool:
+    return b"LokyProcess" in cmdline(pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (user + system)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until_gone(tag: str, seconds: float = 15.0) -> list[int]:
     """Wait for every tagged process to end; kill (and return) any still there after."""
     deadline = time.time() + seconds
@@ -99,9 +112,9 @@ def test_kill_during_segments_leaves_no_worker_behind(tmp_path: Path, shared_dat
     proc = start_run(project_file, tag)
     try:
         deadline = time.time() + 240
-        # the segments stage's bootstrap runs in loky workers: wait until they exist
-        while len([p for p in tagged(tag) if b"LokyProcess" in cmdline(p)]) < 2:
-            assert proc.poll() is None, "the run ended before its workers started"
+        # the segments stage's bootstrap runs in loky workers: wait until they compute
+        while len([p for p in tagged(tag) if cpu_seconds(p) > 3 and is_worker(p)]) < 2:
+            assert proc.poll() is None, "the run ended before its workers got to work"
             assert time.time() < deadline, "no worker process ever started"
             time.sleep(0.05)
         children = [p for p in tagged(tag) if p != proc.pid]
@@ -263,3 +276,46 @@ def test_runs_command_while_a_run_holds_the_catalogue(tmp_path: Path) -> None:
         holder.wait()
     assert listing.exit_code == 0, listing.output
     assert finished_runs(project_file)[0] in listing.output
+
+
+SLEEPERS = """
+import sys, threading, time
+from pathlib import Path
+from joblib import Parallel, delayed
+from segmentum.parallel import workers_die_with_parent
+
+def task(i):
+    Path(sys.argv[2], f"started-{i}").touch()  # the worker is past its start-up
+    time.sleep(60)
+
+def work():
+    with workers_die_with_parent():
+        Parallel(n_jobs=2)(delayed(task)(i) for i in range(2))
+
+if sys.argv[1] == "main":
+    work()
+else:  # from another thread: no PR_SET_PDEATHSIG, the parent watch alone must do it
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+"""
+
+
+@linux_only
+@pytest.mark.parametrize("thread", ["main", "side"])
+def test_busy_workers_end_with_a_killed_parent(thread: str, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex
+    env = {**os.environ, "SEGMENTUM_TEST_TAG": tag}
+    proc = subprocess.Popen([sys.executable, "-c", SLEEPERS, thread, str(tmp_path)], env=env)
+    try:
+        deadline = time.time() + 120
+        while len(list(tmp_path.glob("started-*"))) < 2:  # both workers inside a task
+            assert proc.poll() is None and time.time() < deadline, "no task started"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    t = time.perf_counter()
+    left = wait_until_gone(tag)
+    assert not left, f"{thread} thread: processes outlived their parent: {left}"
+    assert time.perf_counter() - t < 10
