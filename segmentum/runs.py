@@ -349,6 +349,45 @@ _CATALOGUE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 }
 
 
+def _typed(value: Any, kind: type) -> Any:
+    """``value`` if it is a ``kind`` (bool is not a number here), else ``None``."""
+    if isinstance(value, bool) and kind is not bool:
+        return None
+    if kind is float and isinstance(value, int):
+        return float(value)
+    return value if isinstance(value, kind) else None
+
+
+def catalogue_row(manifest: dict[str, Any], run_dir: Path) -> list[Any]:
+    """A manifest as one catalogue row; a field of the wrong type (a hand-edited or crafted
+    manifest) is left empty rather than breaking the catalogue."""
+    stages = manifest.get("stages")
+    ran = [
+        str(k)
+        for k, v in (stages.items() if isinstance(stages, dict) else ())
+        if isinstance(v, dict) and v.get("status") == "ran"
+    ]
+    started, finished = (_parse_time(manifest.get(k)) for k in ("started_at", "finished_at"))
+    seed = _typed(manifest.get("seed"), int)
+    n_segments = _typed(manifest.get("n_segments"), int)
+    return [
+        str(manifest["run_id"]),
+        _typed(manifest.get("project"), str),
+        None if started is None else started.astimezone(UTC).replace(tzinfo=None),
+        None if finished is None else finished.astimezone(UTC).replace(tzinfo=None),
+        _typed(manifest.get("seconds"), float),
+        seed if seed is None or abs(seed) < 2**63 else None,
+        ",".join(ran),
+        n_segments if n_segments is None or abs(n_segments) < 2**31 else None,
+        str(run_dir),
+    ]
+
+
+def _is_being_created(exc: duckdb.Error) -> bool:
+    """What opening a catalogue file that another process has only begun to write says."""
+    return "not a valid duckdb database file" in str(exc).lower()
+
+
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
     text = str(exc).lower()
     return "lock" in text or "different configuration" in text or "conflicting" in text
@@ -386,8 +425,19 @@ class Catalogue:
                 con = duckdb.connect(str(self.path), read_only=read_only, config=_CATALOGUE_CONFIG)
                 break
             except duckdb.Error as exc:
-                if not _is_lock_conflict(exc):
-                    raise
+                transient = _is_being_created(exc)  # another process is creating the file
+                if not (transient or _is_lock_conflict(exc)):
+                    raise CatalogueError(
+                        f"the run catalogue {self.path} cannot be opened "
+                        f"({str(exc).splitlines()[0]}). Delete it: the next run or "
+                        "`segmentum runs` rebuilds it from the run folders."
+                    ) from None
+                if time.monotonic() >= deadline and transient:
+                    raise CatalogueError(
+                        f"the run catalogue {self.path} is not a DuckDB database "
+                        f"({str(exc).splitlines()[0]}). Delete it: the next run or "
+                        "`segmentum runs` rebuilds it from the run folders."
+                    ) from None
                 if time.monotonic() >= deadline:
                     raise CatalogueBusy(
                         f"the run catalogue {self.path} is in use by another segmentum "
@@ -415,25 +465,8 @@ class Catalogue:
 
     @staticmethod
     def _insert(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], run_dir: Path) -> None:
-        stages = [
-            k
-            for k, v in (manifest.get("stages") or {}).items()
-            if isinstance(v, dict) and v.get("status") == "ran"
-        ]
-        con.execute(
-            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                manifest["run_id"],
-                manifest.get("project"),
-                manifest.get("started_at"),
-                manifest.get("finished_at"),
-                manifest.get("seconds"),
-                manifest.get("seed"),
-                ",".join(stages),
-                manifest.get("n_segments"),
-                str(run_dir),
-            ],
-        )
+        row = catalogue_row(manifest, run_dir)
+        con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def scan(self) -> list[tuple[Path, dict[str, Any]]]:
         """Finished run folders whose id, manifest and start time agree (newest first).
@@ -480,17 +513,7 @@ class Catalogue:
 
     def runs_from_folders(self) -> pd.DataFrame:
         """The same table as :meth:`runs`, read from the run folders (no catalogue needed)."""
-        rows = []
-        for folder, m in self.scan():
-            stages = m.get("stages") or {}
-            ran = [k for k, v in stages.items() if isinstance(v, dict) and v.get("status") == "ran"]
-            rows.append(
-                {
-                    **{k: m.get(k) for k in _COLUMNS},
-                    "stages": ",".join(ran),
-                    "path": str(folder),
-                }
-            )
+        rows = [catalogue_row(m, folder) for folder, m in self.scan()]
         frame = pd.DataFrame(rows, columns=_COLUMNS)
         return frame.sort_values(["started_at", "run_id"], ascending=False, ignore_index=True)
 

@@ -441,3 +441,19 @@ def test_runs_dir_linked_outside_is_refused(tmp_path: Path) -> None:
     code, output = cli("run", str(project_file))
     assert code == 2 and "[project] runs_dir = 'runs' is outside the project folder" in output
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_runs_lists_a_consistent_folder_with_missing_fields(tmp_path: Path) -> None:
+    project_file = path_project(tmp_path / "project", "customers.csv")
+    run_id = new_run_id()
+    folder = project_file.parent / "runs" / run_id
+    folder.mkdir(parents=True)
+    from segmentum.runs import run_id_time
+
+    when = run_id_time(run_id)
+    assert when is not None
+    (folder / "manifest.json").write_text(
+        json.dumps({"run_id": run_id, "started_at": when.isoformat(), "stages": "odd", "seed": "x"})
+    )
+    code, output = cli("runs", str(project_file))
+    assert code == 0 and run_id in output, output

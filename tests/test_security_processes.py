@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from segmentum.cli.main import app
 from segmentum.project import Project
-from segmentum.runs import Catalogue, CatalogueBusy
+from segmentum.runs import Catalogue, CatalogueBusy, CatalogueError
 
 linux_only = pytest.mark.skipif(
     not Path("/proc/self/environ").exists(), reason="finds processes through /proc"
@@ -263,7 +263,18 @@ def test_two_concurrent_runs_both_succeed(tmp_path: Path) -> None:
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     assert len(finished_runs(project_file)) == 3
     catalogue = Catalogue(tmp_path, tmp_path / "runs")
-    assert sorted(catalogue.runs()["run_id"]) == finished_runs(project_file)
+    assert sorted(catalogue.runs()["run_id"]) == finished_runs(project_file), outputs
+
+
+def test_catalogue_file_being_created_is_waited_for_then_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("segmentum.runs.CATALOGUE_WAIT_S", 0.5)
+    (tmp_path / "catalogue.duckdb").write_bytes(b"")  # as another process begins to write it
+    t = time.perf_counter()
+    with pytest.raises(CatalogueError, match="is not a DuckDB database") as info:
+        Catalogue(tmp_path, tmp_path / "runs").runs()
+    assert time.perf_counter() - t >= 0.5 and "Delete it" in str(info.value)
 
 
 def test_runs_command_while_a_run_holds_the_catalogue(tmp_path: Path) -> None:

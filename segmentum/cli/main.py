@@ -235,7 +235,7 @@ def runs(
             str(row.run_id),
             str(row.stages),
             str(row.n_segments),
-            f"{row.seconds:.1f}",
+            f"{row.seconds:.1f}" if isinstance(row.seconds, (int, float)) else "",
             str(row.path),
         )
     out.print(table)
