@@ -20,11 +20,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from segmentum import __version__
 from segmentum.data.errors import SegmentumError, StageError
 from segmentum.data.ingest import Ingested, ingest
 from segmentum.data.locate import outside_locations, runs_folder
 from segmentum.data.project import ProjectConfig, load_config
+from segmentum.flow import Stage, StageContext, StageOutcome
+from segmentum.registry import STAGES, check_settings
 from segmentum.report.html import render_report
 from segmentum.report.section import Section
 from segmentum.runs import (
@@ -36,7 +37,7 @@ from segmentum.runs import (
     new_run_id,
     write_json,
 )
-from segmentum.stages import STAGES, Stage, StageContext, StageOutcome, check_stage_settings
+from segmentum.version import __version__
 
 _PACKAGES = (
     "numpy",
@@ -91,6 +92,10 @@ class RunResult:
     def profiles(self) -> Any:
         return self._result("profiles")
 
+    @property
+    def maps(self) -> Any:
+        return self._result("maps")
+
     def _result(self, name: str) -> Any:
         outcome = self.outcomes.get(name)
         return None if outcome is None else outcome.result
@@ -132,7 +137,7 @@ class Project:
         if path.is_dir():
             path = path / "segmentum.toml"
         config = load_config(path)
-        check_stage_settings(config)
+        check_settings(config, STAGES)
         runs_folder(config, path.parent)  # refuse a runs_dir outside the project folder now
         return cls(config, path)
 
@@ -164,7 +169,7 @@ class Project:
         for stage in STAGES:
             reason = stage.skip_reason(ctx)
             if reason is None:
-                missing = [d for d in _DEPENDS.get(stage.name, ()) if plan.get(d) is not None]
+                missing = [d for d in stage.needs if plan.get(d) is not None]
                 if missing:
                     reason = f"it needs the {missing[0]} stage, which is skipped"
             plan[stage.name] = reason
@@ -258,7 +263,7 @@ class Project:
                 ) from exc
             seconds = round(time.perf_counter() - t, 3)
             timings[stage.name] = seconds
-            ctx.results[stage.name] = result
+            ctx.results.add(stage.name, result, *stage.provides(result))
             outcomes[stage.name] = StageOutcome(stage.name, "ran", "", seconds, result)
             progress.done(stage.name, "ok")
         return outcomes
@@ -323,15 +328,15 @@ class Project:
         )
         assignments.to_parquet(tmp / "assignments.parquet", index=False)
 
-        # segments.json: the profiles stage gives the `segments`, `white_space` and
-        # `exclusivity` entries; other stages' headline figures sit under their own key.
+        # segments.json: the profiles and map stages give the `segments`, `exclusivity` and
+        # `white_space` entries; other stages' headline figures sit under their own key.
         summary: dict[str, Any] = {"run_id": manifest["run_id"]}
         for stage, outcome in ran:
             figures = stage.summary(outcome.result)
-            if stage.name == "profiles":
+            if stage.summary_at_top:
                 summary.update(figures)
             else:
-                summary[_SUMMARY_KEYS.get(stage.name, stage.name)] = figures
+                summary[stage.summary_key or stage.name] = figures
         write_json(tmp / "segments.json", summary)
 
         model_dir = tmp / "model"
@@ -359,7 +364,7 @@ class Project:
                 table.rejected.to_parquet(rejected_dir / f"{name}.parquet", index=False)
 
         sections = [overview_section(self, data, outcomes, stages, manifest)]
-        sections += [stage.section(o.result) for stage, o in ran]
+        sections += [s for stage, o in ran if (s := stage.section(o.result)) is not None]
         html = render_report(
             sections,
             title=f"{self.config.project.name}: segmentation report",
@@ -370,10 +375,6 @@ class Project:
         )
         (tmp / "report.html").write_text(html, encoding="utf-8")
         return RunResult(manifest["run_id"], tmp, manifest, assignments, outcomes, data, sections)
-
-
-_DEPENDS = {"profiles": ("segments",)}
-_SUMMARY_KEYS = {"segments": "segmentation"}
 
 
 def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:

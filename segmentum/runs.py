@@ -34,8 +34,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from segmentum import __version__
 from segmentum.data.errors import SegmentumError
+from segmentum.version import __version__
 
 CATALOGUE = "catalogue.duckdb"
 MANIFEST = "manifest.json"

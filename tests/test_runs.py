@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segmentum import stages as stages_module
+from segmentum import flow as stages_module
 from segmentum.project import Project
+from segmentum.registry import STAGES
 from segmentum.runs import Catalogue, RunFolder, clean_stale_temporaries
 
 CUSTOMERS = "customer_id,age,region\nC1,34,North\nC2,51,South\nC3,29,North\n"
@@ -77,7 +78,7 @@ def test_failed_stage_leaves_no_run_and_keeps_earlier_ones(
         raise RuntimeError("stage crashed")
 
     broken = stages_module.Stage("boom", "Boom", lambda ctx: None, boom, lambda r: None)
-    monkeypatch.setattr("segmentum.project.STAGES", (*stages_module.STAGES, broken))
+    monkeypatch.setattr("segmentum.project.STAGES", (*STAGES, broken))
     with pytest.raises(RuntimeError, match="stage crashed"):
         project.run()
     runs_dir = customers_project.parent / "runs"

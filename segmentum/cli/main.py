@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from segmentum import __version__
 from segmentum.data.errors import SegmentumError
+from segmentum.version import __version__
 
 app = typer.Typer(
     help="segmentum: needs-based segments that are sized, valued, mapped and ready to act on.",
@@ -237,6 +237,43 @@ def runs(
             str(row.n_segments),
             f"{row.seconds:.1f}" if isinstance(row.seconds, (int, float)) else "",
             str(row.path),
+        )
+    out.print(table)
+
+
+@app.command()
+def settings(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the settings as JSON (for tools and the app).")
+    ] = False,
+) -> None:
+    """List every setting of the project file ([project] and each stage's table): type, default, help."""
+    import json
+
+    from segmentum.data.project import Settings
+    from segmentum.flow import settings_rows
+    from segmentum.registry import STAGES
+
+    rows = settings_rows(Settings, "project") + [
+        row
+        for stage in STAGES
+        if stage.settings is not None
+        for row in settings_rows(stage.settings, stage.name)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Settings of segmentum.toml", show_header=True, show_lines=False)
+    for col in ("table", "key", "type", "default", "help"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        kind = row["type"] + (f" ({row['bounds']})" if row["bounds"] else "")
+        table.add_row(
+            escape(f"[{row['table']}]"),
+            row["key"],
+            escape(kind),
+            "(none)" if row["default"] is None else escape(json.dumps(row["default"])),
+            escape(row["help"]),
         )
     out.print(table)
 

@@ -2,8 +2,9 @@
 
 A project is a TOML file. Every table is declared once with where it comes from (a CSV or
 Parquet file, a DuckDB table, or one read-only SQL SELECT) and which role each column
-plays. Stage settings (``[value]``, ``[segments]``, ``[profiles]``) are passed to the
-stages, which validate them themselves.
+plays. Stage settings (``[value]``, ``[segments]``, ``[profiles]``, ``[maps]``) are each
+checked against their stage's settings model (:mod:`segmentum.registry`) when the project
+loads; ``segmentum settings`` lists them.
 """
 
 from __future__ import annotations
@@ -139,12 +140,18 @@ class Settings(_Strict):
     ``runs_dir`` must be inside the project folder unless ``allow_outside = true``.
     """
 
-    name: str = "segmentum project"
-    seed: int = 0
-    analysis_date: str | None = None
-    runs_dir: str = "runs"
-    allow_outside: bool = False
-    on_bad_rows: Literal["fail", "quarantine"] = "fail"
+    name: str = Field("segmentum project", description="Project name, shown in the report.")
+    seed: int = Field(0, description="Seed of every stage: same data + same seed, same segments.")
+    analysis_date: str | None = Field(
+        None, description="End of observation (YYYY-MM-DD); no date in the data may be later."
+    )
+    runs_dir: str = Field("runs", description="Folder of the run folders, beside the project file.")
+    allow_outside: bool = Field(
+        False, description="Let runs_dir be outside the project folder (named in the manifest)."
+    )
+    on_bad_rows: Literal["fail", "quarantine"] = Field(
+        "fail", description="fail: stop on bad rows; quarantine: set them aside with reasons."
+    )
 
 
 class ProjectConfig(_Strict):
@@ -155,6 +162,7 @@ class ProjectConfig(_Strict):
     value: dict[str, Any] = Field(default_factory=dict)
     segments: dict[str, Any] = Field(default_factory=dict)
     profiles: dict[str, Any] = Field(default_factory=dict)
+    maps: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _something_declared(self) -> ProjectConfig:

@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmentum.maps.themes import (
+from segmentum.maps.text import (
     PROMPT_WORDS,
     Themes,
-    _clean,
-    _empty,
+    clean_texts,
+    empty_themes,
     theme_shares_by_segment,
 )
 
@@ -276,9 +276,11 @@ def embedding_themes(
         raise ValueError(
             f"embeddings has {len(embeddings)} rows but texts has {len(texts)}: one row per text"
         )
-    t = _clean(texts)
+    t = clean_texts(texts)
     if len(t) < min_answers:
-        return _empty(f"only {len(t)} non-empty open answers (fewer than {min_answers}): no themes")
+        return empty_themes(
+            f"only {len(t)} non-empty open answers (fewer than {min_answers}): no themes"
+        )
     wishes = _strip_opener(t)
     if embeddings is None:
         emb = embed_texts(wishes, model=model, batch_size=batch_size)

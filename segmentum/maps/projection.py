@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage, stats
 
-from segmentum.profiles._stats import weighted_mean
-from segmentum.profiles.profile import _align_labels, _align_weights, classify
+from segmentum.stats import align_labels, align_weights, classify, weighted_mean
 
 Method = Literal["auto", "pca", "lda", "ca"]
 
@@ -311,8 +310,8 @@ def segment_map(
     if size_by not in ("share", "value"):
         raise ValueError(f"size_by must be 'share' or 'value'; got {size_by!r}")
     warns: list[str] = []
-    lab = _align_labels(frame, labels)
-    w_all = _align_weights(frame, weights)
+    lab = align_labels(frame, labels)
+    w_all = align_weights(frame, weights)
     coded, kinds, levels = _coded_basis(frame, basis)
     ok = lab.notna() & coded.notna().all(axis=1) & (w_all > 0)
     if not ok.all():
@@ -322,68 +321,20 @@ def segment_map(
     coded, lab, w_s = coded.loc[ok], lab.loc[ok].astype(int), w_all.loc[ok]
     g, w = lab.to_numpy(), w_s.to_numpy(dtype=float)
     segs = sorted(int(s) for s in np.unique(g))
-    if method == "auto":
-        categorical = any(not pd.api.types.is_numeric_dtype(frame[c]) for c in basis)
-        method = "ca" if categorical else ("lda" if len(segs) >= 3 else "pca")
-    if method == "lda" and len(segs) < 3:
-        warns.append("LDA needs at least 3 segments for two axes: PCA used instead")
-        method = "pca"
-    names_list = list(basis)
-    if method == "ca":
-        proj, colnames, item_of = _mca(coded, kinds, levels, w)
-    else:
-        if any(k == "categorical" for k in kinds.values()):
-            raise ValueError("PCA/LDA need numeric or binary items; use method='ca'")
-        x = coded.to_numpy(dtype=float)
-        proj = _pca(x, w, names_list) if method == "pca" else _lda(x, w, g, names_list)
-        colnames, item_of = names_list, names_list
+    method = _resolve_method(method, frame, basis, len(segs), warns)
+    proj, colnames, item_of = _project(coded, kinds, levels, w, g, method, list(basis))
     scores = proj.scores
     pts = pd.DataFrame(
         {"x": scores[:, 0], "y": scores[:, 1], "segment": g, "weight": w}, index=coded.index
     )
-
-    # segments
-    share = {s: float(w[g == s].sum() / w.sum()) for s in segs}
     value_map: dict[int, float] | None = None
     if segment_value is not None:
         value_map = {int(k): float(v) for k, v in dict(segment_value).items()}
     if size_by == "value" and value_map is None:
         raise ValueError("size_by='value' needs segment_value")
-    seg_rows = []
-    for s in segs:
-        m = g == s
-        size = share[s] if size_by == "share" else value_map[s]  # type: ignore[index]
-        seg_rows.append(
-            {
-                "segment": s,
-                "name": (names or {}).get(s, f"Segment {s}"),
-                "x": weighted_mean(scores[m, 0], w[m]),
-                "y": weighted_mean(scores[m, 1], w[m]),
-                "n": int(m.sum()),
-                "share": share[s],
-                "size": float(size),
-            }
-        )
-    segdf = pd.DataFrame(seg_rows)
-    if (segdf["size"] < 0).any():
-        raise ValueError("bubble sizes must be non-negative")
-    segdf["area"] = segdf["size"] / segdf["size"].sum() if segdf["size"].sum() > 0 else 0.0
+    segdf = _segment_bubbles(scores, g, w, segs, names, size_by, value_map)
     segdf["color"], color_label = _colors(color_by, segdf, frame.loc[coded.index], g, w, value_map)
-
-    # arrows scaled to the cloud
-    load = np.asarray(proj.loadings, dtype=float)
-    spread = float(np.quantile(np.hypot(scores[:, 0], scores[:, 1]), 0.95)) or 1.0
-    longest = float(np.hypot(load[:, 0], load[:, 1]).max()) or 1.0
-    k = 0.9 * spread / longest
-    arrows = pd.DataFrame(
-        {
-            "need": proj.arrow_names,
-            "x": load[:, 0] * k,
-            "y": load[:, 1] * k,
-            "loading_x": load[:, 0],
-            "loading_y": load[:, 1],
-        }
-    )
+    arrows = _arrows(proj)
 
     comp = pd.DataFrame(columns=["brand", "x", "y", "needs_rated"])
     if competitor_ratings is not None and len(competitor_ratings):
@@ -582,3 +533,86 @@ def _gaps(
     gaps = pd.DataFrame(rows, columns=cols[1:]).sort_values("demand_share", ascending=False)
     gaps.insert(0, "gap", np.arange(1, len(gaps) + 1))
     return (xs, ys, z), gaps.reset_index(drop=True)
+
+
+def _resolve_method(
+    method: Method, frame: pd.DataFrame, basis: Sequence[str], n_segments: int, warns: list[str]
+) -> Method:
+    """``auto``: CA for categorical items, LDA from 3 segments, else PCA; LDA needs 3."""
+    if method == "auto":
+        categorical = any(not pd.api.types.is_numeric_dtype(frame[c]) for c in basis)
+        method = "ca" if categorical else ("lda" if n_segments >= 3 else "pca")
+    if method == "lda" and n_segments < 3:
+        warns.append("LDA needs at least 3 segments for two axes: PCA used instead")
+        method = "pca"
+    return method
+
+
+def _project(
+    coded: pd.DataFrame,
+    kinds: dict[str, str],
+    levels: dict[str, list[str]],
+    w: np.ndarray,
+    g: np.ndarray,
+    method: Method,
+    basis: list[str],
+) -> tuple[_Projection, list[str], list[str]]:
+    """The respondents' projection, its column names and the item of each column."""
+    if method == "ca":
+        return _mca(coded, kinds, levels, w)
+    if any(k == "categorical" for k in kinds.values()):
+        raise ValueError("PCA/LDA need numeric or binary items; use method='ca'")
+    x = coded.to_numpy(dtype=float)
+    proj = _pca(x, w, basis) if method == "pca" else _lda(x, w, g, basis)
+    return proj, basis, basis
+
+
+def _segment_bubbles(
+    scores: np.ndarray,
+    g: np.ndarray,
+    w: np.ndarray,
+    segs: list[int],
+    names: Mapping[int, str] | None,
+    size_by: Literal["share", "value"],
+    value_map: dict[int, float] | None,
+) -> pd.DataFrame:
+    """One row per segment: name, weighted centre, n, share, bubble size and area."""
+    share = {s: float(w[g == s].sum() / w.sum()) for s in segs}
+    seg_rows = []
+    for s in segs:
+        m = g == s
+        size = share[s] if size_by == "share" else value_map[s]  # type: ignore[index]
+        seg_rows.append(
+            {
+                "segment": s,
+                "name": (names or {}).get(s, f"Segment {s}"),
+                "x": weighted_mean(scores[m, 0], w[m]),
+                "y": weighted_mean(scores[m, 1], w[m]),
+                "n": int(m.sum()),
+                "share": share[s],
+                "size": float(size),
+            }
+        )
+    segdf = pd.DataFrame(seg_rows)
+    if (segdf["size"] < 0).any():
+        raise ValueError("bubble sizes must be non-negative")
+    segdf["area"] = segdf["size"] / segdf["size"].sum() if segdf["size"].sum() > 0 else 0.0
+    return segdf
+
+
+def _arrows(proj: _Projection) -> pd.DataFrame:
+    """Need arrows: the loadings, scaled so the longest reaches 90 % of the cloud."""
+    scores = proj.scores
+    load = np.asarray(proj.loadings, dtype=float)
+    spread = float(np.quantile(np.hypot(scores[:, 0], scores[:, 1]), 0.95)) or 1.0
+    longest = float(np.hypot(load[:, 0], load[:, 1]).max()) or 1.0
+    k = 0.9 * spread / longest
+    return pd.DataFrame(
+        {
+            "need": proj.arrow_names,
+            "x": load[:, 0] * k,
+            "y": load[:, 1] * k,
+            "loading_x": load[:, 0],
+            "loading_y": load[:, 1],
+        }
+    )

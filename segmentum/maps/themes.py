@@ -10,67 +10,20 @@ a centroid: the theme's top loadings, or the mean TF-IDF vector of a segment's a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-PROMPT_WORDS = ("wish", "wished", "wishes", "could", "would", "just", "really", "im", "ive")
-
-
-@dataclass(frozen=True)
-class Themes:
-    """Themes found in open text.
-
-    Attributes
-    ----------
-    themes : pandas.DataFrame
-        ``theme`` (1..m), ``label`` (top three terms), ``terms`` (top ten, comma separated),
-        ``share`` (weighted share of answers whose main theme it is), ``n``.
-    by_segment : pandas.DataFrame
-        Long: ``segment``, ``theme``, ``label``, ``share`` (of the segment's answers),
-        ``index`` (100 = the theme's overall share).
-    quotes : pandas.DataFrame
-        ``theme``, ``rank``, ``text``: the answers that load most on each theme.
-    document_theme : pandas.Series
-        Main theme of each answer (index of the input; answers left out are absent).
-    warnings : tuple of str
-    """
-
-    themes: pd.DataFrame
-    by_segment: pd.DataFrame
-    quotes: pd.DataFrame
-    document_theme: pd.Series = field(repr=False)
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return self.themes.empty
-
-
-def _clean(texts: pd.Series) -> pd.Series:
-    t = texts.astype("string").str.strip()
-    return t[t.notna() & (t.str.len() > 0)].astype(str)
-
-
-def _vectorizer(min_df: int | float = 2):  # type: ignore[no-untyped-def]
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-
-    stop = sorted(set(ENGLISH_STOP_WORDS) | set(PROMPT_WORDS))
-    return TfidfVectorizer(
-        stop_words=stop, ngram_range=(1, 2), min_df=min_df, max_features=3000, sublinear_tf=True
-    )
-
-
-def _empty(warning: str) -> Themes:
-    return Themes(
-        themes=pd.DataFrame(columns=["theme", "label", "terms", "share", "n"]),
-        by_segment=pd.DataFrame(columns=["segment", "theme", "label", "share", "index"]),
-        quotes=pd.DataFrame(columns=["theme", "rank", "text"]),
-        document_theme=pd.Series(dtype=int),
-        warnings=(warning,),
-    )
+from segmentum.maps.text import (
+    BY_SEGMENT_COLUMNS,
+    PROMPT_WORDS,
+    Themes,
+    clean_texts,
+    empty_themes,
+    tfidf_vectorizer,
+    theme_shares_by_segment,
+)
 
 
 def themes(
@@ -120,7 +73,7 @@ def themes(
     if method not in ("nmf", "embeddings"):
         raise ValueError(f"method must be one of 'nmf', 'embeddings'; got {method!r}")
     if method == "embeddings":
-        from segmentum.maps.embeddings import embedding_themes
+        from segmentum.maps.embeddings import embedding_themes  # optional extra: lazy
 
         return embedding_themes(
             texts,
@@ -133,14 +86,16 @@ def themes(
         )
     from sklearn.decomposition import NMF
 
-    t = _clean(texts)
+    t = clean_texts(texts)
     if len(t) < min_answers:
-        return _empty(f"only {len(t)} non-empty open answers (fewer than {min_answers}): no themes")
-    vec = _vectorizer(min_df=2)
+        return empty_themes(
+            f"only {len(t)} non-empty open answers (fewer than {min_answers}): no themes"
+        )
+    vec = tfidf_vectorizer(min_df=2)
     try:
         x = vec.fit_transform(t.to_numpy())
     except ValueError:
-        return _empty("open answers have no words that occur twice: no themes")
+        return empty_themes("open answers have no words that occur twice: no themes")
     terms = np.asarray(vec.get_feature_names_out())
     m = max(1, min(n_themes, x.shape[1] - 1, x.shape[0] - 1))
     nmf = NMF(n_components=m, init="nndsvda", random_state=random_state, max_iter=400)
@@ -179,7 +134,7 @@ def themes(
             quotes.append({"theme": k + 1, "rank": len(seen), "text": txt})
     th = pd.DataFrame(rows)
     doc_theme = pd.Series(main, index=t.index, name="theme")
-    by_seg = pd.DataFrame(columns=_BY_SEGMENT_COLUMNS)
+    by_seg = pd.DataFrame(columns=BY_SEGMENT_COLUMNS)
     if labels is not None:
         by_seg = theme_shares_by_segment(th, main, labels.reindex(t.index), w, mask=has)
     return Themes(
@@ -188,42 +143,6 @@ def themes(
         quotes=pd.DataFrame(quotes, columns=["theme", "rank", "text"]),
         document_theme=doc_theme,
     )
-
-
-_BY_SEGMENT_COLUMNS = ["segment", "theme", "label", "share", "index"]
-
-
-def theme_shares_by_segment(
-    themes_table: pd.DataFrame,
-    main: np.ndarray,
-    labels: pd.Series,
-    weights: np.ndarray,
-    mask: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """Each theme's weighted share of a segment's answers, and its index vs the total.
-
-    ``main`` is each answer's main theme (1-based, 0 for none), ``labels`` the segment per
-    answer, ``mask`` the answers that count (all by default); ``themes_table`` has the
-    overall ``share`` and ``label`` of each theme, in theme order.
-    """
-    keep = np.ones(len(main), dtype=bool) if mask is None else mask
-    recs = []
-    for s in sorted(int(v) for v in labels.dropna().unique()):
-        ms = (labels == s).to_numpy() & keep
-        tot = weights[ms].sum()
-        for k in range(len(themes_table)):
-            share = float(weights[ms & (main == k + 1)].sum() / tot) if tot > 0 else float("nan")
-            overall = float(themes_table.loc[k, "share"])
-            recs.append(
-                {
-                    "segment": s,
-                    "theme": k + 1,
-                    "label": themes_table.loc[k, "label"],
-                    "share": share,
-                    "index": 100.0 * share / overall if overall > 0 else float("nan"),
-                }
-            )
-    return pd.DataFrame(recs, columns=_BY_SEGMENT_COLUMNS)
 
 
 def representative_quotes(
@@ -251,14 +170,14 @@ def representative_quotes(
     dict of int to list of str
         Most representative first; ties broken by row order, so the result is deterministic.
     """
-    t = _clean(texts)
+    t = clean_texts(texts)
     lab = labels.reindex(t.index)
     segs = list(segments) if segments is not None else sorted(int(s) for s in lab.dropna().unique())
     out: dict[int, list[str]] = {s: [] for s in segs}
     if len(t) == 0:
         return out
     try:
-        x = _vectorizer(min_df=1).fit_transform(t.to_numpy())
+        x = tfidf_vectorizer(min_df=1).fit_transform(t.to_numpy())
     except ValueError:
         return out
     for s in segs:
@@ -300,3 +219,12 @@ def representative_quotes(
 
 
 _MMR_LAMBDA = 0.5
+
+
+__all__ = [
+    "PROMPT_WORDS",
+    "Themes",
+    "representative_quotes",
+    "theme_shares_by_segment",
+    "themes",
+]

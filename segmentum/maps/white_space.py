@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from segmentum.maps.projection import competitor_profiles
-from segmentum.profiles._stats import weighted_mean
-from segmentum.profiles.profile import _align_labels, _align_weights, classify
+from segmentum.stats import align_labels, align_weights, classify, weighted_mean
 
 WHITE_SPACE_COLUMNS = [
     "need",
@@ -159,8 +158,8 @@ def white_space(
     if competitor_ratings is None or len(competitor_ratings) == 0:
         return _empty(["no competitor ratings: white space from ratings skipped"])
     warns: list[str] = []
-    lab = _align_labels(frame, labels)
-    w = _align_weights(frame, weights)
+    lab = align_labels(frame, labels)
+    w = align_weights(frame, weights)
     ok = lab.notna() & (w > 0)
     lab, w = lab[ok].astype(int), w[ok]
     scores = competitor_profiles(competitor_ratings)
@@ -170,13 +169,7 @@ def white_space(
         warns.append(f"competitor ratings of needs not in the basis ignored: {unknown[:5]}")
     if not rated:
         return _empty([*warns, "competitor ratings name no basis item: white space skipped"])
-    coded = {}
-    for c in rated:
-        cls = classify(frame.loc[ok, c])
-        if cls is None or cls[0] == "categorical":
-            warns.append(f"need {c!r} is categorical: no importance, skipped")
-            continue
-        coded[c] = cls[1].to_numpy(dtype=float)
+    coded = _coded_needs(frame.loc[ok], rated, warns)
     if not coded:
         return _empty(warns)
     allv = np.concatenate([v[np.isfinite(v)] for v in coded.values()])
@@ -193,54 +186,27 @@ def white_space(
         if segment_value is not None
         else None
     )
-    imp_rows = []
+    imp_rows: list[dict[str, object]] = []
     need_rows = []
     for c, x in coded.items():
-        fin = np.isfinite(x)
-        per = {}
-        for s in segs:
-            m = (g == s) & fin
-            mean = weighted_mean(x[m], wv[m]) if m.any() else float("nan")
-            norm = (mean - n_lo) / (n_hi - n_lo)
-            per[s] = (mean, norm)
-            imp_rows.append(
-                {
-                    "segment": s,
-                    "need": c,
-                    "importance": mean,
-                    "importance_norm": norm,
-                    "share": share[s],
-                }
-            )
-        best_brand = str(scores[c].idxmax())
+        per = _segment_importance(x, g, wv, segs, (n_lo, n_hi))
+        imp_rows += [
+            {"segment": s, "need": c, "importance": m, "importance_norm": n, "share": share[s]}
+            for s, (m, n) in per.items()
+        ]
         best = float(scores[c].max())
-        best_norm = (best - r_lo) / (r_hi - r_lo)
-        sizeable = [s for s in segs if share[s] >= min_share and np.isfinite(per[s][1])]
-        important = sorted(
-            (s for s in sizeable if per[s][1] >= importance_min), key=lambda s: (-per[s][1], s)
-        )
-        top = max(sizeable, key=lambda s: (per[s][1], -s)) if sizeable else None
-        imp_raw = (
-            per[important[0]][0] if important else (per[top][0] if top is not None else np.nan)
-        )
-        imp_norm = (
-            per[important[0]][1] if important else (per[top][1] if top is not None else np.nan)
-        )
         need_rows.append(
-            {
-                "need": c,
-                "segments": tuple(important),
-                "importance": imp_raw,
-                "importance_norm": imp_norm,
-                "best_competitor": best_brand,
-                "best_competitor_score": best,
-                "best_competitor_norm": best_norm,
-                "gap": imp_norm - best_norm,
-                "size": float(sum(share[s] for s in important)),
-                "value": float(sum(values.get(s, np.nan) for s in important))
-                if values and important
-                else np.nan,
-            }
+            _need_row(
+                c,
+                per,
+                share,
+                values,
+                best_brand=str(scores[c].idxmax()),
+                best=best,
+                best_norm=(best - r_lo) / (r_hi - r_lo),
+                importance_min=importance_min,
+                min_share=min_share,
+            )
         )
     needs = pd.DataFrame(need_rows, columns=WHITE_SPACE_COLUMNS)
     needs = needs.sort_values(["gap", "size", "need"], ascending=[False, False, True]).reset_index(
@@ -257,3 +223,70 @@ def white_space(
         competitor_scores=scores,
         warnings=tuple(warns),
     )
+
+
+def _coded_needs(frame: pd.DataFrame, rated: list[str], warns: list[str]) -> dict[str, np.ndarray]:
+    """Each rated need as floats (binary as 0/1); categorical needs are skipped with a warning."""
+    coded = {}
+    for c in rated:
+        cls = classify(frame[c])
+        if cls is None or cls[0] == "categorical":
+            warns.append(f"need {c!r} is categorical: no importance, skipped")
+            continue
+        coded[c] = cls[1].to_numpy(dtype=float)
+    return coded
+
+
+def _segment_importance(
+    x: np.ndarray,
+    g: np.ndarray,
+    wv: np.ndarray,
+    segs: list[int],
+    scale: tuple[float, float],
+) -> dict[int, tuple[float, float]]:
+    """Segment → (weighted mean of the need, the same on 0..1 of the need scale)."""
+    n_lo, n_hi = scale
+    fin = np.isfinite(x)
+    per = {}
+    for s in segs:
+        m = (g == s) & fin
+        mean = weighted_mean(x[m], wv[m]) if m.any() else float("nan")
+        per[s] = (mean, (mean - n_lo) / (n_hi - n_lo))
+    return per
+
+
+def _need_row(
+    need: str,
+    per: dict[int, tuple[float, float]],
+    share: dict[int, float],
+    values: dict[int, float] | None,
+    *,
+    best_brand: str,
+    best: float,
+    best_norm: float,
+    importance_min: float,
+    min_share: float,
+) -> dict[str, object]:
+    """One need's row: the sizeable segments it matters to, its best competitor, the gap."""
+    sizeable = [s for s in per if share[s] >= min_share and np.isfinite(per[s][1])]
+    important = sorted(
+        (s for s in sizeable if per[s][1] >= importance_min), key=lambda s: (-per[s][1], s)
+    )
+    top = max(sizeable, key=lambda s: (per[s][1], -s)) if sizeable else None
+    lead = important[0] if important else top
+    imp_raw = per[lead][0] if lead is not None else np.nan
+    imp_norm = per[lead][1] if lead is not None else np.nan
+    return {
+        "need": need,
+        "segments": tuple(important),
+        "importance": imp_raw,
+        "importance_norm": imp_norm,
+        "best_competitor": best_brand,
+        "best_competitor_score": best,
+        "best_competitor_norm": best_norm,
+        "gap": imp_norm - best_norm,
+        "size": float(sum(share[s] for s in important)),
+        "value": float(sum(values.get(s, np.nan) for s in important))
+        if values and important
+        else np.nan,
+    }

@@ -15,9 +15,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from segmentum.profiles._stats import (
+from segmentum.stats import (
+    align_labels,
+    align_weights,
     bh_adjust,
     chi2_association,
+    classify,
     effective_n,
     proportion_test,
     weighted_mean,
@@ -25,7 +28,6 @@ from segmentum.profiles._stats import (
 )
 
 Role = Literal["basis", "descriptor", "behaviour", "value"]
-Kind = Literal["numeric", "binary", "categorical"]
 
 TABLE_COLUMNS = [
     "segment",
@@ -44,9 +46,6 @@ TABLE_COLUMNS = [
     "effect_size",
     "significant",
 ]
-
-_YES = {"yes", "y", "true", "1", "ja", "oui", "si", "t"}
-_NO = {"no", "n", "false", "0", "nein", "non", "f"}
 
 
 @dataclass(frozen=True)
@@ -136,79 +135,6 @@ class Profile:
         return m
 
 
-def _align_labels(frame: pd.DataFrame, labels: pd.Series | np.ndarray | Sequence[int]) -> pd.Series:
-    if isinstance(labels, pd.Series):
-        if labels.index.equals(frame.index):
-            lab = labels
-        elif frame.index.isin(labels.index).all() and labels.index.is_unique:
-            lab = labels.reindex(frame.index)
-        elif len(labels) == len(frame):
-            lab = pd.Series(labels.to_numpy(), index=frame.index)
-        else:
-            raise ValueError("labels do not align with the survey rows (index or length)")
-    else:
-        arr = np.asarray(labels)
-        if arr.shape[0] != len(frame):
-            raise ValueError(
-                f"labels has {arr.shape[0]} entries but the frame has {len(frame)} rows; "
-                "pass one segment label per survey row"
-            )
-        lab = pd.Series(arr, index=frame.index)
-    return lab
-
-
-def _align_weights(frame: pd.DataFrame, weights: str | pd.Series | np.ndarray | None) -> pd.Series:
-    if weights is None:
-        return pd.Series(1.0, index=frame.index)
-    if isinstance(weights, str):
-        if weights not in frame.columns:
-            raise KeyError(f"weights column {weights!r} is not in the survey table")
-        w = pd.to_numeric(frame[weights], errors="coerce")
-    elif isinstance(weights, pd.Series):
-        w = pd.to_numeric(weights, errors="coerce")
-        if not w.index.equals(frame.index):
-            w = (
-                pd.Series(w.to_numpy(), index=frame.index)
-                if len(w) == len(frame)
-                else w.reindex(frame.index)
-            )
-    else:
-        w = pd.Series(np.asarray(weights, dtype=float), index=frame.index)
-    w = w.astype(float)
-    if (w < 0).any():
-        raise ValueError("survey weights must be non-negative")
-    return w.fillna(0.0)
-
-
-def classify(series: pd.Series, max_levels: int = 20) -> tuple[Kind, pd.Series, list[str]] | None:
-    """Kind of a column and its coded form.
-
-    Returns ``(kind, coded, levels)``: numeric columns as floats; binary columns (0/1, bool,
-    or two levels one of which reads as *yes*) as 0/1 floats with ``levels = [positive]``;
-    other columns as strings with their levels. ``None`` when a categorical column has
-    more than ``max_levels`` levels.
-    """
-    s = series
-    if pd.api.types.is_bool_dtype(s):
-        return "binary", s.astype(float), ["True"]
-    if pd.api.types.is_numeric_dtype(s):
-        x = s.astype(float)
-        vals = set(np.unique(x.dropna()))
-        if vals and vals <= {0.0, 1.0}:
-            return "binary", x, ["1"]
-        return "numeric", x, ["mean"]
-    st = s.astype("string")
-    levels = sorted(st.dropna().unique().tolist(), key=str)
-    low = [lv.strip().lower() for lv in levels]
-    if len(levels) == 2 and any(v in _YES for v in low) and any(v in _NO for v in low):
-        pos = levels[0] if low[0] in _YES else levels[1]
-        coded = (st == pos).astype(float).where(st.notna())
-        return "binary", coded, [pos]
-    if len(levels) > max_levels:
-        return None
-    return "categorical", st, levels
-
-
 def profile(
     frame: pd.DataFrame,
     labels: pd.Series | np.ndarray | Sequence[int],
@@ -291,30 +217,18 @@ def profile(
     if not basis:
         raise ValueError("basis must name at least one need item")
     warns: list[str] = []
-    lab = _align_labels(frame, labels)
+    lab = align_labels(frame, labels)
     keep = lab.notna()
     if not keep.all():
         warns.append(f"{int((~keep).sum())} rows have no segment label and were left out")
     frame = frame.loc[keep]
     lab = lab.loc[keep].astype(int)
-    w = _align_weights(frame, weights)
+    w = align_weights(frame, weights)
     segs = sorted(int(s) for s in lab.unique())
     if len(segs) < 2:
         warns.append("only one segment: nothing to compare, tests skipped")
 
-    data = frame.copy()
-    value_cols: list[str] = []
-    vt = None
-    if value is not None:
-        vt = _link_value(frame, value, id_column)
-        for c in vt.columns:
-            if pd.api.types.is_numeric_dtype(vt[c]):
-                name = c if c not in data.columns else f"value_{c}"
-                data[name] = vt[c].to_numpy()
-                value_cols.append(name)
-        if not value_cols:
-            warns.append("the value table has no numeric column; segments are not valued")
-
+    data, value_cols, valued = _attach_value(frame, value, id_column, warns)
     roles: list[tuple[str, Role]] = (
         [(c, "basis") for c in basis]
         + [(c, "descriptor") for c in descriptors]
@@ -323,21 +237,7 @@ def profile(
     )
     g = lab.to_numpy()
     wv = w.to_numpy()
-    seg_n = {s: int((g == s).sum()) for s in segs}
-    small = [s for s in segs if seg_n[s] < min_size or len(g) - seg_n[s] < min_size]
-    for s in small:
-        if len(segs) < 2:
-            break
-        if seg_n[s] < min_size:
-            warns.append(
-                f"segment {s} has {seg_n[s]} rows (fewer than min_size={min_size}): "
-                "its differences are reported but not tested"
-            )
-        else:
-            warns.append(
-                f"the rest of the sample outside segment {s} has {len(g) - seg_n[s]} rows "
-                f"(fewer than min_size={min_size}): segment {s} is not tested"
-            )
+    small = _untestable_segments(g, segs, min_size, warns)
 
     records: list[dict[str, object]] = []
     assoc: list[dict[str, object]] = []
@@ -361,95 +261,25 @@ def profile(
             continue
         kinds[col] = kind
         used[role].append(col)
-        gv, ww = g[ok], wv[ok]
-        cv = coded.to_numpy()[ok]
-        if kind == "categorical":
-            chi2, p_chi, v = chi2_association(cv.astype(str), gv, ww)
-            assoc.append(
-                {
-                    "variable": col,
-                    "role": role,
-                    "kind": kind,
-                    "test": "chi2",
-                    "statistic": chi2,
-                    "p_value": p_chi,
-                    "effect_size": v,
-                }
-            )
-            series = [(lv, (cv == lv).astype(float)) for lv in levels]
-        else:
-            xs = cv.astype(float)
-            if kind == "binary":
-                chi2, p_chi, v = chi2_association(xs.astype(int).astype(str), gv, ww)
-                assoc.append(
-                    {
-                        "variable": col,
-                        "role": role,
-                        "kind": kind,
-                        "test": "chi2",
-                        "statistic": chi2,
-                        "p_value": p_chi,
-                        "effect_size": v,
-                    }
-                )
-            series = [(levels[0], xs)]
-        for lv, x in series:
-            total = weighted_mean(x, ww)
-            for s in segs:
-                ing = gv == s
-                n_s = int(ing.sum())
-                if kind == "numeric":
-                    res = welch_test(x, ww, ing)
-                else:
-                    res = proportion_test(x, ww, ing)
-                tested = s not in small and n_s > 0 and n_s < len(gv) and len(segs) > 1
-                val = weighted_mean(x[ing], ww[ing]) if n_s else float("nan")
-                records.append(
-                    {
-                        "segment": s,
-                        "variable": col,
-                        "role": role,
-                        "kind": kind,
-                        "level": str(lv),
-                        "value": val,
-                        "rest": res.rest,
-                        "total": total,
-                        "index": 100.0 * val / total if total > 0 else float("nan"),
-                        "n": n_s,
-                        "statistic": res.statistic if tested else float("nan"),
-                        "p_value": res.p_value if tested else float("nan"),
-                        "effect_size": res.effect_size,
-                    }
-                )
-        if kind == "numeric" and len(segs) > 1:
-            sub = [r for r in records if r["variable"] == col]
-            ps = [float(r["p_value"]) for r in sub if np.isfinite(float(r["p_value"]))]  # type: ignore[arg-type]
-            es = [abs(float(r["effect_size"])) for r in sub if np.isfinite(float(r["effect_size"]))]  # type: ignore[arg-type]
-            assoc.append(
-                {
-                    "variable": col,
-                    "role": role,
-                    "kind": kind,
-                    "test": "min welch (Bonferroni)",
-                    "statistic": float("nan"),
-                    "p_value": min(1.0, min(ps) * len(ps)) if ps else float("nan"),
-                    "effect_size": max(es) if es else float("nan"),
-                }
-            )
+        rows, tests = _test_variable(
+            col, role, kind, coded.to_numpy()[ok], levels, g[ok], wv[ok], segs, small
+        )
+        records += rows
+        assoc += tests
 
     table = pd.DataFrame.from_records(
         records, columns=[c for c in TABLE_COLUMNS if c not in ("p_adjusted", "significant")]
     )
-    table["p_adjusted"] = bh_adjust(table["p_value"].to_numpy(dtype=float))
-    table["significant"] = (table["p_adjusted"] < alpha).fillna(False).astype(bool)
-    table = table[TABLE_COLUMNS].reset_index(drop=True)
-    assoc_df = pd.DataFrame.from_records(
-        assoc, columns=["variable", "role", "kind", "test", "statistic", "p_value", "effect_size"]
+    table = _with_adjusted(table, alpha)[TABLE_COLUMNS].reset_index(drop=True)
+    assoc_df = _with_adjusted(
+        pd.DataFrame.from_records(
+            assoc,
+            columns=["variable", "role", "kind", "test", "statistic", "p_value", "effect_size"],
+        ),
+        alpha,
     )
-    assoc_df["p_adjusted"] = bh_adjust(assoc_df["p_value"].to_numpy(dtype=float))
-    assoc_df["significant"] = (assoc_df["p_adjusted"] < alpha).fillna(False).astype(bool)
 
-    sizes = _sizes(g, wv, segs, data, value_cols, vt is not None)
+    sizes = _sizes(g, wv, segs, data, value_cols, valued)
     defining = _defining(table, segs, n_defining, min_effect)
     seg_desc = _over_indexing(table, min_effect, min_index)
     return Profile(
@@ -582,3 +412,136 @@ def segment_value(profile: Profile, segment: int) -> dict[str, float]:
         out[f"{m}_share"] = float(row[f"{m}_share"])
         out[f"{m}_mean"] = float(row[f"{m}_mean"])
     return out
+
+
+def _attach_value(
+    frame: pd.DataFrame, value: pd.DataFrame | None, id_column: str | None, warns: list[str]
+) -> tuple[pd.DataFrame, list[str], bool]:
+    """The survey with the numeric value measures joined on; their column names; valued?"""
+    data = frame.copy()
+    value_cols: list[str] = []
+    if value is None:
+        return data, value_cols, False
+    vt = _link_value(frame, value, id_column)
+    for c in vt.columns:
+        if pd.api.types.is_numeric_dtype(vt[c]):
+            name = c if c not in data.columns else f"value_{c}"
+            data[name] = vt[c].to_numpy()
+            value_cols.append(name)
+    if not value_cols:
+        warns.append("the value table has no numeric column; segments are not valued")
+    return data, value_cols, True
+
+
+def _untestable_segments(
+    g: np.ndarray, segs: list[int], min_size: int, warns: list[str]
+) -> list[int]:
+    """Segments too small (or with too small a rest) to test, each with a warning."""
+    seg_n = {s: int((g == s).sum()) for s in segs}
+    small = [s for s in segs if seg_n[s] < min_size or len(g) - seg_n[s] < min_size]
+    for s in small:
+        if len(segs) < 2:
+            break
+        if seg_n[s] < min_size:
+            warns.append(
+                f"segment {s} has {seg_n[s]} rows (fewer than min_size={min_size}): "
+                "its differences are reported but not tested"
+            )
+        else:
+            warns.append(
+                f"the rest of the sample outside segment {s} has {len(g) - seg_n[s]} rows "
+                f"(fewer than min_size={min_size}): segment {s} is not tested"
+            )
+    return small
+
+
+def _association(
+    col: str, role: str, kind: str, test: str, stat: float, p: float, es: float
+) -> dict[str, object]:
+    return {
+        "variable": col,
+        "role": role,
+        "kind": kind,
+        "test": test,
+        "statistic": stat,
+        "p_value": p,
+        "effect_size": es,
+    }
+
+
+def _test_variable(
+    col: str,
+    role: str,
+    kind: str,
+    cv: np.ndarray,
+    levels: list[str],
+    gv: np.ndarray,
+    ww: np.ndarray,
+    segs: list[int],
+    small: list[int],
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """One variable's rows (each segment × level against the rest) and its association tests.
+
+    ``cv``, ``gv`` and ``ww`` are the coded answers, segments and weights of the rows that
+    answered. Categorical and binary variables get a chi-square test against the segments;
+    numeric ones the smallest Welch p-value over segments (Bonferroni).
+    """
+    assoc = []
+    if kind == "categorical":
+        chi2, p_chi, v = chi2_association(cv.astype(str), gv, ww)
+        assoc.append(_association(col, role, kind, "chi2", chi2, p_chi, v))
+        series = [(lv, (cv == lv).astype(float)) for lv in levels]
+    else:
+        xs = cv.astype(float)
+        if kind == "binary":
+            chi2, p_chi, v = chi2_association(xs.astype(int).astype(str), gv, ww)
+            assoc.append(_association(col, role, kind, "chi2", chi2, p_chi, v))
+        series = [(levels[0], xs)]
+    records: list[dict[str, object]] = []
+    for lv, x in series:
+        total = weighted_mean(x, ww)
+        for s in segs:
+            ing = gv == s
+            n_s = int(ing.sum())
+            res = welch_test(x, ww, ing) if kind == "numeric" else proportion_test(x, ww, ing)
+            tested = s not in small and n_s > 0 and n_s < len(gv) and len(segs) > 1
+            val = weighted_mean(x[ing], ww[ing]) if n_s else float("nan")
+            records.append(
+                {
+                    "segment": s,
+                    "variable": col,
+                    "role": role,
+                    "kind": kind,
+                    "level": str(lv),
+                    "value": val,
+                    "rest": res.rest,
+                    "total": total,
+                    "index": 100.0 * val / total if total > 0 else float("nan"),
+                    "n": n_s,
+                    "statistic": res.statistic if tested else float("nan"),
+                    "p_value": res.p_value if tested else float("nan"),
+                    "effect_size": res.effect_size,
+                }
+            )
+    if kind == "numeric" and len(segs) > 1:
+        ps = [float(r["p_value"]) for r in records if np.isfinite(float(r["p_value"]))]  # type: ignore[arg-type]
+        es = [abs(float(r["effect_size"])) for r in records if np.isfinite(float(r["effect_size"]))]  # type: ignore[arg-type]
+        assoc.append(
+            _association(
+                col,
+                role,
+                kind,
+                "min welch (Bonferroni)",
+                float("nan"),
+                min(1.0, min(ps) * len(ps)) if ps else float("nan"),
+                max(es) if es else float("nan"),
+            )
+        )
+    return records, assoc
+
+
+def _with_adjusted(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Benjamini-Hochberg adjusted p-values of the whole table, and which are significant."""
+    frame["p_adjusted"] = bh_adjust(frame["p_value"].to_numpy(dtype=float))
+    frame["significant"] = (frame["p_adjusted"] < alpha).fillna(False).astype(bool)
+    return frame

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from segmentum.profiles.stage import ProfilesResult
+from segmentum.maps.report import add_map_blocks, white_space_sentence
 from segmentum.report.section import Section
+
+if TYPE_CHECKING:
+    from segmentum.profiles.stage import ProfilesResult
 
 CARD_CSS = (
     "<style>.persona-cards{display:flex;flex-wrap:wrap;gap:12px}"
@@ -17,8 +22,11 @@ CARD_CSS = (
 
 
 def report_section(result: ProfilesResult) -> Section:
-    """Persona cards, index heat map, exclusivity verdict, map, white space and themes."""
-    from segmentum.maps.plots import themes_figure
+    """Persona cards, index heat maps and the exclusivity verdict.
+
+    When the map stage ran with these profiles (:func:`run_profiles`), its map, white space
+    and themes follow in the same section; in a project run they are the map stage's own.
+    """
     from segmentum.profiles.plots import index_heatmap, size_figure
 
     prof, ex = result.profile, result.exclusivity
@@ -27,13 +35,10 @@ def report_section(result: ProfilesResult) -> Section:
         f"{len(prof.segments)} segments; mutually-exclusive check "
         f"{'passed' if ex.passed else 'failed'} (score {ex.score:.2f})."
     )
-    if len(result.white_space.table):
-        top = result.white_space.table.iloc[0]
-        summary += (
-            f" Top white space: {top['need']} (important to segment(s) "
-            f"{', '.join(map(str, top['segments']))}; best competitor {top['best_competitor_score']:.1f})."
-        )
-    sec = Section("profiles", "Segments: profiles, map and white space", summary=summary)
+    if result.maps is not None and (sentence := white_space_sentence(result.maps)):
+        summary += " " + sentence
+    title = "Segments: profiles, map and white space" if result.maps else "Segments: profiles"
+    sec = Section("profiles", title, summary=summary)
     for w in result.warnings:
         sec.warn(w)
     sec.html(
@@ -68,29 +73,8 @@ def report_section(result: ProfilesResult) -> Section:
         ),
         caption="Exclusivity per segment",
     )
-    if result.map_figure is not None:
-        sec.figure(
-            result.map_figure,
-            caption="Segmentation map: bubble area = population share; "
-            "arrows = needs; diamonds = competitors; dashed circles = gaps",
-        )
-        if result.map is not None and len(result.map.gaps):
-            sec.table(result.map.gaps, caption="Gaps: demand with no segment or competitor close")
-    ws = result.white_space.table
-    if len(ws):
-        sec.table(
-            ws.assign(segments=ws["segments"].map(lambda s: ", ".join(map(str, s)))),
-            caption="White space: needs important to a sizeable segment that no competitor serves well",
-        )
-    if result.themes is not None:
-        sec.figure(themes_figure(result.themes, names=names), caption="'I wish' themes by segment")
-        q = result.themes.quotes.groupby("theme")["text"].apply(" | ".join)
-        sec.table(
-            result.themes.themes.assign(quotes=result.themes.themes["theme"].map(q)).drop(
-                columns=["terms"]
-            ),
-            caption="'I wish' themes and representative quotes",
-        )
+    if result.maps is not None:
+        add_map_blocks(sec, result.maps)
     sec.table(
         _significant(prof.table),
         caption="Significant differences (BH-adjusted), largest effects first",

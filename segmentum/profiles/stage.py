@@ -1,56 +1,120 @@
-"""Stage entry point: profiles, exclusivity, personas, map and white space in one call.
+"""The profiles stage: who each segment is, what defines it, whether segments are distinct.
 
-Each step does what it can; a step that cannot run (no text column, no competitor
-ratings, a descriptor with too many categories, a segment too small to test) is skipped
-with a warning saying why, and the rest still runs.
+:func:`profile_segments` is the stage proper (profiles, exclusivity, personas);
+:func:`run_profiles` runs it and then the map and white-space stage
+(:func:`segmentum.maps.run_maps`) in one call, for notebooks. :data:`PROFILES` is the stage
+in the flow; it hands the map stage its :class:`~segmentum.maps.stage.MapInputs`.
+
+Each step does what it can; a step that cannot run (a descriptor with too many categories,
+a segment too small to test) is skipped with a warning saying why, and the rest still runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
-from segmentum.maps.projection import Method, SegmentMap, segment_map
-from segmentum.maps.themes import Themes, themes
-from segmentum.maps.white_space import WhiteSpace, white_space
+from segmentum.flow import Stage, StageContext
+from segmentum.maps.projection import Method, SegmentMap
+from segmentum.maps.stage import MapInputs, MapsConfig, MapsResult, run_maps
+from segmentum.maps.themes import Themes
+from segmentum.maps.white_space import WhiteSpace
 from segmentum.profiles.exclusivity import ExclusivityReport, exclusivity
 from segmentum.profiles.personas import Persona, personas
 from segmentum.profiles.profile import Profile, profile, profile_value_columns, segment_value
+from segmentum.profiles.report import report_section
+
+__all__ = [
+    "PROFILES",
+    "ProfilesConfig",
+    "ProfilesResult",
+    "primary_value_measure",
+    "profile_segments",
+    "run_profiles",
+]
 
 _PRIMARY_VALUE = ("clv", "margin", "profit", "revenue", "monetary_value", "value")
 
 
+class ProfilesConfig(BaseModel):
+    """Settings of the profiles stage, the ``[profiles]`` table of the project file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: keys that moved to another table, with where they went (named in the error)
+    moved_keys: ClassVar[dict[str, str]] = {
+        "map_method": "[maps] method",
+        "n_themes": "[maps] n_themes",
+        "themes_method": "[maps] themes_method",
+    }
+
+    names: dict[int, str] = Field(
+        default_factory=dict,
+        description='Segment names chosen by you, e.g. names = { 1 = "Online savers" }.',
+    )
+    phrases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Readable phrases for item names in persona cards "
+        '(need_local_agent = "a local agent").',
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="False discovery rate of the Benjamini-Hochberg tests."
+    )
+    max_levels: int = Field(
+        20, ge=2, description="Descriptors with more categories than this are skipped."
+    )
+    min_size: int = Field(10, ge=1, description="Segments with fewer respondents are not tested.")
+    exclusivity_threshold: float = Field(
+        0.6, ge=0, le=1, description="Score the mutually-exclusive check must reach."
+    )
+
+
 @dataclass(frozen=True)
 class ProfilesResult:
-    """Everything the profiles and map stages produce for one segmentation.
+    """Everything the profiles stage produces for one segmentation.
 
     Attributes
     ----------
     profile : Profile
     exclusivity : ExclusivityReport
     personas : tuple of Persona
-    themes : Themes or None
-        ``None`` when there was no usable text column.
-    white_space : WhiteSpace
-        Empty table (with a warning) without competitor ratings.
-    map : SegmentMap or None
-    map_figure : plotly Figure or None
     warnings : tuple of str
-        Every step's skips and problems, in order.
+        Every step's skips and problems, in order (the map stage's too when it ran here).
+    maps : MapsResult or None
+        The map, white space and themes when :func:`run_profiles` ran them with these
+        profiles; ``None`` in a project run, where the map stage has its own result
+        (``RunResult.maps``).
+    themes, white_space, map, map_figure
+        Shortcuts to ``maps`` (``None`` without it).
     """
 
     profile: Profile
     exclusivity: ExclusivityReport
     personas: tuple[Persona, ...]
-    themes: Themes | None
-    white_space: WhiteSpace
-    map: SegmentMap | None = field(repr=False)
-    map_figure: Any = field(repr=False)
     warnings: tuple[str, ...] = ()
+    maps: MapsResult | None = field(default=None, repr=False)
+
+    @property
+    def themes(self) -> Themes | None:
+        return None if self.maps is None else self.maps.themes
+
+    @property
+    def white_space(self) -> WhiteSpace | None:
+        return None if self.maps is None else self.maps.white_space
+
+    @property
+    def map(self) -> SegmentMap | None:
+        return None if self.maps is None else self.maps.map
+
+    @property
+    def map_figure(self) -> Any:
+        return None if self.maps is None else self.maps.map_figure
 
     @property
     def table(self) -> pd.DataFrame:
@@ -61,6 +125,21 @@ class ProfilesResult:
         """Segment names (overrides or suggestions)."""
         return {p.segment: p.name for p in self.personas}
 
+    def map_inputs(self) -> MapInputs:
+        """What the map stage needs from these profiles."""
+        prof = self.profile
+        measure = primary_value_measure(prof)
+        seg_val = None
+        if measure is not None:
+            seg_val = prof.sizes.set_index("segment")[f"{measure}_total"]
+        return MapInputs(
+            labels=prof.labels,
+            weights=prof.weights,
+            basis=tuple(prof.basis),
+            names=self.names(),
+            segment_value=seg_val,
+        )
+
     def segments_json(self) -> dict[str, Any]:
         """The ``segments``, ``white_space`` and ``exclusivity`` entries of ``segments.json``.
 
@@ -68,9 +147,11 @@ class ProfilesResult:
         -------
         dict
             ``segments``: list of ``{segment, name, size, share, defining_needs,
-            descriptors, value}``; ``white_space``: list strongest first of ``{need,
-            segments, importance, best_competitor_score, ...}``; ``exclusivity``: ``{score,
-            passed, threshold, offenders, quantifiable}``. Plain JSON types only.
+            descriptors, value}``; ``white_space`` (when the map stage ran with these
+            profiles, see :meth:`MapsResult.segments_json`): list strongest first of
+            ``{need, segments, importance, best_competitor_score, ...}``;
+            ``exclusivity``: ``{score, passed, threshold, offenders, quantifiable}``.
+            Plain JSON types only.
         """
         sizes = self.profile.sizes.set_index("segment")
         desc = self.profile.segment_descriptors
@@ -101,20 +182,20 @@ class ProfilesResult:
                 }
             )
         ex = self.exclusivity
-        return {
-            "segments": segs,
-            "white_space": self.white_space.records(),
-            "exclusivity": {
-                "score": ex.score,
-                "passed": ex.passed,
-                "threshold": ex.threshold,
-                "uniqueness": ex.uniqueness,
-                "coverage": ex.coverage,
-                "separation": ex.separation,
-                "offenders": ex.offenders,
-                "quantifiable": ex.quantifiable,
-            },
+        out: dict[str, Any] = {"segments": segs}
+        if self.maps is not None:
+            out.update(self.maps.segments_json())
+        out["exclusivity"] = {
+            "score": ex.score,
+            "passed": ex.passed,
+            "threshold": ex.threshold,
+            "uniqueness": ex.uniqueness,
+            "coverage": ex.coverage,
+            "separation": ex.separation,
+            "offenders": ex.offenders,
+            "quantifiable": ex.quantifiable,
         }
+        return out
 
 
 def _num(x: object) -> float | None:
@@ -170,6 +251,63 @@ def primary_value_measure(prof: Profile) -> str | None:
     return measures[0] if measures else None
 
 
+def profile_segments(
+    survey: pd.DataFrame,
+    labels: pd.Series | np.ndarray | Sequence[int] | pd.DataFrame,
+    *,
+    id_column: str | None = None,
+    basis: Sequence[str],
+    descriptors: Sequence[str] = (),
+    behaviours: Sequence[str] = (),
+    weights: str | pd.Series | None = None,
+    text: str | None = None,
+    value: pd.DataFrame | None = None,
+    config: ProfilesConfig | None = None,
+) -> ProfilesResult:
+    """Run the profiles stage: profiles, the mutually-exclusive check and persona cards.
+
+    Parameters are those of :func:`run_profiles`; ``text`` only feeds the personas' quotes.
+    ``names``, ``phrases``, ``alpha``, ``max_levels``, ``min_size`` and
+    ``exclusivity_threshold`` come from ``config``.
+
+    Returns
+    -------
+    ProfilesResult
+        With ``maps=None``.
+    """
+    cfg = config or ProfilesConfig()
+    warns: list[str] = []
+    lab = _labels_for(survey, labels, id_column)
+    link = None
+    if value is not None:
+        link = _value_link(survey, value, id_column)
+        if link is None and not value.index.equals(survey.index):
+            warns.append("value table has no id shared with the survey: segments are not valued")
+            value = None
+    prof = profile(
+        survey,
+        lab,
+        basis=basis,
+        descriptors=descriptors,
+        behaviours=behaviours,
+        value=value,
+        id_column=link,
+        weights=weights,
+        alpha=cfg.alpha,
+        max_levels=cfg.max_levels,
+        min_size=cfg.min_size,
+    )
+    warns += list(prof.warnings)
+    ex = exclusivity(prof, threshold=cfg.exclusivity_threshold, min_size=cfg.min_size)
+    if not ex.passed:
+        warns.append(ex.verdict())
+    texts = None
+    if text is not None and text in survey.columns:
+        texts = survey.loc[prof.labels.index, text]
+    cards = tuple(personas(prof, names=cfg.names or None, phrases=cfg.phrases or None, texts=texts))
+    return ProfilesResult(profile=prof, exclusivity=ex, personas=cards, warnings=tuple(warns))
+
+
 def run_profiles(
     survey: pd.DataFrame,
     labels: pd.Series | np.ndarray | Sequence[int] | pd.DataFrame,
@@ -184,16 +322,16 @@ def run_profiles(
     value: pd.DataFrame | None = None,
     names: Mapping[int, str] | None = None,
     phrases: Mapping[str, str] | None = None,
-    alpha: float = 0.05,
-    max_levels: int = 20,
-    min_size: int = 10,
-    exclusivity_threshold: float = 0.6,
-    map_method: Method = "auto",
-    n_themes: int = 8,
-    themes_method: Literal["nmf", "embeddings"] = "nmf",
+    alpha: float = ProfilesConfig.model_fields["alpha"].default,
+    max_levels: int = ProfilesConfig.model_fields["max_levels"].default,
+    min_size: int = ProfilesConfig.model_fields["min_size"].default,
+    exclusivity_threshold: float = ProfilesConfig.model_fields["exclusivity_threshold"].default,
+    map_method: Method = MapsConfig.model_fields["method"].default,
+    n_themes: int = MapsConfig.model_fields["n_themes"].default,
+    themes_method: Literal["nmf", "embeddings"] = MapsConfig.model_fields["themes_method"].default,
     random_state: int = 0,
 ) -> ProfilesResult:
-    """Run the profiles and map stages.
+    """Run the profiles stage and then the map and white-space stage, in one call.
 
     Parameters
     ----------
@@ -219,111 +357,123 @@ def run_profiles(
         Segment names chosen by the user.
     phrases : mapping of str to str, optional
         Readable phrases for item names.
-    alpha, max_levels, min_size : see :func:`segmentum.profiles.profile`.
-    exclusivity_threshold : float, default=0.6
-    map_method : {"auto", "pca", "lda", "ca"}, default="auto"
-    n_themes : int, default=8
-    themes_method : {"nmf", "embeddings"}, default="nmf"
-        TF-IDF + NMF (offline, no extra) or sentence embeddings (``segmentum[text]``).
+    alpha, max_levels, min_size, exclusivity_threshold
+        See :class:`ProfilesConfig` (defaults read from it).
+    map_method, n_themes, themes_method
+        ``method``, ``n_themes`` and ``themes_method`` of :class:`MapsConfig`.
     random_state : int, default=0
 
     Returns
     -------
     ProfilesResult
+        With ``maps`` set, and the warnings of both stages in order.
     """
-    warns: list[str] = []
-    lab = _labels_for(survey, labels, id_column)
-    link = None
-    if value is not None:
-        link = _value_link(survey, value, id_column)
-        if link is None and not value.index.equals(survey.index):
-            warns.append("value table has no id shared with the survey: segments are not valued")
-            value = None
-    prof = profile(
-        survey,
-        lab,
-        basis=basis,
-        descriptors=descriptors,
-        behaviours=behaviours,
-        value=value,
-        id_column=link,
-        weights=weights,
+    config = ProfilesConfig(
+        names=dict(names or {}),
+        phrases=dict(phrases or {}),
         alpha=alpha,
         max_levels=max_levels,
         min_size=min_size,
+        exclusivity_threshold=exclusivity_threshold,
     )
-    warns += list(prof.warnings)
-    ex = exclusivity(prof, threshold=exclusivity_threshold, min_size=min_size)
-    if not ex.passed:
-        warns.append(ex.verdict())
-
-    texts = None
-    th: Themes | None = None
-    if text is None:
-        warns.append("no text column: 'I wish' themes and quotes skipped")
-    elif text not in survey.columns:
-        warns.append(
-            f"text column {text!r} is not in the survey: 'I wish' themes and quotes skipped"
-        )
-    else:
-        texts = survey.loc[prof.labels.index, text]
-        th = themes(
-            texts,
-            prof.labels,
-            weights=prof.weights,
-            n_themes=n_themes,
-            random_state=random_state,
-            method=themes_method,
-        )
-        warns += list(th.warnings)
-        if th.empty:
-            th = None
-
-    cards = tuple(personas(prof, names=names, phrases=phrases, texts=texts))
-    final_names = {p.segment: p.name for p in cards}
-
-    measure = primary_value_measure(prof)
-    seg_val = None
-    if measure is not None:
-        seg_val = prof.sizes.set_index("segment")[f"{measure}_total"]
-    sub = survey.loc[prof.labels.index]
-    w_sub = prof.weights
-    ws = white_space(
-        sub,
-        prof.labels,
-        basis=prof.basis,
+    profiled = profile_segments(
+        survey,
+        labels,
+        id_column=id_column,
+        basis=basis,
+        descriptors=descriptors,
+        behaviours=behaviours,
+        weights=weights,
+        text=text,
+        value=value,
+        config=config,
+    )
+    maps = run_maps(
+        survey,
+        profiled.map_inputs(),
+        text=text,
         competitor_ratings=competitor_ratings,
-        weights=w_sub,
-        segment_value=seg_val,
+        config=MapsConfig(method=map_method, n_themes=n_themes, themes_method=themes_method),
+        random_state=random_state,
     )
-    warns += list(ws.warnings)
-
-    smap: SegmentMap | None = None
-    fig = None
-    try:
-        smap = segment_map(
-            sub,
-            prof.labels,
-            basis=prof.basis,
-            weights=w_sub,
-            method=map_method,
-            names=final_names,
-            competitor_ratings=competitor_ratings,
-            segment_value=seg_val,
-        )
-        warns += list(smap.warnings)
-        from segmentum.maps.plots import map_figure
-
-        fig = map_figure(smap)
-    except (ValueError, KeyError, np.linalg.LinAlgError) as err:
-        warns.append(f"segmentation map skipped: {err}")
     return ProfilesResult(
-        profile=prof,
-        exclusivity=ex,
-        personas=cards,
-        themes=th,
-        white_space=ws,
-        map=smap,
-        map_figure=fig,
-        warnings=tuple(warns),
+        profile=profiled.profile,
+        exclusivity=profiled.exclusivity,
+        personas=profiled.personas,
+        warnings=(*profiled.warnings, *maps.warnings),
+        maps=maps,
     )
+
+
+# --- the stage in the flow: what it needs from a project, what it hands on ------------------
+
+#: value measures a segment's share of the total means something for (additive per customer)
+ADDITIVE_VALUE = (
+    "n_transactions",
+    "revenue",
+    "margin",
+    "expected_purchases",
+    "clv",
+    "cost_to_serve",
+    "profit",
+    "profit_clv",
+)
+
+
+def _skip(ctx: StageContext) -> str | None:
+    survey = ctx.config.sources.survey
+    if survey is None:
+        return "no survey table is declared ([sources.survey])"
+    return None
+
+
+def _run(ctx: StageContext) -> ProfilesResult:
+    from segmentum.segments.stage import SegmentsResult
+    from segmentum.value.stage import ValueResult, per_customer_columns
+
+    survey_src = ctx.config.sources.survey
+    assert survey_src is not None
+    labels = ctx.result(SegmentsResult).assignments[[survey_src.id_column, "segment"]]
+    value = None
+    value_result = ctx.optional(ValueResult)
+    if value_result is not None and survey_src.customer_id:
+        # Linked through the survey's customer id column; only additive measures.
+        per_customer = per_customer_columns(value_result)
+        keep = ["customer_id", *[c for c in ADDITIVE_VALUE if c in per_customer.columns]]
+        value = per_customer[keep].rename(columns={"customer_id": survey_src.customer_id})
+    return profile_segments(
+        ctx.data.frame("survey"),
+        labels,
+        id_column=survey_src.id_column,
+        basis=list(survey_src.basis),
+        descriptors=list(survey_src.descriptors),
+        behaviours=list(survey_src.behaviours),
+        weights=survey_src.weight,
+        text=survey_src.text,
+        value=value,
+        config=ctx.settings(ProfilesConfig, "profiles"),
+    )
+
+
+def _files(result: ProfilesResult, run_dir: Path) -> list[Path]:
+    """The personas as Markdown."""
+    if not result.personas:
+        return []
+    path = run_dir / "personas.md"
+    path.write_text("\n\n".join(p.to_markdown() for p in result.personas) + "\n", encoding="utf-8")
+    return [path]
+
+
+PROFILES = Stage(
+    name="profiles",
+    title="Profiles and personas",
+    skip_reason=_skip,
+    run=_run,
+    section=report_section,
+    summary=lambda r: r.segments_json(),
+    write_files=_files,
+    settings=ProfilesConfig,
+    needs=("segments",),
+    summary_at_top=True,
+    provides=lambda r: (r.map_inputs(),),
+)

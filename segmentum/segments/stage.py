@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from segmentum.flow import Stage, StageContext
 from segmentum.report.section import Section
 from segmentum.segments.basis import BasisTransformer, prepare_basis
 from segmentum.segments.estimator import SEGMENT_STABILITY_FLAG, NeedsSegmenter
@@ -17,46 +20,68 @@ from segmentum.segments.labels import LabelMatch, match_labels
 _RAW_METHODS = ("lca", "kprototypes")  # fitted on the raw typed items, not the matrix
 
 
-@dataclass(frozen=True)
-class SegmentsConfig:
-    """Settings of the segments stage (mirror :class:`NeedsSegmenter` and :func:`prepare_basis`).
+class SegmentsConfig(BaseModel):
+    """Settings of the segments stage, the ``[segments]`` table of the project file.
 
-    Parameters
-    ----------
-    n_segments : int or None, default=None
-        Pin the number of segments; None lets the evidence choose from ``k_range``.
-    k_range : tuple of int, default=(2, 8)
-    method : {"kmeans", "gmm", "lca", "kprototypes", "ensemble"}, default="kmeans"
-    covariance_type : {"diag", "full", "tied", "spherical"}, default="diag"
-    n_init : int, default=10
-    n_boot : int, default=100
-    min_segment_share : float, default=0.05
-        Segments under this share are flagged (the project file's threshold).
-    scale_correction : {"none", "center", "standardize"}, default="none"
-    standardize : bool or "auto", default="auto"
-        "auto" standardises rating scales and keeps 0/1 items (Yes/No, dummies) as 0/1.
-    reduce : {None, "pca", "fa"}, default=None
-    n_components : int or None, default=None
-    impute : {"median", "mean", "none"}, default="median"
-    random_state : int, default=0
-        Seed; runs are reproducible by default.
-    n_jobs : int, default=-1
+    Declared once: the project file, ``segmentum settings`` and :func:`run_segments` read
+    them from here (:class:`NeedsSegmenter` and :func:`prepare_basis` get them passed on).
+    Bounds and closed choices are checked when the object is built, so a project file is
+    checked when it loads.
     """
 
-    n_segments: int | None = None
-    k_range: tuple[int, int] = (2, 8)
-    method: Literal["kmeans", "gmm", "lca", "kprototypes", "ensemble"] = "kmeans"
-    covariance_type: Literal["diag", "full", "tied", "spherical"] = "diag"
-    n_init: int = 10
-    n_boot: int = 100
-    min_segment_share: float = 0.05
-    scale_correction: Literal["none", "center", "standardize"] = "none"
-    standardize: bool | Literal["auto"] = "auto"
-    reduce: Literal["pca", "fa"] | None = None
-    n_components: int | None = None
-    impute: Literal["median", "mean", "none"] = "median"
-    random_state: int = 0
-    n_jobs: int = -1
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_segments: int | None = Field(
+        None, ge=2, description="Pin the number of segments; empty lets the evidence choose."
+    )
+    k_range: tuple[int, int] = Field(
+        (2, 8), description="Smallest and largest number of segments to compare: [min, max]."
+    )
+    method: Literal["kmeans", "gmm", "lca", "kprototypes", "ensemble"] = Field(
+        "kmeans", description="Segmentation method."
+    )
+    covariance_type: Literal["diag", "full", "tied", "spherical"] = Field(
+        "diag", description="Covariance of the Gaussian mixture (method = gmm)."
+    )
+    n_init: int = Field(10, ge=1, description="Restarts per fit; the best is kept.")
+    n_boot: int = Field(
+        100, ge=0, description="Bootstrap pairs per k for stability (0 skips stability)."
+    )
+    min_segment_share: float = Field(
+        0.05, ge=0, lt=1, description="Segments under this population share are flagged."
+    )
+    scale_correction: Literal["none", "center", "standardize"] = Field(
+        "none", description="Per-respondent scale-use correction of rating items."
+    )
+    standardize: bool | Literal["auto"] = Field(
+        "auto",
+        description="Standardise the basis; auto standardises rating scales and keeps 0/1 "
+        "items (Yes/No, dummies) as 0/1.",
+    )
+    reduce: Literal["pca", "fa"] | None = Field(
+        None, description="Reduce the basis first: pca or fa (factor analysis); empty: no."
+    )
+    n_components: int | None = Field(
+        None, ge=1, description="Components kept by reduce (empty: chosen from the data)."
+    )
+    impute: Literal["median", "mean", "none"] = Field(
+        "median", description="How missing basis answers are filled."
+    )
+    random_state: int = Field(
+        0, description="Seed; the project's seed when the project file gives none."
+    )
+    n_jobs: int = Field(-1, description="Parallel jobs for the stability resamples (-1: all).")
+
+    @field_validator("k_range")
+    @classmethod
+    def _ordered_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = value
+        if lo < 2 or hi < lo:
+            raise ValueError(
+                f"k_range must be [min, max] with 2 <= min <= max, got [{lo}, {hi}]; "
+                f"for example k_range = [{max(2, min(lo, hi))}, {max(lo, hi, 2)}]"
+            )
+        return value
 
 
 class SegmentsModel:
@@ -370,7 +395,9 @@ def run_segments(
             "mean_similarity": _json_float(match.mean_similarity),
             "mapping": {str(k): int(v) for k, v in relabel.items()},
         },
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "config": {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.model_dump().items()
+        },
         "warnings": warnings_,
     }
     return SegmentsResult(
@@ -438,3 +465,70 @@ def report_section(result: SegmentsResult) -> Section:
     for m in result.warnings:
         sec.warn(m)
     return sec
+
+
+# --- the stage in the flow: what it needs from a project, what it hands on ------------------
+
+
+def _skip(ctx: StageContext) -> str | None:
+    survey = ctx.config.sources.survey
+    if survey is None:
+        return "no survey table is declared ([sources.survey])"
+    if not survey.basis:
+        return "the survey declares no basis items (basis = [...] under [sources.survey])"
+    return None
+
+
+def _previous_segments(ctx: StageContext) -> dict[str, Any] | None:
+    # Parquet only, from a run folder the catalogue checked (manifest checksums).
+    from segmentum.segments.persist import load_previous
+
+    return None if ctx.previous_run is None else load_previous(ctx.previous_run)
+
+
+def _run(ctx: StageContext) -> SegmentsResult:
+    survey = ctx.config.sources.survey
+    assert survey is not None
+    return run_segments(
+        ctx.data.frame("survey"),
+        id_column=survey.id_column,
+        basis=list(survey.basis),
+        weights=survey.weight,
+        config=ctx.settings(SegmentsConfig, "segments", random_state=ctx.seed),
+        previous=_previous_segments(ctx),
+    )
+
+
+def _assignments(result: SegmentsResult, ctx: StageContext) -> pd.DataFrame:
+    survey = ctx.config.sources.survey
+    assert survey is not None
+    frame = result.assignments.rename(columns={survey.id_column: "respondent_id"})
+    frame["respondent_id"] = frame["respondent_id"].astype(str)
+    if survey.customer_id:
+        link = ctx.data.frame("survey")[[survey.id_column, survey.customer_id]].rename(
+            columns={survey.id_column: "respondent_id", survey.customer_id: "customer_id"}
+        )
+        link["respondent_id"] = link["respondent_id"].astype(str)
+        frame = frame.merge(link, on="respondent_id", how="left")
+    return frame
+
+
+def _save(result: SegmentsResult, model_dir: Path) -> None:
+    # The scoring model as data (never pickle), memberships and centroids as Parquet.
+    from segmentum.segments.persist import save_segments
+
+    save_segments(result, model_dir)
+
+
+SEGMENTS = Stage(
+    name="segments",
+    title="Needs-based segments",
+    skip_reason=_skip,
+    run=_run,
+    section=report_section,
+    assignments=_assignments,
+    summary=lambda r: dict(r.summary),
+    save_model=_save,
+    settings=SegmentsConfig,
+    summary_key="segmentation",
+)

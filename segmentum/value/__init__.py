@@ -20,7 +20,7 @@ from segmentum.value.models import (
 from segmentum.value.report import report_section
 from segmentum.value.rfm import decile_table, rfm_scores
 from segmentum.value.stage import ValueConfig, ValueResult, run_value
-from segmentum.value.summary import summarize
+from segmentum.value.summary import summarize, summary_sql
 from segmentum.value.validation import holdout_validation, tracking_data
 
 __all__ = [
@@ -42,5 +42,6 @@ __all__ = [
     "rfm_scores",
     "run_value",
     "summarize",
+    "summary_sql",
     "tracking_data",
 ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pandas as pd
+from pydantic import ConfigDict
 
 from segmentum.value.summary import _quote
 
@@ -42,6 +42,9 @@ class CostRules:
     channel_costs: dict[str, float] = field(default_factory=dict)
     cost_columns: tuple[str, ...] = ()
     acquisition_cost_column: str | None = None
+
+    # A project file's [value.cost] table is checked like every table: no unknown keys.
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     @property
     def is_empty(self) -> bool:
@@ -105,6 +108,8 @@ def cost_to_serve(
     warnings: list[str] = []
     cid, ts = _quote(customer_id), _quote(timestamp)
     where = f"WHERE CAST({ts} AS DATE) <= DATE '{end.isoformat()}'" if end else ""
+    import duckdb  # lazy: importing segmentum.value stays light
+
     con = duckdb.connect()
     try:
         con.register("_tx", transactions)

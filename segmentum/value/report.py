@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from segmentum.report.section import Section
 from segmentum.value import plots
 from segmentum.value.rfm import rfm_grid
-from segmentum.value.stage import ValueResult
+
+if TYPE_CHECKING:
+    from segmentum.value.stage import ValueResult
 
 __all__ = ["report_section"]
 

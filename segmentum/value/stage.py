@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
+from segmentum.flow import Stage, StageContext
 from segmentum.value.clv import discounted_expected_purchases, step_discount_rate
 from segmentum.value.cost import CostRules, cost_to_serve
 from segmentum.value.models import (
@@ -25,11 +27,19 @@ from segmentum.value.models import (
     GammaGammaModel,
     ParetoNBDModel,
 )
+from segmentum.value.report import report_section
 from segmentum.value.rfm import assign_deciles, decile_table, rfm_scores
 from segmentum.value.summary import TIME_UNITS, summarize
 from segmentum.value.validation import holdout_metrics, holdout_validation, tracking_data
 
-__all__ = ["PER_CUSTOMER_COLUMNS", "ValueConfig", "ValueResult", "run_value"]
+__all__ = [
+    "PER_CUSTOMER_COLUMNS",
+    "VALUE",
+    "ValueConfig",
+    "ValueResult",
+    "per_customer_columns",
+    "run_value",
+]
 
 #: columns of ``ValueResult.per_customer``, in order (those that cannot be computed are absent)
 PER_CUSTOMER_COLUMNS: tuple[str, ...] = (
@@ -43,75 +53,40 @@ PER_CUSTOMER_COLUMNS: tuple[str, ...] = (
 _MODELS = {"bgnbd": (BetaGeoModel, "BG/NBD"), "pareto_nbd": (ParetoNBDModel, "Pareto/NBD")}
 
 
-@dataclass(frozen=True)
-class ValueConfig:
-    """Settings of the value stage (all have defaults).
+class ValueConfig(BaseModel):
+    """Settings of the value stage, the ``[value]`` table of the project file (all have defaults).
 
-    Parameters
-    ----------
-    time_unit : {"D", "W"}, default="W"
-        Time unit of the BTYD summary and the models.
-    holdout_periods : int or None, default=None
-        Length of the holdout in ``time_unit``; ``None`` picks a third of the observed span
-        (at most 52 weeks), 0 skips validation.
-    clv_horizon_days : float, default=365.0
-        CLV horizon.
-    clv_step_days : float, default=30.4375
-        Discounting step (a month).
-    discount_rate : float, default=0.10
-        Annual discount rate.
-    rfm_bins : int, default=5
-        Quantile classes per RFM dimension.
-    model : {"bgnbd", "pareto_nbd"}, default="bgnbd"
-        Purchase model.
-    penalizer : float, default=0.0
-        L2 penalty of the model fits.
-    decile_by : {"revenue", "margin", "clv", "profit", "profit_clv"}, default="revenue"
-        What ranks customers into value deciles (falls back to revenue when unavailable).
-    cost : CostRules, default=CostRules()
-        Cost-to-serve rules.
+    Declared once: the project file, ``segmentum settings`` and :func:`run_value` read them
+    from here. Bounds and closed choices are checked when the object is built (a
+    ``pydantic.ValidationError``, a ``ValueError``), so a project file is checked at load.
     """
 
-    time_unit: Literal["D", "W"] = "W"
-    holdout_periods: int | None = None
-    clv_horizon_days: float = 365.0
-    clv_step_days: float = 30.4375
-    discount_rate: float = 0.10
-    rfm_bins: int = 5
-    model: Literal["bgnbd", "pareto_nbd"] = "bgnbd"
-    penalizer: float = 0.0
-    decile_by: Literal["revenue", "margin", "clv", "profit", "profit_clv"] = "revenue"
-    cost: CostRules = field(default_factory=CostRules)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __post_init__(self) -> None:
-        # project files give the cost rules as a table: accept a dict
-        if isinstance(self.cost, dict):
-            rules = dict(self.cost)
-            if "cost_columns" in rules:
-                rules["cost_columns"] = tuple(rules["cost_columns"])
-            object.__setattr__(self, "cost", CostRules(**rules))
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the setting and its valid choices."""
-        if self.time_unit not in TIME_UNITS:
-            raise ValueError(
-                f"value.time_unit must be one of {sorted(TIME_UNITS)}, got {self.time_unit!r}"
-            )
-        if self.model not in _MODELS:
-            raise ValueError(f"value.model must be one of {sorted(_MODELS)}, got {self.model!r}")
-        choices = ("revenue", "margin", "clv", "profit", "profit_clv")
-        if self.decile_by not in choices:
-            raise ValueError(
-                f"value.decile_by must be one of {list(choices)}, got {self.decile_by!r}"
-            )
-        if self.holdout_periods is not None and self.holdout_periods < 0:
-            raise ValueError("value.holdout_periods must be >= 0")
-        if self.clv_horizon_days <= 0 or self.clv_step_days <= 0:
-            raise ValueError("value.clv_horizon_days and value.clv_step_days must be > 0")
-        if not -1 < self.discount_rate < 10:
-            raise ValueError(f"value.discount_rate must be in (-1, 10), got {self.discount_rate}")
-        if not 2 <= self.rfm_bins <= 9:
-            raise ValueError(f"value.rfm_bins must be between 2 and 9, got {self.rfm_bins}")
+    time_unit: Literal["D", "W"] = Field(
+        "W", description="Time unit of the BTYD summary and the models: D (days) or W (weeks)."
+    )
+    holdout_periods: int | None = Field(
+        None,
+        ge=0,
+        description="Holdout length in time_unit; empty picks a third of the observed span "
+        "(at most 52 weeks), 0 skips validation.",
+    )
+    clv_horizon_days: float = Field(365.0, gt=0, description="CLV horizon, in days.")
+    clv_step_days: float = Field(30.4375, gt=0, description="Discounting step (a month), in days.")
+    discount_rate: float = Field(0.10, gt=-1, lt=10, description="Annual discount rate.")
+    rfm_bins: int = Field(5, ge=2, le=9, description="Quantile classes per RFM dimension.")
+    model: Literal["bgnbd", "pareto_nbd"] = Field("bgnbd", description="Purchase model.")
+    penalizer: float = Field(0.0, ge=0, description="L2 penalty of the model fits.")
+    decile_by: Literal["revenue", "margin", "clv", "profit", "profit_clv"] = Field(
+        "revenue",
+        description="What ranks customers into value deciles (revenue when unavailable).",
+    )
+    cost: CostRules = Field(
+        default_factory=CostRules,
+        description="Cost-to-serve rules ([value.cost]: cost_per_order, "
+        "cost_per_support_contact, channel_costs, cost_columns, acquisition_cost_column).",
+    )
 
 
 @dataclass(frozen=True)
@@ -222,7 +197,6 @@ def run_value(
     ValueResult
     """
     cfg = config or ValueConfig()
-    cfg.validate()
     warnings: list[str] = []
     skipped: dict[str, str] = {}
     models: dict[str, Any] = {}
@@ -501,3 +475,74 @@ def run_value(
         config=cfg,
         customer_id=customer_id,
     )
+
+
+# --- the stage in the flow: what it needs from a project, what it hands on ------------------
+
+
+def _skip(ctx: StageContext) -> str | None:
+    if "transactions" not in ctx.data:
+        return "no transactions table is declared ([sources.transactions])"
+    return None
+
+
+def _run(ctx: StageContext) -> ValueResult:
+    src = ctx.config.sources.transactions
+    assert src is not None
+    events = ctx.config.sources.events
+    customers = ctx.config.sources.customers
+    events_frame = ctx.data.get("events")
+    if events_frame is not None and events is not None:
+        events_frame = events_frame.rename(
+            columns={
+                events.customer_id: "customer_id",
+                events.timestamp: "timestamp",
+                events.event_type: "event_type",
+            }
+        )
+    customers_frame = ctx.data.get("customers")
+    if customers_frame is not None and customers is not None:
+        renames = {customers.id: "customer_id"}
+        if customers.acquisition_cost:
+            renames[customers.acquisition_cost] = "acquisition_cost"
+        customers_frame = customers_frame.rename(columns=renames)
+    return run_value(
+        ctx.data.frame("transactions"),
+        customer_id=src.customer_id,
+        timestamp=src.timestamp,
+        amount=src.amount,
+        margin=src.margin,
+        channel=src.channel,
+        events=events_frame,
+        customers=customers_frame,
+        analysis_date=ctx.data.analysis_date,
+        config=ctx.settings(ValueConfig, "value"),
+        cost=src.cost,
+    )
+
+
+def per_customer_columns(result: ValueResult) -> pd.DataFrame:
+    """``result.per_customer`` keyed by a string ``customer_id`` (the run's join key)."""
+    frame = result.per_customer.copy()
+    if result.customer_id != "customer_id" and result.customer_id in frame:
+        frame = frame.rename(columns={result.customer_id: "customer_id"})
+    if "customer_id" not in frame.columns:
+        frame = frame.reset_index()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    return frame
+
+
+def _assignments(result: ValueResult, ctx: StageContext) -> pd.DataFrame:
+    return per_customer_columns(result)
+
+
+VALUE = Stage(
+    name="value",
+    title="Customer value",
+    skip_reason=_skip,
+    run=_run,
+    section=report_section,
+    assignments=_assignments,
+    summary=lambda r: dict(r.summary),
+    settings=ValueConfig,
+)

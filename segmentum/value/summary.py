@@ -32,13 +32,15 @@ import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["TIME_UNITS", "summarize", "summary_sql"]
 
@@ -472,6 +474,8 @@ def summarize(
     >>> s[["customer_id", "frequency", "recency", "T", "monetary_value"]].to_dict("records")[0]
     {'customer_id': 1, 'frequency': 1.0, 'recency': 1.0, 'T': 2.0, 'monetary_value': 20.0}
     """
+    import duckdb  # lazy: importing segmentum.value does not load DuckDB
+
     check_time_unit("summarize", time_unit)
     if engine not in ("auto", "sql", "numba"):
         raise ValueError(f"summarize: engine must be 'auto', 'sql' or 'numba', got {engine!r}")

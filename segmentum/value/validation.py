@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -128,6 +127,8 @@ def tracking_data(
     """
     unit = TIME_UNITS[time_unit]
     cid, ts = _quote(customer_id), _quote(timestamp)
+    import duckdb  # lazy: importing segmentum.value stays light
+
     con = duckdb.connect()
     try:
         con.register("_tx", transactions)
