@@ -283,6 +283,7 @@ class Project:
                 "rows_read": t.n_rows_read,
                 "rows_rejected": t.n_rejected,
                 "rows_used": len(t.frame),
+                "notes": list(t.notes),
             }
             for name, t in data.tables.items()
         }
@@ -412,11 +413,21 @@ def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
             for k in ("respondent_id", "customer_id")
             if k in merged.columns and k in frame.columns
         ][:1]
-        if keys == ["customer_id"]:
+        if not keys:
+            # No key in common (a survey without customer_id beside a customers table):
+            # respondents and customers are different rows.
+            merged = pd.concat([merged, frame], ignore_index=True)
+        elif keys == ["customer_id"]:
             # Respondents without a customer id must not all match each other on a null key.
             left = merged[merged["customer_id"].notna()]
             unlinked = merged[merged["customer_id"].isna()]
             joined = left.merge(frame, on="customer_id", how="outer", suffixes=("", "_dup"))
+            merged = pd.concat([joined, unlinked], ignore_index=True)
+        elif merged["respondent_id"].isna().any():
+            # Customers who answered no survey must not match each other on a null key.
+            left = merged[merged["respondent_id"].notna()]
+            unlinked = merged[merged["respondent_id"].isna()]
+            joined = left.merge(frame, on="respondent_id", how="outer", suffixes=("", "_dup"))
             merged = pd.concat([joined, unlinked], ignore_index=True)
         else:
             merged = merged.merge(frame, on=keys, how="outer", suffixes=("", "_dup"))
@@ -458,6 +469,9 @@ def overview_section(
             }
         )
     section.table(pd.DataFrame(rows), caption="Inputs, as read and checked through DuckDB.")
+    for table in data.tables.values():
+        for note in table.notes:
+            section.text(f"{table.source.location}: {note}")
     manifest = manifest or {}
     outside = manifest.get("outside_project") or {}
     if outside:

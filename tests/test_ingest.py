@@ -350,3 +350,47 @@ def test_survey_customer_ids_must_be_customers(tmp_path: Path) -> None:
         "unknown id (not in customers)",
         "'C7'",
     )
+
+
+def test_rating_run_finds_the_scale_most_answers_are_on() -> None:
+    from segmentum.data.ingest import rating_run
+
+    likert = {1.0: 40, 2.0: 51, 3.0: 60, 4.0: 58, 5.0: 49, 6.0: 30, 7.0: 11}
+    assert rating_run(likert) == (1.0, 7.0)
+    assert rating_run({**likert, 99.0: 3}) == (1.0, 7.0)  # a "don't know" code is off it
+    assert rating_run({**likert, -7.0: 1}) == (1.0, 7.0)
+    assert rating_run({**likert, 0.0: 2}) == (0.0, 7.0)  # next to the scale: part of it
+    assert rating_run({0.0: 50, 1.0: 50}) == (0.0, 1.0)
+    assert rating_run({v: 1 for v in range(18, 80)}) is None  # ages: not a rating scale
+    assert rating_run({25.0: 5, 40.0: 5, 55.0: 5}) is None  # no run of two points
+    assert rating_run({1.0: 10, 2.5: 10}) is None  # not whole numbers
+    assert rating_run({1.0: 20, 2.0: 20, 10.0: 20, 11.0: 20, 30.0: 20}) is None  # none has half
+
+
+def test_ragged_lines_names_each_line(tmp_path: Path) -> None:
+    from segmentum.data.ingest import ragged_lines
+
+    path = tmp_path / "x.csv"
+    path.write_text('a,b,c\n1,2,3\n"multi\nline",2,3\n1,2\n1,2,3,4\n')
+    assert ragged_lines(path, ",") == (3, [(5, 2), (6, 4)])
+
+
+def test_init_infers_the_scale_and_names_codes_off_it(tmp_path: Path) -> None:
+    rows = ["respondent_id,q1,q2,q3,q4"] + [
+        f"R{i},{1 + i % 7},{1 + (i * 3) % 7},{1 + (i * 5) % 7},{1 + (i * 2) % 7}"
+        for i in range(1, 71)
+    ]
+    rows[4] = "R4,99,2,3,4"
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n")
+    code, output = run_cli(
+        ["init", str(tmp_path / "survey.csv"), "-o", str(tmp_path / "segmentum.toml")]
+    )
+    assert code == 0, output
+    text = (tmp_path / "segmentum.toml").read_text()
+    assert "scale = [1, 7]" in text
+    assert "99 is outside the scale in q1: if it means no answer, add missing = [99]" in text
+    config = load_config(tmp_path / "segmentum.toml")
+    assert config.sources.survey is not None
+    assert config.sources.survey.scale == (1.0, 7.0)
+    assert config.sources.survey.basis == ["q1", "q2", "q3", "q4"]  # q1 kept despite the 99
+    check_fails(tmp_path / "segmentum.toml", 3, "row 4 (line 5), column 'q1'", "'99'")

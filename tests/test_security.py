@@ -401,13 +401,15 @@ def test_only_marked_temporaries_are_cleaned(tmp_path: Path) -> None:
     assert (elsewhere / TMP_MARKER).exists() and live.tmp.is_dir()
 
 
-def test_symlink_loop_is_a_project_error(tmp_path: Path) -> None:
-    project_file = path_project(tmp_path / "project", "loop.csv")
-    (project_file.parent / "loop.csv").symlink_to(project_file.parent / "loop2.csv")
-    (project_file.parent / "loop2.csv").symlink_to(project_file.parent / "loop.csv")
-    code, output = cli("validate", str(project_file))
+def test_runs_dir_symlink_loop_is_a_project_error(tmp_path: Path) -> None:
+    project_file = path_project(
+        tmp_path / "project", "customers.csv", project_extra='runs_dir = "r1"\n'
+    )
+    (project_file.parent / "r1").symlink_to(project_file.parent / "r2")
+    (project_file.parent / "r2").symlink_to(project_file.parent / "r1")
+    code, output = cli("run", str(project_file))
     assert code == 2, output
-    assert "[sources.customers] path = 'loop.csv': cannot resolve it" in output
+    assert "[project] runs_dir = 'r1': cannot resolve it" in output
 
 
 def test_init_with_a_file_outside_writes_allow_outside(tmp_path: Path) -> None:

@@ -123,6 +123,9 @@ def validate(
             name, escape(t.source.location), f"{len(t.frame):,}", str(len(t.frame.columns))
         )
     out.print(table)
+    for t in data.tables.values():
+        for note in t.notes:
+            out.print(escape(f"Note: {t.source.location}: {note}"), soft_wrap=True)
     for name, reason in project.plan(data).items():
         out.print(escape(f"{name}: " + ("will run" if reason is None else f"skipped: {reason}")))
     from segmentum.data.locate import outside_locations

@@ -5,6 +5,12 @@ naming file, row, column, value and what was expected. With ``on_bad_rows = "fai
 default) any problem stops the run with a :class:`~segmentum.data.errors.DataError`; with
 ``"quarantine"`` the offending rows are set aside with their reasons (the run writes them to
 ``rejected/``) and counted in the report.
+
+Every value a stage uses is checked: answers against their rating scale (declared with
+``scale``/``scales``, else inferred from the answers), numbers for NaN, infinity and absurd
+magnitudes, dates for zero dates and the future. What ingest reads into the data rather than
+rejects (missing-value codes, Yes/No spellings, an inferred scale) is said in the table's
+``notes``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from segmentum.data.project import (
     CustomersSource,
     EventsSource,
     ProjectConfig,
+    Scale,
     Source,
     SurveySource,
     TransactionsSource,
@@ -41,6 +48,19 @@ TIME_ROLES = {"timestamp"}
 # Basis items and behaviours must be numbers or consistent labels (Yes/No); a column that is
 # mostly numeric with a few stray words is flagged row by row.
 ITEM_ROLES = {"basis", "behaviours"}
+# Money beyond a trillion per row is a unit or export error, not a purchase; it overflows the
+# value models (an amount of 1e300 makes every CLV vanish).
+MAX_MONEY = 1e12
+# A respondent who counts for more than 10,000 typical respondents is a broken weight.
+MAX_WEIGHT_RATIO = 1e4
+YES = ("yes", "y", "true", "t")
+NO = ("no", "n", "false", "f")
+# A text basis item with more distinct answers than this, or longer answers on average, is
+# free text, not categories.
+MAX_CATEGORIES = 20
+MAX_CATEGORY_LENGTH = 30
+EARLIEST_DATE = "1900-01-01 00:00:00"
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,7 @@ class IngestedTable:
     fingerprint: str
     n_rows_read: int
     rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: tuple[str, ...] = ()  # what ingest read into the data (inferred scales, recodes)
 
     @property
     def n_rejected(self) -> int:
@@ -148,6 +169,173 @@ def fingerprint_frame(frame: pd.DataFrame) -> str:
     return "sha256:" + hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
+def _resolve_file(path: Path, label: str, key: str) -> Path:
+    """``path`` made absolute, or a DataError for a symbolic link that loops."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # Python 3.11 raises RuntimeError on a loop
+        raise DataError(
+            f"{label}: the path cannot be followed ({key} in the project file): {exc}.",
+            hint="A symbolic link points (through others) back to itself; point the path at "
+            "the data file itself.",
+        ) from None
+
+
+def _check_is_file(path: Path, label: str, key: str) -> None:
+    """A source path must be a readable file, not a folder or a device."""
+    if path.is_dir():
+        raise DataError(
+            f"{label}: is a folder, not a data file ({key} in the project file).",
+            hint="Point the path at one CSV or Parquet file in that folder, or read several "
+            "with query = \"SELECT * FROM read_parquet('folder/*.parquet')\".",
+        )
+    if not path.is_file():
+        raise DataError(
+            f"{label}: is not a regular file ({key} in the project file).",
+            hint="Point the path at a CSV or Parquet file.",
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise DataError(
+            f"{label}: cannot be read ({key} in the project file): {exc.strerror}.",
+            hint="Check the file's permissions.",
+        ) from None
+
+
+def ragged_lines(path: Path, delimiter: str, limit: int = 5) -> tuple[int, list[tuple[int, int]]]:
+    """Lines of a CSV file whose field count differs from the header's.
+
+    Returns the header's field count and up to ``limit`` ``(line, fields)`` pairs (lines
+    are 1-based, the header is line 1; a quoted field spanning lines counts from its start).
+    """
+    import csv
+
+    found: list[tuple[int, int]] = []
+    with path.open(encoding="utf-8", newline="", errors="replace") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except (StopIteration, csv.Error):
+            return 0, found
+        start = reader.line_num + 1
+        try:
+            for row in reader:
+                if row and len(row) != len(header):
+                    found.append((start, len(row)))
+                    if len(found) >= limit:
+                        break
+                start = reader.line_num + 1
+        except csv.Error:
+            found.append((start, -1))
+    return len(header), found
+
+
+def duckdb_read_error(text: str) -> str:
+    """DuckDB's read error, without the advice that applies to its own options.
+
+    A ragged CSV line deep in a file ("CSV Error on Line: 25001 … Expected Number of
+    Columns: 7 Found: 8") is said as the line and its number of fields.
+    """
+    import re
+
+    match = re.search(
+        r"CSV Error on Line: (\d+)\s*\nOriginal Line: (.*?)\n"
+        r"Expected Number of Columns: (\d+) Found: (\d+)",
+        text,
+        flags=re.DOTALL,
+    )
+    if match:
+        line, original, expected, found = match.groups()
+        return (
+            f"line {line} has {found} fields where the header has {expected} "
+            f"(the line reads {original[:120]!r})"
+        )
+    first = text.split("\n\n")[0]
+    return first.split("\nPossible fixes:")[0].strip()
+
+
+def duplicate_header(path: Path, n_columns: int) -> list[str]:
+    """Column names that a CSV file's header (of ``n_columns`` fields) gives more than once.
+
+    DuckDB renames a repeated ``region`` to ``region_1``, so the file's own first line is
+    read, split on the delimiter that gives ``n_columns`` fields.
+    """
+    import csv
+
+    with path.open(encoding="utf-8", newline="", errors="replace") as handle:
+        first = handle.readline(1 << 20)
+    for delimiter in (",", ";", "\t", "|"):
+        try:
+            header = next(csv.reader([first], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        if len(header) == n_columns:
+            names = [h.strip().lstrip("\ufeff") for h in header]
+            return sorted({n for n in names if names.count(n) > 1})
+    return []
+
+
+def check_csv_shape(con: duckdb.DuckDBPyConnection, raw: str, path: Path, label: str) -> None:
+    """A CSV that DuckDB read as one column because some line is ragged: name that line.
+
+    DuckDB falls back to a single column when rows disagree on their number of fields early
+    in the file; every role column then looks missing. When the header itself has several
+    fields, the file is scanned for the lines that break the shape.
+    """
+    if path.suffix.lower() == ".gz":  # compressed: DuckDB's own errors name the line
+        return
+    columns = [c for c in con.table(raw).columns if c != ROW]
+    if len(columns) != 1:
+        twice = duplicate_header(path, len(columns))
+        if twice:
+            raise DataError(
+                f"{label}: the header names column{'s' if len(twice) > 1 else ''} "
+                f"{', '.join(repr(t) for t in twice)} more than once (line 1); which one is "
+                "meant is not clear.",
+                [
+                    Problem("", label, None, t, None, "each column name once", "duplicate column")
+                    for t in twice
+                ],
+                hint="Rename or remove the repeated columns in the file.",
+            )
+        return
+    header = columns[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    delimiter, n = max(counts.items(), key=lambda kv: kv[1])
+    if n == 0:
+        return
+    n_fields, bad = ragged_lines(path, delimiter)
+    if not bad:
+        return
+    shown = "tab" if delimiter == "\t" else repr(delimiter)
+    listed = "; ".join(
+        f"line {line} cannot be split (unclosed quote?)"
+        if fields < 0
+        else f"line {line} has {fields} fields"
+        for line, fields in bad
+    )
+    raise DataError(
+        f"{label}: rows do not all have the {n_fields} fields of the header "
+        f"(delimiter {shown}): {listed}.",
+        [
+            Problem(
+                "",
+                label,
+                max(line - 1, 1),
+                None,
+                None,
+                f"{n_fields} fields like the header",
+                "ragged line",
+            )
+            for line, _ in bad
+        ],
+        hint="Fix those lines (a stray delimiter, a missing field or an unquoted text with "
+        "the delimiter in it), or quote text fields when exporting.",
+    )
+
+
 class _Reader:
     """Loads one source into a DuckDB table ``raw_<name>`` with a 1-based ``__row`` column."""
 
@@ -159,15 +347,17 @@ class _Reader:
         """Return (label used in messages, fingerprint, was_csv)."""
         raw = f"raw_{name}"
         if source.path:
-            path = source_file(name, source, self.base_dir)
-            assert path is not None
             label = source.path
+            path = _resolve_file(self.base_dir / source.path, label, f"sources.{name}.path")
             if not path.exists():
                 raise DataError(
                     f"{label}: file not found (sources.{name}.path in the project file, "
                     f"looked for {path}).",
                     hint="Fix the path in the project file; it is relative to the project file.",
                 )
+            _check_is_file(path, label, f"sources.{name}.path")
+            path = source_file(name, source, self.base_dir)  # inside, unless allow_outside
+            assert path is not None
             if path.stat().st_size == 0:
                 raise DataError(
                     f"{label}: the file is empty (sources.{name}).",
@@ -189,6 +379,8 @@ class _Reader:
                     hint="Use a .csv or .parquet file, or a DuckDB table or query.",
                 )
             self._create(raw, f"SELECT * FROM {reader}", label)
+            if is_csv:
+                check_csv_shape(self.con, raw, path, label)
             return label, fingerprint_file(path), is_csv
         if source.table:
             db, _, table = source.table.rpartition(":")
@@ -196,15 +388,25 @@ class _Reader:
                 raise ProjectError(
                     f"sources.{name}.table = {source.table!r}: write it as 'file.duckdb:table'."
                 )
-            db_path = source_file(name, source, self.base_dir)
-            assert db_path is not None
+            db_path = _resolve_file(self.base_dir / db, db, f"sources.{name}.table")
             if not db_path.exists():
                 raise DataError(
                     f"{db}: DuckDB file not found (sources.{name}.table).",
                     hint="Fix the path in the project file.",
                 )
+            _check_is_file(db_path, db, f"sources.{name}.table")
+            db_path = source_file(name, source, self.base_dir)  # inside, unless allow_outside
+            assert db_path is not None
             alias = f"src_{name}"
-            self.con.execute(f"ATTACH {_literal(str(db_path))} AS {alias} (READ_ONLY)")
+            try:
+                self.con.execute(f"ATTACH {_literal(str(db_path))} AS {alias} (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise DataError(
+                    f"{db}: not a DuckDB database DuckDB can open (sources.{name}.table): "
+                    f"{duckdb_read_error(str(exc))}",
+                    hint="Point table = 'file.duckdb:table' at a DuckDB file; read a CSV or "
+                    "Parquet file with path = '…' instead.",
+                ) from None
             label = source.table
             self._create(raw, f"SELECT * FROM {alias}.{_quote(table)}", label)
         else:
@@ -232,7 +434,7 @@ class _Reader:
                 "allow_outside = true under the source if it is meant to be read from there."
             ) from None
         except duckdb.Error as exc:
-            message = str(exc).split("\n\n")[0]
+            message = duckdb_read_error(str(exc))
             raise DataError(
                 f"{label}: DuckDB could not read it: {message}",
                 hint="Check the file's delimiter, quoting and header row.",
@@ -249,10 +451,12 @@ class _Checker:
         self.label = label
         self.csv = csv
         self.problems: list[tuple[int | None, str | None, str | None, str, str]] = []
+        self.notes: list[str] = []
+        self.numeric: dict[str, bool] = {}  # column → mostly numbers (survey items)
         self.columns = [c for c in con.table(self.raw).columns if c != ROW]
         self.types = dict(zip(con.table(self.raw).columns, con.table(self.raw).dtypes, strict=True))
 
-    def add_rows(self, sql: str, column: str, reason: str, expected: str) -> None:
+    def add_rows(self, sql: str, column: str | None, reason: str, expected: str) -> None:
         """``sql`` selects (__row, value) of offending rows."""
         for row, value in self.con.execute(sql).fetchall():
             self.problems.append(
@@ -321,38 +525,93 @@ class _Checker:
         positive: bool = False,
         hint_negative: str = "",
     ) -> None:
+        """Flag every cell of a number column that is not a usable number, in one scan.
+
+        Not a number, NaN or infinite, absurd (money beyond :data:`MAX_MONEY`, a weight more
+        than :data:`MAX_WEIGHT_RATIO` times the median), missing where the role needs a
+        value, not positive or negative where the role forbids it.
+        """
         q = _quote(col)
-        self.add_rows(
-            f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-            f"WHERE {q} IS NOT NULL AND trim(CAST({q} AS VARCHAR)) <> '' "
-            f"AND TRY_CAST({q} AS DOUBLE) IS NULL",
-            col,
-            "not a number",
-            f"a number (role: {role})",
-        )
         value = f"TRY_CAST({q} AS DOUBLE)"
+        finite = f"{value} IS NOT NULL AND isfinite({value})"  # for the median, on raw
+        # The conditions below read t (the cell as text, trimmed) and v (the cell as a
+        # number), computed once per row.
+        checks: list[tuple[str, str, str, bool]] = [  # condition, reason, expected, show value
+            (
+                "t <> '' AND v IS NULL",
+                "not a number",
+                f"a number (role: {role})",
+                True,
+            ),
+            (
+                "v IS NOT NULL AND NOT isfinite(v)",
+                "not a finite number",
+                f"a finite number (role: {role}); leave the cell empty where there is no value",
+                True,
+            ),
+        ]
+        if role in ("amount", "margin", "cost", "acquisition_cost"):
+            checks.append(
+                (
+                    f"isfinite(v) AND abs(v) > {MAX_MONEY!r}",
+                    "absurd amount",
+                    f"an amount below {MAX_MONEY:.0e} in absolute value (role: {role}); check "
+                    "the export's units and decimal separator",
+                    True,
+                )
+            )
+        if role == "weight":
+            median = self.con.execute(
+                f"SELECT median({value}) FROM {self.raw} WHERE {finite} AND {value} > 0"
+            ).fetchone()[0]
+            if median is not None:
+                checks.append(
+                    (
+                        f"isfinite(v) AND v > {float(median) * MAX_WEIGHT_RATIO!r}",
+                        "absurd weight",
+                        f"a weight at most {MAX_WEIGHT_RATIO:,.0f} times the median weight "
+                        f"({float(median):g}); trim or recompute the survey weights",
+                        True,
+                    )
+                )
         if role in ("amount", "weight", "rating"):
-            self.add_rows(
-                f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL "
-                f"OR trim(CAST({q} AS VARCHAR)) = ''",
-                col,
-                "missing value",
-                f"a number on every row (role: {role})",
+            checks.append(
+                (
+                    "t IS NULL OR t = ''",
+                    "missing value",
+                    f"a number on every row (role: {role})",
+                    False,
+                )
             )
         if positive:
-            self.add_rows(
-                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} WHERE {value} <= 0",
-                col,
-                "not positive",
-                f"a positive number (role: {role})",
+            checks.append(
+                (
+                    "isfinite(v) AND v <= 0",
+                    "not positive",
+                    f"a positive number (role: {role})",
+                    True,
+                )
             )
         elif not allow_negative:
-            self.add_rows(
-                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} WHERE {value} < 0",
-                col,
-                "negative amount",
-                f"an amount ≥ 0 (role: {role}){hint_negative}",
+            checks.append(
+                (
+                    "isfinite(v) AND v < 0",
+                    "negative amount",
+                    f"an amount ≥ 0 (role: {role}){hint_negative}",
+                    True,
+                )
             )
+        kind = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, *_) in enumerate(checks))
+        rows = self.con.execute(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR), kind FROM ("
+            f"SELECT {ROW}, {q}, CASE {kind} END AS kind FROM ("
+            f"SELECT {ROW}, {q}, trim(CAST({q} AS VARCHAR)) AS t, {value} AS v FROM {self.raw}"
+            f")) WHERE kind IS NOT NULL ORDER BY {ROW}"
+        ).fetchall()
+        for row, cell, i in rows:
+            _, reason, expected, show = checks[i]
+            shown = None if cell is None or not show else str(cell)
+            self.problems.append((int(row), col, shown, reason, expected))
 
     def timestamp_expr(self, col: str, date_format: str | None) -> str:
         q = _quote(col)
@@ -406,6 +665,43 @@ class _Checker:
                 f"a date on or before the analysis date {analysis_date.date()} "
                 "([project] analysis_date)",
             )
+        self.check_absurd_dates(col, expr, analysis_date)
+
+    def check_absurd_dates(self, col: str, expr: str, analysis_date: pd.Timestamp | None) -> None:
+        """Dates before 1900 (an export's zero date) and, when no analysis date is declared,
+        dates after today: the latest date would become the analysis date and every customer
+        would look lapsed."""
+        q = _quote(col)
+        checks = [
+            (
+                f"t < TIMESTAMP {_literal(EARLIEST_DATE)}",
+                "date before 1900",
+                f"a date from {EARLIEST_DATE[:4]} on; an export's empty date (0001-01-01, "
+                "1899-12-30) should be left empty",
+            )
+        ]
+        if analysis_date is None:
+            tomorrow = (pd.Timestamp.now().normalize() + pd.Timedelta(days=1)).isoformat(sep=" ")
+            checks.append(
+                (
+                    f"t >= TIMESTAMP {_literal(tomorrow)}",
+                    "date in the future",
+                    f"a date on or before today ({tomorrow[:10]} is tomorrow); set [project] "
+                    "analysis_date if the data are meant to reach past today",
+                )
+            )
+        kind = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, *_) in enumerate(checks))
+        rows = self.con.execute(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR), kind FROM ("
+            f"SELECT {ROW}, {q}, CASE {kind} END AS kind FROM ("
+            f"SELECT {ROW}, {q}, {expr} AS t FROM {self.raw})) "
+            f"WHERE kind IS NOT NULL ORDER BY {ROW}"
+        ).fetchall()
+        for row, cell, i in rows:
+            _, reason, expected = checks[i]
+            self.problems.append(
+                (int(row), col, None if cell is None else str(cell), reason, expected)
+            )
 
     def check_items(self, cols: list[str], role: str) -> None:
         """Flag stray non-numbers in a mostly numeric basis or behaviour column."""
@@ -423,7 +719,8 @@ class _Checker:
                     f"AND TRY_CAST({q} AS DOUBLE) IS NULL",
                     col,
                     "not a number in a numeric column",
-                    f"a number like the other {n_num:,} values (role: {role})",
+                    f"a number like the other {n_num:,} values (role: {role}); if it means "
+                    "no answer, list it in missing = [...] under [sources.survey]",
                 )
 
     def check_foreign(self, col: str, other: str, other_id: str, label: str) -> None:
@@ -445,6 +742,329 @@ class _Checker:
                 self.problems, key=lambda p: (p[0] or 0, p[1] or "")
             )
         ]
+
+
+# --- survey items: missing codes, Yes/No spellings, free text, finiteness, scales ----------
+
+
+def rating_run(counts: dict[float, int]) -> Scale | None:
+    """The rating scale a set of answers is on, or None if they do not look like one.
+
+    ``counts`` maps each distinct answer to how often it was given. Answers on a rating
+    scale are whole numbers; the scale is the run of consecutive whole numbers that holds
+    the most answers, when that run has at least two points, spans at most 11 (0–10) and
+    holds at least half of the answers. Values beyond it (a ``99`` "don't know" code, a
+    ``-7`` typo on a 1–7 item) are not on the scale.
+
+    Examples
+    --------
+    >>> rating_run({1: 40, 2: 51, 3: 60, 4: 58, 5: 49, 6: 30, 7: 11, 99: 1})
+    (1.0, 7.0)
+    >>> rating_run({0.25: 3, 1.5: 4}) is None  # not whole numbers
+    True
+    """
+    values = sorted(v for v in counts if counts[v] > 0)
+    if not values or any(float(v) != int(v) for v in values):
+        return None
+    total = sum(counts[v] for v in values)
+    best: tuple[int, float, float] | None = None
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] - values[i - 1] > 1:
+            run = values[start:i]
+            n = sum(counts[v] for v in run)
+            if best is None or n > best[0]:
+                best = (n, float(run[0]), float(run[-1]))
+            start = i
+    assert best is not None
+    n, low, high = best
+    if high == low or high - low > 10 or n < 0.5 * total:
+        return None
+    return low, high
+
+
+def _is_numeric_column(checker: _Checker, col: str) -> bool:
+    """Typed numbers, or text cells of which at least half read as numbers.
+
+    Asked after missing codes and Yes/No spellings are read, so the answer is kept.
+    """
+    known = checker.numeric.get(col)
+    if known is not None:
+        return known
+    dtype = str(checker.types.get(col, ""))
+    if dtype in NUMERIC_TYPES or dtype.startswith("DECIMAL"):
+        answer = True
+    elif dtype != "VARCHAR":
+        answer = False
+    else:
+        q = _quote(col)
+        n, n_num = checker.con.execute(
+            f"SELECT count({q}), count(TRY_CAST({q} AS DOUBLE)) FROM {checker.raw} "
+            f"WHERE trim({q}) <> ''"
+        ).fetchone()
+        answer = bool(n) and n_num >= 0.5 * n
+    checker.numeric[col] = answer
+    return answer
+
+
+def recode_missing(checker: _Checker, cols: list[str], codes: list[float | str]) -> None:
+    """Read the declared missing-value codes as no answer (NULL), with a note."""
+    if not codes:
+        return
+    numbers = [float(c) for c in codes if not isinstance(c, str)]
+    texts = [c.strip().lower() for c in codes if isinstance(c, str)]
+    recoded: dict[str, int] = {}
+    for col in cols:
+        q = _quote(col)
+        parts = []
+        if numbers:
+            parts.append(f"TRY_CAST({q} AS DOUBLE) IN ({', '.join(repr(x) for x in numbers)})")
+        if texts:
+            parts.append(
+                f"lower(trim(CAST({q} AS VARCHAR))) IN ({', '.join(_literal(t) for t in texts)})"
+            )
+        where = " OR ".join(parts)
+        n = checker.con.execute(f"SELECT count(*) FROM {checker.raw} WHERE {where}").fetchone()[0]
+        if n:
+            checker.con.execute(f"UPDATE {checker.raw} SET {q} = NULL WHERE {where}")
+            recoded[col] = int(n)
+    shown = ", ".join(repr(c) if isinstance(c, str) else f"{c:g}" for c in codes)
+    if recoded:
+        listed = ", ".join(f"{k} ({v:,})" for k, v in recoded.items())
+        checker.notes.append(
+            f"{sum(recoded.values()):,} answer(s) coded as missing ({shown}) read as no answer: "
+            f"{listed}."
+        )
+    else:
+        checker.notes.append(f"no answer matched the missing-value codes ({shown}).")
+
+
+def normalise_yes_no(checker: _Checker, cols: list[str]) -> None:
+    """Yes/No items spelled several ways (``Yes``, ``yes``, ``Y``, ``YES ``) become Yes/No."""
+    for col in cols:
+        if checker.types.get(col) != "VARCHAR":
+            continue
+        q = _quote(col)
+        spellings = [
+            r[0]
+            for r in checker.con.execute(
+                f"SELECT DISTINCT {q} FROM {checker.raw} WHERE trim({q}) <> '' ORDER BY 1 LIMIT 50"
+            ).fetchall()
+        ]
+        lowered = {str(v).strip().lower() for v in spellings}
+        if not spellings or not lowered <= set(YES) | set(NO):
+            continue
+        groups = {("Yes" if v in YES else "No") for v in lowered}
+        if len(spellings) <= len(groups):
+            continue  # one spelling for each of Yes and No: nothing to normalise
+        yes = ", ".join(_literal(v) for v in YES)
+        checker.con.execute(
+            f"UPDATE {checker.raw} SET {q} = CASE WHEN lower(trim({q})) IN ({yes}) "
+            f"THEN 'Yes' ELSE 'No' END WHERE trim({q}) <> ''"
+        )
+        checker.notes.append(
+            f"column '{col}': {len(spellings)} spellings of Yes/No "
+            f"({', '.join(repr(v) for v in spellings)}) read as Yes and No."
+        )
+
+
+def normalise_labels(checker: _Checker, col: str) -> None:
+    """Event types are read trimmed and in lower case (``Support `` is ``support``), with a
+    note: the value stage looks for ``support`` and would miss the other spellings."""
+    if checker.types.get(col) != "VARCHAR":
+        return
+    q = _quote(col)
+    changed = checker.con.execute(
+        f"SELECT {q}, count(*) FROM {checker.raw} WHERE {q} <> lower(trim({q})) "
+        f"GROUP BY {q} ORDER BY 2 DESC"
+    ).fetchall()
+    if not changed:
+        return
+    checker.con.execute(
+        f"UPDATE {checker.raw} SET {q} = lower(trim({q})) WHERE {q} <> lower(trim({q}))"
+    )
+    shown = ", ".join(f"{v!r} → {v.strip().lower()!r}" for v, _ in changed[:5])
+    checker.notes.append(
+        f"column '{col}': {sum(n for _, n in changed):,} value(s) read trimmed and in lower "
+        f"case ({shown}{', …' if len(changed) > 5 else ''})."
+    )
+
+
+def check_free_text(checker: _Checker, cols: list[str], role: str) -> None:
+    """A text item with many distinct or long answers cannot be a basis item: an error."""
+    found = []
+    for col in cols:
+        if checker.types.get(col) != "VARCHAR" or _is_numeric_column(checker, col):
+            continue
+        q = _quote(col)
+        n, distinct, length, example = checker.con.execute(
+            f"SELECT count({q}), count(DISTINCT trim({q})), avg(length(trim({q}))), "
+            f"max_by({q}, length({q})) FROM {checker.raw} WHERE trim({q}) <> ''"
+        ).fetchone()
+        if n and (distinct > MAX_CATEGORIES or (length or 0) > MAX_CATEGORY_LENGTH):
+            found.append((col, int(distinct), str(example)))
+    if not found:
+        return
+    lines = [
+        f"column '{col}' (role: {role}) holds free text ({distinct:,} different answers, such "
+        f"as {example[:60]!r}), not numbers, Yes/No or categories."
+        for col, distinct, example in found
+    ]
+    raise DataError(
+        f"{checker.label}: " + " ".join(lines),
+        [
+            Problem(
+                checker.name,
+                checker.label,
+                None,
+                col,
+                example[:60],
+                f"numbers, Yes/No or at most {MAX_CATEGORIES} categories (role: {role})",
+                "free text",
+            )
+            for col, _, example in found
+        ],
+        hint=f"Remove it from {role} under [sources.{checker.name}]: declare an open answer as "
+        f'text = "…" or keep it among the descriptors; recode a categorical item to at most '
+        f"{MAX_CATEGORIES} categories.",
+    )
+
+
+def check_finite_items(checker: _Checker, cols: list[str], role: str) -> None:
+    """NaN and infinity in a numeric column are bad rows (an empty cell means no answer)."""
+    for col in cols:
+        dtype = str(checker.types.get(col, ""))
+        if dtype not in ("VARCHAR", "FLOAT", "DOUBLE") or not _is_numeric_column(checker, col):
+            continue
+        q = _quote(col)
+        value = f"TRY_CAST({q} AS DOUBLE)"
+        checker.add_rows(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {checker.raw} "
+            f"WHERE {value} IS NOT NULL AND NOT isfinite({value})",
+            col,
+            "not a finite number",
+            f"a finite answer (role: {role}); leave the cell empty where there is no answer",
+        )
+
+
+def _answer_counts(checker: _Checker, col: str) -> dict[float, int]:
+    q = _quote(col)
+    value = f"TRY_CAST({q} AS DOUBLE)"
+    rows = checker.con.execute(
+        f"SELECT v, count(*) FROM (SELECT {value} AS v FROM {checker.raw}) "
+        "WHERE v IS NOT NULL AND isfinite(v) GROUP BY v LIMIT 1001"
+    ).fetchall()
+    return {} if len(rows) > 1000 else {float(v): int(n) for v, n in rows}
+
+
+def check_scales(checker: _Checker, source: SurveySource) -> None:
+    """Answers outside their rating scale are bad rows: declared scales, else inferred ones."""
+    inferred: dict[str, list[tuple[str, Scale]]] = {"basis": [], "behaviours": []}
+    for col in source.items:
+        if not _is_numeric_column(checker, col):
+            continue
+        declared = source.scale_of(col)
+        if declared is not None:
+            (low, high), where = declared
+            _out_of_scale(
+                checker,
+                col,
+                low,
+                high,
+                f"an answer from {low:g} to {high:g} ([sources.{checker.name}] {where}); if "
+                "the value means no answer, list it in missing = [...]",
+            )
+            continue
+        run = rating_run(_answer_counts(checker, col))
+        if run is not None:
+            inferred["basis" if col in source.basis else "behaviours"].append((col, run))
+    for role, items in inferred.items():
+        if not items:
+            continue
+        low = min(r[0] for _, r in items)
+        high = max(r[1] for _, r in items)
+        for col, _ in items:
+            _out_of_scale(
+                checker,
+                col,
+                low,
+                high,
+                f"an answer on the scale {low:g}–{high:g} the other answers use (declare "
+                f"scale = [low, high] under [sources.{checker.name}] if the scale is wider; if "
+                "the value means no answer, list it in missing = [...])",
+            )
+        if (low, high) == (0.0, 1.0):
+            continue  # 0/1 items: nothing to say, though a 2 or a 9 is still a bad row
+        declare = "scale" if role == "basis" else f"scales = {{ {items[0][0]} = [...] }}"
+        checker.notes.append(
+            f"no scale declared for {len(items)} {role} item(s): read as the rating scale "
+            f"{low:g}–{high:g}, inferred from the answers; declare {declare}"
+            + (f" = [{low:g}, {high:g}]" if role == "basis" else "")
+            + f" under [sources.{checker.name}] to check them against the questionnaire."
+        )
+
+
+def check_rating_scale(checker: _Checker, col: str, scale: Scale | None) -> None:
+    """Competitor ratings outside their scale (declared, else inferred) are bad rows."""
+    where = f"[sources.{checker.name}] scale"
+    if scale is None:
+        scale = rating_run(_answer_counts(checker, col))
+        if scale is None:
+            return
+        checker.notes.append(
+            f"no scale declared for '{col}': read as the rating scale {scale[0]:g}–"
+            f"{scale[1]:g}, inferred from the ratings; declare scale = [{scale[0]:g}, "
+            f"{scale[1]:g}] under [sources.{checker.name}] to check it."
+        )
+        where = "inferred from the other ratings; declare scale = [low, high] if it is wider"
+    _out_of_scale(
+        checker,
+        col,
+        scale[0],
+        scale[1],
+        f"a rating from {scale[0]:g} to {scale[1]:g} ({where})",
+    )
+
+
+def _out_of_scale(checker: _Checker, col: str, low: float, high: float, expected: str) -> None:
+    value = f"TRY_CAST({_quote(col)} AS DOUBLE)"
+    checker.add_rows(
+        f"SELECT {ROW}, CAST({_quote(col)} AS VARCHAR) FROM {checker.raw} "
+        f"WHERE {value} IS NOT NULL AND isfinite({value}) "
+        f"AND ({value} < {low!r} OR {value} > {high!r})",
+        col,
+        "outside the rating scale",
+        expected,
+    )
+
+
+def check_all_missing(checker: _Checker, cols: list[str]) -> None:
+    """A respondent with no answer to any basis item cannot be segmented: a bad row."""
+    if not cols:
+        return
+    empty = " AND ".join(f"NULLIF(trim(CAST({_quote(c)} AS VARCHAR)), '') IS NULL" for c in cols)
+    checker.add_rows(
+        f"SELECT {ROW}, NULL FROM {checker.raw} WHERE {empty}",
+        cols[0] if len(cols) == 1 else None,
+        "no answer to any basis item",
+        f"an answer to at least one basis item ({', '.join(cols[:5])}"
+        + (", …)" if len(cols) > 5 else ")"),
+    )
+
+
+def _check_survey_items(checker: _Checker, source: SurveySource) -> None:
+    """Every value the segments and profiles stages use from a survey, checked or read."""
+    recode_missing(checker, source.items, source.missing)
+    normalise_yes_no(checker, [*source.items, *source.descriptors])
+    check_free_text(checker, source.basis, "basis")
+    check_free_text(checker, source.behaviours, "behaviours")
+    checker.check_items(source.basis, "basis")
+    checker.check_items(source.behaviours, "behaviours")
+    check_finite_items(checker, source.basis, "basis")
+    check_finite_items(checker, source.behaviours, "behaviours")
+    check_finite_items(checker, source.descriptors, "descriptors")
+    check_scales(checker, source)
+    check_all_missing(checker, source.basis)
 
 
 def _infer_varchar(con: duckdb.DuckDBPyConnection, raw: str, col: str) -> str:
@@ -568,11 +1188,13 @@ def _check_roles(
     if isinstance(source, SurveySource):
         if source.weight:
             checker.check_number(source.weight, "weight", positive=True)
-        checker.check_items(source.basis, "basis")
-        checker.check_items(source.behaviours, "behaviours")
+        _check_survey_items(checker, source)
         if source.customer_id and "customers" in id_tables:
             clean, id_col = id_tables["customers"]
             checker.check_foreign(source.customer_id, clean, id_col, "customers")
+    if isinstance(source, CustomersSource):
+        normalise_yes_no(checker, source.descriptors)
+        check_finite_items(checker, source.descriptors, "descriptors")
     if isinstance(source, CustomersSource) and source.acquisition_cost:
         checker.check_number(source.acquisition_cost, "acquisition_cost", allow_negative=False)
     if isinstance(source, (TransactionsSource, EventsSource)):
@@ -595,9 +1217,11 @@ def _check_roles(
                 checker.check_number(col, role)
     if isinstance(source, EventsSource):
         checker.check_id(source.event_type, unique=False, what="event_type")
+        normalise_labels(checker, source.event_type)
     if isinstance(source, CompetitorRatingsSource):
         checker.check_id(source.respondent_id, unique=False)
         checker.check_number(source.rating, "rating")
+        check_rating_scale(checker, source.rating, source.scale)
         if "survey" in id_tables:
             clean, id_col = id_tables["survey"]
             checker.check_foreign(source.respondent_id, clean, id_col, "survey")
@@ -676,7 +1300,9 @@ def _finish(
             f"JOIN reasons_df x ON x.{ROW} = r.{ROW} ORDER BY r.{ROW}"
         ).df()
         con.unregister("reasons_df")
-    return IngestedTable(name, source, frame, fingerprint, n_rows, rejected)
+    return IngestedTable(
+        name, source, frame, fingerprint, n_rows, rejected, notes=tuple(checker.notes)
+    )
 
 
 def _latest_date(tables: dict[str, IngestedTable]) -> pd.Timestamp | None:

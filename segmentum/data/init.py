@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from segmentum.data.errors import DataError
-from segmentum.data.ingest import _literal, _quote, check_utf8
+from segmentum.data.ingest import _literal, _quote, check_utf8, rating_run
 
 _ID = re.compile(r"(^|_)(id|key|number|no)$", re.IGNORECASE)
 _TIME = re.compile(r"(date|time|timestamp|_at|_on)$", re.IGNORECASE)
@@ -84,6 +84,13 @@ def _profile(path: Path) -> list[dict[str, Any]]:
                 info["min"], info["max"] = con.execute(
                     f"SELECT min({q}), max({q}) FROM t"
                 ).fetchone()
+                if distinct <= 40:
+                    info["counts"] = {
+                        float(v): int(k)
+                        for v, k in con.execute(
+                            f"SELECT {q}, count(*) FROM t WHERE {q} IS NOT NULL GROUP BY {q}"
+                        ).fetchall()
+                    }
             out.append(info)
         return out
     finally:
@@ -99,14 +106,56 @@ def _is_binary(c: dict[str, Any]) -> bool:
 
 
 def _is_scale(c: dict[str, Any]) -> bool:
-    """An integer rating item: 3 to 11 points within 0..11 (Likert, 0–10 scales)."""
-    return (
-        c["type"] in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT")
-        and 3 <= c["distinct"] <= 11
-        and c.get("min") is not None
-        and c["min"] >= 0
-        and c["max"] <= 11
-    )
+    """An integer rating item: 3 to 11 points within 0..11 (Likert, 0–10 scales).
+
+    A few answers off the scale (a ``99`` "don't know" code) do not hide it: the scale is
+    the run of points most answers are on (:func:`~segmentum.data.ingest.rating_run`).
+    """
+    if c["type"] not in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT"):
+        return False
+    run = _scale_of(c)
+    if run is None:
+        return False
+    low, high = run
+    points = sum(1 for v in c["counts"] if low <= v <= high)
+    return points >= 3 and low >= 0 and high <= 11
+
+
+def _scale_of(c: dict[str, Any]) -> tuple[float, float] | None:
+    counts = c.get("counts")
+    return rating_run(counts) if counts else None
+
+
+def _whole(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+def _survey_scale(cols: list[dict[str, Any]], basis: list[str]) -> tuple[dict[str, Any], list]:
+    """``scale = [low, high]`` for the basis items, inferred from their answers, with notes."""
+    items = [c for c in cols if c["name"] in basis and _scale_of(c) is not None]
+    if not items:
+        return {}, []
+    runs = {c["name"]: _scale_of(c) for c in items}
+    low = min(r[0] for r in runs.values() if r)
+    high = max(r[1] for r in runs.values() if r)
+    scale = [_whole(low), _whole(high)]
+    notes = [
+        f"scale = {scale} was inferred from the answers to {len(items)} basis item(s); check "
+        "it against the questionnaire (answers outside it are bad rows)"
+    ]
+    outside: dict[float, list[str]] = {}
+    for c in items:
+        for v in c["counts"]:
+            if v < low or v > high:
+                outside.setdefault(v, []).append(c["name"])
+    for v, names in sorted(outside.items()):
+        code = _whole(v)
+        notes.append(
+            f"{code} is outside the scale in {', '.join(names[:3])}"
+            + (" …" if len(names) > 3 else "")
+            + f": if it means no answer, add missing = [{code}]"
+        )
+    return {"scale": scale}, notes
 
 
 def guess_roles(path: Path, relative_to: Path) -> Guess:
@@ -185,11 +234,14 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
             if _DESCRIPTOR.search(c["name"]) and c["name"] not in ids and c["name"] != weight
         ]
         basis = [n for n in scales if n not in descriptors]
-        behaviours = [n for n in binaries if n not in descriptors]
+        behaviours = [n for n in binaries if n not in descriptors and n != weight]
         if not basis:  # an all-binary survey (pick-any perceptions): binaries are the basis
             basis, behaviours = behaviours, []
         roles["basis"] = basis
         roles["behaviours"] = behaviours
+        scale, scale_notes = _survey_scale(cols, basis)
+        roles.update(scale)
+        g.notes.extend(scale_notes)
         roles["descriptors"] = descriptors + [
             c["name"]
             for c in cols

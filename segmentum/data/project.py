@@ -69,8 +69,20 @@ class Source(_Strict):
         return out
 
 
+Scale = tuple[float, float]
+# Survey fields that hold settings, not column names.
+_SURVEY_SETTINGS = ("scale", "scales", "missing")
+
+
 class SurveySource(Source):
-    """Survey answers. Without ``id``, respondents are numbered by row (``respondent_id``)."""
+    """Survey answers. Without ``id``, respondents are numbered by row (``respondent_id``).
+
+    ``scale = [1, 7]`` is the rating scale of the numeric basis items; ``scales = { q9 = [0,
+    10] }`` gives an item (basis or behaviour) its own scale. Answers outside their scale are
+    bad rows. Without a declared scale, ingest infers one from the answers and says so in a
+    note. ``missing = [99, "DK"]`` lists the codes that mean "no answer" in the basis and
+    behaviour items; they are read as missing (and imputed by the segments stage).
+    """
 
     id: str | None = None
     customer_id: str | None = None
@@ -79,14 +91,61 @@ class SurveySource(Source):
     behaviours: list[str] = Field(default_factory=list)
     descriptors: list[str] = Field(default_factory=list)
     text: str | None = None
+    scale: Scale | None = None
+    scales: dict[str, Scale] = Field(default_factory=dict)
+    missing: list[float | str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_scales(self) -> SurveySource:
+        _check_survey_settings(self)
+        return self
 
     @property
     def id_column(self) -> str:
         """The respondent id column, after ingest (``respondent_id`` when rows are numbered)."""
         return self.id or "respondent_id"
 
+    @property
+    def items(self) -> list[str]:
+        """Basis and behaviour items, each once: the columns scales and missing codes cover."""
+        return list(dict.fromkeys([*self.basis, *self.behaviours]))
+
+    def scale_of(self, item: str) -> tuple[Scale, str] | None:
+        """The declared scale of ``item`` and where it is declared, or None."""
+        if item in self.scales:
+            return self.scales[item], f"scales.{item}"
+        if self.scale is not None and item in self.basis:
+            return self.scale, "scale"
+        return None
+
     def role_columns(self) -> dict[str, str]:
-        return {self.id_column: "id", **super().role_columns()}
+        roles = {self.id_column: "id", **super().role_columns()}
+        return {col: role for col, role in roles.items() if role not in _SURVEY_SETTINGS}
+
+
+def _check_survey_settings(source: SurveySource) -> None:
+    """``scale``, ``scales`` and ``missing`` make sense together (else a ProjectError)."""
+    import math
+
+    declared = ([("scale", source.scale)] if source.scale is not None else []) + [
+        (f"scales.{k}", v) for k, v in source.scales.items()
+    ]
+    for where, (low, high) in declared:
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+            raise ValueError(
+                f"{where} = [{low:g}, {high:g}]: write the scale as [lowest, highest] answer, "
+                "for example [1, 7]"
+            )
+    items = source.items
+    for item in source.scales:
+        if item not in items:
+            raise ValueError(
+                f"scales names '{item}', which is not a basis or behaviour item."
+                + _suggest(item, items)
+            )
+    for code in source.missing:
+        if isinstance(code, float) and not math.isfinite(code):
+            raise ValueError(f"missing = [{code}]: a missing-value code must be a finite number")
 
 
 class CustomersSource(Source):
@@ -117,10 +176,26 @@ class EventsSource(Source):
 
 
 class CompetitorRatingsSource(Source):
+    """How well each brand serves each need, per respondent (long format).
+
+    ``scale = [1, 5]`` is the rating scale; ratings outside it are bad rows. Without it, the
+    scale is inferred from the ratings, with a note.
+    """
+
     respondent_id: str = "respondent_id"
     brand: str = "brand"
     need: str = "need"
     rating: str = "rating"
+    scale: Scale | None = None
+
+    @model_validator(mode="after")
+    def _check_scale(self) -> CompetitorRatingsSource:
+        if self.scale is not None and not self.scale[0] < self.scale[1]:
+            raise ValueError(
+                f"scale = [{self.scale[0]:g}, {self.scale[1]:g}]: write the scale as "
+                "[lowest, highest] rating, for example [1, 5]"
+            )
+        return self
 
 
 class Sources(_Strict):
@@ -199,6 +274,8 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise ProjectError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProjectError(f"{path}: not valid TOML: {exc}.") from exc
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot be read: {exc.strerror or exc}.") from exc
     try:
         return ProjectConfig.model_validate(raw)
     except ValidationError as exc:
