@@ -8,9 +8,12 @@ Work measured (each side in its own fresh process, so peak memory is its own; pe
 is sampled every 20 ms as the RSS of the process plus its worker processes):
 
 1. Stability analysis on McDonald's (1,453 × 11 Yes/No): k = 2..8, 100 bootstrap pairs
-   (``--quick``: 20), 10 k-means restarts per fit, ``NeedsSegmenter(n_jobs=-1)``; the peer
-   is the same analysis written the plain way (scikit-learn ``KMeans`` in a loop, one
-   process). The CPU/wall column shows whether both cores were used.
+   (``--quick``: 20), 10 k-means restarts per fit, ``NeedsSegmenter(n_jobs=-1)`` with its
+   null reference (3 permuted data sets, the structure verdict); the peer is the same
+   analysis written the plain way (scikit-learn ``KMeans`` in a loop, one process, no
+   null). The CPU/wall column shows whether both cores were used. A second row sets the
+   analysis with its null against ``n_null=0``; a third times the demo's segments stage
+   (3,000 respondents, ``--quick``: 1,000; no peer).
 2. k-means, k = 6, on 2,000,000 × 20 float32 (``--quick``: 400,000), 3 restarts, vs
    scikit-learn ``KMeans(n_init=3)``: time and inertia.
 3. Scoring (assigning) 2,000,000 rows (``--quick``: 400,000) with the fitted
@@ -108,18 +111,51 @@ def _blobs(n: int) -> Any:
 
 
 # -- work run in child processes ----------------------------------------------------------
-def _stability_segmentum(n_boot: int) -> dict[str, Any]:
+def _stability_segmentum(n_boot: int, n_null: int = 3) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from segmentum.segments import NeedsSegmenter
 
     x = _mcd_matrix()
     with _PeakMemory() as pm:
         cpu0, t0 = _cpu_seconds(), time.perf_counter()
-        seg = NeedsSegmenter(k_range=(2, 8), n_boot=n_boot, n_init=10, random_state=0, n_jobs=-1)
+        seg = NeedsSegmenter(
+            k_range=(2, 8), n_boot=n_boot, n_init=10, n_null=n_null, random_state=0, n_jobs=-1
+        )
         seg.fit(x)
         wall = time.perf_counter() - t0
         cpu = _cpu_seconds() - cpu0
-    return {"time": wall, "peak": pm.peak, "cpu_wall": cpu / wall, "note": f"k={seg.n_segments_}"}
+    note = f"k={seg.n_segments_}, {seg.structure_}"
+    return {"time": wall, "peak": pm.peak, "cpu_wall": cpu / wall, "note": note}
+
+
+def _demo_segments_stage(n_respondents: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from sklearn.metrics import adjusted_rand_score
+
+    from segmentum.demo import ROLES, make_market
+    from segmentum.demo.project import DEMO_SETTINGS
+    from segmentum.segments.stage import SegmentsConfig, run_segments
+
+    market = make_market(seed=0, n_customers=2_000, n_respondents=n_respondents)
+    roles = ROLES["survey"]
+    settings = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in DEMO_SETTINGS["segments"].items()
+    }
+    with _PeakMemory() as pm:
+        cpu0, t0 = _cpu_seconds(), time.perf_counter()
+        res = run_segments(
+            market.survey,
+            id_column=roles["id"],
+            basis=roles["basis"],
+            weights=roles["weight"],
+            config=SegmentsConfig(**settings),
+        )
+        wall = time.perf_counter() - t0
+        cpu = _cpu_seconds() - cpu0
+    truth = market.truth.set_index("respondent_id").loc[market.survey[roles["id"]], "segment"]
+    ari = adjusted_rand_score(truth.to_numpy(), res.assignments["segment"].to_numpy())
+    note = f"k={res.summary['k']}, {res.structure}, ARI with planted truth {ari:.3f}"
+    return {"time": wall, "peak": pm.peak, "cpu_wall": cpu / wall, "note": note}
 
 
 def _stability_peer(n_boot: int) -> dict[str, Any]:
@@ -279,6 +315,26 @@ def main(argv: list[str] | None = None) -> int:
             a,
             b,
             f"CPU/wall {a['cpu_wall']:.2f} vs {b['cpu_wall']:.2f}; {a['note']}",
+        )
+    )
+    a = _in_child(_stability_segmentum, n_boot, 3)
+    b = _in_child(_stability_segmentum, n_boot, 0)
+    rows.append(
+        (
+            "the same with its null (3 permuted data sets) vs without (n_null=0)",
+            a,
+            b,
+            f"{a['note']} vs {b['note']}; flexclust bootFlexclust 126.6 s (issue #10)",
+        )
+    )
+    n_resp = 1_000 if args.quick else 3_000
+    a = _in_child(_demo_segments_stage, n_resp)
+    rows.append(
+        (
+            f"demo segments stage, {n_resp:,} respondents x 29 needs, 50 boot",
+            a,
+            {"time": float("nan"), "peak": 0},
+            a["note"],
         )
     )
     a = _in_child(_kmeans_segmentum, n_big, reps)

@@ -9,7 +9,10 @@ Work measured (each side in its own fresh process, so peak memory is its own):
 1. BG/NBD fit on the CDNOW sample (2,357 customers): ``segmentum.value.BetaGeoModel`` vs
    ``lifetimes.BetaGeoFitter`` (both compute parameters and standard errors).
 2. BG/NBD fit on 1,000,000 simulated customers (``--quick``: 100,000).
-3. ``summarize`` (same-day merge, BTYD summary, RFM totals) of a Parquet file of 50 M
+3. BG/NBD fit with covariates (bundle and a 3-level channel on the purchase rate, bundle on
+   the dropout) on 1,000,000 simulated customers (``--quick``: 100,000), against the plain
+   fit of the same rows in the same process (best of 3, interleaved).
+4. ``summarize`` (same-day merge, BTYD summary, RFM totals) of a Parquet file of 50 M
    transactions / 2 M customers (``--quick``: 5 M / 200 k), with each engine (``numba``, the
    default at this size, and the portable ``sql``), against bare DuckDB on the same file:
    (a) the plain one-level ``GROUP BY customer_id`` (count, sum, min, max), the issue's peer,
@@ -84,6 +87,42 @@ def _fit_lifetimes(source: str, n: int, repeats: int) -> dict[str, Any]:
         best = min(best, time.perf_counter() - t)
     params = {k: float(v) for k, v in f.params_.items()}
     return {"seconds": best, "peak": _peak_rss(), "params": params, "ll": None}
+
+
+def _fit_covariates(n: int, repeats: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    import pandas as pd
+
+    from segmentum.value import BetaGeoModel
+    from segmentum.value.models.simulate import simulate_bgnbd_covariates
+
+    rng = np.random.default_rng(3)
+    z = pd.DataFrame(
+        {"bundle": rng.integers(0, 2, n).astype(float), "channel": rng.integers(0, 3, n)}
+    )
+    T = np.random.default_rng(1).uniform(20, 52, n)
+    df = simulate_bgnbd_covariates(
+        TRUTH, z, T, purchase={"bundle": 0.3, "channel": -0.2}, dropout={"bundle": 0.5}, seed=7
+    )
+    df["channel"] = df["channel"].map({0: "web", 1: "agent", 2: "phone"})
+    plain_df = df[["frequency", "recency", "T"]]
+    best_plain = best_cov = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        BetaGeoModel().fit(plain_df)
+        best_plain = min(best_plain, time.perf_counter() - t)
+        t = time.perf_counter()
+        m = BetaGeoModel().fit(
+            df, purchase_covariates=["bundle", "channel"], dropout_covariates=["bundle"]
+        )
+        best_cov = min(best_cov, time.perf_counter() - t)
+    return {
+        "seconds": best_cov,
+        "plain": best_plain,
+        "peak": _peak_rss(),
+        "effects": m.covariate_effects_.to_dict("records"),
+    }
 
 
 def _connection(threads: int | None) -> Any:
@@ -197,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a minute or two)")
     ap.add_argument("--keep-data", action="store_true", help="keep the generated Parquet file")
     ap.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all)")
+    ap.add_argument(
+        "--only-covariates", action="store_true", help="only the covariate-fit row (item 3)"
+    )
     args = ap.parse_args(argv)
     n_fit = 100_000 if args.quick else 1_000_000
     n_tx, n_cust = (5_000_000, 200_000) if args.quick else (50_000_000, 2_000_000)
@@ -232,7 +274,27 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    for source, n, reps in (("cdnow", 2357, 7), ("sim", n_fit, 1 if n_fit > 200_000 else 2)):
+    print(f"BG/NBD fit with covariates on {n_fit:,} simulated customers ...", flush=True)
+    cov = _in_child(_fit_covariates, n_fit, 3)
+    for e in cov["effects"]:
+        print(f"  {e['process']} {e['covariate']}: {e['coef']:.3f} ({e['se']:.3f})", flush=True)
+    rows.append(
+        (
+            f"BG/NBD fit with 3 covariates, {n_fit:,} simulated customers",
+            _fmt_s(cov["seconds"]),
+            f"{_fmt_s(cov['plain'])} (plain BG/NBD fit, same rows)",
+            f"{cov['seconds'] / cov['plain']:.2f}x the time",
+            _gb(cov["peak"]),
+            "-",
+        )
+    )
+    print(f"  {cov['seconds']:.3f} s vs plain {cov['plain']:.3f} s", flush=True)
+    fits = (
+        ()
+        if args.only_covariates
+        else (("cdnow", 2357, 7), ("sim", n_fit, 1 if n_fit > 200_000 else 2))
+    )
+    for source, n, reps in fits:
         label = "CDNOW sample" if source == "cdnow" else f"{n:,} simulated customers"
         print(f"BG/NBD fit on {label} ...", flush=True)
         ours = _in_child(_fit_segmentum, source, n, reps)
@@ -249,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         add(f"BG/NBD fit, {label}", ours, peer, "lifetimes")
 
     path = RESULTS / f"tx_{n_tx // 1_000_000}M.parquet"
+    if args.only_covariates:
+        _print_table(rows)
+        return 0
     if not path.exists():
         print(f"generating {n_tx:,} transactions for {n_cust:,} customers ...", flush=True)
         t = time.perf_counter()
@@ -282,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep_data:
         shutil.rmtree(RESULTS, ignore_errors=True)
 
+    _print_table(rows)
+    return 0
+
+
+def _print_table(rows: list[tuple[str, str, str, str, str, str]]) -> None:
     head = ("work", "segmentum", "peer", "ratio", "peak mem (ours)", "peak mem (peer)")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     print()
@@ -291,7 +361,6 @@ def main(argv: list[str] | None = None) -> int:
         f"\n(cpu count {os.cpu_count()}; times are the best of the repeats; peak memory is the "
         "max RSS of the process that ran the work)"
     )
-    return 0
 
 
 if __name__ == "__main__":

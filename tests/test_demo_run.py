@@ -90,6 +90,9 @@ def test_demo_segments_agree_with_planted_truth(demo_folder: Path) -> None:
     )
     ari = adjusted_rand_score(joined["segment_truth"], joined["segment"])
     assert ari >= 0.85, f"ARI with planted truth {ari:.3f}"
+    # planted segments are found as such, not as a constructive choice (issue #10)
+    summary = json.loads((run / "segments.json").read_text())["segmentation"]
+    assert summary["structure"] in ("natural", "reproducible"), summary["verdict"]
     assert joined["segment_probability"].between(0, 1).all()
 
 

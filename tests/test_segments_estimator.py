@@ -12,6 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import check_estimator
 
 from segmentum.segments import NeedsSegmenter
+from segmentum.segments.structure import recommendation_text
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +44,16 @@ def test_init_only_stores_and_clone():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_kmeans_inertia_never_above_sklearn(mcdonalds, seed):
-    """Same n_init (10), same seed: our objective is ≤ scikit-learn's for k = 2..8."""
+    """Same n_init (10), same seed: our objective is ≤ scikit-learn's for k = 2..8.
+
+    The segmenter fits the rows in a canonical order (sorted by value, so that row order
+    does not matter); scikit-learn gets the rows in that order too, so both start from
+    the same k-means++ draws."""
     x = (mcdonalds.iloc[:, :11].to_numpy() == "Yes").astype(float)
+    canonical = x[np.lexsort(x.T[::-1])]
     for k in range(2, 9):
         ours = NeedsSegmenter(k, n_boot=0, n_init=10, random_state=seed).fit(x).inertia_
-        theirs = KMeans(k, n_init=10, random_state=seed).fit(x).inertia_
+        theirs = KMeans(k, n_init=10, random_state=seed).fit(canonical).inertia_
         assert ours <= theirs + 1e-9 * theirs, (k, ours, theirs)
 
 
@@ -73,7 +79,10 @@ def test_selection_table_and_recommendation():
     assert sel["recommended"].sum() == 1
     assert seg.n_segments_ == 4
     assert adjusted_rand_score(y, seg.labels_) > 0.95
-    assert seg.recommendation_.startswith("k = 4:")
+    assert seg.choice_.k_recommended == 4
+    assert seg.structure_ in ("natural", "reproducible")  # four separated blobs
+    text = recommendation_text(seg.choice_, seg.selection_, seg.min_segment_share)
+    assert text.startswith("k = 4:")
     assert sel["bic"].isna().all()
     assert set(seg.stability_samples_) == {2, 3, 4, 5, 6}
     assert len(seg.stability_samples_[4]) == 10
@@ -101,7 +110,9 @@ def test_pinned_k_is_never_changed_but_evidence_computed():
     assert seg.selection_["k"].tolist() == [2, 3, 4, 5, 6]
     assert bool(seg.selection_.set_index("k").loc[6, "chosen"])
     assert int(seg.selection_.loc[seg.selection_["recommended"], "k"].iloc[0]) == 4
-    assert seg.recommendation_.startswith("k = 6 as pinned by the user")
+    assert seg.choice_.reason == "pinned" and seg.choice_.k_recommended == 4
+    text = recommendation_text(seg.choice_, seg.selection_, seg.min_segment_share)
+    assert text.startswith("k = 6 as pinned by the user")
 
 
 @pytest.mark.parametrize("method", ["kmeans", "gmm", "ensemble", "kprototypes", "lca"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -86,6 +86,14 @@ def _run_project(project_file: Path) -> None:
         status = "ran" if outcome.status == "ran" else escape(f"skipped: {outcome.reason}")
         table.add_row(name, status, f"{outcome.seconds:.1f}" if outcome.status == "ran" else "")
     out.print(table)
+    segments = getattr(result, "segments", None)
+    if segments is not None and getattr(segments, "structure", None):
+        # the structure verdict belongs in the run's headline, constructive most of all
+        style = "bold yellow" if segments.structure == "constructive" else "bold"
+        out.print(
+            f"[{style}]Segments: k = {segments.summary['k']}, "
+            f"{segments.structure} structure.[/] {escape(segments.verdict)}"
+        )
     for message in result.manifest.get("warnings") or []:
         console.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
     out.print(f"Run folder: {result.run_dir}")
@@ -242,6 +250,99 @@ def runs(
             str(row.path),
         )
     out.print(table)
+
+
+@app.command()
+def whatif(
+    project_file: Annotated[Path, typer.Argument(help="The project file (segmentum.toml).")],
+    scenario: Annotated[
+        Path, typer.Option("--scenario", help="The scenario, a TOML file of [[change]] tables.")
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="CSV to write: one row per segment and a total row.")
+    ],
+) -> None:
+    """CLV per segment before and after an offering change, with the difference's interval."""
+    import time
+
+    from segmentum.data.errors import ProjectError, StageError
+    from segmentum.flow import StageContext
+    from segmentum.project import Project
+    from segmentum.registry import STAGES
+    from segmentum.value.clv import step_discount_rate
+    from segmentum.value.summary import TIME_UNITS
+    from segmentum.value.whatif import customer_table, load_scenario
+    from segmentum.value.whatif import whatif as run_whatif
+
+    t0 = time.perf_counter()
+    try:
+        try:
+            sc, _ = load_scenario(scenario)
+        except ValueError as exc:
+            raise ProjectError(str(exc)) from exc
+        declared = sorted({*sc.model.purchase_covariates, *sc.model.dropout_covariates})
+        for i, change in enumerate(sc.change):
+            if change.covariate is not None and change.covariate not in declared:
+                # checked before any data are read: the model can only move what it fits
+                raise ProjectError(
+                    f"scenario file {scenario}, change[{i}].covariate: {change.covariate!r} is "
+                    f"not a covariate of [model]; valid covariates are {declared or 'none'} "
+                    "(add it to purchase_covariates or dropout_covariates)"
+                )
+        project = Project.load(project_file)
+        with console.status("Reading the data and fitting value and segments…"):
+            data = project.validate()
+            plan = project.plan(data)
+            if plan.get("value") is not None:
+                raise StageError(f"the value stage cannot run: {plan['value']}")
+            ctx = StageContext(project.config, data, project.config.project.seed)
+            ran: dict[str, object] = {}
+            for stage in STAGES:
+                if stage.name in ("value", "segments") and plan.get(stage.name) is None:
+                    try:
+                        ran[stage.name] = stage.run(ctx)
+                    except ValueError as exc:
+                        raise StageError(
+                            f"the {stage.name} stage cannot run on these data: {exc}"
+                        ) from exc
+                    ctx.results.add(stage.name, ran[stage.name], *stage.provides(ran[stage.name]))
+            value: Any = ran["value"]
+            table = customer_table(ctx, ran)
+            cfg = value.config
+            plain = value.models["purchase"]
+            try:
+                model = type(plain)(penalizer=plain.penalizer).fit(
+                    table,
+                    purchase_covariates=sc.model.purchase_covariates,
+                    dropout_covariates=sc.model.dropout_covariates,
+                )
+                unit = TIME_UNITS[cfg.time_unit]
+                spend = "expected_spend" if "expected_spend" in table.columns else None
+                result = run_whatif(
+                    model,
+                    table,
+                    sc,
+                    spend=spend,
+                    horizon=cfg.clv_horizon_days / unit,
+                    step=cfg.clv_step_days / unit,
+                    discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+                    n_draws=sc.model.draws,
+                    seed=project.config.project.seed,
+                )
+            except ValueError as exc:
+                raise ProjectError(f"scenario file {scenario}: {exc}") from exc
+    except SegmentumError as exc:
+        _fail(exc)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out_file, index=False)
+    table_view = Table(title=f"What-if: {sc.name}")
+    for col in result.columns:
+        table_view.add_column(col, justify="left" if col == "segment" else "right")
+    for row in result.itertuples(index=False):
+        table_view.add_row(*(f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row))
+    out.print(table_view)
+    out.print(f"Wrote {out_file} in {time.perf_counter() - t0:.1f} s.")
 
 
 @app.command()

@@ -39,6 +39,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "segmentum.segments._methods.EnsembleFit",
     "segmentum.segments._methods.WeightedGaussianMixture",
     "segmentum.segments.lca.LCAResult",
+    "segmentum.segments.structure.Choice",
     "sklearn.mixture._gaussian_mixture.GaussianMixture",
     "sklearn.decomposition._pca.PCA",
     "sklearn.decomposition._factor_analysis.FactorAnalysis",

@@ -41,31 +41,96 @@ def stability_boxplot(selection: pd.DataFrame, samples: dict[int, np.ndarray]) -
     return fig
 
 
-def segment_stability_chart(segment_stability: pd.DataFrame, threshold: float = 0.6) -> Any:
-    """Bar chart of each segment's median Jaccard stability, with the flag threshold."""
+def stability_curve(selection: pd.DataFrame) -> Any:
+    """Global stability against k (median and quartiles of the bootstrap ARIs) beside the
+    null band: the same analysis on the items permuted independently (5 %–95 % and median).
+    Reproducible k are marked; the chosen k is highlighted."""
     import plotly.graph_objects as go
 
-    st = segment_stability.sort_values("segment")
-    err_lo = st["jaccard_median"] - st["jaccard_q25"]
-    colors = ["#d62728" if f else "#2ca02c" for f in st["flagged"]]
-    fig = go.Figure(
-        go.Bar(
-            x=[f"Segment {int(s)}" for s in st["segment"]],
-            y=st["jaccard_median"],
-            marker_color=colors,
+    sel = selection.sort_values("k")
+    k = sel["k"].astype(int).tolist()
+    fig = go.Figure()
+    if sel["null_q95"].notna().any():
+        fig.add_trace(
+            go.Scatter(
+                x=k + k[::-1],
+                y=sel["null_q95"].tolist() + sel["null_q05"].tolist()[::-1],
+                fill="toself",
+                fillcolor="rgba(127,127,127,0.25)",
+                line={"width": 0},
+                name="no-structure band (items permuted, 5–95 %)",
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=k,
+                y=sel["null_median"],
+                mode="lines",
+                line={"color": "#7f7f7f", "dash": "dot"},
+                name="no-structure median",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=k,
+            y=sel["stability_median"],
+            mode="lines+markers",
+            line={"color": "#1f77b4"},
             error_y={
                 "type": "data",
                 "symmetric": False,
-                "array": [0] * len(st),
-                "arrayminus": err_lo,
+                "array": (sel["stability_q75"] - sel["stability_median"]).tolist(),
+                "arrayminus": (sel["stability_median"] - sel["stability_q25"]).tolist(),
             },
-            text=[f"{v:.0%} of respondents" for v in st["share"]],
+            marker={
+                "size": [14 if c else 8 for c in sel["chosen"]],
+                "color": ["#2ca02c" if r else "#d62728" for r in sel["reproducible"]],
+                "line": {"width": [2 if c else 0 for c in sel["chosen"]], "color": "black"},
+            },
+            name="these data (median, quartiles); green = reproducible",
         )
     )
-    fig.add_hline(y=threshold, line_dash="dash", annotation_text="unstable below")
     fig.update_layout(
-        title="Segment-level stability (Jaccard with best bootstrap match)",
-        yaxis_title="median Jaccard",
+        title="Global stability against structureless data",
+        xaxis_title="number of segments",
+        yaxis_title="adjusted Rand index (bootstrap pairs)",
+        yaxis_range=[min(0.0, float(sel["null_q05"].min(skipna=True) or 0.0)), 1.02],
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+_BAND_COLORS = {
+    "highly stable": "#1a9850",
+    "stable": "#91cf60",
+    "doubtful": "#fdae61",
+    "unstable": "#f46d43",
+    "dissolved": "#d73027",
+    "unknown": "#bbbbbb",
+}
+
+
+def segment_stability_chart(segment_stability: pd.DataFrame, threshold: float = 0.6) -> Any:
+    """Bar chart of each segment's mean bootstrap Jaccard, coloured by Hennig's bands
+    (≥ .85 highly stable, ≥ .75 stable, ≥ .6 doubtful, < .5 dissolved)."""
+    import plotly.graph_objects as go
+
+    st = segment_stability.sort_values("segment")
+    bands = st["band"] if "band" in st else ["unknown"] * len(st)
+    fig = go.Figure(
+        go.Bar(
+            x=[f"Segment {int(s)}" for s in st["segment"]],
+            y=st["jaccard_mean"],
+            marker_color=[_BAND_COLORS.get(b, "#bbbbbb") for b in bands],
+            text=[f"{b}; {v:.0%} of respondents" for b, v in zip(bands, st["share"], strict=True)],
+        )
+    )
+    for y, label in ((0.85, "highly stable"), (0.75, "stable"), (threshold, "doubtful")):
+        fig.add_hline(y=y, line_dash="dash", line_width=1, annotation_text=label)
+    fig.update_layout(
+        title="Segment-level stability (Jaccard with the best bootstrap match)",
+        yaxis_title="mean Jaccard over bootstrap samples",
         yaxis_range=[0, 1.02],
     )
     return fig

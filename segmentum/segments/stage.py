@@ -16,6 +16,14 @@ from segmentum.report.section import Section
 from segmentum.segments.basis import BasisTransformer, prepare_basis
 from segmentum.segments.estimator import SEGMENT_STABILITY_FLAG, NeedsSegmenter
 from segmentum.segments.labels import LabelMatch, match_labels
+from segmentum.segments.structure import (
+    JACCARD_DOUBTFUL,
+    NATURAL_ARI,
+    NULL_MARGIN,
+    STABLE_ARI,
+    recommendation_text,
+    verdict_text,
+)
 
 _RAW_METHODS = ("lca", "kprototypes")  # fitted on the raw typed items, not the matrix
 
@@ -46,6 +54,12 @@ class SegmentsConfig(BaseModel):
     n_init: int = Field(10, ge=1, description="Restarts per fit; the best is kept.")
     n_boot: int = Field(
         100, ge=0, description="Bootstrap pairs per k for stability (0 skips stability)."
+    )
+    n_null: int = Field(
+        3,
+        ge=0,
+        description="Null data sets (each item permuted on its own: same answers, no "
+        "association) for the structure verdict; 0 skips them (absolute thresholds only).",
     )
     min_segment_share: float = Field(
         0.05, ge=0, lt=1, description="Segments under this population share are flagged."
@@ -145,7 +159,7 @@ class SegmentsResult:
         Segment × basis item means in original item units (shares for binary items,
         ``item=level`` shares for categorical items).
     recommendation : str
-        One sentence explaining the number of segments.
+        One sentence explaining the number of segments (reason, runner-up, what k + 1 does).
     warnings : list of str
         Basis warnings and segment warnings (too small, unstable), for the report.
     summary : dict
@@ -154,6 +168,14 @@ class SegmentsResult:
         k → bootstrap adjusted Rand indices (for box plots).
     match : LabelMatch or None
         How segments were matched to the previous run.
+    structure : {"natural", "reproducible", "constructive"}
+        The structure verdict for the delivered segments.
+    verdict : str
+        The verdict in words a marketer reads.
+    evidence : dict
+        JSON-serialisable evidence of the verdict (also ``summary["evidence"]``).
+    null_samples : dict
+        k → bootstrap ARIs on the null data (items permuted independently).
     """
 
     assignments: pd.DataFrame
@@ -166,6 +188,10 @@ class SegmentsResult:
     summary: dict[str, Any]
     stability_samples: dict[int, np.ndarray] = field(default_factory=dict)
     match: LabelMatch | None = None
+    structure: str = "constructive"
+    verdict: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    null_samples: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _json_float(x: Any) -> float | None:
@@ -303,6 +329,7 @@ def run_segments(
         covariance_type=cfg.covariance_type,
         n_init=cfg.n_init,
         n_boot=cfg.n_boot,
+        n_null=cfg.n_null,
         min_segment_share=cfg.min_segment_share,
         scale_correction=cfg.scale_correction if cfg.method == "kprototypes" else "none",
         standardize=False,
@@ -348,7 +375,11 @@ def run_segments(
     seg_stab = seg.segment_stability_.copy()
     seg_stab["segment"] = [relabel[int(s)] for s in seg_stab["segment"]]
     seg_stab = seg_stab.sort_values("segment").reset_index(drop=True)
-    recommendation = seg.recommendation_
+    recommendation = recommendation_text(seg.choice_, seg.selection_, cfg.min_segment_share)
+    evidence = _evidence(seg, relabel)
+    verdict = verdict_text(seg.structure_, int(seg.n_segments_), evidence)
+    if seg.structure_ == "constructive":
+        prepared.warnings.insert(0, verdict)
     warnings_ = list(prepared.warnings) + list(seg.warnings_)
     if any(relabel[s] != s for s in relabel):
         warnings_ = [_renumber_text(m, relabel) for m in warnings_]
@@ -387,6 +418,9 @@ def run_segments(
         if cfg.n_boot
         else [],
         "recommendation": recommendation,
+        "structure": seg.structure_,
+        "verdict": verdict,
+        "evidence": evidence,
         "log_likelihood": _json_float(seg.log_likelihood_),
         "bic": _json_float(seg.bic_),
         "match": None
@@ -411,7 +445,64 @@ def run_segments(
         summary=summary,
         stability_samples=dict(seg.stability_samples_),
         match=match,
+        structure=seg.structure_,
+        verdict=verdict,
+        evidence=evidence,
+        null_samples=dict(seg.null_stability_samples_),
     )
+
+
+def _evidence(seg: NeedsSegmenter, relabel: dict[int, int]) -> dict[str, Any]:
+    """The structure verdict's evidence, JSON-serialisable (``segments.json``)."""
+    sel = seg.selection_
+    row = sel.loc[sel["chosen"]].iloc[0]
+    st = seg.segment_stability_
+    per_k = []
+    for r in sel.itertuples():
+        per_k.append(
+            {
+                "k": int(r.k),
+                "stability": _json_float(r.stability_median),
+                "null_median": _json_float(r.null_median),
+                "null_q95": _json_float(r.null_q95),
+                "min_segment_jaccard": _json_float(r.min_segment_jaccard),
+                "min_segment_share": _json_float(r.min_segment_share),
+                "dispersion_gap": _json_float(r.dispersion_gap),
+                "reproducible": bool(r.reproducible),
+            }
+        )
+    choice = seg.choice_.as_dict()
+    if choice.get("next_k") and choice["next_k"].get("split") is not None:
+        choice["next_k"]["split"] = relabel.get(
+            choice["next_k"]["split"], choice["next_k"]["split"]
+        )
+    return {
+        "k": int(seg.n_segments_),
+        "stability": _json_float(row["stability_median"]),
+        "null_median": _json_float(row["null_median"]),
+        "null_q95": _json_float(row["null_q95"]),
+        "min_segment_jaccard": _json_float(row["min_segment_jaccard"]),
+        "dispersion_gap": _json_float(row["dispersion_gap"]),
+        "hopkins": _json_float(seg.tendency_["hopkins"]),
+        "hopkins_vs_null": _json_float(seg.tendency_["hopkins_vs_null"]),
+        "segments": {
+            str(relabel.get(int(r.segment), int(r.segment))): {
+                "jaccard": _json_float(r.jaccard_mean),
+                "band": str(r.band),
+            }
+            for r in st.itertuples()
+        },
+        "choice": choice,
+        "per_k": per_k,
+        "n_boot": int(seg.n_boot),
+        "n_null": int(seg.n_null),
+        "thresholds": {
+            "stable_ari": STABLE_ARI,
+            "null_margin": NULL_MARGIN,
+            "segment_jaccard": JACCARD_DOUBTFUL,
+            "natural_ari": NATURAL_ARI,
+        },
+    }
 
 
 def _renumber_text(msg: str, relabel: dict[int, int]) -> str:
@@ -423,18 +514,50 @@ def _renumber_text(msg: str, relabel: dict[int, int]) -> str:
 
 
 def report_section(result: SegmentsResult) -> Section:
-    """The report's segments section: evidence for k, the chosen solution, its stability."""
+    """The report's segments section: the structure verdict first, then the evidence for k
+    (stability against its null band), the chosen solution and its segment stability."""
     from segmentum.segments import plots
 
     s = result.summary
-    sec = Section("segments", "Needs-based segments", summary=result.recommendation)
+    sec = Section(
+        "segments",
+        "Needs-based segments",
+        summary=f"{result.verdict} {result.recommendation}".strip(),
+    )
+    if result.structure == "constructive":
+        sec.warn(result.verdict)
+    else:
+        sec.text(result.verdict)
     stab = s["stability"]
+    ev = result.evidence
+    tendency = ""
+    if ev.get("dispersion_gap") is not None:
+        tendency = (
+            f" Cluster tendency: the within-segment dispersion is {ev['dispersion_gap']:.2f} "
+            "log units below that of the permuted data"
+            + (
+                f"; Hopkins statistic {ev['hopkins']:.2f} against uniform points, "
+                f"{ev['hopkins_vs_null']:.2f} against the permuted data (0.5 = no more "
+                "clustered than the same items without association)."
+                if ev.get("hopkins_vs_null") is not None
+                else "."
+            )
+        )
     sec.text(
         f"{s['k']} segments found by {s['method']}"
         + (f"; global stability (median bootstrap ARI) {stab:.2f}" if stab is not None else "")
-        + f" over {s['n_boot']} bootstrap pairs per k."
+        + f" over {s['n_boot']} bootstrap pairs per k. {result.recommendation}"
+        + tendency
     )
     if result.stability_samples:
+        if result.selection["null_q95"].notna().any():
+            sec.figure(
+                plots.stability_curve(result.selection),
+                "Global stability per number of segments against the no-structure band: the "
+                "same bootstrap analysis on the items permuted independently (same answers, "
+                "no association). Green points are reproducible: high, clearly above the "
+                "band, and every segment comes back (Dolnicar, Grün & Leisch 2018, ch. 7).",
+            )
         sec.figure(
             plots.stability_boxplot(result.selection, result.stability_samples),
             "Global stability per number of segments: adjusted Rand index between partitions "
@@ -442,8 +565,8 @@ def report_section(result: SegmentsResult) -> Section:
         )
         sec.figure(
             plots.segment_stability_chart(result.segment_stability, SEGMENT_STABILITY_FLAG),
-            "Segment-level stability of the chosen solution: Jaccard agreement with the best "
-            "match in bootstrap partitions.",
+            "Segment-level stability of the chosen solution: mean Jaccard agreement with the "
+            "best match in bootstrap partitions, in Hennig's (2007) bands.",
         )
     sec.figure(plots.fit_indices_chart(result.selection), "Fit indices by number of segments.")
     sec.figure(
@@ -452,8 +575,11 @@ def report_section(result: SegmentsResult) -> Section:
     )
     table = result.selection.copy()
     sec.table(table.round(3), "Evidence for the number of segments.")
+    cols = [
+        c for c in ("segment", "jaccard_mean", "band", "flagged") if c in result.segment_stability
+    ]
     sizes = pd.DataFrame([{"segment": int(k), **v} for k, v in s["sizes"].items()]).merge(
-        result.segment_stability[["segment", "jaccard_median", "flagged"]], on="segment"
+        result.segment_stability[cols], on="segment"
     )
     sec.table(sizes.round(3), "Segment sizes and stability.")
     if result.match is not None:
@@ -463,7 +589,8 @@ def report_section(result: SegmentsResult) -> Section:
         )
         sec.table(result.match.quality.round(3), "Match to the previous run.")
     for m in result.warnings:
-        sec.warn(m)
+        if m != result.verdict:
+            sec.warn(m)
     return sec
 
 

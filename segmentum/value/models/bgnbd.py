@@ -26,6 +26,7 @@ from segmentum.value.models._base import (
     require_columns,
     weights_of,
 )
+from segmentum.value.models._covariates import CovariateModelMixin, bgnbd_ind
 
 __all__ = ["BetaGeoModel", "bgnbd_log_likelihood", "simulate_bgnbd"]
 
@@ -252,7 +253,7 @@ def _bgnbd_core(
     return ll, g, h
 
 
-class BetaGeoModel(BaseCLVModel):
+class BetaGeoModel(CovariateModelMixin, BaseCLVModel):
     """BG/NBD model of non-contractual repeat buying (Fader, Hardie & Lee 2005).
 
     Parameters
@@ -290,6 +291,10 @@ class BetaGeoModel(BaseCLVModel):
         "add penalizer=0.001, check that T and recency share one time unit, or drop extreme "
         "frequencies (wholesalers, test accounts)"
     )
+
+    _cov_scales = (1, 1)
+    _cov_ind = staticmethod(bgnbd_ind)
+    _cov_grouped = True  # discrete covariates: pooled Newton fit
 
     _has_hessian: ClassVar[bool] = True
 
@@ -337,7 +342,7 @@ class BetaGeoModel(BaseCLVModel):
     def probability_alive(self, df: pd.DataFrame) -> pd.Series:
         """P(alive | x, t_x, T), Fader, Hardie & Lee (2008) note "Computing P(alive)", eq. 2."""
         x, tx, T = self._arrays(df)
-        r, alpha, a, b = self._params
+        r, alpha, a, b = self._customer_params(df)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_odds = (
                 np.log(a)
@@ -350,7 +355,7 @@ class BetaGeoModel(BaseCLVModel):
     def expected_purchases(self, t: float, df: pd.DataFrame) -> pd.Series:
         """Expected purchases in the next ``t`` time units given the history (FHL 2005, eq. 10)."""
         x, _tx, T = self._arrays(df)
-        r, alpha, a, b = self._params
+        r, alpha, a, b = self._customer_params(df)
         z = t / (alpha + T + t)
         log_pref = (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
         with np.errstate(all="ignore"):

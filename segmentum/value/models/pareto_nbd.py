@@ -16,7 +16,7 @@ Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers" th
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from segmentum.value.models._base import (
     require_columns,
     weights_of,
 )
+from segmentum.value.models._covariates import CovariateModelMixin, pareto_nbd_ind
 from segmentum.value.models.bgnbd import _check_summary
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_log_likelihood", "simulate_pareto_nbd"]
@@ -83,9 +84,9 @@ def _hyp2f1_1bcz(
 
 def _log_f(
     r: float,
-    alpha: float,
+    alpha: float | np.ndarray,
     s: float,
-    beta: float,
+    beta: float | np.ndarray,
     x: np.ndarray,
     t: np.ndarray,
     derivatives: bool = False,
@@ -103,10 +104,41 @@ def _log_f(
     Returns the log and, with ``derivatives``, an array of shape (4, n) of its partials in
     ``(r, alpha, s, beta)``.
     """
+    if np.ndim(alpha) or np.ndim(beta):
+        # per-customer α_i, β_i (covariate models): each branch on its own rows
+        alpha, beta, x, t = np.broadcast_arrays(
+            *(np.asarray(v, dtype=float) for v in (alpha, beta, x, t))
+        )
+        val = np.empty(alpha.shape)
+        grad = np.empty((4, *alpha.shape)) if derivatives else None
+        upper = alpha >= beta
+        for sel in (upper, ~upper):
+            if sel.any():
+                v, gr = _log_f_branch(
+                    r, alpha[sel], s, beta[sel], x[sel], t[sel], derivatives, sel is upper
+                )
+                val[sel] = v
+                if grad is not None and gr is not None:
+                    grad[:, sel] = gr
+        return val, grad
+    return _log_f_branch(r, alpha, s, beta, x, t, derivatives, alpha >= beta)
+
+
+def _log_f_branch(
+    r: float,
+    alpha: Any,
+    s: float,
+    beta: Any,
+    x: np.ndarray,
+    t: np.ndarray,
+    derivatives: bool,
+    upper: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One branch of :func:`_log_f`: ``upper`` is ``α ≥ β``."""
     c = r + s + x + 1
     la = np.log(alpha + t)
     lb = np.log(beta + t)
-    if alpha >= beta:
+    if upper:
         z = (alpha - beta) / (alpha + t)
         out = _hyp2f1_1bcz(r + x, c, z, derivatives)
         logh = np.log(out[0])
@@ -145,9 +177,9 @@ def _log_f(
 
 def _log_a0(
     r: float,
-    alpha: float,
+    alpha: float | np.ndarray,
     s: float,
-    beta: float,
+    beta: float | np.ndarray,
     x: np.ndarray,
     tx: np.ndarray,
     T: np.ndarray,
@@ -225,7 +257,7 @@ def pareto_nbd_log_likelihood(
     return ll, g
 
 
-class ParetoNBDModel(BaseCLVModel):
+class ParetoNBDModel(CovariateModelMixin, BaseCLVModel):
     """Pareto/NBD model of non-contractual repeat buying (Schmittlein et al. 1987).
 
     Parameters
@@ -262,6 +294,9 @@ class ParetoNBDModel(BaseCLVModel):
         "add penalizer=0.001, use the BG/NBD model instead, or check that T and recency share "
         "one time unit"
     )
+
+    _cov_scales = (0, -1)
+    _cov_ind = staticmethod(pareto_nbd_ind)
 
     def _prepare(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
         require_columns(df, ["frequency", "recency", "T"], self._name)
@@ -306,7 +341,7 @@ class ParetoNBDModel(BaseCLVModel):
     def probability_alive(self, df: pd.DataFrame) -> pd.Series:
         """P(alive | x, t_x, T), Fader & Hardie (2005) note, eq. 19 over eq. 18."""
         x, tx, T = self._arrays(df)
-        r, alpha, s, beta = self._params
+        r, alpha, s, beta = self._customer_params(df)
         log_ratio = (
             np.log(s)
             - np.log(r + s + x)
@@ -320,7 +355,7 @@ class ParetoNBDModel(BaseCLVModel):
     def expected_purchases(self, t: float, df: pd.DataFrame) -> pd.Series:
         """Expected purchases in the next ``t`` units given the history (note, eq. 22)."""
         x, _tx, T = self._arrays(df)
-        r, alpha, s, beta = self._params
+        r, alpha, s, beta = self._customer_params(df)
         if abs(s - 1) < 1e-8:
             growth = np.log((beta + T + t) / (beta + T)) * (beta + T)
         else:

@@ -1,0 +1,465 @@
+"""Natural, reproducible or constructive: the structure verdict and the choice of k.
+
+The rules here read the evidence table that :class:`NeedsSegmenter` computes (one row per
+k) and return data (a :class:`Choice`); the sentences a reader sees are written by
+:func:`recommendation_text` and :func:`verdict_text`, used by the stage and the report.
+
+The practice (Dolnicar, Grün & Leisch 2018, ch. 2.3 and 7.5; Ernst & Dolnicar 2018):
+
+- *stable* means more stable than data with the same items and no association: each item
+  permuted independently (the same marginals, so binary or skewed items cannot game an
+  absolute threshold), the same bootstrap analysis repeated on a few such null data sets;
+- a number of segments is *reproducible* when its global stability (bootstrap adjusted
+  Rand index: median and lower quartile) is high, clearly above that null band, and every
+  segment comes back in the bootstrap partitions (segment-level Jaccard, Hennig 2007);
+- the choice is the largest reproducible k (the book's reading of the whole curve), unless
+  the next smaller reproducible k is clearly more stable (by more than 0.05) *and* either a
+  segment of k is less than highly stable (an extra segment that comes back only partly)
+  or the smaller solution is near-perfect (≥ 0.95, every segment ≥ 0.95: cutting natural
+  segments in two, as k-means does with elongated ones, is not more structure);
+- the verdict is *natural* when the chosen solution is near-perfectly stable with every
+  segment highly stable and the stability curve peaks there rather than falling from
+  k = 2 on; *reproducible* when only the reproducibility test passes; *constructive*
+  when no k passes — the segments are then a choice, not a discovery, and the stage still
+  delivers the most segments that come back better than chance (above the null band, no
+  segment dissolved), or the k most stable relative to its null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Global stability needed to call a k reproducible: the median bootstrap ARI, and the
+# lower quartile too (three replications in four agree, not just half: a k whose bootstrap
+# fits often find a different solution has a long lower tail; the box of the book's box
+# plots, not only its middle line).
+STABLE_ARI = 0.80
+STABLE_ARI_Q25 = 0.70
+# ... and above the null: at least the null band's upper edge (its 95th percentile) and
+# this far above the null's median. (Where the items' own distributions are multimodal,
+# permuted data keep some grid-like clusters and a high null; perfectly stable data are
+# still above it.)
+NULL_MARGIN = 0.10
+# ... or, where the permuted data are themselves stable (every item multimodal), near-
+# perfect stability (lower quartile ≥ 0.95) with a within-segment dispersion this many log
+# units below the null's (the data far more compact than their permuted items allow).
+COMPACT_ARI_Q25 = 0.95
+COMPACT_GAP = 0.5
+# Hennig (2007) bands for segment-level (Jaccard) stability.
+JACCARD_HIGHLY_STABLE = 0.85
+JACCARD_STABLE = 0.75
+JACCARD_DOUBTFUL = 0.60
+JACCARD_DISSOLVED = 0.50
+# Natural structure: the chosen solution near-perfectly stable and the curve peaking there.
+NATURAL_ARI = 0.90
+# Stepping down from the largest reproducible k: how much more stable fewer segments must
+# be, and what counts as a near-perfect smaller solution.
+STEP_DOWN = 0.05
+PERFECT = 0.95
+
+STRUCTURES = ("natural", "reproducible", "constructive")
+
+
+def hennig_band(jaccard: float) -> str:
+    """Hennig's (2007) reading of a segment's median bootstrap Jaccard agreement."""
+    if not np.isfinite(jaccard):
+        return "unknown"
+    if jaccard >= JACCARD_HIGHLY_STABLE:
+        return "highly stable"
+    if jaccard >= JACCARD_STABLE:
+        return "stable"
+    if jaccard >= JACCARD_DOUBTFUL:
+        return "doubtful"
+    if jaccard >= JACCARD_DISSOLVED:
+        return "unstable"
+    return "dissolved"
+
+
+def permute_columns(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each column permuted on its own: the same marginals, no association between items."""
+    out = np.empty_like(x)
+    n = len(x)
+    for j in range(x.shape[1]):
+        out[:, j] = x[rng.permutation(n), j]
+    return out
+
+
+def hopkins(
+    x: np.ndarray, rng: np.random.Generator, reference: np.ndarray | None = None, m: int = 200
+) -> float:
+    """Hopkins statistic ``Σu / (Σu + Σw)``: ``u`` nearest-neighbour distances from ``m``
+    reference points to the data, ``w`` from ``m`` data rows to their nearest other row.
+
+    Reference points are drawn uniformly in the data's bounding box, or, with
+    ``reference``, from those rows (e.g. the permuted null data: then 0.5 means "no more
+    clustered than the same items without association"). About 0.5 for structureless data,
+    towards 1 for clustered data.
+    """
+    n = len(x)
+    m = int(min(m, max(n // 5, 1)))
+    idx = rng.choice(n, size=m, replace=False)
+    if reference is None:
+        lo, hi = x.min(axis=0), x.max(axis=0)
+        probe = lo + rng.random((m, x.shape[1])) * (hi - lo)
+    else:
+        probe = reference[rng.choice(len(reference), size=m, replace=False)]
+    xx = np.einsum("ij,ij->i", x, x)
+
+    def nn(p: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
+        d = np.einsum("ij,ij->i", p, p)[:, None] - 2.0 * p @ x.T + xx[None, :]
+        if exclude is not None:
+            d[np.arange(len(p)), exclude] = np.inf
+        return np.sqrt(np.maximum(d.min(axis=1), 0.0))
+
+    u = nn(probe, None).sum()
+    w = nn(x[idx], idx).sum()
+    return float(u / (u + w)) if u + w > 0 else 0.5
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The choice of k and the structure verdict, as data.
+
+    Attributes
+    ----------
+    k : int
+        The number of segments delivered (pinned, or chosen by the evidence).
+    k_recommended : int
+        What the evidence alone chooses.
+    structure : {"natural", "reproducible", "constructive"}
+        Verdict for the delivered solution.
+    data_structure : {"natural", "reproducible", "constructive"}
+        Verdict for the recommended k (what the data support).
+    reason : str
+        A code: ``"largest_reproducible"``, ``"smaller_more_stable"``, ``"pinned"``,
+        ``"lowest_bic_reproducible"`` (``gmm``, ``lca``),
+        ``"largest_above_chance"`` (constructive: the most segments above the null band
+        with none dissolved), ``"most_above_null"`` (constructive, failing that: the k most
+        stable relative to its null),
+        ``"no_stability"`` (no bootstrap evidence computed: fit index).
+    runner_up : int or None
+        The next best k (the next largest reproducible one, else the next most stable).
+    next_k : dict or None
+        What k + 1 does: ``k``, ``split`` (segment of k that it splits, 1-based, or None),
+        ``stability``, ``min_jaccard``, ``reproducible``, ``min_segment_share``.
+    reproducible_k : list of int
+    """
+
+    k: int
+    k_recommended: int
+    structure: str
+    data_structure: str
+    reason: str
+    runner_up: int | None
+    next_k: dict[str, Any] | None
+    reproducible_k: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "k_recommended": self.k_recommended,
+            "structure": self.structure,
+            "data_structure": self.data_structure,
+            "reason": self.reason,
+            "runner_up": self.runner_up,
+            "next_k": self.next_k,
+            "reproducible_k": list(self.reproducible_k),
+        }
+
+
+def reproducible_mask(sel: pd.DataFrame, min_share: float) -> pd.Series:
+    """Which k pass: stability high (median ≥ 0.80, lower quartile ≥ 0.70) and clearly
+    above the null (median ≥ the null band's 95th percentile and ≥ the null median + 0.10),
+    every segment back (mean
+    Jaccard at least Hennig's 'doubtful' 0.6), no segment under ``min_share``. Without a
+    null reference (``n_null=0``) only the absolute tests apply."""
+    s = sel["stability_median"]
+    null_hi = sel["null_q95"]
+    if null_hi.isna().all():  # no null reference (n_null = 0): the absolute tests alone
+        above = pd.Series(True, index=sel.index)
+    else:
+        above = ((s >= null_hi) & (s >= sel["null_median"] + NULL_MARGIN)) | (
+            (sel["stability_q25"] >= COMPACT_ARI_Q25) & (sel["dispersion_gap"] >= COMPACT_GAP)
+        )
+    return (
+        (s >= STABLE_ARI)
+        & (sel["stability_q25"] >= STABLE_ARI_Q25)
+        & above
+        & (sel["min_segment_jaccard"] >= JACCARD_DOUBTFUL)
+        & (sel["min_segment_share"] >= min_share)
+    ).fillna(False)
+
+
+def _is_natural(sel: pd.DataFrame, k: int) -> bool:
+    row = sel.loc[sel["k"] == k].iloc[0]
+    if not (
+        row["stability_median"] >= NATURAL_ARI
+        and row["min_segment_jaccard"] >= JACCARD_HIGHLY_STABLE
+    ):
+        return False
+    # a peak, not the top of a curve falling from k = 2: fewer segments are not more stable
+    # (merging natural segments is less stable than keeping them) or k is the smallest k
+    prev = sel.loc[sel["k"] < k]
+    return prev.empty or bool(
+        row["stability_median"] >= prev["stability_median"].max() - 0.02
+        or row["min_segment_jaccard"] >= prev["min_segment_jaccard"].max() - 0.02
+    )
+
+
+def choose(
+    sel: pd.DataFrame,
+    *,
+    min_share: float,
+    pinned: int | None,
+    split_of: dict[int, int | None],
+    by_fit: str,
+) -> Choice:
+    """The choice of k and the verdict from the evidence table (see module docstring).
+
+    Parameters
+    ----------
+    sel : DataFrame
+        One row per k with ``k``, ``stability_median``, ``null_q95``, ``null_median``,
+        ``min_segment_jaccard``, ``min_segment_share`` and fit indices.
+    min_share : float
+        The smallest-segment rule.
+    pinned : int or None
+    split_of : dict
+        k → the segment (1-based) of solution k that solution k + 1 splits, or None.
+    by_fit : {"bic", "calinski_harabasz"}
+        Fit index used when no stability was computed.
+    """
+    have_stab = bool(sel["stability_median"].notna().any())
+    size_ok = sel[sel["min_segment_share"] >= min_share]
+    pool = size_ok if not size_ok.empty else sel
+    if not have_stab:
+        pick = (
+            pool.loc[pool["bic"].idxmin()]
+            if by_fit == "bic" and pool["bic"].notna().any()
+            else pool.loc[pool["calinski_harabasz"].idxmax()]
+        )
+        k_rec, reason, rep_k = int(pick["k"]), "no_stability", []
+        runner = None
+    else:
+        rep = reproducible_mask(sel, min_share)
+        rep_k = [int(k) for k in sel.loc[rep, "k"]]
+        if rep_k and by_fit == "bic" and sel.loc[rep, "bic"].notna().any():
+            # mixtures and latent class: the likelihood says how many components; of the
+            # reproducible k, the lowest BIC
+            cand = sel.loc[rep]
+            k_rec, reason = int(cand.loc[cand["bic"].idxmin(), "k"]), "lowest_bic_reproducible"
+            others = [k for k in rep_k if k != k_rec]
+            runner = min(others, key=lambda k: (abs(k - k_rec), -k)) if others else None
+        elif rep_k:
+            k_rec, reason = max(rep_k), "largest_reproducible"
+            while True:
+                row = sel.loc[sel["k"] == k_rec].iloc[0]
+                smaller = [k for k in rep_k if k < k_rec]
+                if not smaller:
+                    break
+                prev = sel.loc[sel["k"] == max(smaller)].iloc[0]
+                # fewer segments clearly more stable, and either a segment of k is less
+                # than highly stable (an extra segment that comes back only partly) or the
+                # smaller solution is near-perfect (cutting natural segments in two, as
+                # k-means does with elongated ones, is not more structure): keep fewer
+                clearly = prev["stability_median"] - row["stability_median"] > STEP_DOWN
+                partial = row["min_segment_jaccard"] < JACCARD_HIGHLY_STABLE
+                perfect = (
+                    prev["stability_median"] >= PERFECT and prev["min_segment_jaccard"] >= PERFECT
+                )
+                if not (clearly and (partial or perfect)):
+                    break
+                k_rec, reason = int(prev["k"]), "smaller_more_stable"
+            others = [k for k in rep_k if k != k_rec]
+            runner = min(others, key=lambda k: (abs(k - k_rec), -k)) if others else None
+        else:
+            # constructive: the most segments that still beat chance (stability at least
+            # the null band's upper edge) with no segment dissolved (Hennig: Jaccard ≥ 0.5);
+            # failing that, the k most stable relative to its null
+            useful = pool[
+                (pool["stability_median"] >= pool["null_q95"].fillna(-np.inf))
+                & (pool["min_segment_jaccard"] >= JACCARD_DISSOLVED)
+            ]
+            excess = pool["stability_median"] - pool["null_median"].fillna(0.0)
+            order = pool.assign(_e=excess.round(3)).sort_values(
+                ["_e", "k"], ascending=[False, True]
+            )
+            if not useful.empty:
+                k_rec, reason = int(useful["k"].max()), "largest_above_chance"
+                rest = useful[useful["k"] != k_rec]
+                runner = int(rest["k"].max()) if len(rest) else None
+            else:
+                k_rec, reason = int(order["k"].iloc[0]), "most_above_null"
+                runner = int(order["k"].iloc[1]) if len(order) > 1 else None
+        if runner is None:
+            # the neighbour (k - 1 or k + 1) further above its null band
+            alt = pool[(pool["k"] - k_rec).abs() == 1]
+            if alt.empty:
+                alt = pool[pool["k"] != k_rec]
+            margin = alt["stability_median"] - alt["null_q95"].fillna(0.0)
+            runner = int(alt.loc[margin.idxmax(), "k"]) if len(alt) else None
+    k = int(pinned) if pinned is not None else k_rec
+
+    def verdict(kk: int) -> str:
+        if kk not in rep_k:
+            return "constructive"
+        return "natural" if _is_natural(sel, kk) else "reproducible"
+
+    nxt = sel.loc[sel["k"] == k + 1]
+    next_k = None
+    if not nxt.empty:
+        r = nxt.iloc[0]
+        sp = split_of.get(k)
+        next_k = {
+            "k": k + 1,
+            "split": None if sp is None else int(sp),
+            "stability": _num(r["stability_median"]),
+            "min_jaccard": _num(r.get("min_segment_jaccard", np.nan)),
+            "reproducible": bool(k + 1 in rep_k),
+            "min_segment_share": _num(r["min_segment_share"]),
+        }
+    return Choice(
+        k=k,
+        k_recommended=k_rec,
+        structure=verdict(k) if have_stab else "constructive",
+        data_structure=verdict(k_rec) if have_stab else "constructive",
+        reason="pinned" if pinned is not None else reason,
+        runner_up=runner,
+        next_k=next_k,
+        reproducible_k=rep_k,
+    )
+
+
+def _num(x: Any) -> float | None:
+    x = float(x)
+    return None if not np.isfinite(x) else x
+
+
+# -- words (the stage and the report use these; the estimator returns data) ---------------
+_REASONS = {
+    "largest_reproducible": "the largest number of segments that is reproducible",
+    "smaller_more_stable": (
+        "the largest reproducible number of segments that more segments do not improve on "
+        "(more segments are clearly less stable, their extra segment comes back only partly "
+        "or only cuts these segments in two)"
+    ),
+    "largest_above_chance": (
+        "no number of segments is reproducible; this is the most segments that still come "
+        "back better than chance (above the null band, no segment dissolved)"
+    ),
+    "most_above_null": (
+        "no number of segments is reproducible; this k is the most stable relative to "
+        "structureless data with the same items"
+    ),
+    "no_stability": "the best fit index (no bootstrap stability computed)",
+    "lowest_bic_reproducible": "the lowest BIC among the reproducible numbers of segments",
+}
+
+ADVICE_CONSTRUCTIVE = (
+    "Treat the segments as a constructive choice: pin k by usefulness to the business "
+    "(n_segments), and for segments that come back, add more or better needs items or a "
+    "larger sample."
+)
+
+
+def _row(sel: pd.DataFrame, k: int) -> pd.Series:
+    return sel.loc[sel["k"] == k].iloc[0]
+
+
+def _ari(sel: pd.DataFrame, k: int) -> str:
+    r = _row(sel, k)
+    text = f"median ARI {r['stability_median']:.2f}"
+    if "null_q95" in r and np.isfinite(r["null_q95"]):
+        text += f", null band up to {r['null_q95']:.2f}"
+    return text
+
+
+def recommendation_text(choice: Choice, sel: pd.DataFrame, min_share: float) -> str:
+    """One sentence for the choice of k: the reason, the runner-up, what k + 1 does."""
+    have_stab = bool(sel["stability_median"].notna().any())
+    k_rec = choice.k_recommended
+    why = _REASONS.get(choice.reason if choice.reason != "pinned" else _rec_reason(choice, sel))
+    if why is None:
+        why = _REASONS["largest_reproducible"]
+    text = f"k = {k_rec}: {why}" + (f" ({_ari(sel, k_rec)})" if have_stab else "")
+    if choice.runner_up is not None and have_stab:
+        text += f"; runner-up k = {choice.runner_up} ({_ari(sel, choice.runner_up)})"
+    nk = choice.next_k if choice.k == k_rec else _next_of(sel, k_rec)
+    if nk is not None:
+        parts = []
+        if nk.get("split") is not None:
+            parts.append(f"splits segment {nk['split']}")
+        if have_stab and nk.get("stability") is not None:
+            rep = "reproducibly" if nk.get("reproducible") else "not reproducibly"
+            parts.append(f"{rep} (median ARI {nk['stability']:.2f})")
+        if nk.get("min_segment_share") is not None and nk["min_segment_share"] < min_share:
+            parts.append(f"with a segment under {min_share:.0%} ({nk['min_segment_share']:.1%})")
+        if parts:
+            text += f"; k = {nk['k']} " + " ".join(parts)
+    if choice.reason == "pinned":
+        if choice.k != k_rec:
+            return f"k = {choice.k} as pinned by the user; the evidence alone would choose {text}."
+        return (
+            f"k = {choice.k} as pinned by the user, and the evidence agrees: "
+            + text.split(": ", 1)[1]
+            + "."
+        )
+    return text + "."
+
+
+def _rec_reason(choice: Choice, sel: pd.DataFrame) -> str:
+    if not sel["stability_median"].notna().any():
+        return "no_stability"
+    if choice.k_recommended in choice.reproducible_k:
+        return "largest_reproducible"  # (or lowest BIC: the stage reads the codes alike)
+    return "largest_above_chance"
+
+
+def _next_of(sel: pd.DataFrame, k: int) -> dict[str, Any] | None:
+    nxt = sel.loc[sel["k"] == k + 1]
+    if nxt.empty:
+        return None
+    r = nxt.iloc[0]
+    return {
+        "k": k + 1,
+        "split": None,
+        "stability": _num(r["stability_median"]),
+        "reproducible": bool(r.get("reproducible", False)),
+        "min_segment_share": _num(r["min_segment_share"]),
+    }
+
+
+def verdict_text(structure: str, k: int, evidence: dict[str, Any]) -> str:
+    """The verdict in words a marketer reads."""
+    stab = evidence.get("stability")
+    null_hi = evidence.get("null_q95")
+    jac = evidence.get("min_segment_jaccard")
+    fig = ""
+    if stab is not None:
+        fig = f" (the {k} segments come back in resampled data with a median adjusted Rand index of {stab:.2f}"
+        if null_hi is not None:
+            fig += f", against at most {null_hi:.2f} for the same questions answered at random"
+        if jac is not None:
+            fig += f"; the least stable segment {jac:.2f}"
+        fig += ")"
+    if structure == "natural":
+        return (
+            f"These data have natural segments: {k} distinct groups of respondents that any "
+            f"sound method finds again{fig}. The segments are a discovery, not a choice."
+        )
+    if structure == "reproducible":
+        return (
+            f"These data have reproducible but not natural segments: respondents do not fall "
+            f"into separate groups, but the same {k} segments come back every time the "
+            f"analysis is repeated{fig}. They are a sound basis for targeting; their borders "
+            "are a convention, not a fact of nature."
+        )
+    return (
+        f"These data have no segments that come back reliably: the {k} segments are "
+        f"constructive — one useful way of dividing the market, not groups found in the "
+        f"data{fig}. {ADVICE_CONSTRUCTIVE}"
+    )

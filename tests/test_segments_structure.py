@@ -1,0 +1,282 @@
+"""The structure verdict and the choice of k: natural, reproducible or constructive.
+
+Ground truth comes from three places: published numbers (McDonald's, Dolnicar, Grün &
+Leisch 2018, Appendix A), data with no structure at all (the verdict must be
+constructive), and planted segments from the simulator below (the right k, and never a
+confident verdict with the wrong k).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from segmentum.segments import NeedsSegmenter, prepare_basis
+from segmentum.segments.structure import hennig_band, permute_columns
+
+DESIGNS = ("separated", "moderate", "unequal", "noise_items", "elongated")
+
+
+def simulate_design(
+    design: str, k: int, *, seed: int = 0, n: int = 800, overlap: float | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Likert needs data (1..7) with ``k`` planted segments; returns (items, truth).
+
+    Every design: segment profiles ±0.8…1.2 on 16 needs items on a latent scale (any two
+    segments differ in direction on at least a quarter of them), a respondent scale-use
+    bias N(0, 0.3²) on every item, answers ``round(4 + 1.5 × latent)`` clipped to 1..7.
+
+    - ``separated``: within-segment noise sd 0.6, 4 noise items, unequal Dirichlet sizes;
+    - ``moderate``: sd 0.9 (the same as ``tests/test_segments_truth.py``);
+    - ``unequal``: sd 0.7, segment sizes 80 / 15 / 5 % (k = 3) or one segment holding
+      60 % and the rest sharing 40 % (k > 3);
+    - ``noise_items``: sd 0.7 and 16 pure-noise items beside the 16 needs items;
+    - ``elongated``: sd 0.5 plus, per segment, a common factor N(0, 1.5²) along a random
+      direction (clusters three times as long as they are wide);
+    ``overlap`` overrides the within-segment sd.
+    """
+    rng = np.random.default_rng(seed)
+    n_items, n_noise, sd = 16, 4, {"separated": 0.6, "moderate": 0.9}.get(design, 0.7)
+    if design == "elongated":
+        sd = 0.5
+    if design == "noise_items":
+        n_noise = 16
+    sd = overlap if overlap is not None else sd
+    if design == "unequal":
+        share = np.array([0.8, 0.15, 0.05]) if k == 3 else np.r_[0.6, np.full(k - 1, 0.4 / (k - 1))]
+        sizes = rng.multinomial(n, share)
+    else:
+        share = 0.5 * rng.dirichlet(np.full(k, 3.0)) + 0.5 / k
+        sizes = rng.multinomial(n - 10 * k, share) + 10
+    truth = np.repeat(np.arange(k), sizes)
+    while True:
+        signs = rng.choice([-1.0, 1.0], size=(k, n_items))
+        hamming = (signs[:, None, :] != signs[None, :, :]).sum(axis=2)
+        if hamming[np.triu_indices(k, 1)].min() >= n_items // 4:
+            break
+    profiles = signs * rng.uniform(0.8, 1.2, (k, n_items))
+    latent = profiles[truth] + rng.normal(0.0, sd, (n, n_items))
+    if design == "elongated":
+        axes = rng.normal(size=(k, n_items))
+        axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+        latent += rng.normal(0.0, 1.5, (n, 1)) * axes[truth]
+    latent += rng.normal(0.0, 0.3, (n, 1))
+    allv = np.hstack([latent, rng.normal(0.0, 1.0, (n, n_noise))])
+    likert = np.clip(np.round(4 + 1.5 * allv), 1, 7).astype(int)
+    order = rng.permutation(n)
+    cols = [f"need{i + 1}" for i in range(n_items)] + [f"noise{i + 1}" for i in range(n_noise)]
+    return pd.DataFrame(likert[order], columns=cols), truth[order]
+
+
+def fit_design(df: pd.DataFrame, seed: int = 0, n_boot: int = 20) -> NeedsSegmenter:
+    basis = prepare_basis(df, scale_correction="center")
+    seg = NeedsSegmenter(k_range=(2, 9), n_boot=n_boot, n_init=10, random_state=seed, n_jobs=1)
+    return seg.fit(basis.matrix)
+
+
+@pytest.fixture(scope="module")
+def mcdonalds(shared_data) -> pd.DataFrame:
+    return pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
+
+
+def _yes(frame: pd.DataFrame) -> pd.DataFrame:
+    return (frame.iloc[:, :11] == "Yes").astype(float)
+
+
+def test_hennig_bands_and_permuted_null_keep_marginals():
+    assert [hennig_band(v) for v in (0.9, 0.8, 0.65, 0.55, 0.3)] == [
+        "highly stable",
+        "stable",
+        "doubtful",
+        "unstable",
+        "dissolved",
+    ]
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(size=500), rng.normal(size=500)])
+    x[:, 1] += 3 * x[:, 0]  # strongly associated
+    p = permute_columns(x, np.random.default_rng(1))
+    np.testing.assert_array_equal(np.sort(p, axis=0), np.sort(x, axis=0))  # same marginals
+    assert abs(np.corrcoef(p.T)[0, 1]) < 0.1 < abs(np.corrcoef(x.T)[0, 1])
+
+
+def book_profile(means: pd.DataFrame) -> set[str]:
+    """Which of the book's four McDonald's segments (Appendix A) each segment matches, by
+    its share of "Yes" per perception."""
+    names = set()
+    for _, m in means.iterrows():
+        if m["yummy"] > 0.7 and m["tasty"] > 0.7 and m["cheap"] > 0.7:
+            names.add("fans")
+        elif m["yummy"] > 0.7 and m["tasty"] > 0.7 and m["expensive"] > 0.7:
+            names.add("tasty but expensive")
+        elif m["yummy"] < 0.3 and m["cheap"] > 0.7 and m["greasy"] > 0.5:
+            names.add("cheap and greasy")
+        elif m["yummy"] < 0.3 and m["expensive"] > 0.7 and m["disgusting"] > 0.5:
+            names.add("negative")
+    return names
+
+
+def test_mcdonalds_four_reproducible_segments_quick(mcdonalds):
+    """Fewer bootstraps than the default (the slow test runs defaults for seeds 0..4)."""
+    x = _yes(mcdonalds)
+    seg = NeedsSegmenter(n_boot=40, random_state=0, n_jobs=1).fit(x)
+    sel = seg.selection_.set_index("k")
+    assert seg.n_segments_ == 4, sel
+    assert seg.structure_ == "reproducible"
+    assert bool(sel.loc[4, "reproducible"]) and not bool(sel.loc[5, "reproducible"])
+    # k = 2 is the most stable, as in the book, and still not the choice
+    assert sel["stability_median"].idxmax() == 2
+    means = x.groupby(seg.labels_).mean()
+    assert book_profile(means) == {"fans", "tasty but expensive", "cheap and greasy", "negative"}
+
+
+def test_row_order_does_not_matter(mcdonalds):
+    x = _yes(mcdonalds)
+    perm = np.random.default_rng(5).permutation(len(x))
+    kw = dict(k_range=(2, 5), n_boot=10, n_init=5, random_state=0, n_jobs=1)
+    a = NeedsSegmenter(**kw).fit(x)
+    b = NeedsSegmenter(**kw).fit(x.iloc[perm].reset_index(drop=True))
+    np.testing.assert_array_equal(a.labels_[perm], b.labels_)  # same partition, same labels
+    pd.testing.assert_frame_equal(a.selection_, b.selection_)  # same evidence
+    assert a.structure_ == b.structure_
+
+
+@pytest.mark.parametrize("kind", ["uniform likert", "gaussian", "skewed binary"])
+def test_noise_is_constructive(kind):
+    """No structure at all: any partition is constructive, whatever k is delivered."""
+    rng = np.random.default_rng(11)
+    if kind == "uniform likert":
+        df = pd.DataFrame(rng.integers(1, 6, (400, 12)), columns=[f"q{i}" for i in range(12)])
+        x = prepare_basis(df).matrix
+    elif kind == "gaussian":
+        x = rng.normal(size=(400, 12))
+    else:  # independent Yes/No items, each with its own (skewed) share of Yes
+        x = (rng.random((400, 12)) < rng.uniform(0.05, 0.4, 12)).astype(float)
+    seg = NeedsSegmenter(k_range=(2, 6), n_boot=20, random_state=0, n_jobs=1).fit(x)
+    assert seg.structure_ == "constructive", seg.selection_
+    assert not seg.selection_["reproducible"].any()
+    assert seg.choice_.reason in ("largest_above_chance", "most_above_null")
+
+
+@pytest.mark.parametrize(("design", "k"), [("separated", 4), ("elongated", 5)])
+def test_planted_segments_quick(design, k):
+    df, truth = simulate_design(design, k, seed=100 * k)
+    seg = fit_design(df, n_boot=15)
+    assert seg.n_segments_ == k
+    assert seg.structure_ in ("natural", "reproducible")
+    assert adjusted_rand_score(truth, seg.labels_) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(5))
+def test_mcdonalds_defaults_choose_the_books_four_segments(mcdonalds, seed):
+    """Default settings (100 bootstraps, 10 restarts, 3 null data sets), seeds 0..4: k = 4
+    as in Dolnicar, Grün & Leisch (2018, Appendix A), verdict reproducible, the book's four
+    profiles."""
+    x = _yes(mcdonalds)
+    seg = NeedsSegmenter(random_state=seed, n_jobs=1).fit(x)
+    assert seg.n_segments_ == 4, seg.selection_
+    assert seg.structure_ == "reproducible"
+    sel = seg.selection_.set_index("k")
+    # the stability curve falls as in the book (.956 .871 .839 .717 ... for k = 2..8)
+    assert sel.loc[2, "stability_median"] > sel.loc[4, "stability_median"] > 0.8
+    assert sel.loc[8, "stability_median"] < 0.75
+    means = x.groupby(seg.labels_).mean()
+    assert book_profile(means) == {"fans", "tasty but expensive", "cheap and greasy", "negative"}
+
+
+# Known failures (closing note of issue #10; the sweep over k = 3..8 got 24 of 30 right,
+# every failure in these two designs): k-means does not isolate small segments beside a
+# dominant one (80/15/5: k = 2, natural; 60 % + six of 6.7 %: k = 5, reproducible), and it
+# cuts elongated clusters in two reproducibly (elongated, k = 4: chooses 6, reproducible).
+KNOWN_WRONG = {("unequal", 3), ("unequal", 7), ("elongated", 4)}
+
+
+@pytest.mark.slow
+def test_planted_truth_right_k_and_never_confidently_wrong(capsys):
+    """Every design, k = 3, 5, 7 except the known failures (k = 4, 6, 8 in the closing
+    note's sweep): right k in ≥ 90 % and no natural or reproducible verdict with the wrong k."""
+    rows = []
+    for design in DESIGNS:
+        for k in (3, 5, 7):
+            if (design, k) in KNOWN_WRONG:
+                continue
+            df, truth = simulate_design(design, k, seed=100 * k)
+            seg = fit_design(df)
+            rows.append(
+                {
+                    "design": design,
+                    "k": k,
+                    "chosen": seg.n_segments_,
+                    "structure": seg.structure_,
+                    "ari": adjusted_rand_score(truth, seg.labels_),
+                }
+            )
+    res = pd.DataFrame(rows)
+    res["right"] = res["k"] == res["chosen"]
+    res["confidently_wrong"] = ~res["right"] & res["structure"].ne("constructive")
+    with capsys.disabled():
+        print("\nplanted truth by design\n" + res.to_string())
+    assert res["right"].mean() >= 0.9
+    assert res["confidently_wrong"].sum() == 0
+
+
+@pytest.mark.slow
+def test_verdict_degrades_with_overlap(capsys):
+    """As the within-segment noise grows the verdict goes natural → reproducible →
+    constructive, and it is never confident about a wrong k."""
+    rows = []
+    for overlap in (0.6, 0.9, 1.2, 1.5):
+        for k in (4,):
+            df, truth = simulate_design("moderate", k, seed=100 * k, overlap=overlap)
+            seg = fit_design(df)
+            rows.append(
+                {
+                    "overlap": overlap,
+                    "k": k,
+                    "chosen": seg.n_segments_,
+                    "structure": seg.structure_,
+                    "ari": adjusted_rand_score(truth, seg.labels_),
+                }
+            )
+    res = pd.DataFrame(rows)
+    with capsys.disabled():
+        print("\nverdict by overlap\n" + res.to_string())
+    wrong = res["k"] != res["chosen"]
+    assert not (wrong & res["structure"].ne("constructive")).any()
+    rank = res["structure"].map({"natural": 2, "reproducible": 1, "constructive": 0})
+    by_overlap = rank.groupby(res["overlap"]).mean()
+    assert by_overlap.is_monotonic_decreasing
+    assert (res.loc[res["overlap"] == 0.6, "structure"] == "natural").all()
+
+
+@pytest.mark.slow
+def test_vacmot_verdict_and_no_majority_segment_without_a_defining_need(shared_data):
+    """Dolnicar & Leisch (2008) publish 6 segments of these 20 travel motives (vacmot6)."""
+    from segmentum.profiles import profile
+    from segmentum.segments.stage import SegmentsConfig, run_segments
+
+    v = pd.read_csv(shared_data / "msa" / "vacmot.csv")
+    basis = list(v.columns)
+    df = v.assign(id=range(len(v)))
+    res = run_segments(df, id_column="id", basis=basis, config=SegmentsConfig())
+    assert res.structure in ("natural", "reproducible", "constructive")
+    assert res.verdict.startswith("These data have") and res.summary["structure"] == res.structure
+    labels = res.assignments["segment"].to_numpy()
+    p = profile(df, labels, basis=basis)
+    shares = p.sizes.set_index("segment")["share"]
+    for s, share in shares.items():
+        assert share <= 0.5 or len(p.defining_needs[s]) > 0, (s, share)
+    published = pd.read_csv(shared_data / "msa" / "vacmot6.csv")["vacmot6"]
+    assert res.summary["k"] >= 3
+    assert adjusted_rand_score(published, labels) > 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known k-means limits, see KNOWN_WRONG")
+@pytest.mark.parametrize(("design", "k"), sorted(KNOWN_WRONG))
+def test_known_confidently_wrong_designs(design, k):
+    df, _ = simulate_design(design, k, seed=100 * k)
+    seg = fit_design(df)
+    assert seg.n_segments_ == k or seg.structure_ == "constructive"
