@@ -356,9 +356,11 @@ def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
     such as the acquisition channel) and the ``segment`` of the linked survey respondent when
     the segments stage ran (``"unassigned"`` for customers outside the survey).
     """
-    from segmentum.registry import STAGES
+    # the two stages' own adapters (not the registry: the value package stays below the run)
+    from segmentum.segments.stage import SEGMENTS
+    from segmentum.value.stage import VALUE
 
-    stages = {s.name: s for s in STAGES}
+    stages = {"value": VALUE, "segments": SEGMENTS}
     table = stages["value"].assignments(results["value"], ctx)
     assert table is not None
     customers = ctx.config.sources.customers

@@ -348,49 +348,6 @@ def bgnbd_ind(
     return ll, g
 
 
-def pareto_nbd_ind(
-    r: float,
-    alpha: np.ndarray,
-    s: np.ndarray,
-    beta: np.ndarray,
-    x: np.ndarray,
-    tx: np.ndarray,
-    T: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pareto/NBD log-likelihood per customer (Fader & Hardie 2005 note, eq. 18-19).
-
-    At per-customer ``α_i, β_i`` (``s`` common); ``grad`` (4, n) in ``r, α_i, s, β_i``.
-    """
-    from scipy.special import digamma, gammaln
-
-    from segmentum.value.models.pareto_nbd import _log_a0
-
-    s0 = float(np.asarray(s).flat[0])
-    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s0 * np.log(beta)
-    laT = np.log(alpha + T)
-    lbT = np.log(beta + T)
-    term1 = -(r + x) * laT - s0 * lbT
-    la0, ga0 = _log_a0(r, alpha, s0, beta, x, tx, T, True)
-    assert ga0 is not None
-    inv_rsx = 1.0 / (r + s0 + x)
-    term2 = np.log(s0) - np.log(r + s0 + x) + la0
-    m = np.logaddexp(term1, term2)
-    w2 = np.exp(term2 - m)
-    w1 = 1.0 - w2
-    g = np.stack(
-        [
-            digamma(r + x) - digamma(r) + np.log(alpha) - w1 * laT + w2 * (-inv_rsx + ga0[0]),
-            r / alpha - w1 * (r + x) / (alpha + T) + w2 * ga0[1],
-            np.log(beta) - w1 * lbT + w2 * (1.0 / s0 - inv_rsx + ga0[2]),
-            s0 / beta - w1 * s0 / (beta + T) + w2 * ga0[3],
-        ]
-    )
-    return head + m, g
-
-
-EFFECT_COLUMNS = ["process", "covariate", "coef", "se"]
-
-
 class CovariateModelMixin:
     """``fit(rfm, purchase_covariates=..., dropout_covariates=...)`` for BG/NBD and Pareto/NBD.
 
@@ -486,7 +443,7 @@ class CovariateModelMixin:
         self.n_customers_ = float(data["w"].sum())
         res: CovariateFit | None = None
         if grouped is not None:
-            res = fit_bgnbd_grouped(data, zp, zd, grouped[0], grouped[1], self._params)
+            res = type(self)._cov_fit_grouped(data, zp, zd, grouped[0], grouped[1], self._params)
             if not res.converged:
                 res = None  # the general fit below may still get there
         if res is None:
@@ -641,104 +598,3 @@ def covariate_groups(zp: np.ndarray, zd: np.ndarray) -> tuple[np.ndarray, np.nda
     # codes are 0..G-1 in order of first appearance: the first row of each is its pattern
     first = pd.Series(code).drop_duplicates().index.to_numpy()
     return z[first], code
-
-
-def fit_bgnbd_grouped(
-    data: dict[str, np.ndarray],
-    zp: np.ndarray,
-    zd: np.ndarray,
-    patterns: np.ndarray,
-    inv: np.ndarray,
-    start: np.ndarray,
-) -> CovariateFit:
-    """BG/NBD covariate fit by Newton's method on customers pooled by covariate pattern.
-
-    Within a pattern every customer shares ``(α_g, a_g, b_g)``, so the plain model's pooled
-    likelihood with its analytic gradient and Hessian (``_bgnbd_core``) applies per pattern;
-    the chain rule to ``θ`` uses ``p = c·exp(vᵀθ)``: ``∂p/∂θ = p·v`` and
-    ``∂²p/∂θ∂θᵀ = p·v·vᵀ``. The covariance is the inverse of the exact Hessian.
-    """
-    kp, kd = zp.shape[1], zd.shape[1]
-    k = 4 + kp + kd
-    x0 = np.concatenate([np.log(np.clip(start, 1e-5, 1e5)), np.zeros(k - 4)])
-    n_rows = data["w"].size
-    if n_rows > 80_000:
-        # warm start: the optimum of a random subsample is close to the full-data one
-        take = np.random.default_rng(0).choice(n_rows, 20_000, replace=False)
-        sub = {key: v[take] for key, v in data.items()}
-        warm = _grouped_newton(sub, patterns, inv[take], kp, x0, 1e-7)
-        if warm is not None and warm[2]:
-            x0 = warm[0]
-    res = _grouped_newton(data, patterns, inv, kp, x0, 1e-9)
-    if res is None:
-        return CovariateFit(x0, np.full((k, k), np.nan), -np.inf, False, "non-finite start")
-    theta, ll, ok, msg, h = res
-    try:
-        cov = np.linalg.inv(-h)
-    except np.linalg.LinAlgError:
-        cov = np.full((k, k), np.nan)
-    return CovariateFit(theta, cov, float(ll), bool(ok), msg)
-
-
-def _grouped_newton(
-    data: dict[str, np.ndarray],
-    patterns: np.ndarray,
-    inv: np.ndarray,
-    kp: int,
-    x0: np.ndarray,
-    tol: float,
-) -> tuple[np.ndarray, float, bool, str, np.ndarray] | None:
-    """Newton's method for :func:`fit_bgnbd_grouped`: ``(θ, LL, converged, message, ∇²LL)``."""
-    from segmentum.value.models._base import _newton
-    from segmentum.value.models.bgnbd import _bgnbd_core, bgnbd_precompute
-
-    k = x0.size
-    n_total = float(data["w"].sum())
-    groups = []
-    for g in range(patterns.shape[0]):
-        rows = np.flatnonzero(inv == g)  # a few passes beat a sort of 1e6 rows
-        if rows.size == 0:
-            continue
-        pre = bgnbd_precompute(data["x"][rows], data["tx"][rows], data["T"][rows], data["w"][rows])
-        zg = patterns[g]
-        vs = np.zeros((4, k))
-        vs[0, 0] = 1.0
-        vs[1, 1] = 1.0
-        vs[1, 4 : 4 + kp] = -zg[:kp]
-        vs[2, 2] = 1.0
-        vs[2, 4 + kp :] = zg[kp:]
-        vs[3, 3] = 1.0
-        vs[3, 4 + kp :] = zg[kp:]
-        groups.append((pre, vs))
-
-    def full(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        ll = 0.0
-        grad = np.zeros(k)
-        hess = np.zeros((k, k))
-        for pre, vs in groups:
-            p = np.exp(vs @ theta)
-            llg, gg, hg = _bgnbd_core(p, pre, 2)
-            assert gg is not None and hg is not None
-            jac = p[:, None] * vs  # (4, k)
-            ll += llg
-            grad += jac.T @ gg
-            hess += jac.T @ hg @ jac + (vs.T * (gg * p)) @ vs
-        return ll, grad, hess
-
-    last: list[Any] = [None, 0.0, None]
-
-    def fgh(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        with np.errstate(all="ignore"):
-            ll, g, h = full(theta)
-        last[:] = [theta.copy(), ll, h]  # the optimum's Hessian is the last one evaluated
-        return -ll / n_total, -g / n_total, -h / n_total
-
-    res = _newton(fgh, x0, tol=tol)
-    if res is None:
-        return None
-    theta, _, ok, msg = res
-    if last[0] is not None and np.array_equal(last[0], theta):
-        ll, h = last[1], last[2]
-    else:
-        ll, _, h = full(theta)
-    return theta, ll, ok, msg, h

@@ -29,7 +29,7 @@ from segmentum.value.models._base import (
     require_columns,
     weights_of,
 )
-from segmentum.value.models._covariates import CovariateModelMixin, pareto_nbd_ind
+from segmentum.value.models._covariates import CovariateModelMixin
 from segmentum.value.models.bgnbd import _check_summary
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_log_likelihood", "simulate_pareto_nbd"]
@@ -196,6 +196,45 @@ def _log_a0(
     with np.errstate(all="ignore"):
         grad = np.where(q < 1 - 1e-12, (g1 - q * g2) / (1 - q), 0.0)  # type: ignore[operator]
     return val, grad
+
+
+def pareto_nbd_ind(
+    r: float,
+    alpha: np.ndarray,
+    s: np.ndarray,
+    beta: np.ndarray,
+    x: np.ndarray,
+    tx: np.ndarray,
+    T: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pareto/NBD log-likelihood per customer (Fader & Hardie 2005 note, eq. 18-19).
+
+    At per-customer ``α_i, β_i`` (``s`` common); ``grad`` (4, n) in ``r, α_i, s, β_i``.
+    """
+    s0 = float(np.asarray(s).flat[0])
+    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s0 * np.log(beta)
+    laT = np.log(alpha + T)
+    lbT = np.log(beta + T)
+    term1 = -(r + x) * laT - s0 * lbT
+    la0, ga0 = _log_a0(r, alpha, s0, beta, x, tx, T, True)
+    assert ga0 is not None
+    inv_rsx = 1.0 / (r + s0 + x)
+    term2 = np.log(s0) - np.log(r + s0 + x) + la0
+    m = np.logaddexp(term1, term2)
+    w2 = np.exp(term2 - m)
+    w1 = 1.0 - w2
+    g = np.stack(
+        [
+            digamma(r + x) - digamma(r) + np.log(alpha) - w1 * laT + w2 * (-inv_rsx + ga0[0]),
+            r / alpha - w1 * (r + x) / (alpha + T) + w2 * ga0[1],
+            np.log(beta) - w1 * lbT + w2 * (1.0 / s0 - inv_rsx + ga0[2]),
+            s0 / beta - w1 * s0 / (beta + T) + w2 * ga0[3],
+        ]
+    )
+    return head + m, g
+
+
+EFFECT_COLUMNS = ["process", "covariate", "coef", "se"]
 
 
 def pareto_nbd_log_likelihood(
