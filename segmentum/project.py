@@ -17,10 +17,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from segmentum.data.errors import SegmentumError, StageError
 from segmentum.data.ingest import Ingested, ingest
+from segmentum.data.locate import outside_locations, runs_folder
 from segmentum.data.project import ProjectConfig, load_config
 from segmentum.flow import Stage, StageContext, StageOutcome
 from segmentum.registry import STAGES, check_settings
@@ -30,6 +32,7 @@ from segmentum.runs import (
     MANIFEST,
     Catalogue,
     RunFolder,
+    checksum_files,
     clean_stale_temporaries,
     new_run_id,
     write_json,
@@ -135,6 +138,7 @@ class Project:
             path = path / "segmentum.toml"
         config = load_config(path)
         check_settings(config, STAGES)
+        runs_folder(config, path.parent)  # refuse a runs_dir outside the project folder now
         return cls(config, path)
 
     @property
@@ -143,7 +147,9 @@ class Project:
 
     @property
     def runs_dir(self) -> Path:
-        return self.folder / self.config.project.runs_dir
+        """Where run folders go: inside the project folder unless ``[project]`` says
+        ``allow_outside = true`` (symbolic links resolved)."""
+        return runs_folder(self.config, self.folder)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -196,7 +202,8 @@ class Project:
         clean_stale_temporaries(self.runs_dir)
         catalogue = self.catalogue
         catalogue.reconcile()
-        previous = catalogue.latest()
+        previous = catalogue.latest()  # only a run whose files match its manifest
+        warnings = list(catalogue.warnings)
 
         run_id = new_run_id(started)
         folder = RunFolder(self.runs_dir, run_id)
@@ -206,15 +213,27 @@ class Project:
             outcomes = self._run_stages(ctx, progress, timings)
             progress.stage("write run folder", 1)
             manifest = self._manifest(run_id, started, data, outcomes, timings)
+            manifest["previous_run"] = None if previous is None else previous.name
+            manifest["warnings"] = warnings
             result = self._write(tmp, manifest, data, outcomes, ctx)
             manifest["finished_at"] = datetime.now(UTC).isoformat()
             manifest["seconds"] = round(time.perf_counter() - t0, 3)
+            manifest["files"] = checksum_files(tmp)  # SHA-256 of every other file
             write_json(tmp / MANIFEST, manifest)
             final = folder.commit()
         except BaseException:
             folder.abandon()
             raise
-        catalogue.record(manifest, final)
+        # The run is complete from here on: a catalogue that cannot be updated now is
+        # brought up to date by the next run or `segmentum runs` (reconcile), so say so
+        # and do not report the run as failed.
+        try:
+            catalogue.record(manifest, final)
+        except (SegmentumError, duckdb.Error, OSError) as exc:
+            manifest["warnings"].append(
+                f"the run is complete in {final}, but the catalogue could not list it yet "
+                f"({exc}); the next run or `segmentum runs` will add it"
+            )
         progress.done("write run folder", "ok")
         result.run_dir = final
         return result
@@ -287,6 +306,7 @@ class Project:
                 for k, o in outcomes.items()
             },
             "n_segments": n_segments,
+            "outside_project": outside_locations(self.config, self.folder),
             "timings": timings,
             "versions": _versions(),
             "platform": platform.platform(),
@@ -344,7 +364,7 @@ class Project:
                 rejected_dir.mkdir(exist_ok=True)
                 table.rejected.to_parquet(rejected_dir / f"{name}.parquet", index=False)
 
-        sections = [overview_section(self, data, outcomes, stages)]
+        sections = [overview_section(self, data, outcomes, stages, manifest)]
         sections += [s for stage, o in ran if (s := stage.section(o.result)) is not None]
         html = render_report(
             sections,
@@ -432,9 +452,14 @@ def _merge_on(merged: pd.DataFrame, frame: pd.DataFrame, key: str) -> pd.DataFra
 
 
 def overview_section(
-    project: Project, data: Ingested, outcomes: dict[str, StageOutcome], stages: dict[str, Stage]
+    project: Project,
+    data: Ingested,
+    outcomes: dict[str, StageOutcome],
+    stages: dict[str, Stage],
+    manifest: dict[str, Any] | None = None,
 ) -> Section:
-    """The report's first section: what was read, what ran and what was skipped, and why."""
+    """The report's first section: what was read, what ran and what was skipped, and why;
+    files read or written outside the project folder; earlier runs passed over, and why."""
     ran = [stages[k].title for k, o in outcomes.items() if o.status == "ran"]
     section = Section(
         "overview",
@@ -458,6 +483,16 @@ def overview_section(
     for table in data.tables.values():
         for note in table.notes:
             section.text(f"{table.source.location}: {note}")
+    manifest = manifest or {}
+    outside = manifest.get("outside_project") or {}
+    if outside:
+        section.warn(
+            "Outside the project folder (allow_outside = true in the project file): "
+            + "; ".join(f"{k}: {v}" for k, v in outside.items())
+            + "."
+        )
+    for message in manifest.get("warnings") or []:
+        section.warn(message[:1].upper() + message[1:] + ".")
     rejected = {k: v for k, v in data.n_rejected.items() if v}
     if rejected:
         section.warn(

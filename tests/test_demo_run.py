@@ -58,7 +58,10 @@ def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
         "segments.json",
         "map.svg",
         "personas.md",
-        "model/segments.joblib",
+        "model/segments_model.json",
+        "model/segments_model.npz",
+        "model/segments_previous.parquet",
+        "model/segments_centroids.parquet",
     ):
         assert (run / name).is_file(), name
     assert (run / "map.svg").read_text().lstrip().startswith(("<svg", "<?xml"))
@@ -106,6 +109,19 @@ def test_assignments_carry_value_for_customers(demo_folder: Path) -> None:
     assert len(linked) > 0.3 * N_RESPONDENTS
 
 
+def _tagged(tag: str) -> list[int]:
+    """Processes whose environment carries the test's tag (none where /proc is missing)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"SEGMENTUM_TEST_TAG={tag}".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
 def test_killing_a_run_leaves_earlier_runs_and_catalogue_intact(
     demo_folder: Path, tmp_path: Path
 ) -> None:
@@ -118,7 +134,8 @@ def test_killing_a_run_leaves_earlier_runs_and_catalogue_intact(
     Catalogue(project, project / "runs").reconcile()
     catalogue_before = Catalogue(project, project / "runs").runs()["run_id"].tolist()
 
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    tag = f"demo-kill-{os.getpid()}-{time.time_ns()}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SEGMENTUM_TEST_TAG": tag}
     proc = subprocess.Popen(
         [sys.executable, "-m", "segmentum.cli.main", "run", str(project / "segmentum.toml")],
         env=env,
@@ -135,6 +152,13 @@ def test_killing_a_run_leaves_earlier_runs_and_catalogue_intact(
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    # nothing the run started outlives it (loky workers, resource trackers)
+    deadline = time.time() + 15
+    while (left := _tagged(tag)) and time.time() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes outlived the killed run: {left}"
     after = sorted(p.name for p in (project / "runs").iterdir() if not p.name.startswith("."))
     assert after == before
     assert (old_run / "report.html").read_bytes()  # earlier run untouched

@@ -121,7 +121,14 @@ def test_settings_json_is_generated_from_the_models() -> None:
             row = by_key.pop((stage.name, key))
             assert row["help"] == info.description and row["help"], (stage.name, key)
     project = {k: r for (t, k), r in by_key.items() if t == "project"}
-    assert set(project) == {"name", "seed", "analysis_date", "runs_dir", "on_bad_rows"}
+    assert set(project) == {
+        "name",
+        "seed",
+        "analysis_date",
+        "runs_dir",
+        "allow_outside",
+        "on_bad_rows",
+    }
     assert len(by_key) == len(project)  # nothing listed that a model does not declare
     k_range = next(r for r in rows if r["key"] == "k_range")
     assert k_range["default"] == [2, 8]

@@ -94,6 +94,8 @@ def _run_project(project_file: Path) -> None:
             f"[{style}]Segments: k = {segments.summary['k']}, "
             f"{segments.structure} structure.[/] {escape(segments.verdict)}"
         )
+    for message in result.manifest.get("warnings") or []:
+        console.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
     out.print(f"Run folder: {result.run_dir}")
     out.print(f"Report:     {result.run_dir / 'report.html'}")
 
@@ -134,6 +136,10 @@ def validate(
             out.print(escape(f"Note: {t.source.location}: {note}"), soft_wrap=True)
     for name, reason in project.plan(data).items():
         out.print(escape(f"{name}: " + ("will run" if reason is None else f"skipped: {reason}")))
+    from segmentum.data.locate import outside_locations
+
+    for key, where in outside_locations(project.config, project.folder).items():
+        out.print(escape(f"outside the project folder (allow_outside = true): {key}: {where}"))
     out.print("[green]The project is valid.[/]")
 
 
@@ -206,16 +212,32 @@ def runs(
         "segmentum.toml"
     ),
 ) -> None:
-    """List the finished runs of a project, newest first."""
+    """List the finished runs of a project, newest first.
+
+    While another run holds the catalogue this waits a few seconds; if it stays busy, the
+    runs are listed from their folders instead.
+    """
     from segmentum.project import Project
+    from segmentum.runs import CatalogueBusy
 
     try:
         project = Project.load(project_file)
+        catalogue = project.catalogue
+        try:
+            catalogue.reconcile()
+            frame = catalogue.runs()
+        except CatalogueBusy as exc:
+            console.print(
+                f"[yellow]Note:[/] {escape(str(exc))} Listing the run folders instead.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            frame = catalogue.runs_from_folders()
     except SegmentumError as exc:
         _fail(exc)
         return
-    project.catalogue.reconcile()
-    frame = project.catalogue.runs()
+    for message in catalogue.warnings:
+        console.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
     table = Table(show_header=True)
     for col in ("run_id", "stages", "n_segments", "seconds", "path"):
         table.add_column(col)
@@ -224,7 +246,7 @@ def runs(
             str(row.run_id),
             str(row.stages),
             str(row.n_segments),
-            f"{row.seconds:.1f}",
+            f"{row.seconds:.1f}" if isinstance(row.seconds, (int, float)) else "",
             str(row.path),
         )
     out.print(table)

@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 
 from segmentum.data.errors import DataError, Problem, ProjectError
+from segmentum.data.locate import check_query, in_folder, lock_down, source_file
 from segmentum.data.project import (
     CompetitorRatingsSource,
     CustomersSource,
@@ -355,6 +356,8 @@ class _Reader:
                     hint="Fix the path in the project file; it is relative to the project file.",
                 )
             _check_is_file(path, label, f"sources.{name}.path")
+            path = source_file(name, source, self.base_dir)  # inside, unless allow_outside
+            assert path is not None
             if path.stat().st_size == 0:
                 raise DataError(
                     f"{label}: the file is empty (sources.{name}).",
@@ -392,6 +395,8 @@ class _Reader:
                     hint="Fix the path in the project file.",
                 )
             _check_is_file(db_path, db, f"sources.{name}.table")
+            db_path = source_file(name, source, self.base_dir)  # inside, unless allow_outside
+            assert db_path is not None
             alias = f"src_{name}"
             try:
                 self.con.execute(f"ATTACH {_literal(str(db_path))} AS {alias} (READ_ONLY)")
@@ -406,15 +411,28 @@ class _Reader:
             self._create(raw, f"SELECT * FROM {alias}.{_quote(table)}", label)
         else:
             label = f"sources.{name}.query"
-            self._create(raw, str(source.query), label)
+            query = check_query(str(source.query), label)
+            with in_folder(self.base_dir.resolve()):
+                self._create(raw, query, label)
         frame = to_pandas(self.con.sql(f"SELECT * EXCLUDE ({ROW}) FROM {raw} ORDER BY {ROW}"))
         return label, fingerprint_frame(frame), False
 
     def _create(self, raw: str, select: str, label: str) -> None:
+        sql = f"CREATE TABLE {raw} AS SELECT row_number() OVER () AS {ROW}, * FROM ({select})"
+        if len(duckdb.extract_statements(sql)) != 1:  # the query cannot close the bracket
+            raise ProjectError(f"{label}: give exactly one SELECT statement.")
         try:
-            self.con.execute(
-                f"CREATE TABLE {raw} AS SELECT row_number() OVER () AS {ROW}, * FROM ({select})"
-            )
+            self.con.execute(sql)
+        except duckdb.ParserException as exc:  # e.g. query('COPY …') inside a SELECT
+            message = str(exc).split("\n\n")[0]
+            raise ProjectError(f"{label}: the query is not a plain SELECT: {message}.") from None
+        except duckdb.PermissionException as exc:
+            message = str(exc).split("\n\n")[0]
+            raise ProjectError(
+                f"{label}: reads a file outside the project folder: {message}. A source may "
+                "read only files inside the project folder; move the file there, or add "
+                "allow_outside = true under the source if it is meant to be read from there."
+            ) from None
         except duckdb.Error as exc:
             message = duckdb_read_error(str(exc))
             raise DataError(
@@ -1121,6 +1139,7 @@ def ingest(
     try:
         con.execute(f"SET file_search_path = {_literal(str(base_dir.resolve()))}")
         con.execute(f"SET threads = {max(os.cpu_count() or 1, 1)}")
+        lock_down(con, config, base_dir)  # read-only, project folder only, settings locked
         reader = _Reader(con, base_dir)
         tables: dict[str, IngestedTable] = {}
         id_tables: dict[str, tuple[str, str]] = {}  # table → (clean table name, id column)

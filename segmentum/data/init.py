@@ -365,8 +365,17 @@ def init_project(paths: list[Path], out: Path, name: str | None = None) -> tuple
             )
         seen.add(guess.table)
         guesses.append(guess)
-    sources = {g.table: {"path": g.path, **g.roles} for g in guesses}
-    text = render_project(
-        sources, name=name or out.parent.resolve().name, notes={g.table: g.notes for g in guesses}
-    )
+    sources: dict[str, dict[str, Any]] = {}
+    notes = {g.table: list(g.notes) for g in guesses}
+    for g in guesses:
+        sources[g.table] = {"path": g.path}
+        if Path(g.path).parts[:1] == ("..",) or Path(g.path).is_absolute():
+            # the user named this file: keep reading it where it is, and say so
+            sources[g.table]["allow_outside"] = True
+            notes[g.table].append(
+                "this file is outside the project folder; allow_outside = true lets the "
+                "project read it there (or move it into the folder and drop that line)"
+            )
+        sources[g.table].update(g.roles)
+    text = render_project(sources, name=name or out.parent.resolve().name, notes=notes)
     return text, guesses

@@ -1,7 +1,7 @@
 """The project file: sources, column roles and stage settings for a whole run.
 
 A project is a TOML file. Every table is declared once with where it comes from (a CSV or
-Parquet file, a DuckDB table, or any SQL query DuckDB can run) and which role each column
+Parquet file, a DuckDB table, or one read-only SQL SELECT) and which role each column
 plays. Stage settings (``[value]``, ``[segments]``, ``[profiles]``, ``[maps]``) are each
 checked against their stage's settings model (:mod:`segmentum.registry`) when the project
 loads; ``segmentum settings`` lists them.
@@ -29,13 +29,16 @@ class Source(_Strict):
     """Where a table comes from: exactly one of ``path``, ``table`` or ``query``.
 
     ``path`` is a CSV or Parquet file (relative to the project file). ``table`` is
-    ``"file.duckdb:table_name"``. ``query`` is any SQL DuckDB can run; paths inside it are
-    relative to the project folder.
+    ``"file.duckdb:table_name"``. ``query`` is one read-only ``SELECT`` DuckDB can run; paths
+    inside it are relative to the project folder. Files must be inside the project folder
+    (symbolic links resolved) unless ``allow_outside = true``; the run's report and
+    manifest then name them.
     """
 
     path: str | None = None
     table: str | None = None
     query: str | None = None
+    allow_outside: bool = False
 
     @model_validator(mode="after")
     def _one_location(self) -> Source:
@@ -55,7 +58,7 @@ class Source(_Strict):
         """Column name → role, for every column this source declares."""
         out: dict[str, str] = {}
         for name in type(self).model_fields:
-            if name in ("path", "table", "query", "allow_returns", "date_format"):
+            if name in ("path", "table", "query", "allow_outside", "allow_returns", "date_format"):
                 continue
             value = getattr(self, name)
             if isinstance(value, str):
@@ -207,7 +210,10 @@ class Sources(_Strict):
 
 
 class Settings(_Strict):
-    """``[project]``: run-wide settings."""
+    """``[project]``: run-wide settings.
+
+    ``runs_dir`` must be inside the project folder unless ``allow_outside = true``.
+    """
 
     name: str = Field("segmentum project", description="Project name, shown in the report.")
     seed: int = Field(0, description="Seed of every stage: same data + same seed, same segments.")
@@ -215,6 +221,9 @@ class Settings(_Strict):
         None, description="End of observation (YYYY-MM-DD); no date in the data may be later."
     )
     runs_dir: str = Field("runs", description="Folder of the run folders, beside the project file.")
+    allow_outside: bool = Field(
+        False, description="Let runs_dir be outside the project folder (named in the manifest)."
+    )
     on_bad_rows: Literal["fail", "quarantine"] = Field(
         "fail", description="fail: stop on bad rows; quarantine: set them aside with reasons."
     )

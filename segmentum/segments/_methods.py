@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from scipy.special import softmax
+from sklearn.mixture import GaussianMixture
 
 from segmentum.segments.lca import LCAResult, fit_lca
 
@@ -215,7 +216,7 @@ class GMMFit:
         return self.model.predict_proba(data.num)  # type: ignore[attr-defined]
 
 
-def _weighted_gaussian_mixture(**params: object) -> object:
+class WeightedGaussianMixture(GaussianMixture):  # type: ignore[misc]
     """scikit-learn's ``GaussianMixture`` whose EM weighs each row by a survey weight.
 
     scikit-learn's mixture has no ``sample_weight``. Weighted EM only changes two things:
@@ -228,37 +229,39 @@ def _weighted_gaussian_mixture(**params: object) -> object:
     integer weights give the fit of the data with rows repeated, which would catch a change in
     those hooks.
     """
-    from sklearn.mixture import GaussianMixture
 
-    class WeightedGaussianMixture(GaussianMixture):  # type: ignore[misc]
-        sample_weight_: np.ndarray
+    sample_weight_: np.ndarray
 
-        # keyword arguments (scikit-learn >= 1.8 passes its array namespace ``xp``) go
-        # through unchanged
-        def _initialize(self, X: np.ndarray, resp: np.ndarray, **kw: Any) -> None:
-            super()._initialize(X, resp * self.sample_weight_[:, None], **kw)
+    # keyword arguments (scikit-learn >= 1.8 passes its array namespace ``xp``) go
+    # through unchanged
+    def _initialize(self, X: np.ndarray, resp: np.ndarray, **kw: Any) -> None:
+        super()._initialize(X, resp * self.sample_weight_[:, None], **kw)
 
-        def _initialize_parameters(self, X: np.ndarray, random_state: Any, **kw: Any) -> None:
-            # scikit-learn's k-means start, with the weights: a zero-weight group must not
-            # get a component of its own
-            from sklearn.cluster import KMeans
+    def _initialize_parameters(self, X: np.ndarray, random_state: Any, **kw: Any) -> None:
+        # scikit-learn's k-means start, with the weights: a zero-weight group must not
+        # get a component of its own
+        from sklearn.cluster import KMeans
 
-            km = KMeans(self.n_components, n_init=1, random_state=random_state)
-            labels = km.fit(X, sample_weight=self.sample_weight_).labels_
-            resp = np.zeros((len(X), self.n_components), dtype=X.dtype)
-            resp[np.arange(len(X)), labels] = 1.0
-            self._initialize(X, resp, **kw)
+        km = KMeans(self.n_components, n_init=1, random_state=random_state)
+        labels = km.fit(X, sample_weight=self.sample_weight_).labels_
+        resp = np.zeros((len(X), self.n_components), dtype=X.dtype)
+        resp[np.arange(len(X)), labels] = 1.0
+        self._initialize(X, resp, **kw)
 
-        def _e_step(self, X: np.ndarray, **kw: Any) -> tuple[float, np.ndarray]:
-            log_prob_norm, log_resp = self._estimate_log_prob_resp(X, **kw)
-            mean = np.average(np.asarray(log_prob_norm), weights=self.sample_weight_)
-            return float(mean), log_resp
+    def _e_step(self, X: np.ndarray, **kw: Any) -> tuple[float, np.ndarray]:
+        log_prob_norm, log_resp = self._estimate_log_prob_resp(X, **kw)
+        mean = np.average(np.asarray(log_prob_norm), weights=self.sample_weight_)
+        return float(mean), log_resp
 
-        def _m_step(self, X: np.ndarray, log_resp: np.ndarray, **kw: Any) -> None:
-            with np.errstate(divide="ignore"):  # weight 0: log 0 = -inf, exp(-inf) = 0
-                log_w = np.log(self.sample_weight_)
-            super()._m_step(X, log_resp + log_w[:, None], **kw)
+    def _m_step(self, X: np.ndarray, log_resp: np.ndarray, **kw: Any) -> None:
+        with np.errstate(divide="ignore"):  # weight 0: log 0 = -inf, exp(-inf) = 0
+            log_w = np.log(self.sample_weight_)
+        super()._m_step(X, log_resp + log_w[:, None], **kw)
 
+
+def _weighted_gaussian_mixture(**params: object) -> object:
+    """A :class:`WeightedGaussianMixture` (a module-level class, so that a fitted one can
+    be saved and loaded by name)."""
     return WeightedGaussianMixture(**params)
 
 

@@ -17,6 +17,7 @@ from sklearn.metrics import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from segmentum.parallel import workers_die_with_parent
 from segmentum.segments._fastkmeans import adjusted_rand, distinct_rows, kmeans_weighted_batch
 from segmentum.segments._methods import (
     BasisData,
@@ -845,18 +846,19 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
                 per = np.random.SeedSequence(seq.entropy, spawn_key=(4, r, k)).spawn(n_null_boot)
                 tasks.append((r, k, per))
         n_jobs = self.n_jobs if self.n_jobs is not None else 1
-        results = Parallel(n_jobs=n_jobs)(
-            delayed(_bootstrap_partitions)(
-                self.method,
-                data if r < 0 else nulls[r],
-                k,
-                sd,
-                self.n_init,
-                self.covariance_type,
-                w,
+        with workers_die_with_parent():  # no worker outlives a killed run
+            results = Parallel(n_jobs=n_jobs)(
+                delayed(_bootstrap_partitions)(
+                    self.method,
+                    data if r < 0 else nulls[r],
+                    k,
+                    sd,
+                    self.n_init,
+                    self.covariance_type,
+                    w,
+                )
+                for r, k, sd in tasks
             )
-            for r, k, sd in tasks
-        )
         parts: dict[tuple[int, int], list[np.ndarray]] = {}
         for (r, k, _), res in zip(tasks, results, strict=True):
             parts.setdefault((r, k), []).extend(res)

@@ -101,7 +101,8 @@ class SegmentsConfig(BaseModel):
 class SegmentsModel:
     """Everything needed to score new rows: basis preparation, segmenter, label mapping.
 
-    Picklable; save it under ``model/``. ``predict(frame)`` returns segment numbers as in
+    Saved under ``model/`` as data (:mod:`segmentum.segments.persist`, never pickle).
+    ``predict(frame)`` returns segment numbers as in
     the run's assignments (after matching to a previous run).
     """
 
@@ -606,19 +607,10 @@ def _skip(ctx: StageContext) -> str | None:
 
 
 def _previous_segments(ctx: StageContext) -> dict[str, Any] | None:
-    if ctx.previous_run is None:
-        return None
-    path = ctx.previous_run / "model" / "segments.joblib"
-    if not path.is_file():
-        return None
-    import joblib
+    # Parquet only, from a run folder the catalogue checked (manifest checksums).
+    from segmentum.segments.persist import load_previous
 
-    try:
-        saved = joblib.load(path)
-    except Exception:  # an unreadable old model must not stop a new run
-        return None
-    previous = saved.get("previous") if isinstance(saved, dict) else None
-    return previous
+    return None if ctx.previous_run is None else load_previous(ctx.previous_run)
 
 
 def _run(ctx: StageContext) -> SegmentsResult:
@@ -649,15 +641,10 @@ def _assignments(result: SegmentsResult, ctx: StageContext) -> pd.DataFrame:
 
 
 def _save(result: SegmentsResult, model_dir: Path) -> None:
-    import joblib
+    # The scoring model as data (never pickle), memberships and centroids as Parquet.
+    from segmentum.segments.persist import save_segments
 
-    # What the next run needs to keep segment numbers put: memberships and centroids.
-    id_column = result.assignments.columns[0]
-    previous = {
-        "assignments": result.assignments[[id_column, "segment"]].copy(),
-        "centroids": result.centroids.copy(),
-    }
-    joblib.dump({"model": result.model, "previous": previous}, model_dir / "segments.joblib")
+    save_segments(result, model_dir)
 
 
 SEGMENTS = Stage(
