@@ -368,7 +368,14 @@ def settings(
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="Settings of segmentum.toml", show_header=True, show_lines=False)
-    for col in ("table", "key", "type", "default", "help"):
+    # the table and key columns never wrap: a key folded over two lines cannot be copied
+    widest = {
+        c: max(len(f"[{r['table']}]") if c == "table" else len(r["key"]) for r in rows)
+        for c in ("table", "key")
+    }
+    for col in ("table", "key"):
+        table.add_column(col, no_wrap=True, min_width=widest[col])
+    for col in ("type", "default", "help"):
         table.add_column(col, overflow="fold")
     for row in rows:
         kind = row["type"] + (f" ({row['bounds']})" if row["bounds"] else "")
