@@ -126,6 +126,14 @@ def toml(old: str, new: str) -> Callable[[Path], None]:
     return mutate
 
 
+def append_toml(text: str) -> Callable[[Path], None]:
+    def mutate(folder: Path) -> None:
+        with (folder / "segmentum.toml").open("a", encoding="utf-8") as handle:
+            handle.write(text)
+
+    return mutate
+
+
 def survey_setting(line: str) -> Callable[[Path], None]:
     return toml('descriptors = ["region"]\n', f'descriptors = ["region"]\n{line}\n')
 
@@ -285,6 +293,18 @@ CORPUS = [
         ("sources.survey", "exactly one of path"),
     ),
     V("seed not a number", project_setting('seed = "abc"'), 2, ("[project.seed]", "integer")),
+    V(
+        "profiles key misspelt",
+        append_toml("\n[profiles]\nalpah = 0.1\n"),
+        2,
+        ("[profiles] unknown key 'alpah'", "Did you mean 'alpha'?", "Valid keys"),
+    ),
+    V(
+        "k_range reversed",
+        toml("k_range = [2, 4]", "k_range = [5, 2]"),
+        2,
+        ("[segments.k_range]", "got [5, 2]", "k_range = [2, 5]"),
+    ),
     V(
         "on_bad_rows unknown",
         project_setting('on_bad_rows = "drop"'),
@@ -745,9 +765,23 @@ def test_corpus_covers_the_issue() -> None:
         "folder as a source",
         "symlink loop",
         "ragged line, extra field",
+        "profiles key misspelt",
+        "k_range reversed",
     ):
         assert name in names
     assert len(CORPUS) >= 60
+
+
+def test_weighted_gmm_run_keeps_its_work(tmp_path: Path) -> None:
+    """A weighted Gaussian mixture (method = "gmm" with a weight column) used to fail at the
+    very end, when its model could not be saved, losing the whole run."""
+    project = write_project(tmp_path)
+    toml("n_boot = 5", 'n_boot = 5\nmethod = "gmm"')(tmp_path)
+    code, output, traceback = run_cli(["run", str(project)])
+    assert traceback is None and code == 0, output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "model" / "segments_model.json").is_file()
+    assert (run / "assignments.parquet").is_file()
 
 
 def test_the_untouched_project_is_valid(tmp_path: Path) -> None:
