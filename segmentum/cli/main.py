@@ -139,7 +139,10 @@ def validate(
     from segmentum.data.locate import outside_locations
 
     for key, where in outside_locations(project.config, project.folder).items():
-        out.print(escape(f"outside the project folder (allow_outside = true): {key}: {where}"))
+        out.print(
+            escape(f"outside the project folder (allow_outside = true): {key}: {where}"),
+            soft_wrap=True,  # a path broken over two lines cannot be copied
+        )
     out.print("[green]The project is valid.[/]")
 
 
@@ -239,8 +242,11 @@ def runs(
     for message in catalogue.warnings:
         console.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
     table = Table(show_header=True)
-    for col in ("run_id", "stages", "n_segments", "seconds", "path"):
+    # run ids never wrap (they are typed back into commands); long paths fold instead
+    table.add_column("run_id", no_wrap=True, min_width=24)
+    for col in ("stages", "n_segments", "seconds"):
         table.add_column(col)
+    table.add_column("path", overflow="fold")
     for _, row in frame.iterrows():
         table.add_row(
             str(row.run_id),
