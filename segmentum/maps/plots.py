@@ -49,22 +49,10 @@ def _top_arrows(smap: SegmentMap, max_arrows: int | None) -> Any:
     return a.iloc[np.sort(np.argsort(-length, kind="stable")[:max_arrows])]
 
 
-def map_figure(
-    smap: SegmentMap,
-    *,
-    title: str = "Segmentation map",
-    show_points: bool = True,
-    max_arrows: int | None = 12,
-) -> Any:
-    """The interactive segmentation map (``plotly.graph_objects.Figure``).
-
-    Layers: respondents (faint), demand density contours, gaps (dashed circles), need
-    arrows (the ``max_arrows`` longest), competitors (diamonds), segments (bubbles, area
-    proportional to ``size``).
-    """
+def _add_density(fig: Any, smap: SegmentMap) -> None:
+    """Demand density contours (skipped when the density is empty)."""
     import plotly.graph_objects as go
 
-    fig = go.Figure()
     xs, ys, z = smap.density
     if z.size and np.nanmax(z) > 0:
         fig.add_trace(
@@ -81,20 +69,31 @@ def map_figure(
                 hoverinfo="skip",
             )
         )
-    if show_points and len(smap.points):
-        pts = smap.points
-        if len(pts) > 3000:
-            pts = pts.sample(3000, random_state=0)
-        fig.add_trace(
-            go.Scattergl(
-                x=pts["x"],
-                y=pts["y"],
-                mode="markers",
-                name="respondents",
-                marker={"size": 3, "color": "#bbbbbb", "opacity": 0.35},
-                hoverinfo="skip",
-            )
+
+
+def _add_respondents(fig: Any, smap: SegmentMap) -> None:
+    """Respondents as faint points (a fixed sample of 3,000 when there are more)."""
+    import plotly.graph_objects as go
+
+    if not len(smap.points):
+        return
+    pts = smap.points
+    if len(pts) > 3000:
+        pts = pts.sample(3000, random_state=0)
+    fig.add_trace(
+        go.Scattergl(
+            x=pts["x"],
+            y=pts["y"],
+            mode="markers",
+            name="respondents",
+            marker={"size": 3, "color": "#bbbbbb", "opacity": 0.35},
+            hoverinfo="skip",
         )
+    )
+
+
+def _add_gaps(fig: Any, smap: SegmentMap) -> None:
+    """Gaps as dashed circles labelled with their share of demand."""
     for _, gp in smap.gaps.iterrows():
         fig.add_shape(
             type="circle",
@@ -111,6 +110,10 @@ def map_figure(
             showarrow=False,
             font={"color": "#d62728", "size": 11},
         )
+
+
+def _add_need_arrows(fig: Any, smap: SegmentMap, max_arrows: int | None) -> None:
+    """The ``max_arrows`` longest need arrows, from the origin, labelled with the need."""
     for _, a in _top_arrows(smap, max_arrows).iterrows():
         fig.add_annotation(
             x=a["x"],
@@ -129,19 +132,32 @@ def map_figure(
             text=html.escape(str(a["need"])),
             font={"size": 10, "color": "#333333"},
         )
-    if len(smap.competitors):
-        c = smap.competitors
-        fig.add_trace(
-            go.Scatter(
-                x=c["x"],
-                y=c["y"],
-                mode="markers+text",
-                name="competitors",
-                text=c["brand"].astype(str),
-                textposition="bottom center",
-                marker={"symbol": "diamond", "size": 13, "color": "#222222"},
-            )
+
+
+def _add_competitors(fig: Any, smap: SegmentMap) -> None:
+    """Competitors as labelled diamonds."""
+    import plotly.graph_objects as go
+
+    if not len(smap.competitors):
+        return
+    c = smap.competitors
+    fig.add_trace(
+        go.Scatter(
+            x=c["x"],
+            y=c["y"],
+            mode="markers+text",
+            name="competitors",
+            text=c["brand"].astype(str),
+            textposition="bottom center",
+            marker={"symbol": "diamond", "size": 13, "color": "#222222"},
         )
+    )
+
+
+def _add_segments(fig: Any, smap: SegmentMap) -> None:
+    """Segments as bubbles (area proportional to ``size``, coloured by segment or a measure)."""
+    import plotly.graph_objects as go
+
     seg = smap.segments
     size, sizeref = bubble_sizes(smap)
     numeric_colour = smap.color_by != "segment"
@@ -177,6 +193,31 @@ def map_figure(
             f"<br>{smap.size_by} " + "%{customdata[2]:,.3g}<extra></extra>",
         )
     )
+
+
+def map_figure(
+    smap: SegmentMap,
+    *,
+    title: str = "Segmentation map",
+    show_points: bool = True,
+    max_arrows: int | None = 12,
+) -> Any:
+    """The interactive segmentation map (``plotly.graph_objects.Figure``).
+
+    Layers: respondents (faint), demand density contours, gaps (dashed circles), need
+    arrows (the ``max_arrows`` longest), competitors (diamonds), segments (bubbles, area
+    proportional to ``size``).
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    _add_density(fig, smap)
+    if show_points:
+        _add_respondents(fig, smap)
+    _add_gaps(fig, smap)
+    _add_need_arrows(fig, smap, max_arrows)
+    _add_competitors(fig, smap)
+    _add_segments(fig, smap)
     fig.update_layout(
         title=title,
         xaxis_title=smap.axes[0],

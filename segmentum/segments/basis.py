@@ -393,13 +393,8 @@ def _weighted_mean_sd(mat: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray
     return mu, sd
 
 
-def _fit_transformer(
-    tr: BasisTransformer, frame: pd.DataFrame, weights: np.ndarray | None
-) -> PreparedBasis:
-    if not isinstance(frame, pd.DataFrame):
-        frame = pd.DataFrame(np.asarray(frame))
-        frame.columns = [str(c) for c in frame.columns]
-    items = list(tr.items) if tr.items is not None else [str(c) for c in frame.columns]
+def _check_options(tr: BasisTransformer, frame: pd.DataFrame, items: list[str]) -> None:
+    """Reject absent or no items and an unknown scale_correction, reduce or impute choice."""
     absent = [c for c in items if c not in frame.columns]
     if absent:
         raise ValueError(f"basis columns missing from the data: {absent}")
@@ -413,7 +408,10 @@ def _fit_transformer(
         raise ValueError(f"reduce={tr.reduce!r}; choose None, 'pca' or 'fa'")
     if tr.impute not in ("median", "mean", "none"):
         raise ValueError(f"impute={tr.impute!r}; choose 'median', 'mean' or 'none'")
-    sub = frame[items]
+
+
+def _reject_rows_without_answers(sub: pd.DataFrame) -> None:
+    """Raise when a row has every basis item missing (nothing to segment it on)."""
     all_missing = sub.isna().all(axis=1).to_numpy()
     if all_missing.any():
         rows = list(sub.index[all_missing][:5])
@@ -421,6 +419,10 @@ def _fit_transformer(
             f"{int(all_missing.sum())} row(s) have every basis item missing (first: {rows}); "
             "drop them before segmenting"
         )
+
+
+def _item_specs(sub: pd.DataFrame, items: list[str]) -> list[_ItemSpec]:
+    """Each item's kind and levels; a constant item is an error."""
     specs: list[_ItemSpec] = []
     for name in items:
         col = sub[name]
@@ -441,33 +443,40 @@ def _fit_transformer(
         elif kind == "likert":
             cats = _sorted_levels(pd.to_numeric(nonmiss).tolist())
         specs.append(_ItemSpec(name, kind, cats))
-    tr.specs_ = specs
-    tr.items_ = items
-    raw = tr._raw_matrix(sub)
-    out_names = tr._output_names()
-    # which output columns take the within-respondent scale correction
+    return specs
+
+
+def _scale_columns(specs: list[_ItemSpec]) -> list[int]:
+    """Output columns (Likert and numeric items) that take the within-respondent correction."""
     scale_cols, j = [], 0
     for spec in specs:
         width = len(spec.categories) if spec.kind == "categorical" else 1
         if spec.kind in ("likert", "numeric"):
             scale_cols.append(j)
         j += width
-    tr.scale_cols_ = np.asarray(scale_cols, dtype=np.int64)
-    w = None
-    if weights is not None:
-        w = np.asarray(weights, dtype=float)
-        if w.shape != (len(frame),) or not np.all(np.isfinite(w)) or (w < 0).any():
-            raise ValueError("weights must be one finite, non-negative number per row")
-        if w.sum() <= 0:
-            raise ValueError("weights sum to zero")
-        w = w / w.mean()
-    msgs: list[str] = []
-    if tr.scale_correction != "none" and len(scale_cols) < 2:
-        msgs.append(
-            f"scale_correction={tr.scale_correction!r} needs at least two Likert/numeric "
-            "items; it has little effect here"
-        )
-    mat = tr._scale_correct(raw)
+    return scale_cols
+
+
+def _normalised_weights(weights: np.ndarray | None, n_rows: int) -> np.ndarray | None:
+    """Check the case weights (finite, non-negative, one per row) and rescale them to mean 1."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n_rows,) or not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError("weights must be one finite, non-negative number per row")
+    if w.sum() <= 0:
+        raise ValueError("weights sum to zero")
+    return w / w.mean()
+
+
+def _impute(
+    tr: BasisTransformer,
+    mat: np.ndarray,
+    sub: pd.DataFrame,
+    specs: list[_ItemSpec],
+    msgs: list[str],
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Fill missing answers with the median or mean (``tr.fill_``); count them per item."""
     nan = np.isnan(mat)
     imputed: dict[str, int] = {}
     for spec in specs:
@@ -492,6 +501,11 @@ def _fit_transformer(
             f"{len(imputed)} item(s): "
             + ", ".join(f"{k} ({v})" for k, v in sorted(imputed.items(), key=lambda kv: -kv[1])[:8])
         )
+    return mat, imputed
+
+
+def _standardise(tr: BasisTransformer, mat: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Learn ``tr.mean_`` and ``tr.scale_`` (0/1 columns kept under "auto") and apply them."""
     mu, sd = _weighted_mean_sd(mat, w)
     tr.mean_ = mu
     tr.scale_ = np.where(sd > 1e-12, sd, 1.0)
@@ -504,7 +518,17 @@ def _fit_transformer(
         tr.scale_ = np.where(zero_one, 1.0, tr.scale_)
     if tr.standardize:
         mat = (mat - tr.mean_) / tr.scale_
-    # diagnostics per item, on the raw encoding
+    return mat
+
+
+def _item_diagnostics(
+    tr: BasisTransformer,
+    sub: pd.DataFrame,
+    specs: list[_ItemSpec],
+    imputed: dict[str, int],
+    msgs: list[str],
+) -> pd.DataFrame:
+    """Per-item diagnostics on the raw encoding; warn on near-duplicate and near-constant items."""
     rows = []
     corr_cols = {}
     for spec in specs:
@@ -553,6 +577,37 @@ def _fit_transformer(
             f"item {name!r} barely varies ({diag.loc[name, 'top_share']:.0%} give the same "
             "answer); it adds little to the segmentation"
         )
+    return diag
+
+
+def _fit_transformer(
+    tr: BasisTransformer, frame: pd.DataFrame, weights: np.ndarray | None
+) -> PreparedBasis:
+    """Learn the encoding, imputation, scaling and reduction of ``tr`` on ``frame``."""
+    if not isinstance(frame, pd.DataFrame):
+        frame = pd.DataFrame(np.asarray(frame))
+        frame.columns = [str(c) for c in frame.columns]
+    items = list(tr.items) if tr.items is not None else [str(c) for c in frame.columns]
+    _check_options(tr, frame, items)
+    sub = frame[items]
+    _reject_rows_without_answers(sub)
+    specs = _item_specs(sub, items)
+    tr.specs_ = specs
+    tr.items_ = items
+    raw = tr._raw_matrix(sub)
+    out_names = tr._output_names()
+    scale_cols = _scale_columns(specs)
+    tr.scale_cols_ = np.asarray(scale_cols, dtype=np.int64)
+    w = _normalised_weights(weights, len(frame))
+    msgs: list[str] = []
+    if tr.scale_correction != "none" and len(scale_cols) < 2:
+        msgs.append(
+            f"scale_correction={tr.scale_correction!r} needs at least two Likert/numeric "
+            "items; it has little effect here"
+        )
+    mat, imputed = _impute(tr, tr._scale_correct(raw), sub, specs, msgs)
+    mat = _standardise(tr, mat, w)
+    diag = _item_diagnostics(tr, sub, specs, imputed, msgs)
     tr.reducer_ = None
     columns = out_names
     if tr.reduce is not None:

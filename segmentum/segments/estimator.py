@@ -31,7 +31,7 @@ from segmentum.segments._methods import (
 )
 from segmentum.segments.basis import BasisTransformer
 from segmentum.segments.labels import canonical_order
-from segmentum.segments.structure import choose, hennig_band, hopkins, permute_columns
+from segmentum.segments.structure import Choice, choose, hennig_band, hopkins, permute_columns
 
 METHODS = ("kmeans", "gmm", "lca", "kprototypes", "ensemble")
 LIKELIHOOD_METHODS = ("gmm", "lca")
@@ -525,19 +525,74 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         self
         """
         frame = self._as_frame(X, reset=True)
-        n = len(frame)
-        msgs: list[str] = []
-        w = None
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=float)
-            if w.shape != (n,) or (w < 0).any() or not np.isfinite(w).all():
-                raise ValueError("sample_weight must be one finite non-negative value per row")
-            if w.sum() <= 0:
-                raise ValueError(
-                    "sample_weight: every weight is zero; at least one must be positive"
-                )
-            w = w / w.mean()
-        ks = self._check_k(n)
+        w = self._check_sample_weight(sample_weight, len(frame))
+        ks = self._check_k(len(frame))
+        data = self._fit_basis(frame, w)
+        # Row order must not matter: fit on the rows in a canonical order (sorted by their
+        # values, then weight) and hand the labels back in the caller's order.
+        order = self._canonical_rows(data, w)
+        data = data.take(order)
+        w = None if w is None else w[order]
+        seq = self._seed_sequence()
+        # one stream per (purpose, k): a k's solution does not depend on the k range
+        full_seeds = [np.random.SeedSequence(seq.entropy, spawn_key=(0, k)) for k in ks]
+        boot_seeds = [np.random.SeedSequence(seq.entropy, spawn_key=(1, k)) for k in ks]
+        fits, rows = self._fit_each_k(ks, data, w, full_seeds)
+        sel = pd.DataFrame(rows)
+        # bootstrap stability, with its null reference (items permuted independently)
+        nulls = self._null_data(data, seq) if self.n_boot and self.n_null else []
+        boots, null_aris, null_disp = self._stability(ks, data, boot_seeds, w, nulls, seq)
+        seg_stab, boot_aris, perms = self._stability_columns(
+            ks, fits, sel, data, w, boots, null_aris, null_disp
+        )
+        self.stability_samples_ = boot_aris
+        self.null_stability_samples_ = dict(null_aris)
+        choice = self._choose_k(ks, sel, fits, perms)
+        chosen = choice.k
+        sel["reproducible"] = sel["k"].isin(choice.reproducible_k)
+        sel["recommended"] = sel["k"] == choice.k_recommended
+        sel["chosen"] = sel["k"] == chosen
+        self.selection_ = sel[list(SELECTION_COLUMNS)].reset_index(drop=True)
+        self.choice_ = choice
+        self.structure_ = choice.structure
+        self.tendency_ = self._tendency(data, nulls, seq)
+        fit = fits[chosen]
+        self._fit = fit
+        self._fits = fits
+        k_eff = int(fit.labels.max()) + 1
+        centers = self._centers_for(fit, data, w)
+        perm = canonical_order(fit.labels, centers, k_eff, w)
+        self._perm = perm
+        inv = np.argsort(perm)
+        labels_sorted = (perm[fit.labels] + 1).astype(np.int64)
+        self.labels_ = np.empty_like(labels_sorted)
+        self.labels_[order] = labels_sorted
+        self.n_segments_ = k_eff
+        self.cluster_centers_ = centers[inv]
+        self.log_likelihood_ = float(fit.log_likelihood)
+        row = self.selection_.loc[self.selection_["k"] == chosen].iloc[0]
+        self.bic_ = float(row["bic"])
+        self.icl_ = float(row["icl"])
+        self.inertia_ = float(getattr(fit, "inertia", np.nan))
+        self.stability_ = float(row["stability_median"])
+        self.segment_stability_ = seg_stab[chosen]
+        self.warnings_ = self._segment_warnings(chosen, k_eff, bootstrapped=boots is not None)
+        return self
+
+    @staticmethod
+    def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
+        """Check the weights (finite, non-negative, one per row) and rescale them to mean 1."""
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight, dtype=float)
+        if w.shape != (n,) or (w < 0).any() or not np.isfinite(w).all():
+            raise ValueError("sample_weight must be one finite non-negative value per row")
+        if w.sum() <= 0:
+            raise ValueError("sample_weight: every weight is zero; at least one must be positive")
+        return w / w.mean()
+
+    def _fit_basis(self, frame: Any, w: np.ndarray | None) -> BasisData:
+        """Fit ``basis_`` (weighted standardisation) and encode ``frame`` for the method."""
         self.basis_ = BasisTransformer(
             scale_correction=self.scale_correction,  # type: ignore[arg-type]
             standardize=self.standardize or self.method == "kprototypes",
@@ -549,24 +604,25 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         data = self._data(frame)
         if self.method in ("kmeans", "gmm", "ensemble") and not data.num.shape[1]:  # type: ignore[union-attr]
             raise ValueError("the basis has no usable columns")
-        # Row order must not matter: fit on the rows in a canonical order (sorted by their
-        # values, then weight) and hand the labels back in the caller's order.
-        order = self._canonical_rows(data, w)
-        data = data.take(order)
-        w = None if w is None else w[order]
-        seq = self._seed_sequence()
-        # one stream per (purpose, k): a k's solution does not depend on the k range
-        full_seeds = [np.random.SeedSequence(seq.entropy, spawn_key=(0, k)) for k in ks]
-        boot_seeds = [np.random.SeedSequence(seq.entropy, spawn_key=(1, k)) for k in ks]
-        fits: dict[int, Any] = {}
-        rows = []
+        return data
+
+    def _fit_each_k(
+        self,
+        ks: list[int],
+        data: BasisData,
+        w: np.ndarray | None,
+        seeds: list[np.random.SeedSequence],
+    ) -> tuple[dict[int, Any], list[dict]]:
+        """Fit every k on the full data; the fits and their fit indices (one row per k)."""
         from threadpoolctl import threadpool_limits
 
+        fits: dict[int, Any] = {}
+        rows = []
         # one thread: these fits are small, and OpenMP threads on a busy machine spin
         # (scikit-learn's Lloyd on 800 rows took 0.18 s a restart instead of 2 ms)
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore", category=RuntimeWarning)
-            for k, ss in zip(ks, full_seeds, strict=True):
+            for k, ss in zip(ks, seeds, strict=True):
                 fit = _fit_one(
                     self.method,
                     data,
@@ -581,10 +637,24 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
                 )
                 fits[k] = fit
                 rows.append(self._fit_indices(k, fit, data, w))
-        sel = pd.DataFrame(rows)
-        # bootstrap stability, with its null reference (items permuted independently)
-        nulls = self._null_data(data, seq) if self.n_boot and self.n_null else []
-        boots, null_aris, null_disp = self._stability(ks, data, boot_seeds, w, nulls, seq)
+        return fits, rows
+
+    def _stability_columns(
+        self,
+        ks: list[int],
+        fits: dict[int, Any],
+        sel: pd.DataFrame,
+        data: BasisData,
+        w: np.ndarray | None,
+        boots: Any,
+        null_aris: Any,
+        null_disp: Any,
+    ) -> tuple[dict[int, pd.DataFrame], dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Add the stability, null and per-segment columns to ``sel`` (in place).
+
+        Returns each k's per-segment stability table, its bootstrap ARIs and its canonical
+        segment order.
+        """
         seg_stab: dict[int, pd.DataFrame] = {}
         boot_aris: dict[int, np.ndarray] = {}
         perms: dict[int, np.ndarray] = {}
@@ -638,56 +708,40 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         ):
             if c not in sel:
                 sel[c] = np.nan
-        self.stability_samples_ = boot_aris
-        self.null_stability_samples_ = dict(null_aris)
+        return seg_stab, boot_aris, perms
+
+    def _choose_k(
+        self,
+        ks: list[int],
+        sel: pd.DataFrame,
+        fits: dict[int, Any],
+        perms: dict[int, np.ndarray],
+    ) -> Choice:
+        """Choose k from the selection table and which segment each k+1 splits."""
         split_of = {}
         for k in ks:
             if k + 1 in fits:
                 sp = _split_of(perms[k][fits[k].labels], fits[k + 1].labels)
                 split_of[k] = None if sp is None else sp + 1
         by_fit = "bic" if self.method in LIKELIHOOD_METHODS else "calinski_harabasz"
-        choice = choose(
+        return choose(
             sel,
             min_share=self.min_segment_share,
             pinned=None if self.n_segments is None else int(self.n_segments),
             split_of=split_of,
             by_fit=by_fit,
         )
-        chosen = choice.k
-        sel["reproducible"] = sel["k"].isin(choice.reproducible_k)
-        sel["recommended"] = sel["k"] == choice.k_recommended
-        sel["chosen"] = sel["k"] == chosen
-        self.selection_ = sel[list(SELECTION_COLUMNS)].reset_index(drop=True)
-        self.choice_ = choice
-        self.structure_ = choice.structure
-        self.tendency_ = self._tendency(data, nulls, seq)
-        fit = fits[chosen]
-        self._fit = fit
-        self._fits = fits
-        k_eff = int(fit.labels.max()) + 1
-        centers = self._centers_for(fit, data, w)
-        perm = canonical_order(fit.labels, centers, k_eff, w)
-        self._perm = perm
-        inv = np.argsort(perm)
-        labels_sorted = (perm[fit.labels] + 1).astype(np.int64)
-        self.labels_ = np.empty_like(labels_sorted)
-        self.labels_[order] = labels_sorted
-        self.n_segments_ = k_eff
-        self.cluster_centers_ = centers[inv]
-        self.log_likelihood_ = float(fit.log_likelihood)
-        row = self.selection_.loc[self.selection_["k"] == chosen].iloc[0]
-        self.bic_ = float(row["bic"])
-        self.icl_ = float(row["icl"])
-        self.inertia_ = float(getattr(fit, "inertia", np.nan))
-        self.stability_ = float(row["stability_median"])
-        self.segment_stability_ = seg_stab[chosen]
+
+    def _segment_warnings(self, chosen: int, k_eff: int, *, bootstrapped: bool) -> list[str]:
+        """Warnings on the chosen solution: small and unstable segments, empty segments."""
+        msgs: list[str] = []
         small = self.segment_stability_[self.segment_stability_["share"] < self.min_segment_share]
         for _, r in small.iterrows():
             msgs.append(
                 f"segment {int(r['segment'])} holds {r['share']:.1%} of respondents, under the "
                 f"{self.min_segment_share:.0%} needed to act on it"
             )
-        if boots is not None:
+        if bootstrapped:
             for _, r in self.segment_stability_[self.segment_stability_["flagged"]].iterrows():
                 msgs.append(
                     f"segment {int(r['segment'])} is unstable: it comes back in bootstrap "
@@ -696,8 +750,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
                 )
         if k_eff != chosen:
             msgs.append(f"the {self.method} solution has {k_eff} non-empty segments, not {chosen}")
-        self.warnings_ = msgs
-        return self
+        return msgs
 
     @staticmethod
     def _canonical_rows(data: BasisData, w: np.ndarray | None) -> np.ndarray:

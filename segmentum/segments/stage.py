@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from segmentum.flow import Stage, StageContext
 from segmentum.report.section import Section
-from segmentum.segments.basis import BasisTransformer, prepare_basis
+from segmentum.segments.basis import BasisTransformer, PreparedBasis, prepare_basis
 from segmentum.segments.estimator import SEGMENT_STABILITY_FLAG, NeedsSegmenter
 from segmentum.segments.labels import LabelMatch, match_labels
 from segmentum.segments.structure import (
@@ -262,6 +262,160 @@ def _match_previous(
     )
 
 
+def _check_survey(
+    survey: pd.DataFrame, id_column: str, basis: list[str], weights: str | None
+) -> None:
+    """Reject a missing or duplicated id, absent basis columns and an absent weights column."""
+    if id_column not in survey.columns:
+        raise ValueError(f"survey: id column {id_column!r} not found")
+    if survey[id_column].duplicated().any():
+        dup = survey.loc[survey[id_column].duplicated(), id_column].iloc[0]
+        raise ValueError(f"survey: id column {id_column!r} has duplicated id {dup!r}")
+    missing = [c for c in basis if c not in survey.columns]
+    if missing:
+        raise ValueError(f"survey: basis columns not found: {missing}")
+    if weights is not None and weights not in survey.columns:
+        raise ValueError(f"survey: weights column {weights!r} not found")
+
+
+def _segmenter(cfg: SegmentsConfig) -> NeedsSegmenter:
+    """The estimator the settings ask for (the basis is already standardised)."""
+    return NeedsSegmenter(
+        cfg.n_segments,
+        k_range=tuple(cfg.k_range),
+        method=cfg.method,
+        covariance_type=cfg.covariance_type,
+        n_init=cfg.n_init,
+        n_boot=cfg.n_boot,
+        n_null=cfg.n_null,
+        min_segment_share=cfg.min_segment_share,
+        scale_correction=cfg.scale_correction if cfg.method == "kprototypes" else "none",
+        standardize=False,
+        random_state=cfg.random_state,
+        n_jobs=cfg.n_jobs,
+    )
+
+
+def _prepare_and_fit(
+    survey: pd.DataFrame, basis: list[str], w: np.ndarray | None, cfg: SegmentsConfig
+) -> tuple[PreparedBasis, NeedsSegmenter, Any]:
+    """Prepare the basis and fit the segmenter (raw methods on the typed items)."""
+    raw_method = cfg.method in _RAW_METHODS
+    prepared = prepare_basis(
+        survey[basis],
+        items=list(basis),
+        scale_correction="none" if cfg.method == "lca" else cfg.scale_correction,
+        standardize=cfg.standardize,
+        reduce=None if raw_method else cfg.reduce,
+        n_components=cfg.n_components,
+        weights=w,
+        impute=cfg.impute if cfg.method != "lca" else "median",
+    )
+    seg = _segmenter(cfg)
+    if raw_method:
+        X: Any = survey[basis].reset_index(drop=True)
+        if cfg.method == "lca":
+            prepared.warnings[:] = [m for m in prepared.warnings if "imputed" not in m]
+    else:
+        X = pd.DataFrame(prepared.matrix, columns=prepared.columns)
+    seg.fit(X, sample_weight=prepared.weights)
+    # Rule of thumb (Dolnicar, Grün & Leisch 2018, ch. 7): far fewer than ~10 respondents per
+    # segment per basis item leaves segments that are noise; say so where the reader looks.
+    per_segment = len(survey) / max(seg.n_segments_, 1)
+    if per_segment < 30:
+        prepared.warnings.append(
+            f"only {len(survey):,} respondents for {seg.n_segments_} segments "
+            f"({per_segment:.0f} per segment): too few to trust the segments; collect more "
+            "answers or ask for fewer segments"
+        )
+    return prepared, seg, X
+
+
+def _numbering(
+    previous: dict[str, Any] | None,
+    survey: pd.DataFrame,
+    id_column: str,
+    labels: np.ndarray,
+    centroids: pd.DataFrame,
+    k: int,
+) -> tuple[LabelMatch | None, dict[int, int], str | None]:
+    """New segment number → number shown (the previous run's where matched), and why not."""
+    match = None
+    relabel = {s: s for s in range(1, k + 1)}
+    match_warning = None
+    if previous:
+        try:
+            match = _match_previous(previous, survey, id_column, labels, centroids)
+        except ValueError as exc:  # a previous run on another basis: number afresh, say so
+            match = None
+            match_warning = f"segment numbers not matched to the previous run: {exc}"
+        if match is not None:
+            relabel = {s: int(match.mapping.get(s, s)) for s in relabel}
+    return match, relabel, match_warning
+
+
+def _segment_sizes(final: np.ndarray, weights: np.ndarray | None) -> dict[str, dict[str, Any]]:
+    """Each segment's count, share and weighted share (``summary["sizes"]``)."""
+    sizes = {}
+    for s in sorted(np.unique(final).tolist()):
+        m = final == s
+        sizes[str(s)] = {
+            "n": int(m.sum()),
+            "share": float(m.mean()),
+            "weighted_share": float(weights[m].sum() / weights.sum())
+            if weights is not None
+            else float(m.mean()),
+        }
+    return sizes
+
+
+def _segments_summary(
+    seg: NeedsSegmenter,
+    cfg: SegmentsConfig,
+    *,
+    sizes: dict[str, dict[str, Any]],
+    seg_stab: pd.DataFrame,
+    recommendation: str,
+    verdict: str,
+    evidence: dict[str, Any],
+    match: LabelMatch | None,
+    relabel: dict[int, int],
+    warnings_: list[str],
+) -> dict[str, Any]:
+    """The JSON-serialisable headline figures (``segments.json``)."""
+    return {
+        "k": int(seg.n_segments_),
+        "k_recommended": int(seg.selection_.loc[seg.selection_["recommended"], "k"].iloc[0]),
+        "pinned": cfg.n_segments is not None,
+        "method": cfg.method,
+        "stability": _json_float(seg.stability_),
+        "n_boot": int(cfg.n_boot),
+        "sizes": sizes,
+        "segment_stability": {
+            str(int(r.segment)): _json_float(r.jaccard_median) for r in seg_stab.itertuples()
+        },
+        "unstable_segments": [int(s) for s in seg_stab.loc[seg_stab["flagged"], "segment"]]
+        if cfg.n_boot
+        else [],
+        "recommendation": recommendation,
+        "structure": seg.structure_,
+        "verdict": verdict,
+        "evidence": evidence,
+        "log_likelihood": _json_float(seg.log_likelihood_),
+        "bic": _json_float(seg.bic_),
+        "match": None
+        if match is None
+        else {
+            "mean_similarity": _json_float(match.mean_similarity),
+            "mapping": {str(k): int(v) for k, v in relabel.items()},
+        },
+        "config": {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.model_dump().items()
+        },
+        "warnings": warnings_,
+    }
+
+
 def run_segments(
     survey: pd.DataFrame,
     *,
@@ -300,72 +454,15 @@ def run_segments(
         respondents for the k asked.
     """
     cfg = config or SegmentsConfig()
-    if id_column not in survey.columns:
-        raise ValueError(f"survey: id column {id_column!r} not found")
-    if survey[id_column].duplicated().any():
-        dup = survey.loc[survey[id_column].duplicated(), id_column].iloc[0]
-        raise ValueError(f"survey: id column {id_column!r} has duplicated id {dup!r}")
-    missing = [c for c in basis if c not in survey.columns]
-    if missing:
-        raise ValueError(f"survey: basis columns not found: {missing}")
-    if weights is not None and weights not in survey.columns:
-        raise ValueError(f"survey: weights column {weights!r} not found")
+    _check_survey(survey, id_column, basis, weights)
     w = None if weights is None else survey[weights].to_numpy(dtype=float)
-    raw_method = cfg.method in _RAW_METHODS
-    prepared = prepare_basis(
-        survey[basis],
-        items=list(basis),
-        scale_correction="none" if cfg.method == "lca" else cfg.scale_correction,
-        standardize=cfg.standardize,
-        reduce=None if raw_method else cfg.reduce,
-        n_components=cfg.n_components,
-        weights=w,
-        impute=cfg.impute if cfg.method != "lca" else "median",
-    )
-    seg = NeedsSegmenter(
-        cfg.n_segments,
-        k_range=tuple(cfg.k_range),
-        method=cfg.method,
-        covariance_type=cfg.covariance_type,
-        n_init=cfg.n_init,
-        n_boot=cfg.n_boot,
-        n_null=cfg.n_null,
-        min_segment_share=cfg.min_segment_share,
-        scale_correction=cfg.scale_correction if cfg.method == "kprototypes" else "none",
-        standardize=False,
-        random_state=cfg.random_state,
-        n_jobs=cfg.n_jobs,
-    )
-    if raw_method:
-        X: Any = survey[basis].reset_index(drop=True)
-        if cfg.method == "lca":
-            prepared.warnings[:] = [m for m in prepared.warnings if "imputed" not in m]
-    else:
-        X = pd.DataFrame(prepared.matrix, columns=prepared.columns)
-    seg.fit(X, sample_weight=prepared.weights)
-    # Rule of thumb (Dolnicar, Grün & Leisch 2018, ch. 7): far fewer than ~10 respondents per
-    # segment per basis item leaves segments that are noise; say so where the reader looks.
-    per_segment = len(survey) / max(seg.n_segments_, 1)
-    if per_segment < 30:
-        prepared.warnings.append(
-            f"only {len(survey):,} respondents for {seg.n_segments_} segments "
-            f"({per_segment:.0f} per segment): too few to trust the segments; collect more "
-            "answers or ask for fewer segments"
-        )
+    prepared, seg, X = _prepare_and_fit(survey, basis, w, cfg)
     labels = seg.labels_.copy()
     proba = seg.predict_proba(X)
     centroids = _item_centroids(prepared.transformer, survey[basis], labels, prepared.weights)
-    match = None
-    relabel = {s: s for s in range(1, seg.n_segments_ + 1)}
-    match_warning = None
-    if previous:
-        try:
-            match = _match_previous(previous, survey, id_column, labels, centroids)
-        except ValueError as exc:  # a previous run on another basis: number afresh, say so
-            match = None
-            match_warning = f"segment numbers not matched to the previous run: {exc}"
-        if match is not None:
-            relabel = {s: int(match.mapping.get(s, s)) for s in relabel}
+    match, relabel, match_warning = _numbering(
+        previous, survey, id_column, labels, centroids, int(seg.n_segments_)
+    )
     lut = np.zeros(max(relabel) + 1, dtype=np.int64)
     for a, b in relabel.items():
         lut[a] = b
@@ -393,47 +490,11 @@ def run_segments(
         }
     )
     model = SegmentsModel(list(basis), prepared.transformer, seg, relabel)
-    sizes = {}
-    for s in sorted(np.unique(final).tolist()):
-        m = final == s
-        sizes[str(s)] = {
-            "n": int(m.sum()),
-            "share": float(m.mean()),
-            "weighted_share": float(prepared.weights[m].sum() / prepared.weights.sum())
-            if prepared.weights is not None
-            else float(m.mean()),
-        }
-    summary: dict[str, Any] = {
-        "k": int(seg.n_segments_),
-        "k_recommended": int(seg.selection_.loc[seg.selection_["recommended"], "k"].iloc[0]),
-        "pinned": cfg.n_segments is not None,
-        "method": cfg.method,
-        "stability": _json_float(seg.stability_),
-        "n_boot": int(cfg.n_boot),
-        "sizes": sizes,
-        "segment_stability": {
-            str(int(r.segment)): _json_float(r.jaccard_median) for r in seg_stab.itertuples()
-        },
-        "unstable_segments": [int(s) for s in seg_stab.loc[seg_stab["flagged"], "segment"]]
-        if cfg.n_boot
-        else [],
-        "recommendation": recommendation,
-        "structure": seg.structure_,
-        "verdict": verdict,
-        "evidence": evidence,
-        "log_likelihood": _json_float(seg.log_likelihood_),
-        "bic": _json_float(seg.bic_),
-        "match": None
-        if match is None
-        else {
-            "mean_similarity": _json_float(match.mean_similarity),
-            "mapping": {str(k): int(v) for k, v in relabel.items()},
-        },
-        "config": {
-            k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.model_dump().items()
-        },
-        "warnings": warnings_,
-    }
+    summary = _segments_summary(
+        seg, cfg, sizes=_segment_sizes(final, prepared.weights), seg_stab=seg_stab,
+        recommendation=recommendation, verdict=verdict, evidence=evidence, match=match,
+        relabel=relabel, warnings_=warnings_,
+    )  # fmt: skip
     return SegmentsResult(
         assignments=assignments,
         model=model,

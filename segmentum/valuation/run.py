@@ -189,6 +189,140 @@ def defining_needs_from_basis(
     return out
 
 
+def _typing_tool_step(
+    sv: pd.DataFrame,
+    seg: pd.Series,
+    numeric: list[str],
+    cfg: ValuationConfig,
+    w: np.ndarray | None,
+    names: dict[int, str],
+    respondent_id: str,
+    warnings: list[str],
+) -> TypingToolResult | None:
+    """Build the typing tool on the numeric basis items (None when it cannot be built)."""
+    if not (numeric and seg.nunique() >= 2):
+        return None
+    try:
+        typing = build_typing_tool(
+            sv[numeric],
+            seg.to_numpy(),
+            target=cfg.target_accuracy,
+            method=cfg.typing_method,  # type: ignore[arg-type]
+            threshold=cfg.unclassifiable_below,
+            sample_weight=w,
+            segment_names=names,
+            id_column=respondent_id,
+            random_state=cfg.random_state,
+        )
+    except ValueError as exc:
+        warnings.append(f"typing tool skipped: {exc}")
+        return None
+    if not typing.target_reached:
+        warnings.append(
+            f"typing tool: no set of up to {len(typing.curve)} questions reaches "
+            f"{cfg.target_accuracy:.0%} held-out agreement (best {typing.accuracy:.0%})"
+        )
+    return typing
+
+
+def _project_customers(
+    sv: pd.DataFrame,
+    seg: pd.Series,
+    customers: pd.DataFrame,
+    *,
+    customer_id: str,
+    respondent_id: str,
+    survey_customer_id: str | None,
+    customer_columns: list[str] | None,
+    per_customer: pd.DataFrame | None,
+    events: pd.DataFrame | None,
+    event_type: str | None,
+    transactions: pd.DataFrame | None,
+    mix_columns: list[str] | None,
+    cfg: ValuationConfig,
+    warnings: list[str],
+) -> tuple[Projection | None, Any, pd.DataFrame]:
+    """Segment every customer: the survey's segment where linked, else the projection's.
+
+    Returns the projection (None when skipped), its adjusted sizes and the customer segments.
+    """
+    projection = None
+    adjusted = None
+    cust_seg = pd.DataFrame(columns=["segment", "segment_probability", "segment_source"])
+    feats = customer_features(
+        customers[[customer_id, *(customer_columns or [])]]
+        if customer_columns is not None
+        else customers.drop(columns=[c for c in customers if c == respondent_id]),
+        id_column=customer_id,
+        per_customer=per_customer,
+        events=events,
+        event_type=event_type,
+        transactions=transactions,
+        mix_columns=mix_columns,
+    )
+    linked = pd.Series(dtype=np.int64)
+    if survey_customer_id is not None:
+        link = sv[survey_customer_id].dropna()
+        link = link[link.isin(feats.index)]
+        linked = pd.Series(seg.loc[link.index].to_numpy(), index=link.to_numpy())
+        linked = linked[~linked.index.duplicated()]
+    if len(linked) >= 20 and linked.nunique() >= 2:
+        try:
+            projection = fit_projection(feats, linked, random_state=cfg.random_state)
+        except ValueError as exc:
+            warnings.append(f"projection skipped: {exc}")
+    else:
+        warnings.append(
+            f"projection skipped: {len(linked)} respondents linked to customers (need 20)"
+        )
+    if projection is not None:
+        proj = projection.model.project(feats)
+        adjusted = projection.adjusted_shares(proj["segment"].to_numpy(), seed=cfg.random_state)
+        if not projection.informative:
+            warnings.append(projection.verdict)
+        proj["segment_source"] = "projected"
+        proj.loc[linked.index, "segment"] = linked.to_numpy()
+        proj.loc[linked.index, "segment_probability"] = 1.0
+        proj.loc[linked.index, "segment_source"] = "survey"
+        cust_seg = proj
+    elif len(linked):
+        cust_seg = pd.DataFrame(
+            {"segment": linked, "segment_probability": 1.0, "segment_source": "survey"}
+        )
+    return projection, adjusted, cust_seg
+
+
+def _competitiveness_step(
+    ratings: pd.DataFrame | None,
+    rating_columns: dict[str, str] | None,
+    sv: pd.DataFrame,
+    seg: pd.Series,
+    numeric: list[str],
+    defining_needs: dict[int, list[str]] | None,
+    cfg: ValuationConfig,
+    warnings: list[str],
+) -> Any:
+    """Our brand's competitiveness per segment on its defining needs (None without ratings)."""
+    if ratings is None:
+        return None
+    if not cfg.our_brand:
+        warnings.append("competitiveness skipped: set our_brand in [valuation]")
+        return None
+    rc = {"respondent_id": "respondent_id", "brand": "brand", "need": "need"}
+    rc.update(rating_columns or {})
+    needs = defining_needs or defining_needs_from_basis(
+        sv[numeric], seg.to_numpy(), cfg.n_defining_needs
+    )
+    try:
+        return competitiveness(
+            ratings, seg, {int(k): list(v) for k, v in needs.items()},
+            our_brand=cfg.our_brand, **rc,
+        )  # fmt: skip
+    except ValueError as exc:
+        warnings.append(f"competitiveness skipped: {exc}")
+        return None
+
+
 def run_valuation(
     survey: pd.DataFrame,
     respondent_segments: pd.Series,
@@ -244,33 +378,13 @@ def run_valuation(
     w = sv[weights].to_numpy(dtype=float) if weights else None
 
     # 1. typing tool
-    typing = None
     numeric = [c for c in basis if pd.api.types.is_numeric_dtype(sv[c])]
     if len(numeric) < len(basis):
         warnings.append(
             "typing tool: non-numeric basis items left out: "
             + ", ".join(c for c in basis if c not in numeric)
         )
-    if numeric and seg.nunique() >= 2:
-        try:
-            typing = build_typing_tool(
-                sv[numeric],
-                seg.to_numpy(),
-                target=cfg.target_accuracy,
-                method=cfg.typing_method,  # type: ignore[arg-type]
-                threshold=cfg.unclassifiable_below,
-                sample_weight=w,
-                segment_names=names,
-                id_column=respondent_id,
-                random_state=cfg.random_state,
-            )
-            if not typing.target_reached:
-                warnings.append(
-                    f"typing tool: no set of up to {len(typing.curve)} questions reaches "
-                    f"{cfg.target_accuracy:.0%} held-out agreement (best {typing.accuracy:.0%})"
-                )
-        except ValueError as exc:
-            warnings.append(f"typing tool skipped: {exc}")
+    typing = _typing_tool_step(sv, seg, numeric, cfg, w, names, respondent_id, warnings)
 
     # population shares (weighted survey)
     ww = np.ones(len(seg)) if w is None else w
@@ -282,46 +396,12 @@ def run_valuation(
     adjusted = None
     cust_seg = pd.DataFrame(columns=["segment", "segment_probability", "segment_source"])
     if customers is not None and customer_id is not None:
-        feats = customer_features(
-            customers[[customer_id, *(customer_columns or [])]]
-            if customer_columns is not None
-            else customers.drop(columns=[c for c in customers if c == respondent_id]),
-            id_column=customer_id,
-            per_customer=per_customer,
-            events=events,
-            event_type=event_type,
-            transactions=transactions,
-            mix_columns=mix_columns,
-        )
-        linked = pd.Series(dtype=np.int64)
-        if survey_customer_id is not None:
-            link = sv[survey_customer_id].dropna()
-            link = link[link.isin(feats.index)]
-            linked = pd.Series(seg.loc[link.index].to_numpy(), index=link.to_numpy())
-            linked = linked[~linked.index.duplicated()]
-        if len(linked) >= 20 and linked.nunique() >= 2:
-            try:
-                projection = fit_projection(feats, linked, random_state=cfg.random_state)
-            except ValueError as exc:
-                warnings.append(f"projection skipped: {exc}")
-        else:
-            warnings.append(
-                f"projection skipped: {len(linked)} respondents linked to customers (need 20)"
-            )
-        if projection is not None:
-            proj = projection.model.project(feats)
-            adjusted = projection.adjusted_shares(proj["segment"].to_numpy(), seed=cfg.random_state)
-            if not projection.informative:
-                warnings.append(projection.verdict)
-            proj["segment_source"] = "projected"
-            proj.loc[linked.index, "segment"] = linked.to_numpy()
-            proj.loc[linked.index, "segment_probability"] = 1.0
-            proj.loc[linked.index, "segment_source"] = "survey"
-            cust_seg = proj
-        elif len(linked):
-            cust_seg = pd.DataFrame(
-                {"segment": linked, "segment_probability": 1.0, "segment_source": "survey"}
-            )
+        projection, adjusted, cust_seg = _project_customers(
+            sv, seg, customers, customer_id=customer_id, respondent_id=respondent_id,
+            survey_customer_id=survey_customer_id, customer_columns=customer_columns,
+            per_customer=per_customer, events=events, event_type=event_type,
+            transactions=transactions, mix_columns=mix_columns, cfg=cfg, warnings=warnings,
+        )  # fmt: skip
 
     # 3. valuation
     valuation = None
@@ -340,22 +420,9 @@ def run_valuation(
         valuation = pd.DataFrame({"population_share": pd.Series(pop_shares)}).rename_axis("segment")
 
     # 4. competitiveness and priorities
-    comp = None
-    if ratings is not None and cfg.our_brand:
-        rc = {"respondent_id": "respondent_id", "brand": "brand", "need": "need"}
-        rc.update(rating_columns or {})
-        needs = defining_needs or defining_needs_from_basis(
-            sv[numeric], seg.to_numpy(), cfg.n_defining_needs
-        )
-        try:
-            comp = competitiveness(
-                ratings, seg, {int(k): list(v) for k, v in needs.items()},
-                our_brand=cfg.our_brand, **rc,
-            )  # fmt: skip
-        except ValueError as exc:
-            warnings.append(f"competitiveness skipped: {exc}")
-    elif ratings is not None:
-        warnings.append("competitiveness skipped: set our_brand in [valuation]")
+    comp = _competitiveness_step(
+        ratings, rating_columns, sv, seg, numeric, defining_needs, cfg, warnings
+    )
     priorities = prioritise(valuation, cfg, comp)
     if priorities.dropped:
         warnings.append(

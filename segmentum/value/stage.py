@@ -153,6 +153,301 @@ def _weakly_identified(model: Any) -> list[str]:
     return [name for name, v in se.items() if not np.isfinite(v)]
 
 
+@dataclass
+class _Log:
+    """What the steps of :func:`run_value` record as they go: warnings, skips, fitted models."""
+
+    warnings: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+
+    def skip(self, msg: str) -> None:
+        """Record ``msg`` as a warning and as the reason validation was skipped."""
+        self.warnings.append(msg)
+        self.skipped["validation"] = msg
+
+
+def _holdout_validation(
+    transactions: pd.DataFrame,
+    full: pd.DataFrame,
+    *,
+    customer_id: str,
+    timestamp: str,
+    amount: str,
+    end: dt.date,
+    cfg: ValueConfig,
+    n_repeat: int,
+    log: _Log,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, float]]:
+    """Fit the purchase model on a calibration period and compare with the holdout."""
+    validation = pd.DataFrame()
+    tracking = None
+    metrics: dict[str, float] = {}
+    unit_days = TIME_UNITS[cfg.time_unit]
+    unit_name = {"D": "days", "W": "weeks"}[cfg.time_unit]
+    model_cls, model_name = _MODELS[cfg.model]
+    first_day = pd.to_datetime(full["first_purchase"]).min().date()
+    span = (end - first_day).days / unit_days
+    hold = cfg.holdout_periods
+    if hold is None:
+        hold = int(min(span / 3, 365 / unit_days))
+    if hold <= 0:
+        log.skipped["validation"] = (
+            "holdout_periods is 0" if cfg.holdout_periods == 0 else "the data span is too short"
+        )
+        return validation, tracking, metrics
+    if n_repeat == 0:
+        log.skipped["validation"] = "no repeat buyers"
+        return validation, tracking, metrics
+    cal_end = end - dt.timedelta(days=round(hold * unit_days))
+    if (cal_end - first_day).days / unit_days < 2 * hold / 3 or cal_end <= first_day:
+        log.skip(
+            f"holdout validation skipped: {hold} {unit_name} of holdout leave too short a "
+            f"calibration period (data span {span:.0f} {unit_name})"
+        )
+        return validation, tracking, metrics
+    cal = summarize(
+        transactions, customer_id, timestamp, amount,
+        calibration_end=cal_end, holdout_end=end, time_unit=cfg.time_unit,
+    )  # fmt: skip
+    n_rep_cal = int((cal["frequency"] > 0).sum())
+    try:
+        if n_rep_cal == 0:
+            raise ConvergenceError(
+                f"{model_name} needs repeat purchases: 0 of {_fmt_int(len(cal))} "
+                "customers bought twice in the calibration period"
+            )
+        m_cal = model_cls(penalizer=cfg.penalizer).fit(cal)
+        log.models["purchase_calibration"] = m_cal
+        validation = holdout_validation(m_cal, cal)
+        metrics = holdout_metrics(m_cal, cal)
+        metrics["calibration_end"] = cal_end.isoformat()  # type: ignore[assignment]
+        metrics["holdout_periods"] = float(hold)
+        tracking = tracking_data(
+            transactions, m_cal, customer_id=customer_id, timestamp=timestamp,
+            calibration_end=cal_end, end=end, time_unit=cfg.time_unit,
+        )  # fmt: skip
+    except (ConvergenceError, ValueError, FloatingPointError) as exc:
+        log.skip(f"holdout validation skipped: {exc}")
+    return validation, tracking, metrics
+
+
+def _fit_purchase_model(
+    full: pd.DataFrame, pc: pd.DataFrame, cfg: ValueConfig, n_repeat: int, log: _Log
+) -> Any:
+    """Fit the purchase model on the full period; add ``p_alive`` and expected purchases."""
+    model_cls, model_name = _MODELS[cfg.model]
+    if n_repeat == 0:
+        msg = (
+            f"{model_name} needs repeat purchases: 0 of {_fmt_int(len(full))} customers bought "
+            "twice; p_alive, expected purchases and CLV were not computed"
+        )
+        log.warnings.append(msg)
+        for c in ("p_alive", "expected_purchases", "clv", "profit_clv"):
+            log.skipped[c] = msg
+        return None
+    try:
+        purchase = model_cls(penalizer=cfg.penalizer).fit(full)
+        log.models["purchase"] = purchase
+        weak = _weakly_identified(purchase)
+        if weak:
+            log.warnings.append(
+                f"{model_name}: the data barely identify {', '.join(weak)} (their standard "
+                "errors cannot be computed; the information matrix is singular). Purchase "
+                "rates may hardly vary between customers, or there may be no sign of "
+                "customers dropping out; treat p_alive and CLV with care, or set "
+                "penalizer = 0.001 under [value]"
+            )
+        horizon = cfg.clv_horizon_days / TIME_UNITS[cfg.time_unit]
+        pc["p_alive"] = purchase.probability_alive(full).to_numpy()
+        pc["expected_purchases"] = purchase.expected_purchases(horizon, full).to_numpy()
+    except (ConvergenceError, FloatingPointError, ValueError) as exc:
+        msg = f"{model_name} fit failed, CLV not computed: {exc}"
+        log.warnings.append(msg)
+        for c in ("p_alive", "expected_purchases", "clv", "profit_clv"):
+            log.skipped[c] = msg
+        return None
+    return purchase
+
+
+def _fit_spend_model(
+    full: pd.DataFrame, pc: pd.DataFrame, cfg: ValueConfig, n_repeat: int, log: _Log
+) -> GammaGammaModel | None:
+    """Fit Gamma-Gamma (needs 10 repeat buyers); add ``expected_spend``."""
+    if n_repeat < 10:
+        msg = (
+            f"Gamma-Gamma needs repeat purchases: {n_repeat} of {_fmt_int(len(full))} customers "
+            "bought twice (at least 10 needed)"
+        )
+        log.warnings.append(msg)
+        log.skipped["expected_spend"] = msg
+        return None
+    try:
+        spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(full)
+        log.models["spend"] = spend_model
+        pc["expected_spend"] = spend_model.expected_spend(full).to_numpy()
+        rep = full[full["frequency"] > 0]
+        if len(rep) > 2:
+            corr = float(np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1])
+            if abs(corr) > 0.3:
+                log.warnings.append(
+                    f"Gamma-Gamma assumes spend is independent of frequency, but their "
+                    f"correlation among repeat buyers is {corr:.2f}; expected spend may be biased"
+                )
+        weak = _weakly_identified(spend_model)
+        if weak:
+            log.warnings.append(
+                f"Gamma-Gamma: the data barely identify {', '.join(weak)} (their standard "
+                "errors cannot be computed); treat expected spend with care"
+            )
+    except (ConvergenceError, ValueError) as exc:
+        log.warnings.append(f"Gamma-Gamma spend model skipped: {exc}")
+        return None
+    return spend_model
+
+
+def _margin_rate(full: pd.DataFrame, margin: str | None) -> np.ndarray | float:
+    """Each customer's margin over revenue (the overall rate for no revenue), clipped to ±1."""
+    if not margin:
+        return 1.0
+    total_rev = float(full["revenue"].sum())
+    overall = float(full["margin"].sum()) / total_rev if total_rev else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(full["revenue"] > 0, full["margin"] / full["revenue"], overall)
+    return np.clip(own, -1.0, 1.0)
+
+
+def _cost_rules(cfg: ValueConfig, cost: str | None, customers: pd.DataFrame | None) -> CostRules:
+    """The configured cost rules plus the ``cost`` column and a customers' acquisition cost."""
+    rules = cfg.cost
+    if cost and cost not in rules.cost_columns:
+        rules = replace(rules, cost_columns=(*rules.cost_columns, cost))
+    if (
+        rules.acquisition_cost_column is None
+        and customers is not None
+        and "acquisition_cost" in customers.columns
+    ):
+        rules = replace(rules, acquisition_cost_column="acquisition_cost")
+    return rules
+
+
+def _cost_and_profit(
+    transactions: pd.DataFrame,
+    full: pd.DataFrame,
+    pc: pd.DataFrame,
+    rules: CostRules,
+    disc: np.ndarray | None,
+    *,
+    customer_id: str,
+    timestamp: str,
+    margin: str | None,
+    channel: str | None,
+    events: pd.DataFrame | None,
+    customers: pd.DataFrame | None,
+    end: dt.date,
+    log: _Log,
+) -> None:
+    """Add ``cost_to_serve``, ``profit`` and ``profit_clv`` (future service cost) to ``pc``."""
+    if rules.is_empty:
+        msg = "no cost-to-serve rules or cost columns given: cost_to_serve and profit not computed"
+        log.warnings.append(msg)
+        for c in ("cost_to_serve", "profit", "profit_clv"):
+            log.skipped.setdefault(c, msg)
+        return
+    costs, cost_warn = cost_to_serve(
+        transactions, rules, customer_id=customer_id, timestamp=timestamp,
+        channel=channel, events=events, customers=customers, end=end,
+    )  # fmt: skip
+    log.warnings.extend(cost_warn)
+    cmap = costs.set_index(customer_id)
+    ids = pc[customer_id]
+    pc["cost_to_serve"] = ids.map(cmap["cost_to_serve"]).fillna(0.0).to_numpy()
+    base = pc["margin"] if margin else pc["revenue"]
+    pc["profit"] = base.to_numpy() - pc["cost_to_serve"].to_numpy()
+    if not margin:
+        log.warnings.append("no margin column: profit is revenue minus cost-to-serve")
+    if "clv" in pc:
+        # future service cost: historic service cost per order × discounted future orders
+        service = (cmap["cost_to_serve"] - cmap["acquisition_cost"]) / cmap["orders"].where(
+            cmap["orders"] > 0
+        )
+        orders_per_day = (full["n_transactions"] / (full["frequency"] + 1)).to_numpy()
+        unit_cost = ids.map(service).fillna(0.0).to_numpy() * orders_per_day
+        pc["profit_clv"] = pc["clv"].to_numpy() - disc * unit_cost  # type: ignore[operator]
+
+
+def _headline_summary(
+    full: pd.DataFrame,
+    pc: pd.DataFrame,
+    deciles: pd.DataFrame,
+    *,
+    cfg: ValueConfig,
+    end: dt.date,
+    by: str,
+    margin: str | None,
+    purchase: Any,
+    spend_model: GammaGammaModel | None,
+    rules: CostRules,
+    channel: str | None,
+    events: pd.DataFrame | None,
+    metrics: dict[str, float],
+    skipped: dict[str, str],
+) -> dict[str, Any]:
+    """The headline figures of ``summary`` (not yet made JSON-safe)."""
+    top = deciles.iloc[0] if len(deciles) else None
+    summary: dict[str, Any] = {
+        "customers": len(full),
+        "repeat_buyers": int((full["frequency"] > 0).sum()),
+        "transactions": int(full["n_transactions"].sum()),
+        "revenue": float(full["revenue"].sum()),
+        "analysis_date": end.isoformat(),
+        "time_unit": cfg.time_unit,
+        "decile_by": by,
+        "top_decile_revenue_share": float(top["revenue_share"]) if top is not None else None,
+        "model": cfg.model if purchase is not None else None,
+        "expected_purchases_horizon_days": cfg.clv_horizon_days if purchase is not None else None,
+        "clv_basis": ("margin" if margin else "revenue") if "clv" in pc else None,
+        "skipped": skipped,
+    }
+    if margin:
+        summary["margin"] = float(full["margin"].sum())
+    if purchase is not None:
+        summary["purchase_model"] = {
+            "name": _MODELS[cfg.model][1],
+            "params": purchase.params_,
+            "standard_errors": purchase.standard_errors_,
+            "log_likelihood": purchase.log_likelihood_,
+        }
+    if spend_model is not None:
+        summary["spend_model"] = {
+            "params": spend_model.params_,
+            "mean_spend": spend_model.mean_spend_,
+        }
+    if "clv" in pc:
+        summary["clv_total"] = float(pc["clv"].sum())
+        summary["clv_mean"] = float(pc["clv"].mean())
+        summary["clv_horizon_days"] = cfg.clv_horizon_days
+        summary["discount_rate"] = cfg.discount_rate
+    if "profit" in pc:
+        applied = [
+            name
+            for name, on in (
+                ("cost per order", rules.cost_per_order),
+                ("cost per support contact", rules.cost_per_support_contact and events is not None),
+                ("channel costs", rules.channel_costs and channel),
+                ("cost columns " + ", ".join(rules.cost_columns), rules.cost_columns),
+                ("acquisition cost", rules.acquisition_cost_column),
+            )
+            if on
+        ]
+        summary["cost_components"] = applied
+        summary["profit_total"] = float(pc["profit"].sum())
+        summary["unprofitable_customers"] = int((pc["profit"] < 0).sum())
+    if metrics:
+        summary["holdout"] = metrics
+    return summary
+
+
 def run_value(
     transactions: pd.DataFrame,
     *,
@@ -197,11 +492,8 @@ def run_value(
     ValueResult
     """
     cfg = config or ValueConfig()
-    warnings: list[str] = []
-    skipped: dict[str, str] = {}
-    models: dict[str, Any] = {}
+    log = _Log()
     unit_days = TIME_UNITS[cfg.time_unit]
-    unit_name = {"D": "days", "W": "weeks"}[cfg.time_unit]
     if len(transactions) == 0:
         raise ValueError("value stage: the transactions table is empty")
 
@@ -213,194 +505,46 @@ def run_value(
         transactions, customer_id, timestamp, amount,
         calibration_end=end, time_unit=cfg.time_unit, margin=margin,
     )  # fmt: skip
-    n_cust = len(full)
     n_repeat = int((full["frequency"] > 0).sum())
-    model_cls, model_name = _MODELS[cfg.model]
-    horizon = cfg.clv_horizon_days / unit_days
-    step = cfg.clv_step_days / unit_days
-    d_step = step_discount_rate(cfg.discount_rate, cfg.clv_step_days)
+    validation, tracking, metrics = _holdout_validation(
+        transactions, full, customer_id=customer_id, timestamp=timestamp, amount=amount,
+        end=end, cfg=cfg, n_repeat=n_repeat, log=log,
+    )  # fmt: skip
 
-    # -- holdout validation ---------------------------------------------------------------
-    validation = pd.DataFrame()
-    tracking = None
-    metrics: dict[str, float] = {}
-    first_day = pd.to_datetime(full["first_purchase"]).min().date()
-    span = (end - first_day).days / unit_days
-    hold = cfg.holdout_periods
-    if hold is None:
-        hold = int(min(span / 3, 365 / unit_days))
-    if hold <= 0:
-        skipped["validation"] = (
-            "holdout_periods is 0" if cfg.holdout_periods == 0 else "the data span is too short"
-        )
-    elif n_repeat == 0:
-        skipped["validation"] = "no repeat buyers"
-    else:
-        cal_end = end - dt.timedelta(days=round(hold * unit_days))
-        if (cal_end - first_day).days / unit_days < 2 * hold / 3 or cal_end <= first_day:
-            msg = (
-                f"holdout validation skipped: {hold} {unit_name} of holdout leave too short a "
-                f"calibration period (data span {span:.0f} {unit_name})"
-            )
-            warnings.append(msg)
-            skipped["validation"] = msg
-        else:
-            cal = summarize(
-                transactions, customer_id, timestamp, amount,
-                calibration_end=cal_end, holdout_end=end, time_unit=cfg.time_unit,
-            )  # fmt: skip
-            n_rep_cal = int((cal["frequency"] > 0).sum())
-            try:
-                if n_rep_cal == 0:
-                    raise ConvergenceError(
-                        f"{model_name} needs repeat purchases: 0 of {_fmt_int(len(cal))} "
-                        "customers bought twice in the calibration period"
-                    )
-                m_cal = model_cls(penalizer=cfg.penalizer).fit(cal)
-                models["purchase_calibration"] = m_cal
-                validation = holdout_validation(m_cal, cal)
-                metrics = holdout_metrics(m_cal, cal)
-                metrics["calibration_end"] = cal_end.isoformat()  # type: ignore[assignment]
-                metrics["holdout_periods"] = float(hold)
-                tracking = tracking_data(
-                    transactions, m_cal, customer_id=customer_id, timestamp=timestamp,
-                    calibration_end=cal_end, end=end, time_unit=cfg.time_unit,
-                )  # fmt: skip
-            except (ConvergenceError, ValueError, FloatingPointError) as exc:
-                msg = f"holdout validation skipped: {exc}"
-                warnings.append(msg)
-                skipped["validation"] = msg
-
-    # -- purchase and spend models ----------------------------------------------------------
     pc = full.copy()
-    purchase = None
-    if n_repeat == 0:
-        msg = (
-            f"{model_name} needs repeat purchases: 0 of {_fmt_int(n_cust)} customers bought "
-            "twice; p_alive, expected purchases and CLV were not computed"
-        )
-        warnings.append(msg)
-        for c in ("p_alive", "expected_purchases", "clv", "profit_clv"):
-            skipped[c] = msg
-    else:
-        try:
-            purchase = model_cls(penalizer=cfg.penalizer).fit(full)
-            models["purchase"] = purchase
-            weak = _weakly_identified(purchase)
-            if weak:
-                warnings.append(
-                    f"{model_name}: the data barely identify {', '.join(weak)} (their standard "
-                    "errors cannot be computed; the information matrix is singular). Purchase "
-                    "rates may hardly vary between customers, or there may be no sign of "
-                    "customers dropping out; treat p_alive and CLV with care, or set "
-                    "penalizer = 0.001 under [value]"
-                )
-            pc["p_alive"] = purchase.probability_alive(full).to_numpy()
-            pc["expected_purchases"] = purchase.expected_purchases(horizon, full).to_numpy()
-        except (ConvergenceError, FloatingPointError, ValueError) as exc:
-            msg = f"{model_name} fit failed, CLV not computed: {exc}"
-            warnings.append(msg)
-            purchase = None
-            for c in ("p_alive", "expected_purchases", "clv", "profit_clv"):
-                skipped[c] = msg
-    spend_model = None
-    if n_repeat >= 10:
-        try:
-            spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(full)
-            models["spend"] = spend_model
-            pc["expected_spend"] = spend_model.expected_spend(full).to_numpy()
-            rep = full[full["frequency"] > 0]
-            if len(rep) > 2:
-                corr = float(np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1])
-                if abs(corr) > 0.3:
-                    warnings.append(
-                        f"Gamma-Gamma assumes spend is independent of frequency, but their "
-                        f"correlation among repeat buyers is {corr:.2f}; expected spend may be biased"
-                    )
-            weak = _weakly_identified(spend_model)
-            if weak:
-                warnings.append(
-                    f"Gamma-Gamma: the data barely identify {', '.join(weak)} (their standard "
-                    "errors cannot be computed); treat expected spend with care"
-                )
-        except (ConvergenceError, ValueError) as exc:
-            msg = f"Gamma-Gamma spend model skipped: {exc}"
-            warnings.append(msg)
-            spend_model = None
-    else:
-        msg = (
-            f"Gamma-Gamma needs repeat purchases: {n_repeat} of {_fmt_int(n_cust)} customers "
-            "bought twice (at least 10 needed)"
-        )
-        warnings.append(msg)
-        skipped["expected_spend"] = msg
+    purchase = _fit_purchase_model(full, pc, cfg, n_repeat, log)
+    spend_model = _fit_spend_model(full, pc, cfg, n_repeat, log)
+    skipped = log.skipped
     if spend_model is None and purchase is not None:
         skipped["clv"] = skipped.get("clv", "no spend model: " + skipped.get("expected_spend", ""))
         skipped["profit_clv"] = skipped["clv"]
-
-    # margin rate per customer (for margin-based CLV)
-    margin_rate: np.ndarray | float = 1.0
-    if margin:
-        total_rev = float(full["revenue"].sum())
-        overall = float(full["margin"].sum()) / total_rev if total_rev else 0.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            own = np.where(full["revenue"] > 0, full["margin"] / full["revenue"], overall)
-        margin_rate = np.clip(own, -1.0, 1.0)
     disc = None
     if purchase is not None and spend_model is not None:
         disc = discounted_expected_purchases(
-            purchase, full, horizon=horizon, step=step, discount_rate=d_step
-        ).to_numpy()
-        pc["clv"] = disc * pc["expected_spend"].to_numpy() * margin_rate
+            purchase, full,
+            horizon=cfg.clv_horizon_days / unit_days,
+            step=cfg.clv_step_days / unit_days,
+            discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+        ).to_numpy()  # fmt: skip
+        pc["clv"] = disc * pc["expected_spend"].to_numpy() * _margin_rate(full, margin)
         if not margin:
-            warnings.append("no margin column: CLV is revenue-based (discounted expected spend)")
+            log.warnings.append(
+                "no margin column: CLV is revenue-based (discounted expected spend)"
+            )
 
-    # -- RFM --------------------------------------------------------------------------------
     scores = rfm_scores(full, bins=cfg.rfm_bins)
     for c in scores:
         pc[c] = scores[c].to_numpy()
 
-    # -- cost-to-serve and profit ----------------------------------------------------------------
-    rules = cfg.cost
-    if cost and cost not in rules.cost_columns:
-        rules = replace(rules, cost_columns=(*rules.cost_columns, cost))
-    if (
-        rules.acquisition_cost_column is None
-        and customers is not None
-        and "acquisition_cost" in customers.columns
-    ):
-        rules = replace(rules, acquisition_cost_column="acquisition_cost")
-    if rules.is_empty:
-        msg = "no cost-to-serve rules or cost columns given: cost_to_serve and profit not computed"
-        warnings.append(msg)
-        for c in ("cost_to_serve", "profit", "profit_clv"):
-            skipped.setdefault(c, msg)
-    else:
-        costs, cost_warn = cost_to_serve(
-            transactions, rules, customer_id=customer_id, timestamp=timestamp,
-            channel=channel, events=events, customers=customers, end=end,
-        )  # fmt: skip
-        warnings.extend(cost_warn)
-        cmap = costs.set_index(customer_id)
-        ids = pc[customer_id]
-        pc["cost_to_serve"] = ids.map(cmap["cost_to_serve"]).fillna(0.0).to_numpy()
-        base = pc["margin"] if margin else pc["revenue"]
-        pc["profit"] = base.to_numpy() - pc["cost_to_serve"].to_numpy()
-        if not margin:
-            warnings.append("no margin column: profit is revenue minus cost-to-serve")
-        if "clv" in pc:
-            # future service cost: historic service cost per order × discounted future orders
-            service = (cmap["cost_to_serve"] - cmap["acquisition_cost"]) / cmap["orders"].where(
-                cmap["orders"] > 0
-            )
-            orders_per_day = (full["n_transactions"] / (full["frequency"] + 1)).to_numpy()
-            unit_cost = ids.map(service).fillna(0.0).to_numpy() * orders_per_day
-            pc["profit_clv"] = pc["clv"].to_numpy() - disc * unit_cost  # type: ignore[operator]
+    rules = _cost_rules(cfg, cost, customers)
+    _cost_and_profit(
+        transactions, full, pc, rules, disc, customer_id=customer_id, timestamp=timestamp,
+        margin=margin, channel=channel, events=events, customers=customers, end=end, log=log,
+    )  # fmt: skip
 
-    # -- deciles ---------------------------------------------------------------------------------
     by = cfg.decile_by if cfg.decile_by in pc else "revenue"
     if by != cfg.decile_by:
-        warnings.append(f"value deciles ranked by revenue: {cfg.decile_by} is not available")
+        log.warnings.append(f"value deciles ranked by revenue: {cfg.decile_by} is not available")
     pc["value_decile"] = assign_deciles(pc[by]).to_numpy()
     deciles = decile_table(pc)
 
@@ -412,64 +556,17 @@ def run_value(
     if "margin" in skipped:
         skipped["margin"] = "no margin column given"
 
-    # -- headline figures ------------------------------------------------------------------------
-    top = deciles.iloc[0] if len(deciles) else None
-    summary: dict[str, Any] = {
-        "customers": n_cust,
-        "repeat_buyers": n_repeat,
-        "transactions": int(full["n_transactions"].sum()),
-        "revenue": float(full["revenue"].sum()),
-        "analysis_date": end.isoformat(),
-        "time_unit": cfg.time_unit,
-        "decile_by": by,
-        "top_decile_revenue_share": float(top["revenue_share"]) if top is not None else None,
-        "model": cfg.model if purchase is not None else None,
-        "expected_purchases_horizon_days": cfg.clv_horizon_days if purchase is not None else None,
-        "clv_basis": ("margin" if margin else "revenue") if "clv" in pc else None,
-        "skipped": skipped,
-    }
-    if margin:
-        summary["margin"] = float(full["margin"].sum())
-    if purchase is not None:
-        summary["purchase_model"] = {
-            "name": model_name,
-            "params": purchase.params_,
-            "standard_errors": purchase.standard_errors_,
-            "log_likelihood": purchase.log_likelihood_,
-        }
-    if spend_model is not None:
-        summary["spend_model"] = {
-            "params": spend_model.params_,
-            "mean_spend": spend_model.mean_spend_,
-        }
-    if "clv" in pc:
-        summary["clv_total"] = float(pc["clv"].sum())
-        summary["clv_mean"] = float(pc["clv"].mean())
-        summary["clv_horizon_days"] = cfg.clv_horizon_days
-        summary["discount_rate"] = cfg.discount_rate
-    if "profit" in pc:
-        applied = [
-            name
-            for name, on in (
-                ("cost per order", rules.cost_per_order),
-                ("cost per support contact", rules.cost_per_support_contact and events is not None),
-                ("channel costs", rules.channel_costs and channel),
-                ("cost columns " + ", ".join(rules.cost_columns), rules.cost_columns),
-                ("acquisition cost", rules.acquisition_cost_column),
-            )
-            if on
-        ]
-        summary["cost_components"] = applied
-        summary["profit_total"] = float(pc["profit"].sum())
-        summary["unprofitable_customers"] = int((pc["profit"] < 0).sum())
-    if metrics:
-        summary["holdout"] = metrics
+    summary = _headline_summary(
+        full, pc, deciles, cfg=cfg, end=end, by=by, margin=margin, purchase=purchase,
+        spend_model=spend_model, rules=rules, channel=channel, events=events,
+        metrics=metrics, skipped=skipped,
+    )  # fmt: skip
     return ValueResult(
         per_customer=per_customer,
         deciles=deciles,
-        models=models,
+        models=log.models,
         validation=validation,
-        warnings=warnings,
+        warnings=log.warnings,
         summary=_jsonable(summary),
         tracking=tracking,
         config=cfg,

@@ -145,6 +145,88 @@ def _draw_thetas(
     return theta + rng.standard_normal((n, theta.size)) @ root.T
 
 
+def _change_effects(
+    sc: Scenario,
+    label: str,
+    model: Any,
+    seg: np.ndarray,
+    labels: list[str],
+    freq: np.ndarray,
+    known_cov: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[str, Any, np.ndarray]]]:
+    """Each change's mask and effect, checked against the data.
+
+    Returns the per-row purchase, retention and spend multipliers and the covariate take-ups
+    (column, value, share per row).
+    """
+    n = len(seg)
+    purchase_mult = np.ones(n)
+    retention_mult = np.ones(n)
+    spend_mult = np.ones(n)
+    takeups: list[tuple[str, Any, np.ndarray]] = []  # (column, value, share per row)
+    for i, ch in enumerate(sc.change):
+        where = f"{label}, change[{i}]"
+        mask = np.ones(n, dtype=bool)
+        segs = ch.segments()
+        if segs is not None:
+            unknown = [s for s in segs if s not in labels]
+            if unknown:
+                raise ValueError(
+                    f"{where}.segment: unknown segment(s) {unknown}; valid segments are {labels}"
+                )
+            mask &= np.isin(seg, segs)
+        if ch.customers == "new":
+            mask &= freq == 0
+        elif ch.customers == "repeat":
+            mask &= freq > 0
+        if ch.covariate is not None:
+            if ch.covariate not in known_cov:
+                raise ValueError(
+                    f"{where}.covariate: {ch.covariate!r} is not a covariate of the fitted "
+                    f"model; valid covariates are {known_cov or 'none (fit with covariates)'}"
+                )
+            design = next(
+                d for d in (model._design_p, model._design_d) if ch.covariate in d.columns
+            )
+            levels = design.levels.get(ch.covariate)
+            value: Any = ch.value
+            if levels is not None:
+                match = [v for v in levels if str(v) == str(value)]
+                if not match:
+                    raise ValueError(
+                        f"{where}.value: {value!r} is not a level of {ch.covariate!r}; valid "
+                        f"levels are {levels}"
+                    )
+                value = match[0]
+            elif isinstance(value, str):
+                raise ValueError(f"{where}.value: covariate {ch.covariate!r} is numeric")
+            takeups.append((ch.covariate, value, np.where(mask, ch.share, 0.0)))
+        elif ch.retention is not None:
+            retention_mult[mask] *= 1.0 - ch.retention
+        elif ch.purchase_rate is not None:
+            purchase_mult[mask] *= 1.0 + ch.purchase_rate
+        elif ch.spend is not None:
+            spend_mult[mask] *= 1.0 + ch.spend
+    return purchase_mult, retention_mult, spend_mult, takeups
+
+
+def _takeup_components(
+    sub: pd.DataFrame, rows: np.ndarray, takeups: list[tuple[str, Any, np.ndarray]]
+) -> list[tuple[np.ndarray, pd.DataFrame]]:
+    """Mixture components over who takes up what: (weight per row, table)."""
+    components: list[tuple[np.ndarray, pd.DataFrame]] = [(np.ones(rows.size), sub)]
+    for col, value, share in takeups:
+        s = share[rows]
+        nxt = []
+        for w, df in components:
+            nxt.append((w * (1 - s), df))
+            nxt.append(
+                (w * s, df.assign(**{col: pd.Series([value] * len(df)).astype(df[col].dtype)}))
+            )
+        components = [(w, df) for w, df in nxt if np.any(w > 0)]
+    return components
+
+
 def whatif(
     model: Any,
     rfm: pd.DataFrame,
@@ -213,71 +295,20 @@ def whatif(
     freq = rfm["frequency"].to_numpy(dtype=float)
 
     # masks and effects of each change, checked against the data
-    purchase_mult = np.ones(n)
-    retention_mult = np.ones(n)
-    spend_mult = np.ones(n)
-    takeups: list[tuple[str, Any, np.ndarray]] = []  # (column, value, share per row)
-    for i, ch in enumerate(sc.change):
-        where = f"{label}, change[{i}]"
-        mask = np.ones(n, dtype=bool)
-        segs = ch.segments()
-        if segs is not None:
-            unknown = [s for s in segs if s not in labels]
-            if unknown:
-                raise ValueError(
-                    f"{where}.segment: unknown segment(s) {unknown}; valid segments are {labels}"
-                )
-            mask &= np.isin(seg, segs)
-        if ch.customers == "new":
-            mask &= freq == 0
-        elif ch.customers == "repeat":
-            mask &= freq > 0
-        if ch.covariate is not None:
-            if ch.covariate not in known_cov:
-                raise ValueError(
-                    f"{where}.covariate: {ch.covariate!r} is not a covariate of the fitted "
-                    f"model; valid covariates are {known_cov or 'none (fit with covariates)'}"
-                )
-            design = next(
-                d for d in (model._design_p, model._design_d) if ch.covariate in d.columns
-            )
-            levels = design.levels.get(ch.covariate)
-            value: Any = ch.value
-            if levels is not None:
-                match = [v for v in levels if str(v) == str(value)]
-                if not match:
-                    raise ValueError(
-                        f"{where}.value: {value!r} is not a level of {ch.covariate!r}; valid "
-                        f"levels are {levels}"
-                    )
-                value = match[0]
-            elif isinstance(value, str):
-                raise ValueError(f"{where}.value: covariate {ch.covariate!r} is numeric")
-            takeups.append((ch.covariate, value, np.where(mask, ch.share, 0.0)))
-        elif ch.retention is not None:
-            retention_mult[mask] *= 1.0 - ch.retention
-        elif ch.purchase_rate is not None:
-            purchase_mult[mask] *= 1.0 + ch.purchase_rate
-        elif ch.spend is not None:
-            spend_mult[mask] *= 1.0 + ch.spend
+    purchase_mult, retention_mult, spend_mult, takeups = _change_effects(
+        sc, label, model, seg, labels, freq, known_cov
+    )
     affected = (purchase_mult != 1) | (retention_mult != 1) | (spend_mult != 1)
     for _, _, share in takeups:
         affected |= share > 0
     rows = np.flatnonzero(affected)
     sub = rfm.iloc[rows].reset_index(drop=True)
     # mixture components over who takes up what: (weight per row, table)
-    components: list[tuple[np.ndarray, pd.DataFrame]] = [(np.ones(rows.size), sub)]
-    for col, value, share in takeups:
-        s = share[rows]
-        nxt = []
-        for w, df in components:
-            nxt.append((w * (1 - s), df))
-            nxt.append(
-                (w * s, df.assign(**{col: pd.Series([value] * len(df)).astype(df[col].dtype)}))
-            )
-        components = [(w, df) for w, df in nxt if np.any(w > 0)]
+    components = _takeup_components(sub, rows, takeups)
     bg = tuple(model._param_names) == ("r", "alpha", "a", "b")
 
+    # Long for a reason: these four closures share the affected rows, the multipliers and the
+    # take-up components of this scenario; lifted out, each would take six or more arguments.
     def clv(params: tuple[Any, ...], df: pd.DataFrame, spend_rows: np.ndarray) -> np.ndarray:
         m = copy.copy(model)
         m._fixed_params = params
