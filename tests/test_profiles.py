@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from segmentum.profiles import ExclusivityReport, exclusivity, personas, phrase, profile
-from segmentum.profiles._stats import bh_adjust, effective_n
+from segmentum.stats.weighted import bh_adjust, effective_n
 
 
 def _planted(n_per: int = 120, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
