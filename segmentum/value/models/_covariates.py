@@ -413,17 +413,7 @@ class CovariateModelMixin:
             self.covariate_effects_ = empty
             return self
         # the covariates are checked before anything is fitted
-        design_p = CovariateDesign.from_frame(df, pc, self._name)
-        design_d = CovariateDesign.from_frame(df, dc, self._name)
-        zp = design_p.matrix(df, self._name)
-        zd = design_d.matrix(df, self._name)
-        for z, names in ((zp, design_p.names), (zd, design_d.names)):
-            zc = z - z.mean(axis=0)
-            if z.shape[1] and np.linalg.matrix_rank(zc.T @ zc, hermitian=True) < z.shape[1]:
-                raise ValueError(
-                    f"{self._name}: the covariates {names} are collinear (one is a combination "
-                    "of the others); drop one"
-                )
+        design_p, design_d, zp, zd = self._covariate_designs(df, pc, dc)
         grouped = (
             covariate_groups(zp, zd)
             if getattr(self, "_cov_grouped", False) and not self.penalizer
@@ -461,18 +451,46 @@ class CovariateModelMixin:
                 f"{self._name} covariate fit did not converge ({res.message}). Remedy: "
                 f"standardise numeric covariates, or {self._remedy}."
             )
+        self._check_bounds(res, design_p.names + design_d.names, grouped is not None)
+        self._store_fit(res, design_p, design_d)
+        return self
+
+    def _covariate_designs(
+        self, df: pd.DataFrame, pc: list[str], dc: list[str]
+    ) -> tuple[CovariateDesign, CovariateDesign, np.ndarray, np.ndarray]:
+        """The purchase and dropout designs and matrices; refuses collinear covariates."""
+        design_p = CovariateDesign.from_frame(df, pc, self._name)
+        design_d = CovariateDesign.from_frame(df, dc, self._name)
+        zp = design_p.matrix(df, self._name)
+        zd = design_d.matrix(df, self._name)
+        for z, names in ((zp, design_p.names), (zd, design_d.names)):
+            zc = z - z.mean(axis=0)
+            if z.shape[1] and np.linalg.matrix_rank(zc.T @ zc, hermitian=True) < z.shape[1]:
+                raise ValueError(
+                    f"{self._name}: the covariates {names} are collinear (one is a combination "
+                    "of the others); drop one"
+                )
+        return design_p, design_d, zp, zd
+
+    def _check_bounds(self, res: CovariateFit, cov_names: list[str], grouped: bool) -> None:
+        """ConvergenceError naming the parameters whose optimum ran to a bound."""
+        from segmentum.value.models._base import ConvergenceError
+
         base_at_bound = np.abs(res.theta[:4]) >= _LOG_BOUND - 1e-3
         coef_at_bound = np.abs(res.theta[4:]) >= (_LOG_BOUND if grouped else _COEF_BOUND) - 1e-3
         if base_at_bound.any() or coef_at_bound.any():
             names = [n for n, b in zip(self._param_names, base_at_bound, strict=True) if b]
-            names += [
-                n for n, b in zip(design_p.names + design_d.names, coef_at_bound, strict=True) if b
-            ]
+            names += [n for n, b in zip(cov_names, coef_at_bound, strict=True) if b]
             raise ConvergenceError(
                 f"{self._name} covariate fit ran to a bound for {names}: the data do not "
                 "identify them (a level with no or only inactive customers?). Drop or merge "
                 "those covariates."
             )
+
+    def _store_fit(
+        self, res: CovariateFit, design_p: CovariateDesign, design_d: CovariateDesign
+    ) -> None:
+        """``params_``, standard errors, log-likelihood and ``covariate_effects_``."""
         self._design_p, self._design_d = design_p, design_d
         self._theta_cov = res.covariance
         with np.errstate(invalid="ignore"):
@@ -482,16 +500,15 @@ class CovariateModelMixin:
         self.params_ = dict(zip(self._param_names, map(float, base), strict=True))
         self.standard_errors_ = dict(zip(self._param_names, map(float, base * se[:4]), strict=True))
         self.log_likelihood_ = float(res.log_likelihood)
-        kp = zp.shape[1]
+        kp = len(design_p.names)
         self.covariate_effects_ = pd.DataFrame(
             {
-                "process": ["purchase"] * kp + ["dropout"] * zd.shape[1],
+                "process": ["purchase"] * kp + ["dropout"] * len(design_d.names),
                 "covariate": design_p.names + design_d.names,
                 "coef": res.theta[4:],
                 "se": se[4:],
             }
         )
-        return self
 
     # -- per-customer parameters -------------------------------------------------
     @property
