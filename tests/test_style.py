@@ -60,10 +60,14 @@ def _body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
 
 
 def _says_why(lines: list[str], node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """A ``# long:`` comment on the line above the def (or its decorators), or between the
-    signature and the first statement."""
-    top = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-    near = lines[top - 2 : top - 1] + lines[node.lineno : node.body[0].lineno - 1]
+    """A ``# long:`` comment just above the def (or its decorators; a comment block counts
+    from its first line), or between the signature and the first statement."""
+    i = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 2
+    above = []
+    while i >= 0 and lines[i].strip().startswith("#"):
+        above.append(lines[i])
+        i -= 1
+    near = above + lines[node.lineno : node.body[0].lineno - 1]
     return any(line.strip().startswith("# long:") for line in near)
 
 
@@ -98,5 +102,6 @@ def test_the_long_function_check_catches_one(tmp_path: Path) -> None:
     (pkg / "a.py").write_text(
         f'def big():\n    """Doc."""\n{body}\n\n\ndef small():\n    return 1\n'
     )
-    (pkg / "b.py").write_text(f"# long: one table of constants\ndef fine():\n{body}\n")
-    assert long_functions(pkg) == ["segmentum/a.py:1 big (81)"]
+    (pkg / "b.py").write_text(f"# long: one table\n# of constants\ndef fine():\n{body}\n")
+    (pkg / "c.py").write_text(f"# a comment, not a reason\ndef bad():\n{body}\n")
+    assert long_functions(pkg) == ["segmentum/a.py:1 big (81)", "segmentum/c.py:2 bad (81)"]
