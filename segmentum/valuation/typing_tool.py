@@ -29,6 +29,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from segmentum.valuation.priority import ValuationConfig
+
 __all__ = [
     "FORMAT",
     "TypingTool",
@@ -42,6 +44,7 @@ FORMAT_VERSION = 1
 Method = Literal["logit", "lda", "tree"]
 _METHODS = ("logit", "lda", "tree")
 _MAX_LEVELS = 15  # items with more distinct answers are checked against [min, max] only
+_DEFAULT = ValuationConfig()  # the [valuation] settings: the defaults are read, not restated
 
 
 def proportional_chance(labels: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
@@ -632,20 +635,20 @@ def build_typing_tool(
     labels: pd.Series | np.ndarray,
     *,
     items: list[str] | None = None,
-    target: float = 0.85,
-    method: Method = "logit",
+    target: float = _DEFAULT.target_accuracy,
+    method: Method = _DEFAULT.typing_method,
     max_questions: int | None = None,
     extra_questions: int = 2,
     cv: int = 5,
     inner_cv: int = 3,
-    threshold: float = 0.5,
+    threshold: float = _DEFAULT.unclassifiable_below,
     sample_weight: np.ndarray | None = None,
     segment_names: dict[int, str] | None = None,
     id_column: str | None = None,
     C: float = 1.0,
     max_depth: int = 3,
     screen: int | None = 2,
-    random_state: int = 0,
+    random_state: int = _DEFAULT.random_state,
 ) -> TypingToolResult:
     """Choose the golden questions and measure their held-out agreement.
 
