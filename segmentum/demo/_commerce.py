@@ -268,8 +268,8 @@ def _recurring(
     # Some subscriptions are added later (an add-on purchase inside the window, after an
     # exponential delay; a line due after the customer's lapse is never added).
     later = (product != _AUTO) & (rng.random(n_lines) < spec.LATER_LINE_SHARE)
-    delay = rng.exponential(spec.LATER_LINE_DELAY_DAYS, n_lines).astype(np.int64)
-    line_start = book.start[owner] + np.where(later, delay, 0)
+    delay = np.where(later, rng.exponential(spec.LATER_LINE_DELAY_DAYS, n_lines), 0)
+    line_start = book.start[owner] + delay.astype(np.int64)
 
     risk = np.exp(rng.normal(0.0, spec.RISK_SD, n))
     annual = np.where(
@@ -315,11 +315,8 @@ def _recurring(
     # Premiums rise about 5 % at each renewal seen inside the window.
     renewals = (month - m0[row_line]) // 12 - (first_m[row_line] - m0[row_line]) // 12
     monthly = line_monthly[row_line]
-    amount = (
-        annual[row_line]
-        * np.where(monthly, 1 / 12, spec.ANNUAL_PAYMENT_FACTOR)
-        * spec.RENEWAL_INCREASE ** np.maximum(renewals, 0)
-    )
+    lift = spec.RENEWAL_INCREASE ** np.maximum(renewals, 0)
+    amount = annual[row_line] * np.where(monthly, 1 / 12, spec.ANNUAL_PAYMENT_FACTOR) * lift
     margin = amount * (margin_rate[row_line] + rng.normal(0.0, 0.02, row_line.size))
     rows = {
         "customer": owner[row_line],
