@@ -152,3 +152,19 @@ def test_header_prints_an_analysis_date_only_when_there_is_one() -> None:
     assert "None" not in _subtitle(
         manifest, survey_only, {"value": StageOutcome("value", "skipped")}
     )  # type: ignore[arg-type]
+
+
+def test_run_without_transactions_has_no_analysis_date_in_its_header(tmp_path: Path) -> None:
+    import json
+
+    from segmentum.project import Project
+
+    (tmp_path / "customers.csv").write_text("customer_id,age\nC1,34\nC2,51\nC3,29\n")
+    (tmp_path / "segmentum.toml").write_text(
+        '[project]\nname = "tiny"\nseed = 7\n\n[sources.customers]\npath = "customers.csv"\n'
+        'descriptors = ["age"]\n'
+    )
+    result = Project.load(tmp_path / "segmentum.toml").run()
+    twin = json.loads((result.run_dir / "report.json").read_text(encoding="utf-8"))
+    assert twin["subtitle"] == f"Run {result.run_id} · seed 7"
+    assert "analysis date" not in (result.run_dir / "report.html").read_text(encoding="utf-8")
