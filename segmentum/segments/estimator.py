@@ -31,7 +31,15 @@ from segmentum.segments._methods import (
 )
 from segmentum.segments.basis import BasisTransformer
 from segmentum.segments.labels import canonical_order
-from segmentum.segments.structure import Choice, choose, hennig_band, hopkins, permute_columns
+from segmentum.segments.structure import (
+    Choice,
+    choose,
+    hennig_band,
+    hopkins,
+    interval_basis,
+    permute_columns,
+    shape_evidence,
+)
 
 METHODS = ("kmeans", "gmm", "lca", "kprototypes", "ensemble")
 LIKELIHOOD_METHODS = ("gmm", "lca")
@@ -48,6 +56,8 @@ SELECTION_COLUMNS = (
     "min_segment_jaccard",
     "min_segment_share",
     "dispersion_gap",
+    "cut_pairs",
+    "hidden_groups",
     "bic",
     "icl",
     "log_likelihood",
@@ -309,7 +319,9 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         ``null_median``, ``null_q05``, ``null_q95`` (the null band), ``min_segment_jaccard``
         (the least stable segment's mean Jaccard), ``min_segment_share``,
         ``dispersion_gap`` (log of the null's mean within-segment dispersion minus the
-        data's: a cluster-tendency figure), ``bic``, ``icl``, ``log_likelihood``,
+        data's: a cluster-tendency figure), ``cut_pairs`` and ``hidden_groups`` (the
+        shape checks, see ``shape_``; NaN where they do not apply), ``bic``, ``icl``,
+        ``log_likelihood``,
         ``silhouette``, ``calinski_harabasz``, ``within_dispersion``,
         ``unstable_segments``, ``reproducible``, ``recommended``, ``chosen``.
     structure_ : {"natural", "reproducible", "constructive"}
@@ -329,6 +341,12 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         For the chosen k: ``segment``, ``share``, ``jaccard_median``, ``jaccard_q25``,
         ``jaccard_mean``, ``flagged`` (mean Jaccard below 0.6), ``band`` (Hennig's:
         highly stable ≥ .85, stable ≥ .75, doubtful ≥ .6, unstable ≥ .5, dissolved).
+    shape_ : dict or None
+        Density gaps of the chosen solution (k-means on an interval-scaled basis, every
+        item with at least five answers; None otherwise): ``cut_pairs`` (pairs of segments
+        with no dip in density between them: one group cut in two), ``hidden`` (segments
+        that hide a separate group, with its share of respondents), ``max_pair_ridge``,
+        ``min_hidden_dip`` (:func:`~segmentum.segments.structure.shape_evidence`).
     warnings_ : list of str
         Problems found (small or unstable segments).
     basis_ : BasisTransformer
@@ -547,6 +565,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         )
         self.stability_samples_ = boot_aris
         self.null_stability_samples_ = dict(null_aris)
+        shapes = self._shape_columns(ks, fits, sel, data, bootstrapped=boots is not None)
         choice = self._choose_k(ks, sel, fits, perms)
         chosen = choice.k
         sel["reproducible"] = sel["k"].isin(choice.reproducible_k)
@@ -576,6 +595,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         self.inertia_ = float(getattr(fit, "inertia", np.nan))
         self.stability_ = float(row["stability_median"])
         self.segment_stability_ = seg_stab[chosen]
+        self.shape_ = self._shape_of(shapes.get(chosen), perm)
         self.warnings_ = self._segment_warnings(chosen, k_eff, bootstrapped=boots is not None)
         return self
 
@@ -709,6 +729,43 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
             if c not in sel:
                 sel[c] = np.nan
         return seg_stab, boot_aris, perms
+
+    def _shape_columns(
+        self,
+        ks: list[int],
+        fits: dict[int, Any],
+        sel: pd.DataFrame,
+        data: BasisData,
+        *,
+        bootstrapped: bool,
+    ) -> dict[int, dict[str, Any]]:
+        """Density gaps of each k-means solution (``cut_pairs``, ``hidden_groups`` columns;
+        NaN where the checks do not apply: other methods, no bootstraps, or a basis with an
+        item of fewer than five answers). Unweighted; the rows in canonical order."""
+        sel["cut_pairs"] = np.nan
+        sel["hidden_groups"] = np.nan
+        x = data.num
+        if self.method != "kmeans" or not bootstrapped or x is None or not interval_basis(x):
+            return {}
+        out = {}
+        for i, k in enumerate(ks):
+            ev = shape_evidence(x, fits[k].labels)
+            out[k] = ev
+            sel.loc[i, "cut_pairs"] = len(ev["cut_pairs"])
+            sel.loc[i, "hidden_groups"] = len(ev["hidden"])
+        return out
+
+    @staticmethod
+    def _shape_of(ev: dict[str, Any] | None, perm: np.ndarray) -> dict[str, Any] | None:
+        """The chosen solution's shape evidence with segments numbered as in ``labels_``."""
+        if ev is None:
+            return None
+        return {
+            "cut_pairs": [sorted((int(perm[a]) + 1, int(perm[b]) + 1)) for a, b in ev["cut_pairs"]],
+            "hidden": [{"segment": int(perm[c]) + 1, "share": float(sh)} for c, sh in ev["hidden"]],
+            "max_pair_ridge": float(ev["max_pair_ridge"]),
+            "min_hidden_dip": float(ev["min_hidden_dip"]),
+        }
 
     def _choose_k(
         self,

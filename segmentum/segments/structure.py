@@ -120,6 +120,119 @@ def hopkins(
     return float(u / (u + w)) if u + w > 0 else 0.5
 
 
+# -- shape: density gaps between and within segments ------------------------------------
+# k-means sees neither unequal sizes nor elongated shapes: it cuts an elongated group in two
+# (reproducibly) and merges a small group into a neighbour beside a dominant one. Where
+# the basis is interval-scaled (every item with at least SHAPE_MIN_LEVELS answers), the
+# partition is checked on one-dimensional projections, the way Hennig (2010) merges
+# mixture components: two segments are one group cut in two when their union shows no dip
+# in density between the two centres (ridgeline ratio ≥ NO_GAP); a segment hides a
+# separate group when, along one of its first principal axes, its density dips below
+# GAP of the smaller side's peak with at least HIDDEN_MIN_SHARE of all respondents there.
+SHAPE_MIN_LEVELS = 5
+NO_GAP = 0.8
+GAP = 0.5
+HIDDEN_MIN_SHARE = 0.02
+_SHAPE_MAX_ROWS = 2000
+_GRID = 64
+
+
+def interval_basis(x: np.ndarray) -> bool:
+    """Whether every column has at least ``SHAPE_MIN_LEVELS`` distinct values (the shape
+    checks read densities of projections; binary or three-point items have none)."""
+    if x.ndim != 2 or x.shape[1] == 0 or len(x) < 20:
+        return False
+    return all(len(np.unique(x[:, j])) >= SHAPE_MIN_LEVELS for j in range(x.shape[1]))
+
+
+def _kde(p: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Gaussian kernel density of ``p`` on ``grid`` (Silverman's robust bandwidth)."""
+    sd = float(np.std(p))
+    iqr = float(np.subtract(*np.quantile(p, [0.75, 0.25]))) / 1.34
+    h = 0.9 * (min(sd, iqr) if iqr > 0 else sd) * len(p) ** -0.2
+    if h <= 0:
+        return np.ones(len(grid))
+    z = (grid[:, None] - p[None, :]) / h
+    return np.exp(-0.5 * z * z).sum(axis=1)
+
+
+def pair_ridge(xa: np.ndarray, xb: np.ndarray) -> float:
+    """Ridgeline ratio of two segments: the lowest density of their union between the two
+    centres, projected on the line through them, over the lower of the densities at the
+    centres (about 1: no dip, one group cut in two; near 0: a clear gap)."""
+    w = xb.mean(axis=0) - xa.mean(axis=0)
+    if not np.any(w):
+        return 1.0
+    pa, pb = xa @ w, xb @ w
+    grid = np.linspace(pa.mean(), pb.mean(), 41)
+    dens = _kde(np.concatenate([pa, pb]), grid)
+    ends = min(dens[0], dens[-1])
+    return float(dens.min() / ends) if ends > 0 else 1.0
+
+
+def hidden_dip(xs: np.ndarray, min_rows: int, n_axes: int = 3) -> tuple[float, float]:
+    """The deepest density dip inside one segment along its first ``n_axes`` principal
+    axes, with at least ``min_rows`` rows on either side: (ratio of the density at the dip
+    to the lower of the two sides' peaks, rows on the smaller side / rows of the segment).
+    (1.0, 0.0) when the segment is too small to hold two such groups."""
+    n = len(xs)
+    if n < 2 * min_rows or n < 4:
+        return 1.0, 0.0
+    c = xs - xs.mean(axis=0)
+    _, _, vt = np.linalg.svd(c, full_matrices=False)
+    best, share = 1.0, 0.0
+    for axis in vt[:n_axes]:
+        p = c @ axis
+        grid = np.linspace(*np.quantile(p, [0.005, 0.995]), _GRID)
+        dens = _kde(p, grid)
+        left = np.searchsorted(np.sort(p), grid)  # rows left of each grid point
+        ok = (left >= min_rows) & (n - left >= min_rows)
+        if not ok.any():
+            continue
+        peak_l = np.maximum.accumulate(dens)
+        peak_r = np.maximum.accumulate(dens[::-1])[::-1]
+        ratio = np.where(ok, dens / np.maximum(np.minimum(peak_l, peak_r), 1e-300), np.inf)
+        i = int(np.argmin(ratio))
+        if ratio[i] < best:
+            best, share = float(ratio[i]), float(min(left[i], n - left[i]) / n)
+    return best, share
+
+
+def shape_evidence(x: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """Density gaps of a partition (0-based ``labels``): ``cut_pairs`` (segment pairs with no
+    dip between them), ``hidden`` (segments that hide a separate group, with the group's
+    share of all rows), ``max_pair_ridge`` and ``min_hidden_dip``. Large data are
+    subsampled to ``_SHAPE_MAX_ROWS`` rows (the same rows for every k)."""
+    n = len(x)
+    if n > _SHAPE_MAX_ROWS:
+        keep = np.sort(np.random.default_rng(seed).choice(n, _SHAPE_MAX_ROWS, replace=False))
+        x, labels = x[keep], labels[keep]
+        n = _SHAPE_MAX_ROWS
+    k = int(labels.max()) + 1
+    groups = [x[labels == c] for c in range(k)]
+    cut, ridges = [], []
+    for i in range(k):
+        for j in range(i + 1, k):
+            if len(groups[i]) and len(groups[j]):
+                r = pair_ridge(groups[i], groups[j])
+                ridges.append(r)
+                if r >= NO_GAP:
+                    cut.append((i, j))
+    min_rows = max(10, int(np.ceil(HIDDEN_MIN_SHARE * n)))
+    hidden, dips = [], []
+    for c, g in enumerate(groups):
+        d, sh = hidden_dip(g, min_rows)
+        dips.append(d)
+        if d < GAP:
+            hidden.append((c, sh * len(g) / n))
+    return {
+        "cut_pairs": cut,
+        "hidden": hidden,
+        "max_pair_ridge": max(ridges) if ridges else float("nan"),
+        "min_hidden_dip": min(dips) if dips else float("nan"),
+    }
+
+
 @dataclass(frozen=True)
 class Choice:
     """The choice of k and the structure verdict, as data.
@@ -147,6 +260,11 @@ class Choice:
         What k + 1 does: ``k``, ``split`` (segment of k that it splits, 1-based, or None),
         ``stability``, ``min_jaccard``, ``reproducible``, ``min_segment_share``.
     reproducible_k : list of int
+    caveat : str or None
+        What the shape checks (interval-scaled bases, k-means) say against the delivered
+        solution: ``"hidden_group"`` (a segment hides a separate group: the verdict is
+        constructive), ``"cut_in_two"`` (two segments are one group cut in two: not
+        natural), or None.
     """
 
     k: int
@@ -157,6 +275,7 @@ class Choice:
     runner_up: int | None
     next_k: dict[str, Any] | None
     reproducible_k: list[int] = field(default_factory=list)
+    caveat: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +287,7 @@ class Choice:
             "runner_up": self.runner_up,
             "next_k": self.next_k,
             "reproducible_k": list(self.reproducible_k),
+            "caveat": self.caveat,
         }
 
 
@@ -274,6 +394,7 @@ def choose(
                 if not (clearly and (partial or perfect)):
                     break
                 k_rec, reason = int(prev["k"]), "smaller_more_stable"
+            k_rec, reason = _separated(sel, rep_k, k_rec, reason)
             others = [k for k in rep_k if k != k_rec]
             runner = min(others, key=lambda k: (abs(k - k_rec), -k)) if others else None
         else:
@@ -305,8 +426,10 @@ def choose(
     k = int(pinned) if pinned is not None else k_rec
 
     def verdict(kk: int) -> str:
-        if kk not in rep_k:
+        if kk not in rep_k or _shape(sel, kk) == "hidden_group":
             return "constructive"
+        if _shape(sel, kk) == "cut_in_two":
+            return "reproducible"
         return "natural" if _is_natural(sel, kk) else "reproducible"
 
     nxt = sel.loc[sel["k"] == k + 1]
@@ -331,7 +454,33 @@ def choose(
         runner_up=runner,
         next_k=next_k,
         reproducible_k=rep_k,
+        caveat=_shape(sel, k) if have_stab else None,
     )
+
+
+def _shape(sel: pd.DataFrame, k: int) -> str | None:
+    """The shape checks' objection to solution k, if any (None where they did not run)."""
+    if "hidden_groups" not in sel or "cut_pairs" not in sel:
+        return None
+    row = _row(sel, k)
+    if np.isfinite(row["hidden_groups"]) and row["hidden_groups"] > 0:
+        return "hidden_group"
+    if np.isfinite(row["cut_pairs"]) and row["cut_pairs"] > 0:
+        return "cut_in_two"
+    return None
+
+
+def _separated(sel: pd.DataFrame, rep_k: list[int], k_rec: int, reason: str) -> tuple[int, str]:
+    """Where solution ``k_rec`` cuts a group in two (no density dip between two of its
+    segments) and a smaller reproducible solution has every segment separated from every
+    other and none hiding a group: the largest such solution (k-means cuts elongated groups
+    into reproducible pieces; more pieces are not more structure)."""
+    if _shape(sel, k_rec) != "cut_in_two":
+        return k_rec, reason
+    clean = [k for k in rep_k if k < k_rec and _shape(sel, k) is None]
+    if not clean:
+        return k_rec, reason
+    return max(clean), "largest_separated"
 
 
 def _num(x: Any) -> float | None:
@@ -357,6 +506,10 @@ _REASONS = {
     ),
     "no_stability": "the best fit index (no bootstrap stability computed)",
     "lowest_bic_reproducible": "the lowest BIC among the reproducible numbers of segments",
+    "largest_separated": (
+        "the largest reproducible number of segments whose segments are all separated by a "
+        "dip in density (more segments cut a group in two)"
+    ),
 }
 
 ADVICE_CONSTRUCTIVE = (
