@@ -554,6 +554,7 @@ def _evidence(seg: NeedsSegmenter, relabel: dict[int, int]) -> dict[str, Any]:
             for r in st.itertuples()
         },
         "choice": choice,
+        "shape": _relabel_shape(seg.shape_, relabel),
         "per_k": per_k,
         "n_boot": int(seg.n_boot),
         "n_null": int(seg.n_null),
@@ -563,6 +564,21 @@ def _evidence(seg: NeedsSegmenter, relabel: dict[int, int]) -> dict[str, Any]:
             "segment_jaccard": JACCARD_DOUBTFUL,
             "natural_ari": NATURAL_ARI,
         },
+    }
+
+
+def _relabel_shape(shape: dict[str, Any] | None, relabel: dict[int, int]) -> dict | None:
+    """The shape checks' evidence (``NeedsSegmenter.shape_``) in the stage's numbering."""
+    if shape is None:
+        return None
+    return {
+        "cut_pairs": [sorted(relabel.get(a, a) for a in pair) for pair in shape["cut_pairs"]],
+        "hidden": [
+            {"segment": relabel.get(h["segment"], h["segment"]), "share": h["share"]}
+            for h in shape["hidden"]
+        ],
+        "max_pair_ridge": _json_float(shape["max_pair_ridge"]),
+        "min_hidden_dip": _json_float(shape["min_hidden_dip"]),
     }
 
 

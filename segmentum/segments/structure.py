@@ -599,6 +599,18 @@ def verdict_text(structure: str, k: int, evidence: dict[str, Any]) -> str:
         if jac is not None:
             fig += f"; the least stable segment {jac:.2f}"
         fig += ")"
+    shape = _shape_text(evidence.get("shape"))
+    if structure == "constructive" and (evidence.get("shape") or {}).get("hidden"):
+        return (
+            f"These {k} segments come back when the analysis is repeated{fig}, but they miss "
+            f"a group the data show, so their number is a choice: the segments are "
+            f"constructive, not groups found in the data. {shape} Pin k by usefulness to the "
+            "business (n_segments), or inspect the segment named for a smaller group."
+        )
+    return _verdict_words(structure, k, fig) + (f" {shape}" if shape else "")
+
+
+def _verdict_words(structure: str, k: int, fig: str) -> str:
     if structure == "natural":
         return (
             f"These data have natural segments: {k} distinct groups of respondents that any "
@@ -616,3 +628,22 @@ def verdict_text(structure: str, k: int, evidence: dict[str, Any]) -> str:
         f"constructive — one useful way of dividing the market, not groups found in the "
         f"data{fig}. {ADVICE_CONSTRUCTIVE}"
     )
+
+
+def _shape_text(shape: dict[str, Any] | None) -> str:
+    """What the density checks say against the delivered segments, in words ('' if nothing)."""
+    if not shape:
+        return ""
+    out = []
+    for h in shape.get("hidden", []):
+        out.append(
+            f"Segment {h['segment']} hides a separate group of about {h['share']:.0%} of "
+            "respondents (a dip in density inside it) that k-means does not isolate (it "
+            "rarely does beside a dominant segment)"
+        )
+    for a, b in shape.get("cut_pairs", []):
+        out.append(
+            f"Segments {a} and {b} have no dip in density between them: one group cut in "
+            "two, not two natural groups"
+        )
+    return "; ".join(out) + "." if out else ""
