@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -21,6 +22,7 @@ from segmentum.parallel import workers_die_with_parent
 from segmentum.segments._fastkmeans import adjusted_rand, distinct_rows, kmeans_weighted_batch
 from segmentum.segments._methods import (
     BasisData,
+    GMMFit,
     entropy_term,
     fit_ensemble,
     fit_gmm,
@@ -35,10 +37,13 @@ from segmentum.segments.structure import (
     Choice,
     choose,
     hennig_band,
+    hidden_min_rows,
     hopkins,
     interval_basis,
+    mixture_structure,
     permute_columns,
     shape_evidence,
+    split_at_dip,
 )
 
 METHODS = ("kmeans", "gmm", "lca", "kprototypes", "ensemble")
@@ -228,6 +233,65 @@ def _split_of(coarse: np.ndarray, fine: np.ndarray) -> int | None:
     if split.size == 0:
         return None
     return int(split[np.argmax(tab.sum(axis=1)[split])])
+
+
+def _diag_mixture(x: np.ndarray, labels: np.ndarray, k: int, init: Any = None) -> Any:
+    """A diagonal Gaussian mixture fitted by EM from a partition (its shares, means and
+    variances), or from a fitted mixture's parameters (``init``)."""
+    from sklearn.mixture import GaussianMixture
+
+    if init is None:
+        weights = np.bincount(labels, minlength=k) / len(labels)
+        means = np.vstack([x[labels == c].mean(axis=0) for c in range(k)])
+        prec = 1.0 / np.vstack([x[labels == c].var(axis=0) + 1e-3 for c in range(k)])
+    else:
+        weights, means, prec = init.weights_, init.means_, init.precisions_
+    gm = GaussianMixture(
+        k,
+        covariance_type="diag",
+        weights_init=weights,
+        means_init=means,
+        precisions_init=prec,
+        init_params="random_from_data",
+        reg_covar=1e-6,
+        max_iter=300,
+        random_state=0,
+    )
+    return gm.fit(x)
+
+
+def _split_hidden(
+    x: np.ndarray, labels: np.ndarray, hidden: list[tuple[int, float]], min_rows: int
+) -> np.ndarray:
+    """The partition with each segment that hides a group split at its density dip."""
+    out = labels.copy()
+    k_new = int(labels.max()) + 1
+    for c, _share in hidden:
+        rows = np.flatnonzero(labels == c)
+        side = split_at_dip(x[rows], min_rows)
+        if side is not None:
+            out[rows[side]] = k_new
+            k_new += 1
+    return out
+
+
+def _segment_table(
+    labels: np.ndarray, jac: np.ndarray, perm: np.ndarray, share: np.ndarray
+) -> pd.DataFrame:
+    """Per-segment bootstrap stability (``segment_stability_``) in canonical numbering."""
+    st = pd.DataFrame(
+        {
+            "segment": perm + 1,
+            "share": share,
+            "jaccard_median": np.median(jac, axis=0),
+            "jaccard_q25": np.quantile(jac, 0.25, axis=0),
+            "jaccard_mean": jac.mean(axis=0),
+        }
+    )
+    # Hennig's bands read the mean Jaccard over bootstrap partitions (clusterboot)
+    st["flagged"] = st["jaccard_mean"] < SEGMENT_STABILITY_FLAG
+    st["band"] = [hennig_band(j) for j in st["jaccard_mean"]]
+    return st.sort_values("segment").reset_index(drop=True)
 
 
 class NeedsSegmenter(ClusterMixin, BaseEstimator):
@@ -567,6 +631,13 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         self.null_stability_samples_ = dict(null_aris)
         shapes = self._shape_columns(ks, fits, sel, data, bootstrapped=boots is not None)
         choice = self._choose_k(ks, sel, fits, perms)
+        refined = self._mixture_refinement(ks, fits, sel, data, w, shapes, choice, seq)
+        mixture_stab = None
+        if refined is not None:
+            choice, mix_fit, mixture_stab = refined
+            if mix_fit is not None:  # the delivered solution at that k
+                fits = {**fits, choice.k: mix_fit}
+                shapes = {**shapes, choice.k: shape_evidence(data.num, mix_fit.labels)}  # type: ignore[arg-type]
         chosen = choice.k
         sel["reproducible"] = sel["k"].isin(choice.reproducible_k)
         sel["recommended"] = sel["k"] == choice.k_recommended
@@ -595,6 +666,12 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         self.inertia_ = float(getattr(fit, "inertia", np.nan))
         self.stability_ = float(row["stability_median"])
         self.segment_stability_ = seg_stab[chosen]
+        if mixture_stab is not None and choice.mixture is not None:  # its own bootstraps
+            self.stability_ = float(choice.mixture["stability_median"])
+            self.bic_ = float(choice.mixture["bic"])
+            self.segment_stability_ = _segment_table(
+                fit.labels, mixture_stab, perm, self._shares(fit.labels, k_eff, w)
+            )
         self.shape_ = self._shape_of(shapes.get(chosen), perm)
         self.warnings_ = self._segment_warnings(chosen, k_eff, bootstrapped=boots is not None)
         return self
@@ -701,20 +778,8 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
                 )
             perm = canonical_order(labels, self._centers_for(fits[k], data, w), k_eff, w)
             perms[k] = perm
-            share = self._shares(labels, k_eff, w)
-            st = pd.DataFrame(
-                {
-                    "segment": perm + 1,
-                    "share": share,
-                    "jaccard_median": np.median(jac, axis=0),
-                    "jaccard_q25": np.quantile(jac, 0.25, axis=0),
-                    "jaccard_mean": jac.mean(axis=0),
-                }
-            )
-            # Hennig's bands read the mean Jaccard over bootstrap partitions (clusterboot)
-            st["flagged"] = st["jaccard_mean"] < SEGMENT_STABILITY_FLAG
-            st["band"] = [hennig_band(j) for j in st["jaccard_mean"]]
-            seg_stab[k] = st.sort_values("segment").reset_index(drop=True)
+            st = _segment_table(labels, jac, perm, self._shares(labels, k_eff, w))
+            seg_stab[k] = st
             sel.loc[i, "unstable_segments"] = int(st["flagged"].sum())
             sel.loc[i, "min_segment_jaccard"] = float(st["jaccard_mean"].min())
         for c in (
@@ -754,6 +819,94 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
             sel.loc[i, "cut_pairs"] = len(ev["cut_pairs"])
             sel.loc[i, "hidden_groups"] = len(ev["hidden"])
         return out
+
+    def _mixture_refinement(
+        self,
+        ks: list[int],
+        fits: dict[int, Any],
+        sel: pd.DataFrame,
+        data: BasisData,
+        w: np.ndarray | None,
+        shapes: dict[int, dict[str, Any]],
+        choice: Choice,
+        seq: np.random.SeedSequence,
+    ) -> tuple[Choice, Any, np.ndarray | None] | None:
+        """Where a segment of k-means' choice hides a separate group (k-means does not
+        isolate small segments beside a dominant one): split it at its density dip, refit a
+        diagonal Gaussian mixture from the split partition (a mixture allows unequal sizes)
+        and repeat while a segment still hides a group. The result is delivered when every
+        segment is separated from every other by a dip, none is under
+        ``min_segment_share`` and its bootstrap refits (EM from its parameters on each
+        bootstrap sample, ``n_boot`` of them) pass the reproducibility test against the
+        k-means null band at that k. Returns the new choice (with ``mixture``), the fit
+        and the per-segment bootstrap Jaccard (None, None where it is not delivered), or
+        None where it does not apply (unweighted k-means on interval-scaled items only)."""
+        if choice.caveat != "hidden_group" or self.n_segments is not None or w is not None:
+            return None
+        if not shapes or data.num is None:
+            return None
+        from threadpoolctl import threadpool_limits
+
+        x, k0 = data.num, choice.k_recommended
+        labels, gm = fits[k0].labels, None
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            while True:
+                ev = shape_evidence(x, labels)
+                if ev["cut_pairs"]:
+                    return None
+                if not ev["hidden"]:
+                    break
+                split = _split_hidden(x, labels, ev["hidden"], hidden_min_rows(len(x)))
+                k_new = int(split.max()) + 1
+                if k_new > max(ks) or k_new == int(labels.max()) + 1:
+                    return None
+                gm = _diag_mixture(x, split, k_new)
+                labels = gm.predict(x)
+                if len(np.unique(labels)) < k_new:
+                    return None
+            if gm is None:
+                return None
+            k1 = int(gm.n_components)
+            info: dict[str, Any] = {
+                "from_k": k0,
+                "k": k1,
+                "bic": float(gm.bic(x)),
+                "bic_from_k": float(_diag_mixture(x, fits[k0].labels, k0).bic(x)),
+                "min_segment_share": float(self._shares(labels, k1, None).min()),
+            }
+            if info["min_segment_share"] < self.min_segment_share:
+                return dataclasses.replace(choice, mixture={**info, "delivered": False}), None, None
+            parts = []
+            for ss in np.random.SeedSequence(seq.entropy, spawn_key=(6,)).spawn(
+                max(self.n_boot, 3)
+            ):
+                idx = np.random.default_rng(ss).integers(0, len(x), size=len(x))
+                parts.append(_diag_mixture(x[idx], labels[idx], k1, init=gm).predict(x))
+        aris = np.array([adjusted_rand(a, b) for a, b in _cyclic_pairs(parts)])
+        jac = np.array([_best_match_jaccard(labels, p, k1) for p in parts])
+        info.update(
+            stability_median=float(np.median(aris)),
+            stability_q25=float(np.quantile(aris, 0.25)),
+            min_segment_jaccard=float(jac.mean(axis=0).min()),
+        )
+        verdict = mixture_structure(info, sel.loc[sel["k"] == k1].iloc[0])
+        if verdict is None:
+            return dataclasses.replace(choice, mixture={**info, "delivered": False}), None, None
+        fit = GMMFit(gm, labels, float(gm.score(x) * len(x)), int(gm._n_parameters()), gm.means_)
+        new = dataclasses.replace(
+            choice,
+            k=k1,
+            k_recommended=k1,
+            structure=verdict,
+            data_structure=verdict,
+            reason="mixture_separates",
+            runner_up=k0,
+            next_k=None,
+            caveat=None,
+            mixture={**info, "delivered": True},
+        )
+        return new, fit, jac
 
     @staticmethod
     def _shape_of(ev: dict[str, Any] | None, perm: np.ndarray) -> dict[str, Any] | None:

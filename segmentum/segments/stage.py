@@ -537,12 +537,15 @@ def _evidence(seg: NeedsSegmenter, relabel: dict[int, int]) -> dict[str, Any]:
         choice["next_k"]["split"] = relabel.get(
             choice["next_k"]["split"], choice["next_k"]["split"]
         )
+    shape = _relabel_shape(seg.shape_, relabel)
+    if shape is not None and seg.choice_.mixture is not None:
+        shape["mixture"] = seg.choice_.mixture
     return {
         "k": int(seg.n_segments_),
-        "stability": _json_float(row["stability_median"]),
+        "stability": _json_float(seg.stability_),
         "null_median": _json_float(row["null_median"]),
         "null_q95": _json_float(row["null_q95"]),
-        "min_segment_jaccard": _json_float(row["min_segment_jaccard"]),
+        "min_segment_jaccard": _json_float(st["jaccard_mean"].min()),
         "dispersion_gap": _json_float(row["dispersion_gap"]),
         "hopkins": _json_float(seg.tendency_["hopkins"]),
         "hopkins_vs_null": _json_float(seg.tendency_["hopkins_vs_null"]),
@@ -554,7 +557,7 @@ def _evidence(seg: NeedsSegmenter, relabel: dict[int, int]) -> dict[str, Any]:
             for r in st.itertuples()
         },
         "choice": choice,
-        "shape": _relabel_shape(seg.shape_, relabel),
+        "shape": shape,
         "per_k": per_k,
         "n_boot": int(seg.n_boot),
         "n_null": int(seg.n_null),

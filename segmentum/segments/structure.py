@@ -175,12 +175,25 @@ def hidden_dip(xs: np.ndarray, min_rows: int, n_axes: int = 3) -> tuple[float, f
     axes, with at least ``min_rows`` rows on either side: (ratio of the density at the dip
     to the lower of the two sides' peaks, rows on the smaller side / rows of the segment).
     (1.0, 0.0) when the segment is too small to hold two such groups."""
+    ratio, side = _deepest_dip(xs, min_rows, n_axes)
+    if side is None:
+        return 1.0, 0.0
+    return ratio, float(min(side.sum(), len(side) - side.sum()) / len(side))
+
+
+def split_at_dip(xs: np.ndarray, min_rows: int, n_axes: int = 3) -> np.ndarray | None:
+    """The rows of one segment beyond its deepest density dip (a boolean mask; see
+    :func:`hidden_dip`), or None when it has no such dip."""
+    return _deepest_dip(xs, min_rows, n_axes)[1]
+
+
+def _deepest_dip(xs: np.ndarray, min_rows: int, n_axes: int) -> tuple[float, np.ndarray | None]:
     n = len(xs)
     if n < 2 * min_rows or n < 4:
-        return 1.0, 0.0
+        return 1.0, None
     c = xs - xs.mean(axis=0)
     _, _, vt = np.linalg.svd(c, full_matrices=False)
-    best, share = 1.0, 0.0
+    best, side = 1.0, None
     for axis in vt[:n_axes]:
         p = c @ axis
         grid = np.linspace(*np.quantile(p, [0.005, 0.995]), _GRID)
@@ -194,8 +207,27 @@ def hidden_dip(xs: np.ndarray, min_rows: int, n_axes: int = 3) -> tuple[float, f
         ratio = np.where(ok, dens / np.maximum(np.minimum(peak_l, peak_r), 1e-300), np.inf)
         i = int(np.argmin(ratio))
         if ratio[i] < best:
-            best, share = float(ratio[i]), float(min(left[i], n - left[i]) / n)
-    return best, share
+            best, side = float(ratio[i]), p > grid[i]
+    return best, side
+
+
+def hidden_min_rows(n: int) -> int:
+    """Rows a hidden group needs on either side of a dip: 2 % of ``n``, at least 10."""
+    return max(10, int(np.ceil(HIDDEN_MIN_SHARE * n)))
+
+
+def mixture_structure(stats: dict[str, float], null_row: pd.Series | None) -> str | None:
+    """Verdict for the mixture refinement's partition (every segment separated from every
+    other, none hiding a group) from its bootstrap figures: ``natural`` when near-perfectly
+    stable with every segment highly stable, ``reproducible`` when the reproducibility
+    test passes (the same thresholds and null band as k-means at that k), else None."""
+    s, q25, jac = stats["stability_median"], stats["stability_q25"], stats["min_segment_jaccard"]
+    ok = s >= STABLE_ARI and q25 >= STABLE_ARI_Q25 and jac >= JACCARD_DOUBTFUL
+    if null_row is not None and np.isfinite(null_row["null_q95"]):
+        ok = ok and s >= null_row["null_q95"] and s >= null_row["null_median"] + NULL_MARGIN
+    if not ok:
+        return None
+    return "natural" if s >= NATURAL_ARI and jac >= JACCARD_HIGHLY_STABLE else "reproducible"
 
 
 def shape_evidence(x: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, Any]:
@@ -218,7 +250,7 @@ def shape_evidence(x: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str
                 ridges.append(r)
                 if r >= NO_GAP:
                     cut.append((i, j))
-    min_rows = max(10, int(np.ceil(HIDDEN_MIN_SHARE * n)))
+    min_rows = hidden_min_rows(n)
     hidden, dips = [], []
     for c, g in enumerate(groups):
         d, sh = hidden_dip(g, min_rows)
@@ -265,6 +297,12 @@ class Choice:
         solution: ``"hidden_group"`` (a segment hides a separate group: the verdict is
         constructive), ``"cut_in_two"`` (two segments are one group cut in two: not
         natural), or None.
+    mixture : dict or None
+        Where k-means' choice hid a group and a Gaussian mixture started from the split
+        segments separates every segment (``reason="mixture_separates"``): ``from_k``
+        (k-means' k), ``k``, ``stability_median``, ``stability_q25``,
+        ``min_segment_jaccard``, ``bic`` and ``bic_from_k`` (the diagonal mixture's BIC at
+        its k and started from k-means' partition).
     """
 
     k: int
@@ -276,6 +314,7 @@ class Choice:
     next_k: dict[str, Any] | None
     reproducible_k: list[int] = field(default_factory=list)
     caveat: str | None = None
+    mixture: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -288,6 +327,7 @@ class Choice:
             "next_k": self.next_k,
             "reproducible_k": list(self.reproducible_k),
             "caveat": self.caveat,
+            "mixture": self.mixture,
         }
 
 
@@ -506,6 +546,11 @@ _REASONS = {
     ),
     "no_stability": "the best fit index (no bootstrap stability computed)",
     "lowest_bic_reproducible": "the lowest BIC among the reproducible numbers of segments",
+    "mixture_separates": (
+        "k-means merges a smaller group into a larger segment; a Gaussian mixture, which "
+        "allows segments of unequal sizes, started from the split segments separates every "
+        "segment by a dip in density, and its segments come back in bootstrap refits"
+    ),
     "largest_separated": (
         "the largest reproducible number of segments whose segments are all separated by a "
         "dip in density (more segments cut a group in two)"
@@ -535,6 +580,8 @@ def recommendation_text(choice: Choice, sel: pd.DataFrame, min_share: float) -> 
     """One sentence for the choice of k: the reason, the runner-up, what k + 1 does."""
     have_stab = bool(sel["stability_median"].notna().any())
     k_rec = choice.k_recommended
+    if choice.reason == "mixture_separates" and choice.mixture is not None:
+        return _mixture_text(choice.mixture, sel)
     why = _REASONS.get(choice.reason if choice.reason != "pinned" else _rec_reason(choice, sel))
     if why is None:
         why = _REASONS["largest_reproducible"]
@@ -562,6 +609,21 @@ def recommendation_text(choice: Choice, sel: pd.DataFrame, min_share: float) -> 
             + "."
         )
     return text + "."
+
+
+def _mixture_text(mix: dict[str, Any], sel: pd.DataFrame) -> str:
+    """The recommendation where the mixture refinement is delivered: what was compared."""
+    k, k0 = mix["k"], mix["from_k"]
+    null = _row(sel, k)
+    band = f", null band up to {null['null_q95']:.2f}" if np.isfinite(null["null_q95"]) else ""
+    return (
+        f"k = {k}: {_REASONS['mixture_separates']} (median ARI "
+        f"{mix['stability_median']:.2f} over bootstrap refits{band}; least stable segment "
+        f"{mix['min_segment_jaccard']:.2f}). A mixture with unequal sizes fits {k} segments "
+        f"much better than {k0} (diagonal-covariance BIC {mix['bic']:,.0f} against "
+        f"{mix['bic_from_k']:,.0f} started from k-means' {k0} segments); runner-up k = "
+        f"{k0}, k-means' choice ({_ari(sel, k0)})."
+    )
 
 
 def _rec_reason(choice: Choice, sel: pd.DataFrame) -> str:
@@ -605,7 +667,12 @@ def verdict_text(structure: str, k: int, evidence: dict[str, Any]) -> str:
             f"These {k} segments come back when the analysis is repeated{fig}, but they miss "
             f"a group the data show, so their number is a choice: the segments are "
             f"constructive, not groups found in the data. {shape} Pin k by usefulness to the "
-            "business (n_segments), or inspect the segment named for a smaller group."
+            "business (n_segments)"
+            + (
+                ", or accept smaller segments (min_segment_share) to get the mixture's."
+                if "stability_median" not in (evidence["shape"].get("mixture") or {"x": 0})
+                else "."
+            )
         )
     return _verdict_words(structure, k, fig) + (f" {shape}" if shape else "")
 
@@ -646,4 +713,17 @@ def _shape_text(shape: dict[str, Any] | None) -> str:
             f"Segments {a} and {b} have no dip in density between them: one group cut in "
             "two, not two natural groups"
         )
-    return "; ".join(out) + "." if out else ""
+    text = "; ".join(out) + "." if out else ""
+    mix = shape.get("mixture")
+    if mix and not mix.get("delivered"):
+        why = (
+            f"its smallest segment holds {mix['min_segment_share']:.1%} of respondents, under "
+            "the smallest-segment rule"
+            if "stability_median" not in mix
+            else "its segments do not come back reproducibly in bootstrap refits"
+        )
+        text += (
+            f" A Gaussian mixture started from the split segments separates {mix['k']} "
+            f"segments, but {why}."
+        )
+    return text
