@@ -316,7 +316,12 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
     *constructive* and the most segments above the null band with none dissolved are
     recommended (else the k most stable relative to its null); *natural*
     when the chosen solution is near-perfectly stable (≥ 0.90, every segment ≥ 0.85) with
-    the curve peaking there. The estimator returns data (``choice_``, ``selection_``);
+    the curve peaking there. For k-means on an interval-scaled basis the solutions are
+    checked for density dips (``shape_``): a solution that cuts a group in two steps down to
+    the largest separated reproducible k; one whose segment hides a separate group is
+    constructive, unless a diagonal Gaussian mixture refitted from the split segments
+    separates every segment and comes back in bootstrap refits (then it is delivered,
+    ``choice_.reason == "mixture_separates"``; ``predict`` uses that mixture). The estimator returns data (``choice_``, ``selection_``);
     the sentences are written by the stage (:func:`~segmentum.segments.structure.recommendation_text`).
 
     Row order does not matter: the rows are fitted in a canonical order (sorted by value),
@@ -438,6 +443,9 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
     Ernst, D. & Dolnicar, S. (2018). How to avoid random market segmentation solutions.
     J. Travel Research 57(1), 69–82.
     Linzer, D. A. & Lewis, J. B. (2011). poLCA. J. Statistical Software 42(10).
+    Hennig, C. (2010). Methods for merging Gaussian mixture components. ADAC 4, 3–34.
+    Fraley, C. & Raftery, A. E. (2002). Model-based clustering, discriminant analysis and
+    density estimation. JASA 97, 611–631.
 
     Examples
     --------

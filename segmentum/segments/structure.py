@@ -23,6 +23,23 @@ The practice (Dolnicar, Grün & Leisch 2018, ch. 2.3 and 7.5; Ernst & Dolnicar 2
   when no k passes — the segments are then a choice, not a discovery, and the stage still
   delivers the most segments that come back better than chance (above the null band, no
   segment dissolved), or the k most stable relative to its null.
+
+k-means sees neither elongated shapes nor unequal sizes. Where the basis is interval-scaled
+(every item with at least five answers; not on binary items, whose projections have no
+density to read), each k-means solution is checked for density dips on one-dimensional
+projections (Hennig 2010's ridgeline idea for merging mixture components):
+
+- two segments with no dip between them are one group *cut in two*: the solution is not
+  natural, and the choice steps down to the largest reproducible k whose segments are all
+  separated and hide nothing (k-means cuts elongated groups into reproducible pieces);
+- a segment whose density dips inside it, with a sizeable group beyond the dip, *hides a
+  group*: the verdict is constructive (the count misses structure the data show). The
+  estimator then splits it at the dip and refits a diagonal Gaussian mixture from the
+  split partition (a mixture allows segments of unequal sizes; Fraley & Raftery 2002),
+  repeating while a segment still hides a group; the mixture's partition is delivered when
+  every segment is separated, none is under the smallest-segment share and its bootstrap
+  refits pass the same reproducibility test against the null band (``mixture_separates``),
+  with its BIC beside that of the mixture started from k-means' partition.
 """
 
 from __future__ import annotations
