@@ -390,3 +390,30 @@ def test_known_wrong_k_is_never_claimed(design, k):
     seg = fit_design(df)
     assert seg.n_segments_ != k, "fixed: remove it from KNOWN_WRONG"
     assert seg.structure_ == "constructive" and seg.choice_.caveat == "hidden_group"
+
+
+def test_stage_names_the_hidden_group_and_saves_the_mixture(tmp_path):
+    """The stage's verdict says which segment hides a group (segments.json evidence), and a
+    delivered mixture is saved and scores new rows as fitted (model files are data)."""
+    import json
+
+    from segmentum import model_store
+    from segmentum.segments.persist import MODEL, TRUSTED_TYPES, save_segments
+    from segmentum.segments.stage import SegmentsConfig, run_segments
+
+    cfg = SegmentsConfig(n_boot=10, scale_correction="center", k_range=(2, 9), n_jobs=1)
+    df, _ = simulate_design("unequal", 3, seed=300)
+    df["id"] = range(len(df))
+    basis = [c for c in df.columns if c != "id"]
+    res = run_segments(df, id_column="id", basis=basis, config=cfg)
+    assert res.structure == "constructive" and "hides a separate group" in res.verdict
+    shape = json.loads(json.dumps(res.summary["evidence"]))["shape"]
+    assert len(shape["hidden"]) == 1 and shape["mixture"]["delivered"] is False
+    df6, _ = simulate_design("unequal", 6, seed=600)
+    df6["id"] = range(len(df6))
+    res6 = run_segments(df6, id_column="id", basis=basis, config=cfg)
+    assert res6.summary["k"] == 6 and "A mixture with unequal sizes fits 6" in res6.recommendation
+    save_segments(res6, tmp_path)
+    back = model_store.load(tmp_path, MODEL, trusted=TRUSTED_TYPES)
+    assert back.segmenter.choice_.reason == "mixture_separates"
+    np.testing.assert_array_equal(back.predict(df6), res6.assignments["segment"].to_numpy())
