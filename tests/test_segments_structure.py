@@ -271,6 +271,10 @@ def test_mixture_isolates_small_segments_beside_a_dominant_one():
     assert seg.structure_ in ("natural", "reproducible")
     assert adjusted_rand_score(truth, seg.labels_) >= 0.95
     assert seg.segment_stability_["jaccard_mean"].min() >= 0.85
+    # row order does not matter on this path either: same partition, same labels
+    perm = np.random.default_rng(5).permutation(len(df))
+    shuffled = fit_design(df.iloc[perm].reset_index(drop=True), n_boot=15)
+    np.testing.assert_array_equal(seg.labels_[perm], shuffled.labels_)
 
 
 @pytest.mark.slow
