@@ -168,3 +168,24 @@ def test_random_profiles_keep_lists_disjoint(
     cards = personas(p, max_items=max_items)
     assert [c.segment for c in cards] == list(p.segments)
     _check_cards(p, cards)
+
+
+def test_planted_shared_need_is_a_need_not_a_definer() -> None:
+    """Ground truth: everyone rates reliable claims ~6/7; each segment has its own need."""
+    rng = np.random.default_rng(3)
+    own = ["need_online_self_service", "need_lowest_price", "need_personal_agent"]
+    lab = np.repeat([1, 2, 3], 80)
+    cols = {"need_reliable_claims": rng.normal(6.0, 0.7, lab.size)}
+    for s, c in enumerate(own, start=1):
+        cols[c] = np.where(lab == s, 6.0, 3.0) + rng.normal(0, 0.7, lab.size)
+    df = pd.DataFrame(cols).clip(1, 7)
+    p = profile(df, lab, basis=list(df.columns))
+    cards = personas(p)
+    _check_cards(p, cards)
+    for card, mine in zip(cards, own, strict=True):
+        assert _mentions(card.needs, "reliable claims")
+        assert not _mentions(card.defines, "reliable claims")
+        assert _mentions(card.defines[:1], phrase(mine))
+        for other in set(own) - {mine}:
+            line = next(x for x in card.defines if _mentions((x,), phrase(other)))
+            assert line.startswith("far less than others: ")
