@@ -33,7 +33,7 @@ LISTS = ("defines", "needs", "less_important")
 
 def _mentions(lines: tuple[str, ...], label: str) -> bool:
     """Whether a card line names the need ``label`` (as ``label: ...`` or ``label (index``)."""
-    pat = re.compile(r"(?:^|: |, )" + re.escape(label) + r"(?:: | \(index)")
+    pat = re.compile(r"(?:^|: |; )" + re.escape(label) + r"(?:: | \(index)")
     return any(pat.search(line) for line in lines)
 
 

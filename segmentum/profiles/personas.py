@@ -93,11 +93,15 @@ class Persona:
     who : tuple of str
         Over-indexing descriptors.
     defines : tuple of str
-        Defining needs with segment value, total and index.
+        Needs that differ significantly from the rest, with segment value, total and index:
+        higher ones first, then ``"far less than others: ..."``; every need with an index
+        outside 60-140 is here (beyond ``max_items`` on one ``"also ..."`` line). Empty
+        only when no need differs significantly.
     needs : tuple of str
-        The segment's highest-scoring needs (what matters to them in absolute terms).
+        Other needs at a high absolute level (what matters to them), highest first.
     less_important : tuple of str
-        Needs well below average.
+        Other needs at a low absolute level and not above the overall level, lowest first.
+        A need is in at most one of ``defines``, ``needs`` and ``less_important``.
     how_they_buy : tuple of str
         Over-indexing behaviours (channel, frequency, price sensitivity... as surveyed) and
         value measures from transactions (frequency, basket) that differ from the rest.
@@ -250,7 +254,7 @@ def _defines_lines(rows: pd.DataFrame, phrases: Mapping[str, str] | None) -> tup
     ]
     extra = rows[rows["compact"]] if "compact" in rows.columns else rows.iloc[:0]
     for tone, g in extra.groupby(_TONE_COLUMN, sort=False):
-        items = ", ".join(
+        items = "; ".join(
             f"{phrase(str(r['variable']), phrases)} (index {r['index']:.0f})"
             for _, r in g.iterrows()
         )
