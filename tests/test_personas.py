@@ -189,3 +189,18 @@ def test_planted_shared_need_is_a_need_not_a_definer() -> None:
         for other in set(own) - {mine}:
             line = next(x for x in card.defines if _mentions((x,), phrase(other)))
             assert line.startswith("far less than others: ")
+
+
+def test_demo_personas_follow_the_planted_segments() -> None:
+    demo = pytest.importorskip("segmentum.demo")
+    m = demo.make_market(seed=0, n_customers=500, n_respondents=600)
+    s = m.survey
+    codes = {n: i + 1 for i, n in enumerate(demo.SEGMENT_NAMES)}
+    truth = m.truth.dropna(subset=["respondent_id"]).drop_duplicates("respondent_id")
+    lab = s["respondent_id"].map(truth.set_index("respondent_id")["segment"].map(codes))
+    basis = [c for c in s.columns if c.startswith("need_")]
+    p = profile(s, lab.to_numpy(), basis=basis, weights="weight")
+    cards = personas(p)
+    _check_cards(p, cards)
+    online = cards[demo.SEGMENT_NAMES.index("online_self_service")]
+    assert "online self-service" in online.name.lower()
