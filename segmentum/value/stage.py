@@ -490,6 +490,7 @@ def _headline_summary(
     return summary
 
 
+# long: the value stage's steps in flow order, each already one helper call.
 def run_value(
     transactions: pd.DataFrame,
     *,
