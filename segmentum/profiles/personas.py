@@ -13,6 +13,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from segmentum.maps.themes import representative_quotes
@@ -92,11 +93,15 @@ class Persona:
     who : tuple of str
         Over-indexing descriptors.
     defines : tuple of str
-        Defining needs with segment value, total and index.
+        Needs that differ significantly from the rest, with segment value, total and index:
+        higher ones first, then ``"far less than others: ..."``; every need with an index
+        outside 60-140 is here (beyond ``max_items`` on one ``"also ..."`` line). Empty
+        only when no need differs significantly.
     needs : tuple of str
-        The segment's highest-scoring needs (what matters to them in absolute terms).
+        Other needs at a high absolute level (what matters to them), highest first.
     less_important : tuple of str
-        Needs well below average.
+        Other needs at a low absolute level and not above the overall level, lowest first.
+        A need is in at most one of ``defines``, ``needs`` and ``less_important``.
     how_they_buy : tuple of str
         Over-indexing behaviours (channel, frequency, price sensitivity... as surveyed) and
         value measures from transactions (frequency, basket) that differ from the rest.
@@ -185,6 +190,108 @@ def _describe(row: pd.Series, label: str) -> str:
     if kind == "numeric":
         return f"{label}: {_fmt(kind, row['value'])} vs {_fmt(kind, row['total'])} on average{tail}"
     return f"{label}: {_fmt(kind, row['value'])} vs {_fmt(kind, row['total'])} overall{tail}"
+
+
+_TONE_COLUMN = "tone"
+
+
+def _describe_need(row: pd.Series, label: str) -> str:
+    """A need line; ``tone`` (``far less``, ``slightly more``...) says how it sets them apart."""
+    text = _describe(row, label)
+    tone = row.get(_TONE_COLUMN, "")
+    return f"{tone} than others: {text}" if isinstance(tone, str) and tone else text
+
+
+def _one_row_per_need(basis: pd.DataFrame) -> pd.DataFrame:
+    """One row per basis variable: the level that differs most (categorical items)."""
+    if basis.empty:
+        return basis
+    strength = basis["effect_size"].abs().fillna(-1.0)
+    t = basis.assign(_strength=strength).sort_values(
+        ["variable", "_strength"], ascending=[True, False], kind="stable"
+    )
+    return t.drop_duplicates("variable").drop(columns="_strength")
+
+
+def _distinctive_needs(
+    t: pd.DataFrame, max_items: int, min_effect: float, index_band: tuple[float, float]
+) -> pd.DataFrame:
+    """Needs that set the segment apart, with their ``tone``; every extreme index is kept.
+
+    Significant needs with ``|effect| >= min_effect`` or an index outside ``index_band``
+    define the segment: above the rest first, then below ("less"/"far less than others"),
+    strongest first, at most ``max_items`` each way. Extreme ones beyond that are kept too,
+    flagged ``compact`` (shown on one line). Without any, the strongest small significant
+    differences are returned ("slightly more/less").
+    """
+    sig = t[t["significant"].astype(bool) & t["effect_size"].notna()]
+    lo, hi = index_band
+    extreme = (sig["index"] <= lo) | (sig["index"] >= hi)
+    strong = sig[extreme | (sig["effect_size"].abs() >= min_effect)]
+    if strong.empty:
+        small = sig.reindex(sig["effect_size"].abs().sort_values(ascending=False).index)
+        tone = np.where(small["effect_size"] > 0, "slightly more", "slightly less")
+        return small.head(min(3, max_items)).assign(**{_TONE_COLUMN: tone[:3]}, compact=False)
+    ext = extreme.reindex(strong.index)
+    far = ext | (strong["effect_size"] <= -2.5 * min_effect)
+    tone = np.where(strong["effect_size"] > 0, "", np.where(far, "far less", "less"))
+    strong = strong.assign(
+        **{_TONE_COLUMN: tone}, _up=strong["effect_size"] > 0, _abs=strong["effect_size"].abs()
+    )
+    strong = strong.sort_values(["_up", "_abs", "variable"], ascending=[False, False, True])
+    rank = strong.groupby("_up", sort=False).cumcount().to_numpy()
+    full = rank < max_items
+    keep = full | ext.reindex(strong.index).to_numpy()
+    return strong.assign(compact=~full)[keep].drop(columns=["_up", "_abs"])
+
+
+def _defines_lines(rows: pd.DataFrame, phrases: Mapping[str, str] | None) -> tuple[str, ...]:
+    """Lines of "What defines them": one per need, the ``compact`` ones one line per tone."""
+    lines = [
+        _describe_need(r, phrase(str(r["variable"]), phrases))
+        for _, r in rows.iterrows()
+        if not r.get("compact", False)
+    ]
+    extra = rows[rows["compact"]] if "compact" in rows.columns else rows.iloc[:0]
+    for tone, g in extra.groupby(_TONE_COLUMN, sort=False):
+        items = "; ".join(
+            f"{phrase(str(r['variable']), phrases)} (index {r['index']:.0f})"
+            for _, r in g.iterrows()
+        )
+        lines.append(f"also {tone or 'more'} than others: {items}")
+    return tuple(lines)
+
+
+def _need_lists(
+    profile: Profile,
+    segment: int,
+    *,
+    max_items: int = 5,
+    min_effect: float = 0.2,
+    index_band: tuple[float, float] = (60.0, 140.0),
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The basis rows of "What defines them", "Their needs" and "Less important to them".
+
+    Each need is in at most one list. *Defines*: distinctive against the rest (see
+    :func:`_distinctive_needs`). *Needs*: the rest with a high absolute level, highest first:
+    a share of at least 50 % (binary and categorical items) or a mean at least the average
+    level of all numeric needs. *Less important*: the rest below that level and not above
+    the overall level, lowest first.
+    """
+    t = _one_row_per_need(profile.rows(segment, "basis"))
+    if t.empty:
+        return t, t, t
+    defines = _distinctive_needs(t, max_items, min_effect, index_band)
+    rest = t[~t["variable"].isin(defines["variable"]) & t["value"].notna()]
+    numeric = profile.rows(role="basis")
+    numeric = numeric[numeric["kind"] == "numeric"]
+    level = float(numeric["total"].mean()) if len(numeric) else 0.5
+    cut = np.where(rest["kind"] == "numeric", level, 0.5)
+    high = rest[rest["value"].to_numpy() >= cut]
+    needs = high.sort_values(["value", "variable"], ascending=[False, True]).head(max_items)
+    low = rest[(rest["value"].to_numpy() < cut) & ~(rest["value"] > rest["total"])]
+    less = low.sort_values(["value", "variable"], ascending=[True, True]).head(max_items)
+    return defines, needs, less
 
 
 ARCHETYPES: tuple[tuple[str, frozenset[str]], ...] = (
@@ -296,6 +403,8 @@ def personas(
     n_quotes: int = 3,
     max_items: int = 5,
     archetypes: Sequence[tuple[str, Collection[str]]] = ARCHETYPES,
+    min_effect: float = 0.2,
+    index_band: tuple[float, float] = (60.0, 140.0),
 ) -> list[Persona]:
     """Persona cards for every segment of a profile.
 
@@ -314,54 +423,43 @@ def personas(
         Most lines per card section.
     archetypes : sequence of (str, collection of str), default=ARCHETYPES
         Archetype labels and their words for name suggestions; ``()`` turns them off.
+    min_effect : float, default=0.2
+        Smallest ``|effect size|`` of a significant need to define a segment (as in
+        :func:`segmentum.profiles.profile`).
+    index_band : (float, float), default=(60, 140)
+        A significant need with an index outside this band always defines the segment,
+        whatever ``max_items``.
 
     Returns
     -------
     list of Persona
         One per segment, in segment order. Suggested names are made unique by adding the
-        next defining need (or the segment number).
+        next defining need (or the segment number). A need is in at most one of
+        ``defines``, ``needs`` and ``less_important``; needs far below the rest are in
+        ``defines`` ("far less than others: ..."), and a segment defined only by such
+        needs is named after them ("Low on ...").
     """
     segs = list(profile.segments)
     quotes: dict[int, list[str]] = {}
     if texts is not None:
         lab = profile.labels
         quotes = representative_quotes(texts.reindex(lab.index), lab, n=n_quotes, segments=segs)
-    suggested = {
-        s: suggest_name(profile.defining_needs.get(s, ()), phrases, archetypes=archetypes)
+    lists = {
+        s: _need_lists(
+            profile, s, max_items=max_items, min_effect=min_effect, index_band=index_band
+        )
         for s in segs
     }
-    seen: dict[str, int] = {}
-    for s in segs:
-        seen[suggested[s]] = seen.get(suggested[s], 0) + 1
-    for s in segs:
-        if seen[suggested[s]] > 1:
-            d = profile.defining_needs.get(s, ())
-            alt = (
-                suggest_name(d, phrases, n=3, archetypes=archetypes) if len(d) > 2 else suggested[s]
-            )
-            suggested[s] = (
-                alt
-                if list(suggested.values()).count(alt) <= 1 and alt != suggested[s]
-                else f"{suggested[s]} ({s})"
-            )
+    suggested = _suggested_names(profile, lists, phrases, archetypes)
     sizes = profile.sizes.set_index("segment")
     measures = profile_value_columns(profile.sizes)
     out = []
     for s in segs:
-        rows = profile.rows(s)
-        basis = rows[rows["role"] == "basis"]
-        defines = tuple(
-            _describe(
-                basis[basis["variable"] == v].sort_values("effect_size", ascending=False).iloc[0],
-                phrase(v, phrases),
-            )
-            for v in profile.defining_needs.get(s, ())
+        defines = _defines_lines(lists[s][0], phrases)
+        needs, less = (
+            tuple(_describe(r, phrase(str(r["variable"]), phrases)) for _, r in t.iterrows())
+            for t in lists[s][1:]
         )
-        top = basis.sort_values(["value", "variable"], ascending=[False, True]).head(max_items)
-        needs = tuple(_describe(r, phrase(str(r["variable"]), phrases)) for _, r in top.iterrows())
-        low = profile.distinctive(s, "basis")
-        low = low[low["effect_size"] <= -0.2].head(max_items)
-        less = tuple(_describe(r, phrase(str(r["variable"]), phrases)) for _, r in low.iterrows())
         desc = profile.segment_descriptors
         desc = desc[desc["segment"] == s].head(max_items)
         who = tuple(_who(r, phrases) for _, r in desc.iterrows())
@@ -401,6 +499,41 @@ def personas(
             )
         )
     return out
+
+
+def _suggested_names(
+    profile: Profile,
+    lists: Mapping[int, tuple[pd.DataFrame, ...]],
+    phrases: Mapping[str, str] | None,
+    archetypes: Sequence[tuple[str, Collection[str]]],
+) -> dict[int, str]:
+    """Unique suggested names: from the defining needs, else "Low on" the needs far below."""
+    segs = list(profile.segments)
+    suggested = {}
+    for s in segs:
+        d = profile.defining_needs.get(s, ())
+        below = lists[s][0]
+        below = below[below[_TONE_COLUMN].isin(["less", "far less"])] if len(below) else below
+        if not d and len(below):
+            name = " & ".join(phrase(str(v), phrases) for v in below["variable"].head(2))
+            suggested[s] = f"Low on {name}"
+        else:
+            suggested[s] = suggest_name(d, phrases, archetypes=archetypes)
+    seen: dict[str, int] = {}
+    for s in segs:
+        seen[suggested[s]] = seen.get(suggested[s], 0) + 1
+    for s in segs:
+        if seen[suggested[s]] > 1:
+            d = profile.defining_needs.get(s, ())
+            alt = (
+                suggest_name(d, phrases, n=3, archetypes=archetypes) if len(d) > 2 else suggested[s]
+            )
+            suggested[s] = (
+                alt
+                if list(suggested.values()).count(alt) <= 1 and alt != suggested[s]
+                else f"{suggested[s]} ({s})"
+            )
+    return suggested
 
 
 def _who(row: pd.Series, phrases: Mapping[str, str] | None) -> str:
