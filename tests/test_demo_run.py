@@ -223,7 +223,7 @@ def test_every_customer_has_a_stage_and_the_control_group_is_five_percent(
     share = customers.groupby("segment")["control"].mean()
     assert share.between(0.045, 0.055).all(), share
     assert customers.loc[customers["control"].astype(bool), "next_best_offer"].isna().all()
-    # the same people in every run: a blake2b hash of seed and id (no process salt)
+    # the same people in every run: a fixed hash of seed and id (no process salt)
     again = control_group(customers["customer_id"], 0, 0.05, strata=customers["segment"])
     assert (again == customers["control"].to_numpy(dtype=bool)).all()
     activation = json.loads((run / "activation.json").read_text())
