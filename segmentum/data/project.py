@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from segmentum.data.errors import ProjectError
 
-TABLES = ("survey", "customers", "transactions", "events", "competitor_ratings")
+TABLES = (
+    "survey", "customers", "transactions", "events", "competitor_ratings", "offers", "responses",
+)  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -198,12 +200,49 @@ class CompetitorRatingsSource(Source):
         return self
 
 
+class OffersSource(Source):
+    """Offers the activation stage may make: one row per offer (next best offer, issue 13).
+
+    ``value`` is what an accepted offer is worth (margin or value), ``cost`` what making it
+    costs (never negative; 0 when not declared). ``segments`` and ``stages`` name the
+    columns listing the eligible segment numbers and lifecycle stages, separated by ``;``
+    or ``,`` (an empty cell: all). ``limit`` is a column of the most customers an offer
+    may go to in one run (empty: no limit).
+    """
+
+    id: str = "offer_id"
+    value: str = "value"
+    cost: str | None = None
+    product: str | None = None
+    segments: str | None = None
+    stages: str | None = None
+    limit: str | None = None
+
+
+class ResponsesSource(Source):
+    """The response history: one row per offer shown to a customer, accepted or not.
+
+    ``accepted`` is 1/0, true/false or yes/no. ``stage`` is an optional column with the
+    customer's lifecycle stage when the offer was shown (as the CRM logged it); without
+    it, the stage at the analysis date is used.
+    """
+
+    customer_id: str = "customer_id"
+    timestamp: str = "timestamp"
+    offer_id: str = "offer_id"
+    accepted: str = "accepted"
+    stage: str | None = None
+    date_format: str | None = None
+
+
 class Sources(_Strict):
     survey: SurveySource | None = None
     customers: CustomersSource | None = None
     transactions: TransactionsSource | None = None
     events: EventsSource | None = None
     competitor_ratings: CompetitorRatingsSource | None = None
+    offers: OffersSource | None = None
+    responses: ResponsesSource | None = None
 
     def declared(self) -> dict[str, Source]:
         return {name: src for name in TABLES if (src := getattr(self, name)) is not None}
@@ -239,6 +278,7 @@ class ProjectConfig(_Strict):
     profiles: dict[str, Any] = Field(default_factory=dict)
     maps: dict[str, Any] = Field(default_factory=dict)
     valuation: dict[str, Any] = Field(default_factory=dict)
+    activation: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _something_declared(self) -> ProjectConfig:

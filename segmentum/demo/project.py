@@ -62,7 +62,8 @@ def write_demo_project(
     market = make_market(seed=seed, n_customers=n_customers, n_respondents=n_respondents)
     paths = write_market(market, folder)
     sources: dict[str, dict[str, Any]] = {}
-    for table in ("survey", "customers", "transactions", "events", "competitor_ratings"):
+    for table in ("survey", "customers", "transactions", "events", "competitor_ratings",
+                  "offers", "responses"):  # fmt: skip
         if table not in paths or table not in ROLES:
             continue
         rel = Path(paths[table]).resolve().relative_to(folder.resolve()).as_posix()
