@@ -93,7 +93,9 @@ class AudienceFiles:
         for f in self.files:
             if f["path"].endswith(".csv"):
                 kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
-        control = sum(f["rows"] for f in self.files if f["kind"] == "control")
+        control = sum(
+            f["rows"] for f in self.files if f["kind"] == "control" and f["path"].endswith(".csv")
+        )
         campaign = sum(
             f["rows"] for f in self.files if f["kind"] == "segment" and f["path"].endswith(".csv")
         )

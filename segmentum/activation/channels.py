@@ -224,7 +224,9 @@ def read_mix(
             )
     if problems:
         raise _error(table, problems, "Each channel's shares must sum to 1; see README.")
-    by_seg = by_seg.fillna(0.0).where(by_seg.notna().any(axis=1).to_numpy()[:, None])
+    given = by_seg.notna().any(axis=1).to_numpy()
+    by_seg = by_seg.fillna(0.0)
+    by_seg.loc[~given, :] = np.nan
     sums = by_seg.sum(axis=1).to_numpy()
     by_seg = by_seg.div(np.where(sums > 0, sums, 1.0), axis=0)
     return by_seg, desc

@@ -481,7 +481,8 @@ def _score_leads(run_dir: Path, leads: Path, out_file: Path, id_column: str | No
     kept = int(scored["keep"].sum())
     out.print(
         f"Scored {len(scored):,} leads into {out_file}: keep {kept:,}, drop "
-        f"{len(scored) - kept:,} (target probability ≥ {scorer.threshold:.0%})."
+        f"{len(scored) - kept:,} (target probability ≥ {scorer.threshold:.0%}).",
+        soft_wrap=True,
     )
 
 
