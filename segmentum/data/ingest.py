@@ -28,9 +28,11 @@ import pandas as pd
 from segmentum.data.errors import DataError, Problem, ProjectError
 from segmentum.data.locate import check_query, in_folder, lock_down, source_file
 from segmentum.data.project import (
+    ChannelsSource,
     CompetitorRatingsSource,
     CustomersSource,
     EventsSource,
+    LeadsSource,
     ProjectConfig,
     Scale,
     Source,
@@ -39,7 +41,15 @@ from segmentum.data.project import (
 )
 
 ROW = "__row"
-_INGEST_ORDER = ("customers", "survey", "transactions", "events", "competitor_ratings")
+_INGEST_ORDER = (
+    "customers",
+    "survey",
+    "transactions",
+    "events",
+    "competitor_ratings",
+    "leads",
+    "channels",
+)
 MAX_LISTED = 10  # problems spelled out in an error message; all are counted
 
 ID_ROLES = {"id", "customer_id", "respondent_id"}
@@ -1218,6 +1228,10 @@ def _check_roles(
     if isinstance(source, EventsSource):
         checker.check_id(source.event_type, unique=False, what="event_type")
         normalise_labels(checker, source.event_type)
+    if isinstance(source, LeadsSource):
+        checker.check_id(source.id, unique=True)
+    if isinstance(source, ChannelsSource):
+        checker.check_id(source.channel, unique=True, what="channel")
     if isinstance(source, CompetitorRatingsSource):
         checker.check_id(source.respondent_id, unique=False)
         checker.check_number(source.rating, "rating")

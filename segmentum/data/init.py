@@ -281,6 +281,10 @@ _COMMENTS = {
     "events": "Events for lifecycle stages: visit, quote, purchase, support, cancellation.",
     "competitor_ratings": "How well each competitor brand serves each need, per respondent "
     "(long format).",
+    "leads": "Sales leads to score: descriptors shared with customers, the source, optional "
+    "golden-question answers.",
+    "channels": "Channels to buy: cost, audience and its mix (segment_<id> or "
+    "<descriptor>=<level> shares).",
 }
 
 

@@ -18,7 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from segmentum.data.errors import ProjectError
 
-TABLES = ("survey", "customers", "transactions", "events", "competitor_ratings")
+TABLES = (
+    "survey",
+    "customers",
+    "transactions",
+    "events",
+    "competitor_ratings",
+    "leads",
+    "channels",
+)
 
 
 class _Strict(BaseModel):
@@ -198,12 +206,47 @@ class CompetitorRatingsSource(Source):
         return self
 
 
+class LeadsSource(Source):
+    """Sales leads to score and filter (the activation stage; ``segmentum score --leads``).
+
+    ``descriptors`` are the fields leads share with the customers table (same column names);
+    ``source`` is where the lead came from, matched to the customers' acquisition
+    ``channel``; ``answers`` lists golden-question columns some leads answered (leads with
+    every answer are typed by the typing tool); ``converted`` (0/1, empty when open) gives
+    past leads' outcomes, for a conversion rate by source.
+    """
+
+    id: str = "lead_id"
+    descriptors: list[str] = Field(default_factory=list)
+    source: str | None = None
+    answers: list[str] = Field(default_factory=list)
+    converted: str | None = None
+
+
+class ChannelsSource(Source):
+    """Media, events or lists to buy (the activation stage's channel choice).
+
+    One row per channel: ``channel``, ``cost``, ``audience`` (people reached); optional
+    ``response_rate`` (0..1) and ``max_units`` (how many units may be bought, default 1). The
+    audience's mix is given in further columns, by segment (``segment_<id>``) or by
+    descriptor (``<descriptor>=<level>``, e.g. ``source=web``); each mix sums to 1 (±1 %).
+    """
+
+    channel: str = "channel"
+    cost: str = "cost"
+    audience: str = "audience"
+    response_rate: str | None = None
+    max_units: str | None = None
+
+
 class Sources(_Strict):
     survey: SurveySource | None = None
     customers: CustomersSource | None = None
     transactions: TransactionsSource | None = None
     events: EventsSource | None = None
     competitor_ratings: CompetitorRatingsSource | None = None
+    leads: LeadsSource | None = None
+    channels: ChannelsSource | None = None
 
     def declared(self) -> dict[str, Source]:
         return {name: src for name in TABLES if (src := getattr(self, name)) is not None}
@@ -239,6 +282,7 @@ class ProjectConfig(_Strict):
     profiles: dict[str, Any] = Field(default_factory=dict)
     maps: dict[str, Any] = Field(default_factory=dict)
     valuation: dict[str, Any] = Field(default_factory=dict)
+    activation: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _something_declared(self) -> ProjectConfig:

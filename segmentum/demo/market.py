@@ -22,6 +22,7 @@ import pandas as pd
 from segmentum.demo import _spec as spec
 from segmentum.demo._commerce import make_book, make_customers, make_transactions_and_events
 from segmentum.demo._frames import str_column
+from segmentum.demo._gtm import write_gtm
 from segmentum.demo._survey import make_competitor_ratings, make_survey
 
 ANALYSIS_DATE: Final[pd.Timestamp] = pd.Timestamp("2025-07-01")
@@ -310,4 +311,5 @@ def write_market(market: Market, folder: Path) -> dict[str, Path]:
     paths["truth_json"].write_text(
         json.dumps(market.truth_summary(), indent=2) + "\n", encoding="utf-8"
     )
+    paths.update(write_gtm(market, folder))  # leads and channels (issue 14)
     return paths
