@@ -7,6 +7,7 @@ settings model). Adding a stage is a new package with a ``stage.py`` and one lin
 
 from __future__ import annotations
 
+from segmentum.activation.stage import ACTIVATION
 from segmentum.data.project import ProjectConfig
 from segmentum.flow import Stage, stage_settings
 from segmentum.maps.stage import MAPS
@@ -21,6 +22,7 @@ STAGES: tuple[Stage, ...] = (
     PROFILES,
     MAPS,
     VALUATION,
+    ACTIVATION,
 )
 
 

@@ -18,7 +18,14 @@ from segmentum.segments import SegmentsResult
 
 
 def test_stages_in_flow_order_each_declared_by_its_own_package() -> None:
-    assert [s.name for s in STAGES] == ["value", "segments", "profiles", "maps", "valuation"]
+    assert [s.name for s in STAGES] == [
+        "value",
+        "segments",
+        "profiles",
+        "maps",
+        "valuation",
+        "activation",
+    ]
     for stage in STAGES:
         assert stage.run.__module__ == f"segmentum.{stage.name}.stage", stage.name
         assert stage.settings is not None
@@ -56,13 +63,20 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 
 def test_maps_is_its_own_stage_after_profiles(demo_run: tuple[Path, object]) -> None:
     _, result = demo_run
-    assert list(result.outcomes) == ["value", "segments", "profiles", "maps", "valuation"]  # type: ignore[attr-defined]
+    assert list(result.outcomes) == [
+        "value",
+        "segments",
+        "profiles",
+        "maps",
+        "valuation",
+        "activation",
+    ]  # type: ignore[attr-defined]
     assert isinstance(result.maps, MapsResult)  # type: ignore[attr-defined]
     assert isinstance(result.profiles, ProfilesResult) and result.profiles.maps is None  # type: ignore[attr-defined]
     manifest = result.manifest  # type: ignore[attr-defined]
     assert manifest["stages"]["maps"]["status"] == "ran" and "maps" in manifest["timings"]
     keys = [s.key for s in result.sections]  # type: ignore[attr-defined]
-    assert keys == ["overview", "value", "segments", "profiles", "maps", "valuation"]
+    assert keys == ["overview", "value", "segments", "profiles", "maps", "valuation", "activation"]
     summary = json.loads((result.run_dir / "segments.json").read_text())  # type: ignore[attr-defined]
     assert {"segments", "white_space", "exclusivity", "segmentation", "value"} <= set(summary)
     assert (result.run_dir / "map.svg").is_file()  # type: ignore[attr-defined]

@@ -33,7 +33,9 @@ from segmentum.data.project import (
     CustomersSource,
     EventsSource,
     LeadsSource,
+    OffersSource,
     ProjectConfig,
+    ResponsesSource,
     Scale,
     Source,
     SurveySource,
@@ -47,13 +49,25 @@ _INGEST_ORDER = (
     "transactions",
     "events",
     "competitor_ratings",
+    "offers",
+    "responses",
     "leads",
     "channels",
 )
 MAX_LISTED = 10  # problems spelled out in an error message; all are counted
 
-ID_ROLES = {"id", "customer_id", "respondent_id"}
-NUMBER_ROLES = {"amount", "margin", "cost", "weight", "rating", "acquisition_cost"}
+ID_ROLES = {"id", "customer_id", "respondent_id", "offer_id"}
+NUMBER_ROLES = {
+    "amount",
+    "margin",
+    "cost",
+    "weight",
+    "rating",
+    "acquisition_cost",
+    "value",
+    "limit",
+}
+FLAG_ROLES = {"accepted"}
 TIME_ROLES = {"timestamp"}
 # Basis items and behaviours must be numbers or consistent labels (Yes/No); a column that is
 # mostly numeric with a few stray words is flagged row by row.
@@ -1174,7 +1188,7 @@ def ingest(
             table = _finish(con, checker, source, problems, fingerprint, n_rows)
             if isinstance(source, SurveySource):
                 id_tables[name] = (f"clean_{name}", source.id_column)
-            elif isinstance(source, CustomersSource):
+            elif isinstance(source, CustomersSource | OffersSource):
                 id_tables[name] = (f"clean_{name}", source.id)
             tables[name] = table
         if analysis_date is None:
@@ -1228,6 +1242,8 @@ def _check_roles(
     if isinstance(source, EventsSource):
         checker.check_id(source.event_type, unique=False, what="event_type")
         normalise_labels(checker, source.event_type)
+    if isinstance(source, OffersSource | ResponsesSource):
+        _check_offer_roles(checker, source, analysis_date, id_tables)
     if isinstance(source, LeadsSource):
         checker.check_id(source.id, unique=True)
     if isinstance(source, ChannelsSource):
@@ -1239,6 +1255,49 @@ def _check_roles(
         if "survey" in id_tables:
             clean, id_col = id_tables["survey"]
             checker.check_foreign(source.respondent_id, clean, id_col, "survey")
+
+
+def _check_offer_roles(
+    checker: _Checker,
+    source: OffersSource | ResponsesSource,
+    analysis_date: pd.Timestamp | None,
+    id_tables: dict[str, tuple[str, str]],
+) -> None:
+    """The offers (unique ids, numbers, a cost never negative) and the responses (known
+    customers and offers, dates, a yes/no ``accepted``)."""
+    if isinstance(source, OffersSource):
+        checker.check_id(source.id, unique=True)
+        checker.check_number(source.value, "value")
+        if source.cost:
+            checker.check_number(source.cost, "cost", allow_negative=False)
+        if source.limit:
+            q = _quote(source.limit)
+            checker.add_rows(
+                f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {checker.raw} WHERE {q} IS NOT NULL "
+                f"AND trim(CAST({q} AS VARCHAR)) <> '' AND (TRY_CAST({q} AS DOUBLE) IS NULL "
+                f"OR TRY_CAST({q} AS DOUBLE) < 0 OR TRY_CAST({q} AS DOUBLE) <> "
+                f"round(TRY_CAST({q} AS DOUBLE)))",
+                source.limit,
+                "not a whole number of customers",
+                "a whole number >= 0, or empty for no limit",
+            )
+        return
+    checker.check_id(source.customer_id, unique=False)
+    checker.check_id(source.offer_id, unique=False, what="offer_id")
+    checker.check_timestamp(source.timestamp, source.date_format, analysis_date)
+    for table, key in (("customers", source.customer_id), ("offers", source.offer_id)):
+        if table in id_tables:
+            clean, id_col = id_tables[table]
+            checker.check_foreign(key, clean, id_col, table)
+    q = _quote(source.accepted)
+    flags = ", ".join(_literal(v) for v in (*YES, *NO, "1", "0", "1.0", "0.0"))
+    checker.add_rows(
+        f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {checker.raw} WHERE {q} IS NULL OR "
+        f"lower(trim(CAST({q} AS VARCHAR))) NOT IN ({flags})",
+        source.accepted,
+        "not yes/no",
+        "1/0, true/false or yes/no on every row",
+    )
 
 
 def _raise(problems: list[Problem], label: str, csv: bool) -> None:
@@ -1278,6 +1337,9 @@ def _finish(
             expr = f"NULLIF(trim(CAST({q} AS VARCHAR)), '')"
         elif role in NUMBER_ROLES:
             expr = f"TRY_CAST({q} AS DOUBLE)"
+        elif role in FLAG_ROLES:
+            yes = ", ".join(_literal(v) for v in (*YES, "1", "1.0"))
+            expr = f"lower(trim(CAST({q} AS VARCHAR))) IN ({yes})"
         elif role in TIME_ROLES:
             expr = checker.timestamp_expr(col, date_format)
         elif checker.types.get(col) == "VARCHAR" and checker.csv:
@@ -1291,7 +1353,7 @@ def _finish(
         con.executemany("INSERT INTO bad_rows VALUES (?)", [[r] for r in bad])
     where = f"WHERE {ROW} NOT IN (SELECT r FROM bad_rows)" if bad else ""
     select = f"SELECT {', '.join(exprs)} FROM {raw} {where} ORDER BY {ROW}"
-    if isinstance(source, (SurveySource, CustomersSource)):
+    if isinstance(source, (SurveySource, CustomersSource, OffersSource)):
         # Kept as a table: later tables check their foreign keys against it.
         con.execute(f"CREATE TABLE clean_{name} AS {select}")
         frame = to_pandas(con.table(f"clean_{name}"))

@@ -24,6 +24,8 @@ TABLES = (
     "transactions",
     "events",
     "competitor_ratings",
+    "offers",
+    "responses",
     "leads",
     "channels",
 )
@@ -206,6 +208,41 @@ class CompetitorRatingsSource(Source):
         return self
 
 
+class OffersSource(Source):
+    """Offers the activation stage may make: one row per offer (next best offer, issue 13).
+
+    ``value`` is what an accepted offer is worth (margin or value), ``cost`` what making it
+    costs (never negative; 0 when not declared). ``segments`` and ``stages`` name the
+    columns listing the eligible segment numbers and lifecycle stages, separated by ``;``
+    or ``,`` (an empty cell: all). ``limit`` is a column of the most customers an offer
+    may go to in one run (empty: no limit).
+    """
+
+    id: str = "offer_id"
+    value: str = "value"
+    cost: str | None = None
+    product: str | None = None
+    segments: str | None = None
+    stages: str | None = None
+    limit: str | None = None
+
+
+class ResponsesSource(Source):
+    """The response history: one row per offer shown to a customer, accepted or not.
+
+    ``accepted`` is 1/0, true/false or yes/no. ``stage`` is an optional column with the
+    customer's lifecycle stage when the offer was shown (as the CRM logged it); without
+    it, the stage at the analysis date is used.
+    """
+
+    customer_id: str = "customer_id"
+    timestamp: str = "timestamp"
+    offer_id: str = "offer_id"
+    accepted: str = "accepted"
+    stage: str | None = None
+    date_format: str | None = None
+
+
 class LeadsSource(Source):
     """Sales leads to score and filter (the activation stage; ``segmentum score --leads``).
 
@@ -245,6 +282,9 @@ class Sources(_Strict):
     transactions: TransactionsSource | None = None
     events: EventsSource | None = None
     competitor_ratings: CompetitorRatingsSource | None = None
+    offers: OffersSource | None = None
+    responses: ResponsesSource | None = None
+
     leads: LeadsSource | None = None
     channels: ChannelsSource | None = None
 

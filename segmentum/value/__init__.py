@@ -8,7 +8,6 @@ report section :func:`report_section`.
 
 from segmentum.value.clv import customer_lifetime_value
 from segmentum.value.cost import CostRules, cost_to_serve
-from segmentum.value.lifecycle import LifecycleRules, lifecycle_stage
 from segmentum.value.models import (
     BetaGeoBetaBinomModel,
     BetaGeoModel,
@@ -31,7 +30,6 @@ __all__ = [
     "ConvergenceError",
     "CostRules",
     "GammaGammaModel",
-    "LifecycleRules",
     "NotFittedError",
     "ParetoNBDModel",
     "Scenario",
@@ -42,7 +40,6 @@ __all__ = [
     "customer_lifetime_value",
     "decile_table",
     "holdout_validation",
-    "lifecycle_stage",
     "load_scenario",
     "report_section",
     "rfm_scores",

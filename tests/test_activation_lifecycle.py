@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from segmentum.value.lifecycle import STAGE_NAMES, LifecycleRules, lifecycle_stage
+from segmentum.activation.lifecycle import STAGE_NAMES, LifecycleRules, lifecycle_stage
 
 TODAY = pd.Timestamp("2025-07-01")
 

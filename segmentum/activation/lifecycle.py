@@ -1,8 +1,8 @@
 """Lifecycle stage of every customer and known prospect at the analysis date.
 
 The rules are data (``[activation.stages]`` in the project file, read into
-:class:`LifecycleRules`) with defaults a marketer can read; the function here is pure, so
-the activation stage (issue #13, on the stage registry) only has to call it:
+:class:`LifecycleRules`) with defaults a marketer can read; the function here is pure and the
+activation stage calls it with the value stage's per-customer table:
 
 * no purchase yet — ``buying`` if the prospect reached a buying step (``buying_events``:
   quote, cart, checkout) in the last ``prospect_window_days``; ``browsing`` with at least

@@ -1,0 +1,434 @@
+"""Next best offer: eligibility, P(accept) from the response history, arbitration, control group.
+
+Pure functions on pandas frames, vectorised with NumPy (2,000,000 customers x 20 offers in
+a few seconds, ``benchmarks/bench_activation.py``):
+
+- :func:`read_offers` checks an offers table against the run's segments and stages;
+- :func:`acceptance_estimates` gives P(accept) per segment x stage x offer, Beta-smoothed
+  towards the offer's overall rate (posterior mean ``(accepted + m p_offer) / (n + m)``
+  with prior strength ``m``), with the ``n`` each estimate rests on;
+- :func:`control_group` draws the universal control group from a stable hash;
+- :func:`next_best_offer` arbitrates in the spirit of Pega's and Unica's engines:
+  eligibility, then the highest expected value ``P(accept) x value - cost``, then the
+  contact policy (at most N offers per customer per period; an offer refused K times is
+  suppressed) and the offers' limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segmentum.activation.settings import ContactPolicy
+
+__all__ = [
+    "OFFER_COLUMNS",
+    "acceptance_estimates",
+    "contact_history",
+    "control_group",
+    "hash_uniform",
+    "next_best_offer",
+    "read_offers",
+]
+
+#: columns of the offers frame :func:`read_offers` returns
+OFFER_COLUMNS: tuple[str, ...] = (
+    "offer_id", "product", "value", "cost", "segments", "stages", "limit",
+)  # fmt: skip
+_SPLIT = re.compile(r"\s*[;,|]\s*")
+
+
+def hash_uniform(ids: pd.Series | np.ndarray | list[Any], seed: int) -> np.ndarray:
+    """A uniform number in [0, 1) per id: blake2b of ``f"{seed}:{id}"``, stable across runs,
+    machines and Python versions (no ``hash()`` salt)."""
+    out = np.empty(len(ids), dtype=np.float64)
+    prefix = f"{int(seed)}:"
+    for i, x in enumerate(pd.Series(ids, dtype=object).astype(str).to_numpy()):
+        digest = hashlib.blake2b((prefix + x).encode(), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "big") / 2.0**64
+    return out
+
+
+def control_group(
+    ids: pd.Series | np.ndarray | list[Any],
+    seed: int,
+    share: float = 0.05,
+    strata: pd.Series | np.ndarray | None = None,
+) -> np.ndarray:
+    """The universal control group: a boolean per id.
+
+    Each id gets a stable uniform number (:func:`hash_uniform` of the project seed and the
+    id); within each stratum (segment) the ``round(share x n)`` ids with the lowest numbers
+    are the control group, so every segment holds ``share`` of its people (to one person)
+    and the same data and seed give the same people in every run. A growing base moves only
+    the people at the margin.
+    """
+    if not 0 <= share < 1:
+        raise ValueError(f"control_share must be in [0, 1), got {share}")
+    u = hash_uniform(ids, seed)
+    n = u.size
+    if strata is None:
+        codes = np.zeros(n, dtype=np.int64)
+    else:
+        codes = pd.factorize(pd.Series(np.asarray(strata, dtype=object)), use_na_sentinel=False)[0]
+    order = np.lexsort((u, codes))  # by stratum, then by the hash
+    sorted_codes = codes[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
+    sizes = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, sizes)
+    take = np.repeat(np.rint(share * sizes).astype(np.int64), sizes)
+    out = np.zeros(n, dtype=bool)
+    out[order] = rank < take
+    return out
+
+
+def _data_error(table: str, label: str, problems: list[tuple[int, str, str, str, str]]) -> None:
+    from segmentum.data.errors import DataError, Problem
+
+    found = [
+        Problem(table, label, row, col, value, exp, why) for row, col, value, exp, why in problems
+    ]
+    listed = "\n".join("  " + p.describe() for p in found[:10])
+    raise DataError(
+        f"{label}: {len(found)} problem(s) in the offers' eligibility:\n{listed}",
+        found,
+        hint=f"Fix the {table} table, or rename the stages under [activation.stages].",
+    )
+
+
+def _listed(cell: Any) -> list[str] | None:
+    """A cell listing segments or stages (``"1;2"``, ``"new, repeat"``): its items, or None
+    for an empty cell (all are eligible)."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return None
+    if isinstance(cell, list | tuple | np.ndarray):
+        items = [str(x).strip() for x in cell]
+    else:
+        text = str(cell).strip()
+        if text == "" or text.lower() in ("all", "*"):
+            return None
+        items = _SPLIT.split(text)
+    items = [i for i in items if i]
+    return items or None
+
+
+def read_offers(
+    offers: pd.DataFrame,
+    *,
+    known_segments: list[int],
+    known_stages: list[str],
+    id_column: str = "offer_id",
+    value: str = "value",
+    cost: str | None = "cost",
+    product: str | None = "product",
+    segments: str | None = "segments",
+    stages: str | None = "stages",
+    limit: str | None = "limit",
+    label: str = "offers",
+) -> pd.DataFrame:
+    """The offers table, checked and normalised (:data:`OFFER_COLUMNS`).
+
+    An eligible segment or stage that does not exist, or a negative cost, raises
+    :class:`~segmentum.data.errors.DataError` naming the table, the row (1-based), the
+    column and the known values.
+    """
+    problems: list[tuple[int, str, str, str, str]] = []
+    n = len(offers)
+    seg_names = {str(s) for s in known_segments}
+    out = pd.DataFrame({"offer_id": offers[id_column].astype(str).to_numpy()})
+    out["product"] = offers[product].to_numpy() if product and product in offers else None
+    out["value"] = pd.to_numeric(offers[value]).astype(float).to_numpy()
+    costs = (
+        pd.to_numeric(offers[cost]).fillna(0.0).astype(float).to_numpy()
+        if cost and cost in offers
+        else np.zeros(n)
+    )
+    for row in np.flatnonzero(costs < 0):
+        problems.append(
+            (int(row) + 1, str(cost), f"{costs[row]:g}", "a cost >= 0", "negative cost")
+        )
+    out["cost"] = costs
+    for col, known, kind in (
+        (segments, seg_names, "segment"),
+        (stages, set(known_stages), "stage"),
+    ):
+        lists: list[tuple[str, ...] | None] = [None] * n
+        if col and col in offers:
+            for row, cell in enumerate(offers[col].to_numpy()):
+                items = _listed(cell)
+                if items is None:
+                    continue
+                if kind == "segment":
+                    items = [i.removesuffix(".0") for i in items]
+                bad = [i for i in items if i not in known]
+                if bad:
+                    problems.append(
+                        (row + 1, col, ", ".join(bad),
+                         f"{kind}s that exist ({', '.join(sorted(known, key=_natural))}), "
+                         "or empty for all", f"unknown {kind}")
+                    )  # fmt: skip
+                lists[row] = tuple(items)
+        out["segments" if kind == "segment" else "stages"] = lists
+    out["limit"] = (
+        pd.to_numeric(offers[limit]).astype(float).to_numpy()
+        if limit and limit in offers
+        else np.full(n, np.nan)
+    )
+    if problems:
+        _data_error("offers", label, problems)
+    return out
+
+
+def _natural(text: str) -> tuple[int, str]:
+    return (int(text), "") if text.isdigit() else (10**9, text)
+
+
+def acceptance_estimates(
+    responses: pd.DataFrame,
+    offers: pd.DataFrame,
+    cells: pd.DataFrame,
+    *,
+    prior_strength: float = 20.0,
+) -> pd.DataFrame:
+    """P(accept) per segment x stage x offer from the response history.
+
+    Parameters
+    ----------
+    responses : pandas.DataFrame
+        One row per offer shown: ``segment``, ``stage`` (of the customer when shown),
+        ``offer_id`` and ``accepted`` (bool).
+    offers : pandas.DataFrame
+        From :func:`read_offers`.
+    cells : pandas.DataFrame
+        ``segment`` and ``stage`` pairs to estimate (those of the customers to score).
+    prior_strength : float
+        ``m`` of the Beta prior ``Beta(m p_offer, m (1 - p_offer))``: a cell with ``n``
+        responses leans on the offer's overall rate ``p_offer`` with weight ``m / (n + m)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``segment``, ``stage``, ``offer_id``, ``n`` (responses of the cell), ``accepted``,
+        ``cell_rate`` (raw), ``offer_n``, ``offer_rate``, ``p_accept`` (smoothed),
+        ``prior_strength``. An offer without any history takes the pooled rate of all
+        offers (``offer_n`` 0); with no history at all, ``p_accept`` is missing.
+    """
+    r = responses[["segment", "stage", "offer_id", "accepted"]].copy()
+    r["offer_id"] = r["offer_id"].astype(str)
+    r["accepted"] = r["accepted"].astype(bool)
+    pooled = float(r["accepted"].mean()) if len(r) else np.nan
+    by_offer = r.groupby("offer_id")["accepted"].agg(["size", "sum"])
+    grid = cells[["segment", "stage"]].drop_duplicates().merge(offers[["offer_id"]], how="cross")
+    counts = r.groupby(["segment", "stage", "offer_id"])["accepted"].agg(["size", "sum"])
+    grid = grid.merge(counts.reset_index(), on=["segment", "stage", "offer_id"], how="left")
+    grid["n"] = grid.pop("size").fillna(0).astype(np.int64)
+    grid["accepted"] = grid.pop("sum").fillna(0).astype(np.int64)
+    grid["offer_n"] = grid["offer_id"].map(by_offer["size"]).fillna(0).astype(np.int64)
+    offer_acc = grid["offer_id"].map(by_offer["sum"]).fillna(0).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grid["cell_rate"] = np.where(grid["n"] > 0, grid["accepted"] / grid["n"], np.nan)
+        grid["offer_rate"] = np.where(grid["offer_n"] > 0, offer_acc / grid["offer_n"], pooled)
+    m = float(prior_strength)
+    p0 = grid["offer_rate"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        post = (grid["accepted"].to_numpy() + m * p0) / (grid["n"].to_numpy() + m)
+    grid["p_accept"] = np.where(grid["n"].to_numpy() + m > 0, post, p0)
+    grid["prior_strength"] = m
+    cols = ["segment", "stage", "offer_id", "n", "accepted", "cell_rate", "offer_n",
+            "offer_rate", "p_accept", "prior_strength"]  # fmt: skip
+    return grid[cols]
+
+
+def contact_history(
+    responses: pd.DataFrame, analysis_date: Any, policy: ContactPolicy
+) -> tuple[pd.Series, pd.DataFrame]:
+    """What the contact policy reads from the response history.
+
+    Returns
+    -------
+    shown_in_period : pandas.Series
+        Offers shown per customer in the last ``policy.period_days`` (by ``customer_id``).
+    refused : pandas.DataFrame
+        ``customer_id`` and ``offer_id`` pairs refused at least
+        ``policy.suppress_after_refusals`` times.
+    """
+    today = pd.Timestamp(analysis_date)
+    ts = pd.to_datetime(responses["timestamp"])
+    recent = responses[(ts > today - pd.Timedelta(days=policy.period_days)) & (ts <= today)]
+    shown = recent.groupby("customer_id").size()
+    no = responses[~responses["accepted"].astype(bool)]
+    k = no.groupby(["customer_id", "offer_id"]).size()
+    refused = k[k >= policy.suppress_after_refusals].reset_index()[["customer_id", "offer_id"]]
+    return shown, refused
+
+
+def _ev_matrix(
+    offers: pd.DataFrame, acceptance: pd.DataFrame, segs: pd.Index, stages: pd.Index
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected value and P(accept) per (segment x stage) cell x offer; -inf where ineligible."""
+    n_cells, n_off = len(segs) * len(stages), len(offers)
+    p = np.full((n_cells, n_off), np.nan)
+    a = acceptance
+    si = segs.get_indexer(a["segment"])
+    ti = stages.get_indexer(a["stage"])
+    oi = pd.Index(offers["offer_id"]).get_indexer(a["offer_id"])
+    ok = (si >= 0) & (ti >= 0) & (oi >= 0)
+    p[si[ok] * len(stages) + ti[ok], oi[ok]] = a["p_accept"].to_numpy(dtype=float)[ok]
+    ev = p * offers["value"].to_numpy(dtype=float) - offers["cost"].to_numpy(dtype=float)
+    seg_names = np.array([str(s) for s in segs], dtype=object)
+    for j, (sl, tl) in enumerate(zip(offers["segments"], offers["stages"], strict=True)):
+        allowed = np.ones((len(segs), len(stages)), dtype=bool)
+        if sl is not None:
+            allowed &= np.isin(seg_names, list(sl))[:, None]
+        if tl is not None:
+            allowed &= np.isin(stages.to_numpy(dtype=object), list(tl))[None, :]
+        ev[~allowed.ravel(), j] = -np.inf
+    ev[np.isnan(ev)] = -np.inf
+    return ev, p
+
+
+def _best(rows: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best offer index per row (-1 when none beats ``floor``) and its expected value."""
+    if rows.shape[1] == 0:
+        return np.full(rows.shape[0], -1), np.full(rows.shape[0], np.nan)
+    j = np.argmax(rows, axis=1)
+    v = rows[np.arange(rows.shape[0]), j]
+    none = ~(v > floor)
+    return np.where(none, -1, j), np.where(none, np.nan, v)
+
+
+def next_best_offer(
+    customers: pd.DataFrame,
+    offers: pd.DataFrame,
+    acceptance: pd.DataFrame,
+    *,
+    control: np.ndarray | None = None,
+    shown_in_period: pd.Series | None = None,
+    refused: pd.DataFrame | None = None,
+    policy: ContactPolicy | None = None,
+    min_expected_value: float = 0.0,
+    tie_break: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The next best offer of every customer.
+
+    Eligibility (the offer's segments and stages; not refused ``K`` times), then the highest
+    expected value ``P(accept) x value - cost`` above ``min_expected_value``, then the
+    contact policy (nobody in the control group; nobody shown ``max_offers_per_period``
+    offers in the last period) and the offers' limits (the customers with the highest
+    expected value keep a limited offer, ties broken by ``tie_break``; the others get their
+    next best).
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        ``customer_id``, ``segment``, ``stage``.
+    offers, acceptance : pandas.DataFrame
+        From :func:`read_offers` and :func:`acceptance_estimates`.
+    control : array of bool, optional
+        The control group (:func:`control_group`), aligned with ``customers``.
+    shown_in_period, refused : optional
+        From :func:`contact_history`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``next_best_offer`` (offer id or None), ``offer_expected_value``
+        (NaN without an offer), ``offer_p_accept`` and ``no_offer_reason`` (``control``,
+        ``contact limit``, ``no eligible offer with positive value`` or None).
+    """
+    policy = policy or ContactPolicy()
+    n = len(customers)
+    segs = pd.Index(pd.unique(customers["segment"]))
+    stages = pd.Index(pd.unique(customers["stage"]))
+    ev_cells, p_cells = _ev_matrix(offers, acceptance, segs, stages)
+    cell = segs.get_indexer(customers["segment"]) * len(stages) + stages.get_indexer(
+        customers["stage"]
+    )
+    cell_best, cell_ev = _best(ev_cells, min_expected_value)
+    choice, ev = cell_best[cell], cell_ev[cell]
+    ids = customers["customer_id"].astype(str)
+    id_index = pd.Index(ids)
+    bans = np.empty((0, 2), dtype=np.int64)  # (customer row, offer column)
+    if refused is not None and len(refused):
+        ci = id_index.get_indexer(refused["customer_id"].astype(str))
+        oi = pd.Index(offers["offer_id"]).get_indexer(refused["offer_id"].astype(str))
+        keep = (ci >= 0) & (oi >= 0)
+        bans = np.column_stack([ci[keep], oi[keep]]).astype(np.int64)
+    blocked = np.zeros(n, dtype=bool) if control is None else np.asarray(control, dtype=bool)
+    capped = np.zeros(n, dtype=bool)
+    if policy.max_offers_per_period == 0:
+        capped[:] = True
+    elif shown_in_period is not None and len(shown_in_period):
+        shown = ids.map(shown_in_period.rename(index=str)).fillna(0).to_numpy()
+        capped = shown >= policy.max_offers_per_period
+    active = ~(blocked | capped)
+
+    state = {"bans": bans}
+
+    def rechoose(rows: np.ndarray, new_bans: np.ndarray | None = None) -> None:
+        """Choose again for ``rows`` with every ban so far (and ``new_bans``)."""
+        if new_bans is not None:
+            state["bans"] = np.concatenate([state["bans"], new_bans])
+        b = state["bans"]
+        m = ev_cells[cell[rows]].copy()
+        hit = np.isin(b[:, 0], rows)
+        m[pd.Index(rows).get_indexer(b[hit, 0]), b[hit, 1]] = -np.inf
+        choice[rows], ev[rows] = _best(m, min_expected_value)
+
+    if len(bans):
+        rechoose(np.unique(bans[:, 0]))
+    _apply_limits(offers, choice, ev, active, tie_break, rechoose)
+    reason = np.where(
+        blocked,
+        "control",
+        np.where(capped, "contact limit", np.where(choice < 0, "no offer", None)),
+    )
+    given = active & (choice >= 0)
+    offer_ids = offers["offer_id"].to_numpy(dtype=object)
+    safe = np.maximum(choice, 0)
+    p_row = p_cells[cell, safe] if len(offers) else np.full(n, np.nan)
+    return pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy(),
+            "next_best_offer": np.where(given, offer_ids[safe] if len(offers) else None, None),
+            "offer_expected_value": np.where(given, ev, np.nan),
+            "offer_p_accept": np.where(given, p_row, np.nan),
+            "no_offer_reason": np.where(
+                reason == "no offer", "no eligible offer with positive value", reason
+            ),
+        }
+    )
+
+
+def _apply_limits(
+    offers: pd.DataFrame,
+    choice: np.ndarray,
+    ev: np.ndarray,
+    active: np.ndarray,
+    tie_break: np.ndarray | None,
+    rechoose: Any,
+) -> None:
+    """Offers with a limit go to the customers with the highest expected value; the rest
+    fall back to their next best offer (repeated until no limit is exceeded)."""
+    limits = offers["limit"].to_numpy(dtype=float)
+    if not np.isfinite(limits).any():
+        return
+    u = tie_break if tie_break is not None else np.arange(choice.size) / max(choice.size, 1)
+    for _ in range(len(offers)):
+        dropped: list[np.ndarray] = []
+        for j in np.flatnonzero(np.isfinite(limits)):
+            rows = np.flatnonzero(active & (choice == j))
+            cap = int(limits[j])
+            if rows.size <= cap:
+                continue
+            order = np.lexsort((u[rows], -ev[rows]))
+            drop = rows[order[cap:]]
+            dropped.append(np.column_stack([drop, np.full(drop.size, j)]))
+        if not dropped:
+            return
+        new = np.concatenate(dropped).astype(np.int64)
+        rechoose(np.unique(new[:, 0]), new)

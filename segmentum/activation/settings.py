@@ -1,0 +1,78 @@
+"""Settings of the activation stage: the ``[activation]`` table of the project file.
+
+``[activation.stages]`` holds the lifecycle rules (:class:`LifecycleRules`),
+``[activation.contact]`` the contact policy (:class:`ContactPolicy`); ``control_share`` is
+the universal control group's share of every segment. ``segmentum settings`` lists them all.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from segmentum.activation.lifecycle import LifecycleRules
+
+__all__ = ["ActivationConfig", "ContactPolicy", "LifecycleRules"]
+
+
+class ContactPolicy(BaseModel):
+    """How often a customer may be contacted (the ``[activation.contact]`` table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_offers_per_period: int = Field(
+        1,
+        ge=0,
+        description="Offers a customer may be shown per period; one shown that often in the "
+        "last period_days gets no new offer (0: nobody is contacted).",
+    )
+    period_days: float = Field(
+        30.0, gt=0, description="Length of a contact period, in days (also the stage flow's)."
+    )
+    suppress_after_refusals: int = Field(
+        3,
+        ge=1,
+        description="An offer a customer has refused this many times is no longer made to them.",
+    )
+
+
+class ActivationConfig(BaseModel):
+    """Settings of the activation stage (all have defaults).
+
+    Declared once: the project file, ``segmentum settings`` and
+    :func:`~segmentum.activation.customers.customer_activation` read them from here.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stages: LifecycleRules = Field(
+        default_factory=LifecycleRules,
+        description="Lifecycle rules ([activation.stages]: buying_events, visit_events, "
+        "prospect_window_days, browsing_min_visits, new_max_days, loyal_min_purchases, "
+        "lapsing_p_alive, lapsing_min_days, lost_p_alive, lost_min_days, names).",
+    )
+    contact: ContactPolicy = Field(
+        default_factory=ContactPolicy,
+        description="Contact policy ([activation.contact]: max_offers_per_period, period_days, "
+        "suppress_after_refusals).",
+    )
+    control_share: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="Share of each segment held out as the universal control group (no offer).",
+    )
+    prior_strength: float = Field(
+        20.0,
+        ge=0,
+        description="Beta prior of P(accept): a segment x stage x offer cell is smoothed "
+        "towards the offer's overall rate as if it had this many more responses.",
+    )
+    min_expected_value: float = Field(
+        0.0, description="An offer is made only when its expected value is above this."
+    )
+    flow_periods: int = Field(
+        3,
+        ge=1,
+        description="The stage flow compares the stage this many contact periods before the "
+        "analysis date with the stage at it.",
+    )

@@ -1,0 +1,175 @@
+"""The ``activation`` stage in the flow (after valuation): acting on customers.
+
+It reads the valuation stage's segment of every customer, the value stage's per-customer
+table and fitted purchase model (when it ran), the events, the offers and the response
+history, and hands on to the run: per-customer columns (``stage``, ``next_best_offer``,
+``offer_expected_value``, ``control``), ``activation.json`` in the run folder, a headline
+entry in ``segments.json`` and the report's "Acting on customers" section.
+
+The stage is a composition of one function per half: the customer half
+(:func:`~segmentum.activation.customers.customer_activation`) and, later, the go-to-market
+half (channels, leads); ``activation.json`` is the dict the halves assemble.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segmentum.activation.customers import CustomerActivation, customer_activation
+from segmentum.activation.report import customer_blocks
+from segmentum.activation.settings import ActivationConfig
+from segmentum.flow import Stage, StageContext
+from segmentum.report.section import Section
+from segmentum.valuation.stage import ValuationStageResult
+from segmentum.value.stage import ValueResult, per_customer_columns
+from segmentum.value.summary import summarize
+
+__all__ = ["ACTIVATION", "ActivationResult"]
+
+
+@dataclass(frozen=True)
+class ActivationResult:
+    """The stage's result: one attribute per half of the stage.
+
+    Attributes
+    ----------
+    customers : CustomerActivation
+        Lifecycle stage, next best offer and control group of every customer.
+    """
+
+    customers: CustomerActivation
+
+    def activation_json(self) -> dict[str, Any]:
+        """``activation.json``: the halves' entries side by side."""
+        return {**self.customers.summary()}
+
+    def headline(self) -> dict[str, Any]:
+        """The stage's entry in ``segments.json``."""
+        c = self.customers.customers
+        return {
+            "stages": {str(k): int(v) for k, v in c["stage"].value_counts().items()},
+            "offers_made": int(c["next_best_offer"].notna().sum()),
+            "control_group": int(c["control"].sum()),
+        }
+
+
+def _skip(ctx: StageContext) -> str | None:
+    if ctx.config.sources.customers is None:
+        return "no customers table ([sources.customers]): nobody to act on"
+    return None  # the valuation stage is in ``needs``
+
+
+def _renamed(ctx: StageContext, table: str, roles: dict[str, str | None]) -> pd.DataFrame | None:
+    """A clean table with its role columns under the names the library functions read."""
+    frame = ctx.data.get(table)
+    if frame is None:
+        return None
+    mapping = {col: role for role, col in roles.items() if col}
+    return frame.rename(columns=mapping)[list(mapping.values())]
+
+
+def _inputs(ctx: StageContext) -> dict[str, Any]:
+    """The customer half's tables, from the clean tables and earlier stages."""
+    src = ctx.config.sources
+    val = ctx.result(ValuationStageResult).assignments
+    customers = val.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
+    out: dict[str, Any] = {"customers": customers[["customer_id", "segment"]]}
+    value = ctx.optional(ValueResult)
+    if value is not None:
+        out["per_customer"] = per_customer_columns(value)
+    if src.events is not None:
+        e = src.events
+        out["events"] = _renamed(
+            ctx, "events",
+            {"customer_id": e.customer_id, "timestamp": e.timestamp, "event_type": e.event_type},
+        )  # fmt: skip
+    if src.offers is not None:
+        o = src.offers
+        out["offers"] = _renamed(
+            ctx, "offers",
+            {"offer_id": o.id, "value": o.value, "cost": o.cost, "product": o.product,
+             "segments": o.segments, "stages": o.stages, "limit": o.limit},
+        )  # fmt: skip
+        out["offers_label"] = o.location
+    if src.responses is not None:
+        r = src.responses
+        out["responses"] = _renamed(
+            ctx, "responses",
+            {"customer_id": r.customer_id, "timestamp": r.timestamp, "offer_id": r.offer_id,
+             "accepted": r.accepted, "stage": r.stage},
+        )  # fmt: skip
+    return out
+
+
+def _earlier(ctx: StageContext, date: pd.Timestamp) -> tuple[Any, pd.DataFrame | None] | None:
+    """The value table at ``date`` with P(alive) from the fitted model, for the stage flow."""
+    value = ctx.optional(ValueResult)
+    tsrc = ctx.config.sources.transactions
+    model = value.models.get("purchase") if value is not None else None
+    if value is None or tsrc is None or model is None:
+        return None
+    tx = ctx.data.frame("transactions")
+    tx = tx[pd.to_datetime(tx[tsrc.timestamp]) <= date]
+    if tx.empty:
+        return (date, None)
+    summary = summarize(
+        tx, tsrc.customer_id, tsrc.timestamp, tsrc.amount,
+        calibration_end=date, time_unit=value.config.time_unit,
+    )  # fmt: skip
+    table = summary.reset_index() if tsrc.customer_id not in summary else summary.copy()
+    table = table.rename(columns={tsrc.customer_id: "customer_id"})
+    table["p_alive"] = model.probability_alive(summary).to_numpy()
+    return (date, table)
+
+
+def _run(ctx: StageContext) -> ActivationResult:
+    cfg = ctx.settings(ActivationConfig, "activation")
+    today = pd.Timestamp(ctx.data.analysis_date or pd.Timestamp.today().normalize())
+    before = today - pd.Timedelta(days=cfg.flow_periods * cfg.contact.period_days)
+    customers = customer_activation(
+        analysis_date=today,
+        earlier=_earlier(ctx, before),
+        config=cfg,
+        seed=ctx.seed,
+        **_inputs(ctx),
+    )
+    return ActivationResult(customers=customers)
+
+
+def report_section(result: ActivationResult) -> Section:
+    """The report's "Acting on customers" section: one block group per half."""
+    c = result.customers.customers
+    sec = Section(
+        "activation",
+        "Acting on customers",
+        summary=f"{len(c):,} customers by lifecycle stage; "
+        f"{int(c['next_best_offer'].notna().sum()):,} get a next best offer and "
+        f"{int(c['control'].sum()):,} are held out as the control group.",
+    )
+    return customer_blocks(sec, result.customers)
+
+
+def _files(result: ActivationResult, run_dir: Path) -> list[Path]:
+    path = run_dir / "activation.json"
+    payload = json.dumps(result.activation_json(), indent=2, ensure_ascii=False, default=str)
+    path.write_text(payload + "\n", encoding="utf-8")
+    return [path]
+
+
+ACTIVATION = Stage(
+    name="activation",
+    title="Acting on customers",
+    skip_reason=_skip,
+    run=_run,
+    section=report_section,
+    assignments=lambda r, ctx: r.customers.assignment_columns(),
+    summary=lambda r: r.headline(),
+    write_files=_files,
+    settings=ActivationConfig,
+    needs=("valuation",),
+)
