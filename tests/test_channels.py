@@ -153,3 +153,15 @@ def test_mix_within_one_percent_is_accepted_and_renormalised() -> None:
     ch = seed_001().assign(segment_3=[0.955, 0.10])  # sums to 1.005
     by_seg, _ = read_mix(ch, SEGS)
     assert by_seg.sum(axis=1).to_numpy() == pytest.approx([1.0, 1.0])
+
+
+def test_with_a_budget_the_sentence_compares_what_the_budget_could_buy() -> None:
+    dear = pd.DataFrame(
+        {"channel": ["tv"], "cost": [90_000.0], "audience": [50_000], "segment_1": [0.5],
+         "segment_2": [0.2], "segment_3": [0.3]}
+    )  # fmt: skip
+    p = plan(pd.concat([seed_001(), dear], ignore_index=True))
+    assert p.table.set_index("channel")["chosen"].to_dict() == {
+        "conference_a": False, "conference_b": True, "tv": False,
+    }  # fmt: skip
+    assert "conference_a's target people" in p.sentence and "tv" not in p.sentence

@@ -489,6 +489,8 @@ def _plain(v: Any) -> Any:
 def _sentence(t: pd.DataFrame, budget: float | None) -> tuple[str, dict[str, float]]:
     chosen = t[t["chosen"]]
     rest = t[~t["chosen"]]
+    if budget is not None and (rest["cost"] <= budget).any():
+        rest = rest[rest["cost"] <= budget]  # compare with what the budget could have bought
     if chosen.empty:
         why = "no channel reaches anyone in the target segments"
         if budget is not None:

@@ -63,9 +63,10 @@ GTM_ROLES: Final = MappingProxyType(
 """Column roles of the two tables, for the project file."""
 
 GTM_SETTINGS: Final = MappingProxyType(
-    {"budget": 20_000.0, "audience_columns": ["region", "payment_plan"]}
+    {"budget": 20_000.0, "lead_threshold": 0.25, "audience_columns": ["region", "payment_plan"]}
 )
-"""The demo's ``[activation]`` go-to-market settings: one conference's cost to spend."""
+"""The demo's ``[activation]`` go-to-market settings: one conference's cost to spend, and a
+lead threshold that keeps most target-segment leads (a quarter of the targets' share)."""
 
 
 def make_leads(seed: int, n_leads: int = N_LEADS) -> tuple[pd.DataFrame, np.ndarray]:
