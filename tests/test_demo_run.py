@@ -74,6 +74,8 @@ def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
         "transactions",
         "events",
         "competitor_ratings",
+        "offers",  # issue 13
+        "responses",
         "leads",
         "channels",
     }
@@ -193,6 +195,79 @@ def test_segment_numbers_stay_put_across_runs(demo_folder: Path, tmp_path: Path)
     assert (both["segment_1"] == both["segment_2"]).mean() >= 0.9
     summary = json.loads((latest / "segments.json").read_text())
     assert summary["segmentation"]["match"]["mean_similarity"] >= 0.8
+
+
+# issue 13: acting on customers (lifecycle stage, next best offer, control group)
+
+
+def _planted_names(assignments: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Customers with their run segment, its planted name (the majority planted segment of
+    the run's segment) and their own planted segment."""
+    customers = assignments.dropna(subset=["customer_id"]).merge(
+        truth.dropna(subset=["customer_id"])[["customer_id", "segment"]],
+        on="customer_id",
+        suffixes=("", "_true"),
+    )
+    name = pd.crosstab(customers["segment"], customers["segment_true"]).idxmax(axis=1)
+    return customers.assign(name=customers["segment"].map(name))
+
+
+def test_every_customer_has_a_stage_and_the_control_group_is_five_percent(
+    demo_folder: Path,
+) -> None:
+    from segmentum.activation import STAGE_NAMES, control_group
+
+    run = only_run(demo_folder)
+    assignments = pd.read_parquet(run / "assignments.parquet")
+    customers = assignments.dropna(subset=["customer_id"])
+    assert {"stage", "next_best_offer", "offer_expected_value", "control"} <= set(customers)
+    assert customers["stage"].notna().all() and set(customers["stage"]) <= set(STAGE_NAMES)
+    assert str(assignments["control"].dtype) == "boolean"
+    share = customers.groupby("segment")["control"].mean()
+    assert share.between(0.045, 0.055).all(), share
+    assert customers.loc[customers["control"].astype(bool), "next_best_offer"].isna().all()
+    # the same people in every run: a fixed hash of seed and id (no process salt)
+    again = control_group(customers["customer_id"], 0, 0.05, strata=customers["segment"])
+    assert (again == customers["control"].to_numpy(dtype=bool)).all()
+    activation = json.loads((run / "activation.json").read_text())
+    assert activation["control_group"]["size"] == int(customers["control"].sum())
+    stages = activation["lifecycle"]["stages"]
+    assert sum(stages.values()) == N_CUSTOMERS
+    assert activation["lifecycle"]["flow"]["moves"]  # stage then against stage now
+    report = json.loads((run / "report.json").read_text())
+    assert "activation" in [s["key"] for s in report["sections"]]
+
+
+def test_planted_acceptance_recovered_and_best_offers_chosen(demo_folder: Path) -> None:
+    run = only_run(demo_folder)
+    truth_json = json.loads((demo_folder / "truth.json").read_text())
+    customers = _planted_names(
+        pd.read_parquet(run / "assignments.parquet"), pd.read_parquet(demo_folder / "truth.parquet")
+    )
+    name = customers.drop_duplicates("segment").set_index("segment")["name"]
+    cells = pd.DataFrame(json.loads((run / "activation.json").read_text())["acceptance"]["cells"])
+    cells["name"] = cells["segment"].map(name)
+    planted = pd.DataFrame(truth_json["acceptance"])
+    both = cells.merge(
+        planted,
+        left_on=["name", "stage", "offer_id"],
+        right_on=["segment", "stage", "offer"],
+        suffixes=("", "_planted"),
+    )
+    thick = both[both["n"] >= 200]
+    assert len(thick) >= 20, len(thick)
+    err = (thick["p_accept"] - thick["rate"]).abs()
+    assert err.max() <= 0.03, thick.assign(err=err).sort_values("err").tail()
+    best = pd.DataFrame(truth_json["best_offer"]).rename(
+        columns={"segment": "name", "offer": "best"}
+    )
+    in_cells = customers.merge(thick[["name", "stage"]].drop_duplicates(), on=["name", "stage"])
+    offered = in_cells.dropna(subset=["next_best_offer"]).merge(
+        best[["name", "stage", "best"]], on=["name", "stage"]
+    )
+    assert len(offered) > 0.6 * len(in_cells)  # control, contact limit, suppressions aside
+    hit = (offered["next_best_offer"] == offered["best"]).mean()
+    assert hit >= 0.9, hit
 
 
 # issue 14: going to market (leads, channels, audience files) on the demo's planted truth

@@ -20,10 +20,10 @@ import pandas as pd
 from segmentum.activation.lifecycle import STAGE_NAMES, lifecycle_stage
 from segmentum.activation.offers import (
     acceptance_estimates,
-    contact_history,
     control_group,
     hash_uniform,
     next_best_offer,
+    positions,
     read_offers,
 )
 from segmentum.activation.settings import ActivationConfig
@@ -109,7 +109,8 @@ class CustomerActivation:
                     str(k): {"customers": int(r["size"]), "control": int(r["sum"])}
                     for k, r in by_seg.iterrows()
                 },
-                "method": "blake2b hash of '{seed}:{customer_id}'; lowest share of each segment",
+                "method": "64-bit FNV-1a + SplitMix64 hash of '{seed}:{customer_id}'; the lowest share of "
+                "each segment",
             },
             "warnings": list(self.warnings),
         }
@@ -232,24 +233,24 @@ def _responses_with_cells(
     responses: pd.DataFrame, c: pd.DataFrame, warnings: list[str]
 ) -> pd.DataFrame:
     """The responses with each customer's segment, and their logged stage (or today's)."""
-    r = responses.copy()
-    r["customer_id"] = r["customer_id"].astype(str)
+    row = positions(responses["customer_id"], c["customer_id"])
+    unknown = row < 0
+    r = responses[~unknown].copy()
+    row = row[~unknown]
     r["offer_id"] = r["offer_id"].astype(str)
-    look = c.set_index("customer_id")
-    r["segment"] = r["customer_id"].map(look["segment"])
+    r["segment"] = c["segment"].to_numpy()[row]
     if "stage" not in r or r["stage"].isna().all():
-        r["stage"] = r["customer_id"].map(look["stage"])
+        r["stage"] = c["stage"].to_numpy(dtype=object)[row]
         warnings.append(
             "the response history logs no stage: each response counts at the customer's "
             "stage on the analysis date"
         )
-    unknown = r["segment"].isna()
     if unknown.any():
         warnings.append(
             f"{int(unknown.sum()):,} responses are of customers without a segment; left out "
             "of the acceptance estimates"
         )
-    return r[~unknown]
+    return r
 
 
 def _offers_step(
@@ -263,13 +264,11 @@ def _offers_step(
     warnings: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Acceptance estimates and the next best offer of every customer."""
-    shown, refused = None, None
     if responses is not None and len(responses):
         r = _responses_with_cells(responses, c, warnings)
         acceptance = acceptance_estimates(
             r, offers, c[["segment", "stage"]], prior_strength=config.prior_strength
         )
-        shown, refused = contact_history(responses, analysis_date, config.contact)
     else:
         warnings.append(
             "no response history: P(accept) cannot be estimated, so no offer is chosen "
@@ -286,8 +285,8 @@ def _offers_step(
         offers,
         acceptance,
         control=c["control"].to_numpy(),
-        shown_in_period=shown,
-        refused=refused,
+        responses=responses,
+        analysis_date=analysis_date,
         policy=config.contact,
         min_expected_value=config.min_expected_value,
         tie_break=hash_uniform(c["customer_id"], seed + 1),

@@ -23,6 +23,7 @@ from segmentum.demo import _spec as spec
 from segmentum.demo._commerce import make_book, make_customers, make_transactions_and_events
 from segmentum.demo._frames import str_column
 from segmentum.demo._gtm import write_gtm
+from segmentum.demo._offers import make_offers
 from segmentum.demo._survey import make_competitor_ratings, make_survey
 
 ANALYSIS_DATE: Final[pd.Timestamp] = pd.Timestamp("2025-07-01")
@@ -37,6 +38,8 @@ DATA_TABLES: Final[tuple[str, ...]] = (
     "transactions",
     "events",
     "competitor_ratings",
+    "offers",
+    "responses",
 )
 
 ROLES: Final = MappingProxyType(
@@ -79,6 +82,21 @@ ROLES: Final = MappingProxyType(
             "need": "need",
             "rating": "rating",
         },
+        "offers": {
+            "id": "offer_id",
+            "product": "product",
+            "value": "value",
+            "cost": "cost",
+            "segments": "segments",
+            "stages": "stages",
+        },
+        "responses": {
+            "customer_id": "customer_id",
+            "timestamp": "timestamp",
+            "offer_id": "offer_id",
+            "accepted": "accepted",
+            "stage": "stage",
+        },
     }
 )
 """Column roles of every demo table, for the project file (read-only mapping)."""
@@ -112,6 +130,12 @@ class Market:
         The 'as of' date; every date in the tables is before or on it.
     seed : int
         Seed the market was generated from.
+    offers : pandas.DataFrame
+        The insurer's offers (value, cost, eligible stages).
+    responses : pandas.DataFrame
+        Offers shown to customers and whether they accepted, with the logged stage.
+    offer_truth : dict
+        Planted acceptance rates and best offers by segment x stage (``truth.json``).
     """
 
     survey: pd.DataFrame = field(repr=False)
@@ -123,6 +147,9 @@ class Market:
     white_space_need: str
     analysis_date: pd.Timestamp
     seed: int
+    offers: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    responses: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    offer_truth: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def segment_shares(self) -> dict[str, float]:
@@ -144,7 +171,8 @@ class Market:
         -------
         dict
             ``seed``, ``white_space_need``, ``segments`` (planted shares),
-            ``defining_needs`` and ``analysis_date`` (ISO date).
+            ``defining_needs``, ``analysis_date`` (ISO date) and, for the offers, ``acceptance``
+            (planted rate per segment x stage x offer) and ``best_offer``.
         """
         return {
             "seed": self.seed,
@@ -152,6 +180,7 @@ class Market:
             "segments": self.segment_shares,
             "defining_needs": self.defining_needs,
             "analysis_date": self.analysis_date.strftime("%Y-%m-%d"),
+            **self.offer_truth,
         }
 
 
@@ -254,6 +283,10 @@ def make_market(seed: int = 0, n_customers: int = 100_000, n_respondents: int = 
         customer_rng, book, window_start, customer_ids
     )
 
+    offers_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(13,)))
+    offers, responses, offer_truth = make_offers(
+        offers_rng, c_seg, customer_ids, book.lapsed, transactions, events, ANALYSIS_DATE
+    )
     unsurveyed = np.flatnonzero(~linked)
     truth = pd.DataFrame(
         {
@@ -274,6 +307,9 @@ def make_market(seed: int = 0, n_customers: int = 100_000, n_respondents: int = 
         white_space_need=spec.WHITE_SPACE_NEED,
         analysis_date=ANALYSIS_DATE,
         seed=int(seed),
+        offers=offers,
+        responses=responses,
+        offer_truth=offer_truth,
     )
 
 
