@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -333,7 +334,10 @@ def test_demo_audience_files_match_the_assignments(demo_folder: Path) -> None:
     assignments = pd.read_parquet(run / "assignments.parquet").dropna(subset=["customer_id"])
     manifest = json.loads((run / "audiences" / "manifest.json").read_text())
     rows = {f["path"]: f["rows"] for f in manifest["files"]}
-    per_segment = sum(v for k, v in rows.items() if k.count("_") == 1 and k.endswith(".csv"))
+    per_segment = sum(v for k, v in rows.items() if re.fullmatch(r"segment_\d+\.csv", k))
+    offers = sum(v for k, v in rows.items() if re.fullmatch(r"offer_\w+\.csv", k))
+    offered = assignments["next_best_offer"].notna() & ~assignments["control"].astype(bool)
+    assert offers == int(offered.sum())
     control = assignments["control"].fillna(False).astype(bool)
     assert per_segment == int((~control).sum())
     ids = pd.read_csv(run / "audiences" / "control.csv", dtype=str)["customer_id"]
