@@ -110,37 +110,60 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _prepare(
+def _quote(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _safe(expr: str) -> str:
+    """SQL prefixing ``'`` to a text that starts with =, +, -, @, tab or CR (OWASP)."""
+    quote = "''''"  # the SQL literal of one single quote
+    return (
+        f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+        f"THEN {quote} || {expr} ELSE {expr} END"
+    )
+
+
+def _table_sql(
     people: pd.DataFrame,
     id_column: str,
     columns: Sequence[str],
     segment_names: Mapping[int, str] | None,
     extra: Sequence[str],
-) -> pd.DataFrame:
+) -> tuple[str, list[str]]:
+    """The SELECT building the audience table from ``people``, and its output columns."""
     missing = [c for c in [id_column, "segment", *columns] if c not in people.columns]
     if missing:
         raise ValueError(
             f"audience files: column(s) {missing} not found (give them in the customers table "
             "or remove them from [activation] audience_columns)"
         )
-    seg = people["segment"]
-    frame = pd.DataFrame({id_column: people[id_column].astype(str).to_numpy()})
-    for c in columns:
-        if c != id_column:
-            frame[c] = people[c].to_numpy()
-    frame["segment"] = seg.astype("Int64").to_numpy()
+
+    def text(c: str) -> bool:
+        return bool(pd.api.types.is_string_dtype(people[c]) or people[c].dtype == object)
+
     names = {int(k): str(v) for k, v in (segment_names or {}).items()}
-    frame["segment_name"] = (
-        frame["segment"]
-        .map(lambda v: None if pd.isna(v) else names.get(int(v), f"Segment {int(v)}"))
-        .astype(object)
-    )
+    segs = sorted({int(v) for v in pd.to_numeric(people["segment"]).dropna().unique()})
+    when = " ".join(f"WHEN {s} THEN {_literal(names.get(s, f'Segment {s}'))}" for s in segs)
+    passed = [c for c in columns if c != id_column]
+    out = [id_column, *passed, "segment", "segment_name", *extra]
+    sel = [f"{_safe(f'CAST({_quote(id_column)} AS VARCHAR)')} AS {_quote(id_column)}"]
+    for c in passed:
+        sel.append(f"{_safe(_quote(c)) if text(c) else _quote(c)} AS {_quote(c)}")
+    sel.append('CAST("segment" AS BIGINT) AS "segment"')
+    name_expr = f'CASE CAST("segment" AS BIGINT) {when} END' if segs else "NULL"
+    sel.append(f'{_safe(name_expr)} AS "segment_name"')
     for c in extra:
-        frame[c] = people[c].to_numpy()
-    for c in frame.columns:
-        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]):
-            frame[c] = neutralise(frame[c])
-    return frame
+        expr = _safe(f"CAST({_quote(c)} AS VARCHAR)") if text(c) else _quote(c)
+        sel.append(f"{expr} AS {_quote(c)}")
+    for c in ("stage", "offer"):
+        if c in extra:
+            sel.append(f"CAST({_quote(c)} AS VARCHAR) AS {_quote('_key_' + c)}")
+    sel.append('"_control"')
+    return "SELECT " + ", ".join(sel) + " FROM people", out
 
 
 def _sql_path(path: Path) -> str:
@@ -159,7 +182,7 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
         row = []
         for col in cols:
             v = col[i]
-            if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
                 row.append(None)
             elif isinstance(v, str):
                 cell = WriteOnlyCell(ws, value=v)
@@ -174,29 +197,25 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
 
 
 class _Writer:
-    """Writes filtered copies of one registered frame with DuckDB, and their XLSX twins."""
+    """Writes filtered copies of the audience table with DuckDB, and their XLSX twins."""
 
-    def __init__(self, folder: Path, frame: pd.DataFrame, bom: bool, xlsx: bool, xlsx_max: int):
+    def __init__(self, folder: Path, select: str, people: pd.DataFrame, **opts: Any):
         import duckdb
 
-        self.folder, self.frame, self.bom = folder, frame, bom
-        self.xlsx, self.xlsx_max = xlsx, xlsx_max
+        self.folder = folder
+        self.bom, self.xlsx, self.xlsx_max = opts["bom"], opts["xlsx"], opts["xlsx_max"]
         self.con = duckdb.connect()
+        self.con.register("people", people)
+        self.con.execute(f"CREATE TEMP TABLE audience AS {select}")
+        self.con.unregister("people")
         self.files: list[dict[str, Any]] = []
         self.notes: list[str] = []
 
-    def write(self, name: str, kind: str, mask: np.ndarray, columns: Sequence[str]) -> None:
-        rows = int(mask.sum())
+    def write(self, name: str, kind: str, where: str, rows: int, columns: Sequence[str]) -> None:
         path = self.folder / f"{name}.csv"
-        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
-        idx = np.flatnonzero(mask)
-        sub = self.frame if rows == len(self.frame) else self.frame.iloc[idx]
-        self.con.register("audience", sub)
+        query = f"SELECT {', '.join(map(_quote, columns))} FROM audience WHERE {where}"
         target = path if not self.bom else path.with_suffix(".csv.tmp")
-        self.con.execute(
-            f"COPY (SELECT {cols} FROM audience) TO '{_sql_path(target)}' (FORMAT CSV, HEADER)"
-        )
-        self.con.unregister("audience")
+        self.con.execute(f"COPY ({query}) TO '{_sql_path(target)}' (FORMAT CSV, HEADER)")
         if self.bom:
             with path.open("wb") as out, target.open("rb") as src:
                 out.write(_BOM)
@@ -210,13 +229,18 @@ class _Writer:
             self.notes.append(f"{name}: {rows:,} rows, over xlsx_max_rows; CSV only")
             return
         xpath = self.folder / f"{name}.xlsx"
-        _write_xlsx(sub[list(columns)].reset_index(drop=True), xpath)
+        _write_xlsx(self.con.execute(query).df(), xpath)
         self.files.append(
             {"path": xpath.name, "rows": rows, "sha256": _sha256(xpath), "kind": kind}
         )
 
     def close(self) -> None:
         self.con.close()
+
+
+def _levels(values: pd.Series, mask: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    v = values.astype(str).to_numpy()
+    return v, sorted(set(v[mask & values.notna().to_numpy()]))
 
 
 def write_audiences(
@@ -267,33 +291,38 @@ def write_audiences(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     extra = [c for c in (stage, offer, value) if c is not None and c in people.columns]
-    frame = _prepare(people, id_column, columns, segment_names, extra)
     is_control = (
         people[control].fillna(False).to_numpy(dtype=bool)
         if control is not None and control in people.columns
         else np.zeros(len(people), dtype=bool)
     )
-    seg = frame["segment"].to_numpy(dtype=object)
-    has_seg = frame["segment"].notna().to_numpy()
-    campaign = has_seg & ~is_control
-    cols = list(frame.columns)
-    w = _Writer(folder, frame, bom, xlsx, xlsx_max_rows)
+    frame = people.assign(_control=is_control)
+    select, cols = _table_sql(frame, id_column, columns, segment_names, extra)
+    seg = pd.to_numeric(people["segment"]).to_numpy(dtype=float)
+    campaign = ~np.isnan(seg) & ~is_control
+    w = _Writer(folder, select, frame, bom=bom, xlsx=xlsx, xlsx_max=xlsx_max_rows)
     try:
-        for s in sorted({int(x) for x in seg[has_seg]}):
-            in_s = campaign & (frame["segment"].to_numpy(dtype=float, na_value=np.nan) == s)
-            w.write(f"segment_{s}", "segment", in_s, cols)
-            if stage is not None and stage in frame:
-                st = frame[stage].astype(str).to_numpy()
-                for level in sorted(set(st[in_s & frame[stage].notna().to_numpy()])):
-                    w.write(
-                        f"segment_{s}_{_slug(level)}", "segment_stage", in_s & (st == level), cols
-                    )
-        if offer is not None and offer in frame:
-            of = frame[offer].astype(str).to_numpy()
-            for level in sorted(set(of[campaign & frame[offer].notna().to_numpy()])):
-                w.write(f"offer_{_slug(level)}", "offer", campaign & (of == level), cols)
+        for s in sorted({int(x) for x in seg[~np.isnan(seg)]}):
+            in_s = campaign & (seg == s)
+            base = f'"segment" = {s} AND NOT "_control"'
+            w.write(f"segment_{s}", "segment", base, int(in_s.sum()), cols)
+            if stage is None or stage not in extra:
+                continue
+            st, levels = _levels(people[stage], in_s)
+            for level in levels:
+                where = f'{base} AND "_key_stage" = {_literal(level)}'
+                n = int((in_s & (st == level)).sum())
+                w.write(f"segment_{s}_{_slug(level)}", "segment_stage", where, n, cols)
+        if offer is not None and offer in extra:
+            of, levels = _levels(people[offer], campaign)
+            for level in levels:
+                where = (
+                    f'"segment" IS NOT NULL AND NOT "_control" AND "_key_offer" = {_literal(level)}'
+                )
+                n = int((campaign & (of == level)).sum())
+                w.write(f"offer_{_slug(level)}", "offer", where, n, cols)
         if control is not None and control in people.columns:
-            w.write("control", "control", is_control, cols)
+            w.write("control", "control", '"_control"', int(is_control.sum()), cols)
     finally:
         w.close()
     out = AudienceFiles(folder, w.files, w.notes)

@@ -311,10 +311,13 @@ class LeadScorer:
                 + ". Give every lead these fields (an empty cell is allowed: numeric ones are "
                 "filled with the customers' median, unknown levels score 0).",
             )
-        feats = pd.DataFrame(index=leads.index)
+        cols: dict[str, Any] = {}
         problems: list[Problem] = []
         for c in self.model.numeric:
-            raw = leads[c]
+            raw = leads[c].reset_index(drop=True)
+            if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+                cols[c] = raw.astype(float)
+                continue
             vals = pd.to_numeric(raw, errors="coerce")
             bad = vals.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
             for i in np.flatnonzero(bad.to_numpy())[:_LISTED]:
@@ -329,17 +332,21 @@ class LeadScorer:
                         "not a number",
                     )
                 )
-            feats[c] = vals.to_numpy(dtype=float)
+            cols[c] = vals.astype(float)
         if problems:
             raise DataError(
                 f"{table}: {len(problems)} bad value(s); nothing was scored. "
                 + " ".join(p.describe() for p in problems),
                 problems,
             )
-        for c in self.model.categorical:
+        for c, (levels, _) in self.model.categorical.items():
             col = leads[src] if (c == SOURCE and src is not None and src in leads) else leads[c]
-            feats[c] = col.to_numpy()
-        return feats
+            col = col.reset_index(drop=True)
+            if not pd.api.types.is_string_dtype(col) and col.dtype != object:
+                col = col.astype(str).where(col.notna())
+            # categories = the model's levels: the projection then reads the codes directly
+            cols[c] = pd.Series(pd.Categorical(col, categories=list(levels)))
+        return pd.DataFrame(cols)
 
     def score(
         self,
@@ -402,21 +409,24 @@ class LeadScorer:
             ).to_numpy(dtype=float)
         ev = (P @ v) * conv
         keep = tp >= self.threshold
+        labels = [self.segment_names.get(int(s), f"Segment {int(s)}") for s in segs]
+        names: Any = (
+            pd.Categorical.from_codes(best, categories=labels)
+            if len(set(labels)) == len(labels)
+            else np.array(labels, dtype=object)[best]
+        )
         out = pd.DataFrame(
             {
-                idc: leads[idc].to_numpy(),
+                idc: leads[idc].reset_index(drop=True),
                 "segment": segs[best],
                 "target_probability": tp,
                 "expected_value": ev,
                 "score": np.rint(100 * tp).astype(np.int64),
                 "keep": keep,
                 "reason": self._reasons(best, top, tp, tmask, method),
-                "segment_name": np.array(
-                    [self.segment_names.get(int(s), f"Segment {int(s)}") for s in segs],
-                    dtype=object,
-                )[best],
+                "segment_name": names,
                 "segment_probability": top,
-                "method": method,
+                "method": pd.Categorical(method, categories=["lead_model", "typing_tool"]),
             }
         )
         for j, s in enumerate(segs):
@@ -430,7 +440,7 @@ class LeadScorer:
         tp: np.ndarray,
         tmask: np.ndarray,
         method: np.ndarray,
-    ) -> np.ndarray:
+    ) -> Any:
         """The reason of every lead, built once per distinct (method, segment, %, target %)."""
         pct = np.rint(100 * top).astype(np.int64)
         tpct = np.rint(100 * tp).astype(np.int64)
@@ -451,7 +461,9 @@ class LeadScorer:
             if tmask[b]:
                 verdict = f"target; {tq} % in a target segment"
             texts[u] = f"{head}likely segment {int(s)} '{name}', {p} %; {verdict}; {decision}"
-        return texts[inv.ravel()]
+        if len(set(texts.tolist())) < len(texts):  # pragma: no cover - keys are distinct
+            return texts[inv.ravel()]
+        return pd.Categorical.from_codes(inv.ravel(), categories=texts.tolist())
 
 
 def _answers(tool: TypingTool, leads: pd.DataFrame, table: str) -> tuple[np.ndarray, np.ndarray]:
@@ -467,7 +479,9 @@ def _answers(tool: TypingTool, leads: pd.DataFrame, table: str) -> tuple[np.ndar
             if levels is not None
             else (vals >= sc["min"]) & (vals <= sc["max"])
         )
-        given = leads[item].notna().to_numpy() & (leads[item].astype(str).str.strip() != "")
+        given = leads[item].notna().to_numpy()
+        if not pd.api.types.is_numeric_dtype(leads[item]):
+            given &= (leads[item].astype(str).str.strip() != "").to_numpy()
         for i in np.flatnonzero(given & ~ok)[:_LISTED]:
             problems.append(
                 Problem(
