@@ -58,7 +58,11 @@ def test_counts_equal_the_assignments_and_control_is_apart(written) -> None:  # 
     for s in (1, 2, 3):
         got = read_csv(folder / f"segment_{s}.csv")
         want = campaign[campaign["segment"] == s]
-        assert got["customer_id"].tolist() == want["customer_id"].tolist()
+        assert sorted(got["customer_id"]) == sorted(want["customer_id"])
+        # rows grouped by stage, in input order within a stage
+        assert got["stage"].tolist() == sorted(got["stage"])
+        for _, g in got.groupby("stage"):
+            assert g["customer_id"].is_monotonic_increasing
         assert set(got["segment_name"]) == {{1: "Price", 2: "Agent", 3: "Web"}[s]}
         total += len(got)
         for stage in ("browsing", "loyal", "lapsing"):

@@ -6,7 +6,7 @@ for spreadsheets when asked) and XLSX (openpyxl; files over ``xlsx_max_rows`` ro
 only, said so in the manifest). Each row: the customer id, the columns the project passes
 through (``[activation] audience_columns``, e.g. email), the segment id and name, stage,
 offer and expected value. The control group is kept out of every campaign file and written to
-``audiences/control.csv``.
+``audiences/control.csv``. Rows are ordered by stage, then as given.
 
 Every text cell is safe to open in a spreadsheet: a cell beginning with ``=``, ``+``, ``-``,
 ``@``, tab or carriage return is prefixed with ``'`` (OWASP, "CSV Injection"), so
@@ -163,7 +163,10 @@ def _table_sql(
         if c in extra:
             sel.append(f"CAST({_quote(c)} AS VARCHAR) AS {_quote('_key_' + c)}")
     sel.append('"_control"')
-    return "SELECT " + ", ".join(sel) + " FROM people", out
+    # Sorted by segment and stage (input order within them): each file's filter then reads
+    # only its own row groups (DuckDB's min-max zone maps).
+    order = ['"segment"', *(['"_key_stage"'] if "stage" in extra else []), '"_r"']
+    return "SELECT " + ", ".join(sel) + " FROM people ORDER BY " + ", ".join(order), out
 
 
 def _sql_path(path: Path) -> str:
@@ -238,9 +241,13 @@ class _Writer:
         self.con.close()
 
 
-def _levels(values: pd.Series, mask: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    v = values.astype(str).to_numpy()
-    return v, sorted(set(v[mask & values.notna().to_numpy()]))
+def _codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (-1: empty) into the sorted distinct texts of a stage/offer column."""
+    cat = pd.Categorical(values.astype("string").where(values.notna()))
+    levels = [str(v) for v in cat.categories]
+    rank = np.argsort(np.argsort(levels))
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), sorted(levels)
 
 
 def write_audiences(
@@ -296,31 +303,35 @@ def write_audiences(
         if control is not None and control in people.columns
         else np.zeros(len(people), dtype=bool)
     )
-    frame = people.assign(_control=is_control)
+    frame = people.assign(_control=is_control, _r=np.arange(len(people)))
     select, cols = _table_sql(frame, id_column, columns, segment_names, extra)
     seg = pd.to_numeric(people["segment"]).to_numpy(dtype=float)
     campaign = ~np.isnan(seg) & ~is_control
+    st_codes, st_levels = (
+        _codes(people[stage]) if stage is not None and stage in extra else (None, [])
+    )
     w = _Writer(folder, select, frame, bom=bom, xlsx=xlsx, xlsx_max=xlsx_max_rows)
     try:
         for s in sorted({int(x) for x in seg[~np.isnan(seg)]}):
             in_s = campaign & (seg == s)
             base = f'"segment" = {s} AND NOT "_control"'
             w.write(f"segment_{s}", "segment", base, int(in_s.sum()), cols)
-            if stage is None or stage not in extra:
+            if st_codes is None:
                 continue
-            st, levels = _levels(people[stage], in_s)
-            for level in levels:
-                where = f'{base} AND "_key_stage" = {_literal(level)}'
-                n = int((in_s & (st == level)).sum())
-                w.write(f"segment_{s}_{_slug(level)}", "segment_stage", where, n, cols)
+            counts = np.bincount(st_codes[in_s & (st_codes >= 0)], minlength=len(st_levels))
+            for j, level in enumerate(st_levels):
+                if counts[j]:
+                    where = f'{base} AND "_key_stage" = {_literal(level)}'
+                    name = f"segment_{s}_{_slug(level)}"
+                    w.write(name, "segment_stage", where, int(counts[j]), cols)
         if offer is not None and offer in extra:
-            of, levels = _levels(people[offer], campaign)
-            for level in levels:
-                where = (
-                    f'"segment" IS NOT NULL AND NOT "_control" AND "_key_offer" = {_literal(level)}'
-                )
-                n = int((campaign & (of == level)).sum())
-                w.write(f"offer_{_slug(level)}", "offer", where, n, cols)
+            of_codes, of_levels = _codes(people[offer])
+            counts = np.bincount(of_codes[campaign & (of_codes >= 0)], minlength=len(of_levels))
+            for j, level in enumerate(of_levels):
+                if counts[j]:
+                    where = '"segment" IS NOT NULL AND NOT "_control" AND "_key_offer" = '
+                    where += _literal(level)
+                    w.write(f"offer_{_slug(level)}", "offer", where, int(counts[j]), cols)
         if control is not None and control in people.columns:
             w.write("control", "control", '"_control"', int(is_control.sum()), cols)
     finally:
