@@ -213,3 +213,25 @@ def test_settings_table_is_checked() -> None:
         stage_settings(ActivationConfig, {"contact": {"max_offer": 2}}, "activation")
     with pytest.raises(ProjectError, match=r"control_share"):
         stage_settings(ActivationConfig, {"control_share": 1.5}, "activation")
+
+
+def test_the_readme_activation_block_is_a_valid_project_fragment() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from segmentum.data.project import ProjectConfig
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(
+        b for b in re.findall(r"```toml\n(.*?)```", text, re.DOTALL) if "[activation]" in b
+    )
+    raw = tomllib.loads(block)
+    config = ProjectConfig.model_validate(raw)
+    assert config.sources.offers is not None and config.sources.offers.segments == "segments"
+    assert config.sources.responses is not None and config.sources.responses.stage == "stage"
+    cfg = stage_settings(ActivationConfig, config.activation, "activation")
+    assert cfg.stages.names == {"lost": "churned"}
+    # the block states the defaults: only the renamed stage differs
+    assert cfg.model_copy(update={"stages": ActivationConfig().stages}) == ActivationConfig()
+    assert cfg.stages.model_copy(update={"names": {}}) == ActivationConfig().stages

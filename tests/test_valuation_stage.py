@@ -59,7 +59,7 @@ def test_segments_json_and_model_files(demo_run) -> None:
     assert 0 < tool["accuracy"] <= 1 and tool["target"] == 0.85
     assert (result.run_dir / "model" / "typing_tool.xlsx").is_file()
     keys = [s.key for s in result.sections]
-    assert keys[-1] == "valuation"
+    assert keys[-2:] == ["valuation", "activation"]  # the activation stage follows (issue 13)
     html = (result.run_dir / "report.html").read_text(encoding="utf-8")
     assert "Where to play" in html
     assert escape(js["where_to_play"]["sentence"][:60]) in html
