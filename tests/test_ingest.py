@@ -3,6 +3,7 @@ the project folder changes."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from pathlib import Path
 
@@ -171,6 +172,38 @@ def test_non_utf8_bytes(tmp_path: Path) -> None:
     bad = CUSTOMERS.encode() + "C4,40,Zürich\n".encode("latin-1")
     project_file = make_project(tmp_path, customers=bad)
     check_fails(project_file, 3, "customers.csv: line 5", "is not UTF-8", "0xfc")
+
+
+def gzip_project(tmp_path: Path, customers: bytes) -> Path:
+    """The project with its customers as ``customers.csv.gz``."""
+    tmp_path.mkdir(exist_ok=True)
+    project_file = make_project(tmp_path)
+    (tmp_path / "customers.csv.gz").write_bytes(gzip.compress(customers))
+    (tmp_path / "customers.csv").unlink()
+    text = project_file.read_text(encoding="utf-8")
+    project_file.write_text(text.replace('"customers.csv"', '"customers.csv.gz"'), "utf-8")
+    return project_file
+
+
+def test_gzip_csv_is_read_and_checked_as_the_text_it_holds(tmp_path: Path) -> None:
+    good = gzip_project(tmp_path / "good", CUSTOMERS.encode())
+    code, output = run_cli(["validate", str(good)])
+    assert code == 0, output
+    assert ingest(load_config(good), good.parent).frame("customers")["customer_id"].tolist() == [
+        "C1",
+        "C2",
+        "C3",
+    ]
+    bad = CUSTOMERS.encode() + "C4,40,Zürich\n".encode("latin-1")
+    # the line and byte of the decompressed text, not of the compressed bytes
+    check_fails(gzip_project(tmp_path / "bad", bad), 3, "customers.csv.gz: line 5", "0xfc")
+
+
+def test_damaged_gzip_csv(tmp_path: Path) -> None:
+    project_file = gzip_project(tmp_path, CUSTOMERS.encode())
+    path = tmp_path / "customers.csv.gz"
+    path.write_bytes(path.read_bytes()[:-12])
+    check_fails(project_file, 3, "customers.csv.gz: the file cannot be decompressed")
 
 
 def test_dates_after_analysis_date(tmp_path: Path) -> None:

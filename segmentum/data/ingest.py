@@ -16,11 +16,14 @@ rejects (missing-value codes, Yes/No spellings, an inferred scale) is said in th
 from __future__ import annotations
 
 import codecs
+import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -148,13 +151,18 @@ def to_pandas(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
 
 
 def check_utf8(path: Path, label: str | None = None, chunk_size: int = 1 << 24) -> None:
-    """Raise :class:`DataError` at the first byte that is not UTF-8, naming line and byte."""
+    """Raise :class:`DataError` at the first byte that is not UTF-8, naming line and byte.
+
+    A ``.gz`` file is checked as the text it holds (line and byte of the decompressed text),
+    not as its compressed bytes.
+    """
     label = label or str(path)
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     lines_before = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(chunk_size):
+    compressed = path.suffix.lower() == ".gz"
+    with gzip.open(path, "rb") if compressed else path.open("rb") as handle:
+        while chunk := _read_chunk(handle, chunk_size, label):
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
@@ -178,6 +186,17 @@ def check_utf8(path: Path, label: str | None = None, chunk_size: int = 1 << 24) 
                 f"{label}: the file ends in the middle of a UTF-8 character.",
                 hint="Re-save the file as UTF-8.",
             ) from None
+
+
+def _read_chunk(handle: Any, size: int, label: str) -> bytes:
+    """The next bytes of a plain or gzip file; a damaged gzip file is a DataError."""
+    try:
+        return handle.read(size)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(
+            f"{label}: the file cannot be decompressed ({exc}).",
+            hint="The .gz file is damaged or not gzip: compress the CSV again with gzip.",
+        ) from None
 
 
 def fingerprint_file(path: Path) -> str:
