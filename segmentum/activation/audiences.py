@@ -6,7 +6,8 @@ for spreadsheets when asked) and XLSX (openpyxl; files over ``xlsx_max_rows`` ro
 only, said so in the manifest). Each row: the customer id, the columns the project passes
 through (``[activation] audience_columns``, e.g. email), the segment id and name, stage,
 offer and expected value. The control group is kept out of every campaign file and written to
-``audiences/control.csv``. Rows are ordered by stage, then as given.
+``audiences/control.csv``. Segment files keep the input order; the segment × stage and offer
+files are written in one partitioned pass each (their rows in no set order).
 
 Every text cell is safe to open in a spreadsheet: a cell beginning with ``=``, ``+``, ``-``,
 ``@``, tab or carriage return is prefixed with ``'`` (OWASP, "CSV Injection"), so
@@ -159,14 +160,8 @@ def _table_sql(
     for c in extra:
         expr = _safe(f"CAST({_quote(c)} AS VARCHAR)") if text(c) else _quote(c)
         sel.append(f"{expr} AS {_quote(c)}")
-    for c in ("stage", "offer"):
-        if c in extra:
-            sel.append(f"CAST({_quote(c)} AS VARCHAR) AS {_quote('_key_' + c)}")
-    sel.append('"_control"')
-    # Sorted by segment and stage (input order within them): each file's filter then reads
-    # only its own row groups (DuckDB's min-max zone maps).
-    order = ['"segment"', *(['"_key_stage"'] if "stage" in extra else []), '"_r"']
-    return "SELECT " + ", ".join(sel) + " FROM people ORDER BY " + ", ".join(order), out
+    sel += ['"_control"', '"_stage_code"', '"_offer_code"']
+    return "SELECT " + ", ".join(sel) + " FROM people", out
 
 
 def _sql_path(path: Path) -> str:
@@ -226,12 +221,60 @@ class _Writer:
                     out.write(chunk)
             target.unlink()
         self.files.append({"path": path.name, "rows": rows, "sha256": _sha256(path), "kind": kind})
+        self._xlsx_twin(name, kind, rows, columns, where)
+
+    def partitioned(
+        self,
+        kind: str,
+        where: str,
+        keys: Sequence[str],
+        names: Mapping[tuple[int, ...], str],
+        counts: Mapping[tuple[int, ...], int],
+        columns: Sequence[str],
+    ) -> None:
+        """Many files in one pass: DuckDB writes one partition per key, renamed ``names``."""
+        import shutil
+
+        tmp = self.folder / f".{kind}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        parts = ", ".join(f"{_quote(k)} AS _p{i}" for i, k in enumerate(keys))
+        query = f"SELECT {', '.join(map(_quote, columns))}, {parts} FROM audience WHERE {where}"
+        by = ", ".join(f"_p{i}" for i in range(len(keys)))
+        self.con.execute(
+            f"COPY ({query}) TO '{_sql_path(tmp)}' (FORMAT CSV, HEADER, PARTITION_BY ({by}))"
+        )
+        for key, name in names.items():
+            sub = tmp.joinpath(*[f"_p{i}={v}" for i, v in enumerate(key)])
+            path = self.folder / f"{name}.csv"
+            found = sorted(sub.glob("*.csv"))
+            if len(found) == 1 and not self.bom:
+                found[0].replace(path)  # the usual case: one file per partition
+                found = []
+            with path.open("ab" if not found else "wb") as out:
+                if self.bom:
+                    out.write(_BOM)
+                for n, part in enumerate(found):
+                    with part.open("rb") as src:
+                        if n:
+                            src.readline()  # one header per file
+                        shutil.copyfileobj(src, out, 1 << 22)
+            rows = int(counts[key])
+            self.files.append({"path": path.name, "rows": rows, "sha256": _sha256(path),
+                               "kind": kind})  # fmt: skip
+            self._xlsx_twin(name, kind, rows, columns, " AND ".join(
+                [where, *(f"{_quote(k)} = {v}" for k, v in zip(keys, key, strict=True))]))  # fmt: skip
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def _xlsx_twin(
+        self, name: str, kind: str, rows: int, columns: Sequence[str], where: str
+    ) -> None:
         if not self.xlsx:
             return
         if rows > self.xlsx_max:
             self.notes.append(f"{name}: {rows:,} rows, over xlsx_max_rows; CSV only")
             return
         xpath = self.folder / f"{name}.xlsx"
+        query = f"SELECT {', '.join(map(_quote, columns))} FROM audience WHERE {where}"
         _write_xlsx(self.con.execute(query).df(), xpath)
         self.files.append(
             {"path": xpath.name, "rows": rows, "sha256": _sha256(xpath), "kind": kind}
@@ -303,35 +346,38 @@ def write_audiences(
         if control is not None and control in people.columns
         else np.zeros(len(people), dtype=bool)
     )
-    frame = people.assign(_control=is_control, _r=np.arange(len(people)))
+    none = np.full(len(people), -1, dtype=np.int64)
+    st_codes, st_levels = (
+        _codes(people[stage]) if stage is not None and stage in extra else (none, [])
+    )
+    of_codes, of_levels = (
+        _codes(people[offer]) if offer is not None and offer in extra else (none, [])
+    )
+    frame = people.assign(_control=is_control, _stage_code=st_codes, _offer_code=of_codes)
     select, cols = _table_sql(frame, id_column, columns, segment_names, extra)
     seg = pd.to_numeric(people["segment"]).to_numpy(dtype=float)
     campaign = ~np.isnan(seg) & ~is_control
-    st_codes, st_levels = (
-        _codes(people[stage]) if stage is not None and stage in extra else (None, [])
-    )
+    segs = [int(x) for x in np.unique(seg[~np.isnan(seg)])]
     w = _Writer(folder, select, frame, bom=bom, xlsx=xlsx, xlsx_max=xlsx_max_rows)
+    live = '"segment" IS NOT NULL AND NOT "_control"'
     try:
-        for s in sorted({int(x) for x in seg[~np.isnan(seg)]}):
-            in_s = campaign & (seg == s)
-            base = f'"segment" = {s} AND NOT "_control"'
-            w.write(f"segment_{s}", "segment", base, int(in_s.sum()), cols)
-            if st_codes is None:
-                continue
-            counts = np.bincount(st_codes[in_s & (st_codes >= 0)], minlength=len(st_levels))
-            for j, level in enumerate(st_levels):
-                if counts[j]:
-                    where = f'{base} AND "_key_stage" = {_literal(level)}'
-                    name = f"segment_{s}_{_slug(level)}"
-                    w.write(name, "segment_stage", where, int(counts[j]), cols)
-        if offer is not None and offer in extra:
-            of_codes, of_levels = _codes(people[offer])
-            counts = np.bincount(of_codes[campaign & (of_codes >= 0)], minlength=len(of_levels))
-            for j, level in enumerate(of_levels):
-                if counts[j]:
-                    where = '"segment" IS NOT NULL AND NOT "_control" AND "_key_offer" = '
-                    where += _literal(level)
-                    w.write(f"offer_{_slug(level)}", "offer", where, int(counts[j]), cols)
+        for s in segs:
+            w.write(f"segment_{s}", "segment", f'"segment" = {s} AND NOT "_control"',
+                    int((campaign & (seg == s)).sum()), cols)  # fmt: skip
+        if st_levels:
+            pick = campaign & (st_codes >= 0)
+            pairs = pd.Series(1, index=pd.MultiIndex.from_arrays(
+                [seg[pick].astype(np.int64), st_codes[pick]])).groupby(level=[0, 1]).size()  # fmt: skip
+            counts = {(int(a), int(b)): int(n) for (a, b), n in pairs.items()}
+            names = {k: f"segment_{k[0]}_{_slug(st_levels[k[1]])}" for k in counts}
+            w.partitioned("segment_stage", f'{live} AND "_stage_code" >= 0',
+                          ["segment", "_stage_code"], names, counts, cols)  # fmt: skip
+        if of_levels:
+            n_of = np.bincount(of_codes[campaign & (of_codes >= 0)], minlength=len(of_levels))
+            counts = {(j,): int(n) for j, n in enumerate(n_of) if n}
+            names = {k: f"offer_{_slug(of_levels[k[0]])}" for k in counts}
+            w.partitioned("offer", f'{live} AND "_offer_code" >= 0', ["_offer_code"], names,
+                          counts, cols)  # fmt: skip
         if control is not None and control in people.columns:
             w.write("control", "control", '"_control"', int(is_control.sum()), cols)
     finally:
