@@ -82,6 +82,61 @@ def _numbers(
     return vals
 
 
+def _check_mixes(
+    channels: pd.DataFrame, groups: list[tuple[str, list[str]]], table: str
+) -> list[Problem]:
+    """Each row's mix: shares ≥ 0 summing to 1 (±1 %) per group; at least one group given."""
+    problems: list[Problem] = []
+    for i in range(len(channels)):
+        given = False
+        for name, cols in groups:
+            if not cols:
+                continue
+            v = pd.to_numeric(channels[cols].iloc[i], errors="coerce").to_numpy(dtype=float)
+            if np.isnan(v).all():
+                continue
+            given = True
+            bad_cells = [c for c, x in zip(cols, v, strict=True) if not (x >= 0)]
+            total = float(np.nansum(v))
+            if bad_cells:
+                problems.append(
+                    Problem(
+                        table,
+                        table,
+                        i + 1,
+                        bad_cells[0],
+                        str(channels[bad_cells[0]].iloc[i]),
+                        "a share 0..1",
+                        "not a share",
+                    )
+                )
+            elif abs(total - 1.0) > _TOL:
+                problems.append(
+                    Problem(
+                        table,
+                        table,
+                        i + 1,
+                        ", ".join(cols),
+                        f"{total:.3f}",
+                        "shares summing to 1 (±1 %)",
+                        f"the {name} mix sums to {total:.3f}",
+                    )
+                )
+        if not given:
+            problems.append(
+                Problem(
+                    table,
+                    table,
+                    i + 1,
+                    "segment_<id> or <descriptor>=<level>",
+                    None,
+                    "the audience's mix",
+                    "no mix given",
+                )
+            )
+    return problems
+
+
 def read_mix(
     channels: pd.DataFrame, segments: Sequence[int], *, table: str = "channels"
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
@@ -175,53 +230,7 @@ def read_mix(
     for c in seg_cols:
         by_seg[known[c]] = pd.to_numeric(channels[c], errors="coerce").to_numpy(dtype=float)
     groups = [("segment", [c for c in seg_cols])] + [(d, cols) for d, cols in desc.items()]
-    for i in range(len(channels)):
-        given = False
-        for name, cols in groups:
-            if not cols:
-                continue
-            v = pd.to_numeric(channels[cols].iloc[i], errors="coerce").to_numpy(dtype=float)
-            if np.isnan(v).all():
-                continue
-            given = True
-            bad_cells = [c for c, x in zip(cols, v, strict=True) if not (x >= 0)]
-            total = float(np.nansum(v))
-            if bad_cells:
-                problems.append(
-                    Problem(
-                        table,
-                        table,
-                        i + 1,
-                        bad_cells[0],
-                        str(channels[bad_cells[0]].iloc[i]),
-                        "a share 0..1",
-                        "not a share",
-                    )
-                )
-            elif abs(total - 1.0) > _TOL:
-                problems.append(
-                    Problem(
-                        table,
-                        table,
-                        i + 1,
-                        ", ".join(cols),
-                        f"{total:.3f}",
-                        "shares summing to 1 (±1 %)",
-                        f"the {name} mix sums to {total:.3f}",
-                    )
-                )
-        if not given:
-            problems.append(
-                Problem(
-                    table,
-                    table,
-                    i + 1,
-                    "segment_<id> or <descriptor>=<level>",
-                    None,
-                    "the audience's mix",
-                    "no mix given",
-                )
-            )
+    problems = _check_mixes(channels, groups, table)
     if problems:
         raise _error(table, problems, "Each channel's shares must sum to 1; see README.")
     given = by_seg.notna().any(axis=1).to_numpy()

@@ -7,6 +7,8 @@ the universal control group's share of every segment. ``segmentum settings`` lis
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from segmentum.activation.lifecycle import LifecycleRules
@@ -92,7 +94,7 @@ class ActivationConfig(BaseModel):
         description="A lead is kept when its probability of being in a target segment is at "
         "least this.",
     )
-    conversion_rates: dict[str, float] = Field(
+    conversion_rates: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=dict,
         description="Conversion rate of leads by source (0..1); overrides the rates the "
         "leads' converted column gives. A source not listed: 1 (the value if won).",
