@@ -149,3 +149,10 @@ def test_stage_and_offer_files_without_bom_hold_their_rows(tmp_path: Path) -> No
             want = campaign[(campaign["segment"] == int(s)) & (campaign["stage"] == stage)]
             assert sorted(got["customer_id"]) == sorted(want["customer_id"])
     assert not any(x.name.startswith(".") for x in (tmp_path / "a").iterdir())
+
+
+def test_an_empty_offer_column_writes_no_offer_file(tmp_path: Path) -> None:
+    p = people(50).assign(offer=None, stage=None)
+    files = write_audiences(tmp_path / "a", p, xlsx=False)
+    kinds = {f["kind"] for f in files.files}
+    assert kinds == {"segment", "control"}

@@ -288,8 +288,10 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1: empty) into the sorted distinct texts of a stage/offer column."""
     cat = pd.Categorical(values.astype("string").where(values.notna()))
     levels = [str(v) for v in cat.categories]
-    rank = np.argsort(np.argsort(levels))
     codes = np.asarray(cat.codes, dtype=np.int64)
+    if not levels:  # an empty column (no offer made to anyone)
+        return codes, []
+    rank = np.argsort(np.argsort(levels))
     return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), sorted(levels)
 
 
