@@ -235,3 +235,27 @@ def test_the_readme_activation_block_is_a_valid_project_fragment() -> None:
     # the block states the defaults: only the renamed stage differs
     assert cfg.model_copy(update={"stages": ActivationConfig().stages}) == ActivationConfig()
     assert cfg.stages.model_copy(update={"names": {}}) == ActivationConfig().stages
+
+
+def test_offers_without_history_or_logged_stage_say_so() -> None:
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "segment": [1, 2]})
+    offers = _offers()
+    ca = customer_activation(customers, TODAY, offers=offers)
+    assert ca.customers["next_best_offer"].isna().all()
+    assert any("no response history" in w for w in ca.warnings)
+    responses = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "b", "zz"],
+            "timestamp": [TODAY - pd.Timedelta(days=90)] * 4,
+            "offer_id": ["A", "A", "B", "A"],
+            "accepted": [True, False, True, True],
+        }
+    )
+    ca = customer_activation(customers, TODAY, offers=offers, responses=responses)
+    assert any("logs no stage" in w for w in ca.warnings)
+    assert any("1 responses are of customers without a segment" in w for w in ca.warnings)
+    assert ca.customers["next_best_offer"].notna().all()  # prospects: A is open to all
+    assert ca.acceptance["n"].sum() == 3
+    logged = responses.assign(stage=["loyal", "sleeping", "new", "new"])
+    ca = customer_activation(customers, TODAY, offers=offers, responses=logged)
+    assert any("log a stage the lifecycle rules do not have (sleeping)" in w for w in ca.warnings)

@@ -129,7 +129,11 @@ def test_customers_schema(market: Market) -> None:
     assert (c["acquisition_cost"] > 0).all()
     assert c["age"].between(18, 90).all()
     age_at_signup = c["age"] - (market.analysis_date - c["signup_date"]).dt.days / 365.25
-    assert age_at_signup.min() >= 17.9
+    # ages are whole years as of the analysis date and birthdays fall on any day, so a
+    # customer who signed up on turning 18 can be up to a year short of 18 here
+    assert age_at_signup.min() >= 17.0
+    # and nobody piles up on the last day (an 18-year-old may have turned 18 any day)
+    assert (c["signup_date"] >= market.analysis_date - pd.Timedelta(days=7)).mean() < 0.01
     # linked rows agree with the survey, both ways
     linked = c.dropna(subset=["respondent_id"])
     s = market.survey.dropna(subset=["customer_id"]).set_index("customer_id")
@@ -320,3 +324,105 @@ def test_default_size_is_fast_and_about_five_million_rows(tmp_path: Path) -> Non
     assert len(m.customers) == 100_000 and len(m.survey) == 3_000
     assert 4_000_000 <= len(m.transactions) <= 6_000_000
     assert elapsed < 30, f"make_market took {elapsed:.1f} s"
+
+
+# --- issue 12: the planted economics and the value ranking -------------------------------
+def _valuation_of_planted_segments(market: Market, segment_of: pd.Series) -> pd.DataFrame:
+    """The valuation stage's per-segment table, on the planted segments of every customer."""
+    from segmentum.demo.project import DEMO_SETTINGS
+    from segmentum.valuation import segment_valuation
+    from segmentum.value import ValueConfig, run_value
+
+    value = run_value(
+        market.transactions, customer_id="customer_id", timestamp="date", amount="amount",
+        margin="margin", channel="channel", events=market.events, customers=market.customers,
+        analysis_date=market.analysis_date, config=ValueConfig(**DEMO_SETTINGS["value"]),
+    )  # fmt: skip
+    codes = segment_of.map({name: i for i, name in enumerate(SEGMENT_NAMES)})
+    shares = {i: float(s) for i, s in enumerate(market.segment_shares.values())}
+    val = segment_valuation(
+        codes, value.per_customer, id_column="customer_id", transactions=market.transactions,
+        timestamp="date", amount="amount", population_shares=shares,
+    )  # fmt: skip
+    val.index = [SEGMENT_NAMES[int(i)] for i in val.index]
+    return val
+
+
+def test_planted_economics_are_what_the_books_show(market: Market, segment_of: pd.Series) -> None:
+    from scipy.stats import spearmanr
+
+    from segmentum.demo._economics import planted_economics
+
+    planted = planted_economics()
+    seen = _valuation_of_planted_segments(market, segment_of).loc[planted.index]
+    # revenue, margin and cost-to-serve per customer: the expectations, within sampling error
+    for col in ("revenue_per_head", "margin_per_head", "cost_to_serve_per_head"):
+        ratio = seen[col] / planted[col]
+        assert ratio.between(0.9, 1.1).all(), (col, ratio.round(3).to_dict())
+    # profit changes sign where planted (price-driven customers cost more than they earn)
+    assert (np.sign(seen["profit_per_head"]) == np.sign(planted["profit_per_head"]))[
+        planted["profit_per_head"].abs() > 100
+    ].all()
+    # growth: the digital self-servers grow fastest, every segment near its planted trend
+    assert seen["growth"].idxmax() == planted["growth"].idxmax() == "online_self_service"
+    assert (seen["growth"] - planted["growth"]).abs().max() < 0.1, seen["growth"].round(3)
+    # CLV per head comes from a fitted model, so only its order is compared
+    rho = spearmanr(seen["clv_per_head"], planted["clv_per_head"]).statistic
+    assert rho >= 0.8, seen["clv_per_head"].round(1).to_dict()
+
+
+def test_truth_json_records_the_planted_value_ranking(tmp_path: Path) -> None:
+    from segmentum.demo._economics import priority_table
+    from segmentum.demo._spec import OUR_BRAND
+    from segmentum.valuation import ValuationConfig, prioritise
+
+    write_market(make_market(seed=0, n_customers=300, n_respondents=200), tmp_path)
+    info = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    ranking = info["value_ranking"]
+    assert sorted(ranking) == sorted(SEGMENT_NAMES) and info["our_brand"] == OUR_BRAND
+    econ = pd.DataFrame(info["economics"]).T
+    assert [econ.loc[n, "rank"] for n in ranking] == list(range(1, len(ranking) + 1))
+    # a reader can check it: truth.json's own numbers through the valuation's ranking
+    frame = econ.loc[list(SEGMENT_NAMES)].reset_index(drop=True).astype(float)
+    frame.index.name = "segment"
+    cfg = ValuationConfig(our_brand=OUR_BRAND, n_draws=2000)
+    table = prioritise(frame, cfg, frame[["competitiveness"]]).table
+    assert [SEGMENT_NAMES[int(i)] for i in table.index] == ranking
+    # a clear top segment: it leads by a margin and survives resampled weights
+    scores = table["score"].to_numpy()
+    assert scores[0] - scores[1] >= 0.05 and table["p_first"].iloc[0] >= 0.7
+    # the ranking follows the planted economics: the segment with the lowest profit, CLV
+    # and competitiveness is never on top, the one best on CLV and profit never last
+    assert ranking[0] != econ["clv_per_head"].astype(float).idxmin()
+    assert ranking[-1] != econ["profit_per_head"].astype(float).idxmax()
+    assert list(priority_table().index) == ranking
+
+
+def test_planted_competitiveness_matches_the_ratings(market: Market) -> None:
+    from segmentum.demo._economics import planted_competitiveness
+    from segmentum.demo._spec import OUR_BRAND
+    from segmentum.valuation import competitiveness
+
+    truth = market.truth.dropna(subset=["respondent_id"]).set_index("respondent_id")["segment"]
+    code = {name: i for i, name in enumerate(SEGMENT_NAMES)}
+    needs = {code[k]: v for k, v in defining_needs(5).items()}
+    seen = competitiveness(market.competitor_ratings, truth.map(code), needs, our_brand=OUR_BRAND)[
+        "competitiveness"
+    ]
+    planted = planted_competitiveness()
+    assert np.allclose(seen.to_numpy(), planted.loc[list(SEGMENT_NAMES)].to_numpy(), atol=0.1)
+
+
+def test_demo_project_declares_scales_and_our_brand(tmp_path: Path) -> None:
+    from segmentum.demo._spec import OUR_BRAND
+    from segmentum.demo.project import write_demo_project
+    from segmentum.project import Project
+
+    project = Project.load(write_demo_project(tmp_path, n_customers=300, n_respondents=200))
+    src = project.config.sources
+    assert src.survey is not None and src.survey.scale == (1, 7)
+    assert src.competitor_ratings is not None and src.competitor_ratings.scale == (1, 5)
+    assert project.config.valuation["our_brand"] == OUR_BRAND
+    data = project.validate()
+    notes = [n for t in data.tables.values() for n in t.notes]
+    assert not [n for n in notes if "inferred" in n], notes

@@ -131,3 +131,23 @@ def test_assignment_rows_contract(demo_run) -> None:
     assert set(m.survey["respondent_id"]) <= set(rows["respondent_id"].dropna())
     assert rows["customer_id"].dropna().is_unique
     assert len(rows) == len(m.survey) + len(m.customers) - m.survey["customer_id"].notna().sum()
+
+
+# issue 12: the valuation ranks the planted segments as their planted economics do
+def test_ranking_agrees_with_the_planted_value_ranking(demo_run) -> None:
+    from scipy.stats import spearmanr
+
+    from segmentum.demo._economics import value_ranking
+    from segmentum.demo._spec import OUR_BRAND
+
+    m, res, code = demo_run
+    assert res.priorities is not None
+    assert sorted(m.competitor_ratings["brand"].unique())[0] == OUR_BRAND  # the fixture's brand
+    planted = m.truth_summary()["value_ranking"]
+    assert planted == value_ranking()
+    rank = res.priorities.table["rank"]
+    names = {v: k for k, v in code.items()}
+    fitted = {names[int(s)]: int(r) for s, r in rank.items()}
+    rho = spearmanr([planted.index(n) + 1 for n in planted], [fitted[n] for n in planted])
+    assert rho.statistic >= 0.8, fitted
+    assert fitted[planted[0]] == 1, fitted

@@ -230,7 +230,7 @@ def _segment_stage(c: pd.DataFrame, value: pd.Series | None, labels: list[str]) 
 
 
 def _responses_with_cells(
-    responses: pd.DataFrame, c: pd.DataFrame, warnings: list[str]
+    responses: pd.DataFrame, c: pd.DataFrame, labels: list[str], warnings: list[str]
 ) -> pd.DataFrame:
     """The responses with each customer's segment, and their logged stage (or today's)."""
     row = positions(responses["customer_id"], c["customer_id"])
@@ -245,6 +245,15 @@ def _responses_with_cells(
             "the response history logs no stage: each response counts at the customer's "
             "stage on the analysis date"
         )
+    else:
+        odd = ~r["stage"].isin(labels)
+        if odd.any():
+            names = ", ".join(sorted(map(str, pd.unique(r.loc[odd, "stage"])))[:5])
+            warnings.append(
+                f"{int(odd.sum()):,} responses log a stage the lifecycle rules do not have "
+                f"({names}); they count towards their offer's overall rate only (rename them "
+                "under [activation.stages] names)"
+            )
     if unknown.any():
         warnings.append(
             f"{int(unknown.sum()):,} responses are of customers without a segment; left out "
@@ -265,7 +274,7 @@ def _offers_step(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Acceptance estimates and the next best offer of every customer."""
     if responses is not None and len(responses):
-        r = _responses_with_cells(responses, c, warnings)
+        r = _responses_with_cells(responses, c, _stage_labels(config), warnings)
         acceptance = acceptance_estimates(
             r, offers, c[["segment", "stage"]], prior_strength=config.prior_strength
         )

@@ -82,6 +82,30 @@ def _by_segment(rng: np.random.Generator, segment: np.ndarray, prob: np.ndarray)
     return out
 
 
+def tilted_days(u: np.ndarray, trend: np.ndarray, n_days: int) -> np.ndarray:
+    """Arrival day in ``[0, n_days)`` with density proportional to ``exp(trend * years)``.
+
+    Parameters
+    ----------
+    u : numpy.ndarray
+        Uniform draws on ``[0, 1)`` (inverted through the density's distribution function).
+    trend : numpy.ndarray
+        Yearly log-growth of the arrival rate per row (0 = uniform arrivals).
+    n_days : int
+        Length of the window in days.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        The day (floor of the continuous arrival time).
+    """
+    rate = np.asarray(trend, dtype=float) / DAYS_PER_YEAR
+    flat = np.abs(rate) < 1e-12
+    safe = np.where(flat, 1e-9, rate)
+    t = np.where(flat, u * n_days, np.log1p(u * np.expm1(safe * n_days)) / safe)
+    return np.clip(np.floor(t), 0, n_days - 1).astype(np.int64)
+
+
 def make_book(
     rng: np.random.Generator,
     segment: np.ndarray,
@@ -116,10 +140,13 @@ def make_book(
     gender = np.where(linked, linked_descriptors["gender"], gender)
     region = np.where(linked, linked_descriptors["region"], region)
 
-    # Nobody signs up before turning 18 (age is as of the analysis date).
-    earliest = np.clip(n_days - (age - 18) * 365, 0, n_days - 1)
+    # Nobody signs up before turning 18 (age is as of the analysis date; the birthday falls
+    # on any day of the year).
+    birthday = rng.integers(0, 365, n)
+    earliest = np.clip(n_days - (age - 18) * 365 - birthday, 0, n_days - 1)
     new = (rng.random(n) >= spec.P_TENURED[segment]) | (earliest > 0)
-    start = np.where(new, np.maximum(rng.integers(0, n_days, n), earliest), 0)
+    arrival = tilted_days(rng.random(n), spec.NEW_CUSTOMER_TREND[segment], n_days)
+    start = np.where(new, np.maximum(arrival, earliest), 0)
     # Tenure before the window: up to 15 years, and never before the customer turned 18.
     max_tenure = np.maximum((age - 18) * 365 - n_days, 0)
     tenure_days = np.minimum(rng.exponential(4.0 * DAYS_PER_YEAR, n), 15 * DAYS_PER_YEAR)
@@ -182,7 +209,9 @@ def make_customers(
     n = seg.size
     age, gender, region = book.age, book.gender, book.region
     acq_cost_base = np.array([spec.ACQUISITION_COST[c] for c in spec.ACQUISITION_CHANNELS])
-    acq_cost = np.round(acq_cost_base[book.acquisition] * np.exp(rng.normal(0.0, 0.3, n)), 2)
+    acq_cost = np.round(
+        acq_cost_base[book.acquisition] * np.exp(rng.normal(0.0, spec.ACQUISITION_COST_SD, n)), 2
+    )
     years = (book.end - book.start + 1) / DAYS_PER_YEAR
     claims = rng.poisson(spec.CLAIM_RATE[seg] * book.n_vehicles * years)
     signup_date = window_start + pd.to_timedelta(book.signup, unit="D")
@@ -236,19 +265,18 @@ def _recurring(
         ]
     )
     n_lines = owner.size
-    # Some subscriptions are added later (an add-on purchase inside the window).
-    later = (product != _AUTO) & (rng.random(n_lines) < 0.3)
-    span = book.end[owner] - book.start[owner] + 1
-    line_start = book.start[owner] + np.where(
-        later, (rng.random(n_lines) * span).astype(np.int64), 0
-    )
+    # Some subscriptions are added later (an add-on purchase inside the window, after an
+    # exponential delay; a line due after the customer's lapse is never added).
+    later = (product != _AUTO) & (rng.random(n_lines) < spec.LATER_LINE_SHARE)
+    delay = np.where(later, rng.exponential(spec.LATER_LINE_DELAY_DAYS, n_lines), 0)
+    line_start = book.start[owner] + delay.astype(np.int64)
 
-    risk = np.exp(rng.normal(0.0, 0.25, n))
+    risk = np.exp(rng.normal(0.0, spec.RISK_SD, n))
     annual = np.where(
         product == _AUTO,
         spec.PREMIUM[seg[owner]] * risk[owner],
         np.where(product == _HOME, spec.HOME_PREMIUM, spec.ROADSIDE_PREMIUM)
-        * np.exp(rng.normal(0.0, 0.15, n_lines)),
+        * np.exp(rng.normal(0.0, spec.LINE_PRICE_SD, n_lines)),
     )
     margin_rate = np.select(
         [product == _AUTO, product == _HOME],
@@ -287,7 +315,8 @@ def _recurring(
     # Premiums rise about 5 % at each renewal seen inside the window.
     renewals = (month - m0[row_line]) // 12 - (first_m[row_line] - m0[row_line]) // 12
     monthly = line_monthly[row_line]
-    amount = annual[row_line] * np.where(monthly, 1 / 12, 0.95) * 1.05 ** np.maximum(renewals, 0)
+    lift = spec.RENEWAL_INCREASE ** np.maximum(renewals, 0)
+    amount = annual[row_line] * np.where(monthly, 1 / 12, spec.ANNUAL_PAYMENT_FACTOR) * lift
     margin = amount * (margin_rate[row_line] + rng.normal(0.0, 0.02, row_line.size))
     rows = {
         "customer": owner[row_line],
@@ -310,7 +339,7 @@ def _addons(rng: np.random.Generator, book: Book) -> dict[str, np.ndarray]:
     customer = np.repeat(np.arange(seg.size), count)
     day = book.start[customer] + (rng.random(customer.size) * span[customer]).astype(np.int64)
     addon = _by_segment(rng, seg[customer], spec.ADDON_PROB)
-    amount = spec.ADDON_PRICE[addon] * np.exp(rng.normal(0.0, 0.3, customer.size))
+    amount = spec.ADDON_PRICE[addon] * np.exp(rng.normal(0.0, spec.ADDON_PRICE_SD, customer.size))
     margin = amount * (spec.ADDON_MARGIN + rng.normal(0.0, 0.08, customer.size))
     return {
         "customer": customer,
@@ -326,6 +355,108 @@ def _row_channels(rng: np.random.Generator, book: Book, customer: np.ndarray) ->
     other = _by_segment(rng, book.segment[customer], spec.PURCHASE_CHANNEL_PROB)
     keep = rng.random(customer.size) < 0.85
     return np.where(keep, book.pay_channel[customer], other)
+
+
+_Events = list[tuple[np.ndarray, np.ndarray, int, np.ndarray]]
+"""Event parts: (customer codes, days, event type code, channel codes)."""
+
+
+def _transactions_frame(
+    tx: dict[str, np.ndarray], customer_ids: np.ndarray, w0: np.datetime64
+) -> pd.DataFrame:
+    """The transactions table from the (sorted) payment and add-on rows."""
+    return pd.DataFrame(
+        {
+            "customer_id": str_column(customer_ids, tx["customer"]),
+            "date": (w0 + tx["day"]).astype("datetime64[ns]"),
+            "amount": np.round(tx["amount"], 2),
+            "margin": np.round(tx["margin"], 2),
+            "channel": str_column(np.array(spec.CHANNELS, dtype=object), tx["channel"]),
+            "product": str_column(np.array(PRODUCTS, dtype=object), tx["product"]),
+        }
+    )
+
+
+def _purchase_events(
+    rng: np.random.Generator,
+    book: Book,
+    tx: dict[str, np.ndarray],
+    added_owner: np.ndarray,
+    added_day: np.ndarray,
+) -> _Events:
+    """Purchases (new policies, add-ons, later-added lines) and the quotes before them."""
+    seg = book.segment
+    new_c = np.flatnonzero(book.new)
+    is_addon = tx["product"] >= 3
+    p_cust = np.concatenate([new_c, tx["customer"][is_addon], added_owner])
+    p_day = np.concatenate([book.start[new_c], tx["day"][is_addon], added_day])
+    p_chan = np.concatenate(
+        [
+            _ACQ_TO_CHANNEL[book.acquisition[new_c]],
+            tx["channel"][is_addon],
+            _row_channels(rng, book, added_owner),
+        ]
+    )
+    # quotes before each purchase (comparison shoppers quote more)
+    first_policy = np.arange(p_cust.size) < new_c.size
+    n_quotes = rng.poisson(spec.QUOTES_PER_PURCHASE[seg[p_cust]]) + first_policy
+    q_cust = np.repeat(p_cust, n_quotes)
+    q_day = np.repeat(p_day, n_quotes) - rng.integers(1, 15, q_cust.size)
+    q_cust, q_day = q_cust[q_day >= 0], q_day[q_day >= 0]
+    return [
+        (p_cust, p_day, EVENT_TYPES.index("purchase"), p_chan),
+        (q_cust, q_day, EVENT_TYPES.index("quote"), _row_channels(rng, book, q_cust)),
+    ]
+
+
+def _activity_events(rng: np.random.Generator, book: Book) -> _Events:
+    """Visits to web or app, support contacts (cost to serve) and cancellations at lapse."""
+    seg = book.segment
+    n = seg.size
+    span = book.end - book.start + 1
+    years = span / DAYS_PER_YEAR
+
+    def spread(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cust = np.repeat(np.arange(n), count)
+        return cust, book.start[cust] + (rng.random(cust.size) * span[cust]).astype(np.int64)
+
+    v_cust, v_day = spread(rng.poisson(spec.VISIT_RATE[seg] * years))
+    web_app = (
+        spec.PURCHASE_CHANNEL_PROB[:, 1:3] / spec.PURCHASE_CHANNEL_PROB[:, 1:3].sum(axis=1)[:, None]
+    )
+    v_chan = 1 + _by_segment(rng, seg[v_cust], web_app)
+    s_rate = rng.gamma(spec.SUPPORT_SHAPE, spec.SUPPORT_RATE[seg] / spec.SUPPORT_SHAPE)
+    s_cust, s_day = spread(rng.poisson(s_rate * years))
+    s_chan = _by_segment(rng, seg[s_cust], spec.SUPPORT_CHANNEL_PROB)
+    c_cust = np.flatnonzero(book.lapsed)
+    c_chan = _by_segment(rng, seg[c_cust], spec.SUPPORT_CHANNEL_PROB)
+    return [
+        (v_cust, v_day, EVENT_TYPES.index("visit"), v_chan),
+        (s_cust, s_day, EVENT_TYPES.index("support"), s_chan),
+        (c_cust, book.end[c_cust], EVENT_TYPES.index("cancellation"), c_chan),
+    ]
+
+
+def _events_frame(
+    rng: np.random.Generator, parts: _Events, customer_ids: np.ndarray, w0: np.datetime64
+) -> pd.DataFrame:
+    """The events table: a time of day per event (cancellations end the day), sorted."""
+    e_cust = np.concatenate([p[0] for p in parts])
+    e_day = np.concatenate([p[1] for p in parts])
+    e_type = np.concatenate([np.full(p[0].size, p[2]) for p in parts])
+    e_chan = np.concatenate([p[3] for p in parts])
+    seconds = rng.integers(7 * 3600, 22 * 3600, e_cust.size)
+    seconds = np.where(e_type == EVENT_TYPES.index("cancellation"), 23 * 3600, seconds)
+    stamp = e_day * 86_400 + seconds
+    order = np.argsort(e_cust * (10**9) + stamp, kind="stable")
+    return pd.DataFrame(
+        {
+            "customer_id": str_column(customer_ids, e_cust[order]),
+            "timestamp": (w0.astype("datetime64[s]") + stamp[order]).astype("datetime64[ns]"),
+            "event_type": str_column(np.array(EVENT_TYPES, dtype=object), e_type[order]),
+            "channel": str_column(np.array(spec.CHANNELS, dtype=object), e_chan[order]),
+        }
+    )
 
 
 def make_transactions_and_events(
@@ -356,8 +487,6 @@ def make_transactions_and_events(
         ``customer_id``, ``timestamp``, ``event_type``, ``channel``; sorted by customer and
         time.
     """
-    seg = book.segment
-    n = seg.size
     rec, added_owner, added_day = _recurring(rng, book, window_start)
     add = _addons(rng, book)
     tx = {key: np.concatenate([rec[key], add[key]]) for key in rec}
@@ -365,95 +494,5 @@ def make_transactions_and_events(
     order = np.argsort(tx["customer"] * 100_000 + tx["day"], kind="stable")
     tx = {key: value[order] for key, value in tx.items()}
     w0 = np.datetime64(window_start.date(), "D")
-    channels = np.array(spec.CHANNELS, dtype=object)
-    transactions = pd.DataFrame(
-        {
-            "customer_id": str_column(customer_ids, tx["customer"]),
-            "date": (w0 + tx["day"]).astype("datetime64[ns]"),
-            "amount": np.round(tx["amount"], 2),
-            "margin": np.round(tx["margin"], 2),
-            "channel": str_column(channels, tx["channel"]),
-            "product": str_column(np.array(PRODUCTS, dtype=object), tx["product"]),
-        }
-    )
-
-    # --- events -------------------------------------------------------------------------
-    span = book.end - book.start + 1
-    years = span / DAYS_PER_YEAR
-    parts: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []  # customer, day, type, channel
-
-    # purchases: new policies, add-on purchases, later-added subscriptions
-    new_c = np.flatnonzero(book.new)
-    is_addon = tx["product"] >= 3
-    p_cust = np.concatenate([new_c, tx["customer"][is_addon], added_owner])
-    p_day = np.concatenate([book.start[new_c], tx["day"][is_addon], added_day])
-    p_chan = np.concatenate(
-        [
-            _ACQ_TO_CHANNEL[book.acquisition[new_c]],
-            tx["channel"][is_addon],
-            _row_channels(rng, book, added_owner),
-        ]
-    )
-    parts.append((p_cust, p_day, EVENT_TYPES.index("purchase"), p_chan))
-
-    # quotes before each purchase (comparison shoppers quote more)
-    first_policy = np.arange(p_cust.size) < new_c.size
-    n_quotes = rng.poisson(spec.QUOTES_PER_PURCHASE[seg[p_cust]]) + first_policy
-    q_cust = np.repeat(p_cust, n_quotes)
-    q_day = np.repeat(p_day, n_quotes) - rng.integers(1, 15, q_cust.size)
-    q_cust, q_day = q_cust[q_day >= 0], q_day[q_day >= 0]
-    parts.append((q_cust, q_day, EVENT_TYPES.index("quote"), _row_channels(rng, book, q_cust)))
-
-    # visits to web or app
-    v_count = rng.poisson(spec.VISIT_RATE[seg] * years)
-    v_cust = np.repeat(np.arange(n), v_count)
-    v_day = book.start[v_cust] + (rng.random(v_cust.size) * span[v_cust]).astype(np.int64)
-    web_app = (
-        spec.PURCHASE_CHANNEL_PROB[:, 1:3] / spec.PURCHASE_CHANNEL_PROB[:, 1:3].sum(axis=1)[:, None]
-    )
-    v_chan = 1 + _by_segment(rng, seg[v_cust], web_app)
-    parts.append((v_cust, v_day, EVENT_TYPES.index("visit"), v_chan))
-
-    # support contacts (drive cost to serve)
-    s_rate = rng.gamma(2.0, spec.SUPPORT_RATE[seg] / 2.0)
-    s_count = rng.poisson(s_rate * years)
-    s_cust = np.repeat(np.arange(n), s_count)
-    s_day = book.start[s_cust] + (rng.random(s_cust.size) * span[s_cust]).astype(np.int64)
-    parts.append(
-        (
-            s_cust,
-            s_day,
-            EVENT_TYPES.index("support"),
-            _by_segment(rng, seg[s_cust], spec.SUPPORT_CHANNEL_PROB),
-        )
-    )
-
-    # cancellations at lapse
-    c_cust = np.flatnonzero(book.lapsed)
-    parts.append(
-        (
-            c_cust,
-            book.end[c_cust],
-            EVENT_TYPES.index("cancellation"),
-            _by_segment(rng, seg[c_cust], spec.SUPPORT_CHANNEL_PROB),
-        )
-    )
-
-    e_cust = np.concatenate([p[0] for p in parts])
-    e_day = np.concatenate([p[1] for p in parts])
-    e_type = np.concatenate([np.full(p[0].size, p[2]) for p in parts])
-    e_chan = np.concatenate([p[3] for p in parts])
-    seconds = rng.integers(7 * 3600, 22 * 3600, e_cust.size)
-    # Cancellations end the day.
-    seconds = np.where(e_type == EVENT_TYPES.index("cancellation"), 23 * 3600, seconds)
-    stamp = e_day * 86_400 + seconds
-    order = np.argsort(e_cust * (10**9) + stamp, kind="stable")
-    events = pd.DataFrame(
-        {
-            "customer_id": str_column(customer_ids, e_cust[order]),
-            "timestamp": (w0.astype("datetime64[s]") + stamp[order]).astype("datetime64[ns]"),
-            "event_type": str_column(np.array(EVENT_TYPES, dtype=object), e_type[order]),
-            "channel": str_column(channels, e_chan[order]),
-        }
-    )
-    return transactions, events
+    parts = _purchase_events(rng, book, tx, added_owner, added_day) + _activity_events(rng, book)
+    return _transactions_frame(tx, customer_ids, w0), _events_frame(rng, parts, customer_ids, w0)

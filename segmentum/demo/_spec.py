@@ -568,3 +568,46 @@ VISIT_RATE: Final[np.ndarray] = np.array([14.0, 9.0, 1.5, 4.0, 4.0, 5.0])
 SUPPORT_RATE: Final[np.ndarray] = np.array([0.6, 1.0, 2.2, 1.8, 1.4, 5.5])
 QUOTES_PER_PURCHASE: Final[np.ndarray] = np.array([0.8, 3.0, 0.3, 1.0, 0.7, 2.0])
 CLAIM_RATE: Final[np.ndarray] = np.array([0.07, 0.06, 0.07, 0.10, 0.07, 0.18])
+
+# ---------------------------------------------------------------------------------------------
+# planted economics: growth, renewals, the insurer's cost rules and its own brand
+# ---------------------------------------------------------------------------------------------
+NEW_CUSTOMER_TREND: Final[np.ndarray] = np.array([0.9, 0.0, -1.2, 0.5, 0.3, -0.4])
+"""Yearly log-growth of each segment's inflow of new customers: new customers' start days are
+drawn from a density proportional to ``exp(trend * years since the window start)``, so the
+digital self-servers arrive ever faster and new agent-loyal customers dry up. Together with
+the lapse hazards this is each segment's planted revenue growth (see
+:func:`segmentum.demo._economics.planted_economics`)."""
+RENEWAL_INCREASE: Final[float] = 1.05
+"""Premiums rise by this factor at each renewal seen inside the window."""
+ANNUAL_PAYMENT_FACTOR: Final[float] = 0.95
+"""An annual payment is this share of twelve monthly ones (pay-in-full discount)."""
+LATER_LINE_SHARE: Final[float] = 0.3
+"""Share of roadside and home lines added after the customer's start (add-on purchases)."""
+LATER_LINE_DELAY_DAYS: Final[float] = 365.0
+"""Mean delay (exponential) from a customer's start to a later-added line."""
+RISK_SD: Final[float] = 0.25
+"""Log-sd of a customer's individual risk loading on the auto premium."""
+LINE_PRICE_SD: Final[float] = 0.15
+"""Log-sd of home and roadside prices between customers."""
+ADDON_PRICE_SD: Final[float] = 0.3
+"""Log-sd of add-on prices."""
+ACQUISITION_COST_SD: Final[float] = 0.3
+"""Log-sd of a customer's acquisition cost around the channel's cost."""
+SUPPORT_SHAPE: Final[float] = 2.0
+"""Gamma shape of the individual support-contact rate (mean ``SUPPORT_RATE``)."""
+
+# The demo insurer's cost-to-serve rules (its [value.cost] table): handling per payment, per
+# support contact, and per transaction by channel (agents cost most, the app least).
+COST_PER_PAYMENT: Final[float] = 1.0
+COST_PER_SUPPORT_CONTACT: Final[float] = 12.0
+CHANNEL_COSTS: Final = MappingProxyType({"agent": 6.0, "phone": 3.0, "web": 0.5, "app": 0.3})
+
+OUR_BRAND: Final[str] = "Acme Mutual"
+"""The demo insurer's own brand among the rated ones (the project's ``[valuation] our_brand``):
+an agent-led incumbent, strong on agents, coverage and bundles, weak online."""
+
+SURVEY_SCALE: Final[tuple[int, int]] = (1, 7)
+"""Answer scale of the need items (7-point Likert)."""
+RATING_SCALE: Final[tuple[int, int]] = (1, 5)
+"""Scale of the competitor ratings."""

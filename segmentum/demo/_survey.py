@@ -8,8 +8,10 @@ import pandas as pd
 from segmentum.demo import _spec as spec
 from segmentum.demo._frames import str_column
 
-LIKERT_MIN = 1
-LIKERT_MAX = 7
+LIKERT_MIN, LIKERT_MAX = spec.SURVEY_SCALE
+# Competitor ratings: a respondent's halo per brand, and noise per brand and need.
+RATING_HALO_SD = 0.35
+RATING_NOISE_SD = 0.75
 # Latent noise and respondent styles, calibrated so that centring + k-means recovers the
 # planted segments (ARI about 0.9) while raw answers do visibly worse.
 ITEM_NOISE_SD = 1.05
@@ -231,9 +233,13 @@ def make_competitor_ratings(
     n_brands = len(spec.BRANDS)
     n_needs = len(spec.NEED_COLUMNS)
     means = spec.brand_means()
-    halo = spec.BRAND_HALO[segment] + rng.normal(0.0, 0.35, (n, n_brands))
-    latent = means[None, :, :] + halo[:, :, None] + rng.normal(0.0, 0.75, (n, n_brands, n_needs))
-    rating = np.clip(np.rint(latent), 1, 5).astype(np.int64).ravel()
+    halo = spec.BRAND_HALO[segment] + rng.normal(0.0, RATING_HALO_SD, (n, n_brands))
+    latent = (
+        means[None, :, :]
+        + halo[:, :, None]
+        + rng.normal(0.0, RATING_NOISE_SD, (n, n_brands, n_needs))
+    )
+    rating = np.clip(np.rint(latent), *spec.RATING_SCALE).astype(np.int64).ravel()
     resp_code = np.repeat(np.arange(n), n_brands * n_needs)
     brand_code = np.tile(np.repeat(np.arange(n_brands), n_needs), n)
     need_code = np.tile(np.arange(n_needs), n * n_brands)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from segmentum.demo import _spec as spec
 from segmentum.demo._commerce import make_book, make_customers, make_transactions_and_events
+from segmentum.demo._economics import truth_economics
 from segmentum.demo._frames import str_column
 from segmentum.demo._gtm import write_gtm
 from segmentum.demo._offers import make_offers
@@ -171,8 +172,12 @@ class Market:
         -------
         dict
             ``seed``, ``white_space_need``, ``segments`` (planted shares),
-            ``defining_needs``, ``analysis_date`` (ISO date) and, for the offers, ``acceptance``
-            (planted rate per segment x stage x offer) and ``best_offer``.
+            ``defining_needs``, ``analysis_date`` (ISO date), ``value_ranking`` (planted
+            segment names, most attractive first, under the default valuation weights),
+            ``our_brand`` and ``economics`` (each segment's planted drivers and expected
+            economics per customer, with its planted ``rank`` and ``score``; see
+            :func:`segmentum.demo._economics.planted_economics`) and, for the offers,
+            ``acceptance`` (planted rate per segment x stage x offer) and ``best_offer``.
         """
         return {
             "seed": self.seed,
@@ -180,6 +185,7 @@ class Market:
             "segments": self.segment_shares,
             "defining_needs": self.defining_needs,
             "analysis_date": self.analysis_date.strftime("%Y-%m-%d"),
+            **truth_economics(),
             **self.offer_truth,
         }
 
@@ -318,7 +324,8 @@ def write_market(market: Market, folder: Path) -> dict[str, Path]:
 
     Layout: ``folder/data/<table>.parquet`` for the five data tables, and
     ``folder/truth.parquet`` plus ``folder/truth.json`` (seed, white-space need, planted
-    segment shares, defining needs, analysis date) beside the data.
+    segment shares, defining needs, analysis date, planted economics and value ranking)
+    beside the data.
 
     Parameters
     ----------

@@ -7,6 +7,7 @@ from typing import Any
 
 from segmentum.data.init import render_project
 from segmentum.data.project import Sources
+from segmentum.demo import _spec as spec
 from segmentum.demo._gtm import GTM_ROLES, GTM_SETTINGS
 
 #: Stage settings of the demo project (the same defaults a user gets, stated openly).
@@ -16,9 +17,9 @@ DEMO_SETTINGS: dict[str, dict[str, Any]] = {
         # Cost-to-serve rules of the demo insurer: handling per payment, per support contact,
         # and per transaction by channel (agents cost most, the app least).
         "cost": {
-            "cost_per_order": 1.0,
-            "cost_per_support_contact": 12.0,
-            "channel_costs": {"agent": 6.0, "phone": 3.0, "web": 0.5, "app": 0.3},
+            "cost_per_order": spec.COST_PER_PAYMENT,
+            "cost_per_support_contact": spec.COST_PER_SUPPORT_CONTACT,
+            "channel_costs": dict(spec.CHANNEL_COSTS),
         },
     },
     "segments": {
@@ -28,6 +29,16 @@ DEMO_SETTINGS: dict[str, dict[str, Any]] = {
         "n_boot": 50,
         "min_segment_share": 0.05,
     },
+    # The demo insurer's own brand among the rated ones: competitiveness is ours against the
+    # best competitor on each segment's defining needs.
+    "valuation": {"our_brand": spec.OUR_BRAND},
+}
+
+#: Answer scales of the demo's rated items, declared so that ingest checks them (and need
+#: not infer them): the need items and the competitor ratings.
+DEMO_SCALES: dict[str, list[int]] = {
+    "survey": list(spec.SURVEY_SCALE),
+    "competitor_ratings": list(spec.RATING_SCALE),
 }
 
 
@@ -58,6 +69,8 @@ def write_demo_project(
             continue
         rel = Path(paths[table]).resolve().relative_to(folder.resolve()).as_posix()
         sources[table] = {"path": rel, **_roles_for(table, roles[table])}
+        if table in DEMO_SCALES:
+            sources[table]["scale"] = DEMO_SCALES[table]
     text = render_project(
         sources,
         name="Demo: auto insurance market",
