@@ -537,12 +537,15 @@ def _evidence(seg: NeedsSegmenter, relabel: dict[int, int]) -> dict[str, Any]:
         choice["next_k"]["split"] = relabel.get(
             choice["next_k"]["split"], choice["next_k"]["split"]
         )
+    shape = _relabel_shape(seg.shape_, relabel)
+    if shape is not None and seg.choice_.mixture is not None:
+        shape["mixture"] = seg.choice_.mixture
     return {
         "k": int(seg.n_segments_),
-        "stability": _json_float(row["stability_median"]),
+        "stability": _json_float(seg.stability_),
         "null_median": _json_float(row["null_median"]),
         "null_q95": _json_float(row["null_q95"]),
-        "min_segment_jaccard": _json_float(row["min_segment_jaccard"]),
+        "min_segment_jaccard": _json_float(st["jaccard_mean"].min()),
         "dispersion_gap": _json_float(row["dispersion_gap"]),
         "hopkins": _json_float(seg.tendency_["hopkins"]),
         "hopkins_vs_null": _json_float(seg.tendency_["hopkins_vs_null"]),
@@ -554,6 +557,7 @@ def _evidence(seg: NeedsSegmenter, relabel: dict[int, int]) -> dict[str, Any]:
             for r in st.itertuples()
         },
         "choice": choice,
+        "shape": shape,
         "per_k": per_k,
         "n_boot": int(seg.n_boot),
         "n_null": int(seg.n_null),
@@ -563,6 +567,21 @@ def _evidence(seg: NeedsSegmenter, relabel: dict[int, int]) -> dict[str, Any]:
             "segment_jaccard": JACCARD_DOUBTFUL,
             "natural_ari": NATURAL_ARI,
         },
+    }
+
+
+def _relabel_shape(shape: dict[str, Any] | None, relabel: dict[int, int]) -> dict | None:
+    """The shape checks' evidence (``NeedsSegmenter.shape_``) in the stage's numbering."""
+    if shape is None:
+        return None
+    return {
+        "cut_pairs": [sorted(relabel.get(a, a) for a in pair) for pair in shape["cut_pairs"]],
+        "hidden": [
+            {"segment": relabel.get(h["segment"], h["segment"]), "share": h["share"]}
+            for h in shape["hidden"]
+        ],
+        "max_pair_ridge": _json_float(shape["max_pair_ridge"]),
+        "min_hidden_dip": _json_float(shape["min_hidden_dip"]),
     }
 
 

@@ -23,6 +23,23 @@ The practice (Dolnicar, Grün & Leisch 2018, ch. 2.3 and 7.5; Ernst & Dolnicar 2
   when no k passes — the segments are then a choice, not a discovery, and the stage still
   delivers the most segments that come back better than chance (above the null band, no
   segment dissolved), or the k most stable relative to its null.
+
+k-means sees neither elongated shapes nor unequal sizes. Where the basis is interval-scaled
+(every item with at least five answers; not on binary items, whose projections have no
+density to read), each k-means solution is checked for density dips on one-dimensional
+projections (Hennig 2010's ridgeline idea for merging mixture components):
+
+- two segments with no dip between them are one group *cut in two*: the solution is not
+  natural, and the choice steps down to the largest reproducible k whose segments are all
+  separated and hide nothing (k-means cuts elongated groups into reproducible pieces);
+- a segment whose density dips inside it, with a sizeable group beyond the dip, *hides a
+  group*: the verdict is constructive (the count misses structure the data show). The
+  estimator then splits it at the dip and refits a diagonal Gaussian mixture from the
+  split partition (a mixture allows segments of unequal sizes; Fraley & Raftery 2002),
+  repeating while a segment still hides a group; the mixture's partition is delivered when
+  every segment is separated, none is under the smallest-segment share and its bootstrap
+  refits pass the same reproducibility test against the null band (``mixture_separates``),
+  with its BIC beside that of the mixture started from k-means' partition.
 """
 
 from __future__ import annotations
@@ -120,6 +137,151 @@ def hopkins(
     return float(u / (u + w)) if u + w > 0 else 0.5
 
 
+# -- shape: density gaps between and within segments ------------------------------------
+# k-means sees neither unequal sizes nor elongated shapes: it cuts an elongated group in two
+# (reproducibly) and merges a small group into a neighbour beside a dominant one. Where
+# the basis is interval-scaled (every item with at least SHAPE_MIN_LEVELS answers), the
+# partition is checked on one-dimensional projections, the way Hennig (2010) merges
+# mixture components: two segments are one group cut in two when their union shows no dip
+# in density between the two centres (ridgeline ratio ≥ NO_GAP); a segment hides a
+# separate group when, along one of its first principal axes, its density dips below
+# GAP of the smaller side's peak with at least HIDDEN_MIN_SHARE of all respondents there.
+SHAPE_MIN_LEVELS = 5
+NO_GAP = 0.8
+GAP = 0.5
+HIDDEN_MIN_SHARE = 0.02
+_SHAPE_MAX_ROWS = 2000
+_GRID = 64
+
+
+def interval_basis(x: np.ndarray) -> bool:
+    """Whether every column has at least ``SHAPE_MIN_LEVELS`` distinct values (the shape
+    checks read densities of projections; binary or three-point items have none)."""
+    if x.ndim != 2 or x.shape[1] == 0 or len(x) < 20:
+        return False
+    return all(len(np.unique(x[:, j])) >= SHAPE_MIN_LEVELS for j in range(x.shape[1]))
+
+
+def _kde(p: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Gaussian kernel density of ``p`` on ``grid`` (Silverman's robust bandwidth)."""
+    sd = float(np.std(p))
+    iqr = float(np.subtract(*np.quantile(p, [0.75, 0.25]))) / 1.34
+    h = 0.9 * (min(sd, iqr) if iqr > 0 else sd) * len(p) ** -0.2
+    if h <= 0:
+        return np.ones(len(grid))
+    z = (grid[:, None] - p[None, :]) / h
+    return np.exp(-0.5 * z * z).sum(axis=1)
+
+
+def pair_ridge(xa: np.ndarray, xb: np.ndarray) -> float:
+    """Ridgeline ratio of two segments: the lowest density of their union between the two
+    centres, projected on the line through them, over the lower of the densities at the
+    centres (about 1: no dip, one group cut in two; near 0: a clear gap)."""
+    w = xb.mean(axis=0) - xa.mean(axis=0)
+    if not np.any(w):
+        return 1.0
+    pa, pb = xa @ w, xb @ w
+    grid = np.linspace(pa.mean(), pb.mean(), 41)
+    dens = _kde(np.concatenate([pa, pb]), grid)
+    ends = min(dens[0], dens[-1])
+    return float(dens.min() / ends) if ends > 0 else 1.0
+
+
+def hidden_dip(xs: np.ndarray, min_rows: int, n_axes: int = 3) -> tuple[float, float]:
+    """The deepest density dip inside one segment along its first ``n_axes`` principal
+    axes, with at least ``min_rows`` rows on either side: (ratio of the density at the dip
+    to the lower of the two sides' peaks, rows on the smaller side / rows of the segment).
+    (1.0, 0.0) when the segment is too small to hold two such groups."""
+    ratio, side = _deepest_dip(xs, min_rows, n_axes)
+    if side is None:
+        return 1.0, 0.0
+    return ratio, float(min(side.sum(), len(side) - side.sum()) / len(side))
+
+
+def split_at_dip(xs: np.ndarray, min_rows: int, n_axes: int = 3) -> np.ndarray | None:
+    """The rows of one segment beyond its deepest density dip (a boolean mask; see
+    :func:`hidden_dip`), or None when it has no such dip."""
+    return _deepest_dip(xs, min_rows, n_axes)[1]
+
+
+def _deepest_dip(xs: np.ndarray, min_rows: int, n_axes: int) -> tuple[float, np.ndarray | None]:
+    n = len(xs)
+    if n < 2 * min_rows or n < 4:
+        return 1.0, None
+    c = xs - xs.mean(axis=0)
+    _, _, vt = np.linalg.svd(c, full_matrices=False)
+    best, side = 1.0, None
+    for axis in vt[:n_axes]:
+        p = c @ axis
+        grid = np.linspace(*np.quantile(p, [0.005, 0.995]), _GRID)
+        dens = _kde(p, grid)
+        left = np.searchsorted(np.sort(p), grid)  # rows left of each grid point
+        ok = (left >= min_rows) & (n - left >= min_rows)
+        if not ok.any():
+            continue
+        peak_l = np.maximum.accumulate(dens)
+        peak_r = np.maximum.accumulate(dens[::-1])[::-1]
+        ratio = np.where(ok, dens / np.maximum(np.minimum(peak_l, peak_r), 1e-300), np.inf)
+        i = int(np.argmin(ratio))
+        if ratio[i] < best:
+            best, side = float(ratio[i]), p > grid[i]
+    return best, side
+
+
+def hidden_min_rows(n: int) -> int:
+    """Rows a hidden group needs on either side of a dip: 2 % of ``n``, at least 10."""
+    return max(10, int(np.ceil(HIDDEN_MIN_SHARE * n)))
+
+
+def mixture_structure(stats: dict[str, float], null_row: pd.Series | None) -> str | None:
+    """Verdict for the mixture refinement's partition (every segment separated from every
+    other, none hiding a group) from its bootstrap figures: ``natural`` when near-perfectly
+    stable with every segment highly stable, ``reproducible`` when the reproducibility
+    test passes (the same thresholds and null band as k-means at that k), else None."""
+    s, q25, jac = stats["stability_median"], stats["stability_q25"], stats["min_segment_jaccard"]
+    ok = s >= STABLE_ARI and q25 >= STABLE_ARI_Q25 and jac >= JACCARD_DOUBTFUL
+    if null_row is not None and np.isfinite(null_row["null_q95"]):
+        ok = ok and s >= null_row["null_q95"] and s >= null_row["null_median"] + NULL_MARGIN
+    if not ok:
+        return None
+    return "natural" if s >= NATURAL_ARI and jac >= JACCARD_HIGHLY_STABLE else "reproducible"
+
+
+def shape_evidence(x: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """Density gaps of a partition (0-based ``labels``): ``cut_pairs`` (segment pairs with no
+    dip between them), ``hidden`` (segments that hide a separate group, with the group's
+    share of all rows), ``max_pair_ridge`` and ``min_hidden_dip``. Large data are
+    subsampled to ``_SHAPE_MAX_ROWS`` rows (the same rows for every k)."""
+    n = len(x)
+    if n > _SHAPE_MAX_ROWS:
+        keep = np.sort(np.random.default_rng(seed).choice(n, _SHAPE_MAX_ROWS, replace=False))
+        x, labels = x[keep], labels[keep]
+        n = _SHAPE_MAX_ROWS
+    k = int(labels.max()) + 1
+    groups = [x[labels == c] for c in range(k)]
+    cut, ridges = [], []
+    for i in range(k):
+        for j in range(i + 1, k):
+            if len(groups[i]) and len(groups[j]):
+                r = pair_ridge(groups[i], groups[j])
+                ridges.append(r)
+                if r >= NO_GAP:
+                    cut.append((i, j))
+    min_rows = hidden_min_rows(n)
+    hidden, dips = [], []
+    for c, g in enumerate(groups):
+        d, sh = hidden_dip(g, min_rows)
+        dips.append(d)
+        if d < GAP:
+            hidden.append((c, sh * len(g) / n))
+    return {
+        "cut_pairs": cut,
+        "hidden": hidden,
+        "max_pair_ridge": max(ridges) if ridges else float("nan"),
+        "min_hidden_dip": min(dips) if dips else float("nan"),
+    }
+
+
 @dataclass(frozen=True)
 class Choice:
     """The choice of k and the structure verdict, as data.
@@ -147,6 +309,17 @@ class Choice:
         What k + 1 does: ``k``, ``split`` (segment of k that it splits, 1-based, or None),
         ``stability``, ``min_jaccard``, ``reproducible``, ``min_segment_share``.
     reproducible_k : list of int
+    caveat : str or None
+        What the shape checks (interval-scaled bases, k-means) say against the delivered
+        solution: ``"hidden_group"`` (a segment hides a separate group: the verdict is
+        constructive), ``"cut_in_two"`` (two segments are one group cut in two: not
+        natural), or None.
+    mixture : dict or None
+        Where k-means' choice hid a group and a Gaussian mixture started from the split
+        segments separates every segment (``reason="mixture_separates"``): ``from_k``
+        (k-means' k), ``k``, ``stability_median``, ``stability_q25``,
+        ``min_segment_jaccard``, ``bic`` and ``bic_from_k`` (the diagonal mixture's BIC at
+        its k and started from k-means' partition).
     """
 
     k: int
@@ -157,6 +330,8 @@ class Choice:
     runner_up: int | None
     next_k: dict[str, Any] | None
     reproducible_k: list[int] = field(default_factory=list)
+    caveat: str | None = None
+    mixture: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +343,8 @@ class Choice:
             "runner_up": self.runner_up,
             "next_k": self.next_k,
             "reproducible_k": list(self.reproducible_k),
+            "caveat": self.caveat,
+            "mixture": self.mixture,
         }
 
 
@@ -274,6 +451,7 @@ def choose(
                 if not (clearly and (partial or perfect)):
                     break
                 k_rec, reason = int(prev["k"]), "smaller_more_stable"
+            k_rec, reason = _separated(sel, rep_k, k_rec, reason)
             others = [k for k in rep_k if k != k_rec]
             runner = min(others, key=lambda k: (abs(k - k_rec), -k)) if others else None
         else:
@@ -305,8 +483,10 @@ def choose(
     k = int(pinned) if pinned is not None else k_rec
 
     def verdict(kk: int) -> str:
-        if kk not in rep_k:
+        if kk not in rep_k or _shape(sel, kk) == "hidden_group":
             return "constructive"
+        if _shape(sel, kk) == "cut_in_two":
+            return "reproducible"
         return "natural" if _is_natural(sel, kk) else "reproducible"
 
     nxt = sel.loc[sel["k"] == k + 1]
@@ -331,7 +511,33 @@ def choose(
         runner_up=runner,
         next_k=next_k,
         reproducible_k=rep_k,
+        caveat=_shape(sel, k) if have_stab else None,
     )
+
+
+def _shape(sel: pd.DataFrame, k: int) -> str | None:
+    """The shape checks' objection to solution k, if any (None where they did not run)."""
+    if "hidden_groups" not in sel or "cut_pairs" not in sel:
+        return None
+    row = _row(sel, k)
+    if np.isfinite(row["hidden_groups"]) and row["hidden_groups"] > 0:
+        return "hidden_group"
+    if np.isfinite(row["cut_pairs"]) and row["cut_pairs"] > 0:
+        return "cut_in_two"
+    return None
+
+
+def _separated(sel: pd.DataFrame, rep_k: list[int], k_rec: int, reason: str) -> tuple[int, str]:
+    """Where solution ``k_rec`` cuts a group in two (no density dip between two of its
+    segments) and a smaller reproducible solution has every segment separated from every
+    other and none hiding a group: the largest such solution (k-means cuts elongated groups
+    into reproducible pieces; more pieces are not more structure)."""
+    if _shape(sel, k_rec) != "cut_in_two":
+        return k_rec, reason
+    clean = [k for k in rep_k if k < k_rec and _shape(sel, k) is None]
+    if not clean:
+        return k_rec, reason
+    return max(clean), "largest_separated"
 
 
 def _num(x: Any) -> float | None:
@@ -357,6 +563,15 @@ _REASONS = {
     ),
     "no_stability": "the best fit index (no bootstrap stability computed)",
     "lowest_bic_reproducible": "the lowest BIC among the reproducible numbers of segments",
+    "mixture_separates": (
+        "k-means merges a smaller group into a larger segment; a Gaussian mixture, which "
+        "allows segments of unequal sizes, started from the split segments separates every "
+        "segment by a dip in density, and its segments come back in bootstrap refits"
+    ),
+    "largest_separated": (
+        "the largest reproducible number of segments whose segments are all separated by a "
+        "dip in density (more segments cut a group in two)"
+    ),
 }
 
 ADVICE_CONSTRUCTIVE = (
@@ -382,6 +597,8 @@ def recommendation_text(choice: Choice, sel: pd.DataFrame, min_share: float) -> 
     """One sentence for the choice of k: the reason, the runner-up, what k + 1 does."""
     have_stab = bool(sel["stability_median"].notna().any())
     k_rec = choice.k_recommended
+    if choice.reason == "mixture_separates" and choice.mixture is not None:
+        return _mixture_text(choice.mixture, sel)
     why = _REASONS.get(choice.reason if choice.reason != "pinned" else _rec_reason(choice, sel))
     if why is None:
         why = _REASONS["largest_reproducible"]
@@ -409,6 +626,21 @@ def recommendation_text(choice: Choice, sel: pd.DataFrame, min_share: float) -> 
             + "."
         )
     return text + "."
+
+
+def _mixture_text(mix: dict[str, Any], sel: pd.DataFrame) -> str:
+    """The recommendation where the mixture refinement is delivered: what was compared."""
+    k, k0 = mix["k"], mix["from_k"]
+    null = _row(sel, k)
+    band = f", null band up to {null['null_q95']:.2f}" if np.isfinite(null["null_q95"]) else ""
+    return (
+        f"k = {k}: {_REASONS['mixture_separates']} (median ARI "
+        f"{mix['stability_median']:.2f} over bootstrap refits{band}; least stable segment "
+        f"{mix['min_segment_jaccard']:.2f}). A mixture with unequal sizes fits {k} segments "
+        f"much better than {k0} (diagonal-covariance BIC {mix['bic']:,.0f} against "
+        f"{mix['bic_from_k']:,.0f} started from k-means' {k0} segments); runner-up k = "
+        f"{k0}, k-means' choice ({_ari(sel, k0)})."
+    )
 
 
 def _rec_reason(choice: Choice, sel: pd.DataFrame) -> str:
@@ -446,6 +678,23 @@ def verdict_text(structure: str, k: int, evidence: dict[str, Any]) -> str:
         if jac is not None:
             fig += f"; the least stable segment {jac:.2f}"
         fig += ")"
+    shape = _shape_text(evidence.get("shape"))
+    if structure == "constructive" and (evidence.get("shape") or {}).get("hidden"):
+        return (
+            f"These {k} segments come back when the analysis is repeated{fig}, but they miss "
+            f"a group the data show, so their number is a choice: the segments are "
+            f"constructive, not groups found in the data. {shape} Pin k by usefulness to the "
+            "business (n_segments)"
+            + (
+                ", or accept smaller segments (min_segment_share) to get the mixture's."
+                if "stability_median" not in (evidence["shape"].get("mixture") or {"x": 0})
+                else "."
+            )
+        )
+    return _verdict_words(structure, k, fig) + (f" {shape}" if shape else "")
+
+
+def _verdict_words(structure: str, k: int, fig: str) -> str:
     if structure == "natural":
         return (
             f"These data have natural segments: {k} distinct groups of respondents that any "
@@ -463,3 +712,35 @@ def verdict_text(structure: str, k: int, evidence: dict[str, Any]) -> str:
         f"constructive — one useful way of dividing the market, not groups found in the "
         f"data{fig}. {ADVICE_CONSTRUCTIVE}"
     )
+
+
+def _shape_text(shape: dict[str, Any] | None) -> str:
+    """What the density checks say against the delivered segments, in words ('' if nothing)."""
+    if not shape:
+        return ""
+    out = []
+    for h in shape.get("hidden", []):
+        out.append(
+            f"Segment {h['segment']} hides a separate group of about {h['share']:.0%} of "
+            "respondents (a dip in density inside it) that k-means does not isolate (it "
+            "rarely does beside a dominant segment)"
+        )
+    for a, b in shape.get("cut_pairs", []):
+        out.append(
+            f"Segments {a} and {b} have no dip in density between them: one group cut in "
+            "two, not two natural groups"
+        )
+    text = "; ".join(out) + "." if out else ""
+    mix = shape.get("mixture")
+    if mix and not mix.get("delivered"):
+        why = (
+            f"its smallest segment holds {mix['min_segment_share']:.1%} of respondents, under "
+            "the smallest-segment rule"
+            if "stability_median" not in mix
+            else "its segments do not come back reproducibly in bootstrap refits"
+        )
+        text += (
+            f" A Gaussian mixture started from the split segments separates {mix['k']} "
+            f"segments, but {why}."
+        )
+    return text
