@@ -8,7 +8,7 @@ empty while open) at a planted conversion rate per source.
 
 ``channels``: seed 001's choice in the insurer's words. Two events at the same cost:
 ``conference_a`` (10,000 visitors of a general fair, few of them in the segments the
-valuation will target: online self-service and coverage maximisers) and ``conference_b``
+valuation will target: the top two of the planted value ranking) and ``conference_b``
 (about 1,000 visitors of an app-and-gadgets show, most of them in those segments); and
 ``comparison_ads``, whose mix is given by descriptor (its visitors' source), not by segment.
 The segment numbers of the mix follow the run's canonical numbering (segments ordered by
@@ -38,15 +38,11 @@ PAST_SHARE: Final[float] = 0.4
 CONVERSION: Final = MappingProxyType(
     {"agent": 0.25, "web": 0.08, "app": 0.10, "comparison_site": 0.05, "phone": 0.15}
 )
-#: planted segments each conference's visitors come from (shares by planted segment name)
-CONFERENCE_A: Final = MappingProxyType(
-    {"price_driven": 0.45, "agent_loyal": 0.35, "worried_high_risk": 0.14,
-     "online_self_service": 0.03, "coverage_maximiser": 0.02, "bundler": 0.01}
-)  # fmt: skip
-CONFERENCE_B: Final = MappingProxyType(
-    {"online_self_service": 0.62, "coverage_maximiser": 0.25, "bundler": 0.05,
-     "price_driven": 0.04, "agent_loyal": 0.02, "worried_high_risk": 0.02}
-)  # fmt: skip
+#: each conference's visitors by planted segment, by rank in the planted value ranking
+#: (``truth.json``'s ``value_ranking``, the order the valuation stage recovers): B's come
+#: mostly from the two most attractive segments (the targets), A's from the least.
+CONFERENCE_A: Final[tuple[float, ...]] = (0.02, 0.03, 0.05, 0.30, 0.35, 0.25)
+CONFERENCE_B: Final[tuple[float, ...]] = (0.50, 0.35, 0.05, 0.04, 0.03, 0.03)
 
 GTM_ROLES: Final = MappingProxyType(
     {
@@ -63,10 +59,10 @@ GTM_ROLES: Final = MappingProxyType(
 """Column roles of the two tables, for the project file."""
 
 GTM_SETTINGS: Final = MappingProxyType(
-    {"budget": 20_000.0, "lead_threshold": 0.25, "audience_columns": ["region", "payment_plan"]}
+    {"budget": 20_000.0, "lead_threshold": 0.17, "audience_columns": ["region", "payment_plan"]}
 )
 """The demo's ``[activation]`` go-to-market settings: one conference's cost to spend, and a
-lead threshold that keeps most target-segment leads (a quarter of the targets' share)."""
+lead threshold that keeps most target-segment leads (they are a quarter of the market)."""
 
 
 def make_leads(seed: int, n_leads: int = N_LEADS) -> tuple[pd.DataFrame, np.ndarray]:
@@ -115,14 +111,17 @@ def _run_numbering(survey: pd.DataFrame, truth: pd.DataFrame) -> dict[str, int]:
 
 def make_channels(survey: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Seed 001's two conferences (mix by segment) and one ad buy (mix by descriptor)."""
+    from segmentum.demo._economics import value_ranking
+
     number = _run_numbering(survey, truth)
+    ranking = value_ranking()
     rows: list[dict[str, Any]] = [
         {"channel": "conference_a", "cost": 20_000.0, "audience": 10_000},
         {"channel": "conference_b", "cost": 20_000.0, "audience": 1_050},
         {"channel": "comparison_ads", "cost": 25_000.0, "audience": 8_000},
     ]
     for row, mix in zip(rows[:2], (CONFERENCE_A, CONFERENCE_B), strict=True):
-        for name, share in mix.items():
+        for name, share in zip(ranking, mix, strict=True):
             row[f"segment_{number[name]}"] = share
     rows[2]["source=comparison_site"] = 0.7
     rows[2]["source=web"] = 0.3
