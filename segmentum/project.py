@@ -369,13 +369,27 @@ class Project:
         html = render_report(
             sections,
             title=f"{self.config.project.name}: segmentation report",
-            subtitle=f"Run {manifest['run_id']} · seed {manifest['seed']} · "
-            f"analysis date {str(data.analysis_date)[:10]}",
+            subtitle=_subtitle(manifest, data, outcomes),
             manifest=manifest,
             json_path=tmp / "report.json",
         )
         (tmp / "report.html").write_text(html, encoding="utf-8")
         return RunResult(manifest["run_id"], tmp, manifest, assignments, outcomes, data, sections)
+
+
+def _subtitle(manifest: dict[str, Any], data: Ingested, outcomes: dict[str, StageOutcome]) -> str:
+    """The report's header line: run, seed and the analysis date where the run has one.
+
+    The date is the project's ``analysis_date`` or, when none is declared, the value stage's
+    (the last transaction day); a survey-only run has none, so none is printed.
+    """
+    parts = [f"Run {manifest['run_id']}", f"seed {manifest['seed']}"]
+    value = outcomes.get("value")
+    if data.analysis_date is not None:
+        parts.append(f"analysis date {str(data.analysis_date)[:10]}")
+    elif value is not None and value.status == "ran" and value.result.summary.get("analysis_date"):
+        parts.append(f"analysis date {value.result.summary['analysis_date']} (last transaction)")
+    return " · ".join(parts)
 
 
 def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:

@@ -151,3 +151,19 @@ def test_estimator_and_basis_defaults_agree_with_the_segments_settings() -> None
     basis = inspect.signature(prepare_basis).parameters
     for key in ("scale_correction", "reduce", "n_components", "impute"):
         assert basis[key].default == getattr(config, key), key
+
+
+def test_typing_tool_defaults_agree_with_the_valuation_settings() -> None:
+    from segmentum.valuation import ValuationConfig
+    from segmentum.valuation.typing_tool import build_typing_tool
+
+    config = ValuationConfig()
+    params = inspect.signature(build_typing_tool).parameters
+    pairs = {
+        "target": "target_accuracy",
+        "method": "typing_method",
+        "threshold": "unclassifiable_below",
+        "random_state": "random_state",
+    }
+    for arg, key in pairs.items():
+        assert params[arg].default == getattr(config, key), arg

@@ -576,6 +576,25 @@ class _Checker:
         """
         q = _quote(col)
         value = f"TRY_CAST({q} AS DOUBLE)"
+        checks = self._number_checks(col, role, allow_negative, positive, hint_negative)
+        kind = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, *_) in enumerate(checks))
+        rows = self.con.execute(
+            f"SELECT {ROW}, CAST({q} AS VARCHAR), kind FROM ("
+            f"SELECT {ROW}, {q}, CASE {kind} END AS kind FROM ("
+            f"SELECT {ROW}, {q}, trim(CAST({q} AS VARCHAR)) AS t, {value} AS v FROM {self.raw}"
+            f")) WHERE kind IS NOT NULL ORDER BY {ROW}"
+        ).fetchall()
+        for row, cell, i in rows:
+            _, reason, expected, show = checks[i]
+            shown = None if cell is None or not show else str(cell)
+            self.problems.append((int(row), col, shown, reason, expected))
+
+    def _number_checks(
+        self, col: str, role: str, allow_negative: bool, positive: bool, hint_negative: str
+    ) -> list[tuple[str, str, str, bool]]:
+        """The checks :meth:`check_number` runs on ``col`` for ``role``, in order: SQL
+        condition, reason, what was expected, whether to show the cell's value."""
+        value = f"TRY_CAST({_quote(col)} AS DOUBLE)"
         finite = f"{value} IS NOT NULL AND isfinite({value})"  # for the median, on raw
         # The conditions below read t (the cell as text, trimmed) and v (the cell as a
         # number), computed once per row.
@@ -644,17 +663,7 @@ class _Checker:
                     True,
                 )
             )
-        kind = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, *_) in enumerate(checks))
-        rows = self.con.execute(
-            f"SELECT {ROW}, CAST({q} AS VARCHAR), kind FROM ("
-            f"SELECT {ROW}, {q}, CASE {kind} END AS kind FROM ("
-            f"SELECT {ROW}, {q}, trim(CAST({q} AS VARCHAR)) AS t, {value} AS v FROM {self.raw}"
-            f")) WHERE kind IS NOT NULL ORDER BY {ROW}"
-        ).fetchall()
-        for row, cell, i in rows:
-            _, reason, expected, show = checks[i]
-            shown = None if cell is None or not show else str(cell)
-            self.problems.append((int(row), col, shown, reason, expected))
+        return checks
 
     def timestamp_expr(self, col: str, date_format: str | None) -> str:
         q = _quote(col)

@@ -217,46 +217,68 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
                 roles[role] = lower[role]
         return Guess("transactions", rel, roles)
     if len(scales) + len(binaries) >= 4:
-        rid = next((n for n in ids if "resp" in n.lower()), ids[0] if ids else None)
-        roles = {"id": rid} if rid else {}
-        g = Guess("survey", rel, roles)
-        if rid is None:
-            g.notes.append("no id column found: respondents are numbered by row")
-        other_ids = [n for n in ids if n != rid and "cust" in n.lower()]
-        if other_ids:
-            roles["customer_id"] = other_ids[0]
-        weight = next((n for n in names if _WEIGHT.match(n)), None)
-        if weight:
-            roles["weight"] = weight
-        descriptors = [
-            c["name"]
-            for c in cols
-            if _DESCRIPTOR.search(c["name"]) and c["name"] not in ids and c["name"] != weight
-        ]
-        basis = [n for n in scales if n not in descriptors]
-        behaviours = [n for n in binaries if n not in descriptors and n != weight]
-        if not basis:  # an all-binary survey (pick-any perceptions): binaries are the basis
-            basis, behaviours = behaviours, []
-        roles["basis"] = basis
-        roles["behaviours"] = behaviours
-        scale, scale_notes = _survey_scale(cols, basis)
-        roles.update(scale)
-        g.notes.extend(scale_notes)
-        roles["descriptors"] = descriptors + [
-            c["name"]
-            for c in cols
-            if c["type"] == "VARCHAR"
-            and c["name"] not in ids
-            and c["name"] not in texts
-            and c["name"] not in descriptors
-            and c["name"] not in binaries
-            and c["distinct"] <= 30
-        ]
-        if texts:
-            roles["text"] = texts[0]
-        g.notes.append("basis = the needs the segments are built on; check the list")
-        return g
-    roles = {"id": customer_id or (ids[0] if ids else "customer_id")}
+        return _guess_survey(cols, rel, ids, scales, binaries, texts)
+    return _guess_customers(cols, rel, ids, customer_id)
+
+
+def _guess_survey(
+    cols: list[dict[str, Any]],
+    rel: str,
+    ids: list[str],
+    scales: list[str],
+    binaries: list[str],
+    texts: list[str],
+) -> Guess:
+    """A survey's roles: id, customer id, weight, basis, behaviours, scale, descriptors, text."""
+    names = [c["name"] for c in cols]
+    rid = next((n for n in ids if "resp" in n.lower()), ids[0] if ids else None)
+    roles: dict[str, Any] = {"id": rid} if rid else {}
+    g = Guess("survey", rel, roles)
+    if rid is None:
+        g.notes.append("no id column found: respondents are numbered by row")
+    other_ids = [n for n in ids if n != rid and "cust" in n.lower()]
+    if other_ids:
+        roles["customer_id"] = other_ids[0]
+    weight = next((n for n in names if _WEIGHT.match(n)), None)
+    if weight:
+        roles["weight"] = weight
+    descriptors = [
+        c["name"]
+        for c in cols
+        if _DESCRIPTOR.search(c["name"]) and c["name"] not in ids and c["name"] != weight
+    ]
+    basis = [n for n in scales if n not in descriptors]
+    behaviours = [n for n in binaries if n not in descriptors and n != weight]
+    if not basis:  # an all-binary survey (pick-any perceptions): binaries are the basis
+        basis, behaviours = behaviours, []
+    roles["basis"] = basis
+    roles["behaviours"] = behaviours
+    scale, scale_notes = _survey_scale(cols, basis)
+    roles.update(scale)
+    g.notes.extend(scale_notes)
+    roles["descriptors"] = descriptors + [
+        c["name"]
+        for c in cols
+        if c["type"] == "VARCHAR"
+        and c["name"] not in ids
+        and c["name"] not in texts
+        and c["name"] not in descriptors
+        and c["name"] not in binaries
+        and c["distinct"] <= 30
+    ]
+    if texts:
+        roles["text"] = texts[0]
+    g.notes.append("basis = the needs the segments are built on; check the list")
+    return g
+
+
+def _guess_customers(
+    cols: list[dict[str, Any]], rel: str, ids: list[str], customer_id: str | None
+) -> Guess:
+    """A customer table's roles: id, descriptors, acquisition cost, channel."""
+    names = [c["name"] for c in cols]
+    lower = {n.lower(): n for n in names}
+    roles: dict[str, Any] = {"id": customer_id or (ids[0] if ids else "customer_id")}
     roles["descriptors"] = [
         c["name"]
         for c in cols

@@ -230,6 +230,8 @@ def map_figure(
     return fig
 
 
+# long: one SVG drawn layer by layer in paint order (axes, points, gaps, arrows, segments,
+# brands); every layer reads the same px/py transform.
 def map_svg(
     smap: SegmentMap,
     *,

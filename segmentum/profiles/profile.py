@@ -239,33 +239,7 @@ def profile(
     wv = w.to_numpy()
     small = _untestable_segments(g, segs, min_size, warns)
 
-    records: list[dict[str, object]] = []
-    assoc: list[dict[str, object]] = []
-    kinds: dict[str, str] = {}
-    used: dict[Role, list[str]] = {"basis": [], "descriptor": [], "behaviour": [], "value": []}
-    for col, role in roles:
-        cls = classify(data[col], max_levels)
-        if cls is None:
-            n_lv = data[col].nunique()
-            warns.append(
-                f"{role} {col!r} has {n_lv} categories (more than max_levels={max_levels}): skipped; "
-                "group its levels first"
-            )
-            continue
-        kind, coded, levels = cls
-        if role == "value":
-            kind, coded, levels = "numeric", data[col].astype(float), ["mean"]
-        ok = coded.notna().to_numpy() & (wv > 0)
-        if ok.sum() == 0:
-            warns.append(f"{role} {col!r} has no answers: skipped")
-            continue
-        kinds[col] = kind
-        used[role].append(col)
-        rows, tests = _test_variable(
-            col, role, kind, coded.to_numpy()[ok], levels, g[ok], wv[ok], segs, small
-        )
-        records += rows
-        assoc += tests
+    records, assoc, kinds, used = _test_all(data, roles, g, wv, segs, small, max_levels, warns)
 
     table = pd.DataFrame.from_records(
         records, columns=[c for c in TABLE_COLUMNS if c not in ("p_adjusted", "significant")]
@@ -298,6 +272,49 @@ def profile(
         weights=w,
         warnings=tuple(warns),
     )
+
+
+def _test_all(
+    data: pd.DataFrame,
+    roles: list[tuple[str, Role]],
+    g: np.ndarray,
+    wv: np.ndarray,
+    segs: list[int],
+    small: list[int],
+    max_levels: int,
+    warns: list[str],
+) -> tuple[list[dict[str, object]], list[dict[str, object]], dict[str, str], dict[Role, list[str]]]:
+    """Classify and test every variable: the table rows, the association tests, each
+    variable's kind and the variables used per role (skipped ones are said in ``warns``)."""
+    records: list[dict[str, object]] = []
+    assoc: list[dict[str, object]] = []
+    kinds: dict[str, str] = {}
+    used: dict[Role, list[str]] = {"basis": [], "descriptor": [], "behaviour": [], "value": []}
+    for col, role in roles:
+        cls = classify(data[col], max_levels)
+        if cls is None:
+            n_lv = data[col].nunique()
+            warns.append(
+                f"{role} {col!r} has {n_lv} categories (more than max_levels={max_levels}): skipped; "
+                "group its levels first"
+            )
+            continue
+        kind, coded, levels = cls
+        if role == "value":
+            kind, coded, levels = "numeric", data[col].astype(float), ["mean"]
+        ok = coded.notna().to_numpy() & (wv > 0)
+        if ok.sum() == 0:
+            warns.append(f"{role} {col!r} has no answers: skipped")
+            continue
+        kinds[col] = kind
+        used[role].append(col)
+        rows, tests = _test_variable(
+            col, role, kind, coded.to_numpy()[ok], levels, g[ok], wv[ok], segs, small
+        )
+        records += rows
+        assoc += tests
+
+    return records, assoc, kinds, used
 
 
 def _link_value(frame: pd.DataFrame, value: pd.DataFrame, id_column: str | None) -> pd.DataFrame:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from segmentum.segments.config import DEFAULT_SEGMENTS as _DEFAULT
+
 ItemKind = Literal["likert", "binary", "categorical", "numeric"]
 ScaleCorrection = Literal["none", "center", "standardize"]
 
@@ -666,12 +668,12 @@ def prepare_basis(
     frame: pd.DataFrame,
     *,
     items: list[str] | None = None,
-    scale_correction: ScaleCorrection = "none",
+    scale_correction: ScaleCorrection = _DEFAULT.scale_correction,
     standardize: bool | Literal["auto"] = True,
-    reduce: Literal["pca", "fa"] | None = None,
-    n_components: int | None = None,
+    reduce: Literal["pca", "fa"] | None = _DEFAULT.reduce,
+    n_components: int | None = _DEFAULT.n_components,
     weights: str | np.ndarray | pd.Series | None = None,
-    impute: Literal["median", "mean", "none"] = "median",
+    impute: Literal["median", "mean", "none"] = _DEFAULT.impute,
 ) -> PreparedBasis:
     """Prepare the segmentation basis from survey items.
 

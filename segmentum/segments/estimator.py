@@ -32,6 +32,7 @@ from segmentum.segments._methods import (
     nearest_center,
 )
 from segmentum.segments.basis import BasisTransformer
+from segmentum.segments.config import DEFAULT_SEGMENTS as _DEFAULT
 from segmentum.segments.labels import canonical_order
 from segmentum.segments.structure import (
     Choice,
@@ -475,19 +476,19 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_segments: int | None = None,
+        n_segments: int | None = _DEFAULT.n_segments,
         *,
-        k_range: tuple[int, int] = (2, 8),
-        method: str = "kmeans",
-        covariance_type: str = "diag",
-        n_init: int = 10,
-        n_boot: int = 100,
-        n_null: int = 3,
-        min_segment_share: float = 0.05,
-        scale_correction: str = "none",
-        standardize: bool = False,
+        k_range: tuple[int, int] = _DEFAULT.k_range,
+        method: str = _DEFAULT.method,
+        covariance_type: str = _DEFAULT.covariance_type,
+        n_init: int = _DEFAULT.n_init,
+        n_boot: int = _DEFAULT.n_boot,
+        n_null: int = _DEFAULT.n_null,
+        min_segment_share: float = _DEFAULT.min_segment_share,
+        scale_correction: str = _DEFAULT.scale_correction,
+        standardize: bool = False,  # not the setting: the stage standardises in prepare_basis
         random_state: Any = None,
-        n_jobs: int | None = -1,
+        n_jobs: int | None = _DEFAULT.n_jobs,
     ) -> None:
         self.n_segments = n_segments
         self.k_range = k_range

@@ -413,73 +413,21 @@ def choose(
     have_stab = bool(sel["stability_median"].notna().any())
     size_ok = sel[sel["min_segment_share"] >= min_share]
     pool = size_ok if not size_ok.empty else sel
+    rep_k: list[int] = []
+    runner: int | None = None
     if not have_stab:
-        pick = (
-            pool.loc[pool["bic"].idxmin()]
-            if by_fit == "bic" and pool["bic"].notna().any()
-            else pool.loc[pool["calinski_harabasz"].idxmax()]
-        )
-        k_rec, reason, rep_k = int(pick["k"]), "no_stability", []
-        runner = None
+        k_rec, reason = _by_fit(pool, by_fit), "no_stability"
     else:
         rep = reproducible_mask(sel, min_share)
         rep_k = [int(k) for k in sel.loc[rep, "k"]]
-        if rep_k and by_fit == "bic" and sel.loc[rep, "bic"].notna().any():
-            # mixtures and latent class: the likelihood says how many components; of the
-            # reproducible k, the lowest BIC
-            cand = sel.loc[rep]
-            k_rec, reason = int(cand.loc[cand["bic"].idxmin(), "k"]), "lowest_bic_reproducible"
-            others = [k for k in rep_k if k != k_rec]
-            runner = min(others, key=lambda k: (abs(k - k_rec), -k)) if others else None
-        elif rep_k:
-            k_rec, reason = max(rep_k), "largest_reproducible"
-            while True:
-                row = sel.loc[sel["k"] == k_rec].iloc[0]
-                smaller = [k for k in rep_k if k < k_rec]
-                if not smaller:
-                    break
-                prev = sel.loc[sel["k"] == max(smaller)].iloc[0]
-                # fewer segments clearly more stable, and either a segment of k is less
-                # than highly stable (an extra segment that comes back only partly) or the
-                # smaller solution is near-perfect (cutting natural segments in two, as
-                # k-means does with elongated ones, is not more structure): keep fewer
-                clearly = prev["stability_median"] - row["stability_median"] > STEP_DOWN
-                partial = row["min_segment_jaccard"] < JACCARD_HIGHLY_STABLE
-                perfect = (
-                    prev["stability_median"] >= PERFECT and prev["min_segment_jaccard"] >= PERFECT
-                )
-                if not (clearly and (partial or perfect)):
-                    break
-                k_rec, reason = int(prev["k"]), "smaller_more_stable"
-            k_rec, reason = _separated(sel, rep_k, k_rec, reason)
+        if rep_k:
+            k_rec, reason = _among_reproducible(sel, rep, rep_k, by_fit)
             others = [k for k in rep_k if k != k_rec]
             runner = min(others, key=lambda k: (abs(k - k_rec), -k)) if others else None
         else:
-            # constructive: the most segments that still beat chance (stability at least
-            # the null band's upper edge) with no segment dissolved (Hennig: Jaccard ≥ 0.5);
-            # failing that, the k most stable relative to its null
-            useful = pool[
-                (pool["stability_median"] >= pool["null_q95"].fillna(-np.inf))
-                & (pool["min_segment_jaccard"] >= JACCARD_DISSOLVED)
-            ]
-            excess = pool["stability_median"] - pool["null_median"].fillna(0.0)
-            order = pool.assign(_e=excess.round(3)).sort_values(
-                ["_e", "k"], ascending=[False, True]
-            )
-            if not useful.empty:
-                k_rec, reason = int(useful["k"].max()), "largest_above_chance"
-                rest = useful[useful["k"] != k_rec]
-                runner = int(rest["k"].max()) if len(rest) else None
-            else:
-                k_rec, reason = int(order["k"].iloc[0]), "most_above_null"
-                runner = int(order["k"].iloc[1]) if len(order) > 1 else None
+            k_rec, reason, runner = _constructive_k(pool)
         if runner is None:
-            # the neighbour (k - 1 or k + 1) further above its null band
-            alt = pool[(pool["k"] - k_rec).abs() == 1]
-            if alt.empty:
-                alt = pool[pool["k"] != k_rec]
-            margin = alt["stability_median"] - alt["null_q95"].fillna(0.0)
-            runner = int(alt.loc[margin.idxmax(), "k"]) if len(alt) else None
+            runner = _neighbour(pool, k_rec)
     k = int(pinned) if pinned is not None else k_rec
 
     def verdict(kk: int) -> str:
@@ -489,19 +437,6 @@ def choose(
             return "reproducible"
         return "natural" if _is_natural(sel, kk) else "reproducible"
 
-    nxt = sel.loc[sel["k"] == k + 1]
-    next_k = None
-    if not nxt.empty:
-        r = nxt.iloc[0]
-        sp = split_of.get(k)
-        next_k = {
-            "k": k + 1,
-            "split": None if sp is None else int(sp),
-            "stability": _num(r["stability_median"]),
-            "min_jaccard": _num(r.get("min_segment_jaccard", np.nan)),
-            "reproducible": bool(k + 1 in rep_k),
-            "min_segment_share": _num(r["min_segment_share"]),
-        }
     return Choice(
         k=k,
         k_recommended=k_rec,
@@ -509,10 +444,96 @@ def choose(
         data_structure=verdict(k_rec) if have_stab else "constructive",
         reason="pinned" if pinned is not None else reason,
         runner_up=runner,
-        next_k=next_k,
+        next_k=_next_of_choice(sel, k, split_of, rep_k),
         reproducible_k=rep_k,
         caveat=_shape(sel, k) if have_stab else None,
     )
+
+
+def _by_fit(pool: pd.DataFrame, by_fit: str) -> int:
+    """Without stability: the lowest BIC (mixtures) or the highest Calinski-Harabasz."""
+    pick = (
+        pool.loc[pool["bic"].idxmin()]
+        if by_fit == "bic" and pool["bic"].notna().any()
+        else pool.loc[pool["calinski_harabasz"].idxmax()]
+    )
+    return int(pick["k"])
+
+
+def _among_reproducible(
+    sel: pd.DataFrame, rep: pd.Series, rep_k: list[int], by_fit: str
+) -> tuple[int, str]:
+    """The recommended k among the reproducible ones, and why."""
+    if by_fit == "bic" and sel.loc[rep, "bic"].notna().any():
+        # mixtures and latent class: the likelihood says how many components; of the
+        # reproducible k, the lowest BIC
+        cand = sel.loc[rep]
+        return int(cand.loc[cand["bic"].idxmin(), "k"]), "lowest_bic_reproducible"
+    k_rec, reason = max(rep_k), "largest_reproducible"
+    while True:
+        row = sel.loc[sel["k"] == k_rec].iloc[0]
+        smaller = [k for k in rep_k if k < k_rec]
+        if not smaller:
+            break
+        prev = sel.loc[sel["k"] == max(smaller)].iloc[0]
+        # fewer segments clearly more stable, and either a segment of k is less than
+        # highly stable (an extra segment that comes back only partly) or the smaller
+        # solution is near-perfect (cutting natural segments in two, as k-means does with
+        # elongated ones, is not more structure): keep fewer
+        clearly = prev["stability_median"] - row["stability_median"] > STEP_DOWN
+        partial = row["min_segment_jaccard"] < JACCARD_HIGHLY_STABLE
+        perfect = prev["stability_median"] >= PERFECT and prev["min_segment_jaccard"] >= PERFECT
+        if not (clearly and (partial or perfect)):
+            break
+        k_rec, reason = int(prev["k"]), "smaller_more_stable"
+    return _separated(sel, rep_k, k_rec, reason)
+
+
+def _constructive_k(pool: pd.DataFrame) -> tuple[int, str, int | None]:
+    """Nothing reproducible: the most segments that still beat chance (stability at least
+    the null band's upper edge) with no segment dissolved (Hennig: Jaccard ≥ 0.5); failing
+    that, the k most stable relative to its null. Returns k, the reason and a runner-up."""
+    useful = pool[
+        (pool["stability_median"] >= pool["null_q95"].fillna(-np.inf))
+        & (pool["min_segment_jaccard"] >= JACCARD_DISSOLVED)
+    ]
+    if not useful.empty:
+        k_rec = int(useful["k"].max())
+        rest = useful[useful["k"] != k_rec]
+        return k_rec, "largest_above_chance", int(rest["k"].max()) if len(rest) else None
+    excess = pool["stability_median"] - pool["null_median"].fillna(0.0)
+    order = pool.assign(_e=excess.round(3)).sort_values(["_e", "k"], ascending=[False, True])
+    runner = int(order["k"].iloc[1]) if len(order) > 1 else None
+    return int(order["k"].iloc[0]), "most_above_null", runner
+
+
+def _neighbour(pool: pd.DataFrame, k_rec: int) -> int | None:
+    """The runner-up when no other k qualifies: the neighbour (k - 1 or k + 1) further
+    above its null band."""
+    alt = pool[(pool["k"] - k_rec).abs() == 1]
+    if alt.empty:
+        alt = pool[pool["k"] != k_rec]
+    margin = alt["stability_median"] - alt["null_q95"].fillna(0.0)
+    return int(alt.loc[margin.idxmax(), "k"]) if len(alt) else None
+
+
+def _next_of_choice(
+    sel: pd.DataFrame, k: int, split_of: dict[int, int | None], rep_k: list[int]
+) -> dict[str, Any] | None:
+    """What solution k + 1 does: which segment it splits and how stable it is."""
+    nxt = sel.loc[sel["k"] == k + 1]
+    if nxt.empty:
+        return None
+    r = nxt.iloc[0]
+    sp = split_of.get(k)
+    return {
+        "k": k + 1,
+        "split": None if sp is None else int(sp),
+        "stability": _num(r["stability_median"]),
+        "min_jaccard": _num(r.get("min_segment_jaccard", np.nan)),
+        "reproducible": bool(k + 1 in rep_k),
+        "min_segment_share": _num(r["min_segment_share"]),
+    }
 
 
 def _shape(sel: pd.DataFrame, k: int) -> str | None:

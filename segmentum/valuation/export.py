@@ -162,20 +162,28 @@ def write_typing_tool_xlsx(tool: TypingTool, path: Path, n_rows: int = 500) -> P
         Rows prepared for answers.
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     path = Path(path)
     if path.is_dir():
         path = path / XLSX_NAME
-    items = list(tool.items)
-    m, k = len(items), len(tool.segments)
     wb = Workbook()
     ws = wb.active
     ws.title = "Score"
-    md = wb.create_sheet("Model")
+    thr_row = _write_model_sheet(wb.create_sheet("Model"), tool)
+    _write_score_header(ws, tool)
+    _add_answer_validation(ws, tool, n_rows)
+    for r in range(2, n_rows + 2):
+        _write_score_row(ws, tool, r, thr_row)
+    ws.freeze_panes = "B2"
+    wb.save(path)
+    return path
 
-    # Model sheet: row 1 headers, rows 2-3 standardisation, rows 4.. one per segment.
+
+def _write_model_sheet(md: Any, tool: TypingTool) -> int:
+    """Sheet ``Model``: row 1 headers, rows 2-3 standardisation, rows 4.. one per segment,
+    then the threshold (its row is returned) and the scoring rule in words."""
+    items = list(tool.items)
+    m, k = len(items), len(tool.segments)
     md.cell(1, 1, "parameter")
     for j, item in enumerate(items):
         md.cell(1, 2 + j, item)
@@ -199,29 +207,38 @@ def write_typing_tool_xlsx(tool: TypingTool, path: Path, n_rows: int = 500) -> P
     md.cell(thr_row, 1, "unclassifiable_threshold")
     md.cell(thr_row, 2, float(tool.threshold))
     md.cell(thr_row + 2, 1, tool.to_dict()["how_to_score"])
+    return thr_row
 
-    # Score sheet.
-    bold = Font(bold=True)
-    grey = PatternFill("solid", fgColor="EEEEEE")
-    c_first_ans, c_last_ans = 2, 1 + m
+
+def _score_columns(m: int, k: int) -> tuple[int, int, int, int, int, int]:
+    """Score sheet columns: first segment score, first probability, segment, name, top
+    probability, unclassifiable flag (answers fill columns 2 .. 1 + m)."""
     c_score = 2 + m  # k columns of segment scores
     c_prob = c_score + k  # k columns of probabilities
-    c_seg, c_name, c_top, c_uncl = c_prob + k, c_prob + k + 1, c_prob + k + 2, c_prob + k + 3
+    return c_score, c_prob, c_prob + k, c_prob + k + 1, c_prob + k + 2, c_prob + k + 3
+
+
+def _write_score_header(ws: Any, tool: TypingTool) -> None:
+    from openpyxl.styles import Font
+
+    bold = Font(bold=True)
     heads = (
-        ["id", *items]
+        ["id", *tool.items]
         + [f"score_{s}" for s in tool.segments]
         + [f"p_{s}" for s in tool.segments]
         + ["segment", "segment_name", "segment_probability", "unclassifiable"]
     )
     for j, h in enumerate(heads, start=1):
         ws.cell(1, j, h).font = bold
-    seg_col = _col(3 + m)
-    name_col = _col(4 + m)
-    seg_range = f"Model!${seg_col}$4:${seg_col}${3 + k}"
-    name_range = f"Model!${name_col}$4:${name_col}${3 + k}"
-    for j, item in enumerate(items):
+
+
+def _add_answer_validation(ws: Any, tool: TypingTool, n_rows: int) -> None:
+    """A drop-down of the allowed answers (or a [min, max] check) on each question column."""
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    for j, item in enumerate(tool.items):
         sc = tool.answer_scale[item]
-        letter = _col(c_first_ans + j)
+        letter = _col(2 + j)
         rng = f"{letter}2:{letter}{n_rows + 1}"
         if sc.get("levels") is not None:
             dv = DataValidation(
@@ -243,39 +260,47 @@ def write_typing_tool_xlsx(tool: TypingTool, path: Path, n_rows: int = 500) -> P
             )
         ws.add_data_validation(dv)
         dv.add(rng)
-    first, last = _col(c_first_ans), _col(c_last_ans)
-    for r in range(2, n_rows + 2):
-        filled = f"COUNT(${first}{r}:${last}{r})={m}"
-        for s in range(k):
-            mrow = 4 + s
-            if tool.method == "tree":
-                body = _tree_formula(tool, 0, s, r)
-            else:
-                terms = [f"Model!${_col(2 + m)}${mrow}"]
-                for j in range(m):
-                    a = _col(c_first_ans + j)
-                    mc = _col(2 + j)
-                    terms.append(f"({a}{r}-Model!${mc}$2)/Model!${mc}$3*Model!${mc}${mrow}")
-                body = "+".join(terms)
-            ws.cell(r, c_score + s, f'=IF({filled},{body},"")')
-        scores = [f"{_col(c_score + s)}{r}" for s in range(k)]
-        for s in range(k):
-            if tool.method == "tree":  # the leaf's probabilities are the scores
-                ws.cell(r, c_prob + s, f'=IF({filled},{scores[s]},"")')
-            else:
-                denom = "+".join(f"EXP({o}-{scores[s]})" for o in scores)
-                ws.cell(r, c_prob + s, f'=IF({filled},1/({denom}),"")')
-        p_rng = f"{_col(c_prob)}{r}:{_col(c_prob + k - 1)}{r}"
-        top = f"{_col(c_top)}{r}"
-        ws.cell(r, c_seg, f'=IF({filled},INDEX({seg_range},MATCH({top},{p_rng},0)),"")')
-        ws.cell(r, c_name, f'=IF({filled},INDEX({name_range},MATCH({top},{p_rng},0)),"")')
-        ws.cell(r, c_top, f'=IF({filled},MAX({p_rng}),"")')
-        ws.cell(r, c_uncl, f'=IF({filled},{top}<Model!$B${thr_row},"")')
-        for c in range(c_score, c_uncl + 1):
-            ws.cell(r, c).fill = grey
-    ws.freeze_panes = "B2"
-    wb.save(path)
-    return path
+
+
+def _write_score_row(ws: Any, tool: TypingTool, r: int, thr_row: int) -> None:
+    """Row ``r`` of the Score sheet: scores, probabilities, segment, name, top probability
+    and the unclassifiable flag as formulas, blank until every question is answered."""
+    from openpyxl.styles import PatternFill
+
+    grey = PatternFill("solid", fgColor="EEEEEE")
+    m, k = len(tool.items), len(tool.segments)
+    c_score, c_prob, c_seg, c_name, c_top, c_uncl = _score_columns(m, k)
+    seg_col, name_col = _col(3 + m), _col(4 + m)
+    seg_range = f"Model!${seg_col}$4:${seg_col}${3 + k}"
+    name_range = f"Model!${name_col}$4:${name_col}${3 + k}"
+    filled = f"COUNT(${_col(2)}{r}:${_col(1 + m)}{r})={m}"
+    for s in range(k):
+        mrow = 4 + s
+        if tool.method == "tree":
+            body = _tree_formula(tool, 0, s, r)
+        else:
+            terms = [f"Model!${_col(2 + m)}${mrow}"]
+            for j in range(m):
+                a = _col(2 + j)
+                mc = _col(2 + j)
+                terms.append(f"({a}{r}-Model!${mc}$2)/Model!${mc}$3*Model!${mc}${mrow}")
+            body = "+".join(terms)
+        ws.cell(r, c_score + s, f'=IF({filled},{body},"")')
+    scores = [f"{_col(c_score + s)}{r}" for s in range(k)]
+    for s in range(k):
+        if tool.method == "tree":  # the leaf's probabilities are the scores
+            ws.cell(r, c_prob + s, f'=IF({filled},{scores[s]},"")')
+        else:
+            denom = "+".join(f"EXP({o}-{scores[s]})" for o in scores)
+            ws.cell(r, c_prob + s, f'=IF({filled},1/({denom}),"")')
+    p_rng = f"{_col(c_prob)}{r}:{_col(c_prob + k - 1)}{r}"
+    top = f"{_col(c_top)}{r}"
+    ws.cell(r, c_seg, f'=IF({filled},INDEX({seg_range},MATCH({top},{p_rng},0)),"")')
+    ws.cell(r, c_name, f'=IF({filled},INDEX({name_range},MATCH({top},{p_rng},0)),"")')
+    ws.cell(r, c_top, f'=IF({filled},MAX({p_rng}),"")')
+    ws.cell(r, c_uncl, f'=IF({filled},{top}<Model!$B${thr_row},"")')
+    for c in range(c_score, c_uncl + 1):
+        ws.cell(r, c).fill = grey
 
 
 def _tree_formula(tool: TypingTool, node_id: int, s: int, r: int) -> str:

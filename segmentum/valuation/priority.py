@@ -216,6 +216,94 @@ def _unit(v: np.ndarray, higher_better: bool, among: np.ndarray | None) -> np.nd
     return u if higher_better else 1.0 - u
 
 
+def _knock_outs(valuation: pd.DataFrame, cfg: ValuationConfig) -> list[str]:
+    """Per segment, why it is knocked out ("" when it is not)."""
+    reasons = []
+    share = valuation["population_share"].to_numpy(dtype=float)
+    custs = valuation.get("customers", pd.Series(np.inf, index=valuation.index)).to_numpy()
+    pph = valuation.get("profit_per_head", pd.Series(np.nan, index=valuation.index)).to_numpy()
+    for i in range(len(valuation)):
+        why = []
+        if share[i] < cfg.min_population_share:
+            why.append(f"{share[i]:.1%} of the population < {cfg.min_population_share:.0%}")
+        if custs[i] < cfg.min_customers:
+            why.append(f"{int(custs[i]):,} customers < {cfg.min_customers:,}")
+        if (
+            cfg.min_profit_per_head is not None
+            and not np.isnan(pph[i])
+            and pph[i] < cfg.min_profit_per_head
+        ):
+            why.append(f"profit per head {pph[i]:,.2f} < {cfg.min_profit_per_head:,.2f}")
+        reasons.append("; ".join(why))
+    return reasons
+
+
+def _criteria(
+    valuation: pd.DataFrame, cfg: ValuationConfig, comp: np.ndarray, ko: np.ndarray
+) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    """The weighted criteria with data: segments × criteria scaled 0..1 (on the segments
+    not knocked out), their names, their weights rescaled to sum to 1, and the weighted
+    criteria dropped for want of data."""
+    n_segs = len(valuation)
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    dropped: list[str] = []
+    raw_w: list[float] = []
+    for crit, w in cfg.weights.items():
+        if w == 0:
+            continue
+        if crit == "competitiveness":
+            v, better = comp, True
+        else:
+            col, better = CRITERIA[crit]
+            v = (
+                valuation[col].to_numpy(dtype=float)
+                if col in valuation
+                else np.full(n_segs, np.nan)
+            )
+        if np.isnan(v).all():
+            dropped.append(crit)
+            continue
+        cols.append(_unit(v, better, ~ko if (~ko).any() else None))
+        names.append(crit)
+        raw_w.append(float(w))
+    if not cols:
+        raise ValueError(
+            f"valuation: no weighted criterion has data (dropped {dropped}); give weights "
+            f"to criteria the data support: {list(CRITERIA)}"
+        )
+    return np.column_stack(cols), names, np.asarray(raw_w) / sum(raw_w), dropped
+
+
+def _ranks(sc: np.ndarray, ko: np.ndarray, segs: np.ndarray) -> np.ndarray:
+    """Rank 1 = best score; knocked-out segments after all others; ties by segment."""
+    key = np.where(ko, sc - 1e6, sc)
+    order = np.lexsort((segs, -key))
+    r = np.empty(segs.size, dtype=np.int64)
+    r[order] = np.arange(1, segs.size + 1)
+    return r
+
+
+def _weight_robustness(
+    U: np.ndarray, w: np.ndarray, ko: np.ndarray, cfg: ValuationConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Share of Dirichlet draws of the weights in which each segment ranks first / top two."""
+    n_segs = U.shape[0]
+    p_first = np.zeros(n_segs)
+    p_top2 = np.zeros(n_segs)
+    if cfg.n_draws > 0 and (~ko).any():
+        rng = np.random.default_rng(cfg.random_state)
+        W = rng.dirichlet(np.maximum(w * cfg.concentration, 1e-3), size=cfg.n_draws)
+        S = U @ W.T  # segments × draws
+        S[ko] = -np.inf
+        order = np.argsort(-S, axis=0, kind="stable")
+        p_first = np.bincount(order[0], minlength=n_segs) / cfg.n_draws
+        top2 = order[:2].ravel() if (~ko).sum() >= 2 else order[:1].ravel()
+        p_top2 = np.bincount(top2, minlength=n_segs) / cfg.n_draws
+        p_top2[ko] = 0.0
+    return p_first, p_top2
+
+
 def prioritise(
     valuation: pd.DataFrame,
     config: ValuationConfig | None = None,
@@ -240,79 +328,15 @@ def prioritise(
     comp = np.full(segs.size, np.nan)
     if competition is not None and "competitiveness" in competition:
         comp = competition["competitiveness"].reindex(segs).to_numpy(dtype=float)
-    reasons = []
-    share = valuation["population_share"].to_numpy(dtype=float)
-    custs = valuation.get("customers", pd.Series(np.inf, index=valuation.index)).to_numpy()
-    pph = valuation.get("profit_per_head", pd.Series(np.nan, index=valuation.index)).to_numpy()
-    for i in range(segs.size):
-        why = []
-        if share[i] < cfg.min_population_share:
-            why.append(f"{share[i]:.1%} of the population < {cfg.min_population_share:.0%}")
-        if custs[i] < cfg.min_customers:
-            why.append(f"{int(custs[i]):,} customers < {cfg.min_customers:,}")
-        if (
-            cfg.min_profit_per_head is not None
-            and not np.isnan(pph[i])
-            and pph[i] < cfg.min_profit_per_head
-        ):
-            why.append(f"profit per head {pph[i]:,.2f} < {cfg.min_profit_per_head:,.2f}")
-        reasons.append("; ".join(why))
+    reasons = _knock_outs(valuation, cfg)
     ko = np.array([bool(r) for r in reasons])
-
-    cols: list[np.ndarray] = []
-    names: list[str] = []
-    dropped: list[str] = []
-    raw_w: list[float] = []
-    for crit, w in cfg.weights.items():
-        if w == 0:
-            continue
-        if crit == "competitiveness":
-            v, better = comp, True
-        else:
-            col, better = CRITERIA[crit]
-            v = (
-                valuation[col].to_numpy(dtype=float)
-                if col in valuation
-                else np.full(segs.size, np.nan)
-            )
-        if np.isnan(v).all():
-            dropped.append(crit)
-            continue
-        cols.append(_unit(v, better, ~ko if (~ko).any() else None))
-        names.append(crit)
-        raw_w.append(float(w))
-    if not cols:
-        raise ValueError(
-            f"valuation: no weighted criterion has data (dropped {dropped}); give weights "
-            f"to criteria the data support: {list(CRITERIA)}"
-        )
-    U = np.column_stack(cols)  # segments × criteria, 0..1
-    w = np.asarray(raw_w) / sum(raw_w)
+    U, names, w, dropped = _criteria(valuation, cfg, comp, ko)
     attr_mask = np.array([n != "competitiveness" for n in names])
     wa = w * attr_mask
     attractiveness = U @ wa / wa.sum() if wa.sum() > 0 else np.zeros(segs.size)
     score = U @ w
-
-    def ranks(sc: np.ndarray) -> np.ndarray:
-        key = np.where(ko, sc - 1e6, sc)  # knocked-out segments after all others
-        order = np.lexsort((segs, -key))
-        r = np.empty(segs.size, dtype=np.int64)
-        r[order] = np.arange(1, segs.size + 1)
-        return r
-
-    rank = ranks(score)
-    p_first = np.zeros(segs.size)
-    p_top2 = np.zeros(segs.size)
-    if cfg.n_draws > 0 and (~ko).any():
-        rng = np.random.default_rng(cfg.random_state)
-        W = rng.dirichlet(np.maximum(w * cfg.concentration, 1e-3), size=cfg.n_draws)
-        S = U @ W.T  # segments × draws
-        S[ko] = -np.inf
-        order = np.argsort(-S, axis=0, kind="stable")
-        p_first = np.bincount(order[0], minlength=segs.size) / cfg.n_draws
-        top2 = order[:2].ravel() if (~ko).sum() >= 2 else order[:1].ravel()
-        p_top2 = np.bincount(top2, minlength=segs.size) / cfg.n_draws
-        p_top2[ko] = 0.0
+    rank = _ranks(score, ko, segs)
+    p_first, p_top2 = _weight_robustness(U, w, ko, cfg)
     table = pd.DataFrame(
         {
             "rank": rank,

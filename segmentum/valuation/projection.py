@@ -395,6 +395,86 @@ def adjusted_shares(
     )
 
 
+def _training_rows(
+    features: pd.DataFrame, labels: pd.Series, cv: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
+    """The labelled customers' features, the segment numbers, each one's code 0..k-1 and
+    the number of folds; errors when a segment is too small to cross-validate."""
+    labels = labels.dropna()
+    unknown = labels.index.difference(features.index)
+    if len(unknown):
+        raise ValueError(
+            f"projection: {len(unknown)} labelled customers are not in the features "
+            f"(first {unknown[0]!r})"
+        )
+    train = features.loc[labels.index]
+    y_raw = labels.to_numpy().astype(np.int64)
+    segs, y = np.unique(y_raw, return_inverse=True)
+    if segs.size < 2:
+        raise ValueError("projection: the linked respondents hold fewer than two segments")
+    n_min = int(np.bincount(y).min())
+    folds = int(min(cv, n_min))
+    if folds < 2:
+        raise ValueError(
+            "projection: a segment has fewer than 2 linked respondents; cannot cross-validate"
+        )
+    return train, segs, y, folds
+
+
+def _verdict(acc: float, chance: float, p_value: float) -> tuple[bool, str]:
+    """Whether the projection beats chance (p < 0.01 and lift ≥ 1.2), said in a sentence."""
+    lift = acc / chance
+    informative = p_value < 0.01 and lift >= 1.2
+    if informative:
+        verdict = (
+            f"The customer database tells the segments apart: {acc:.0%} of held-out linked "
+            f"respondents are projected to their survey segment, {lift:.1f} times the "
+            f"{chance:.0%} expected by chance."
+        )
+    else:
+        verdict = (
+            f"The customer database cannot tell the segments apart: held-out accuracy "
+            f"{acc:.0%} against {chance:.0%} by chance (p = {p_value:.2g}). Projected segments "
+            "of unsurveyed customers are little better than a guess; use the survey's "
+            "segments and the typing tool, not the projection, to act on segments."
+        )
+    return informative, verdict
+
+
+def _plain_model(
+    clf: Any,
+    mu: np.ndarray,
+    sd: np.ndarray,
+    segs: np.ndarray,
+    numeric: list[str],
+    cats: list[str],
+    levels: dict[str, list[Any]],
+    fill: np.ndarray,
+) -> ProjectionModel:
+    """The fitted logit in plain numbers, the standardisation folded into the weights and
+    each categorical column's one-hot weights as a table per level."""
+    coef, icpt = clf.coef_, clf.intercept_
+    if coef.shape[0] == 1:  # two segments: softmax of (0, s) is the logistic of s
+        coef, icpt = np.vstack([np.zeros_like(coef[0]), coef[0]]), np.array([0.0, icpt[0]])
+    W = coef / sd
+    b = icpt - W @ mu
+    n_num = len(numeric)
+    cat_tables: dict[str, tuple[list[Any], np.ndarray]] = {}
+    off = n_num
+    for c in cats:
+        lv = levels[c]
+        cat_tables[c] = (lv, W[:, off : off + len(lv)].T.copy())
+        off += len(lv)
+    return ProjectionModel(
+        segments=tuple(int(s) for s in segs),
+        numeric=tuple(numeric),
+        fill=fill,
+        weights=W[:, :n_num].copy(),
+        intercepts=b,
+        categorical=cat_tables,
+    )
+
+
 def fit_projection(
     features: pd.DataFrame,
     labels: pd.Series,
@@ -432,25 +512,8 @@ def fit_projection(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    labels = labels.dropna()
-    unknown = labels.index.difference(features.index)
-    if len(unknown):
-        raise ValueError(
-            f"projection: {len(unknown)} labelled customers are not in the features "
-            f"(first {unknown[0]!r})"
-        )
-    train = features.loc[labels.index]
-    y_raw = labels.to_numpy().astype(np.int64)
-    segs, y = np.unique(y_raw, return_inverse=True)
+    train, segs, y, folds = _training_rows(features, labels, cv)
     k = segs.size
-    if k < 2:
-        raise ValueError("projection: the linked respondents hold fewer than two segments")
-    n_min = int(np.bincount(y).min())
-    folds = int(min(cv, n_min))
-    if folds < 2:
-        raise ValueError(
-            "projection: a segment has fewer than 2 linked respondents; cannot cross-validate"
-        )
     Z, numeric, cats, levels, fill = _design(train)
     mu = Z.mean(axis=0)
     sd = Z.std(axis=0)
@@ -480,43 +543,10 @@ def fit_projection(
         .reset_index(drop=True)
     )
     p_value = float(binomtest(int((pred == y).sum()), len(y), chance, alternative="greater").pvalue)
-    lift = acc / chance
-    informative = p_value < 0.01 and lift >= 1.2
-    if informative:
-        verdict = (
-            f"The customer database tells the segments apart: {acc:.0%} of held-out linked "
-            f"respondents are projected to their survey segment, {lift:.1f} times the "
-            f"{chance:.0%} expected by chance."
-        )
-    else:
-        verdict = (
-            f"The customer database cannot tell the segments apart: held-out accuracy "
-            f"{acc:.0%} against {chance:.0%} by chance (p = {p_value:.2g}). Projected segments "
-            "of unsurveyed customers are little better than a guess; use the survey's "
-            "segments and the typing tool, not the projection, to act on segments."
-        )
+    informative, verdict = _verdict(acc, chance, p_value)
     # Final fit on everyone, standardisation folded into the weights.
     clf = make().fit(Zs, y)
-    coef, icpt = clf.coef_, clf.intercept_
-    if coef.shape[0] == 1:  # two segments: softmax of (0, s) is the logistic of s
-        coef, icpt = np.vstack([np.zeros_like(coef[0]), coef[0]]), np.array([0.0, icpt[0]])
-    W = coef / sd
-    b = icpt - W @ mu
-    n_num = len(numeric)
-    cat_tables: dict[str, tuple[list[Any], np.ndarray]] = {}
-    off = n_num
-    for c in cats:
-        lv = levels[c]
-        cat_tables[c] = (lv, W[:, off : off + len(lv)].T.copy())
-        off += len(lv)
-    model = ProjectionModel(
-        segments=tuple(int(s) for s in segs),
-        numeric=tuple(numeric),
-        fill=fill,
-        weights=W[:, :n_num].copy(),
-        intercepts=b,
-        categorical=cat_tables,
-    )
+    model = _plain_model(clf, mu, sd, segs, numeric, cats, levels, fill)
     return Projection(
         model=model,
         accuracy=acc,

@@ -29,6 +29,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from segmentum.valuation.priority import ValuationConfig
+
 __all__ = [
     "FORMAT",
     "TypingTool",
@@ -42,6 +44,7 @@ FORMAT_VERSION = 1
 Method = Literal["logit", "lda", "tree"]
 _METHODS = ("logit", "lda", "tree")
 _MAX_LEVELS = 15  # items with more distinct answers are checked against [min, max] only
+_DEFAULT = ValuationConfig()  # the [valuation] settings: the defaults are read, not restated
 
 
 def proportional_chance(labels: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
@@ -184,49 +187,9 @@ class TypingTool:
         def bad(msg: str) -> ValueError:
             return ValueError(f"{source}: {msg}; re-export the typing tool with segmentum")
 
-        if not isinstance(data, dict):
-            raise bad("expected a JSON object")
-        if data.get("format") != FORMAT:
-            raise bad(f"'format' must be {FORMAT!r}")
-        if data.get("version") != FORMAT_VERSION:
-            raise bad(f"unsupported 'version' {data.get('version')!r} (expected {FORMAT_VERSION})")
-        method = data.get("method")
-        if method not in _METHODS:
-            raise bad(f"'method' must be one of {list(_METHODS)}, got {method!r}")
-        items = data.get("items")
-        if (
-            not isinstance(items, list)
-            or not items
-            or not all(isinstance(i, str) and i for i in items)
-            or len(set(items)) != len(items)
-        ):
-            raise bad("'items' must be a non-empty list of distinct column names")
-        segments = data.get("segments")
-        if (
-            not isinstance(segments, list)
-            or len(segments) < 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in segments)
-        ):
-            raise bad("'segments' must be a list of at least two integers")
+        method, items, segments = _read_header(data, bad)
         k, m = len(segments), len(items)
-        scale_in = data.get("answer_scale")
-        if not isinstance(scale_in, dict):
-            raise bad("'answer_scale' must be an object keyed by item")
-        answer_scale: dict[str, dict[str, Any]] = {}
-        for item in items:
-            sc = scale_in.get(item)
-            if not isinstance(sc, dict) or not _finite(sc.get("min")) or not _finite(sc.get("max")):
-                raise bad(f"'answer_scale.{item}' must have finite 'min' and 'max'")
-            levels = sc.get("levels")
-            if levels is not None and (
-                not isinstance(levels, list) or not levels or not all(_finite(v) for v in levels)
-            ):
-                raise bad(f"'answer_scale.{item}.levels' must be a list of numbers or null")
-            answer_scale[item] = {
-                "min": float(sc["min"]),
-                "max": float(sc["max"]),
-                "levels": None if levels is None else [float(v) for v in levels],
-            }
+        answer_scale = _read_answer_scale(data.get("answer_scale"), items, bad)
         names_in = data.get("segment_names") or {}
         if not isinstance(names_in, dict) or not all(isinstance(v, str) for v in names_in.values()):
             raise bad("'segment_names' must map segment numbers to strings")
@@ -245,35 +208,8 @@ class TypingTool:
             tree = data.get("tree")
             _check_tree(tree, items, k, bad)
         else:
-            std = data.get("standardization")
-            if not isinstance(std, dict):
-                raise bad("'standardization' must be an object with 'mean' and 'scale'")
-            mean = _vector(std.get("mean"), m, "standardization.mean", bad)
-            scale = _vector(std.get("scale"), m, "standardization.scale", bad)
-            if (scale <= 0).any():
-                raise bad("'standardization.scale' must be positive")
-            rows = data.get("coefficients")
-            if not isinstance(rows, list) or len(rows) != k:
-                raise bad(f"'coefficients' must be a list of {k} rows (one per segment)")
-            coef = np.vstack([_vector(r, m, "coefficients row", bad) for r in rows])
-            icpt = _vector(data.get("intercepts"), k, "intercepts", bad)
-        skip = {
-            "format",
-            "version",
-            "method",
-            "items",
-            "answer_scale",
-            "segments",
-            "segment_names",
-            "unclassifiable_threshold",
-            "how_to_score",
-            "tree",
-            "standardization",
-            "coefficients",
-            "intercepts",
-            "id_column",
-        }
-        meta = {key: v for key, v in data.items() if key not in skip}
+            mean, scale, coef, icpt = _read_linear(data, k, m, bad)
+        meta = {key: v for key, v in data.items() if key not in _MODEL_KEYS}
         return cls(
             items=tuple(items),
             answer_scale=answer_scale,
@@ -289,6 +225,94 @@ class TypingTool:
             metadata=meta,
             id_column=id_column,
         )
+
+
+_MODEL_KEYS = {  # the keys from_dict reads; every other key is kept as metadata
+    "format",
+    "version",
+    "method",
+    "items",
+    "answer_scale",
+    "segments",
+    "segment_names",
+    "unclassifiable_threshold",
+    "how_to_score",
+    "tree",
+    "standardization",
+    "coefficients",
+    "intercepts",
+    "id_column",
+}
+
+
+def _read_header(data: Any, bad: Any) -> tuple[str, list[str], list[int]]:
+    """Format, version, method, items and segments of a typing tool's JSON form."""
+    if not isinstance(data, dict):
+        raise bad("expected a JSON object")
+    if data.get("format") != FORMAT:
+        raise bad(f"'format' must be {FORMAT!r}")
+    if data.get("version") != FORMAT_VERSION:
+        raise bad(f"unsupported 'version' {data.get('version')!r} (expected {FORMAT_VERSION})")
+    method = data.get("method")
+    if method not in _METHODS:
+        raise bad(f"'method' must be one of {list(_METHODS)}, got {method!r}")
+    items = data.get("items")
+    if (
+        not isinstance(items, list)
+        or not items
+        or not all(isinstance(i, str) and i for i in items)
+        or len(set(items)) != len(items)
+    ):
+        raise bad("'items' must be a non-empty list of distinct column names")
+    segments = data.get("segments")
+    if (
+        not isinstance(segments, list)
+        or len(segments) < 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in segments)
+    ):
+        raise bad("'segments' must be a list of at least two integers")
+    return str(method), items, segments
+
+
+def _read_answer_scale(scale_in: Any, items: list[str], bad: Any) -> dict[str, dict[str, Any]]:
+    """Each item's ``{"min", "max", "levels"}``, checked."""
+    if not isinstance(scale_in, dict):
+        raise bad("'answer_scale' must be an object keyed by item")
+    answer_scale: dict[str, dict[str, Any]] = {}
+    for item in items:
+        sc = scale_in.get(item)
+        if not isinstance(sc, dict) or not _finite(sc.get("min")) or not _finite(sc.get("max")):
+            raise bad(f"'answer_scale.{item}' must have finite 'min' and 'max'")
+        levels = sc.get("levels")
+        if levels is not None and (
+            not isinstance(levels, list) or not levels or not all(_finite(v) for v in levels)
+        ):
+            raise bad(f"'answer_scale.{item}.levels' must be a list of numbers or null")
+        answer_scale[item] = {
+            "min": float(sc["min"]),
+            "max": float(sc["max"]),
+            "levels": None if levels is None else [float(v) for v in levels],
+        }
+    return answer_scale
+
+
+def _read_linear(
+    data: dict[str, Any], k: int, m: int, bad: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Standardisation (mean, scale), coefficients and intercepts of a linear tool."""
+    std = data.get("standardization")
+    if not isinstance(std, dict):
+        raise bad("'standardization' must be an object with 'mean' and 'scale'")
+    mean = _vector(std.get("mean"), m, "standardization.mean", bad)
+    scale = _vector(std.get("scale"), m, "standardization.scale", bad)
+    if (scale <= 0).any():
+        raise bad("'standardization.scale' must be positive")
+    rows = data.get("coefficients")
+    if not isinstance(rows, list) or len(rows) != k:
+        raise bad(f"'coefficients' must be a list of {k} rows (one per segment)")
+    coef = np.vstack([_vector(r, m, "coefficients row", bad) for r in rows])
+    icpt = _vector(data.get("intercepts"), k, "intercepts", bad)
+    return mean, scale, coef, icpt
 
 
 def _finite(v: Any) -> bool:
@@ -611,20 +635,20 @@ def build_typing_tool(
     labels: pd.Series | np.ndarray,
     *,
     items: list[str] | None = None,
-    target: float = 0.85,
-    method: Method = "logit",
+    target: float = _DEFAULT.target_accuracy,
+    method: Method = _DEFAULT.typing_method,
     max_questions: int | None = None,
     extra_questions: int = 2,
     cv: int = 5,
     inner_cv: int = 3,
-    threshold: float = 0.5,
+    threshold: float = _DEFAULT.unclassifiable_below,
     sample_weight: np.ndarray | None = None,
     segment_names: dict[int, str] | None = None,
     id_column: str | None = None,
     C: float = 1.0,
     max_depth: int = 3,
-    screen: int | None = 6,
-    random_state: int = 0,
+    screen: int | None = 2,
+    random_state: int = _DEFAULT.random_state,
 ) -> TypingToolResult:
     """Choose the golden questions and measure their held-out agreement.
 
@@ -658,10 +682,11 @@ def build_typing_tool(
         Inverse L2 penalty of the logit.
     max_depth : int, default=3
         Depth of the tree (method "tree").
-    screen : int or None, default=6
+    screen : int or None, default=2
         For "logit" and "tree": at each step only the ``screen`` candidates with the best
         LDA agreement (closed form, fast) are fitted with the method; None fits every
-        candidate (slower, rarely different).
+        candidate (slower, rarely different). Two keep the demo's and McDonald's held-out
+        agreement of six (0.864 vs 0.861, 0.884 vs 0.884) at under half the time.
     random_state : int, default=0
 
     Returns
@@ -674,6 +699,84 @@ def build_typing_tool(
         Unknown method or items, non-numeric items, labels of another length, a target
         outside (0, 1], or a segment too small to cross-validate.
     """
+    cand, segs, y = _check_inputs(answers, labels, items, method, target, threshold)
+    k = segs.size
+    w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    frame = answers[cand].astype(float)
+    X = frame.fillna(frame.median()).to_numpy()
+    max_q = min(len(cand), 15 if max_questions is None else int(max_questions))
+    params = {
+        "C": C,
+        "max_depth": max_depth,
+        "min_samples_leaf": 5,
+        "random_state": random_state,
+        "screen": screen,
+    }
+    chance = proportional_chance(y, w)
+    outer = _folds(y, cv, random_state)
+    hit, probs, orders = _nested_selection(
+        method, X, y, w, k, outer, inner_cv, params, max_q, target, extra_questions
+    )
+    n_steps = hit.shape[1]
+    fold_w = np.array([float(w[te].sum()) for _, te in outer])
+    acc_curve = hit.sum(axis=0) / fold_w.sum()
+    acc_sd = (hit / fold_w[:, None]).std(axis=0, ddof=1)
+    reached = np.flatnonzero(acc_curve >= target - 1e-12)
+    n_q = int(reached[0] + 1) if reached.size else int(np.argmax(acc_curve) + 1)
+
+    final_folds = _folds(y, inner_cv, random_state)
+    final_order: list[int] = []
+    for _ in range(n_steps):
+        final_order.append(_forward_step(method, X, y, w, k, final_order, final_folds, params))
+    final = _fit(method, X, y, w, final_order[:n_q], k, params)
+
+    proba = np.empty((y.size, k))
+    for f, (_, te) in enumerate(outer):
+        proba[te] = probs[n_q - 1][f]
+    freq = pd.Series(0.0, index=pd.Index(cand, name="item"), name="selection_frequency")
+    for order in orders:
+        freq.iloc[order[:n_q]] += 1.0 / len(orders)
+    curve = pd.DataFrame(
+        {
+            "n_questions": np.arange(1, n_steps + 1),
+            "item": [cand[j] for j in final_order],
+            "accuracy": acc_curve,
+            "accuracy_sd": acc_sd,
+            "chance": chance,
+        }
+    )
+    result_fields = {
+        "curve": curve,
+        "n_questions": n_q,
+        "accuracy": float(acc_curve[n_q - 1]),
+        "target": float(target),
+        "target_reached": bool(reached.size),
+        "chance": chance,
+        **_held_out_diagnostics(proba, y, w, segs, threshold),
+        "selection_frequency": freq.sort_values(ascending=False),
+    }
+    sel = [cand[j] for j in final_order[:n_q]]
+    tool = _final_tool(final, answers, sel, cand, segs, segment_names, method, threshold, id_column)
+    partial = TypingToolResult(tool=tool, **result_fields)  # type: ignore[arg-type]
+    meta = partial.summary()
+    meta["n_respondents"] = int(y.size)
+    meta["validation"] = (
+        f"nested {len(outer)}-fold cross-validation; forward selection with {inner_cv}-fold "
+        "inner cross-validation inside each outer training set"
+    )
+    tool = TypingTool(**{**tool.__dict__, "metadata": meta})
+    return TypingToolResult(tool=tool, **result_fields)  # type: ignore[arg-type]
+
+
+def _check_inputs(
+    answers: pd.DataFrame,
+    labels: pd.Series | np.ndarray,
+    items: list[str] | None,
+    method: str,
+    target: float,
+    threshold: float,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The candidate items, the segment numbers and each respondent's code 0..k-1."""
     if method not in _METHODS:
         raise ValueError(f"typing tool: method must be one of {list(_METHODS)}, got {method!r}")
     if not 0 < target <= 1:
@@ -691,25 +794,31 @@ def build_typing_tool(
     if y_raw.shape[0] != len(answers):
         raise ValueError(f"typing tool: {y_raw.shape[0]} labels for {len(answers)} respondents")
     segs, y = np.unique(y_raw, return_inverse=True)
-    k = segs.size
-    if k < 2:
+    if segs.size < 2:
         raise ValueError("typing tool: need at least two segments")
-    w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    frame = answers[cand].astype(float)
-    X = frame.fillna(frame.median()).to_numpy()
-    max_q = min(len(cand), 15 if max_questions is None else int(max_questions))
-    params = {
-        "C": C,
-        "max_depth": max_depth,
-        "min_samples_leaf": 5,
-        "random_state": random_state,
-        "screen": screen,
-    }
-    chance = proportional_chance(y, w)
+    return cand, segs, y
 
-    # Nested CV: the selection is redone inside every outer training set. All folds advance
-    # one question at a time; the curve stops ``extra_questions`` after the target is reached.
-    outer = _folds(y, cv, random_state)
+
+def _nested_selection(
+    method: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    outer: list[tuple[np.ndarray, np.ndarray]],
+    inner_cv: int,
+    params: dict[str, Any],
+    max_q: int,
+    target: float,
+    extra_questions: int,
+) -> tuple[np.ndarray, list[list[np.ndarray]], list[list[int]]]:
+    """Nested CV: the selection is redone inside every outer training set.
+
+    All folds advance one question at a time; the curve stops ``extra_questions`` after the
+    target is reached. Returns the weighted hits (folds × steps), the held-out
+    probabilities per step and fold, and each fold's order of questions.
+    """
+    random_state = params["random_state"]
     inner = [_folds(y[tr], inner_cv, random_state) for tr, _ in outer]
     orders: list[list[int]] = [[] for _ in outer]
     fold_w = np.array([float(w[te].sum()) for _, te in outer])
@@ -732,23 +841,15 @@ def build_typing_tool(
             first_reached = m
         if first_reached is not None and m >= first_reached + extra_questions:
             break
-    hit = np.vstack(hits).T
-    n_steps = hit.shape[1]
-    acc_curve = hit.sum(axis=0) / fold_w.sum()
-    acc_sd = (hit / fold_w[:, None]).std(axis=0, ddof=1)
-    reached = np.flatnonzero(acc_curve >= target - 1e-12)
-    n_q = int(reached[0] + 1) if reached.size else int(np.argmax(acc_curve) + 1)
+    return np.vstack(hits).T, probs, orders
 
-    final_folds = _folds(y, inner_cv, random_state)
-    final_order: list[int] = []
-    for _ in range(n_steps):
-        final_order.append(_forward_step(method, X, y, w, k, final_order, final_folds, params))
-    final = _fit(method, X, y, w, final_order[:n_q], k, params)
 
-    # Held-out diagnostics at n_q.
-    proba = np.empty((y.size, k))
-    for f, (_, te) in enumerate(outer):
-        proba[te] = probs[n_q - 1][f]
+def _held_out_diagnostics(
+    proba: np.ndarray, y: np.ndarray, w: np.ndarray, segs: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """Confusion, recall, unclassifiable share and accuracy among the classifiable, from
+    the held-out probabilities at the chosen number of questions."""
+    k = segs.size
     pred = proba.argmax(axis=1)
     top = proba.max(axis=1)
     conf = np.zeros((k, k))
@@ -761,34 +862,7 @@ def build_typing_tool(
     uncl = top < threshold
     ok = ~uncl
     acc_ok = _wacc(y[ok], pred[ok], w[ok]) if ok.any() else float("nan")
-    freq = pd.Series(0.0, index=pd.Index(cand, name="item"), name="selection_frequency")
-    for order in orders:
-        freq.iloc[order[:n_q]] += 1.0 / len(orders)
-    curve = pd.DataFrame(
-        {
-            "n_questions": np.arange(1, n_steps + 1),
-            "item": [cand[j] for j in final_order],
-            "accuracy": acc_curve,
-            "accuracy_sd": acc_sd,
-            "chance": chance,
-        }
-    )
-    names = {int(s): (segment_names or {}).get(int(s), f"Segment {int(s)}") for s in segs}
-    sel = [cand[j] for j in final_order[:n_q]]
-    tree = None
-    if method == "tree":
-        tree = dict(final.tree or {})
-        tree["items"] = [cand[int(c)] for c in tree["items"]]
-        for node in tree["nodes"]:
-            if "item" in node:
-                node["item"] = cand[int(node["item"])]
-    result_fields = {
-        "curve": curve,
-        "n_questions": n_q,
-        "accuracy": float(acc_curve[n_q - 1]),
-        "target": float(target),
-        "target_reached": bool(reached.size),
-        "chance": chance,
+    return {
         "confusion": pd.DataFrame(
             conf.astype(int),
             index=pd.Index(segs.tolist(), name="segment"),
@@ -797,9 +871,30 @@ def build_typing_tool(
         "recall": recall,
         "unclassifiable_share": float(np.sum(w[uncl]) / w.sum()),
         "accuracy_classifiable": acc_ok,
-        "selection_frequency": freq.sort_values(ascending=False),
     }
-    tool = TypingTool(
+
+
+def _final_tool(
+    final: _Fitted,
+    answers: pd.DataFrame,
+    sel: list[str],
+    cand: list[str],
+    segs: np.ndarray,
+    segment_names: dict[int, str] | None,
+    method: str,
+    threshold: float,
+    id_column: str | None,
+) -> TypingTool:
+    """The final fit in plain numbers (tree nodes name their items), metadata still empty."""
+    names = {int(s): (segment_names or {}).get(int(s), f"Segment {int(s)}") for s in segs}
+    tree = None
+    if method == "tree":
+        tree = dict(final.tree or {})
+        tree["items"] = [cand[int(c)] for c in tree["items"]]
+        for node in tree["nodes"]:
+            if "item" in node:
+                node["item"] = cand[int(node["item"])]
+    return TypingTool(
         items=tuple(sel),
         answer_scale={c: _answer_scale(answers[c]) for c in sel},
         segments=tuple(int(s) for s in segs),
@@ -814,12 +909,3 @@ def build_typing_tool(
         metadata={},
         id_column=id_column,
     )
-    partial = TypingToolResult(tool=tool, **result_fields)  # type: ignore[arg-type]
-    meta = partial.summary()
-    meta["n_respondents"] = int(y.size)
-    meta["validation"] = (
-        f"nested {len(outer)}-fold cross-validation; forward selection with {inner_cv}-fold "
-        "inner cross-validation inside each outer training set"
-    )
-    tool = TypingTool(**{**tool.__dict__, "metadata": meta})
-    return TypingToolResult(tool=tool, **result_fields)  # type: ignore[arg-type]

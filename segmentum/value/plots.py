@@ -38,24 +38,33 @@ def decile_chart(deciles: pd.DataFrame, value: str = "revenue") -> Any:
 
 
 def rfm_heatmap(grid: pd.DataFrame, value: str = "mean_revenue") -> Any:
-    """Recency × frequency score grid coloured by ``value``, customers as cell text."""
+    """Recency × frequency score grid coloured by ``value``, customers as cell text.
+
+    Every cell of ``grid`` (see :func:`segmentum.value.rfm.rfm_grid`) is drawn: an empty
+    cell shows 0 customers and the lowest colour; both axes are categorical, one equal
+    column per score.
+    """
     import plotly.graph_objects as go
 
     z = grid.pivot(index="recency_score", columns="frequency_score", values=value)
     n = grid.pivot(index="recency_score", columns="frequency_score", values="customers")
-    text = n.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    n = n.reindex(index=z.index, columns=z.columns).fillna(0)
+    text = n.map(lambda v: f"{int(v):,}")
     fig = go.Figure(
         go.Heatmap(
-            z=z.to_numpy(), x=[str(c) for c in z.columns], y=[str(i) for i in z.index],
+            z=z.where(n > 0, 0.0).fillna(0.0).to_numpy(),
+            x=[str(c) for c in z.columns], y=[str(i) for i in z.index],
             text=text.to_numpy(), texttemplate="%{text}", colorscale="Blues",
             colorbar={"title": value.replace("_", " ")},
+            hovertemplate="recency %{y}, frequency %{x}: %{text} customers, "
+            + value.replace("_", " ") + " %{z:,.2f}<extra></extra>",
         )
     )  # fmt: skip
     fig.update_layout(
         title="RFM grid: customers per recency × frequency score, coloured by "
         + value.replace("_", " "),
-        xaxis_title="frequency score",
-        yaxis_title="recency score",
+        xaxis={"title": "frequency score", "type": "category"},
+        yaxis={"title": "recency score", "type": "category"},
     )
     return fig
 

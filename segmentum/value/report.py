@@ -86,7 +86,7 @@ def report_section(result: ValueResult) -> Section:
     # RFM
     pc = result.per_customer
     if "recency_score" in pc:
-        sec.figure(plots.rfm_heatmap(rfm_grid(pc)), caption="RFM grid")
+        sec.figure(plots.rfm_heatmap(rfm_grid(pc, bins=result.config.rfm_bins)), caption="RFM grid")
 
     # CLV
     if "clv" in pc:
@@ -96,6 +96,14 @@ def report_section(result: ValueResult) -> Section:
             f"{100 * s.get('discount_rate', 0):.0f} % a year: total {_money(s['clv_total'])}, "
             f"mean {s['clv_mean']:,.2f} per customer."
         )
+        n_out = (s.get("spend_model") or {}).get("excluded_customers") or 0
+        if n_out:
+            sec.text(
+                f"{n_out:,} repeat {'buyer' if n_out == 1 else 'buyers'} with a mean repeat spend "
+                f"of zero or less (refunds or free items) {'was' if n_out == 1 else 'were'} left "
+                "out of the spend model, which needs positive spend; their CLV uses the "
+                "population mean spend per purchase."
+            )
         sec.figure(plots.clv_distribution(pc), caption="CLV distribution")
 
     if "profit" in pc and s.get("cost_components"):

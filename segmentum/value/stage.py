@@ -160,6 +160,7 @@ class _Log:
     warnings: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
+    spend_excluded: int = 0
 
     def skip(self, msg: str) -> None:
         """Record ``msg`` as a warning and as the reason validation was skipped."""
@@ -270,23 +271,60 @@ def _fit_purchase_model(
     return purchase
 
 
+def _spend_fit_frame(full: pd.DataFrame, log: _Log) -> tuple[pd.DataFrame, np.ndarray]:
+    """The repeat buyers Gamma-Gamma can be fitted on, and a mask of those left out.
+
+    Gamma-Gamma models each customer's mean repeat spend as a Gamma variable, so it needs
+    ``monetary_value > 0`` (Fader, Hardie & Lee 2005b). A repeat buyer whose repeat purchases
+    sum to zero or less (refunds, free items) is outside the model's support: such customers
+    are left out of the fit, with a note naming how many and why, instead of stopping the
+    spend model (and CLV) for everyone.
+    """
+    repeat = (full["frequency"] > 0).to_numpy()
+    excluded = repeat & (full["monetary_value"] <= 0).to_numpy()
+    n_out = int(excluded.sum())
+    log.spend_excluded = n_out
+    if n_out:
+        log.warnings.append(
+            f"Gamma-Gamma: {n_out:,} of {int(repeat.sum()):,} repeat buyers "
+            f"{'has' if n_out == 1 else 'have'} a mean repeat spend of zero or less (refunds or free items) and were left out of the spend "
+            "model, which needs positive spend (Fader, Hardie & Lee 2005); their expected "
+            "spend is the population mean spend, so they keep a CLV"
+        )
+    return full[~excluded], excluded
+
+
 def _fit_spend_model(
     full: pd.DataFrame, pc: pd.DataFrame, cfg: ValueConfig, n_repeat: int, log: _Log
 ) -> GammaGammaModel | None:
-    """Fit Gamma-Gamma (needs 10 repeat buyers); add ``expected_spend``."""
-    if n_repeat < 10:
+    """Fit Gamma-Gamma (needs 10 repeat buyers with positive spend); add ``expected_spend``.
+
+    Repeat buyers with a mean repeat spend of zero or less are left out of the fit (see
+    :func:`_spend_fit_frame`) and get the population mean spend ``pγ/(q−1)`` as their
+    expected spend. That is the model's own answer for a customer whose spend it has not
+    observed (it is what a customer with no repeat purchase gets): a non-positive mean is
+    no observation of spend under the model, so it cannot shrink their estimate, and
+    leaving their CLV empty would drop them from the CLV totals and deciles. The warning
+    names how many customers this concerns. Only when fewer than 10 repeat buyers with
+    positive spend remain is the spend model (and so CLV) skipped, with the reason.
+    """
+    fit_frame, excluded = _spend_fit_frame(full, log)
+    n_pos = n_repeat - int(excluded.sum())
+    if n_pos < 10:
         msg = (
-            f"Gamma-Gamma needs repeat purchases: {n_repeat} of {_fmt_int(len(full))} customers "
-            "bought twice (at least 10 needed)"
+            f"Gamma-Gamma needs repeat purchases with positive spend: {n_pos} of "
+            f"{_fmt_int(len(full))} customers bought twice and spent more than zero on their "
+            "repeat purchases (at least 10 needed)"
         )
         log.warnings.append(msg)
         log.skipped["expected_spend"] = msg
         return None
     try:
-        spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(full)
+        spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(fit_frame)
         log.models["spend"] = spend_model
-        pc["expected_spend"] = spend_model.expected_spend(full).to_numpy()
-        rep = full[full["frequency"] > 0]
+        spend = spend_model.expected_spend(full).to_numpy()
+        pc["expected_spend"] = np.where(excluded, spend_model.mean_spend_, spend)
+        rep = fit_frame[fit_frame["frequency"] > 0]
         if len(rep) > 2:
             corr = float(np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1])
             if abs(corr) > 0.3:
@@ -301,7 +339,9 @@ def _fit_spend_model(
                 "errors cannot be computed); treat expected spend with care"
             )
     except (ConvergenceError, ValueError) as exc:
-        log.warnings.append(f"Gamma-Gamma spend model skipped: {exc}")
+        msg = f"Gamma-Gamma spend model skipped: {exc}"
+        log.warnings.append(msg)
+        log.skipped["expected_spend"] = msg
         return None
     return spend_model
 
@@ -392,6 +432,7 @@ def _headline_summary(
     events: pd.DataFrame | None,
     metrics: dict[str, float],
     skipped: dict[str, str],
+    excluded_spend: int = 0,
 ) -> dict[str, Any]:
     """The headline figures of ``summary`` (not yet made JSON-safe)."""
     top = deciles.iloc[0] if len(deciles) else None
@@ -422,6 +463,7 @@ def _headline_summary(
         summary["spend_model"] = {
             "params": spend_model.params_,
             "mean_spend": spend_model.mean_spend_,
+            "excluded_customers": excluded_spend,
         }
     if "clv" in pc:
         summary["clv_total"] = float(pc["clv"].sum())
@@ -448,6 +490,7 @@ def _headline_summary(
     return summary
 
 
+# long: the value stage's steps in flow order, each already one helper call.
 def run_value(
     transactions: pd.DataFrame,
     *,
@@ -559,7 +602,7 @@ def run_value(
     summary = _headline_summary(
         full, pc, deciles, cfg=cfg, end=end, by=by, margin=margin, purchase=purchase,
         spend_model=spend_model, rules=rules, channel=channel, events=events,
-        metrics=metrics, skipped=skipped,
+        metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
     )  # fmt: skip
     return ValueResult(
         per_customer=per_customer,

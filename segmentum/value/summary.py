@@ -65,6 +65,8 @@ def _date_literal(value: dt.date) -> str:
     return f"DATE '{value.isoformat()}'"
 
 
+# long: one SQL statement assembled clause by clause; the pieces share the quoted names and
+# the dialect switches, and split apart each would take eight arguments.
 def summary_sql(
     source: str,
     *,

@@ -227,6 +227,7 @@ def _takeup_components(
     return components
 
 
+# long: the four scenario closures in its body share one scenario's rows (said below).
 def whatif(
     model: Any,
     rfm: pd.DataFrame,

@@ -126,7 +126,10 @@ class CovariateDesign:
                 raise ValueError(f"{model}: covariate {c!r} has missing values")
             if c in self.levels:
                 levels = self.levels[c]
-                codes = pd.Index(levels).get_indexer(s)  # one hash pass; -1: unseen
+                # factorise (a fast hash, on Arrow strings too), then place the few
+                # distinct values among the levels; -1: unseen
+                value_codes, uniques = pd.factorize(s)
+                codes = pd.Index(levels).get_indexer(uniques)[value_codes]
                 if (codes < 0).any():
                     unknown = sorted(set(s[codes < 0].unique().tolist()), key=str)
                     raise ValueError(
@@ -413,17 +416,7 @@ class CovariateModelMixin:
             self.covariate_effects_ = empty
             return self
         # the covariates are checked before anything is fitted
-        design_p = CovariateDesign.from_frame(df, pc, self._name)
-        design_d = CovariateDesign.from_frame(df, dc, self._name)
-        zp = design_p.matrix(df, self._name)
-        zd = design_d.matrix(df, self._name)
-        for z, names in ((zp, design_p.names), (zd, design_d.names)):
-            zc = z - z.mean(axis=0)
-            if z.shape[1] and np.linalg.matrix_rank(zc.T @ zc, hermitian=True) < z.shape[1]:
-                raise ValueError(
-                    f"{self._name}: the covariates {names} are collinear (one is a combination "
-                    "of the others); drop one"
-                )
+        design_p, design_d, zp, zd = self._covariate_designs(df, pc, dc)
         grouped = (
             covariate_groups(zp, zd)
             if getattr(self, "_cov_grouped", False) and not self.penalizer
@@ -461,18 +454,46 @@ class CovariateModelMixin:
                 f"{self._name} covariate fit did not converge ({res.message}). Remedy: "
                 f"standardise numeric covariates, or {self._remedy}."
             )
+        self._check_bounds(res, design_p.names + design_d.names, grouped is not None)
+        self._store_fit(res, design_p, design_d)
+        return self
+
+    def _covariate_designs(
+        self, df: pd.DataFrame, pc: list[str], dc: list[str]
+    ) -> tuple[CovariateDesign, CovariateDesign, np.ndarray, np.ndarray]:
+        """The purchase and dropout designs and matrices; refuses collinear covariates."""
+        design_p = CovariateDesign.from_frame(df, pc, self._name)
+        design_d = CovariateDesign.from_frame(df, dc, self._name)
+        zp = design_p.matrix(df, self._name)
+        zd = design_d.matrix(df, self._name)
+        for z, names in ((zp, design_p.names), (zd, design_d.names)):
+            zc = z - z.mean(axis=0)
+            if z.shape[1] and np.linalg.matrix_rank(zc.T @ zc, hermitian=True) < z.shape[1]:
+                raise ValueError(
+                    f"{self._name}: the covariates {names} are collinear (one is a combination "
+                    "of the others); drop one"
+                )
+        return design_p, design_d, zp, zd
+
+    def _check_bounds(self, res: CovariateFit, cov_names: list[str], grouped: bool) -> None:
+        """ConvergenceError naming the parameters whose optimum ran to a bound."""
+        from segmentum.value.models._base import ConvergenceError
+
         base_at_bound = np.abs(res.theta[:4]) >= _LOG_BOUND - 1e-3
         coef_at_bound = np.abs(res.theta[4:]) >= (_LOG_BOUND if grouped else _COEF_BOUND) - 1e-3
         if base_at_bound.any() or coef_at_bound.any():
             names = [n for n, b in zip(self._param_names, base_at_bound, strict=True) if b]
-            names += [
-                n for n, b in zip(design_p.names + design_d.names, coef_at_bound, strict=True) if b
-            ]
+            names += [n for n, b in zip(cov_names, coef_at_bound, strict=True) if b]
             raise ConvergenceError(
                 f"{self._name} covariate fit ran to a bound for {names}: the data do not "
                 "identify them (a level with no or only inactive customers?). Drop or merge "
                 "those covariates."
             )
+
+    def _store_fit(
+        self, res: CovariateFit, design_p: CovariateDesign, design_d: CovariateDesign
+    ) -> None:
+        """``params_``, standard errors, log-likelihood and ``covariate_effects_``."""
         self._design_p, self._design_d = design_p, design_d
         self._theta_cov = res.covariance
         with np.errstate(invalid="ignore"):
@@ -482,16 +503,15 @@ class CovariateModelMixin:
         self.params_ = dict(zip(self._param_names, map(float, base), strict=True))
         self.standard_errors_ = dict(zip(self._param_names, map(float, base * se[:4]), strict=True))
         self.log_likelihood_ = float(res.log_likelihood)
-        kp = zp.shape[1]
+        kp = len(design_p.names)
         self.covariate_effects_ = pd.DataFrame(
             {
-                "process": ["purchase"] * kp + ["dropout"] * zd.shape[1],
+                "process": ["purchase"] * kp + ["dropout"] * len(design_d.names),
                 "covariate": design_p.names + design_d.names,
                 "coef": res.theta[4:],
                 "se": se[4:],
             }
         )
-        return self
 
     # -- per-customer parameters -------------------------------------------------
     @property
@@ -563,29 +583,50 @@ class CovariateModelMixin:
 MAX_GROUPS = 256
 
 
+def _small_whole_codes(cols: list[np.ndarray]) -> np.ndarray | None:
+    """``Σ_j (z_j − min_j)·stride_j`` with strides the running product of the columns'
+    spans, when every column holds whole numbers (below 2**52) and the spans multiply to at
+    most 1e6; else None. Column by column, without stacking the columns into one matrix."""
+    lo = np.array([c.min() for c in cols])
+    hi = np.array([c.max() for c in cols])
+    span = hi - lo + 1
+    if not np.prod(span.astype(float)) <= 1e6:
+        return None
+    raw = np.zeros(cols[0].size, dtype=np.int64)
+    stride = 1
+    for c, low, width in zip(cols, lo, span, strict=True):
+        if max(abs(low), abs(low + width)) >= 2.0**52:  # beyond exact whole floats
+            return None
+        ci = c.astype(np.int64)
+        if not np.array_equal(ci, c):
+            return None
+        raw += (ci - int(low)) * stride
+        stride *= int(width)
+    return raw
+
+
 def covariate_groups(zp: np.ndarray, zd: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Distinct rows of ``[zp | zd]`` and each customer's pattern, or ``None`` if too many.
 
     Each column is factorised (a hash, no sort) and the codes combined, so 1,000,000 rows
     take milliseconds.
     """
-    z = np.hstack([zp, zd])
-    if z.shape[0] == 0 or z.shape[1] == 0:
+    cols = [zp[:, j] for j in range(zp.shape[1])] + [zd[:, j] for j in range(zd.shape[1])]
+    n = zp.shape[0]
+    if n == 0 or not cols:
         return None
-    lo = z.min(axis=0)
-    span = z.max(axis=0) - lo + 1
-    if np.all(z == np.round(z)) and np.prod(span.astype(float)) <= 1e6:
+    small = _small_whole_codes(cols)
+    if small is not None:
         # small whole numbers (dummies, counts): the pattern code by arithmetic, no hash
-        strides = np.cumprod(np.r_[1.0, span[:-1]])
-        raw = ((z - lo) @ strides).astype(np.int64)
-        present = np.bincount(raw) > 0
+        present = np.bincount(small) > 0
         if int(present.sum()) > MAX_GROUPS:
             return None
         lookup = np.cumsum(present) - 1
-        code = lookup[raw]
+        code = lookup[small]
         first = np.full(int(present.sum()), -1, dtype=np.int64)
         first[code[::-1]] = np.arange(code.size - 1, -1, -1)  # first row of each pattern
-        return z[first], code
+        return np.hstack([zp[first], zd[first]]), code
+    z = np.hstack([zp, zd])
     code = np.zeros(z.shape[0], dtype=np.int64)
     for j in range(z.shape[1]):
         col_codes, uniques = pd.factorize(z[:, j])
