@@ -113,6 +113,7 @@ def test_arbitration_eligibility_then_expected_value_then_contact_policy() -> No
     day = pd.Timedelta(days=1)
     responses = pd.DataFrame(
         [("c0", TODAY - 90 * day, "B", False)] * 3
+        + [("c3", TODAY - 400 * day, "B", False)] * 3  # older than the 180-day window
         + [("c1", TODAY - 5 * day, "A", True), ("c2", TODAY - 60 * day, "C", False)],
         columns=["customer_id", "timestamp", "offer_id", "accepted"],
     )
@@ -127,6 +128,7 @@ def test_arbitration_eligibility_then_expected_value_then_contact_policy() -> No
     assert out.loc["c5", "no_offer_reason"] == "control"
     assert np.isnan(out.loc["c5", "offer_expected_value"])
     assert out.loc["c2", "next_best_offer"] == "C"  # refused once only: still made
+    assert out.loc["c3", "next_best_offer"] == "B"  # its refusals are too old to count
     # nothing worth more than its cost: no offer
     out = next_best_offer(customers, offers, acc, min_expected_value=25).set_index("customer_id")
     assert out["next_best_offer"].isna().all()

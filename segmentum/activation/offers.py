@@ -306,7 +306,7 @@ def contact_history(
         Offers shown to each customer in the last ``policy.period_days``.
     refused : numpy.ndarray of shape (m, 2)
         (customer row, offer column) pairs refused at least
-        ``policy.suppress_after_refusals`` times.
+        ``policy.suppress_after_refusals`` times in the last ``policy.refusal_window_days``.
     """
     today = pd.Timestamp(analysis_date)
     ci = positions(responses["customer_id"], customer_ids)
@@ -316,6 +316,8 @@ def contact_history(
     recent = (ci >= 0) & (ts > start) & (ts <= np.datetime64(today))
     shown = np.bincount(ci[recent], minlength=len(customer_ids))
     no = (ci >= 0) & (oi >= 0) & ~responses["accepted"].to_numpy(dtype=bool)
+    if policy.refusal_window_days is not None:
+        no &= ts > np.datetime64(today - pd.Timedelta(days=policy.refusal_window_days))
     keys, counts = np.unique(ci[no].astype(np.int64) * len(offer_ids) + oi[no], return_counts=True)
     keys = keys[counts >= policy.suppress_after_refusals]
     refused = np.column_stack([keys // len(offer_ids), keys % len(offer_ids)]).astype(np.int64)

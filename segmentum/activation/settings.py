@@ -33,7 +33,13 @@ class ContactPolicy(BaseModel):
     suppress_after_refusals: int = Field(
         3,
         ge=1,
-        description="An offer a customer has refused this many times is no longer made to them.",
+        description="An offer a customer has refused this many times (within "
+        "refusal_window_days) is no longer made to them.",
+    )
+    refusal_window_days: float | None = Field(
+        180.0,
+        gt=0,
+        description="Refusals older than this many days no longer count (empty: all history).",
     )
 
 
@@ -55,7 +61,7 @@ class ActivationConfig(BaseModel):
     contact: ContactPolicy = Field(
         default_factory=ContactPolicy,
         description="Contact policy ([activation.contact]: max_offers_per_period, period_days, "
-        "suppress_after_refusals).",
+        "suppress_after_refusals, refusal_window_days).",
     )
     control_share: float = Field(
         0.05,

@@ -1,14 +1,15 @@
 """Offers and a response history of the demo insurer, with planted acceptance rates.
 
-Six offers, each eligible in some lifecycle stages. Every customer was shown a few of the
-offers eligible in their stage over the five months before the last contact period
+Six offers, each eligible in some lifecycle stages. Every customer was shown some of the
+offers eligible in their stage over the two years before the last contact period
 (``EXPOSURES_PER_CUSTOMER`` on average; a few customers also in the last period, so the
 contact policy has someone to hold back) and accepted each with the planted rate of their
 segment x stage x offer: ``BASE_RATE[segment, offer] x STAGE_FACTOR[stage][offer]``.
 
 The stage logged with each response is the customer's stage at the analysis date as the
 lifecycle rules read the generator's own book (P(alive) 0.95 while the policy runs, 0.05
-after it lapsed), so the logged stages are close to, but not, what the pipeline finds.
+after it lapsed), so the logged stages are close to, but not, what the pipeline finds (a
+simplification: a CRM logs the stage on the day it showed the offer).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ OFFERS: Final[tuple[tuple[str, str, float, float, str], ...]] = (
     ("roadside_addon", "roadside", 90.0, 3.0, "new;repeat;loyal"),
     ("home_bundle", "home_bundle", 260.0, 12.0, "repeat;loyal"),
     ("multi_vehicle", "auto_policy", 150.0, 6.0, "new;repeat;loyal"),
-    ("loyalty_discount", "auto_policy", 120.0, 15.0, "loyal;lapsing"),
+    ("loyalty_discount", "auto_policy", 120.0, 8.0, "loyal;lapsing"),
     ("winback", "auto_policy", 200.0, 20.0, "lapsing;lost"),
     ("first_policy", "auto_policy", 300.0, 25.0, "discovering;browsing;buying"),
 )
@@ -39,11 +40,11 @@ OFFERS: Final[tuple[tuple[str, str, float, float, str], ...]] = (
 BASE_RATE: Final[np.ndarray] = np.array(
     [
         [0.12, 0.03, 0.04, 0.05, 0.12, 0.08],
-        [0.06, 0.02, 0.05, 0.20, 0.18, 0.06],
+        [0.06, 0.02, 0.05, 0.16, 0.18, 0.06],
         [0.05, 0.04, 0.11, 0.06, 0.10, 0.10],
         [0.06, 0.12, 0.05, 0.05, 0.11, 0.07],
-        [0.05, 0.15, 0.06, 0.06, 0.13, 0.09],
-        [0.15, 0.04, 0.04, 0.08, 0.14, 0.12],
+        [0.05, 0.14, 0.06, 0.06, 0.13, 0.09],
+        [0.13, 0.04, 0.04, 0.08, 0.14, 0.12],
     ]
 )
 STAGE_FACTOR: Final[dict[str, tuple[float, ...]]] = {
@@ -53,10 +54,10 @@ STAGE_FACTOR: Final[dict[str, tuple[float, ...]]] = {
     "new": (1.2, 0, 1.3, 0, 0, 0),
     "repeat": (1.0, 0.8, 1.0, 0, 0, 0),
     "loyal": (1.0, 1.0, 1.0, 1.0, 0, 0),
-    "lapsing": (0, 0, 0, 1.5, 1.3, 0),
+    "lapsing": (0, 0, 0, 1.0, 1.0, 0),
     "lost": (0, 0, 0, 0, 0.7, 0),
 }
-EXPOSURES_PER_CUSTOMER: Final[float] = 3.0
+EXPOSURES_PER_CUSTOMER: Final[float] = 8.0
 RECENT_SHARE: Final[float] = 0.03
 """Share of customers also shown an offer in the last 30 days (held back by the policy)."""
 
@@ -146,7 +147,7 @@ def make_offers(
     n = segment.size
     k = rng.poisson(EXPOSURES_PER_CUSTOMER, n)
     cust = np.repeat(np.arange(n), k)
-    days_ago = rng.integers(31, 181, cust.size)
+    days_ago = rng.integers(31, 731, cust.size)
     recent = np.flatnonzero(rng.random(n) < RECENT_SHARE)
     cust = np.concatenate([cust, recent])
     days_ago = np.concatenate([days_ago, rng.integers(1, 30, recent.size)])
