@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -75,6 +77,8 @@ def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
         "competitor_ratings",
         "offers",  # issue 13
         "responses",
+        "leads",
+        "channels",
     }
     assert all(s["status"] == "ran" for s in manifest["stages"].values()), manifest["stages"]
     assert set(manifest["timings"]) >= {"ingest", "value", "segments", "profiles"}
@@ -322,3 +326,96 @@ def test_planted_acceptance_recovered_and_best_offers_chosen(demo_folder: Path) 
     assert len(offered) > 0.6 * len(in_cells)  # control, contact limit, suppressions aside
     hit = (offered["next_best_offer"] == offered["best"]).mean()
     assert hit >= 0.9, hit
+
+
+# issue 14: going to market (leads, channels, audience files) on the demo's planted truth
+
+
+def _planted_to_run(demo_folder: Path, run: Path) -> dict[str, int]:
+    """Planted segment name → the run's number (the majority among respondents)."""
+    assignments = pd.read_parquet(run / "assignments.parquet")
+    truth = pd.read_parquet(demo_folder / "truth.parquet")
+    j = assignments.dropna(subset=["respondent_id"]).merge(
+        truth.dropna(subset=["respondent_id"]), on="respondent_id", suffixes=("", "_truth")
+    )
+    return {k: int(v.mode()[0]) for k, v in j.groupby("segment_truth")["segment"]}
+
+
+def test_demo_channels_choose_conference_b(demo_folder: Path) -> None:
+    run = only_run(demo_folder)
+    act = json.loads((run / "activation.json").read_text())
+    ch = {c["channel"]: c for c in act["channels"]}
+    fields = {"channel", "cost", "audience", "target_people", "expected_value",
+              "cost_per_target", "index", "chosen"}  # fmt: skip
+    assert all(fields <= set(c) for c in ch.values())
+    a, b = ch["conference_a"], ch["conference_b"]
+    assert a["cost"] == b["cost"] and a["audience"] == 10_000 and 1_000 <= b["audience"] < 1_200
+    assert b["chosen"] and not a["chosen"]
+    assert b["target_people"] > a["target_people"] and b["index"] > 100 > a["index"]
+    sentence = act["channel_choice"]["sentence"]
+    assert sentence.startswith("Buy conference_b:") and "conference_a's target people" in sentence
+    assert "break-even" in sentence
+    assert sentence.replace("'", "&#39;") in (run / "report.html").read_text()
+
+
+def test_demo_lead_filter_against_planted_truth(demo_folder: Path) -> None:
+    from segmentum.activation.leads import load_lead_scorer
+
+    run = only_run(demo_folder)
+    act = json.loads((run / "activation.json").read_text())
+    truth = json.loads((demo_folder / "truth.json").read_text())
+    leads = pd.read_parquet(demo_folder / "data" / "leads.parquet")
+    assert act["leads"]["kept"] + act["leads"]["dropped"] == len(leads)
+    scorer = load_lead_scorer(run)
+    scored = scorer.score(leads)
+    assert scored["keep"].sum() == act["leads"]["kept"]
+    number = _planted_to_run(demo_folder, run)
+    planted = leads["lead_id"].map(truth["lead_segments"]).map(number).to_numpy()
+    hit = pd.Series(planted).isin(act["targets"]).to_numpy()
+    keep = scored["keep"].to_numpy()
+    assert keep[hit].mean() >= 0.80, keep[hit].mean()
+    assert (~keep[~hit]).mean() >= 0.50, (~keep[~hit]).mean()
+    # calibration of P(target segment) on the held-out planted leads, per decile
+    p = scored["target_probability"].to_numpy()
+    order = p.argsort()
+    gaps = [abs(p[b].mean() - hit[b].mean()) for b in np.array_split(order, 10)]
+    assert max(gaps) <= 0.05, gaps  # measured 3.4 points at most
+    assert act["lead_model"]["max_calibration_gap"] <= 0.12
+    assert set(scored["method"]) == {"typing_tool", "lead_model"}
+
+
+def test_demo_audience_files_match_the_assignments(demo_folder: Path) -> None:
+    import hashlib
+
+    run = only_run(demo_folder)
+    assignments = pd.read_parquet(run / "assignments.parquet").dropna(subset=["customer_id"])
+    manifest = json.loads((run / "audiences" / "manifest.json").read_text())
+    rows = {f["path"]: f["rows"] for f in manifest["files"]}
+    per_segment = sum(v for k, v in rows.items() if re.fullmatch(r"segment_\d+\.csv", k))
+    offers = sum(v for k, v in rows.items() if re.fullmatch(r"offer_\w+\.csv", k))
+    offered = assignments["next_best_offer"].notna() & ~assignments["control"].astype(bool)
+    assert offers == int(offered.sum())
+    control = assignments["control"].fillna(False).astype(bool)
+    assert per_segment == int((~control).sum())
+    ids = pd.read_csv(run / "audiences" / "control.csv", dtype=str)["customer_id"]
+    assert set(ids) == set(assignments.loc[control, "customer_id"])
+    seg1 = pd.read_csv(run / "audiences" / "segment_1.csv", dtype=str)
+    assert list(seg1.columns[:3]) == ["customer_id", "region", "payment_plan"]
+    assert not set(seg1["customer_id"]) & set(ids)
+    for f in manifest["files"][:6]:
+        data = (run / "audiences" / f["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"]
+
+
+def test_demo_score_leads_cli(demo_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scored.csv"
+    result = CliRunner().invoke(
+        app,
+        ["score", str(demo_folder), "--leads", str(demo_folder / "data" / "leads.parquet"),
+         "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(out)
+    assert list(got.columns[:7]) == ["lead_id", "segment", "target_probability",
+                                     "expected_value", "score", "keep", "reason"]  # fmt: skip
+    assert len(got) == 5_000

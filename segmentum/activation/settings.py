@@ -7,6 +7,8 @@ the universal control group's share of every segment. ``segmentum settings`` lis
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from segmentum.activation.lifecycle import LifecycleRules
@@ -81,4 +83,42 @@ class ActivationConfig(BaseModel):
         ge=1,
         description="The stage flow compares the stage this many contact periods before the "
         "analysis date with the stage at it.",
+    )
+    # -- go to market (issue 14): targets, leads, channels, audience files -------------------
+    target_segments: list[int] = Field(
+        default_factory=list,
+        description="Segments to target (leads, channels); empty: the valuation's top "
+        "target_top_n priorities.",
+    )
+    target_top_n: int = Field(
+        2, ge=1, description="How many of the valuation's priorities are targets by default."
+    )
+    lead_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A lead is kept when its probability of being in a target segment is at "
+        "least this.",
+    )
+    conversion_rates: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="Conversion rate of leads by source (0..1); overrides the rates the "
+        "leads' converted column gives. A source not listed: 1 (the value if won).",
+    )
+    budget: float | None = Field(
+        None,
+        ge=0,
+        description="Money for channels: the set maximising expected value within it is "
+        "chosen; none: the channel with the most value per unit of cost.",
+    )
+    audience_columns: list[str] = Field(
+        default_factory=list,
+        description="Customer columns passed through to the audience files (e.g. email).",
+    )
+    audience_bom: bool = Field(
+        False, description="Start audience CSV files with a UTF-8 BOM (for spreadsheets)."
+    )
+    audience_xlsx: bool = Field(True, description="Write an XLSX twin of every audience file.")
+    audience_xlsx_max_rows: int = Field(
+        100_000, ge=1, description="Audience files with more rows are written as CSV only."
     )

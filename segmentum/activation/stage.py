@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from segmentum.activation.customers import CustomerActivation, customer_activation
+from segmentum.activation.gtm import LeadsInput, MarketActivation, market_activation, market_blocks
 from segmentum.activation.report import customer_blocks
 from segmentum.activation.settings import ActivationConfig
 from segmentum.flow import Stage, StageContext
@@ -40,13 +41,17 @@ class ActivationResult:
     ----------
     customers : CustomerActivation
         Lifecycle stage, next best offer and control group of every customer.
+    market : MarketActivation or None
+        Targets, lead model and scored leads, channel choice, audience files' rows.
     """
 
     customers: CustomerActivation
+    market: MarketActivation | None = None
 
     def activation_json(self) -> dict[str, Any]:
         """``activation.json``: the halves' entries side by side."""
-        return {**self.customers.summary()}
+        market = self.market.summary() if self.market is not None else {}
+        return {**self.customers.summary(), **market}
 
     def headline(self) -> dict[str, Any]:
         """The stage's entry in ``segments.json``."""
@@ -138,7 +143,55 @@ def _run(ctx: StageContext) -> ActivationResult:
         seed=ctx.seed,
         **_inputs(ctx),
     )
-    return ActivationResult(customers=customers)
+    return ActivationResult(customers=customers, market=_market(ctx, cfg, customers))
+
+
+def _market(ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation) -> MarketActivation:
+    """The go-to-market half: one call with the tables and the valuation's results."""
+    src = ctx.config.sources
+    vst = ctx.result(ValuationStageResult)
+    val = vst.result
+    rows = vst.assignments
+    linked = rows[(rows["segment_source"] == "survey") & rows["customer_id"].notna()]
+    labels = pd.Series(linked["segment"].to_numpy(), index=linked["customer_id"].to_numpy())
+    cust_src = src.customers
+    table = ctx.data.get("customers") if cust_src is not None else None
+    if table is not None and cust_src is not None:
+        table = table.assign(**{cust_src.id: table[cust_src.id].astype(str)})
+    leads = None
+    if src.leads is not None:
+        ls = src.leads
+        leads = LeadsInput(ctx.data.frame("leads"), ls.id, list(ls.descriptors), ls.source,
+                           ls.converted)  # fmt: skip
+    return market_activation(
+        customers=ca.customers,
+        customer_table=table,
+        customer_id=cust_src.id if cust_src is not None else "customer_id",
+        descriptors=list(cust_src.descriptors) if cust_src is not None else [],
+        channel=cust_src.channel if cust_src is not None else None,
+        linked=labels,
+        priorities=val.priorities.table if val.priorities is not None else None,
+        valuation=val.valuation,
+        segment_names=val.segment_names,
+        typing_tool=val.typing.tool if val.typing is not None else None,
+        leads=leads,
+        channels=_channels(ctx),
+        config=cfg,
+        seed=ctx.seed,
+    )
+
+
+def _channels(ctx: StageContext) -> pd.DataFrame | None:
+    """``[sources.channels]`` with its role columns under the names the library reads."""
+    c = ctx.config.sources.channels
+    if c is None:
+        return None
+    roles = {c.channel: "channel", c.cost: "cost", c.audience: "audience"}
+    for role in ("response_rate", "max_units"):
+        col = getattr(c, role)
+        if col:
+            roles[col] = role
+    return ctx.data.frame("channels").rename(columns=roles)
 
 
 def report_section(result: ActivationResult) -> Section:
@@ -151,14 +204,28 @@ def report_section(result: ActivationResult) -> Section:
         f"{int(c['next_best_offer'].notna().sum()):,} get a next best offer and "
         f"{int(c['control'].sum()):,} are held out as the control group.",
     )
-    return customer_blocks(sec, result.customers)
+    customer_blocks(sec, result.customers)
+    if result.market is not None:
+        market_blocks(sec, result.market)
+    return sec
 
 
 def _files(result: ActivationResult, run_dir: Path) -> list[Path]:
+    written = []
+    data = result.activation_json()
+    audiences = result.market.write_audiences(run_dir) if result.market is not None else None
+    if audiences is not None:
+        data["audiences"] = audiences.summary()
+        written.append(audiences.folder / "manifest.json")
     path = run_dir / "activation.json"
-    payload = json.dumps(result.activation_json(), indent=2, ensure_ascii=False, default=str)
+    payload = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     path.write_text(payload + "\n", encoding="utf-8")
-    return [path]
+    return [path, *written]
+
+
+def _save(result: ActivationResult, model_dir: Path) -> None:
+    if result.market is not None:
+        result.market.save_model(model_dir)
 
 
 ACTIVATION = Stage(
@@ -170,6 +237,7 @@ ACTIVATION = Stage(
     assignments=lambda r, ctx: r.customers.assignment_columns(),
     summary=lambda r: r.headline(),
     write_files=_files,
+    save_model=_save,
     settings=ActivationConfig,
     needs=("valuation",),
 )

@@ -405,11 +405,21 @@ def score(
         ),
     ],
     answers: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--answers", help="CSV or Parquet: one row per person, a column per question."
         ),
-    ],
+    ] = None,
+    *,
+    leads: Annotated[
+        Path | None,
+        typer.Option(
+            "--leads",
+            help="CSV or Parquet of sales leads: id, the lead model's descriptors and source "
+            "(optionally golden-question answers); writes segment, target_probability, "
+            "expected_value, score, keep, reason.",
+        ),
+    ] = None,
     out_file: Annotated[
         Path, typer.Option("--out", help="Where to write the scored rows (.csv or .parquet).")
     ],
@@ -419,17 +429,26 @@ def score(
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
 ) -> None:
-    """Assign new people to segments from their answers to the golden questions.
+    """Assign new people to segments from their answers to the golden questions, or score
+    and filter sales leads (--leads).
 
-    Writes the id column plus segment, segment_name, segment_probability and
-    unclassifiable. Bad rows (a missing question, an answer off the scale, an empty file)
-    stop the command with exit code 3, naming file, row and column; nothing is guessed.
+    --answers writes the id column plus segment, segment_name, segment_probability and
+    unclassifiable. --leads writes the lead id plus segment, target_probability,
+    expected_value, score, keep, reason (and segment_name, segment_probability, method,
+    p_<segment>). Bad rows (a missing field, an answer off the scale, an empty file) stop
+    the command with exit code 3, naming file, row and column; nothing is guessed.
     """
     from segmentum.valuation.score import score as score_answers
 
+    if (answers is None) == (leads is None):
+        console.print("[bold red]Error:[/] give exactly one of --answers FILE or --leads FILE.")
+        raise typer.Exit(2)
     if out_file.exists() and not force:
         console.print(f"[bold red]Error:[/] {out_file} exists; pass --force to overwrite it.")
         raise typer.Exit(2)
+    if leads is not None:
+        _score_leads(run_dir, leads, out_file, id_column)
+        return
     try:
         scored = score_answers(run_dir, answers, id_column=id_column)
     except SegmentumError as exc:
@@ -442,6 +461,43 @@ def score(
         scored.to_csv(out_file, index=False)
     n_uncl = int(scored["unclassifiable"].sum())
     out.print(f"Scored {len(scored):,} rows into {out_file} ({n_uncl:,} unclassifiable).")
+
+
+def _score_leads(run_dir: Path, leads: Path, out_file: Path, id_column: str | None) -> None:
+    from segmentum.activation.leads import load_lead_scorer
+    from segmentum.valuation.score import read_answers
+
+    try:
+        scorer = load_lead_scorer(_run_folder(run_dir))
+        scored = scorer.score(read_answers(leads), id_column=id_column, table=str(leads))
+    except SegmentumError as exc:
+        _fail(exc)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    if out_file.suffix.lower() in (".parquet", ".pq"):
+        scored.to_parquet(out_file, index=False)
+    else:
+        scored.to_csv(out_file, index=False)
+    kept = int(scored["keep"].sum())
+    out.print(
+        f"Scored {len(scored):,} leads into {out_file}: keep {kept:,}, drop "
+        f"{len(scored) - kept:,} (target probability ≥ {scorer.threshold:.0%}).",
+        soft_wrap=True,
+    )
+
+
+def _run_folder(path: Path) -> Path:
+    """A run folder, or a project folder/file's newest run holding a lead model."""
+    from segmentum.activation.leads import LEAD_MODEL_FILE
+
+    if (path.is_file() and path.suffix.lower() != ".toml") or (path / LEAD_MODEL_FILE).is_file():
+        return path
+    project = path if path.is_dir() else path.parent
+    runs = sorted(
+        (p for p in (project / "runs").glob("*") if (p / LEAD_MODEL_FILE).is_file()),
+        key=lambda p: p.name,
+    )
+    return runs[-1] if runs else path
 
 
 @app.command()

@@ -31,9 +31,11 @@ import pandas as pd
 from segmentum.data.errors import DataError, Problem, ProjectError
 from segmentum.data.locate import check_query, in_folder, lock_down, source_file
 from segmentum.data.project import (
+    ChannelsSource,
     CompetitorRatingsSource,
     CustomersSource,
     EventsSource,
+    LeadsSource,
     OffersSource,
     ProjectConfig,
     ResponsesSource,
@@ -45,8 +47,16 @@ from segmentum.data.project import (
 
 ROW = "__row"
 _INGEST_ORDER = (
-    "customers", "survey", "transactions", "events", "competitor_ratings", "offers", "responses",
-)  # fmt: skip
+    "customers",
+    "survey",
+    "transactions",
+    "events",
+    "competitor_ratings",
+    "offers",
+    "responses",
+    "leads",
+    "channels",
+)
 MAX_LISTED = 10  # problems spelled out in an error message; all are counted
 
 ID_ROLES = {"id", "customer_id", "respondent_id", "offer_id"}
@@ -1262,6 +1272,10 @@ def _check_roles(
         normalise_labels(checker, source.event_type)
     if isinstance(source, OffersSource | ResponsesSource):
         _check_offer_roles(checker, source, analysis_date, id_tables)
+    if isinstance(source, LeadsSource):
+        checker.check_id(source.id, unique=True)
+    if isinstance(source, ChannelsSource):
+        checker.check_id(source.channel, unique=True, what="channel")
     if isinstance(source, CompetitorRatingsSource):
         checker.check_id(source.respondent_id, unique=False)
         checker.check_number(source.rating, "rating")

@@ -306,6 +306,10 @@ _COMMENTS = {
     "offers": "Offers for the next best offer: value, cost, eligible segments and stages "
     "(empty: all).",
     "responses": "Response history: one row per offer shown to a customer, accepted or not.",
+    "leads": "Sales leads to score: descriptors shared with customers, the source, optional "
+    "golden-question answers.",
+    "channels": "Channels to buy: cost, audience and its mix (segment_<id> or "
+    "<descriptor>=<level> shares).",
 }
 
 

@@ -19,8 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from segmentum.data.errors import ProjectError
 
 TABLES = (
-    "survey", "customers", "transactions", "events", "competitor_ratings", "offers", "responses",
-)  # fmt: skip
+    "survey",
+    "customers",
+    "transactions",
+    "events",
+    "competitor_ratings",
+    "offers",
+    "responses",
+    "leads",
+    "channels",
+)
 
 
 class _Strict(BaseModel):
@@ -235,6 +243,39 @@ class ResponsesSource(Source):
     date_format: str | None = None
 
 
+class LeadsSource(Source):
+    """Sales leads to score and filter (the activation stage; ``segmentum score --leads``).
+
+    ``descriptors`` are the fields leads share with the customers table (same column names);
+    ``source`` is where the lead came from, matched to the customers' acquisition
+    ``channel``; ``answers`` lists golden-question columns some leads answered (leads with
+    every answer are typed by the typing tool); ``converted`` (0/1, empty when open) gives
+    past leads' outcomes, for a conversion rate by source.
+    """
+
+    id: str = "lead_id"
+    descriptors: list[str] = Field(default_factory=list)
+    source: str | None = None
+    answers: list[str] = Field(default_factory=list)
+    converted: str | None = None
+
+
+class ChannelsSource(Source):
+    """Media, events or lists to buy (the activation stage's channel choice).
+
+    One row per channel: ``channel``, ``cost``, ``audience`` (people reached); optional
+    ``response_rate`` (0..1) and ``max_units`` (how many units may be bought, default 1). The
+    audience's mix is given in further columns, by segment (``segment_<id>``) or by
+    descriptor (``<descriptor>=<level>``, e.g. ``source=web``); each mix sums to 1 (±1 %).
+    """
+
+    channel: str = "channel"
+    cost: str = "cost"
+    audience: str = "audience"
+    response_rate: str | None = None
+    max_units: str | None = None
+
+
 class Sources(_Strict):
     survey: SurveySource | None = None
     customers: CustomersSource | None = None
@@ -243,6 +284,9 @@ class Sources(_Strict):
     competitor_ratings: CompetitorRatingsSource | None = None
     offers: OffersSource | None = None
     responses: ResponsesSource | None = None
+
+    leads: LeadsSource | None = None
+    channels: ChannelsSource | None = None
 
     def declared(self) -> dict[str, Source]:
         return {name: src for name in TABLES if (src := getattr(self, name)) is not None}

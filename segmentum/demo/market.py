@@ -23,6 +23,7 @@ from segmentum.demo import _spec as spec
 from segmentum.demo._commerce import make_book, make_customers, make_transactions_and_events
 from segmentum.demo._economics import truth_economics
 from segmentum.demo._frames import str_column
+from segmentum.demo._gtm import write_gtm
 from segmentum.demo._offers import make_offers
 from segmentum.demo._survey import make_competitor_ratings, make_survey
 
@@ -353,4 +354,5 @@ def write_market(market: Market, folder: Path) -> dict[str, Path]:
     paths["truth_json"].write_text(
         json.dumps(market.truth_summary(), indent=2) + "\n", encoding="utf-8"
     )
+    paths.update(write_gtm(market, folder))  # leads and channels (issue 14)
     return paths

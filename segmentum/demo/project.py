@@ -8,6 +8,7 @@ from typing import Any
 from segmentum.data.init import render_project
 from segmentum.data.project import Sources
 from segmentum.demo import _spec as spec
+from segmentum.demo._gtm import GTM_ROLES, GTM_SETTINGS
 
 #: Stage settings of the demo project (the same defaults a user gets, stated openly).
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
@@ -62,12 +63,12 @@ def write_demo_project(
     market = make_market(seed=seed, n_customers=n_customers, n_respondents=n_respondents)
     paths = write_market(market, folder)
     sources: dict[str, dict[str, Any]] = {}
-    for table in ("survey", "customers", "transactions", "events", "competitor_ratings",
-                  "offers", "responses"):  # fmt: skip
-        if table not in paths or table not in ROLES:
+    roles = {**ROLES, **GTM_ROLES}
+    for table in (*ROLES, *GTM_ROLES):
+        if table not in paths:
             continue
         rel = Path(paths[table]).resolve().relative_to(folder.resolve()).as_posix()
-        sources[table] = {"path": rel, **_roles_for(table, ROLES[table])}
+        sources[table] = {"path": rel, **_roles_for(table, roles[table])}
         if table in DEMO_SCALES:
             sources[table]["scale"] = DEMO_SCALES[table]
     text = render_project(
@@ -75,7 +76,7 @@ def write_demo_project(
         name="Demo: auto insurance market",
         seed=seed,
         analysis_date=str(market.analysis_date.date()),
-        stage_settings=DEMO_SETTINGS,
+        stage_settings={**DEMO_SETTINGS, "activation": dict(GTM_SETTINGS)},
     )
     project_file = folder / "segmentum.toml"
     project_file.write_text(text, encoding="utf-8")
