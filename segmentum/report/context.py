@@ -146,8 +146,11 @@ def table_context(frame: pd.DataFrame, max_rows: int = 60) -> dict[str, Any]:
 def figure_context(fig: Any) -> dict[str, Any]:
     """A Plotly figure as Plotly's own JSON (``data``, ``layout``, ``frames`` when animated).
 
-    The dict is what ``Plotly.newPlot`` takes and what ``plotly.io.from_json`` reads back.
+    The dict is what ``Plotly.newPlot`` takes and what ``plotly.io.from_json`` reads back;
+    float arrays are rounded to :data:`segmentum.report.packing.DIGITS` significant digits.
     """
+    from segmentum.report.packing import round_arrays
+
     import json
 
     import plotly.graph_objects as go
@@ -160,7 +163,7 @@ def figure_context(fig: Any) -> dict[str, Any]:
             f"a report figure needs a plotly.graph_objects.Figure, got {type(fig).__name__}"
         )
     spec = json.loads(pio.to_json(fig, validate=False))
-    out = {"data": spec.get("data", []), "layout": spec.get("layout", {})}
+    out = {"data": round_arrays(spec.get("data", [])), "layout": spec.get("layout", {})}
     if spec.get("frames"):
-        out["frames"] = spec["frames"]
+        out["frames"] = round_arrays(spec["frames"])
     return out

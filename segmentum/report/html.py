@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 #: Names the JSON twin's layout; bump when a key changes meaning.
 REPORT_FORMAT = "segmentum.report/1"
 #: Plotly's options for every figure in the page.
-PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
+#: ``typesetMath`` off: a ``$`` in a label (prices, "$30,001-$60,000") is text, never LaTeX.
+PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True, "typesetMath": False}
 
 
 def _plotly_json(value: Any) -> Any:
@@ -123,12 +124,23 @@ def report_context(
 
 
 def render_html(context: dict[str, Any]) -> str:
-    """Render a :func:`report_context` as the self-contained page (Plotly's library inlined)."""
-    import plotly.offline
+    """Render a :func:`report_context` as the self-contained page (Plotly's library inlined).
+
+    The library is inlined once, packed (:func:`segmentum.report.packing.packed_plotlyjs`);
+    the page unpacks it in the browser, then draws the figures.
+    """
     from markupsafe import Markup
 
+    from segmentum.report.packing import ALPHABET, packed_plotlyjs
+
+    packed, length = packed_plotlyjs()
     page = environment().get_template("page.html")
-    return page.render(**context, plotly_js=Markup(plotly.offline.get_plotlyjs()))
+    return page.render(
+        **context,
+        plotly_packed=Markup(packed),
+        plotly_packed_length=length,
+        plotly_alphabet=Markup(ALPHABET),
+    )
 
 
 def render_section(section: Section | dict[str, Any]) -> str:

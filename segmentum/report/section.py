@@ -37,6 +37,7 @@ class Block:
         ``html`` (trusted markup made by segmentum).
         """
         from segmentum.report.context import figure_context, table_context
+        from segmentum.report.packing import sample_clouds
 
         out: dict[str, Any] = {"kind": self.kind, "id": block_id, "caption": str(self.caption)}
         match self.kind:
@@ -46,7 +47,11 @@ class Block:
                 frame, max_rows = self.content
                 out |= table_context(frame, max_rows)
             case "figure":
-                out["figure"] = figure_context(self.content)
+                figure, shown, total = sample_clouds(figure_context(self.content))
+                out["figure"] = figure
+                if shown < total:
+                    note = f"The scatter shows a random sample of {shown:,} of {total:,} points."
+                    out["caption"] = f"{out['caption']} ({note})" if out["caption"] else note
             case "html":
                 out["html"] = str(self.content)
             case _:
