@@ -149,12 +149,12 @@ def figure_context(fig: Any) -> dict[str, Any]:
     The dict is what ``Plotly.newPlot`` takes and what ``plotly.io.from_json`` reads back;
     float arrays are rounded to :data:`segmentum.report.packing.DIGITS` significant digits.
     """
-    from segmentum.report.packing import round_arrays
-
     import json
 
     import plotly.graph_objects as go
     import plotly.io as pio
+
+    from segmentum.report.packing import round_arrays
 
     if isinstance(fig, Mapping):
         fig = go.Figure(fig)
