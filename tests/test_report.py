@@ -26,7 +26,7 @@ from segmentum.report import (
     report_context,
 )
 from segmentum.report.context import jsonable, table_context
-from segmentum.report.html import environment
+from segmentum.report.html import _shared_templates, environment
 from segmentum.report.section import BLOCK_KINDS, Block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,15 +45,15 @@ def _section(key: str = "value") -> Section:
     return sec
 
 
-PACKED = re.compile(r'var A = "[^"]+", z = "([^"]+)";.*?out\.subarray\(0, (\d+)\)', re.S)
+PACKED = re.compile(r'var z = "([^"]+)", n = (\d+);')
 
 
 def _plotly_copies(page: str) -> list[str]:
     """Every copy of Plotly's library packed in the page, unpacked as the page's loader does."""
-    from segmentum.report.packing import b85decode
+    from segmentum.report.packing import decode
 
     return [
-        gzip.decompress(b85decode(text, int(length))).decode("utf-8")
+        gzip.decompress(decode(text, int(length))).decode("utf-8")
         for text, length in PACKED.findall(page)
     ]
 
@@ -195,7 +195,11 @@ def test_one_section_renders_alone_from_its_context() -> None:
     fragment = render_section(sec)
     assert fragment.startswith('<section id="segments">') and fragment.endswith("</section>")
     assert fragment == render_section(json.loads(sec.to_json()))  # from the JSON twin alone
-    assert fragment in render_report([sec], title="t")  # the page's own markup for it
+    # the page's own markup for it, but for the layout template the page writes once
+    (shared,), templates = _shared_templates([sec.to_context()])
+    assert templates == [sec.to_context()["blocks"][-1]["figure"]["layout"]["template"]]
+    assert render_section(shared) in render_report([sec], title="t")
+    assert "window.segmentumTemplates[0]" not in fragment  # alone, the figure is whole
     assert "Plotly.newPlot(" in fragment and "<!DOCTYPE" not in fragment
 
 

@@ -123,6 +123,34 @@ def report_context(
     }
 
 
+def _shared_templates(
+    sections: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Sections whose figures name their layout template by number, and the templates, once.
+
+    Most figures share ``plotly_white`` (7 kB of JSON each); the page writes each distinct
+    template once and every figure takes it back before it is drawn. ``sections`` is left as
+    it is (the JSON twin keeps each figure whole).
+    """
+    templates: list[Any] = []
+    seen: dict[str, int] = {}
+    out = []
+    for section in sections:
+        blocks = []
+        for block in section["blocks"]:
+            layout = block.get("figure", {}).get("layout", {}) if block["kind"] == "figure" else {}
+            if "template" in layout:
+                key = json.dumps(layout["template"], sort_keys=True, default=str)
+                ref = seen.setdefault(key, len(templates))
+                if ref == len(templates):
+                    templates.append(layout["template"])
+                rest = {k: v for k, v in layout.items() if k != "template"}
+                block = {**block, "figure": {**block["figure"], "layout": rest}, "template": ref}
+            blocks.append(block)
+        out.append({**section, "blocks": blocks})
+    return out, templates
+
+
 def render_html(context: dict[str, Any]) -> str:
     """Render a :func:`report_context` as the self-contained page (Plotly's library inlined).
 
@@ -131,15 +159,16 @@ def render_html(context: dict[str, Any]) -> str:
     """
     from markupsafe import Markup
 
-    from segmentum.report.packing import ALPHABET, packed_plotlyjs
+    from segmentum.report.packing import packed_plotlyjs
 
     packed, length = packed_plotlyjs()
+    sections, templates = _shared_templates(context["sections"])
     page = environment().get_template("page.html")
     return page.render(
-        **context,
+        **{**context, "sections": sections},
+        plotly_templates=templates,
         plotly_packed=Markup(packed),
         plotly_packed_length=length,
-        plotly_alphabet=Markup(ALPHABET),
     )
 
 

@@ -1,11 +1,11 @@
 """Make the report light: Plotly's library packed once, figures' point clouds sampled and rounded.
 
 Plotly's JavaScript is 4.8 MB as text; the report carries it gzip-compressed and written in a
-base-85 alphabet that is safe inside a JavaScript string in ``<script>`` (1.8 MB). The page
+7-bit text that is safe inside a JavaScript string in ``<script>`` (1.7 MB). The page
 unpacks it with the browser's own ``DecompressionStream`` (no CDN, opens offline) and then
 draws the figures. Scatter clouds with more than :data:`MAX_POINTS` points are shown as a
 seeded sample, spread over the traces (one trace per segment) in proportion to their size,
-and numeric arrays are rounded to :data:`DIGITS` significant digits.
+and numeric arrays are rounded to :data:`DIGITS` significant digits of their largest value.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-#: The base-85 alphabet: printable ASCII without ``"$%&'<>\``` and the backtick, so the packed
-#: text can stand in a JavaScript string literal inside ``<script>`` unescaped.
-ALPHABET = "".join(chr(c) for c in range(33, 127) if chr(c) not in "\"$%&'<>\\`")
+#: 7-bit values that may not stand as themselves in a JavaScript string inside ``<script>``
+#: (NUL, line feed, carriage return, ``"``, ``<``, ``\\``); each is written with the next value
+#: as one two-byte UTF-8 character (the "base-122" scheme).
+ILLEGAL = (0, 10, 13, 34, 60, 92)
 #: At most this many points in one figure's scatter traces (the rest is a seeded sample).
 MAX_POINTS = 2000
 #: Significant digits kept in a figure's numeric arrays.
@@ -28,44 +29,69 @@ _POINT_KEYS = ("x", "y", "z", "text", "customdata", "hovertext", "ids")
 _MARKER_KEYS = ("color", "size", "symbol", "opacity")
 
 
-def b85encode(data: bytes) -> str:
-    """``data`` in :data:`ALPHABET`, 5 characters per 4 bytes (zero-padded to a multiple of 4)."""
-    padded = data + b"\0" * (-len(data) % 4)
-    words = np.frombuffer(padded, dtype=">u4").astype(np.int64)
-    digits = np.empty((len(words), 5), dtype=np.int64)
-    for i in range(4, -1, -1):
-        digits[:, i] = words % 85
-        words //= 85
-    table = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
-    return table[digits.ravel()].tobytes().decode("ascii")
+def encode(data: bytes) -> str:
+    """``data`` as text, 7 bits a character: 8/7 bytes of UTF-8 per byte (base-122 scheme).
+
+    The bits are cut into 7-bit values; a value that is in :data:`ILLEGAL` is written together
+    with the value after it as the character ``128 + (index << 7 | next)`` (two bytes of
+    UTF-8, 14 bits), every other value as the ASCII character of that code. The last value is
+    padded with zero bits; :func:`decode` cuts back to the length.
+    """
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    bits = np.concatenate([bits, np.zeros(-len(bits) % 7 + 7, dtype=np.uint8)])
+    values = bits.reshape(-1, 7) @ (1 << np.arange(6, -1, -1))
+    index = np.full(128, -1)
+    index[list(ILLEGAL)] = np.arange(len(ILLEGAL))
+    bad = index[values] >= 0
+    # a value starts a character unless the one before is illegal and itself starts one: in a
+    # run of illegal values that is every other one, from the run's first
+    positions = np.arange(len(values))
+    run_start = np.maximum.accumulate(np.where(~bad, positions + 1, 0))
+    pairs = bad & ((positions - run_start) % 2 == 0)
+    starts = np.flatnonzero(~np.concatenate([[False], pairs[:-1]]))
+    starts = starts[starts < len(values) - 1]  # the last value is all padding
+    partner = values[np.minimum(starts + 1, len(values) - 1)]
+    codes = np.where(pairs[starts], 128 + (index[values[starts]] << 7 | partner), values[starts])
+    return codes.astype("<u4").tobytes().decode("utf-32-le")
 
 
-def b85decode(text: str, length: int) -> bytes:
-    """The inverse of :func:`b85encode`, cut to ``length`` bytes (what the page's loader does)."""
-    lookup = np.zeros(128, dtype=np.int64)
-    lookup[np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)] = np.arange(85)
-    digits = lookup[np.frombuffer(text.encode("ascii"), dtype=np.uint8)].reshape(-1, 5)
-    words = np.zeros(len(digits), dtype=np.int64)
-    for i in range(5):
-        words = words * 85 + digits[:, i]
-    return words.astype(">u4").tobytes()[:length]
+def decode(text: str, length: int) -> bytes:
+    """The inverse of :func:`encode`, cut to ``length`` bytes (what the page's loader does)."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.int64)
+    high = codes >= 128
+    first = np.where(high, np.asarray(ILLEGAL)[np.where(high, (codes - 128) >> 7, 0)], codes)
+    at = np.cumsum(1 + high) - (1 + high)
+    values = np.zeros(int((1 + high).sum()), dtype=np.int64)
+    values[at] = first
+    values[at[high] + 1] = (codes[high] - 128) & 127
+    bits = ((np.asarray(values, dtype=np.uint8)[:, None] >> np.arange(6, -1, -1)) & 1).ravel()
+    return np.packbits(bits[: 8 * (len(bits) // 8)].astype(np.uint8)).tobytes()[:length]
 
 
 @lru_cache(maxsize=1)
 def packed_plotlyjs() -> tuple[str, int]:
-    """Plotly's library, gzip-compressed, in :data:`ALPHABET`; and its compressed length."""
+    """Plotly's library, gzip-compressed, as :func:`encode` text; and its compressed length."""
     import plotly.offline
 
     raw = gzip.compress(plotly.offline.get_plotlyjs().encode("utf-8"), 9, mtime=0)
-    return b85encode(raw), len(raw)
+    return encode(raw), len(raw)
 
 
 def _round(values: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(values) & (values != 0)
-    out = values.astype(float).copy()
-    mag = np.floor(np.log10(np.abs(values[finite])))
-    scale = 10.0 ** (DIGITS - 1 - mag)
-    out[finite] = np.round(values[finite] * scale) / scale
+    """Rounded to :data:`DIGITS` significant digits of the array's largest magnitude.
+
+    A plot cannot show finer steps than 1/10,000 of its range, so ``[5.123456, 0.0001234]``
+    becomes ``[5.123, 0.0]``: short numbers, and a density grid's far tails are zeros.
+    """
+    out = values.astype(float)
+    finite = np.isfinite(out)
+    if not finite.any():
+        return out
+    top = float(np.abs(out[finite]).max())
+    if top == 0:
+        return out
+    decimals = DIGITS - 1 - int(np.floor(np.log10(top)))
+    out[finite] = np.round(out[finite], decimals) + 0.0  # + 0.0: no "-0.0"
     return out
 
 
