@@ -82,7 +82,7 @@ def test_float_arrays_are_rounded_to_four_digits_of_their_range() -> None:
     data = [{"x": [5.123456, 0.000123, -2.0], "y": [1, 2, 3], "name": "3.14159"}]
     assert round_arrays(data) == [{"x": [5.123, 0.0, -2.0], "y": [1, 2, 3], "name": "3.14159"}]
     spec = figure_context(go.Figure(go.Heatmap(z=np.array([[1e-9, 0.123456], [0.5, 1.0]]))))
-    assert spec["data"][0]["z"] == [[0.0, 0.1235], [0.5, 1.0]]
+    assert spec["data"][0]["z"] == [[0.0, 0.123], [0.5, 1.0]]  # 4 digits of the largest, 1.0
 
 
 def test_report_with_a_big_cloud_stays_small_and_carries_plotly_once() -> None:
