@@ -64,3 +64,60 @@ def test_report_draws_every_figure_without_errors(tmp_path: Path) -> None:
     # the data's markup stayed text: the only scripts are the page's own three
     assert dom.count("<script") == 3
     assert "Seg &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # an axis label
+
+
+#: Every figure div has been drawn by Plotly (its class added, its SVG inside).
+ALL_DRAWN = """() => [...document.querySelectorAll('.plotly-graph-div')].every(
+    d => d.classList.contains('js-plotly-plot') && d.querySelector('.main-svg'))"""
+#: Chromium's own notes on software WebGL in a headless machine without a GPU, not the page's.
+GPU_NOTES = ("WebGL", "GL Driver Message", "GPU stall")
+
+
+def test_light_report_opens_without_console_warnings_and_draws_every_plot(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    import numpy as np
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    rng = np.random.default_rng(0)
+    cloud = go.Figure(
+        [
+            go.Scattergl(x=rng.normal(size=n), y=rng.normal(size=n), mode="markers", name=name)
+            for name, n in {"Seg 1": 6_000, "Seg 2": 3_000, "Seg 3": 500}.items()
+        ]
+    ).update_layout(title="Income $30,001-$60,000 vs $5")  # "$" pairs: LaTeX to MathJax
+    bars = go.Figure(go.Bar(x=["$30,001-$60,000", "$60,001-$90,000"], y=[3, 4]))
+    sec = Section("maps", "Map").figure(cloud, caption="Respondents").figure(bars)
+    path = tmp_path / "report.html"
+    path.write_text(render_report([sec, _extra_section()], title="Light"), encoding="utf-8")
+    messages: list[tuple[str, str]] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("console", lambda m: messages.append((m.type, m.text)))
+        page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
+        start = time.perf_counter()
+        page.goto(path.as_uri(), wait_until="load")
+        loaded = time.perf_counter() - start
+        page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        drawn = time.perf_counter() - start
+        n_plots = page.locator(".plotly-graph-div").count()
+        sample_note = page.locator("p.caption").first.inner_text()
+        browser.close()
+    print(f"report {path.stat().st_size / 1e6:.2f} MB: load {loaded:.2f} s, drawn {drawn:.2f} s")
+    assert n_plots == 3
+    assert "random sample of" in sample_note
+    noisy = [
+        (kind, text)
+        for kind, text in messages
+        # Plotly warns through console.trace ("WARN: MathJax is not loaded ...")
+        if (kind in ("error", "warning", "trace", "pageerror") or "WARN" in text)
+        and not any(g in text for g in GPU_NOTES)
+    ]
+    assert not noisy, noisy  # no script error, no "MathJax is not loaded" warning
+
+
+def _extra_section() -> Section:
+    return Section("value", "Value").figure(go.Figure(go.Histogram(x=list(range(50)))))
