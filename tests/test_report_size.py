@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 
 import numpy as np
@@ -81,6 +82,10 @@ def test_big_cloud_is_sampled_to_the_cap_with_every_segment_and_the_caption_says
 def test_float_arrays_are_rounded_to_four_digits_of_their_range() -> None:
     data = [{"x": [5.123456, 0.000123, -2.0], "y": [1, 2, 3], "name": "3.14159"}]
     assert round_arrays(data) == [{"x": [5.123, 0.0, -2.0], "y": [1, 2, 3], "name": "3.14159"}]
+    # gaps (NaN in a typed array) stay gaps, as strict JSON (the twin allows no NaN)
+    gappy = figure_context(go.Figure(go.Scatter(x=np.array([1.5, np.nan, np.inf]))))
+    assert gappy["data"][0]["x"] == [1.5, None, None]
+    json.dumps(gappy, allow_nan=False)
     spec = figure_context(go.Figure(go.Heatmap(z=np.array([[1e-9, 0.123456], [0.5, 1.0]]))))
     assert spec["data"][0]["z"] == [[0.0, 0.123], [0.5, 1.0]]  # 4 digits of the largest, 1.0
 

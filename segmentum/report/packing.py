@@ -112,17 +112,30 @@ def _numeric(value: Any) -> np.ndarray | None:
     return None
 
 
+def _as_list(values: np.ndarray) -> list[Any]:
+    """Rounded values as JSON numbers; NaN and infinities as ``null`` (Plotly's gaps)."""
+    rounded = _round(values)
+    out = (
+        np.where(np.isfinite(rounded), rounded, None) if not np.isfinite(rounded).all() else rounded
+    )
+    return out.tolist()
+
+
 def round_arrays(node: Any) -> Any:
-    """Every float array in a Plotly JSON tree rounded to :data:`DIGITS` significant digits."""
+    """Every float array in a Plotly JSON tree rounded to :data:`DIGITS` significant digits.
+
+    Typed arrays (``{"dtype", "bdata"}``) become plain lists of the rounded numbers, which are
+    shorter than base64 and read back the same; missing values become ``null``.
+    """
     if isinstance(node, dict):
         arr = _numeric(node)
         if arr is not None and arr.dtype.kind == "f":
-            return _round(arr).tolist()
+            return _as_list(arr)
         return {k: round_arrays(v) for k, v in node.items()}
     if isinstance(node, list):
         arr = _numeric(node)
         if arr is not None and any(isinstance(v, float) for v in node):
-            return _round(arr).tolist()
+            return _as_list(arr)
         return [round_arrays(v) for v in node]
     return node
 
