@@ -67,6 +67,8 @@ def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
     ):
         assert (run / name).is_file(), name
     assert (run / "map.svg").read_text().lstrip().startswith(("<svg", "<?xml"))
+    # a report to e-mail: under 2 MB (it was 5.3 MB with Plotly's library inlined as text)
+    assert (run / "report.html").stat().st_size <= 2_000_000
     assert "Online self-service" in (run / "personas.md").read_text()
     manifest = json.loads((run / "manifest.json").read_text())
     assert set(manifest["inputs"]) == {
