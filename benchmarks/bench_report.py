@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import plotly.graph_objects as go
+import plotly.io as pio
 
 from segmentum.report.html import render_html
 from segmentum.report.packing import round_arrays, sample_clouds
@@ -48,7 +48,7 @@ def ours(context: dict) -> str:
 def peer(context: dict) -> str:
     """Bare Plotly: the same figures, Plotly's library inlined once as text."""
     parts = [
-        go.Figure(b["figure"]).to_html(full_html=False, include_plotlyjs=(i == 0))
+        pio.to_html(b["figure"], full_html=False, include_plotlyjs=(i == 0), validate=False)
         for i, b in enumerate(_figures(context))
     ]
     return "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{}</body></html>".format(
