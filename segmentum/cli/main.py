@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -275,26 +275,20 @@ def whatif(
     from segmentum.flow import StageContext
     from segmentum.project import Project
     from segmentum.registry import STAGES
-    from segmentum.value.clv import step_discount_rate
-    from segmentum.value.summary import TIME_UNITS
-    from segmentum.value.whatif import customer_table, load_scenario
-    from segmentum.value.whatif import whatif as run_whatif
+    from segmentum.value.whatif import (
+        check_declared,
+        customer_table,
+        load_scenario,
+        scenario_whatif,
+    )
 
     t0 = time.perf_counter()
     try:
         try:
-            sc, _ = load_scenario(scenario)
+            sc, label = load_scenario(scenario)
+            check_declared(sc, label)  # before any data are read
         except ValueError as exc:
             raise ProjectError(str(exc)) from exc
-        declared = sorted({*sc.model.purchase_covariates, *sc.model.dropout_covariates})
-        for i, change in enumerate(sc.change):
-            if change.covariate is not None and change.covariate not in declared:
-                # checked before any data are read: the model can only move what it fits
-                raise ProjectError(
-                    f"scenario file {scenario}, change[{i}].covariate: {change.covariate!r} is "
-                    f"not a covariate of [model]; valid covariates are {declared or 'none'} "
-                    "(add it to purchase_covariates or dropout_covariates)"
-                )
         project = Project.load(project_file)
         with console.status("Reading the data and fitting value and segments…"):
             data = project.validate()
@@ -312,29 +306,9 @@ def whatif(
                             f"the {stage.name} stage cannot run on these data: {exc}"
                         ) from exc
                     ctx.results.add(stage.name, ran[stage.name], *stage.provides(ran[stage.name]))
-            value: Any = ran["value"]
             table = customer_table(ctx, ran)
-            cfg = value.config
-            plain = value.models["purchase"]
             try:
-                model = type(plain)(penalizer=plain.penalizer).fit(
-                    table,
-                    purchase_covariates=sc.model.purchase_covariates,
-                    dropout_covariates=sc.model.dropout_covariates,
-                )
-                unit = TIME_UNITS[cfg.time_unit]
-                spend = "expected_spend" if "expected_spend" in table.columns else None
-                result = run_whatif(
-                    model,
-                    table,
-                    sc,
-                    spend=spend,
-                    horizon=cfg.clv_horizon_days / unit,
-                    step=cfg.clv_step_days / unit,
-                    discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
-                    n_draws=sc.model.draws,
-                    seed=project.config.project.seed,
-                )
+                result = scenario_whatif(ran["value"], table, sc, seed=project.config.project.seed)
             except ValueError as exc:
                 raise ProjectError(f"scenario file {scenario}: {exc}") from exc
     except SegmentumError as exc:
