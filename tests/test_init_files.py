@@ -178,3 +178,27 @@ def test_validate_and_run_without_a_project_file_name_the_missing_file(
         assert code != 0
         assert "segmentum.toml not found" in output
         assert "segmentum init" in output
+
+
+def test_transactions_without_an_id_name_link_by_their_values_or_ask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _survey_and_customers(tmp_path, "customer_id", "customer_id")
+    tx = ["buyer,date,amount"] + [
+        f"C{i % 30},2024-0{1 + i % 9}-1{i % 10},{5 + i}" for i in range(90)
+    ]
+    (tmp_path / "transactions.csv").write_text("\n".join(tx) + "\n")
+    monkeypatch.chdir(tmp_path)
+    code, output = cli("init", "transactions.csv")  # alone: nothing to link to, so it asks
+    assert code == 0, output
+    text = Path("segmentum.toml").read_text()
+    assert "no customer_id column found: set customer_id =" in text
+    assert "customer_id = " not in text.split("[sources.transactions]")[1]
+    code, output = cli("init", "survey.csv", "customers.csv", "transactions.csv", "--force")
+    assert code == 0, output
+    assert "linked to customers.csv by buyer = customer_id" in output
+    config = load_config("segmentum.toml")
+    assert config.sources.transactions is not None
+    assert config.sources.transactions.customer_id == "buyer"
+    code, output = cli("validate")
+    assert code == 0 and "The project is valid." in output, output

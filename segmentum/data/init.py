@@ -172,6 +172,12 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
     cols = _profile(path)
     guess = _guess(cols, path, relative_to)
     guess.columns, guess.file = cols, path
+    for key in [k for k, v in guess.roles.items() if v is None]:
+        del guess.roles[key]  # never an invented column: ask instead
+        guess.notes.append(
+            f"no {key} column found: set {key} = the column that holds it (the file's "
+            f"columns: {', '.join(c['name'] for c in cols[:8])}{' …' if len(cols) > 8 else ''})"
+        )
     return guess
 
 
@@ -198,7 +204,7 @@ def _guess(cols: list[dict[str, Any]], path: Path, relative_to: Path) -> Guess:
             rel,
             {
                 "respondent_id": next(
-                    (n for n in ids if "resp" in n.lower()), ids[0] if ids else "respondent_id"
+                    (n for n in ids if "resp" in n.lower()), ids[0] if ids else None
                 ),
                 "brand": lower["brand"],
                 "need": lower.get("need", "need"),
@@ -212,7 +218,7 @@ def _guess(cols: list[dict[str, Any]], path: Path, relative_to: Path) -> Guess:
             "events",
             rel,
             {
-                "customer_id": customer_id or "customer_id",
+                "customer_id": customer_id,
                 "timestamp": times[0],
                 "event_type": event_type,
             },
@@ -224,7 +230,7 @@ def _guess(cols: list[dict[str, Any]], path: Path, relative_to: Path) -> Guess:
     ]
     if times and amounts:
         roles: dict[str, Any] = {
-            "customer_id": customer_id or "customer_id",
+            "customer_id": customer_id,
             "timestamp": times[0],
             "amount": amounts[0],
         }
@@ -459,10 +465,12 @@ def _row_count(path: Path) -> int:
         con.close()
 
 
-def _id_link(survey: Guess, customers: Guess) -> tuple[str, str] | None:
+def _id_link(survey: Guess, customers: Guess, *, any_name: bool = False) -> tuple[str, str] | None:
     """(survey column, customers column): a unique customers column most survey values are in.
 
-    Candidates are columns with the same name in both files, or an id-like column of each.
+    Candidates are columns with the same name in both files, or an id-like column of each
+    (with ``any_name``: any text or whole-number column of ``survey`` against the customers'
+    id).
     """
     assert survey.file is not None and customers.file is not None
     s_cols = {c["name"]: c for c in survey.columns}
@@ -472,7 +480,11 @@ def _id_link(survey: Guess, customers: Guess) -> tuple[str, str] | None:
         (s, c)
         for s in s_cols
         for c in c_cols
-        if s != c and _ID.search(s) and _ID.search(c) and s not in survey.roles.get("basis", [])
+        if s != c
+        and (_ID.search(s) or (any_name and c == customers.roles.get("id")))
+        and _ID.search(c)
+        and s not in survey.roles.get("basis", [])
+        and s_cols[s]["type"] in ("VARCHAR", "BIGINT", "INTEGER")
     ]
     con = _con_for(survey.file, customers.file)
     try:
@@ -493,6 +505,16 @@ def _id_link(survey: Guess, customers: Guess) -> tuple[str, str] | None:
         return None
     finally:
         con.close()
+
+
+def _link_to_customers(g: Guess, customers: Guess) -> None:
+    """Give a transactions or events guess with no customer id the column holding them."""
+    link = _id_link(g, customers, any_name=True)
+    if link is None or link[1] != customers.roles["id"]:
+        return
+    g.roles = {"customer_id": link[0], **g.roles}
+    g.notes = [n for n in g.notes if not n.startswith("no customer_id column")]
+    g.notes.append(f"linked to {customers.path} by {link[0]} = {link[1]} (customer ids)")
 
 
 def _row_order_query(survey: Guess, other: Guess) -> str:
@@ -599,6 +621,11 @@ def init_project(paths: list[Path], out: Path, name: str | None = None) -> tuple
     if "survey" in by_table and "customers" in by_table:
         joined, linked = _link_survey_customers(by_table["survey"], by_table["customers"])
         merged = by_table["customers"] if joined else None
+    customers = by_table.get("customers")
+    if customers is not None and "id" in customers.roles and merged is None:
+        for g in guesses:
+            if g.table in ("transactions", "events") and "customer_id" not in g.roles:
+                _link_to_customers(g, customers)
     sources: dict[str, dict[str, Any]] = {}
     notes: dict[str, list[str]] = {}
     for g in guesses:
