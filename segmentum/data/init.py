@@ -581,6 +581,13 @@ def _locate(g: Guess, source: dict[str, Any], notes: list[str]) -> None:
         source["allow_outside"] = True
         if any(n.startswith("this file is outside") for n in notes):
             return
+        if "query" in source:
+            notes.append(
+                "this file is outside the project folder; allow_outside = true lets the "
+                "query read it there, and any other file: move both files into the project "
+                "folder and drop that line to keep the project to its own folder"
+            )
+            return
         notes.append(
             "this file is outside the project folder; allow_outside = true lets the "
             "project read it there (or move it into the folder and drop that line)"
