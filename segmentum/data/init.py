@@ -475,7 +475,8 @@ def _id_link(survey: Guess, customers: Guess, *, any_name: bool = False) -> tupl
     assert survey.file is not None and customers.file is not None
     s_cols = {c["name"]: c for c in survey.columns}
     c_cols = {c["name"]: c for c in customers.columns}
-    pairs = [(n, n) for n in s_cols if n in c_cols]
+    keys = ("VARCHAR", "BIGINT", "INTEGER", "HUGEINT")  # ids are text or whole numbers
+    pairs = [(n, n) for n in s_cols if n in c_cols and s_cols[n]["type"] in keys]
     pairs += [
         (s, c)
         for s in s_cols
@@ -484,7 +485,7 @@ def _id_link(survey: Guess, customers: Guess, *, any_name: bool = False) -> tupl
         and (_ID.search(s) or (any_name and c == customers.roles.get("id")))
         and _ID.search(c)
         and s not in survey.roles.get("basis", [])
-        and s_cols[s]["type"] in ("VARCHAR", "BIGINT", "INTEGER")
+        and s_cols[s]["type"] in keys
     ]
     con = _con_for(survey.file, customers.file)
     try:
