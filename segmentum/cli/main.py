@@ -104,7 +104,7 @@ def _run_project(project_file: Path) -> None:
 def run(
     project_file: Annotated[
         Path, typer.Argument(help="The project file (segmentum.toml) or the folder holding it.")
-    ],
+    ] = Path("segmentum.toml"),
 ) -> None:
     """Run every stage the data allow and write one run folder (atomically)."""
     _run_project(project_file)
@@ -112,7 +112,9 @@ def run(
 
 @app.command()
 def validate(
-    project_file: Annotated[Path, typer.Argument(help="The project file to check.")],
+    project_file: Annotated[
+        Path, typer.Argument(help="The project file to check (or the folder holding it).")
+    ] = Path("segmentum.toml"),
 ) -> None:
     """Check the project file and every source table; write nothing."""
     from segmentum.project import Project
@@ -173,7 +175,12 @@ def init(
         return
     output.write_text(text, encoding="utf-8")
     for g in guesses:
-        out.print(f"{g.path}: looks like [bold]{g.table}[/]")
+        out.print(f"{escape(g.path)}: looks like [bold]{escape(g.table)}[/]")
+        for note in g.notes:
+            if not note.startswith("left out"):
+                out.print(escape(f"  {note}"), soft_wrap=True)
+        for col, why in g.left_out.items():
+            out.print(escape(f"  left out {col}: {why}"), soft_wrap=True)
     out.print(f"Wrote {output}. Check the roles, then: segmentum validate {output}")
 
 
