@@ -74,6 +74,7 @@ class StageContext:
     previous_run: Path | None = None
     results: Results = field(default_factory=Results)
     tick: Callable[[str], None] = lambda message: None
+    folder: Path | None = None  # the project folder (files the settings name are relative to)
 
     def result(self, kind: type[R]) -> R:
         """An earlier stage's result by type (``LookupError`` when none ran)."""

@@ -115,6 +115,17 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _check_scenarios(config: ProjectConfig, folder: Path) -> None:
+    """Read the declared what-if scenario files now, so a bad one fails ``validate``."""
+    from segmentum.activation.scenarios import load_scenarios
+    from segmentum.activation.settings import ActivationConfig
+
+    raw = dict(getattr(config, "activation", None) or {})
+    paths = ActivationConfig.model_validate(raw).scenarios
+    if paths:
+        load_scenarios(paths, folder)
+
+
 class Project:
     """A project file and the folder it lives in.
 
@@ -138,6 +149,7 @@ class Project:
             path = path / "segmentum.toml"
         config = load_config(path)
         check_settings(config, STAGES)
+        _check_scenarios(config, path.parent)
         runs_folder(config, path.parent)  # refuse a runs_dir outside the project folder now
         return cls(config, path)
 
@@ -209,7 +221,13 @@ class Project:
         folder = RunFolder(self.runs_dir, run_id)
         tmp = folder.open()
         try:
-            ctx = StageContext(self.config, data, self.config.project.seed, previous_run=previous)
+            ctx = StageContext(
+                self.config,
+                data,
+                self.config.project.seed,
+                previous_run=previous,
+                folder=self.folder,
+            )
             outcomes = self._run_stages(ctx, progress, timings)
             progress.stage("write run folder", 1)
             manifest = self._manifest(run_id, started, data, outcomes, timings)

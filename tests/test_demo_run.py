@@ -186,7 +186,9 @@ def test_segment_numbers_stay_put_across_runs(demo_folder: Path, tmp_path: Path)
     Catalogue(project, project / "runs").reconcile()
     first = pd.read_parquet(only_run(project) / "assignments.parquet")
     toml = project / "segmentum.toml"
-    toml.write_text(toml.read_text().replace("seed = 0", "seed = 11", 1))
+    # issue 13 scenarios: without declared scenarios the run writes no whatif.csv (below)
+    text = toml.read_text().replace("seed = 0", "seed = 11", 1)
+    toml.write_text(re.sub(r"(?m)^scenarios = .*\n", "", text))
     result = CliRunner().invoke(app, ["run", str(toml)])
     assert result.exit_code == 0, result.output
     latest = Catalogue(project, project / "runs").latest()
@@ -198,6 +200,9 @@ def test_segment_numbers_stay_put_across_runs(demo_folder: Path, tmp_path: Path)
     assert (both["segment_1"] == both["segment_2"]).mean() >= 0.9
     summary = json.loads((latest / "segments.json").read_text())
     assert summary["segmentation"]["match"]["mean_similarity"] >= 0.8
+    assert (only_run(demo_folder) / "whatif.csv").is_file()
+    assert not (latest / "whatif.csv").exists()
+    assert "What-if scenarios" not in (latest / "report.html").read_text(encoding="utf-8")
 
 
 # issue 12 ------------------------------------------------------------------------------------
@@ -421,3 +426,32 @@ def test_demo_score_leads_cli(demo_folder: Path, tmp_path: Path) -> None:
     assert list(got.columns[:7]) == ["lead_id", "segment", "target_probability",
                                      "expected_value", "score", "keep", "reason"]  # fmt: skip
     assert len(got) == 5_000
+
+
+# issue 13 scenarios: the demo declares one what-if scenario; every run computes it
+def test_demo_run_writes_the_declared_scenario(demo_folder: Path) -> None:
+    run = only_run(demo_folder)
+    table = pd.read_csv(run / "whatif.csv", dtype={"segment": str})
+    assert list(table.columns) == ["scenario", "segment", "customers", "clv_before", "clv_after",
+                                   "difference", "low", "high"]  # fmt: skip
+    assert set(table["scenario"]) == {"monthly plan push"}
+    body, total = table.iloc[:-1], table.iloc[-1]
+    assert total["segment"] == "total"
+    assignments = pd.read_parquet(run / "assignments.parquet").dropna(subset=["customer_id"])
+    valued = assignments.dropna(subset=["frequency"])  # the value stage's customers
+    assert total["customers"] == len(valued) == body["customers"].sum()
+    sizes = valued["segment"].astype(int).astype(str).value_counts()
+    assert body.set_index("segment")["customers"].to_dict() == sizes.to_dict()
+    assert total["difference"] == pytest.approx(body["difference"].sum())
+    assert (table["low"] <= table["difference"] + 1e-6).all()
+    assert (table["difference"] <= table["high"] + 1e-6).all()
+    by = body.set_index("segment")
+    # only segments 1 (retention) and 2 (payment plan) are touched; retention raises CLV
+    assert by.loc["1", "difference"] > 0 and by.loc["2", "difference"] != 0
+    assert (by.drop(index=["1", "2"])["difference"].abs() < 1e-6).all()
+    report = (run / "report.html").read_text(encoding="utf-8")
+    assert "What-if scenarios" in report and "CLV per head in segment 1" in report
+    entry = json.loads((run / "activation.json").read_text())["scenarios"][0]
+    assert entry["file"] == "scenarios/monthly_plan.toml"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert "whatif.csv" in json.dumps(manifest)

@@ -80,3 +80,39 @@ def test_unknown_covariate_is_a_clear_error(demo: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "change[0].retension" in " ".join(result.output.split())
+
+
+# issue 13 scenarios: a declared scenario file is checked when the project loads
+def _declare(project: Path, scenario: str) -> Path:
+    text = project.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("scenarios = "))
+    copy = project.with_name("declared.toml")
+    copy.write_text(text.replace(line, f"scenarios = [{scenario!r}]"), encoding="utf-8")
+    return copy
+
+
+def test_validate_refuses_a_bad_declared_scenario(demo: Path) -> None:
+    bad = demo.parent / "scenarios" / "bad.toml"
+    bad.write_text(
+        '[model]\ndropout_covariates = ["payment_plan"]\n\n'
+        '[[change]]\nsegment = 2\ncovariate = "loyalty_card"\nvalue = 1\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["validate", str(_declare(demo, "scenarios/bad.toml"))])
+    assert result.exit_code == 2, result.output
+    flat = " ".join(result.output.split())
+    assert "bad.toml" in flat and "change[0].covariate" in flat
+    assert "valid covariates are ['payment_plan']" in flat
+    typo = demo.parent / "scenarios" / "typo.toml"
+    typo.write_text("[[change]]\nretension = 0.1\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(_declare(demo, "scenarios/typo.toml"))])
+    assert result.exit_code == 2, result.output
+    assert "typo.toml" in result.output and "change[0].retension" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, ["validate", str(_declare(demo, "../outside.toml"))])
+    assert result.exit_code == 2, result.output
+    assert "scenarios[0]" in result.output
+
+
+def test_validate_accepts_the_demo_scenario(demo: Path) -> None:
+    result = CliRunner().invoke(app, ["validate", str(demo)])
+    assert result.exit_code == 0, result.output

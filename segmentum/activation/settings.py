@@ -84,6 +84,12 @@ class ActivationConfig(BaseModel):
         description="The stage flow compares the stage this many contact periods before the "
         "analysis date with the stage at it.",
     )
+    scenarios: list[str] = Field(
+        default_factory=list,
+        description="What-if scenario files (TOML, as for segmentum whatif; paths relative "
+        "to the project file, inside its folder): each runs in every run on the valuation's "
+        "segments, into whatif.csv and the report.",
+    )
     # -- go to market (issue 14): targets, leads, channels, audience files -------------------
     target_segments: list[int] = Field(
         default_factory=list,

@@ -23,6 +23,12 @@ import pandas as pd
 from segmentum.activation.customers import CustomerActivation, customer_activation
 from segmentum.activation.gtm import LeadsInput, MarketActivation, market_activation, market_blocks
 from segmentum.activation.report import customer_blocks
+from segmentum.activation.scenarios import (
+    ScenarioOutcome,
+    run_scenarios,
+    scenario_blocks,
+    whatif_table,
+)
 from segmentum.activation.settings import ActivationConfig
 from segmentum.flow import Stage, StageContext
 from segmentum.report.section import Section
@@ -43,15 +49,25 @@ class ActivationResult:
         Lifecycle stage, next best offer and control group of every customer.
     market : MarketActivation or None
         Targets, lead model and scored leads, channel choice, audience files' rows.
+    scenarios : list of ScenarioOutcome
+        The declared what-if scenarios (``[activation] scenarios``) and their tables.
     """
 
     customers: CustomerActivation
     market: MarketActivation | None = None
+    scenarios: tuple[ScenarioOutcome, ...] = ()
 
     def activation_json(self) -> dict[str, Any]:
         """``activation.json``: the halves' entries side by side."""
         market = self.market.summary() if self.market is not None else {}
-        return {**self.customers.summary(), **market}
+        out = {**self.customers.summary(), **market}
+        if self.scenarios:
+            out["scenarios"] = [
+                {"name": o.scenario.name, "file": o.path,
+                 "total": o.table[o.table["segment"] == "total"].iloc[0].to_dict()}
+                for o in self.scenarios
+            ]  # fmt: skip
+        return out
 
     def headline(self) -> dict[str, Any]:
         """The stage's entry in ``segments.json``."""
@@ -143,7 +159,21 @@ def _run(ctx: StageContext) -> ActivationResult:
         seed=ctx.seed,
         **_inputs(ctx),
     )
-    return ActivationResult(customers=customers, market=_market(ctx, cfg, customers))
+    return ActivationResult(
+        customers=customers, market=_market(ctx, cfg, customers), scenarios=_scenarios(ctx, cfg)
+    )
+
+
+def _scenarios(ctx: StageContext, cfg: ActivationConfig) -> tuple[ScenarioOutcome, ...]:
+    """The third part: the declared what-if scenarios on the valuation's segments."""
+    value = ctx.optional(ValueResult)
+    if not cfg.scenarios or value is None or "purchase" not in value.models:
+        return ()
+    if ctx.folder is None:
+        raise ValueError("[activation] scenarios need the project folder (run it as a Project)")
+    val = ctx.result(ValuationStageResult).assignments
+    segs = val.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
+    return tuple(run_scenarios(ctx, value, segs, cfg.scenarios, ctx.folder))
 
 
 def _market(ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation) -> MarketActivation:
@@ -207,6 +237,7 @@ def report_section(result: ActivationResult) -> Section:
     customer_blocks(sec, result.customers)
     if result.market is not None:
         market_blocks(sec, result.market)
+    scenario_blocks(sec, list(result.scenarios))
     return sec
 
 
@@ -217,6 +248,10 @@ def _files(result: ActivationResult, run_dir: Path) -> list[Path]:
     if audiences is not None:
         data["audiences"] = audiences.summary()
         written.append(audiences.folder / "manifest.json")
+    if result.scenarios:
+        csv = run_dir / "whatif.csv"
+        whatif_table(list(result.scenarios)).to_csv(csv, index=False)
+        written.append(csv)
     path = run_dir / "activation.json"
     payload = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     path.write_text(payload + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -104,7 +104,7 @@ def _run_project(project_file: Path) -> None:
 def run(
     project_file: Annotated[
         Path, typer.Argument(help="The project file (segmentum.toml) or the folder holding it.")
-    ],
+    ] = Path("segmentum.toml"),
 ) -> None:
     """Run every stage the data allow and write one run folder (atomically)."""
     _run_project(project_file)
@@ -112,7 +112,9 @@ def run(
 
 @app.command()
 def validate(
-    project_file: Annotated[Path, typer.Argument(help="The project file to check.")],
+    project_file: Annotated[
+        Path, typer.Argument(help="The project file to check (or the folder holding it).")
+    ] = Path("segmentum.toml"),
 ) -> None:
     """Check the project file and every source table; write nothing."""
     from segmentum.project import Project
@@ -173,7 +175,12 @@ def init(
         return
     output.write_text(text, encoding="utf-8")
     for g in guesses:
-        out.print(f"{g.path}: looks like [bold]{g.table}[/]")
+        out.print(f"{escape(g.path)}: looks like [bold]{escape(g.table)}[/]")
+        for note in g.notes:
+            if not note.startswith("left out"):
+                out.print(escape(f"  {note}"), soft_wrap=True)
+        for col, why in g.left_out.items():
+            out.print(escape(f"  left out {col}: {why}"), soft_wrap=True)
     out.print(f"Wrote {output}. Check the roles, then: segmentum validate {output}")
 
 
@@ -275,26 +282,20 @@ def whatif(
     from segmentum.flow import StageContext
     from segmentum.project import Project
     from segmentum.registry import STAGES
-    from segmentum.value.clv import step_discount_rate
-    from segmentum.value.summary import TIME_UNITS
-    from segmentum.value.whatif import customer_table, load_scenario
-    from segmentum.value.whatif import whatif as run_whatif
+    from segmentum.value.whatif import (
+        check_declared,
+        customer_table,
+        load_scenario,
+        scenario_whatif,
+    )
 
     t0 = time.perf_counter()
     try:
         try:
-            sc, _ = load_scenario(scenario)
+            sc, label = load_scenario(scenario)
+            check_declared(sc, label)  # before any data are read
         except ValueError as exc:
             raise ProjectError(str(exc)) from exc
-        declared = sorted({*sc.model.purchase_covariates, *sc.model.dropout_covariates})
-        for i, change in enumerate(sc.change):
-            if change.covariate is not None and change.covariate not in declared:
-                # checked before any data are read: the model can only move what it fits
-                raise ProjectError(
-                    f"scenario file {scenario}, change[{i}].covariate: {change.covariate!r} is "
-                    f"not a covariate of [model]; valid covariates are {declared or 'none'} "
-                    "(add it to purchase_covariates or dropout_covariates)"
-                )
         project = Project.load(project_file)
         with console.status("Reading the data and fitting value and segments…"):
             data = project.validate()
@@ -312,29 +313,9 @@ def whatif(
                             f"the {stage.name} stage cannot run on these data: {exc}"
                         ) from exc
                     ctx.results.add(stage.name, ran[stage.name], *stage.provides(ran[stage.name]))
-            value: Any = ran["value"]
             table = customer_table(ctx, ran)
-            cfg = value.config
-            plain = value.models["purchase"]
             try:
-                model = type(plain)(penalizer=plain.penalizer).fit(
-                    table,
-                    purchase_covariates=sc.model.purchase_covariates,
-                    dropout_covariates=sc.model.dropout_covariates,
-                )
-                unit = TIME_UNITS[cfg.time_unit]
-                spend = "expected_spend" if "expected_spend" in table.columns else None
-                result = run_whatif(
-                    model,
-                    table,
-                    sc,
-                    spend=spend,
-                    horizon=cfg.clv_horizon_days / unit,
-                    step=cfg.clv_step_days / unit,
-                    discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
-                    n_draws=sc.model.draws,
-                    seed=project.config.project.seed,
-                )
+                result = scenario_whatif(ran["value"], table, sc, seed=project.config.project.seed)
             except ValueError as exc:
                 raise ProjectError(f"scenario file {scenario}: {exc}") from exc
     except SegmentumError as exc:

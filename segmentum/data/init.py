@@ -32,21 +32,30 @@ class Guess:
     path: str
     roles: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    file: Path | None = None
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Column → why init gave it no role (also written as comments in the project file)."""
+
+
+def _reader(path: Path) -> str:
+    """The DuckDB table function reading ``path`` (CSV, gzip CSV or Parquet)."""
+    name = path.name.lower()
+    if name.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")):
+        return f"read_csv({_literal(str(path))}, header=true, sample_size=-1)"
+    if name.endswith((".parquet", ".pq")):
+        return f"read_parquet({_literal(str(path))})"
+    raise DataError(
+        f"{path}: unknown file type '{path.suffix.lower()}'.",
+        hint="segmentum init reads .csv, .csv.gz and .parquet files.",
+    )
 
 
 def _profile(path: Path) -> list[dict[str, Any]]:
     """Column name, type, distinct count, average text length, min, max (on a sample)."""
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv", ".txt"):
+    reader = _reader(path)
+    if reader.startswith("read_csv"):
         check_utf8(path)
-        reader = f"read_csv({_literal(str(path))}, header=true, sample_size=-1)"
-    elif suffix in (".parquet", ".pq"):
-        reader = f"read_parquet({_literal(str(path))})"
-    else:
-        raise DataError(
-            f"{path}: unknown file type '{suffix}'.",
-            hint="segmentum init reads .csv and .parquet files.",
-        )
     con = duckdb.connect()
     try:
         con.execute(f"CREATE VIEW t AS SELECT * FROM {reader} USING SAMPLE 20000 ROWS")
@@ -161,6 +170,19 @@ def _survey_scale(cols: list[dict[str, Any]], basis: list[str]) -> tuple[dict[st
 def guess_roles(path: Path, relative_to: Path) -> Guess:
     """Guess which table a file is and the role of each column."""
     cols = _profile(path)
+    guess = _guess(cols, path, relative_to)
+    guess.columns, guess.file = cols, path
+    for key in [k for k, v in guess.roles.items() if v is None]:
+        del guess.roles[key]  # never an invented column: ask instead
+        guess.notes.append(
+            f"no {key} column found: set {key} = the column that holds it (the file's "
+            f"columns: {', '.join(c['name'] for c in cols[:8])}{' …' if len(cols) > 8 else ''})"
+        )
+    return guess
+
+
+def _guess(cols: list[dict[str, Any]], path: Path, relative_to: Path) -> Guess:
+    """The table and roles of a profiled file."""
     names = [c["name"] for c in cols]
     lower = {n.lower(): n for n in names}
     rel = os.path.relpath(path.resolve(), relative_to.resolve())
@@ -182,7 +204,7 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
             rel,
             {
                 "respondent_id": next(
-                    (n for n in ids if "resp" in n.lower()), ids[0] if ids else "respondent_id"
+                    (n for n in ids if "resp" in n.lower()), ids[0] if ids else None
                 ),
                 "brand": lower["brand"],
                 "need": lower.get("need", "need"),
@@ -196,7 +218,7 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
             "events",
             rel,
             {
-                "customer_id": customer_id or "customer_id",
+                "customer_id": customer_id,
                 "timestamp": times[0],
                 "event_type": event_type,
             },
@@ -208,7 +230,7 @@ def guess_roles(path: Path, relative_to: Path) -> Guess:
     ]
     if times and amounts:
         roles: dict[str, Any] = {
-            "customer_id": customer_id or "customer_id",
+            "customer_id": customer_id,
             "timestamp": times[0],
             "amount": amounts[0],
         }
@@ -278,7 +300,7 @@ def _guess_customers(
     """A customer table's roles: id, descriptors, acquisition cost, channel."""
     names = [c["name"] for c in cols]
     lower = {n.lower(): n for n in names}
-    roles: dict[str, Any] = {"id": customer_id or (ids[0] if ids else "customer_id")}
+    roles: dict[str, Any] = {"id": customer_id} if customer_id else {}
     roles["descriptors"] = [
         c["name"]
         for c in cols
@@ -291,7 +313,13 @@ def _guess_customers(
     if channel:
         roles["channel"] = channel
         roles["descriptors"] = [d for d in roles["descriptors"] if d != channel]
-    return Guess("customers", rel, roles)
+    g = Guess("customers", rel, roles)
+    if not customer_id:
+        g.notes.append(
+            "no customer id column found: set id = the column that names each customer "
+            "(the survey's customer_id and the transactions refer to it)"
+        )
+    return g
 
 
 _COMMENTS = {
@@ -376,8 +404,198 @@ def render_project(
     return "\n".join(lines)
 
 
-def init_project(paths: list[Path], out: Path, name: str | None = None) -> tuple[str, list[Guess]]:
-    """Guess roles for each data file and return the project file's text (not written)."""
+_SETTING_KEYS = ("path", "query", "table", "allow_outside", "scale", "scales", "missing")
+
+
+def _used_columns(roles: dict[str, Any]) -> set[str]:
+    """Every column a table's roles name."""
+    used: set[str] = set()
+    for key, value in roles.items():
+        if key in _SETTING_KEYS:
+            continue
+        if isinstance(value, str):
+            used.add(value)
+        elif isinstance(value, list):
+            used.update(v for v in value if isinstance(v, str))
+    return used
+
+
+def _why_left_out(c: dict[str, Any], linked: set[str]) -> str:
+    """Why init gave column ``c`` no role, in words the user can act on."""
+    name = c["name"]
+    if c["nulls"] == c["n"]:
+        return "empty in every row"
+    if _ID.search(name) and name not in linked:
+        return "looks like an id but links to no other file"
+    if c["type"] == "VARCHAR":
+        if (c.get("avg_len") or 0) > 25:
+            return "free text (one text column per survey is used)"
+        return (
+            f"text with ~{c['distinct']:,} distinct values, too many for a descriptor; "
+            "add it to descriptors if it describes people"
+        )
+    if "min" in c:
+        span = f"{_whole(c['min'])}..{_whole(c['max'])}" if c["min"] is not None else "no values"
+        return (
+            f"numeric ({span}) with no recognised role; add it to descriptors if it "
+            "describes people, or to basis if it is a need"
+        )
+    return f"type {c['type']} with no recognised role"
+
+
+def _note_left_out(g: Guess, linked: set[str]) -> None:
+    used = _used_columns(g.roles)
+    g.left_out = {c["name"]: _why_left_out(c, linked) for c in g.columns if c["name"] not in used}
+    for col, why in g.left_out.items():
+        g.notes.append(f"left out {col}: {why}")
+
+
+def _con_for(*files: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for i, f in enumerate(files):
+        con.execute(f"CREATE VIEW f{i} AS SELECT * FROM {_reader(f)}")
+    return con
+
+
+def _row_count(path: Path) -> int:
+    con = _con_for(path)
+    try:
+        return int(con.execute("SELECT count(*) FROM f0").fetchone()[0])
+    finally:
+        con.close()
+
+
+def _id_link(survey: Guess, customers: Guess, *, any_name: bool = False) -> tuple[str, str] | None:
+    """(survey column, customers column): a unique customers column most survey values are in.
+
+    Candidates are columns with the same name in both files, or an id-like column of each
+    (with ``any_name``: any text or whole-number column of ``survey`` against the customers'
+    id).
+    """
+    assert survey.file is not None and customers.file is not None
+    s_cols = {c["name"]: c for c in survey.columns}
+    c_cols = {c["name"]: c for c in customers.columns}
+    keys = ("VARCHAR", "BIGINT", "INTEGER", "HUGEINT")  # ids are text or whole numbers
+    pairs = [(n, n) for n in s_cols if n in c_cols and s_cols[n]["type"] in keys]
+    pairs += [
+        (s, c)
+        for s in s_cols
+        for c in c_cols
+        if s != c
+        and (_ID.search(s) or (any_name and c == customers.roles.get("id")))
+        and _ID.search(c)
+        and s not in survey.roles.get("basis", [])
+        and s_cols[s]["type"] in keys
+    ]
+    con = _con_for(survey.file, customers.file)
+    try:
+        for s, c in pairs:
+            qs, qc = _quote(s), _quote(c)
+            n_c, unique_c = con.execute(
+                f"SELECT count({qc}), count(DISTINCT {qc}) FROM f1"
+            ).fetchone()
+            if not n_c or unique_c != n_c:
+                continue  # not an id in the customers file
+            n_s, found = con.execute(
+                f"SELECT count(DISTINCT CAST({qs} AS VARCHAR)), count(DISTINCT CASE WHEN "
+                f"CAST({qs} AS VARCHAR) IN (SELECT CAST({qc} AS VARCHAR) FROM f1) "
+                f"THEN CAST({qs} AS VARCHAR) END) FROM f0"
+            ).fetchone()
+            if n_s and found >= 0.5 * n_s:
+                return s, c
+        return None
+    finally:
+        con.close()
+
+
+def _link_to_customers(g: Guess, customers: Guess) -> None:
+    """Give a transactions or events guess with no customer id the column holding them."""
+    link = _id_link(g, customers, any_name=True)
+    if link is None or link[1] != customers.roles["id"]:
+        return
+    g.roles = {"customer_id": link[0], **g.roles}
+    g.notes = [n for n in g.notes if not n.startswith("no customer_id column")]
+    g.notes.append(f"linked to {customers.path} by {link[0]} = {link[1]} (customer ids)")
+
+
+def _row_order_query(survey: Guess, other: Guess) -> str:
+    """One SELECT joining two files row by row, failing when their row counts differ."""
+    a, b = (
+        ("read_parquet" if g.path.lower().endswith((".parquet", ".pq")) else "read_csv")
+        + f"({_literal(g.path)})"
+        for g in (survey, other)
+    )
+    message = (
+        f"{survey.path} and {other.path} must have the same number of rows: they are "
+        "linked by row order"
+    )
+    return (
+        f"SELECT * FROM {a} POSITIONAL JOIN {b} WHERE (SELECT count(*) FROM {a}) = "
+        f"(SELECT count(*) FROM {b}) OR error({_literal(message)})"
+    )
+
+
+def _link_survey_customers(survey: Guess, customers: Guess) -> tuple[bool, set[str]]:
+    """Link the survey and customers guesses in place; return (merged, linked columns).
+
+    A shared id (same name or matching values) becomes ``customer_id``/``id``. With no id in
+    the customers file and the same number of rows, the customers file describes the same
+    people row by row: its columns become survey descriptors, read with a POSITIONAL JOIN.
+    """
+    link = _id_link(survey, customers)
+    if link is not None:
+        s, c = link
+        survey.roles["customer_id"] = s
+        customers.roles = {"id": c, **{k: v for k, v in customers.roles.items() if k != "id"}}
+        customers.notes = [n for n in customers.notes if not n.startswith("no customer id")]
+        for table in (survey, customers):
+            for key in ("basis", "behaviours", "descriptors"):
+                if key in table.roles:
+                    table.roles[key] = [x for x in table.roles[key] if x not in (s, c)]
+        survey.notes.append(f"linked to {customers.path} by {s} = {c} (customer ids)")
+        return False, {s, c}
+    assert survey.file is not None and customers.file is not None
+    n_s, n_c = _row_count(survey.file), _row_count(customers.file)
+    clash = {c["name"] for c in survey.columns} & {c["name"] for c in customers.columns}
+    if "id" in customers.roles or n_s != n_c or clash:
+        why = f"{n_s:,} and {n_c:,} rows" if n_s != n_c else f"shared column names {sorted(clash)}"
+        survey.notes.append(
+            f"no link found to {customers.path} ({why}): set customer_id = the survey column "
+            f"holding the customer ids of {customers.path} — check"
+        )
+        return False, set()
+    survey.roles["descriptors"] = list(survey.roles.get("descriptors", [])) + [
+        c["name"] for c in customers.columns if (c.get("avg_len") or 0) <= 25
+    ]
+    survey.notes.append(
+        f"{survey.path} and {customers.path} have {n_s:,} rows each and no shared id: "
+        f"linked by row order (row 1 of one is row 1 of the other), {customers.path}'s "
+        "columns are descriptors — check"
+    )
+    survey.columns = survey.columns + customers.columns
+    return True, set()
+
+
+def _locate(g: Guess, source: dict[str, Any], notes: list[str]) -> None:
+    if Path(g.path).parts[:1] == ("..",) or Path(g.path).is_absolute():
+        # the user named this file: keep reading it where it is, and say so
+        source["allow_outside"] = True
+        if any(n.startswith("this file is outside") for n in notes):
+            return
+        if "query" in source:
+            notes.append(
+                "this file is outside the project folder; allow_outside = true lets the "
+                "query read it there, and any other file: move both files into the project "
+                "folder and drop that line to keep the project to its own folder"
+            )
+            return
+        notes.append(
+            "this file is outside the project folder; allow_outside = true lets the "
+            "project read it there (or move it into the folder and drop that line)"
+        )
+
+
+def _guess_all(paths: list[Path], out: Path) -> list[Guess]:
     guesses: list[Guess] = []
     seen: set[str] = set()
     for path in paths:
@@ -394,17 +612,45 @@ def init_project(paths: list[Path], out: Path, name: str | None = None) -> tuple
             )
         seen.add(guess.table)
         guesses.append(guess)
+    return guesses
+
+
+def init_project(paths: list[Path], out: Path, name: str | None = None) -> tuple[str, list[Guess]]:
+    """Guess roles for each data file, link the tables, and return the project file's text.
+
+    The text is not written. Tables are linked by a shared customer id, or, for a survey
+    and a file of descriptors with the same number of rows and no id, by row order. Every
+    column given no role is named, with the reason, in the guess's ``left_out``.
+    """
+    guesses = _guess_all(paths, out)
+    by_table = {g.table: g for g in guesses}
+    merged: Guess | None = None
+    linked: set[str] = set()
+    if "survey" in by_table and "customers" in by_table:
+        joined, linked = _link_survey_customers(by_table["survey"], by_table["customers"])
+        merged = by_table["customers"] if joined else None
+    customers = by_table.get("customers")
+    if customers is not None and "id" in customers.roles and merged is None:
+        for g in guesses:
+            if g.table in ("transactions", "events") and "customer_id" not in g.roles:
+                _link_to_customers(g, customers)
     sources: dict[str, dict[str, Any]] = {}
-    notes = {g.table: list(g.notes) for g in guesses}
+    notes: dict[str, list[str]] = {}
     for g in guesses:
-        sources[g.table] = {"path": g.path}
-        if Path(g.path).parts[:1] == ("..",) or Path(g.path).is_absolute():
-            # the user named this file: keep reading it where it is, and say so
-            sources[g.table]["allow_outside"] = True
-            notes[g.table].append(
-                "this file is outside the project folder; allow_outside = true lets the "
-                "project read it there (or move it into the folder and drop that line)"
-            )
+        if g is merged:
+            continue
+        _note_left_out(g, linked)
+        notes[g.table] = list(g.notes)
+        if g.table == "survey" and merged is not None:
+            sources["survey"] = {"query": _row_order_query(g, merged)}
+            for part in (g, merged):
+                _locate(part, sources["survey"], notes["survey"])
+        else:
+            sources[g.table] = {"path": g.path}
+            _locate(g, sources[g.table], notes[g.table])
         sources[g.table].update(g.roles)
+    if merged is not None:
+        merged.left_out, merged.notes = {}, [f"linked to {by_table['survey'].path} by row order"]
+        merged.table = "survey (descriptors, by row order)"
     text = render_project(sources, name=name or out.parent.resolve().name, notes=notes)
     return text, guesses

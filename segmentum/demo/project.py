@@ -42,6 +42,29 @@ DEMO_SCALES: dict[str, list[int]] = {
 }
 
 
+#: The demo's declared what-if scenario (``[activation] scenarios``): the report's
+#: "What-if scenarios" part computes it in every run, as ``segmentum whatif`` would.
+DEMO_SCENARIO = """\
+name = "monthly plan push"
+description = "30 % of segment 2 move to the monthly plan; retention of segment 1 +10 %."
+
+[model]
+dropout_covariates = ["payment_plan"]
+draws = 50
+
+[[change]]
+segment = 2
+covariate = "payment_plan"
+value = "monthly"
+share = 0.3
+
+[[change]]
+segment = 1
+retention = 0.10
+"""
+DEMO_SCENARIO_PATH = "scenarios/monthly_plan.toml"
+
+
 def _roles_for(table: str, roles: dict[str, Any]) -> dict[str, Any]:
     """Keep the roles the project file knows for this table."""
     model = Sources.model_fields[table].annotation
@@ -71,12 +94,16 @@ def write_demo_project(
         sources[table] = {"path": rel, **_roles_for(table, roles[table])}
         if table in DEMO_SCALES:
             sources[table]["scale"] = DEMO_SCALES[table]
+    scenario = folder / DEMO_SCENARIO_PATH
+    scenario.parent.mkdir(parents=True, exist_ok=True)
+    scenario.write_text(DEMO_SCENARIO, encoding="utf-8")
+    activation = {**GTM_SETTINGS, "scenarios": [DEMO_SCENARIO_PATH]}
     text = render_project(
         sources,
         name="Demo: auto insurance market",
         seed=seed,
         analysis_date=str(market.analysis_date.date()),
-        stage_settings={**DEMO_SETTINGS, "activation": dict(GTM_SETTINGS)},
+        stage_settings={**DEMO_SETTINGS, "activation": activation},
     )
     project_file = folder / "segmentum.toml"
     project_file.write_text(text, encoding="utf-8")

@@ -29,14 +29,16 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from segmentum.value.clv import customer_lifetime_value
+from segmentum.value.clv import customer_lifetime_value, step_discount_rate
 
 __all__ = [
     "Scenario",
     "ScenarioChange",
     "ScenarioModel",
+    "check_declared",
     "customer_table",
     "load_scenario",
+    "scenario_whatif",
     "whatif",
 ]
 
@@ -135,6 +137,69 @@ def load_scenario(source: Scenario | Mapping[str, Any] | str | Path) -> tuple[Sc
             + ". Valid keys of a [[change]]: "
             + ", ".join(ScenarioChange.model_fields)
         ) from exc
+
+
+def check_declared(sc: Scenario, label: str) -> None:
+    """Refuse a covariate change on a covariate the scenario's ``[model]`` does not fit.
+
+    Checked before any data are read (``segmentum whatif``, ``segmentum validate``): the
+    model can only move what it fits. Raises ``ValueError`` naming ``label``, the key and
+    the valid covariates.
+    """
+    declared = sorted({*sc.model.purchase_covariates, *sc.model.dropout_covariates})
+    for i, change in enumerate(sc.change):
+        if change.covariate is not None and change.covariate not in declared:
+            raise ValueError(
+                f"{label}, change[{i}].covariate: {change.covariate!r} is not a covariate of "
+                f"[model]; valid covariates are {declared or 'none'} (add it to "
+                "purchase_covariates or dropout_covariates)"
+            )
+
+
+def scenario_whatif(
+    value: Any, table: pd.DataFrame, scenario: Scenario, *, seed: int
+) -> pd.DataFrame:
+    """What ``segmentum whatif`` computes: refit the value stage's purchase model with the
+    scenario's covariates on ``table`` and run :func:`whatif` at the value stage's horizon,
+    step and discount rate.
+
+    Parameters
+    ----------
+    value : ValueResult
+        The value stage's result (its ``"purchase"`` model and its settings).
+    table : pandas.DataFrame
+        One row per customer (:func:`customer_table`) with a ``segment`` column.
+    scenario : Scenario
+    seed : int
+        Seed of the interval's draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`whatif`'s table. A ``ValueError`` names what is wrong (unknown covariate
+        column, segment or level).
+    """
+    from segmentum.value.summary import TIME_UNITS
+
+    cfg = value.config
+    plain = value.models["purchase"]
+    model = type(plain)(penalizer=plain.penalizer).fit(
+        table,
+        purchase_covariates=scenario.model.purchase_covariates,
+        dropout_covariates=scenario.model.dropout_covariates,
+    )
+    unit = TIME_UNITS[cfg.time_unit]
+    return whatif(
+        model,
+        table,
+        scenario,
+        spend="expected_spend" if "expected_spend" in table.columns else None,
+        horizon=cfg.clv_horizon_days / unit,
+        step=cfg.clv_step_days / unit,
+        discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+        n_draws=scenario.model.draws,
+        seed=seed,
+    )
 
 
 def _draw_thetas(
