@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -435,11 +435,7 @@ def score(
     except SegmentumError as exc:
         _fail(exc)
         return
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    if out_file.suffix.lower() in (".parquet", ".pq"):
-        scored.to_parquet(out_file, index=False)
-    else:
-        scored.to_csv(out_file, index=False)
+    _write_scored(scored, out_file)
     n_uncl = int(scored["unclassifiable"].sum())
     out.print(f"Scored {len(scored):,} rows into {out_file} ({n_uncl:,} unclassifiable).")
 
@@ -454,17 +450,22 @@ def _score_leads(run_dir: Path, leads: Path, out_file: Path, id_column: str | No
     except SegmentumError as exc:
         _fail(exc)
         return
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    if out_file.suffix.lower() in (".parquet", ".pq"):
-        scored.to_parquet(out_file, index=False)
-    else:
-        scored.to_csv(out_file, index=False)
+    _write_scored(scored, out_file)
     kept = int(scored["keep"].sum())
     out.print(
         f"Scored {len(scored):,} leads into {out_file}: keep {kept:,}, drop "
         f"{len(scored) - kept:,} (target probability ≥ {scorer.threshold:.0%}).",
         soft_wrap=True,
     )
+
+
+def _write_scored(scored: Any, out_file: Path) -> None:
+    """Parquet for a ``.parquet``/``.pq`` name, CSV otherwise."""
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    if out_file.suffix.lower() in (".parquet", ".pq"):
+        scored.to_parquet(out_file, index=False)
+    else:
+        scored.to_csv(out_file, index=False)
 
 
 def _run_folder(path: Path) -> Path:
