@@ -1,0 +1,259 @@
+"""What every page shares: the router, HTML-or-JSON rendering, sign-in and error pages,
+the run's report sections made safe to show, and Plotly's library from a static route.
+
+A run folder is untrusted input (its manifest's checksums say the files were not changed
+by accident, not who wrote them): the pages render the report's sections from
+``report.json`` through the report's own templates, escaped, with one exception removed —
+``html`` blocks (markup the report inlines as is) are left out; the pages build what those
+blocks showed (persona cards, the questionnaire) from the run's data instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import secrets
+from collections.abc import Callable, Coroutine
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from markupsafe import Markup
+
+from segmentum.app.auth import csrf_token, require
+from segmentum.app.core import NotFound, ProjectView, RunView
+from segmentum.app.templating import templates
+from segmentum.data.errors import DataError
+
+__all__ = [
+    "NAV",
+    "PageRoute",
+    "data_page",
+    "plotly_src",
+    "render",
+    "router",
+    "run_view",
+    "section",
+    "wants_json",
+]
+
+
+def wants_json(request: Request) -> bool:
+    """A ``.json`` path, or ``application/json`` first in ``Accept``: the page's JSON twin."""
+    return (
+        request.url.path.endswith(".json")
+        or "application/json" in request.headers.get("accept", "").split(",")[0]
+    )
+
+
+def _wants_html(request: Request) -> bool:
+    return not wants_json(request) and "text/html" in request.headers.get("accept", "")
+
+
+class PageRoute(APIRoute):
+    """A page's route: a browser that is not signed in gets the sign-in page (401), and a
+    missing run or segment an error page (404); JSON requests keep the JSON errors."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                if not _wants_html(request) or exc.status_code not in (401, 403, 404):
+                    raise
+                return _error_page(request, exc.status_code, str(exc.detail))
+            except NotFound as exc:
+                if not _wants_html(request):
+                    raise
+                return _error_page(request, 404, str(exc))
+
+        return route
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    if status == 401:  # the sign-in form, as /login serves it (with its login token)
+        from segmentum.app.server import LOGIN_COOKIE
+
+        token = secrets.token_urlsafe(16)
+        response = templates.TemplateResponse(
+            request,
+            "login.html",
+            {"token": token, "error": "", "title": "Sign in"},
+            status_code=401,
+        )
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=600)
+        return response
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"title": f"Error {status}", "status": status, "message": message, "csrf_token": ""},
+        status_code=status,
+    )
+
+
+router = APIRouter(
+    include_in_schema=False, dependencies=[Depends(require("read"))], route_class=PageRoute
+)
+
+#: The pages of a run, in the order of the navigation bar: (path under the run, label).
+NAV: tuple[tuple[str, str], ...] = (
+    ("", "Answer"),
+    ("/value", "Value"),
+    ("/segments", "Segments"),
+    ("/map", "Map"),
+    ("/where-to-play", "Where to play"),
+    ("/activation", "Activation"),
+    ("/type", "Typing tool"),
+    ("/leads", "Lead scorer"),
+)
+
+
+def _project(request: Request) -> ProjectView:
+    return request.app.state.project
+
+
+def run_view(request: Request, run_id: str | None = None) -> RunView:
+    """The run a page names (``None``: the newest), verified; 404 otherwise."""
+    return _project(request).run(run_id)
+
+
+def data_page(path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a GET page at ``path`` and its JSON twin at ``path + ".json"``."""
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        router.get(path + ".json", **kwargs)(func)  # first: `{run_id}` would match ".json"
+        router.get(path, **kwargs)(func)
+        return func
+
+    return register
+
+
+def render(
+    request: Request,
+    template: str,
+    data: dict[str, Any],
+    title: str,
+    *,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    """The page, or its data as JSON (the twin holds exactly what the page shows).
+
+    ``extra`` goes to the template only: markup derived from ``data`` (a section's HTML).
+    """
+    if wants_json(request):
+        return JSONResponse(data, status_code=status_code)
+    run_id = data.get("run_id")
+    context = {
+        "data": data,
+        "title": title,
+        "csrf_token": csrf_token(request),
+        "run_id": run_id,
+        "nav": [(f"/runs/{run_id}{p}", label) for p, label in NAV] if run_id else [],
+        "here": request.url.path,
+        "plotly_src": plotly_src(),
+        "with_plotly": bool(extra.get("sections")),  # the report's figures need Plotly
+        **extra,
+    }
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+# -- the report's sections ------------------------------------------------------------------
+
+
+def section(run: RunView, key: str) -> dict[str, Any] | None:
+    """The report section ``key`` of a run (from ``report.json``), without ``html`` blocks."""
+    for sec in run.report.get("sections", []):
+        if isinstance(sec, dict) and sec.get("key") == key:
+            blocks = [b for b in sec.get("blocks", []) if b.get("kind") != "html"]
+            return {**sec, "blocks": blocks}
+    return None
+
+
+def section_html(sec: dict[str, Any] | None) -> Markup:
+    """One section rendered by the report's own template (escaped; figures need Plotly)."""
+    if sec is None:
+        return Markup("")
+    from segmentum.report.html import render_section
+
+    return Markup(render_section(sec))
+
+
+def check_data_error(exc: DataError) -> list[str]:
+    """A DataError's problems as lines for a form's error list (file, row, column, reason)."""
+    lines = [str(exc)]
+    hint = getattr(exc, "hint", None)
+    if hint:
+        lines.append(str(hint))
+    return lines
+
+
+_SNAKE = re.compile(r"[_\s]+")
+
+
+def label(column: str) -> str:
+    """A column or item name for people: ``need_personal_agent`` → "Personal agent"."""
+    text = _SNAKE.sub(" ", str(column).removeprefix("need_")).strip()
+    return text[:1].upper() + text[1:]
+
+
+@lru_cache(maxsize=1)
+def report_css() -> Markup:
+    """The report's stylesheet: the pages show its sections with the same look."""
+    import segmentum.report
+
+    path = Path(segmentum.report.__file__).parent / "templates" / "report.css"
+    return Markup(path.read_text(encoding="utf-8"))
+
+
+def pct(value: Any, digits: int = 0) -> str:
+    """A share as a percentage (``0.253`` → "25%"); empty for a gap."""
+    return f"{float(value):.{digits}%}" if isinstance(value, int | float) else ""
+
+
+def num(value: Any, digits: int = 0) -> str:
+    """A number with thousands separators (``12345.6`` → "12,346"); empty for a gap."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    return f"{value:,.{digits}f}"
+
+
+templates.env.filters["label"] = label
+templates.env.filters["pct"] = pct
+templates.env.filters["num"] = num
+templates.env.globals["report_css"] = report_css
+
+
+# -- Plotly's library, served once (behind the same key) and cached by the browser ---------
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> tuple[bytes, bytes, str]:
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    raw = path.read_bytes()
+    return raw, gzip.compress(raw, 6, mtime=0), str(plotly.__version__)
+
+
+def plotly_src() -> str:
+    """The URL of Plotly's library (versioned, so a browser may keep it for a day)."""
+    import plotly
+
+    return f"/static/plotly.min.js?v={plotly.__version__}"
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js(request: Request) -> Response:
+    """Plotly's JavaScript from the installed ``plotly`` package (works offline)."""
+    raw, packed, _ = _plotly_js()
+    headers = {"Cache-Control": "private, max-age=86400", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(packed, media_type="text/javascript", headers=headers)
+    return Response(raw, media_type="text/javascript", headers=headers)
