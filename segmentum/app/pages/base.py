@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import secrets
 from collections.abc import Callable, Coroutine
 from functools import lru_cache
 from pathlib import Path
@@ -66,34 +65,34 @@ class PageRoute(APIRoute):
             except HTTPException as exc:
                 if not _wants_html(request) or exc.status_code not in (401, 403, 404):
                     raise
-                return _error_page(request, exc.status_code, str(exc.detail))
+                return await _error_page(request, exc.status_code, str(exc.detail))
             except NotFound as exc:
                 if not _wants_html(request):
                     raise
-                return _error_page(request, 404, str(exc))
+                return await _error_page(request, 404, str(exc))
 
         return route
 
 
-def _error_page(request: Request, status: int, message: str) -> Response:
-    if status == 401:  # the sign-in form, as /login serves it (with its login token)
-        from segmentum.app.server import LOGIN_COOKIE
-
-        token = secrets.token_urlsafe(16)
-        response = templates.TemplateResponse(
-            request,
-            "login.html",
-            {"token": token, "error": "", "title": "Sign in"},
-            status_code=401,
-        )
-        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=600)
-        return response
+async def _error_page(request: Request, status: int, message: str) -> Response:
+    if status == 401:
+        return await _sign_in_page(request)
     return templates.TemplateResponse(
         request,
         "error.html",
         {"title": f"Error {status}", "status": status, "message": message, "csrf_token": ""},
         status_code=status,
     )
+
+
+async def _sign_in_page(request: Request) -> Response:
+    """The app's own sign-in page (``GET /login``, with its login token), as a 401."""
+    for route in request.app.routes:
+        if getattr(route, "path", None) == "/login" and "GET" in getattr(route, "methods", ()):
+            response: Response = await route.endpoint(request, error="")
+            response.status_code = 401
+            return response
+    raise HTTPException(401, "sign in at /login")  # an app without a sign-in page
 
 
 router = APIRouter(
