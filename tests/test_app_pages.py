@@ -442,3 +442,15 @@ def test_plotly_comes_from_the_installed_package(client: TestClient) -> None:
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     assert js.content == path.read_bytes()
     assert io.BytesIO(js.content).read(3) == b"/**"
+
+
+def test_a_value_only_run_gets_an_answer_about_value() -> None:
+    from segmentum.app.pages.answer import fallback_answer
+
+    report = {"title": "CDNOW: customer value report",
+              "sections": [{"key": "value", "summary": "The top 10 % bring 47 % of revenue."}]}  # fmt: skip
+    value = {"customers": 2357, "top_decile_revenue_share": 0.4712}
+    got = fallback_answer(report, {"value": value}, {})
+    assert got["kind"] == "value" and got["headline"] == report["sections"][0]["summary"]
+    assert {"label": "top decile's revenue share", "value": "47%"} in got["figures"]
+    assert got["segments"] == [] and fallback_answer({}, {}, {})["kind"] == "inputs"

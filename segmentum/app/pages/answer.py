@@ -114,101 +114,64 @@ def _card(seg: dict[str, Any], activation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _point(question: str, text: str, href: str, evidence: str) -> dict[str, str]:
+    return {"question": question, "text": text, "href": href, "evidence": evidence}
+
+
+def _answer(kind: str, title: str, headline: str, **parts: Any) -> dict[str, Any]:
+    """An answer in :class:`segmentum.report.answer.Answer`'s shape."""
+    empty: dict[str, Any] = {"points": [], "figures": [], "segments": [], "currency": None}
+    return {"kind": kind, "title": title, "headline": headline, **empty, **parts}
+
+
+def _segments_answer(
+    title: str, summary: dict[str, Any], activation: dict[str, Any]
+) -> dict[str, Any]:
+    """To whom (the targets), what (their needs), how (the channel), how sure."""
+    seg = summary.get("segmentation") or {}
+    tool = summary.get("typing_tool") or {}
+    cards = [_card(s, activation) for s in _targets(summary, activation)]
+    names = "; ".join(f"{c['segment']} ({c['name']}, {_pct(c['population_share'])})" for c in cards)
+    points = [_point("To whom?", names, "#valuation", "Where to play")]
+    needs = "; ".join(f"{c['segment']}: {', '.join(c['needs'])}" for c in cards if c["needs"])
+    if needs:
+        points.append(_point("What?", needs, "#profiles", "Segments"))
+    how = (activation.get("channel_choice") or {}).get("sentence")
+    if how:
+        points.append(_point("How?", str(how), "#activation", "Activation"))
+    sure = [str(seg.get("verdict", ""))]
+    if tool.get("accuracy") is not None:
+        sure.append(
+            f"{tool.get('n_questions')} golden questions type {_pct(tool['accuracy'])} of "
+            "held-out respondents into their segment."
+        )
+    points.append(_point("How sure?", " ".join(s for s in sure if s), "#segments", "Segments"))
+    figures = [{"label": "segments", "value": str(seg.get("k", len(summary["segments"])))}]
+    if seg.get("stability") is not None:
+        figures.append({"label": "stability (median ARI)", "value": f"{seg['stability']:.2f}"})
+    if tool.get("accuracy") is not None:
+        figures.append({"label": "typing tool accuracy", "value": _pct(tool["accuracy"])})
+    headline = (summary.get("where_to_play") or {}).get("sentence") or seg.get("verdict", "")
+    return _answer("segments", title, str(headline), points=points, figures=figures, segments=cards)
+
+
 def fallback_answer(
     report: dict[str, Any], summary: dict[str, Any], activation: dict[str, Any]
 ) -> dict[str, Any]:
     """The answer of a run whose report has none, in :class:`segmentum.report.answer.Answer`'s
-    shape (``kind``, ``title``, ``headline``, ``points``, ``figures``, ``segments``)."""
-    seg = summary.get("segmentation") or {}
-    value = summary.get("value") or {}
+    shape (``kind``, ``title``, ``headline``, ``points``, ``figures``, ``segments``): about
+    the segments when the run has them, else about value, else empty."""
     title = str(report.get("title", ""))
     if summary.get("segments"):
-        cards = [_card(s, activation) for s in _targets(summary, activation)]
-        names = "; ".join(
-            f"{c['segment']} ({c['name']}, {_pct(c['population_share'])})" for c in cards
-        )
-        points = [
-            {
-                "question": "To whom?",
-                "text": names,
-                "href": "#valuation",
-                "evidence": "Where to play",
-            }
-        ]
-        needs = "; ".join(f"{c['segment']}: {', '.join(c['needs'])}" for c in cards if c["needs"])
-        if needs:
-            points.append(
-                {"question": "What?", "text": needs, "href": "#profiles", "evidence": "Segments"}
-            )
-        how = (activation.get("channel_choice") or {}).get("sentence")
-        if how:
-            points.append(
-                {
-                    "question": "How?",
-                    "text": str(how),
-                    "href": "#activation",
-                    "evidence": "Activation",
-                }
-            )
-        sure = [str(seg.get("verdict", ""))]
-        tool = summary.get("typing_tool") or {}
-        if tool.get("accuracy") is not None:
-            sure.append(
-                f"{tool.get('n_questions')} golden questions type {_pct(tool['accuracy'])} of "
-                "held-out respondents into their segment."
-            )
-        points.append(
-            {
-                "question": "How sure?",
-                "text": " ".join(s for s in sure if s),
-                "href": "#segments",
-                "evidence": "Segments",
-            }
-        )
-        headline = str(
-            (summary.get("where_to_play") or {}).get("sentence") or seg.get("verdict", "")
-        )
-        figures = [{"label": "segments", "value": str(seg.get("k", len(summary["segments"])))}]
-        if seg.get("stability") is not None:
-            figures.append({"label": "stability (median ARI)", "value": f"{seg['stability']:.2f}"})
-        if tool.get("accuracy") is not None:
-            figures.append({"label": "typing tool accuracy", "value": _pct(tool["accuracy"])})
-        return {
-            "kind": "segments",
-            "title": title,
-            "headline": headline,
-            "points": points,
-            "figures": figures,
-            "segments": cards,
-            "currency": None,
-        }
-    if value:
-        headline = next(
-            (s.get("summary", "") for s in report.get("sections", []) if s.get("key") == "value"),
-            "",
-        )
-        figures = [
-            {"label": "customers", "value": f"{int(value.get('customers', 0)):,}"},
-            {
-                "label": "top decile's revenue share",
-                "value": _pct(value.get("top_decile_revenue_share")),
-            },
-        ]
-        return {
-            "kind": "value",
-            "title": title,
-            "headline": str(headline),
-            "points": [],
-            "figures": figures,
-            "segments": [],
-            "currency": None,
-        }
-    return {
-        "kind": "inputs",
-        "title": title,
-        "headline": "",
-        "points": [],
-        "figures": [],
-        "segments": [],
-        "currency": None,
-    }
+        return _segments_answer(title, summary, activation)
+    value = summary.get("value") or {}
+    if not value:
+        return _answer("inputs", title, "")
+    sections = report.get("sections", [])
+    headline = next((s.get("summary", "") for s in sections if s.get("key") == "value"), "")
+    share = _pct(value.get("top_decile_revenue_share"))
+    figures = [
+        {"label": "customers", "value": f"{int(value.get('customers', 0)):,}"},
+        {"label": "top decile's revenue share", "value": share},
+    ]
+    return _answer("value", title, str(headline), figures=figures)
