@@ -182,6 +182,12 @@ def test_sign_in_explore_type_and_score_leads_in_a_browser(served: _Served, tmp_
         saved = tmp_path / "downloaded.csv"
         download.value.save_as(saved)
         shot("5-leads")
+
+        # the other pages: drawn, and no wider than the window
+        for n, path in enumerate(("value", "segments", "where-to-play", "activation"), 6):
+            page.goto(f"{served.base_url}/runs/{run_id}/{path}")
+            page.wait_for_function(ALL_DRAWN, timeout=60_000)
+            shot(f"{n}-{path}")
         browser.close()
     assert saved.read_bytes() == cli_bytes
     assert not wide, f"pages wider than the window: {wide}"
