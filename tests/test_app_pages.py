@@ -454,3 +454,14 @@ def test_a_value_only_run_gets_an_answer_about_value() -> None:
     assert got["kind"] == "value" and got["headline"] == report["sections"][0]["summary"]
     assert {"label": "top decile's revenue share", "value": "47%"} in got["figures"]
     assert got["segments"] == [] and fallback_answer({}, {}, {})["kind"] == "inputs"
+
+
+def test_the_navigation_offers_only_what_a_run_has(tmp_path: Path) -> None:
+    from segmentum.app.core import RunView
+    from segmentum.app.pages.base import nav
+
+    run = RunView(tmp_path, {"run_id": "R", "files": {"report.json": "0"}})
+    run.__dict__["report"] = {"sections": [{"key": "overview"}, {"key": "value"}]}  # value only
+    assert nav(run) == [("/runs/R", "Answer"), ("/runs/R/value", "Value")]
+    run.manifest["files"]["model/typing_tool.json"] = "0"
+    assert ("/runs/R/type", "Typing tool") in nav(run)

@@ -99,17 +99,31 @@ router = APIRouter(
     include_in_schema=False, dependencies=[Depends(require("read"))], route_class=PageRoute
 )
 
-#: The pages of a run, in the order of the navigation bar: (path under the run, label).
-NAV: tuple[tuple[str, str], ...] = (
-    ("", "Answer"),
-    ("/value", "Value"),
-    ("/segments", "Segments"),
-    ("/map", "Map"),
-    ("/where-to-play", "Where to play"),
-    ("/activation", "Activation"),
-    ("/type", "Typing tool"),
-    ("/leads", "Lead scorer"),
+#: The pages of a run, in the order of the navigation bar: (path under the run, label, what
+#: the run must have for it: a report section, or a file its manifest lists).
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("", "Answer", ""),
+    ("/value", "Value", "section:value"),
+    ("/segments", "Segments", "section:segments"),
+    ("/map", "Map", "section:maps"),
+    ("/where-to-play", "Where to play", "section:valuation"),
+    ("/activation", "Activation", "section:activation"),
+    ("/type", "Typing tool", "model/typing_tool.json"),
+    ("/leads", "Lead scorer", "model/lead_projection.json"),
 )
+
+
+def nav(run: RunView) -> list[tuple[str, str]]:
+    """The navigation bar of a run: (href, label) of the pages it has something to show on."""
+    keys = {s.get("key") for s in run.report.get("sections", []) if isinstance(s, dict)}
+    files = run.manifest.get("files", {})
+
+    def has(need: str) -> bool:
+        if need.startswith("section:"):
+            return need.removeprefix("section:") in keys
+        return not need or need in files
+
+    return [(f"/runs/{run.run_id}{path}", text) for path, text, need in NAV if has(need)]
 
 
 def _project(request: Request) -> ProjectView:
@@ -153,7 +167,7 @@ def render(
         "title": title,
         "csrf_token": csrf_token(request),
         "run_id": run_id,
-        "nav": [(f"/runs/{run_id}{p}", label) for p, label in NAV] if run_id else [],
+        "nav": nav(_project(request).run(run_id)) if run_id else [],
         "here": request.url.path,
         "plotly_src": plotly_src(),
         "with_plotly": bool(extra.get("sections")),  # the report's figures need Plotly

@@ -19,7 +19,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from segmentum.app.core import RunView
+from segmentum.app.core import NotFound, RunView
 from segmentum.app.pages.base import label, render, router, run_view, wants_json
 from segmentum.data.errors import DataError
 
@@ -36,8 +36,28 @@ SHOWN_COLUMNS = ("segment", "segment_name", "target_probability", "score", "keep
 # -- the typing tool ------------------------------------------------------------------------
 
 
+def _tool(run: RunView) -> Any:
+    try:
+        return run.typing_tool
+    except NotFound:
+        raise NotFound(
+            f"run {run.run_id} has no typing tool (model/typing_tool.json): the valuation "
+            "stage did not run, or the survey had no segments"
+        ) from None
+
+
+def _scorer(run: RunView) -> Any:
+    try:
+        return run.lead_scorer
+    except NotFound:
+        raise NotFound(
+            f"run {run.run_id} has no lead model (model/lead_projection.json): the activation "
+            "stage did not run, or no customers were linked to the survey"
+        ) from None
+
+
 def _tool_data(run: RunView) -> dict[str, Any]:
-    tool = run.typing_tool
+    tool = _tool(run)
     questions = []
     for item in tool.items:
         scale = tool.answer_scale[item]
@@ -85,7 +105,7 @@ async def typing_result(request: Request, run_id: str) -> Response:
 
     run = run_view(request, run_id)
     data = _tool_data(run)
-    tool = run.typing_tool
+    tool = _tool(run)
     form = await request.form()
     answers: dict[str, Any] = {}
     for item in tool.items:
@@ -113,7 +133,7 @@ async def typing_result(request: Request, run_id: str) -> Response:
 
 
 def _lead_data(run: RunView) -> dict[str, Any]:
-    scorer = run.lead_scorer
+    scorer = _scorer(run)
     fields = [*scorer.model.numeric, *scorer.model.categorical]
     source = scorer.source_column
     fields = [source if f == "source" and source else f for f in fields]
@@ -189,7 +209,7 @@ async def lead_result(request: Request, run_id: str) -> Response:
     data = _lead_data(run)
     try:
         frame, name = await _leads_from_form(request)
-        scored = run.lead_scorer.score(frame, table=name)
+        scored = _scorer(run).score(frame, table=name)
     except DataError as exc:
         if wants_json(request):
             raise
