@@ -465,3 +465,16 @@ def test_the_navigation_offers_only_what_a_run_has(tmp_path: Path) -> None:
     assert nav(run) == [("/runs/R", "Answer"), ("/runs/R/value", "Value")]
     run.manifest["files"]["model/typing_tool.json"] = "0"
     assert ("/runs/R/type", "Typing tool") in nav(run)
+
+
+def test_a_section_the_report_templates_cannot_render_is_shown_plainly() -> None:
+    from segmentum.app.pages.base import section_html
+
+    # a table block of another report format (no `cells`): the report's template fails
+    odd = {"key": "value", "title": "Customer value", "summary": "Top <10 %>.", "warnings": [],
+           "blocks": [{"kind": "table", "id": "value-1", "caption": "", "columns": ["a"],
+                       "rows": [[1]], "index_columns": 0, "n_rows": 1, "note": ""},
+                      {"kind": "figure", "id": "value-2", "caption": "",
+                       "figure": {"data": [{"type": "bar", "y": [1]}], "layout": {}}}]}  # fmt: skip
+    shown = str(section_html(odd))
+    assert 'id="value-1"' in shown and 'id="value-2"' in shown and "Top &lt;10 %&gt;." in shown

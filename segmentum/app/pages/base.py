@@ -192,9 +192,14 @@ def section_html(sec: dict[str, Any] | None) -> Markup:
     """One section rendered by the report's own template (escaped; figures need Plotly)."""
     if sec is None:
         return Markup("")
+    from jinja2 import TemplateError
+
     from segmentum.report.html import render_section
 
-    return Markup(render_section(sec))
+    try:
+        return Markup(render_section(sec))
+    except TemplateError:  # a report.json from another segmentum version: shown plainly
+        return Markup(templates.get_template("section_fallback.html").render(section=sec))
 
 
 def check_data_error(exc: DataError) -> list[str]:
