@@ -103,6 +103,7 @@ def test_home_is_the_newest_runs_answer_and_runs_page_lists_it(
 ) -> None:
     home = client.get("/", headers={"Accept": "application/json"}).json()
     assert home == client.get(f"/runs/{run_id}.json").json()
+    assert client.get("/runs/latest/segments.json").json()["run_id"] == run_id
     runs = client.get("/runs", headers={"Accept": "text/html"})
     assert runs.status_code == 200 and f'href="/runs/{run_id}"' in runs.text
     assert [r["run_id"] for r in client.get("/runs.json").json()["runs"]] == [run_id]

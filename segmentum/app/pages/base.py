@@ -131,8 +131,8 @@ def _project(request: Request) -> ProjectView:
 
 
 def run_view(request: Request, run_id: str | None = None) -> RunView:
-    """The run a page names (``None``: the newest), verified; 404 otherwise."""
-    return _project(request).run(run_id)
+    """The run a page names (``None`` or ``"latest"``: the newest), verified; 404 otherwise."""
+    return _project(request).run(None if run_id == "latest" else run_id)
 
 
 def data_page(path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
