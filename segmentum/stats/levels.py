@@ -292,7 +292,7 @@ _BELOW = re.compile(
 )
 _ABOVE = re.compile(
     r"(?:^|\b)(?:more than|greater than|over|above|at least|higher than|older than|"
-    r"in excess of)\b|>=?|# ?\+|(?:\b(?:or|and) (?:more|over|above|older|greater|"
+    r"in excess of)\b|>=?|#\s*(?:\+|plus\b)|(?:\b(?:or|and) (?:more|over|above|older|greater|"
     r"higher|plus)\b)"
 )
 _UNITS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
@@ -328,8 +328,10 @@ def number_key(label: str) -> tuple[float, float] | None:
     ((-5.0, -5.0), (2.0, 2.0), (30001.0, 60000.0))
     >>> number_key("Less than $30,000"), number_key("65+"), number_key("30-60k")
     ((-inf, 30000.0), (65.0, inf), (30000.0, 60000.0))
+    >>> number_key("under_35k"), number_key("35k_60k"), number_key("150k_plus")
+    ((-inf, 35000.0), (35000.0, 60000.0), (150000.0, inf))
     """
-    s = _norm(label)
+    s = re.sub(r"(?<=[\dk])_(?=\$?\d)", "-", _norm(label)).replace("_", " ")  # 35k_60k
     if s in _NEVER:
         return (0.0, 0.0)
     unit_match = _UNIT.search(s)
