@@ -259,11 +259,12 @@ def test_ingest_notes_inferred_orders_and_rejects_a_declared_list_that_misses_va
     message = str(err.value)
     assert "mcd.csv" in message and "'VisitFrequency'" in message
     assert "'Every three months', 'More than once a week', 'Once a week'" in message
-    full = f"levels = {{ VisitFrequency = {json.dumps(list(VISITS))} }}\n"
+    full = f"levels = {{ VisitFrequency = {json.dumps(list(VISITS))}, Age = [1, 2] }}\n"
     notes = (
         ingest(load_config(_project(tmp_path, shared_data, full)), tmp_path).tables["survey"].notes
     )
     assert not any(n.startswith("VisitFrequency") for n in notes)  # declared: nothing inferred
+    assert "levels.Age is not used: its answers are numbers, profiled by their mean." in notes
 
 
 @pytest.mark.parametrize(
@@ -298,3 +299,31 @@ def test_segments_json_and_profiles_csv_carry_the_order(
     like = table[(table["variable"] == "Like") & (table["segment"] == 1)]
     assert like["level"].tolist() == list(LIKE)  # rows in order, and level_order says so
     assert like.sort_values("level_order")["level"].tolist() == list(LIKE)
+
+
+def test_a_project_run_keeps_declared_and_inferred_orders(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    from segmentum.project import Project
+
+    d = pd.read_csv(shared_data / "msa" / "mcdonalds.csv").sample(300, random_state=0)
+    backwards = list(reversed(VISITS))  # declared: most often first, against the inference
+    path = _project(
+        tmp_path,
+        shared_data,
+        f"levels = {{ VisitFrequency = {json.dumps(backwards)} }}\n"
+        "[segments]\nk_range = [2, 3]\nn_boot = 4\nn_init = 2\nn_jobs = 1\n",
+    )
+    d.to_csv(tmp_path / "mcd.csv", index=False)
+    run = Project.load(path).run().run_dir
+    levels = json.loads((run / "segments.json").read_text())["levels"]
+    assert levels["VisitFrequency"] == {"levels": backwards, "order": "declared", "note": None}
+    assert levels["Like"]["levels"] == list(LIKE) and levels["Like"]["order"] == "numbers"
+    report = json.loads((run / "report.json").read_text())
+    profiles = next(s for s in report["sections"] if s["key"] == "profiles")
+    texts = [b.get("text", "") for b in profiles["blocks"]]
+    assert any("Like: ordered from its numbers (I hate it!-5 … I love it!+5)" in t for t in texts)
+    assert not any("VisitFrequency: ordered" in t for t in texts)
+    table = pd.read_csv(run / "profiles.csv", dtype={"level": str})
+    visits = table[(table["variable"] == "VisitFrequency") & (table["segment"] == 1)]
+    assert visits["level"].tolist() == backwards

@@ -1127,15 +1127,22 @@ def check_levels(checker: _Checker, source: SurveySource) -> None:
     from segmentum.stats.levels import order_levels
 
     for col in dict.fromkeys([*source.descriptors, *source.behaviours, *source.basis]):
-        if col not in checker.columns or checker.types.get(col) != "VARCHAR":
+        if col not in checker.columns:
             continue
         q = _quote(col)
-        rows = checker.con.execute(
-            f"SELECT DISTINCT {q} FROM {checker.raw} WHERE trim({q}) <> '' "
-            f"AND TRY_CAST({q} AS DOUBLE) IS NULL LIMIT 1"
-        ).fetchall()
-        if not rows:
-            continue  # all numbers: a numeric column
+        words = (
+            checker.types.get(col) == "VARCHAR"
+            and checker.con.execute(
+                f"SELECT DISTINCT {q} FROM {checker.raw} WHERE trim({q}) <> '' "
+                f"AND TRY_CAST({q} AS DOUBLE) IS NULL LIMIT 1"
+            ).fetchall()
+        )
+        if not words:  # all numbers: profiled by their mean
+            if col in source.levels:
+                checker.notes.append(
+                    f"levels.{col} is not used: its answers are numbers, profiled by their mean."
+                )
+            continue
         declared = source.levels.get(col)
         limit = "" if declared is not None else " LIMIT 201"  # a declared list sees them all
         found = [
