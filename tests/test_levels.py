@@ -186,6 +186,20 @@ def test_mcdonalds_profile_and_personas_keep_visit_frequency_in_order(
                 assert f"{seg['value'].sum():.0%} vs {seg['total'].sum():.0%}" in line
 
 
+def test_vacmot_income_bands_come_in_order_in_its_profile(shared_data: Path) -> None:
+    answers = pd.read_csv(shared_data / "msa" / "vacmot.csv")
+    desc = pd.read_csv(shared_data / "msa" / "vacmotdesc.csv")
+    lab = pd.read_csv(shared_data / "msa" / "vacmot6.csv")["vacmot6"]
+    frame = pd.concat([answers, desc], axis=1)
+    p = profile(frame, lab, basis=list(answers.columns), descriptors=["Income", "State"])
+    income = p.rows(1, "descriptor")
+    assert tuple(income.loc[income["variable"] == "Income", "level"]) == INCOME
+    assert "State" not in p.levels  # nominal: the data's order, no note
+    assert p.notes == (
+        "Income: ordered from its number ranges (Less than $30,000 … more than $240,001)",
+    )
+
+
 def test_ordered_levels_get_a_rank_test_as_well(mcd: tuple[pd.DataFrame, np.ndarray]) -> None:
     d, lab = mcd
     p = profile(d, lab, basis=MCD_BASIS, descriptors=["VisitFrequency", "Gender"])
