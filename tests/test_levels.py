@@ -105,6 +105,8 @@ def test_mcdonalds_and_vacmot_levels_are_inferred_in_their_order(shared_data: Pa
         ),
         (("Very dissatisfied", "Dissatisfied", "Neutral", "Satisfied"), "satisfaction scale"),
         (("bad", "neutral", "good"), "quality scale"),  # auto's good1 … good7
+        # non-answers are no point on the scale: they go last
+        (("18-34", "35-64", "65+", "Don't know", "Prefer not to say"), "number ranges"),
         (("Never", "Rarely", "Sometimes", "Often", "Always"), "frequency scale"),
         (
             ("Never", "Less than once a month", "Monthly", "Every two weeks", "2-3 times a week"),
@@ -126,6 +128,7 @@ def test_known_scales_and_number_bands_are_ordered(levels: tuple[str, ...], how:
         ["Agree", "Disagree", "Blue"],  # one level off the scale
         ["Once a month", "Sometimes"],  # two scales: neither places both
         ["only"],
+        ["Agree", "Don't know"],  # one level on the scale is no order
     ],
 )
 def test_no_order_is_claimed_when_a_level_cannot_be_placed(levels: list[str]) -> None:

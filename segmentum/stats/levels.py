@@ -60,7 +60,8 @@ class LevelOrder:
             "numbers": "ordered from its numbers",
             "number ranges": "ordered from its number ranges",
         }.get(self.source, f"ordered as {_article(self.source)} {self.source}")
-        return f"{self.column}: {how} ({self.levels[0]} … {self.levels[-1]})"
+        placed = [lv for lv in self.levels if not _is_non_answer(lv)] or list(self.levels)
+        return f"{self.column}: {how} ({placed[0]} … {placed[-1]})"
 
     def position(self, level: str) -> int | None:
         """1-based position of ``level`` in the order, or None when it is not a level."""
@@ -372,12 +373,34 @@ def _order_by(keys: Mapping[str, object]) -> tuple[str, ...] | None:
     return tuple(sorted(keys, key=lambda lv: (keys[lv], lv)))  # type: ignore[index]
 
 
+NON_ANSWERS = frozenset(
+    {
+        "don't know",
+        "dont know",
+        "do not know",
+        "dk",
+        "prefer not to say",
+        "prefer not to answer",
+        "rather not say",
+        "refused",
+        "no answer",
+        "n a",
+        "n/a",
+        "na",
+        "not applicable",
+        "does not apply",
+    }
+)
+"""Labels that are no position on a scale; an ordered column shows them last."""
+
+
 def infer_order(levels: Iterable[object]) -> tuple[tuple[str, ...], str] | None:
     """The order of a column's levels and how it was found, or None.
 
     Tries frequencies, then the :data:`KNOWN_SCALES`, then numbers; the first that places
-    every level, with no two tied, wins. The answer does not depend on the order of
-    ``levels`` (duplicates are ignored).
+    every level, with no two tied, wins. Non-answers (:data:`NON_ANSWERS`: ``Don't know``,
+    ``Prefer not to say``…) go last when at least two other levels are placed. The answer
+    does not depend on the order of ``levels`` (duplicates are ignored).
 
     Returns
     -------
@@ -391,12 +414,25 @@ def infer_order(levels: Iterable[object]) -> tuple[tuple[str, ...], str] | None:
     (('Never', 'Once a month', 'Once a week'), 'frequency scale')
     >>> infer_order(["+1", "-1", "0", "I love it!+5", "I hate it!-5"])[0]
     ('I hate it!-5', '-1', '0', '+1', 'I love it!+5')
+    >>> infer_order(["65+", "Prefer not to say", "18-34", "35-64"])[0]
+    ('18-34', '35-64', '65+', 'Prefer not to say')
     >>> infer_order(["NSW", "VIC", "QLD"]) is None
     True
     """
     found = sorted({str(v) for v in levels if v is not None})
-    if len(found) < 2:
+    last = [lv for lv in found if _is_non_answer(lv)]
+    placed = [lv for lv in found if lv not in last]
+    if len(placed) < 2:
         return None
+    got = _infer_placed(placed)
+    return None if got is None else ((*got[0], *last), got[1])
+
+
+def _is_non_answer(label: str) -> bool:
+    return _norm(label).replace("/", " ") in NON_ANSWERS
+
+
+def _infer_placed(found: list[str]) -> tuple[tuple[str, ...], str] | None:
     order = _order_by({lv: frequency_per_year(lv) for lv in found})
     if order is not None:
         return order, "frequency scale"
