@@ -344,3 +344,12 @@ def test_a_project_run_keeps_declared_and_inferred_orders(
     table = pd.read_csv(run / "profiles.csv", dtype={"level": str})
     visits = table[(table["variable"] == "VisitFrequency") & (table["segment"] == 1)]
     assert visits["level"].tolist() == backwards
+
+
+def test_docstring_examples_of_the_levels_module() -> None:
+    import doctest
+
+    import segmentum.stats.levels as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 5 and result.failed == 0
