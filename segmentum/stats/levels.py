@@ -25,7 +25,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["LevelOrder", "infer_order", "order_levels"]
+__all__ = [
+    "KNOWN_SCALES",
+    "NON_ANSWERS",
+    "LevelOrder",
+    "frequency_per_year",
+    "infer_order",
+    "number_key",
+    "order_levels",
+]
 
 
 @dataclass(frozen=True)
