@@ -92,6 +92,9 @@ def test_every_page_and_its_json_twin(client: TestClient, run_id: str, page: str
     by_accept = client.get(path, headers={"Accept": "application/json"})
     assert by_accept.json() == twin.json()
     assert twin.json()["run_id"] == run_id
+    assert (
+        shown.headers["x-frame-options"] == "DENY" and shown.headers["cache-control"] == "no-store"
+    )
     # navigation to every page of the run, and at most one copy of Plotly's library
     for other, _ in [(p, None) for p in PAGES if p != "/segments/1"]:
         assert f'href="/runs/{run_id}{other}"' in shown.text

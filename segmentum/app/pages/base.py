@@ -135,6 +135,16 @@ def run_view(request: Request, run_id: str | None = None) -> RunView:
     return _project(request).run(None if run_id == "latest" else run_id)
 
 
+#: Sent with every page: not to be framed by another site (clickjacking on the forms), no
+#: content-type guessing, the run's address not leaked to other sites.
+PAGE_HEADERS: dict[str, str] = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
 def data_page(path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a GET page at ``path`` and its JSON twin at ``path + ".json"``."""
 
@@ -173,7 +183,9 @@ def render(
         "with_plotly": bool(extra.get("sections")),  # the report's figures need Plotly
         **extra,
     }
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 # -- the report's sections ------------------------------------------------------------------
