@@ -446,6 +446,9 @@ def test_plotly_comes_from_the_installed_package(client: TestClient) -> None:
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     assert js.content == path.read_bytes()
     assert io.BytesIO(js.content).read(3) == b"/**"
+    packed = client.get("/static/plotly.min.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and packed.content == js.content
+    assert int(packed.headers["content-length"]) < len(js.content) / 2
 
 
 def test_a_value_only_run_gets_an_answer_about_value() -> None:

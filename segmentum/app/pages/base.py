@@ -25,17 +25,20 @@ from markupsafe import Markup
 from segmentum.app.auth import csrf_token, require
 from segmentum.app.core import NotFound, ProjectView, RunView
 from segmentum.app.templating import templates
-from segmentum.data.errors import DataError
 
 __all__ = [
     "NAV",
+    "PAGE_HEADERS",
     "PageRoute",
     "data_page",
+    "label",
+    "nav",
     "plotly_src",
     "render",
     "router",
     "run_view",
     "section",
+    "section_html",
     "wants_json",
 ]
 
@@ -212,15 +215,6 @@ def section_html(sec: dict[str, Any] | None) -> Markup:
         return Markup(render_section(sec))
     except TemplateError:  # a report.json from another segmentum version: shown plainly
         return Markup(templates.get_template("section_fallback.html").render(section=sec))
-
-
-def check_data_error(exc: DataError) -> list[str]:
-    """A DataError's problems as lines for a form's error list (file, row, column, reason)."""
-    lines = [str(exc)]
-    hint = getattr(exc, "hint", None)
-    if hint:
-        lines.append(str(hint))
-    return lines
 
 
 _SNAKE = re.compile(r"[_\s]+")
