@@ -85,7 +85,7 @@ def text_width(text: str, font_size: float, bold: bool = False) -> float:
     Examples
     --------
     >>> round(text_width("need_price", 10), 1)
-    51.0
+    52.4
     """
     return WIDTH_MARGIN * font_size * sum(_char_width(c, bold) for c in text) / 1000.0
 
@@ -168,7 +168,7 @@ def boxes_overlap(
 
 #: Extra distance (px) of each candidate ring beyond the anchor's clearance.
 RINGS = (0.0, 5.0, 12.0, 22.0, 36.0, 54.0, 78.0, 108.0, 145.0, 190.0)
-#: Beyond this extra distance a label gets a leader line to its anchor.
+#: A label whose box is further than this (px) beyond its anchor's clearance gets a leader line.
 LEADER_FROM = 10.0
 N_DIRECTIONS = 16
 
@@ -183,15 +183,33 @@ def _directions(preferred: tuple[float, float] | None) -> np.ndarray:
     return np.column_stack([np.cos(ang), np.sin(ang)])
 
 
+def _nearest(t: np.ndarray, a: np.ndarray, b: np.ndarray, hx: float, hy: float) -> np.ndarray:
+    """Distance from the anchor to a box of half sizes (hx, hy) centred ``t`` along (a, b)."""
+    return np.hypot(np.maximum(t * a - hx, 0.0), np.maximum(t * b - hy, 0.0))
+
+
+def _offsets(u: np.ndarray, hx: float, hy: float, dist: float) -> np.ndarray:
+    """How far along each direction ``u`` a box's centre goes so that the box's nearest
+    point is ``dist`` from the anchor (the box then just clears a circle of that radius)."""
+    a, b = np.abs(u[:, 0]), np.abs(u[:, 1])
+    with np.errstate(all="ignore"):  # inf offsets along an axis the direction lacks
+        side_x = np.where(a > 1e-12, (dist + hx) / a, np.inf)  # the box's side faces it
+        side_y = np.where(b > 1e-12, (dist + hy) / b, np.inf)
+        p = a * hx + b * hy
+        corner = p + np.sqrt(np.maximum(p * p - hx * hx - hy * hy + dist * dist, 0.0))
+        t = np.column_stack([side_x, side_y, corner])
+        ok = _nearest(t, a[:, None], b[:, None], hx, hy) >= dist - 1e-9
+    return np.where(ok, t, np.inf).min(axis=1)
+
+
 def _candidates(spec: LabelSpec, w: float, h: float) -> tuple[np.ndarray, np.ndarray]:
     """Candidate boxes (n x 4) around the anchor and their cost (distance + turn)."""
     u = _directions(spec.direction)
     hx, hy = 0.5 * w, 0.5 * h
-    support = hx * np.abs(u[:, 0]) + hy * np.abs(u[:, 1])  # centre-to-edge along u
     turn = np.arange(len(u)) // 2  # 0 for the preferred direction, growing both ways
     boxes, cost = [], []
     for extra in RINGS:
-        t = spec.clearance + GAP + extra + support
+        t = _offsets(u, hx, hy, spec.clearance + GAP + extra)
         cx, cy = spec.x + u[:, 0] * t, spec.y + u[:, 1] * t
         boxes.append(np.column_stack([cx - hx, cy - hy, cx + hx, cy + hy]))
         cost.append(extra + 4.0 * turn)
@@ -284,6 +302,12 @@ def _grid_fallback(
     return cand[int(np.argmin(np.where(ok, near, np.inf)))]
 
 
+def _far(spec: LabelSpec, box: np.ndarray) -> bool:
+    """Whether a box is far enough from its anchor to need a leader line."""
+    nx, ny = min(max(spec.x, box[0]), box[2]), min(max(spec.y, box[1]), box[3])
+    return math.hypot(nx - spec.x, ny - spec.y) > spec.clearance + GAP + LEADER_FROM
+
+
 def place_labels(
     specs: Sequence[LabelSpec],
     bounds: tuple[float, float, float, float],
@@ -333,20 +357,18 @@ def place_labels(
         w, h = spec.size
         cand, cost = _candidates(spec, w, h)
         ok = _free(cand, placed, bounds)
-        leader = False
         if ok.any():
             soft = bubble_weight * _bubble_cost(cand, circles)
             soft += line_weight * _line_cost(cand, points, starts)
             total = np.where(ok, cost + soft, np.inf)
             best = int(np.argmin(total))
             box = cand[best]
-            leader = RINGS[best // N_DIRECTIONS] > LEADER_FROM
         else:
             found = _grid_fallback(spec, w, h, placed, bounds)
             if found is None:
                 out.append(None)
                 continue
-            box, leader = found, True
+            box = found
         placed = np.vstack([placed, box[None, :]])
-        out.append(PlacedLabel(spec, tuple(float(v) for v in box), leader))  # type: ignore[arg-type]
+        out.append(PlacedLabel(spec, tuple(float(v) for v in box), _far(spec, box)))  # type: ignore[arg-type]
     return out

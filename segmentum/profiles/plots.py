@@ -58,8 +58,9 @@ def index_heatmap(
         title=f"Index by segment ({role}; 100 = average, * = significant after BH)",
         template="plotly_white",
         height=160 + 22 * len(m.index),
-        yaxis={"autorange": "reversed"},
     )
+    rows = [str(r) for r in m.index]  # a label on every row, however many
+    fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=rows, ticktext=rows)
     return fig
 
 
