@@ -260,7 +260,7 @@ def centroid_heatmap(
             zmin=-1,
             zmax=1,
             colorbar={
-                "title": {"text": "index vs<br>average"},
+                "title": {"text": "index"},
                 "tickvals": list(np.log2(np.array(ticks) / 100) / np.log2(INDEX_SATURATES / 100)),
                 "ticktext": [str(t) for t in ticks],
             },
