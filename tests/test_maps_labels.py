@@ -19,6 +19,7 @@ from segmentum.maps import SegmentMap, segment_map
 from segmentum.maps.labels import (
     GAP,
     LEADER_FROM,
+    WIDTH_MARGIN,
     LabelSpec,
     PlacedLabel,
     boxes_overlap,
@@ -319,3 +320,78 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(labels, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 2 and result.failed == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# in the browser: the boxes Chromium draws (marked browser; runs in CI)
+# ---------------------------------------------------------------------------------------------
+#: Screenshots of the drawn maps, kept as test artefacts (git-ignored).
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "map-browser"
+#: The drawn box of every non-empty label: Plotly's annotations and the SVG's labels.
+DRAWN_BOXES = """(sel) => [...document.querySelectorAll(sel)]
+    .filter(t => t.textContent.trim())
+    .map(t => { const r = t.getBoundingClientRect();
+                return [t.textContent, r.left, r.top, r.right, r.bottom,
+                        t.getAttribute('data-bbox')]; })"""
+#: Every Plotly figure drawn.
+ALL_DRAWN = """() => [...document.querySelectorAll('.plotly-graph-div')].every(
+    d => d.classList.contains('js-plotly-plot') && d.querySelector('.main-svg'))"""
+#: Width of a reference string in the page's map font, to tell a Helvetica-metric font.
+REFERENCE_WIDTH = """() => { const c = document.createElement('canvas').getContext('2d');
+    c.font = '100px Helvetica, Arial, sans-serif'; return c.measureText('need_price').width; }"""
+
+
+def _drawn_overlaps(boxes: list[list]) -> list[tuple[str, str]]:
+    """Pairs of drawn labels whose boxes overlap by more than half a pixel."""
+    return [
+        (a[0], b[0])
+        for a, b in itertools.combinations(boxes, 2)
+        if boxes_overlap(a[1:5], b[1:5], pad=-0.5)
+    ]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", MAPS)
+def test_drawn_map_labels_do_not_overlap_in_chromium(
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    import shutil
+
+    from segmentum.report import Section, render_report
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = next(
+        (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))),
+        None,
+    )
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    smap: SegmentMap = request.getfixturevalue(name)
+    report = tmp_path / "report.html"
+    sec = Section("maps", "Map").figure(map_figure(smap), caption="map")
+    report.write_text(render_report([sec], title="Map"), encoding="utf-8")
+    svg_page = tmp_path / "map.html"
+    svg_page.write_text(f"<html><body style='margin:0'>{map_svg(smap)}</body></html>")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(report.as_uri(), wait_until="load")
+        page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        plotly_boxes = page.evaluate(DRAWN_BOXES, ".annotation-text")
+        page.locator(".plotly-graph-div").first.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        page.goto(svg_page.as_uri(), wait_until="load")
+        svg_boxes = page.evaluate(DRAWN_BOXES, "text.label")
+        reference = page.evaluate(REFERENCE_WIDTH)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-svg.png"))
+        browser.close()
+    n_labels = len(layout_map(smap).labels)
+    assert len(plotly_boxes) == n_labels and len(svg_boxes) == n_labels
+    assert not _drawn_overlaps(plotly_boxes), _drawn_overlaps(plotly_boxes)
+    assert not _drawn_overlaps(svg_boxes), _drawn_overlaps(svg_boxes)
+    # with a Helvetica-metric font (Arial, Liberation Sans) each drawn label lies inside the
+    # box the placement kept free
+    if abs(reference / (100 * text_width("need_price", 1) / WIDTH_MARGIN) - 1) < 0.03:
+        for text, x0, y0, x1, y1, bbox in svg_boxes:
+            b = [float(v) for v in bbox.split()]
+            assert b[0] - 1 <= x0 and x1 <= b[2] + 1 and b[1] - 1 <= y0 and y1 <= b[3] + 1, text
