@@ -370,5 +370,6 @@ def place_labels(
                 continue
             box = found
         placed = np.vstack([placed, box[None, :]])
-        out.append(PlacedLabel(spec, tuple(float(v) for v in box), _far(spec, box)))  # type: ignore[arg-type]
+        fixed = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+        out.append(PlacedLabel(spec, fixed, _far(spec, box)))
     return out

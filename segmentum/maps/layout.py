@@ -113,7 +113,7 @@ def _extent(smap: SegmentMap, arrows: pd.DataFrame) -> tuple[float, float, float
     if len(smap.points):
         xs = np.concatenate([xs, np.quantile(smap.points["x"], [0.02, 0.98])])
         ys = np.concatenate([ys, np.quantile(smap.points["y"], [0.02, 0.98])])
-    return float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+    return float(np.nanmin(xs)), float(np.nanmax(xs)), float(np.nanmin(ys)), float(np.nanmax(ys))
 
 
 def fit_frame(

@@ -317,16 +317,19 @@ def _svg_label(lb: PlacedLabel) -> str:
     s = lb.spec
     x0, y0, x1, y1 = lb.box
     cx = 0.5 * (x0 + x1)
+    # each line's baseline: the middle of its line box, lowered by ~0.35 em
+    base = [y0 + ((i + 0.5) * LINE_HEIGHT + 0.35) * s.font_size for i in range(len(s.lines))]
     lines = "".join(
-        f'<tspan x="{cx:.1f}" y="{y0 + (i + 0.5) * LINE_HEIGHT * s.font_size + 0.35 * s.font_size:.1f}">'
-        f"{e(line)}</tspan>"
-        for i, line in enumerate(s.lines)
+        f'<tspan x="{cx:.1f}" y="{y:.1f}">{e(line)}</tspan>'
+        for y, line in zip(base, s.lines, strict=True)
+    )
+    bbox = f"{x0:.1f} {y0:.1f} {x1:.1f} {y1:.1f}"
+    style = f'font-size="{s.font_size:g}" fill="{LABEL_COLOUR[_kind(lb)]}"' + (
+        ' font-weight="bold"' if s.bold else ""
     )
     return (
-        f'<text class="label" data-key="{e(s.key)}" data-bbox="{x0:.1f} {y0:.1f} {x1:.1f} {y1:.1f}" '
-        f'text-anchor="middle" font-size="{s.font_size:g}" fill="{LABEL_COLOUR[_kind(lb)]}"'
-        + (' font-weight="bold"' if s.bold else "")
-        + f">{lines}</text>"
+        f'<text class="label" data-key="{e(s.key)}" data-bbox="{bbox}" text-anchor="middle" '
+        f"{style}>{lines}</text>"
     )
 
 
@@ -348,12 +351,14 @@ def _svg_frame(lay: MapLayout, title: str, smap: SegmentMap) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{f.width}" height="{f.height}" '
         f'viewBox="0 0 {f.width} {f.height}" font-family="{FONT}">',
-        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
-        '<path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker>'
-        f'<clipPath id="plot"><rect x="{left}" y="{top}" width="{pw}" height="{ph}"/></clipPath></defs>',
+        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" '
+        'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker>'
+        f'<clipPath id="plot"><rect x="{left}" y="{top}" width="{pw}" height="{ph}"/>'
+        "</clipPath></defs>",
         f'<rect width="{f.width}" height="{f.height}" fill="white"/>',
         f'<text x="{f.width / 2}" y="30" text-anchor="middle" font-size="18">{e(title)}</text>',
-        f'<text x="{left + pw / 2}" y="{bottom + 40}" text-anchor="middle" font-size="13">{e(smap.axes[0])}</text>',
+        f'<text x="{left + pw / 2}" y="{bottom + 40}" text-anchor="middle" font-size="13">'
+        f"{e(smap.axes[0])}</text>",
         f'<text x="22" y="{top + ph / 2}" text-anchor="middle" font-size="13" '
         f'transform="rotate(-90 22 {top + ph / 2})">{e(smap.axes[1])}</text>',
         f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#eee"/>',
