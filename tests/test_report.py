@@ -104,7 +104,7 @@ def test_table_context_keeps_index_and_cuts_long_tables() -> None:
     assert t["columns"] == ["segment", "n", "share"] and t["index_columns"] == 1
     assert len(t["rows"]) == len(t["cells"]) == 10 and t["n_rows"] == 100
     assert t["note"] == "Showing the first 10 of 100 rows."
-    assert t["cells"][9] == ["s9", "9,000", f"{9 / 99:,.3g}"]
+    assert t["cells"][9] == ["s9", "9,000", "9.1 %"]  # a share as a percentage (issue 15)
     # a plain RangeIndex is not shown; an index name clashing with a column is fine
     assert table_context(frame.reset_index())["index_columns"] == 0
     clash = pd.DataFrame({"a": [1]}, index=pd.Index([7], name="a"))
@@ -242,9 +242,10 @@ def test_strings_from_data_are_escaped_in_html_and_intact_in_json() -> None:
     escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
     assert f"<title>Report {escaped}</title>" in body
     assert f"<h2>Profiles {escaped}</h2>" in body
-    assert f"<td>need {escaped}</td>" in body  # a need (column of the survey) in a table
+    # text cells may wrap (class "wrap"); the value is escaped either way
+    assert f'<td class="wrap">need {escaped}</td>' in body  # a need (survey column) in a table
     assert f"<th>col {escaped}</th>" in body and f"<th>{escaped}</th>" in body  # headers
-    assert f"<td>{escaped}</td>" in body  # a cell
+    assert f'<td class="wrap">{escaped}</td>' in body  # a cell
     assert "Segment name &lt;script&gt;" in body  # a warning
     assert "\\u003cscript\\u003ealert" in body  # the figures' JSON inside <script>
     assert "I wish &lt;script&gt;alert" in body  # a quote on a persona card
