@@ -174,7 +174,10 @@ def answer_for(
             currency=currency,
         )
     if skipped and answer.kind != "inputs":
-        why = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        by_reason: dict[str, list[str]] = {}
+        for stage, reason in skipped.items():
+            by_reason.setdefault(reason, []).append(stage)
+        why = "; ".join(f"{', '.join(stages)}: {reason}" for reason, stages in by_reason.items())
         points = (*answer.points, Point("Not answered", why, "#overview", "Inputs and stages"))
         answer = replace(answer, points=points)
     return answer
@@ -234,8 +237,8 @@ def _card_label(card: SegmentCard) -> str:
 
 
 def _cards(results: Mapping[str, Any]) -> list[SegmentCard]:
-    """The priority segments (valuation's top two that pass the knock-outs), else every
-    segment by size."""
+    """The priority segments (valuation's top two that pass the knock-outs; the ranking table
+    carries their size and value), else every segment by size."""
     names = _names(results)
     valuation = getattr(results.get("valuation"), "result", None)
     sizes = results["segments"].summary.get("sizes", {})
@@ -243,11 +246,6 @@ def _cards(results: Mapping[str, Any]) -> list[SegmentCard]:
         table = valuation.priorities.table
         live = table[~table["knocked_out"].astype(bool)]
         chosen = [int(s) for s in live.sort_values("rank").index[:2]]
-        table = (
-            table.join(valuation.valuation, rsuffix="_v")
-            if valuation.valuation is not None
-            else table
-        )
     else:
         by_size = sorted(sizes, key=lambda s: -_share(sizes[s]))
         chosen, table = [int(s) for s in by_size], None
@@ -336,12 +334,14 @@ def _whom(cards: list[SegmentCard], prioritised: bool, k: int) -> Point:
 def _what(cards: list[SegmentCard], results: Mapping[str, Any]) -> Point:
     parts = []
     for card in cards[:3]:
-        bit = f"segment {card.segment} wants " + (", ".join(card.needs) or "(no profile ran)")
+        bit = f"segment {card.segment} is defined by " + (
+            ", ".join(card.needs) or "needs the profiles did not describe"
+        )
         if card.offer:
             bit += f"; next best offer: {card.offer}"
         parts.append(bit)
     text = "; ".join(parts) + "."
-    return Point("What they need", text[:1].upper() + text[1:], "#profiles", "Personas")
+    return Point("What they want", text[:1].upper() + text[1:], "#profiles", "Personas")
 
 
 def _how(cards: list[SegmentCard], results: Mapping[str, Any]) -> Point | None:

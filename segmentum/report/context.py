@@ -71,14 +71,13 @@ def _is_missing(v: Any) -> bool:
 def _index_series(frame: pd.DataFrame) -> tuple[list[pd.Series], list[str]]:
     """The index levels worth showing, as columns: none for a positional index.
 
-    A plain ``RangeIndex`` or an unnamed integer index (rows filtered or sorted, the
-    positions pandas kept) says nothing to a reader and is left out; a named index
-    (``segment``) or one of labels is kept as the first column(s).
+    An unnamed ``RangeIndex`` or integer index (rows filtered or sorted, the positions
+    pandas kept) says nothing to a reader and is left out; a named index (``segment``, even
+    a ``RangeIndex`` from 1) or one of labels is kept as the first column(s).
     """
     idx = frame.index
-    if isinstance(idx, pd.RangeIndex):
-        return [], []
-    if idx.nlevels == 1 and idx.name is None and pd.api.types.is_integer_dtype(idx.dtype):
+    unnamed = idx.nlevels == 1 and idx.name is None
+    if unnamed and (isinstance(idx, pd.RangeIndex) or pd.api.types.is_integer_dtype(idx.dtype)):
         return [], []
     series = [pd.Series(idx.get_level_values(i)) for i in range(idx.nlevels)]
     return series, [_label(n) for n in idx.names]

@@ -99,11 +99,11 @@ def format_percent(share: float) -> str:
 
     Examples
     --------
-    >>> format_percent(0.296), format_percent(0.054), format_percent(0.0035), format_percent(1)
-    ('30 %', '5.4 %', '0.35 %', '100 %')
+    >>> format_percent(0.296), format_percent(0.054), format_percent(0.0035), format_percent(0.0998)
+    ('30 %', '5.4 %', '0.35 %', '10 %')
     """
     pct = 100 * float(share)
-    if pct == 0 or abs(pct) >= 10:
+    if pct == 0 or abs(round(pct, 1)) >= 10:
         return f"{pct:,.0f} %"
     if abs(pct) >= 1:
         return f"{pct:.1f} %"
@@ -281,7 +281,7 @@ def human_label(
     >>> human_label("customers_cum_share")
     'Customers (cumulative share)'
     >>> human_label("clv_per_head"), human_label("rows read")
-    ('CLV per head', 'rows read')
+    ('CLV per head', 'Rows read')
     >>> human_label("clv", overrides={"clv": "Lifetime value"})
     'Lifetime value'
     """
