@@ -251,3 +251,15 @@ def test_without_valuation_the_answer_names_every_segment_by_size(mcdonalds_run:
     assert "no segment is prioritised" in answer.points[0].text
     largest = answer.segments[0]
     assert f"{largest.segment} ({largest.name})" in answer.headline
+
+
+def test_readme_report_block_is_a_valid_report_table() -> None:
+    import tomllib
+
+    from segmentum.flow import stage_settings
+    from segmentum.report.format import ReportSettings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[report]" in b)
+    settings = stage_settings(ReportSettings, tomllib.loads(block)["report"], "report")
+    assert settings.currency == "$" and settings.labels["clv"] == "Lifetime value"
