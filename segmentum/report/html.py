@@ -53,11 +53,12 @@ def _plotly_size(figure: dict[str, Any]) -> dict[str, str]:
     return size
 
 
-def _b64(text: str) -> str:
-    """UTF-8 text as base64 (a table's CSV in a ``data:`` link)."""
-    import base64
+def _uri_text(text: str) -> str:
+    """Text percent-encoded for a ``data:`` link (a table's CSV): letters, digits and the
+    CSV's punctuation stay as they are, so the link is little longer than the text."""
+    from urllib.parse import quote
 
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return quote(text, safe=",.-_:;()[]/+ ").replace(" ", "%20")
 
 
 def _tojson_pretty(value: Any) -> str:
@@ -85,7 +86,7 @@ def environment() -> jinja2.Environment:
     env.filters["plotly_json"] = _plotly_json
     env.filters["plotly_size"] = _plotly_size
     env.filters["tojson_pretty"] = _tojson_pretty
-    env.filters["b64"] = _b64
+    env.filters["uri_text"] = _uri_text
     env.globals["plotly_config"] = PLOTLY_CONFIG
     return env
 
