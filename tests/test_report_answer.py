@@ -192,6 +192,12 @@ def test_value_only_run_answers_about_value_and_is_no_segmentation_report(
     said = " ".join(p["text"] for p in answer["points"])
     assert format_percent(top["clv_share"]) in said  # CLV concentration
     assert "no survey table" in said  # what it could not answer, and why
+    pc = result["value"].per_customer
+    top = pc.nlargest(5, "clv")  # the most valuable customers, named
+    assert [c["customer_id"] for c in answer["top_customers"]] == top["customer_id"].astype(
+        str
+    ).tolist()
+    assert answer["top_customers"][0]["clv_text"].startswith("$")
     page = (result.run_dir / "report.html").read_text(encoding="utf-8")
     assert "segmentation" not in page[: page.index("</header>")].lower()
     deciles = next(b for b in twin["sections"][1]["blocks"] if b["kind"] == "table")

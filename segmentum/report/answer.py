@@ -25,7 +25,15 @@ import pandas as pd
 
 from segmentum.report.format import format_money, format_percent, human_label
 
-__all__ = ["Answer", "Figure", "Point", "SegmentCard", "answer_for", "report_title"]
+__all__ = [
+    "Answer",
+    "Figure",
+    "Point",
+    "SegmentCard",
+    "TopCustomer",
+    "answer_for",
+    "report_title",
+]
 
 AnswerKind = Literal["segments", "value", "inputs"]
 
@@ -46,6 +54,15 @@ class Figure:
 
     label: str
     value: str
+
+
+@dataclass(frozen=True)
+class TopCustomer:
+    """One of the most valuable customers (a value-only answer names them)."""
+
+    customer_id: str
+    revenue: float
+    clv: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,8 @@ class Answer:
         Headline numbers.
     segments : tuple of SegmentCard
         The segments named: the priority segments, or all by size without valuation.
+    top_customers : tuple of TopCustomer
+        A value-only answer's most valuable customers (by CLV where it was computed).
     currency : str or None
         The project's currency symbol, used in the cards' money.
     """
@@ -110,6 +129,7 @@ class Answer:
     points: tuple[Point, ...] = ()
     figures: tuple[Figure, ...] = ()
     segments: tuple[SegmentCard, ...] = ()
+    top_customers: tuple[TopCustomer, ...] = ()
     currency: str | None = None
 
     def to_context(self) -> dict[str, Any]:
@@ -119,6 +139,14 @@ class Answer:
         out["segments"] = [
             {**asdict(card), "facts": card.facts(self.currency), "stage_mix": card.stage_mix()}
             for card in self.segments
+        ]
+        out["top_customers"] = [
+            {
+                **asdict(c),
+                "revenue_text": format_money(c.revenue, self.currency),
+                "clv_text": "" if c.clv is None else format_money(c.clv, self.currency),
+            }
+            for c in self.top_customers
         ]
         return out
 
@@ -470,5 +498,23 @@ def _value_answer(value: Any, project: str, currency: str | None) -> Answer:
         headline,
         points=tuple(points),
         figures=tuple(_value_figures(value, currency)),
+        top_customers=_top_customers(value),
         currency=currency,
+    )
+
+
+def _top_customers(value: Any, n: int = 5) -> tuple[TopCustomer, ...]:
+    """The ``n`` most valuable customers: by CLV where it was computed, else by revenue."""
+    pc = value.per_customer
+    by = "clv" if "clv" in pc and pc["clv"].notna().any() else "revenue"
+    if by not in pc or value.customer_id not in pc:
+        return ()
+    top = pc.nlargest(n, by)
+    return tuple(
+        TopCustomer(
+            customer_id=str(r[value.customer_id]),
+            revenue=float(r["revenue"]),
+            clv=None if "clv" not in pc or pd.isna(r["clv"]) else float(r["clv"]),
+        )
+        for _, r in top.iterrows()
     )
