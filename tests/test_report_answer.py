@@ -235,6 +235,8 @@ def test_mcdonalds_report_opens_with_the_priority_segments(mcdonalds_run: Any) -
         assert card["needs"]  # their defining needs, from the personas
     sure = next(p for p in answer["points"] if p["question"] == "How sure we are")
     assert mcdonalds_run["segments"].structure in sure["text"]  # "reproducible"
+    exclusive = mcdonalds_run["profiles"].exclusivity.passed
+    assert ("not mutually exclusive" in sure["text"]) is (not exclusive)
     # the technical evidence sits in the appendix, after the story
     page = (mcdonalds_run.run_dir / "report.html").read_text(encoding="utf-8")
     assert page.index('<section id="valuation">') < page.index('id="appendix"')

@@ -395,6 +395,13 @@ def _how_sure(results: Mapping[str, Any]) -> Point:
     seg = results["segments"]
     verdict = str(seg.verdict).split(" (")[0].split(". ")[0].rstrip(".")
     parts = [verdict]
+    profiles = results.get("profiles")
+    if profiles is not None:
+        ex = profiles.exclusivity
+        parts.append(
+            f"the segments are {'' if ex.passed else 'not '}mutually exclusive in the needs "
+            f"that define them (score {float(ex.score):.2f})"
+        )
     valuation = getattr(results.get("valuation"), "result", None)
     if valuation is not None and valuation.projection is not None:
         p = valuation.projection
