@@ -587,8 +587,12 @@ def report_section(result: SegmentsResult) -> Section:
         appendix=True,
     )
     sec.figure(
-        plots.centroid_heatmap(result.centroids),
-        "Segment profiles: mean answer per basis item (item units).",
+        plots.centroid_heatmap(
+            result.centroids,
+            {int(k): v["weighted_share"] for k, v in s["sizes"].items()},
+        ),
+        "Segment profiles: mean answer per basis item (item units; shares as percentages), "
+        "coloured by the index against the item's average (100 = average).",
     )
     table = result.selection.copy()
     sec.table(table.round(3), "Evidence for the number of segments.", appendix=True)
