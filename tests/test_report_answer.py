@@ -151,9 +151,12 @@ def test_wide_tables_show_eight_columns_and_the_rest_behind_a_toggle_with_a_csv(
     assert page.count('<details class="more-columns">') == 1 and "13 more columns" in page
     link = re.search(r'href="data:text/csv;charset=utf-8,([^"]+)"', page).group(1)
     assert unquote(unescape(link)) == t["csv"]  # the whole table, as the link downloads it
-    # a narrow, short table needs neither
-    small = table_context(frame.iloc[:, :4])
-    assert len(small["parts"]) == 1 and small["csv"] is None
+    # a wide table cut to its first rows: the CSV still holds every row
+    cut = table_context(frame, max_rows=2)
+    assert len(cut["cells"]) == 2 and len(pd.read_csv(io.StringIO(cut["csv"]))) == 3
+    # a narrow table needs neither (long ones say how many rows they show)
+    small = table_context(frame.iloc[:, :4], max_rows=2)
+    assert len(small["parts"]) == 1 and small["csv"] is None and "2 of 3 rows" in small["note"]
 
 
 def test_positional_indexes_are_left_out_and_named_ones_kept() -> None:

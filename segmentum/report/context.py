@@ -110,8 +110,8 @@ CSV_ROWS = 2_000
 
 def _csv(frame: pd.DataFrame) -> str:
     """The table (index levels as columns) as CSV text, for the page's download link;
-    numbers to 6 significant digits (the page stays small)."""
-    return frame.head(CSV_ROWS).to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    numbers to 5 significant digits (the page stays small)."""
+    return frame.head(CSV_ROWS).to_csv(index=False, lineterminator="\n", float_format="%.5g")
 
 
 def table_context(
@@ -146,8 +146,8 @@ def table_context(
         ``columns`` (the names), ``headers`` (their labels), ``kinds``, ``rows`` (JSON
         values), ``cells`` (str, as shown), ``index_columns``, ``n_rows`` (before the cut),
         ``note``, ``parts`` (column positions of each table shown: the first is visible,
-        the others behind a "details" toggle) and ``csv`` (the whole table as CSV text when
-        the page does not show all of it, else ``None``).
+        the others behind a "details" toggle) and ``csv`` (for a table wider than that, the
+        whole table, every row up to :data:`CSV_ROWS`, as CSV text; else ``None``).
 
     Examples
     --------
@@ -179,7 +179,7 @@ def table_context(
     ]
     parts = _parts(len(columns), len(index) or 1, settings.max_columns)
     csv = None
-    if series and (len(parts) > 1 or n_rows > max_rows):
+    if series and len(parts) > 1:
         csv = _csv(pd.concat(series, axis=1, ignore_index=True).set_axis(columns, axis=1))
     note = f"Showing the first {max_rows:,} of {n_rows:,} rows." if n_rows > max_rows else ""
     raw, shown = [], []
