@@ -41,6 +41,7 @@ __all__ = [
     "default_rules",
     "evaluate_triggers",
     "merged_rules",
+    "trigger_blocks",
     "write_triggers",
 ]
 
@@ -360,3 +361,20 @@ def write_triggers(result: TriggerResult, folder: Path | str) -> list[dict[str, 
         data["files"] = kept + files
         manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return files
+
+
+def trigger_blocks(sec: Any, result: TriggerResult) -> Any:
+    """The triggers part of the activation report section."""
+    t = result.table
+    sec.text(
+        f"{len(t)} trigger rule(s) on the events up to {result.analysis_date.date()}: "
+        f"{int(result.firing['customer_id'].nunique()):,} customers fire at least one now "
+        "(audiences/triggers.csv and trigger_customers.csv; rules are [activation.triggers], "
+        "the control group never fires)."
+    )
+    cols = ["rule_id", "segment", "stage", "event_condition", "offer", "offer_expected_value",
+            "customers_firing"]  # fmt: skip
+    sec.table(t[cols].round(2), "Trigger rules and the customers firing each at the analysis date.")
+    for w in result.warnings:
+        sec.warn(w)
+    return sec
