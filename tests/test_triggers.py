@@ -116,3 +116,27 @@ def test_bad_rules_are_refused() -> None:
     with pytest.raises(ValueError, match="lacks column"):
         evaluate_triggers([TriggerRule(id="x", events=["visit"])],
                           _customers().drop(columns="stage"), _events(), TODAY)  # fmt: skip
+
+
+def test_demo_triggers_fire_for_the_customers_they_should(app_demo: Path) -> None:
+    run = next(p for p in (app_demo / "runs").iterdir() if p.is_dir())
+    act = json.loads((run / "activation.json").read_text(encoding="utf-8"))
+    today = pd.Timestamp(act["analysis_date"])
+    rules = pd.read_csv(run / "audiences" / "triggers.csv")
+    fired = pd.read_csv(run / "audiences" / "trigger_customers.csv", dtype={"customer_id": str})
+    assert len(rules) and set(rules["segment"]) <= set(act["targets"])
+    people = pd.read_parquet(run / "assignments.parquet").dropna(subset=["customer_id"])
+    people = people.drop_duplicates("customer_id").set_index("customer_id")
+    events = pd.read_parquet(app_demo / "data" / "events.parquet")
+    recent = events[(events["timestamp"] <= today)
+                    & (events["timestamp"] > today - pd.Timedelta(days=7))
+                    & events["event_type"].isin(["visit", "quote", "support"])]  # fmt: skip
+    for rule in rules.itertuples():
+        mine = people[(people["segment"] == rule.segment) & (people["stage"] == rule.stage)
+                      & ~people["control"].astype(bool)]  # fmt: skip
+        expected = set(recent["customer_id"].astype(str)) & set(mine.index.astype(str))
+        got = set(fired.loc[fired["rule_id"] == rule.rule_id, "customer_id"])
+        assert got == expected, rule.rule_id
+        assert rule.customers_firing == len(expected)
+    manifest = json.loads((run / "audiences" / "manifest.json").read_text(encoding="utf-8"))
+    assert {"triggers.csv", "trigger_customers.csv"} <= {f["path"] for f in manifest["files"]}

@@ -67,7 +67,7 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "avoid": frozenset({"need", "index", "value", "total"}),
     "no_avoid": frozenset({"n_needs"}),
     "question": frozenset({"question", "into", "p_into", "away", "p_away", "p_average"}),
-    "weak_question": frozenset({"question", "p_low", "p_high"}),
+    "weak_question": frozenset({"question", "p_low", "p_high", "p_average"}),
 }
 
 DEFAULT_TEMPLATES: dict[str, str] = {
@@ -99,8 +99,8 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "no_avoid": "nothing: none of the {n_needs} needs matters significantly less to them.",
     "question": '"{question}" Answers {into} point to the segment (P = {p_into:.0%} against '
     "{p_average:.0%} at the average answer); {away} point away (P = {p_away:.0%}).",
-    "weak_question": '"{question}" barely separates this segment (P from {p_low:.0%} to '
-    "{p_high:.0%} across the answers); ask it for the others.",
+    "weak_question": '"{question}" No answer points to this segment (P at most {p_high:.0%}, '
+    "{p_average:.0%} at the average answer); ask it to qualify the other segments.",
 }
 
 DEFAULT_INTENTS: dict[str, str] = {
@@ -288,12 +288,12 @@ def qualifying_questions(
         )
         into = [float(v) for v, q in zip(levels, p, strict=True) if q > max(p_avg, 1e-12) * 1.25]
         away = [float(v) for v, q in zip(levels, p, strict=True) if q < p_avg * 0.8]
-        if not into or not away:
-            out.append(settings.say("weak_question", question=question,
-                                    p_low=float(p.min()), p_high=float(p.max())))  # fmt: skip
+        if not into:
+            out.append(settings.say("weak_question", question=question, p_low=float(p.min()),
+                                    p_high=float(p.max()), p_average=p_avg))  # fmt: skip
             continue
         out.append(settings.say(
-            "question", question=question, into=_span(into), away=_span(away),
+            "question", question=question, into=_span(into), away=_span(away) if away else "none",
             p_into=float(p.max()), p_away=float(p.min()), p_average=p_avg,
         ))  # fmt: skip
     return tuple(out)
