@@ -44,7 +44,7 @@ def test_planted_fields_rank_first_and_noise_adds_nothing() -> None:
         assert t.loc["weak", "accuracy_alone"] > t.loc[noise, "accuracy_alone"]
         # refitting without a noise field loses nothing: its interval holds 0
         assert t.loc[noise, "gain_low"] <= 0 <= t.loc[noise, "gain_high"] + 1e-12
-    lo, hi = t.loc["channel", ["gain_low", "gain_high"]]
+    lo, _hi = t.loc["channel", ["gain_low", "gain_high"]]
     assert lo > 0, "dropping the planted channel must cost accuracy"
     ranked = plan.table.dropna(subset=["greedy_rank"])
     assert ranked["cumulative_accuracy"].is_monotonic_increasing

@@ -37,7 +37,7 @@ def _tool() -> TypingTool:
         answer_scale={
             n: {"min": 1.0, "max": 7.0, "levels": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]}
             for n in ("need_speed", "need_price")
-        },  # fmt: skip
+        },
         segments=(1, 2, 3),
         segment_names={},
         method="logit",
@@ -66,7 +66,7 @@ def _inputs() -> dict:
                 "best_competitor_score": [3.0],
                 "gap": [0.5],
             }
-        ),  # fmt: skip
+        ),
     )
     cells = pd.DataFrame(
         {
