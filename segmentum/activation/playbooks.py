@@ -88,10 +88,11 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "{brand} {rating:.2f}; do not claim it.",
     "no_ratings": "no brand ratings for {brand} on these needs (0 rated): no proof points.",
     "offer": "{offer}, expected value {expected_value:,.2f} per customer offered "
-    "({customers:,} customers in this stage).",
-    "no_offer": "no eligible offer with a positive expected value ({customers:,} customers "
-    "in this stage): nurture without an offer.",
-    "channel_customers": "{channel} ({share:.0%} of the {customers:,} came through it).",
+    "({customers:,} customer(s) in this stage).",
+    "no_offer": "no next best offer is made in this stage ({customers:,} customer(s); none "
+    "eligible, worth it or allowed by the contact policy): nurture without an offer.",
+    "channel_customers": "{channel} ({share:.0%} of these {customers:,} customer(s) came "
+    "through it).",
     "channel_prospects": "{channel}, the channel choice for the target segments (index "
     "{index:.0f}).",
     "no_channel": "no channel data for these {customers:,} customers.",

@@ -237,8 +237,8 @@ def collection_plan(
     golden: pd.DataFrame | None = None,
     kinds: Mapping[str, str] | None = None,
     cv: int = 5,
-    max_fields: int = 8,
-    max_candidates: int = 12,
+    max_fields: int = 6,
+    max_candidates: int = 10,
     min_gain: float = 0.005,
     level: float = 0.9,
     random_state: int = 0,
@@ -257,10 +257,10 @@ def collection_plan(
         What kind of field each is (shown in the table); default from the name (events,
         purchase mix, else database field).
     cv : int, default=5
-    max_fields : int, default=8
+    max_fields : int, default=6
         The greedy selection stops after this many fields, or earlier when the next field
         adds less than ``min_gain`` held-out accuracy.
-    max_candidates : int, default=12
+    max_candidates : int, default=10
         The greedy selection chooses among the fields with the best accuracy alone (it
         refits once per candidate and step).
     level : float, default=0.9
