@@ -335,7 +335,8 @@ def collection_plan(
     return CollectionPlan(
         table=table, by_segment=by_seg, accuracy_all=acc_all,
         majority=float(ref.hits([]).mean()), golden=gold, n=n, level=level,
-        sentence=_sentence(path, acc_all, len(names), float(ref.hits([]).mean()), gold),
+        sentence=_sentence(path, acc_all, len(names), float(ref.hits([]).mean()), gold,
+                           _wilson(round(path[-1][1] * n), n, level) if path else None),
     )  # fmt: skip
 
 
@@ -388,14 +389,20 @@ def _golden(
 
 
 def _sentence(
-    path: list[tuple[str, float]], acc_all: float, n_fields: int, majority: float, gold: dict
+    path: list[tuple[str, float]],
+    acc_all: float,
+    n_fields: int,
+    majority: float,
+    gold: dict,
+    interval: tuple[float, float] | None,
 ) -> str:
     if not path:
         return "No database field identifies the segments better than guessing the largest."
     fields = ", ".join(f for f, _ in path)
     text = (
         f"Collect these {len(path)} field(s) to reach {path[-1][1]:.0%} held-out accuracy "
-        f"(largest segment guessed: {majority:.0%}; all {n_fields} fields: {acc_all:.0%}): "
+        + (f"({interval[0]:.0%}-{interval[1]:.0%}) " if interval else "")
+        + f"(largest segment guessed: {majority:.0%}; all {n_fields} fields: {acc_all:.0%}): "
         f"{fields}."
     )
     if gold:
@@ -489,6 +496,13 @@ def collection_blocks(sec: Any, plan: CollectionPlan) -> Any:
         "Data-collection plan: each field's held-out accuracy alone and what it adds to all "
         "the others (refit without it, paired interval); greedy order first.",
     )
+    if len(plan.by_segment):
+        best = plan.by_segment[plan.by_segment["recall_drop"] > 0]
+        sec.table(
+            best.round(3),
+            "Fields that identify each segment best: its held-out recall with all fields minus "
+            "without the field (top three per segment).",
+        )
     if plan.golden:
         g = plan.golden
         sec.text(
