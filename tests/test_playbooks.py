@@ -159,3 +159,31 @@ def test_demo_run_writes_playbooks(app_demo: Path) -> None:
             assert NUMBER.search(line), line
     report = json.loads((run / "report.json").read_text(encoding="utf-8"))
     assert "Playbook, segment" in json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    ("tables", "named"),
+    [
+        ("[activation.playbooks.templates]\noffer = '{offer} at {price}'\n", "price"),
+        ("[activation.playbooks.templates]\nslogan = 'buy'\n", "slogan"),
+        ("[[activation.triggers.rules]]\nid = 'bad id'\nevents = ['visit']\n", "id"),
+    ],
+)
+def test_bad_playbook_and_trigger_settings_stop_at_load(
+    tmp_path: Path, tables: str, named: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from segmentum.cli.main import app
+
+    path = tmp_path / "segmentum.toml"
+    path.write_text(
+        '[project]\nname = "p"\n\n[sources.survey]\npath = "no_such_survey.csv"\n'
+        'basis = ["q1", "q2"]\n\n' + tables,
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2, output
+    assert "activation" in output and named in output, output
+    assert "no_such_survey" not in output
