@@ -462,8 +462,9 @@ def build_playbooks(
 
 
 def playbook_blocks(sec: Any, books: Playbooks) -> Any:
-    """The playbooks part of the activation report section: one table per segment (a row
-    per stage: message, proof points, offer, channel, avoid, qualifying questions)."""
+    """The playbooks part of the activation report section: per segment, what holds in every
+    stage (proof points, avoid, qualifying questions) once, then a table with a row per
+    stage (message, offer, channel)."""
     if not books.playbooks:
         for w in books.warnings:
             sec.warn(w)
@@ -474,14 +475,17 @@ def playbook_blocks(sec: Any, books: Playbooks) -> Any:
         "[activation.playbooks]). Every statement cites the number it rests on."
     )
     for s in books.segments():
-        rows = [
-            {"stage": p.stage, **{t.lower(): " ".join(v) for t, v in p.parts()}}
-            for p in books.playbooks
-            if p.segment == s
-        ]
+        mine = [p for p in books.playbooks if p.segment == s]
+        first = mine[0]
+        sec.text(
+            f"Segment {s}, {books.names.get(s, '')}: {books.headers.get(s, '')} "
+            f"Proof points: {' '.join(first.proof_points)} Avoid: {' '.join(first.avoid)} "
+            f"Qualifying questions: {' '.join(first.questions)}"
+        )
+        rows = [{"stage": p.stage, "message": " ".join(p.message), "offer": p.offer,
+                 "channel": p.channel} for p in mine]  # fmt: skip
         sec.table(
-            pd.DataFrame(rows),
-            f"Playbook, segment {s}: {books.names.get(s, '')}. {books.headers.get(s, '')}",
+            pd.DataFrame(rows), f"Playbook, segment {s}: message, offer and channel by stage."
         )
     for w in books.warnings:
         sec.warn(w)
