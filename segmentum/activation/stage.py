@@ -22,8 +22,7 @@ import pandas as pd
 
 from segmentum.activation.customers import CustomerActivation, customer_activation
 from segmentum.activation.gtm import LeadsInput, MarketActivation, market_activation, market_blocks
-from segmentum.activation.lifecycle import STAGE_NAMES
-from segmentum.activation.playbooks import Playbooks, build_playbooks, playbook_blocks
+from segmentum.activation.kit import SegmentKit, segment_kit
 from segmentum.activation.report import customer_blocks
 from segmentum.activation.scenarios import (
     ScenarioOutcome,
@@ -32,18 +31,8 @@ from segmentum.activation.scenarios import (
     whatif_table,
 )
 from segmentum.activation.settings import ActivationConfig
-from segmentum.activation.triggers import (
-    TriggerResult,
-    default_rules,
-    evaluate_triggers,
-    merged_rules,
-    trigger_blocks,
-    write_triggers,
-)
 from segmentum.flow import Stage, StageContext
 from segmentum.report.section import Section
-from segmentum.valuation.collection import CollectionPlan, collection_blocks, plan_for_run
-from segmentum.valuation.priority import ValuationConfig
 from segmentum.valuation.stage import ValuationStageResult
 from segmentum.value.stage import ValueResult, per_customer_columns
 from segmentum.value.summary import summarize
@@ -63,20 +52,14 @@ class ActivationResult:
         Targets, lead model and scored leads, channel choice, audience files' rows.
     scenarios : list of ScenarioOutcome
         The declared what-if scenarios (``[activation] scenarios``) and their tables.
-    playbooks : Playbooks or None
-        Playbooks by priority segment x stage (``playbooks.md``).
-    triggers : TriggerResult or None
-        The trigger rules and who fires them now (``audiences/triggers.csv``).
-    collection : CollectionPlan or None
-        Which database fields identify the segments (``collection_plan.csv``).
+    kit : SegmentKit or None
+        Playbooks by priority segment x stage, trigger rules and the data-collection plan.
     """
 
     customers: CustomerActivation
     market: MarketActivation | None = None
     scenarios: tuple[ScenarioOutcome, ...] = ()
-    playbooks: Playbooks | None = None
-    triggers: TriggerResult | None = None
-    collection: CollectionPlan | None = None
+    kit: SegmentKit | None = None
 
     def activation_json(self) -> dict[str, Any]:
         """``activation.json``: the halves' entries side by side."""
@@ -88,10 +71,8 @@ class ActivationResult:
                  "total": o.table[o.table["segment"] == "total"].iloc[0].to_dict()}
                 for o in self.scenarios
             ]  # fmt: skip
-        for key, part in (("playbooks", self.playbooks), ("triggers", self.triggers),
-                          ("collection_plan", self.collection)):  # fmt: skip
-            if part is not None:
-                out[key] = part.summary()
+        if self.kit is not None:
+            out.update(self.kit.summary())
         return out
 
     def headline(self) -> dict[str, Any]:
@@ -186,81 +167,9 @@ def _run(ctx: StageContext) -> ActivationResult:
         **inputs,
     )
     market = _market(ctx, cfg, customers)
-    targets = _priority_segments(ctx, market)
     return ActivationResult(
         customers=customers, market=market, scenarios=_scenarios(ctx, cfg),
-        playbooks=_playbooks(ctx, cfg, customers, market, targets) if cfg.playbooks.enabled
-        else None,
-        triggers=_triggers(ctx, cfg, customers, targets, inputs.get("events")),
-        collection=plan_for_run(ctx) if cfg.collection_plan else None,
-    )  # fmt: skip
-
-
-def _priority_segments(ctx: StageContext, market: MarketActivation | None) -> list[int]:
-    """The target segments (the market half's, else the valuation's top priorities)."""
-    if market is not None and market.targets:
-        return [int(t) for t in market.targets]
-    pri = ctx.result(ValuationStageResult).result.priorities
-    if pri is None:
-        return []
-    return [int(s) for s in pri.table.sort_values("rank").index[:2]]
-
-
-def _playbooks(
-    ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation,
-    market: MarketActivation | None, targets: list[int],
-) -> Playbooks:  # fmt: skip
-    """Playbooks from the profiles, the map's ratings, the typing tool and the offers."""
-    from segmentum.maps.stage import MapsResult
-    from segmentum.profiles.stage import ProfilesResult
-
-    val = ctx.result(ValuationStageResult).result
-    prof, maps = ctx.optional(ProfilesResult), ctx.optional(MapsResult)
-    names = cfg.stages.names
-    mix = None
-    cs = ctx.config.sources.customers
-    table = ctx.data.get("customers") if cs is not None else None
-    if cs is not None and cs.channel and table is not None:
-        ch = table[[cs.id, cs.channel]].rename(
-            columns={cs.id: "customer_id", cs.channel: "channel"}
-        )
-        c = ca.customers[["customer_id", "segment", "stage"]].merge(
-            ch.assign(customer_id=ch["customer_id"].astype(str)), on="customer_id"
-        )
-        mix = c.groupby(["segment", "stage"])["channel"].value_counts(normalize=True)
-        mix = mix.rename("share").reset_index()  # fmt: skip
-    prospect = None
-    if market is not None and market.plan is not None:
-        chosen = market.plan.table[market.plan.table["chosen"]]
-        if len(chosen):
-            prospect = (str(chosen.iloc[0]["channel"]), float(chosen.iloc[0]["index"]))
-    shares = None if val.valuation is None or "population_share" not in val.valuation else {
-        int(k): float(v) for k, v in val.valuation["population_share"].items()}  # fmt: skip
-    return build_playbooks(
-        targets, ca.segment_stage, profile=prof.profile if prof is not None else None,
-        segment_names=val.segment_names, stage_order=[names.get(s, s) for s in STAGE_NAMES],
-        white_space=maps.white_space if maps is not None else None,
-        our_brand=ctx.settings(ValuationConfig, "valuation", random_state=ctx.seed).our_brand,
-        typing_tool=val.typing.tool if val.typing is not None else None,
-        channel_mix=mix, prospect_channel=prospect, shares=shares,
-        prospect_stages=[names.get(s, s) for s in STAGE_NAMES[:3]], settings=cfg.playbooks,
-    )  # fmt: skip
-
-
-def _triggers(
-    ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation, targets: list[int],
-    events: pd.DataFrame | None,
-) -> TriggerResult | None:  # fmt: skip
-    """The trigger rules evaluated on the events at the analysis date."""
-    t = cfg.triggers
-    rules = merged_rules(default_rules(ca.segment_stage, targets, t) if t.default_rules else [],
-                         t.rules)  # fmt: skip
-    if not rules:
-        return None
-    val = ctx.result(ValuationStageResult).result
-    return evaluate_triggers(
-        rules, ca.customers, events, ca.analysis_date, segment_stage=ca.segment_stage,
-        segment_names=val.segment_names,
+        kit=segment_kit(ctx, cfg, customers, market, inputs.get("events")),
     )  # fmt: skip
 
 
@@ -338,12 +247,8 @@ def report_section(result: ActivationResult) -> Section:
     if result.market is not None:
         market_blocks(sec, result.market)
     scenario_blocks(sec, list(result.scenarios))
-    if result.playbooks is not None:
-        playbook_blocks(sec, result.playbooks)
-    if result.triggers is not None:
-        trigger_blocks(sec, result.triggers)
-    if result.collection is not None:
-        collection_blocks(sec, result.collection)
+    if result.kit is not None:
+        result.kit.blocks(sec)
     return sec
 
 
@@ -354,18 +259,8 @@ def _files(result: ActivationResult, run_dir: Path) -> list[Path]:
     if audiences is not None:
         data["audiences"] = audiences.summary()
         written.append(audiences.folder / "manifest.json")
-    if result.triggers is not None:
-        files = write_triggers(result.triggers, run_dir / "audiences")
-        data["triggers"]["files"] = [f["path"] for f in files]
-        written += [run_dir / "audiences" / f["path"] for f in files]
-    if result.playbooks is not None:
-        md = run_dir / "playbooks.md"
-        md.write_text(result.playbooks.to_markdown(), encoding="utf-8")
-        written.append(md)
-    if result.collection is not None:
-        csv = run_dir / "collection_plan.csv"
-        result.collection.table.to_csv(csv, index=False)
-        written.append(csv)
+    if result.kit is not None:
+        written += result.kit.write(run_dir, data)
     if result.scenarios:
         csv = run_dir / "whatif.csv"
         whatif_table(list(result.scenarios)).to_csv(csv, index=False)
