@@ -12,7 +12,7 @@ to ``activation.json``, their parts to the report section and writes ``playbooks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ class SegmentKit:
     playbooks: Playbooks | None = None
     triggers: TriggerResult | None = None
     collection: CollectionPlan | None = None
+    warnings: tuple[str, ...] = field(default=())
 
     def summary(self) -> dict[str, Any]:
         """``activation.json``'s ``playbooks``, ``triggers`` and ``collection_plan``."""
@@ -61,6 +62,8 @@ class SegmentKit:
             trigger_blocks(sec, self.triggers)
         if self.collection is not None:
             collection_blocks(sec, self.collection)
+        for w in self.warnings:
+            sec.warn(w)
         return sec
 
     def write(self, run_dir: Path, data: dict[str, Any]) -> list[Path]:
@@ -92,10 +95,18 @@ def segment_kit(
     """The three parts for the priority segments (the market half's targets, else the
     valuation's top two)."""
     targets = _priority_segments(ctx, market)
+    warnings = []
+    collection = None
+    if cfg.collection_plan:
+        try:
+            collection = plan_for_run(ctx)
+        except ValueError as exc:  # too few linked respondents, one segment, ...
+            warnings.append(f"data-collection plan skipped: {exc}")
     return SegmentKit(
         playbooks=_playbooks(ctx, cfg, ca, market, targets) if cfg.playbooks.enabled else None,
         triggers=_triggers(ctx, cfg, ca, targets, events),
-        collection=plan_for_run(ctx) if cfg.collection_plan else None,
+        collection=collection,
+        warnings=tuple(warnings),
     )
 
 

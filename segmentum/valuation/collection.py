@@ -469,6 +469,7 @@ def plan_for_run(ctx: Any, **kwargs: Any) -> CollectionPlan | None:
         event_type=et, transactions=tx, mix_columns=mix,
     )  # fmt: skip
     feats.index = feats.index.astype(str)
+    labels = labels[labels.index.isin(feats.index)]  # linked ids the customers table lacks
     golden = None
     typing, survey = vst.result.typing, src.survey
     if typing is not None and survey is not None and survey.customer_id:
