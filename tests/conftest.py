@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +35,10 @@ APP_DEMO_RESPONDENTS = 1_200
 
 @pytest.fixture(scope="session")
 def app_demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    """Folder of the shared demo project (``segmentum.toml``, ``runs/<one run>``)."""
+    """Folder of the shared demo project (``segmentum.toml``, ``runs/<one run>``);
+    ``SEGMENTUM_APP_DEMO=FOLDER`` reuses one built before (``segmentum demo FOLDER``)."""
+    if os.environ.get("SEGMENTUM_APP_DEMO"):
+        return Path(os.environ["SEGMENTUM_APP_DEMO"])
     import subprocess
     import sys
 
@@ -53,3 +59,93 @@ def app_demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
             assert result.returncode == 0, result.stdout + result.stderr
             (folder / "done").write_text("ok")
     return folder
+
+
+# The real web app: `segmentum serve` started in its own process on a free loopback port over
+# the shared demo project, with one key per scope made by `segmentum keys create` in other
+# processes (so the server sees keys exactly as in use). One server per test session (per
+# xdist worker).
+APP_SERVER_SCOPES = ("read", "score", "admin")
+
+
+@dataclass
+class AppServer:
+    """A running ``segmentum serve``: where it listens, a key per scope, its project."""
+
+    base_url: str
+    keys: dict[str, str]
+    folder: Path
+    process: Any = field(repr=False)
+    log: Path = field(repr=False)
+
+    def cli(self, *args: str, timeout: float = 120) -> str:
+        """Run ``segmentum ARGS -p <project>``-style commands in another process (stdout)."""
+        import subprocess
+        import sys
+
+        result = subprocess.run(
+            [sys.executable, "-m", "segmentum", *args],
+            capture_output=True, text=True, timeout=timeout, cwd=self.folder,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def create_key(self, scope: str, name: str = "") -> str:
+        """A new key made by ``segmentum keys create`` (its last line of output)."""
+        args = ["keys", "create", "--scope", scope, "-p", str(self.folder / "segmentum.toml")]
+        return self.cli(*args, *(["--name", name] if name else [])).strip().splitlines()[-1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(folder: Path, log: Path, timeout: float = 120.0) -> tuple[Any, str]:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "segmentum", "serve", str(folder / "segmentum.toml"),
+             "--port", str(port)],
+            stdout=sink, stderr=subprocess.STDOUT, cwd=folder,
+        )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"segmentum serve exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return process, base_url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    process.kill()
+    pytest.fail(f"segmentum serve did not answer /health in {timeout:.0f} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def app_server(app_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """``segmentum serve`` over :func:`app_demo` on a free loopback port (``base_url``), with
+    ``keys`` {scope: key} for read, score and admin."""
+    log = tmp_path_factory.mktemp("app-server") / "serve.log"
+    process, base_url = _start_server(app_demo, log)
+    server = AppServer(base_url, {}, app_demo, process, log)
+    try:
+        server.keys = {s: server.create_key(s, f"tests {s}") for s in APP_SERVER_SCOPES}
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except Exception:
+            process.kill()
