@@ -104,12 +104,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_server(folder: Path, log: Path, timeout: float = 120.0) -> tuple[Any, str]:
+def _launch_server(folder: Path, log: Path) -> tuple[Any, str]:
     import subprocess
     import sys
-    import time
-
-    import httpx
 
     port = _free_port()
     with log.open("w") as sink:
@@ -118,14 +115,21 @@ def _start_server(folder: Path, log: Path, timeout: float = 120.0) -> tuple[Any,
              "--port", str(port)],
             stdout=sink, stderr=subprocess.STDOUT, cwd=folder,
         )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_healthy(process: Any, base_url: str, log: Path, timeout: float = 120.0) -> None:
+    import time
+
+    import httpx
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"segmentum serve exited ({process.returncode}):\n{log.read_text()}")
         try:
             if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return process, base_url
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
@@ -133,16 +137,40 @@ def _start_server(folder: Path, log: Path, timeout: float = 120.0) -> tuple[Any,
     pytest.fail(f"segmentum serve did not answer /health in {timeout:.0f} s:\n{log.read_text()}")
 
 
+def _create_keys(folder: Path, scopes: tuple[str, ...]) -> dict[str, str]:
+    """One key per scope, each made by ``segmentum keys create`` in its own process (run
+    side by side)."""
+    import subprocess
+    import sys
+
+    def create(scope: str) -> Any:
+        args = ["keys", "create", "--scope", scope, "--name", f"tests {scope}"]
+        return subprocess.Popen(
+            [sys.executable, "-m", "segmentum", *args, "-p", str(folder / "segmentum.toml")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    procs = {scope: create(scope) for scope in scopes}
+    keys = {}
+    for scope, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out + err
+        keys[scope] = out.strip().splitlines()[-1]
+    return keys
+
+
 @pytest.fixture(scope="session")
 def app_server(app_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """``segmentum serve`` over :func:`app_demo` on a free loopback port (``base_url``), with
     ``keys`` {scope: key} for read, score and admin."""
     log = tmp_path_factory.mktemp("app-server") / "serve.log"
-    process, base_url = _start_server(app_demo, log)
-    server = AppServer(base_url, {}, app_demo, process, log)
+    process, base_url = _launch_server(app_demo, log)
     try:
-        server.keys = {s: server.create_key(s, f"tests {s}") for s in APP_SERVER_SCOPES}
-        yield server
+        keys = _create_keys(app_demo, APP_SERVER_SCOPES)  # while the server starts
+        _wait_healthy(process, base_url, log)
+        yield AppServer(base_url, keys, app_demo, process, log)
     finally:
         process.terminate()
         try:

@@ -56,7 +56,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(self.limit)
             return message
 
         try:
@@ -65,8 +65,12 @@ class BodyLimit:
             await _too_large(self.limit)(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised while a body streams in; an HTTPException, so that FastAPI's body reader
+    passes it on (as 413) instead of turning it into a 400."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body over {limit:,} bytes; send fewer rows per call")
 
 
 def _too_large(limit: int) -> Response:
