@@ -67,7 +67,8 @@ RunQuery = Annotated[
 ]
 
 
-def _project(request: Request) -> ProjectView:
+async def _project(request: Request) -> ProjectView:
+    # async: a plain function would be run in the thread pool on every request
     return request.app.state.project
 
 
