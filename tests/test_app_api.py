@@ -265,10 +265,11 @@ def test_serve_get_for_scripts(app_server: Any) -> None:
 
 
 def test_keys_create_prints_the_key_alone_on_its_last_line(app_server: Any) -> None:
+    project = str(app_server.folder / "segmentum.toml")
     for scope in ("read", "score", "admin"):
-        out = app_server.cli(
-            "keys", "create", "--scope", scope, "-p", str(app_server.folder / "segmentum.toml")
-        )
+        result = CliRunner().invoke(cli, ["keys", "create", "--scope", scope, "-p", project])
+        assert result.exit_code == 0, result.output
+        out = result.stdout
         last = out.rstrip("\n").splitlines()[-1]
         assert re.fullmatch(r"sgm_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", last), out
         found = KeyStore(app_server.folder).verify(last)
@@ -296,3 +297,45 @@ def test_readme_curl_example_runs(app_server: Any) -> None:
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["rows"]
     assert len(rows) == 1 and {"segment", "score", "keep", "reason"} <= set(rows[0])
+
+
+def test_score_one_matches_a_one_row_table(app_demo: Path, run_dir: Path) -> None:
+    """The lead scorer's fast path gives what :meth:`LeadScorer.score` gives, edge cells too."""
+    from segmentum.activation.leads import load_lead_scorer
+    from segmentum.data.errors import DataError
+
+    scorer = load_lead_scorer(run_dir)
+    leads = _rows(pd.read_parquet(app_demo / "data" / "leads.parquet").head(60))
+    base = {k: leads[1][k] for k in ("lead_id", "age", "gender", "region", "n_vehicles", "source")}
+    item = scorer.typing_tool.items[0]  # type: ignore[union-attr]
+    edge = [
+        {**base, "age": None},  # numeric missing: the customers' median
+        {**base, "age": ""},
+        {**base, "region": "Atlantis", "source": None},  # unseen and missing levels
+        {**base, "region": 3},  # a number where a level is expected
+        {**base, "age": True},
+        {**leads[0], item: ""},  # one golden answer left empty: the lead model
+        {"age": 30, **{k: v for k, v in base.items() if k != "age"}},  # id not first
+    ]
+    for row in [*leads, *edge]:
+        one = scorer.score_one(row)
+        want = scorer.score(pd.DataFrame([row])).iloc[0].to_dict()
+        assert list(one) == list(want)
+        for k, v in one.items():
+            if isinstance(v, float):
+                assert v == pytest.approx(want[k], abs=1e-12), (k, row)
+            else:
+                assert v == want[k] or str(v) == str(want[k]), (k, v, want[k], row)
+    for row, column in (
+        ({**base, "age": "old"}, "age"),
+        ({**leads[0], item: 99}, item),
+        ({k: v for k, v in base.items() if k != "region"}, "region"),
+    ):
+        with pytest.raises(DataError) as fast:
+            scorer.score_one(row)
+        with pytest.raises(DataError) as table:
+            scorer.score(pd.DataFrame([row]))
+        assert [(p.row, p.column) for p in fast.value.problems] == [
+            (p.row, p.column) for p in table.value.problems
+        ]
+        assert fast.value.problems[0].column == column

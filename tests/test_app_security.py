@@ -115,8 +115,8 @@ def _sign_in(base_url: str, key: str) -> httpx.Client:
 
 
 def test_revoked_key_is_refused_on_the_next_request(app_server: Any) -> None:
-    key = app_server.create_key("read", "to revoke")
-    key_id = key.split("_")[1]
+    record, key = KeyStore(app_server.folder).create("read", "to revoke")
+    key_id = record.key_id
     headers = {"Authorization": f"Bearer {key}"}
     browser = _sign_in(app_server.base_url, key)
     url = app_server.base_url + "/api/v1/runs"
@@ -125,7 +125,8 @@ def test_revoked_key_is_refused_on_the_next_request(app_server: Any) -> None:
     app_server.cli("keys", "revoke", key_id, "-p", str(app_server.folder / "segmentum.toml"))
     assert httpx.get(url, headers=headers).status_code == 401
     assert browser.get("/api/v1/runs").status_code == 401  # the session names the key
-    listed = app_server.cli("keys", "list", "-p", str(app_server.folder / "segmentum.toml"))
+    project = str(app_server.folder / "segmentum.toml")
+    listed = CliRunner().invoke(cli, ["keys", "list", "-p", project]).stdout
     assert key_id in listed and key not in listed  # ids are listed, keys never
 
 

@@ -345,7 +345,10 @@ class LeadScorer:
             if not pd.api.types.is_string_dtype(col) and col.dtype != object:
                 col = col.astype(str).where(col.notna())
             # categories = the model's levels: the projection then reads the codes directly
-            cols[c] = pd.Series(pd.Categorical(col, categories=list(levels)))
+            # (a level the model has not seen becomes missing first: it scores 0 either way,
+            # and pandas is deprecating unseen values in a Categorical)
+            known = col.where(col.isin(list(levels)))
+            cols[c] = pd.Series(pd.Categorical(known, categories=list(levels)))
         return pd.DataFrame(cols)
 
     def score(
@@ -584,7 +587,8 @@ def _answers(tool: TypingTool, leads: pd.DataFrame, table: str) -> tuple[np.ndar
         )
         given = leads[item].notna().to_numpy()
         if not pd.api.types.is_numeric_dtype(leads[item]):
-            given &= (leads[item].astype(str).str.strip() != "").to_numpy()
+            # not in place: notna() of an all-None column can be a read-only array
+            given = given & (leads[item].astype(str).str.strip() != "").to_numpy()
         for i in np.flatnonzero(given & ~ok)[:_LISTED]:
             problems.append(
                 Problem(
