@@ -170,7 +170,8 @@ def test_errors_name_the_row_and_the_column(
         ({"rows": [{"a": 1}] * 10_001}, "rows"),
         ({"rows": [{"a": {"nested": 1}}]}, "rows.0.a"),
         ({"rows": [{"a": 1}], "extra": 1}, "extra"),
-        ({"rows": [{"a": 2**60}]}, "rows.0.a"),
+        ({"rows": [{"a": 10**400}]}, "rows.0.a"),  # no finite double
+        ({"rows": [{"a": [1, 2]}]}, "rows.0.a"),
     ):
         bad = api.post("/api/v1/score/leads", json=body, headers=headers)
         assert bad.status_code == 422, (field, bad.text)

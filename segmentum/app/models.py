@@ -2,21 +2,20 @@
 
 A row is a flat JSON object of scalars: the columns a ``segmentum score`` input file has
 (``--answers``: the golden questions; ``--leads``: the lead id, the lead model's fields, the
-source, optionally the golden questions). Numbers must be finite and integers exact in a
-double, so nothing the scorers receive can overflow; nested objects and lists are refused
-with 422 naming the field.
+source, optionally the golden questions). Numbers must be finite doubles (an integer
+beyond ±2**53 is taken as the nearest double), so nothing the scorers receive can
+overflow; nested objects and lists are refused with 422 naming the field.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictBool
 
 __all__ = [
     "MAX_ROWS",
+    "SCALAR_ERROR",
     "LeadScore",
     "LeadScores",
     "RespondentScore",
@@ -29,32 +28,12 @@ MAX_ROWS = 10_000
 _EXACT = 2**53  # integers beyond this are not exact as doubles
 
 
-def _scalar(value: Any) -> Any:
-    """A cell: a string, a finite number (an integer exact in a double), a boolean or null."""
-    if value is None or isinstance(value, str | bool):
-        return value
-    if isinstance(value, int):
-        if -_EXACT <= value <= _EXACT:
-            return value
-        raise PydanticCustomError("scalar", "an integer must be within ±2**53 (exact in a double)")
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        raise PydanticCustomError("scalar", "a number must be finite")
-    kind = {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
-    raise PydanticCustomError(
-        "scalar",
-        "a value must be a string, a number, true, false or null, not {kind}",
-        {"kind": kind},
-    )
-
-
-#: one field of a row (a cell of the input file)
-Scalar = Annotated[
-    Any,
-    PlainValidator(_scalar),
-    WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
-]
+#: one field of a row (a cell of the input file): a string, a finite number, a boolean or
+#: null; checked in pydantic-core (a Python validator per
+#: cell, or a union with a custom error, costs 2-5x more on 10,000 rows)
+Scalar = StrictBool | Annotated[int, Field(ge=-_EXACT, le=_EXACT)] | FiniteFloat | str | None
+#: what the API says of a cell that is none of these (instead of one error per member)
+SCALAR_ERROR = "a value must be a string, a finite number, true, false or null"
 
 
 class ScoreRequest(BaseModel):

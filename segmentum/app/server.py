@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from segmentum.app.auth import SESSION_COOKIE, SESSION_S, ApiKeyGate, Auth, authenticated
 from segmentum.app.core import NotFound, ProjectView
 from segmentum.app.keys import KeyStore
+from segmentum.app.models import SCALAR_ERROR
 from segmentum.app.templating import templates
 from segmentum.data.errors import DataError, SegmentumError
 from segmentum.version import __version__
@@ -92,13 +93,19 @@ def _problem(error: Mapping[str, Any]) -> dict[str, str]:
     if error.get("type") == "json_invalid":
         at = loc[-1] if loc else "?"
         return {"field": "body", "reason": f"{error.get('msg', '')} at character {at}"}
+    if len(loc) == 5 and tuple(loc[:2]) == ("body", "rows"):  # a cell failed every member
+        return {"field": _field(loc[:4]), "reason": SCALAR_ERROR}
     return {"field": _field(loc), "reason": str(error.get("msg", ""))}
 
 
 def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_problem(e) for e in exc.errors()]
+        errors: list[dict[str, str]] = []
+        for e in exc.errors():
+            problem = _problem(e)
+            if not errors or problem != errors[-1]:  # a cell's union members: said once
+                errors.append(problem)
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(NotFound)
