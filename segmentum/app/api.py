@@ -323,7 +323,7 @@ def audience_file(
 
 
 def openapi_schema(app: FastAPI) -> dict[str, Any]:
-    """The API's OpenAPI schema (``/api/v1`` and ``/health``), with the Bearer scheme."""
+    """The OpenAPI schema of the ``/api/v1`` routes, with the Bearer scheme (built once)."""
     cached = getattr(app.state, "openapi_schema", None)
     if cached is not None:
         return cached
