@@ -12,7 +12,9 @@ project (or ``--project``). Rows, each against a peer measured in the same run:
 - one batch of 10,000 leads (every field of the demo's lead file) in one call; target
   < 1 s. Peer: :meth:`LeadScorer.score` on the same rows as a DataFrame in-process.
 
-Usage: ``python benchmarks/bench_api.py [--seconds S] [--rate R] [--batch N] [--project P]``.
+Usage: ``python benchmarks/bench_api.py [--seconds S] [--rate R] [--batch N] [--project P]
+[--client raw]`` (needs the ``app`` extra). On a small machine shared with other work, httpx's
+async client needs more CPU than the server; ``--client raw`` loads the server instead.
 """
 
 from __future__ import annotations
