@@ -27,36 +27,53 @@ from typer.testing import CliRunner
 
 from segmentum.app import create_app
 from segmentum.app.auth import CSRF_HEADER, SESSION_COOKIE, Auth
-from segmentum.app.keys import KeyStore
+from segmentum.app.keys import KeyStore, scope_allows
 from segmentum.app.server import LOGIN_COOKIE, MAX_BODY_BYTES
 from segmentum.cli.main import app as cli
 
 #: the only routes a caller without a key may reach
 PUBLIC = {("GET", "/health"), ("GET", "/login"), ("POST", "/login")}
+#: routes any valid key may call (no scope)
+AUTH_ONLY = {("POST", "/logout")}
 _SAMPLE = {"run_id": "latest", "name": "segment_1.csv"}
 _BODY = {"rows": [{"lead_id": "L1", "age": 40}]}
 _FUZZ_HEADERS: dict[str, str] = {}  # the fuzzer's key (set by the api_schema fixture)
 
 
-def _routes(app: Any) -> list[tuple[str, str]]:
-    """(method, concrete path) of every route in the app's table."""
-    out: list[tuple[str, str]] = []
+def _scopes(dependant: Any) -> set[str]:
+    """The scopes the route's :func:`~segmentum.app.auth.require` dependencies ask for."""
+    found: set[str] = set()
+    for dep in getattr(dependant, "dependencies", []):
+        scope = getattr(dep.call, "scope", None)
+        found |= {scope} if isinstance(scope, str) else set()
+        found |= _scopes(dep)
+    return found
+
+
+def _routes(app: Any) -> list[tuple[str, str, frozenset[str]]]:
+    """(method, concrete path, scopes needed) of every route in the app's table."""
+    out: list[tuple[str, str, frozenset[str]]] = []
     for route in iter_route_contexts(app.routes):  # included routers flattened, prefixed
         assert route.path is not None, route
         if isinstance(route.original_route, Mount):
-            out.append(("GET", route.path.rstrip("/") + "/x"))
+            out.append(("GET", route.path.rstrip("/") + "/x", frozenset()))
             continue
         path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: _SAMPLE.get(m.group(1), "x"), route.path)
-        out += [(method, path) for method in sorted(route.methods or {"GET"}) if method != "HEAD"]
+        needs = frozenset(_scopes(getattr(route, "dependant", None)))
+        methods = sorted(route.methods or {"GET"})
+        out += [(method, path, needs) for method in methods if method != "HEAD"]
     return out
 
 
 @pytest.fixture(scope="module")
-def routes(app_demo: Path) -> list[tuple[str, str]]:
+def routes(app_demo: Path) -> list[tuple[str, str, frozenset[str]]]:
     found = _routes(create_app(app_demo / "segmentum.toml"))
-    paths = {p for _, p in found}
+    paths = {p for _, p, _ in found}
     # the enumeration sees the API, the docs and the pages (it cannot be silently empty)
     assert {"/api/v1/score/leads", "/api/v1/runs", "/api/docs", "/health"} <= paths, paths
+    # every route but the public ones and sign-out names the scope it needs
+    unscoped = {(m, p) for m, p, needs in found if not needs} - PUBLIC - AUTH_ONLY
+    assert not unscoped, f"routes without require(scope): {unscoped}"
     return found
 
 
@@ -65,9 +82,11 @@ def _send(base_url: str, method: str, path: str, **kwargs: Any) -> httpx.Respons
     return httpx.request(method, base_url + path, timeout=30, **body, **kwargs)
 
 
-def test_every_route_needs_a_key(app_server: Any, routes: list[tuple[str, str]]) -> None:
+def test_every_route_needs_a_key(
+    app_server: Any, routes: list[tuple[str, str, frozenset[str]]]
+) -> None:
     forged = "sgm_000000000000_" + "A" * 43
-    for method, path in routes:
+    for method, path, _ in routes:
         if (method, path) in PUBLIC:
             continue
         for headers in ({}, {"Authorization": f"Bearer {forged}"}, {"Authorization": "Basic x"}):
@@ -86,17 +105,22 @@ def test_every_route_needs_a_key(app_server: Any, routes: list[tuple[str, str]])
     assert httpx.get(app_server.base_url + "/health").status_code == 200
 
 
-def test_wrong_scope_is_403(app_server: Any, routes: list[tuple[str, str]]) -> None:
-    score, read = app_server.keys["score"], app_server.keys["read"]
-    reads = [(m, p) for m, p in routes if m == "GET" and (m, p) not in PUBLIC]
-    scoring = [(m, p) for m, p in routes if p.startswith("/api/v1/score/")]
-    assert len(reads) >= 8 and len(scoring) == 2
-    for (method, path), key in [*((r, score) for r in reads), *((s, read) for s in scoring)]:
-        got = _send(app_server.base_url, method, path, headers={"Authorization": f"Bearer {key}"})
-        assert got.status_code == 403, (method, path, got.status_code, got.text)
-        assert "scope" in got.json()["detail"]
+def test_wrong_scope_is_403(app_server: Any, routes: list[tuple[str, str, frozenset[str]]]) -> None:
+    scoped = [(m, p, needs) for m, p, needs in routes if needs]
+    assert {needs for *_, needs in scoped} >= {frozenset({"read"}), frozenset({"score"})}
+    checked = 0
+    for scope in ("read", "score"):
+        headers = {"Authorization": f"Bearer {app_server.keys[scope]}"}
+        for method, path, needs in scoped:
+            if any(scope_allows(scope, need) for need in needs):
+                continue
+            got = _send(app_server.base_url, method, path, headers=headers)
+            assert got.status_code == 403, (scope, method, path, got.status_code, got.text)
+            assert "scope" in got.json()["detail"]
+            checked += 1
+    assert checked >= 10
     admin = {"Authorization": f"Bearer {app_server.keys['admin']}"}
-    for method, path in [*reads, *scoring]:
+    for method, path, _ in scoped:
         got = _send(app_server.base_url, method, path, headers=admin)
         assert got.status_code != 403, (method, path, got.text)
 

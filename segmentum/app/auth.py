@@ -182,6 +182,7 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
             )
         return principal
 
+    dependency.scope = scope  # type: ignore[attr-defined]  # read by the route-table tests
     return dependency
 
 
