@@ -481,7 +481,7 @@ class LeadScorer:
         source_column: str | None = None,
         table: str = "leads",
     ) -> dict[str, Any]:
-        """Score one lead given as a mapping (the fast path: no DataFrame, tens of µs).
+        """Score one lead given as a mapping (the fast path: no DataFrame, about 0.1 ms).
 
         The same fields and values as a one-row :meth:`score`, as a dict of plain Python
         values; the same checks (a missing field, text in a numeric field, a golden

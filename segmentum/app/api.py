@@ -132,7 +132,7 @@ def _score_leads(scorer: Any, rows: list[dict[str, Any]]) -> Response:
 
 
 async def _scored(work: Any, model: Any, rows: list[dict[str, Any]]) -> Response:
-    """One row inline (tens of µs); a batch in the thread pool, off the event loop."""
+    """One row inline (about 0.1 ms); a batch in the thread pool, off the event loop."""
     if len(rows) == 1:
         return work(model, rows)
     return await run_in_threadpool(work, model, rows)
