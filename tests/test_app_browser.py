@@ -1,8 +1,8 @@
 """The web app in a real browser (Playwright driving headless Chromium) against a real
-``segmentum serve``: sign in with a key, the answer page, a segment page, the map, the
-typing tool (the same segment as ``segmentum score``), a lead file uploaded and its scored
-table downloaded (the bytes ``segmentum score --leads`` writes); no console error; no page
-wider than the window.
+``segmentum serve`` (the ``app_server`` fixture): sign in with a key, the answer page, a
+segment page, the map, the typing tool (the same segment as ``segmentum score``), a lead
+file uploaded and its scored table downloaded (the bytes ``segmentum score --leads``
+writes); no console error; no page wider than the window.
 
 Screenshots are kept in ``artifacts/app-browser/`` (git-ignored; ``SEGMENTUM_ARTIFACTS``
 moves it). Skipped where Chromium is not installed (``apt-get install chromium``).
@@ -15,9 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,56 +43,6 @@ def _chromium() -> str:
     pytest.skip("headless Chromium is not installed (apt-get install chromium)")
 
 
-@dataclass
-class _Served:
-    base_url: str
-    key: str
-    folder: Path
-
-
-@pytest.fixture(scope="module")
-def served(request: pytest.FixtureRequest, app_demo: Path, tmp_path_factory: Any) -> Iterator[_Served]:  # fmt: skip
-    """The session's ``app_server`` (conftest) when there is one, else a server of our own."""
-    try:
-        server = request.getfixturevalue("app_server")
-    except pytest.FixtureLookupError:
-        yield from _own_server(app_demo, tmp_path_factory.mktemp("serve") / "serve.log")
-        return
-    yield _Served(server.base_url, server.keys["read"], server.folder)
-
-
-def _own_server(folder: Path, log: Path) -> Iterator[_Served]:
-    import socket
-
-    import httpx
-
-    from segmentum.app.keys import KeyStore
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "segmentum", "serve", str(folder / "segmentum.toml"),
-             "--port", str(port)],
-            stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-        yield _Served(base_url, KeyStore(folder).create("read", "browser test")[1], folder)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
 def _expected(folder: Path, run_id: str, tmp: Path) -> tuple[dict[str, Any], int, Path, bytes]:
     """One respondent's golden answers and ``segmentum.score``'s segment for them; a lead file
     and the bytes ``segmentum score --leads`` writes for it."""
@@ -118,15 +65,16 @@ def _expected(folder: Path, run_id: str, tmp: Path) -> tuple[dict[str, Any], int
     return answers, segment, leads, out.read_bytes()
 
 
-def test_sign_in_explore_type_and_score_leads_in_a_browser(served: _Served, tmp_path: Path) -> None:
+def test_sign_in_explore_type_and_score_leads_in_a_browser(app_server: Any, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     import httpx
 
     chromium = _chromium()
-    bearer = {"Authorization": f"Bearer {served.key}"}
-    run_id = httpx.get(f"{served.base_url}/runs.json", headers=bearer).json()["runs"][0]["run_id"]
-    answer = httpx.get(f"{served.base_url}/runs/{run_id}.json", headers=bearer).json()["answer"]
-    answers, segment, leads, cli_bytes = _expected(served.folder, run_id, tmp_path)
+    key, base_url = app_server.keys["read"], app_server.base_url
+    bearer = {"Authorization": f"Bearer {key}"}
+    run_id = httpx.get(f"{base_url}/runs.json", headers=bearer).json()["runs"][0]["run_id"]
+    answer = httpx.get(f"{base_url}/runs/{run_id}.json", headers=bearer).json()["answer"]
+    answers, segment, leads, cli_bytes = _expected(app_server.folder, run_id, tmp_path)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     messages: list[tuple[str, str]] = []
     wide: list[str] = []
@@ -145,8 +93,8 @@ def test_sign_in_explore_type_and_score_leads_in_a_browser(served: _Served, tmp_
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
         # sign in: the key once, then the session cookie; "/" is the newest run's answer
-        page.goto(f"{served.base_url}/login")
-        page.fill("input[name=key]", served.key)
+        page.goto(f"{base_url}/login")
+        page.fill("input[name=key]", key)
         page.click("button[type=submit]")
         page.wait_for_selector("#answer")
         first = answer["segments"][0]
@@ -188,7 +136,7 @@ def test_sign_in_explore_type_and_score_leads_in_a_browser(served: _Served, tmp_
 
         # the other pages: drawn, and no wider than the window
         for n, path in enumerate(("value", "segments", "where-to-play", "activation"), 6):
-            page.goto(f"{served.base_url}/runs/{run_id}/{path}")
+            page.goto(f"{base_url}/runs/{run_id}/{path}")
             page.wait_for_function(ALL_DRAWN, timeout=60_000)
             shot(f"{n}-{path}", tables=False)  # the report's own tables: its tests check them
         browser.close()

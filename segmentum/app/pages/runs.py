@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from segmentum.app.core import NotFound, RunView
 from segmentum.app.pages.answer import answer_for_run
@@ -234,7 +234,8 @@ def _audiences(run: RunView) -> list[dict[str, Any]]:
                 "rows": f.get("rows"),
                 "segment": int(match.group(1)) if match else None,
                 "stage": match.group(2) if match else None,
-                "href": f"/runs/{run.run_id}/audiences/{path}",
+                # the API's download route (logged); the session cookie signs it
+                "href": f"/api/v1/runs/{run.run_id}/audiences/{path}",
             }
         )
     return out
@@ -320,16 +321,3 @@ def activation_page(request: Request, run_id: str) -> Response:
         "section": sec,
     }
     return render(request, "activation.html", data, "Activation", sections=_sections_html(sec))
-
-
-@router.get("/runs/{run_id}/audiences/{name}")
-def audience_file(request: Request, run_id: str, name: str) -> Response:
-    """Download one audience CSV (listed in the run's manifest); the download is logged."""
-    run = run_view(request, run_id)
-    if not any(a["name"] == name for a in _audiences(run)):
-        raise NotFound(f"run {run.run_id} has no audience file {name!r}")
-    path = run.path(f"audiences/{name}")
-    principal = request.state.principal
-    rows = next((a["rows"] for a in _audiences(run) if a["name"] == name), None)
-    request.app.state.auth.store.log_download(principal.key.key_id, run.run_id, name, rows)
-    return FileResponse(path, media_type="text/csv", filename=name)
