@@ -1343,6 +1343,7 @@ def ingest(
         con.execute(f"SET threads = {max(os.cpu_count() or 1, 1)}")
         lock_down(con, config, base_dir)  # read-only, project folder only, settings locked
         reader = _Reader(con, base_dir)
+        spark = _spark(config, base_dir, analysis_date)
         tables: dict[str, IngestedTable] = {}
         id_tables: dict[str, tuple[str, str]] = {}  # table → (clean table name, id column)
         # Parents before children so foreign keys check against cleaned ids.
@@ -1352,6 +1353,9 @@ def ingest(
             source = sources[name]
             if progress:
                 progress(name)
+            if spark is not None and spark.handles(name, source):
+                tables[name] = _ingest_on_spark(con, spark, name, source, quarantine, id_tables)
+                continue
             label, fingerprint, is_csv = reader.load(name, source)
             if isinstance(source, SurveySource) and source.id is None:
                 _number_rows(con, f"raw_{name}", label)
@@ -1368,12 +1372,48 @@ def ingest(
                 id_tables[name] = (f"clean_{name}", source.id_column)
             elif isinstance(source, CustomersSource | OffersSource):
                 id_tables[name] = (f"clean_{name}", source.id)
+            if spark is not None and isinstance(source, CustomersSource):
+                spark.adopt(name, table.frame, source.id)  # for the anti-joins on Spark
             tables[name] = table
         if analysis_date is None:
             analysis_date = _latest_date(tables)
         return Ingested(tables, analysis_date)
     finally:
         con.close()
+
+
+def _spark(config: ProjectConfig, base_dir: Path, analysis_date: pd.Timestamp | None) -> Any:
+    """The Spark ingest of ``engine = "spark"`` (None on DuckDB, or when no table is read by
+    Spark, so no session starts)."""
+    if config.project.engine != "spark":
+        return None
+    from segmentum.data.spark_ingest import SparkIngest
+
+    if not any(SparkIngest.handles(n, s) for n, s in config.sources.declared().items()):
+        return None
+    return SparkIngest(config, base_dir, analysis_date)
+
+
+def _ingest_on_spark(
+    con: duckdb.DuckDBPyConnection,
+    spark: Any,
+    name: str,
+    source: Source,
+    quarantine: bool,
+    id_tables: dict[str, tuple[str, str]],
+) -> IngestedTable:
+    """One customer-side table read and checked by Spark (engine = "spark"); the clean
+    customers are also given to DuckDB, for the foreign keys of the tables it checks."""
+    checked = spark.check(name, source)
+    if checked.problems and not quarantine:
+        _raise(checked.problems, checked.label, checked.is_csv)
+    table: IngestedTable = spark.finish(checked)
+    if isinstance(source, CustomersSource):
+        con.register("spark_clean_frame", table.frame)
+        con.execute(f"CREATE TABLE clean_{name} AS SELECT * FROM spark_clean_frame")
+        con.unregister("spark_clean_frame")
+        id_tables[name] = (f"clean_{name}", source.id)
+    return table
 
 
 def _check_roles(
