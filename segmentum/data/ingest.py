@@ -1338,12 +1338,13 @@ def ingest(
     analysis_date = _analysis_date(config)
     sources = config.sources.declared()
     con = duckdb.connect()
+    spark = None
     try:
+        spark = _spark(config, base_dir, analysis_date)
         con.execute(f"SET file_search_path = {_literal(str(base_dir.resolve()))}")
         con.execute(f"SET threads = {max(os.cpu_count() or 1, 1)}")
         lock_down(con, config, base_dir)  # read-only, project folder only, settings locked
         reader = _Reader(con, base_dir)
-        spark = _spark(config, base_dir, analysis_date)
         tables: dict[str, IngestedTable] = {}
         id_tables: dict[str, tuple[str, str]] = {}  # table → (clean table name, id column)
         # Parents before children so foreign keys check against cleaned ids.
@@ -1380,6 +1381,8 @@ def ingest(
         return Ingested(tables, analysis_date)
     finally:
         con.close()
+        if spark is not None:
+            spark.close()
 
 
 def _spark(config: ProjectConfig, base_dir: Path, analysis_date: pd.Timestamp | None) -> Any:

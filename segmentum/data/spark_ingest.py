@@ -81,6 +81,7 @@ __all__ = ["SPARK_TABLES", "SparkChecked", "SparkIngest", "spark_pattern", "spar
 SPARK_TABLES = ("customers", "transactions", "events")
 ROW = "__row"
 CORRUPT = "__corrupt"
+_TYPED_ROLES = (*ID_ROLES, "event_type", *NUMBER_ROLES, *TIME_ROLES)
 SPARK_NOTE = (
     'read and checked by Spark (engine = "spark"); the clean rows are brought to the '
     "driver for the later stages."
@@ -134,7 +135,11 @@ def spark_session(config: ProjectConfig) -> SparkSession:
         except ImportError:
             pass  # java on the PATH, if any
     builder = SparkSession.builder.appName("segmentum").master(settings.master or "local[2]")
-    options: dict[str, Any] = {"spark.sql.session.timeZone": "UTC", **settings.config}
+    options: dict[str, Any] = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        **settings.config,
+    }
     for key, value in options.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
     return builder.getOrCreate()
@@ -209,22 +214,35 @@ def _header(path: Path) -> tuple[list[str], str, str]:
 
 def with_row_numbers(frame: DataFrame) -> DataFrame:
     """``frame`` with a 1-based ``__row`` in read order, persisted (see the module notes)."""
+    return _numbered(frame)[0]
+
+
+def _numbered(frame: DataFrame) -> tuple[DataFrame, DataFrame, int, int]:
+    """(``frame`` with ``__row``; the persisted frame under it; its number of rows; rows
+    Spark could not split, when ``frame`` has the corrupt-record column), from one job."""
     from pyspark.sql import functions as F
 
     low_bits = (1 << 33) - 1
     ided = frame.withColumn("__mid", F.monotonically_increasing_id()).persist()
-    sizes = dict(
-        ided.groupBy(F.shiftright("__mid", 33).alias("p")).count().collect()  # type: ignore[arg-type]
-    )
+    corrupt = (
+        F.count(F.col(CORRUPT)) if CORRUPT in frame.columns else F.lit(0).cast("long")
+    ).alias("bad")
+    sizes = {
+        int(r["p"]): (int(r["n"]), int(r["bad"]))
+        for r in ided.groupBy(F.shiftright("__mid", 33).alias("p"))
+        .agg(F.count(F.lit(1)).alias("n"), corrupt)
+        .collect()
+    }
     offsets: list[Any] = []
     total = 0
     for part in sorted(sizes):
-        offsets += [F.lit(int(part)), F.lit(total)]
-        total += int(sizes[part])
+        offsets += [F.lit(part), F.lit(total)]
+        total += sizes[part][0]
     offset = F.create_map(*offsets)[F.shiftright("__mid", 33)] if offsets else F.lit(0)
     position = F.col("__mid").bitwiseAND(F.lit(low_bits))
     row = (offset + position + F.lit(1)).cast("long")
-    return ided.select(row.alias(ROW), *[F.col(_quote(c)) for c in frame.columns])
+    numbered = ided.select(row.alias(ROW), *[F.col(_quote(c)) for c in frame.columns])
+    return numbered, ided, total, sum(b for _, b in sizes.values())
 
 
 class _SparkChecker:
@@ -240,6 +258,8 @@ class _SparkChecker:
         self.rules: list[tuple[str | None, str, str, bool]] = []  # column, reason, expected, show
         self.found: list[DataFrame] = []  # (ROW, value, rule, seq) of offending rows
         self.notes: list[str] = []
+        # text column → (non-empty, whole numbers, numbers, only Yes/No spellings)
+        self.counts: dict[str, tuple[int, int, int, bool]] = {}
 
     # expressions --------------------------------------------------------------------
     def text(self, col: str) -> Column:
@@ -389,20 +409,41 @@ class _SparkChecker:
         orphans = keyed.join(ids, on="__key", how="left_anti")
         self.add_cases([(F.lit(True), col, *unknown_id_rule(label), True)], F.col("__key"), orphans)
 
-    def is_numeric(self, col: str) -> bool:
-        """Typed numbers, or text of which at least half reads as numbers."""
+    def profile(self, cols: list[str]) -> None:
+        """For each text column: (non-empty cells, whole numbers, numbers, all Yes/No
+        spellings?), from one aggregation; asked for before any recoding."""
         from pyspark.sql import functions as F
 
+        cols = [c for c in dict.fromkeys(cols) if self.types.get(c) == "VARCHAR"]
+        if not cols:
+            return
+        aggs = []
+        for c in cols:
+            q = F.col(_quote(c))
+            filled = F.trim(q) != ""
+            v = self.number(c)
+            whole = self.finite(v) & (v == F.round(v)) & (F.abs(v) < F.lit(2.0**63))
+            other = filled & ~F.lower(F.trim(q)).isin(*YES, *NO)
+            aggs += [
+                F.count(F.when(filled, 1)),
+                F.count(F.when(filled & whole, 1)),
+                F.count(F.when(filled & v.isNotNull(), 1)),
+                F.count(F.when(other, 1)),
+            ]
+        values = self.raw.agg(*aggs).first()
+        assert values is not None
+        for i, c in enumerate(cols):
+            n, n_int, n_num, n_other = (int(x) for x in values[4 * i : 4 * i + 4])
+            self.counts[c] = (n, n_int, n_num, n_other == 0 and n > 0)
+
+    def is_numeric(self, col: str) -> bool:
+        """Typed numbers, or text of which at least half reads as numbers."""
         kind = self.types.get(col, "")
         if kind in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "DECIMAL"):
             return True
         if kind != "VARCHAR":
             return False
-        n, n_num = (
-            self.raw.where(F.trim(self.text(col)) != "")
-            .agg(F.count(_quote(col)), F.count(self.number(col)))
-            .first()
-        )  # type: ignore[misc]
+        n, _, n_num, _ = self.counts[col]
         return bool(n) and n_num >= 0.5 * n
 
     def check_finite_items(self, cols: list[str], role: str) -> None:
@@ -418,14 +459,12 @@ class _SparkChecker:
         from pyspark.sql import functions as F
 
         for col in cols:
-            if self.types.get(col) != "VARCHAR":
+            if self.types.get(col) != "VARCHAR" or not self.counts[col][3]:
                 continue
             q = F.col(_quote(col))
             found = self.raw.where(F.trim(q) != "").select(q).distinct().orderBy(q).limit(50)
             spellings = [r[0] for r in found.collect()]
             lowered = {str(v).strip().lower() for v in spellings}
-            if not spellings or not lowered <= set(YES) | set(NO):
-                continue
             if len(spellings) <= len({("Yes" if v in YES else "No") for v in lowered}):
                 continue
             recoded = F.when(F.lower(F.trim(q)).isin(*YES), "Yes").otherwise("No")
@@ -499,6 +538,7 @@ class SparkIngest:
         self.session = session if session is not None else spark_session(config)
         self.session.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
         self.parents: dict[str, DataFrame] = {}  # table → its clean ids (one column)
+        self._cached: list[DataFrame] = []
 
     @staticmethod
     def handles(name: str, source: Source) -> bool:
@@ -517,19 +557,27 @@ class SparkIngest:
         then gives the table, without the bad rows.
         """
         label, path, is_csv = check_source_file(name, source, self.base_dir)
-        raw = self._read(path, label, is_csv)
+        raw, cached, n_rows, n_corrupt = _numbered(self._read(path, label, is_csv))
+        self._cached.append(cached)
         checker = _SparkChecker(raw, name, label, is_csv)
-        if is_csv:
-            self._check_shape(checker, path)
+        if n_corrupt:
+            self._ragged(checker, path)
         error = missing_columns_error(name, label, checker.columns, source.role_columns())
         if error is not None:
             raise error
-        n_rows = raw.count()
         if n_rows == 0:
             raise empty_table_error(name, label)
+        roles = source.role_columns()
+        checker.profile([c for c in checker.columns if roles.get(c) not in _TYPED_ROLES])
         self._check_roles(checker, source)
         problems = checker.problems()
         return SparkChecked(checker, source, problems, fingerprint_file(path), n_rows)
+
+    def close(self) -> None:
+        """Let go of the tables this ingest cached."""
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
 
     def finish(self, checked: SparkChecked) -> IngestedTable:
         """The clean table of :meth:`check`: typed as on DuckDB, collected to pandas, with
@@ -550,7 +598,7 @@ class SparkIngest:
                     f"{label}: Spark could not read it as Parquet: {str(exc).splitlines()[0]}",
                     hint="Check that the file is a Parquet file.",
                 ) from None
-            return with_row_numbers(frame)
+            return frame
         names, delimiter, _ = _header(path)
         twice = sorted(
             {n.strip() for n in names if [m.strip() for m in names].count(n.strip()) > 1}
@@ -570,16 +618,14 @@ class SparkIngest:
             columnNameOfCorruptRecord=CORRUPT,
             multiLine=False,
         )
-        return with_row_numbers(frame)
+        return frame
 
-    def _check_shape(self, checker: _SparkChecker, path: Path) -> None:
+    def _ragged(self, checker: _SparkChecker, path: Path) -> None:
         """Rows Spark could not split into the header's fields: the lines named, as on
         DuckDB (the file is scanned on the driver only when Spark found such a row)."""
         from pyspark.sql import functions as F
 
         bad = checker.raw.where(F.col(CORRUPT).isNotNull()).select(ROW).limit(5).collect()
-        if not bad:
-            return
         _, _, first = _header(path)
         error = None if path.suffix.lower() == ".gz" else ragged_error(path, checker.label, first)
         if error is not None:
@@ -649,7 +695,11 @@ class SparkIngest:
         typed = clean.select(F.col(ROW), *exprs)
         if isinstance(source, CustomersSource):
             self.parents[checker.name] = typed.select(source.id)
-        frame = typed.orderBy(ROW).drop(ROW).toPandas()
+        # narrow plan (a broadcast anti-join): collected in file order, sorted if not
+        frame = typed.toPandas()
+        if not frame[ROW].is_monotonic_increasing:
+            frame = frame.sort_values(ROW, kind="stable")
+        frame = frame.drop(columns=ROW).reset_index(drop=True)
         for col, dtype in frame.dtypes.items():
             if str(dtype).startswith("datetime64"):
                 frame[col] = frame[col].astype("datetime64[us]")
@@ -679,28 +729,7 @@ class SparkIngest:
 
         roles = source.role_columns()
         date_format = getattr(source, "date_format", None)
-        infer = [
-            c
-            for c in checker.columns
-            if checker.csv
-            and checker.types.get(c) == "VARCHAR"
-            and roles.get(c) not in (*ID_ROLES, "event_type", *NUMBER_ROLES, *TIME_ROLES)
-        ]
-        counts: dict[str, tuple[int, int, int]] = {}
-        if infer:
-            aggs = []
-            for c in infer:
-                filled = F.trim(F.col(_quote(c))) != ""
-                v = checker.number(c)
-                whole = checker.finite(v) & (v == F.round(v)) & (F.abs(v) < F.lit(2.0**63))
-                aggs += [
-                    F.count(F.when(filled, 1)),
-                    F.count(F.when(filled & whole, 1)),
-                    F.count(F.when(filled & v.isNotNull(), 1)),
-                ]
-            values = checker.raw.agg(*aggs).first()
-            assert values is not None
-            counts = {c: tuple(values[3 * i : 3 * i + 3]) for i, c in enumerate(infer)}  # type: ignore[misc]
+        counts = checker.counts if checker.csv else {}
         exprs = []
         for col in checker.columns:
             q = F.col(_quote(col))
@@ -713,7 +742,7 @@ class SparkIngest:
             elif role in TIME_ROLES:
                 expr = checker.timestamp(col, date_format)
             elif col in counts:
-                n, n_int, n_dbl = counts[col]
+                n, n_int, n_dbl, _ = counts[col]
                 filled = F.when(F.trim(q) != "", F.trim(q))
                 if n and n_int == n:
                     direct = F.expr(f"try_cast(trim({_quote(col)}) AS BIGINT)")
