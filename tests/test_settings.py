@@ -128,8 +128,12 @@ def test_settings_json_is_generated_from_the_models() -> None:
         "runs_dir",
         "allow_outside",
         "on_bad_rows",
+        "engine",
     }
-    assert len(by_key) == len(project)  # nothing listed that a model does not declare
+    spark = {k for (t, k) in by_key if t == "spark"}
+    assert spark == {"master", "config"}
+    # nothing listed that a model does not declare
+    assert len(by_key) == len(project) + len(spark)
     k_range = next(r for r in rows if r["key"] == "k_range")
     assert k_range["default"] == [2, 8]
 

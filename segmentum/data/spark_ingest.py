@@ -575,6 +575,7 @@ class SparkIngest:
         self.session.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
         self.parents: dict[str, DataFrame] = {}  # table → its clean ids (one column)
         self._cached: list[DataFrame] = []
+        self._nanos: dict[str, list[str]] = {}  # Parquet file → its nanosecond timestamps
 
     @staticmethod
     def handles(name: str, source: Source) -> bool:
@@ -627,14 +628,7 @@ class SparkIngest:
 
         reader = self.session.read
         if not is_csv:
-            try:
-                frame = reader.parquet(str(path))
-            except Exception as exc:  # Spark's analysis errors have no common base
-                raise DataError(
-                    f"{label}: Spark could not read it as Parquet: {str(exc).splitlines()[0]}",
-                    hint="Check that the file is a Parquet file.",
-                ) from None
-            return frame
+            return self._read_parquet(path, label)
         names, delimiter, _ = _header(path)
         twice = sorted(
             {n.strip() for n in names if [m.strip() for m in names].count(n.strip()) > 1}
@@ -654,6 +648,38 @@ class SparkIngest:
             columnNameOfCorruptRecord=CORRUPT,
             multiLine=False,
         )
+        return frame
+
+    def _read_parquet(self, path: Path, label: str) -> DataFrame:
+        """A Parquet file; nanosecond timestamps (pandas' default, which Spark 3.5 cannot
+        read as timestamps) are read as numbers and turned into microsecond timestamps."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from pyspark.sql import functions as F
+
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(
+                f"{label}: not a Parquet file Spark can read: {exc}.",
+                hint="Check that the file is a Parquet file.",
+            ) from None
+        nanos = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
+        if nanos:  # a session setting: it only changes columns Spark could not read at all
+            self.session.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+        try:
+            frame = self.session.read.parquet(str(path))
+        except Exception as exc:  # Spark's analysis errors have no common base
+            java = getattr(exc, "java_exception", None)
+            text = str(java.toString()) if java is not None else str(exc)
+            raise DataError(
+                f"{label}: Spark could not read it as Parquet: {text.splitlines()[0]}.",
+                hint="Check that the file is a Parquet file.",
+            ) from None
+        self._nanos[label] = nanos
+        for name in nanos:
+            micros = F.floor(F.col(_quote(name)) / F.lit(1000))
+            frame = frame.withColumn(name, F.timestamp_micros(micros))
         return frame
 
     def _ragged(self, checker: _SparkChecker, path: Path) -> None:
@@ -736,9 +762,13 @@ class SparkIngest:
         if not frame[ROW].is_monotonic_increasing:
             frame = frame.sort_values(ROW, kind="stable")
         frame = frame.drop(columns=ROW).reset_index(drop=True)
+        # DuckDB's units: role timestamps (cast) in µs, other columns as the file has them
+        roles = source.role_columns()
+        nanos = self._nanos.get(checker.label, [])
         for col, dtype in frame.dtypes.items():
             if str(dtype).startswith("datetime64"):
-                frame[col] = frame[col].astype("datetime64[us]")
+                keep_ns = col in nanos and roles.get(str(col)) not in TIME_ROLES
+                frame[col] = frame[col].astype("datetime64[ns]" if keep_ns else "datetime64[us]")
         rejected = pd.DataFrame()
         if bad:
             reasons = (
