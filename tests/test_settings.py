@@ -130,10 +130,14 @@ def test_settings_json_is_generated_from_the_models() -> None:
         "on_bad_rows",
         "engine",
     }
-    spark = {k for (t, k) in by_key if t == "spark"}
+    from segmentum.report.format import ReportSettings
+
+    report = {k for (t, k) in by_key if t == "report"}  # [report]: labels, currency (issue 15)
+    assert report == set(ReportSettings.model_fields)
+    spark = {k for (t, k) in by_key if t == "spark"}  # [spark]: the session (issue 17)
     assert spark == {"master", "config"}
-    # nothing listed that a model does not declare
-    assert len(by_key) == len(project) + len(spark)
+    # nothing listed that no model declares
+    assert len(by_key) == len(project) + len(report) + len(spark)
     k_range = next(r for r in rows if r["key"] == "k_range")
     assert k_range["default"] == [2, 8]
 

@@ -350,17 +350,16 @@ def settings(
     from segmentum.data.project import Settings, SparkSettings
     from segmentum.flow import settings_rows
     from segmentum.registry import STAGES
+    from segmentum.report.format import ReportSettings
 
-    rows = (
-        settings_rows(Settings, "project")
-        + settings_rows(SparkSettings, "spark")
-        + [
-            row
-            for stage in STAGES
-            if stage.settings is not None
-            for row in settings_rows(stage.settings, stage.name)
-        ]
-    )
+    rows = settings_rows(Settings, "project") + [
+        row
+        for stage in STAGES
+        if stage.settings is not None
+        for row in settings_rows(stage.settings, stage.name)
+    ]
+    rows += settings_rows(ReportSettings, "report")
+    rows += settings_rows(SparkSettings, "spark")
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
