@@ -169,7 +169,11 @@ def spark_session(config: ProjectConfig) -> SparkSession:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
         **(
-            {"spark.sql.shuffle.partitions": "4", "spark.driver.bindAddress": "127.0.0.1"}
+            {
+                "spark.sql.shuffle.partitions": "4",
+                "spark.driver.bindAddress": "127.0.0.1",
+                "spark.driver.host": "127.0.0.1",
+            }
             if settings.master is None
             else {}
         ),
