@@ -14,7 +14,7 @@ half (channels, leads); ``activation.json`` is the dict the halves assemble.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from segmentum.activation.settings import ActivationConfig
 from segmentum.flow import Stage, StageContext
 from segmentum.report.section import Section
 from segmentum.valuation.stage import ValuationStageResult
-from segmentum.value.stage import ValueResult, per_customer_columns
+from segmentum.value.stage import VALUE, ValueResult, per_customer_columns
 from segmentum.value.summary import summarize
 
 __all__ = ["ACTIVATION", "ActivationResult"]
@@ -159,21 +159,40 @@ def _run(ctx: StageContext) -> ActivationResult:
         seed=ctx.seed,
         **_inputs(ctx),
     )
+    scenarios, note = _scenarios(ctx, cfg)
+    if note:
+        customers = replace(customers, warnings=[*customers.warnings, note])
     return ActivationResult(
-        customers=customers, market=_market(ctx, cfg, customers), scenarios=_scenarios(ctx, cfg)
+        customers=customers, market=_market(ctx, cfg, customers), scenarios=scenarios
     )
 
 
-def _scenarios(ctx: StageContext, cfg: ActivationConfig) -> tuple[ScenarioOutcome, ...]:
-    """The third part: the declared what-if scenarios on the valuation's segments."""
+def _scenarios(
+    ctx: StageContext, cfg: ActivationConfig
+) -> tuple[tuple[ScenarioOutcome, ...], str | None]:
+    """The third part: the declared what-if scenarios on the valuation's segments, and why
+    they were not computed when they were declared but could not be."""
+    if not cfg.scenarios:
+        return (), None
     value = ctx.optional(ValueResult)
-    if not cfg.scenarios or value is None or "purchase" not in value.models:
-        return ()
+    if value is None or "purchase" not in value.models:
+        if value is None:
+            why = VALUE.skip_reason(ctx)
+            cause = f"the value stage did not run ({why})" if why else "the value stage did not run"
+        else:
+            why = dict(value.summary.get("skipped") or {}).get("p_alive")
+            cause = "the value stage fitted no purchase model" + (f" ({why})" if why else "")
+        names = ", ".join(cfg.scenarios)
+        return (), (
+            f"the what-if scenarios of [activation] scenarios ({names}) were not computed: "
+            f"{cause}, and a scenario moves the fitted purchase model's CLV. No whatif.csv "
+            "is written."
+        )
     if ctx.folder is None:
         raise ValueError("[activation] scenarios need the project folder (run it as a Project)")
     val = ctx.result(ValuationStageResult).assignments
     segs = val.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
-    return tuple(run_scenarios(ctx, value, segs, cfg.scenarios, ctx.folder))
+    return tuple(run_scenarios(ctx, value, segs, cfg.scenarios, ctx.folder)), None
 
 
 def _market(ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation) -> MarketActivation:

@@ -183,17 +183,29 @@ def scenario_whatif(
 
     cfg = value.config
     plain = value.models["purchase"]
+    # fitted on the customers with purchases (a customer without any has no history to
+    # fit), applied to everyone: those without purchases as just acquired (x = t_x = T = 0)
+    buyers = table[table["purchased"]] if "purchased" in table.columns else table
     model = type(plain)(penalizer=plain.penalizer).fit(
-        table,
+        buyers,
         purchase_covariates=scenario.model.purchase_covariates,
         dropout_covariates=scenario.model.dropout_covariates,
     )
     unit = TIME_UNITS[cfg.time_unit]
+    spend: str | None = None
+    if "expected_spend" in table.columns:
+        spend = "expected_spend"
+        spend_model = value.models.get("spend")
+        if spend_model is not None and table["expected_spend"].isna().any():
+            # the spend model's population mean for customers without a spend history
+            table = table.assign(
+                expected_spend=table["expected_spend"].fillna(spend_model.mean_spend_)
+            )
     return whatif(
         model,
         table,
         scenario,
-        spend="expected_spend" if "expected_spend" in table.columns else None,
+        spend=spend,
         horizon=cfg.clv_horizon_days / unit,
         step=cfg.clv_step_days / unit,
         discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
@@ -452,6 +464,11 @@ def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
     ``monetary_value``, ``expected_spend``, …), the customers table's columns (covariates
     such as the acquisition channel) and the ``segment`` of the linked survey respondent when
     the segments stage ran (``"unassigned"`` for customers outside the survey).
+
+    Every customer of the customers table is in it: those without any purchase as just
+    acquired (``frequency``, ``recency`` and ``T`` 0, so the model gives them a new
+    customer's expected purchases) and ``purchased`` False, so the what-if totals cover the
+    whole customer base; :func:`scenario_whatif` fits on the customers with purchases.
     """
     # the two stages' own adapters (not the registry: the value package stays below the run)
     from segmentum.segments.stage import SEGMENTS
@@ -467,6 +484,9 @@ def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
         extra["customer_id"] = extra["customer_id"].astype(str)
         keep = ["customer_id", *[c for c in extra.columns if c not in table.columns]]
         table = table.merge(extra[keep], on="customer_id", how="left")
+        table = _with_non_buyers(table, extra)
+    if "purchased" not in table.columns:
+        table["purchased"] = True
     table["segment"] = "unassigned"
     if "segments" in results:
         seg = stages["segments"].assignments(results["segments"], ctx)
@@ -475,3 +495,19 @@ def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
             mapping = dict(zip(link["customer_id"], link["segment"].astype(str), strict=True))
             table["segment"] = table["customer_id"].map(mapping).fillna("unassigned")
     return table
+
+
+def _with_non_buyers(table: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (customers with purchases) and, below it, the customers without any:
+    ``frequency``, ``recency``, ``T`` 0 and ``purchased`` False, their own columns from the
+    customers table (the value stage's columns missing)."""
+    table = table.assign(purchased=True)
+    rest = customers.drop_duplicates("customer_id")
+    rest = rest[~rest["customer_id"].isin(table["customer_id"])]
+    if rest.empty:
+        return table
+    shared = [c for c in rest.columns if c in table.columns]
+    add = rest[shared].assign(frequency=0.0, recency=0.0, T=0.0, purchased=False)
+    if "n_transactions" in table.columns:
+        add["n_transactions"] = 0
+    return pd.concat([table, add], ignore_index=True)

@@ -1,0 +1,103 @@
+"""Issue 13's last gaps: scenarios that cannot run say why, and what-if totals cover everyone."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentum.activation.settings import ActivationConfig
+from segmentum.activation.stage import _scenarios
+from segmentum.value import BetaGeoModel, GammaGammaModel
+from segmentum.value.models.simulate import simulate_bgnbd_covariates
+from segmentum.value.stage import ValueConfig
+from segmentum.value.whatif import customer_table, load_scenario, scenario_whatif
+
+
+class _Data(dict):  # type: ignore[type-arg]
+    """The clean tables by name (``in`` and ``get`` as the run's ``Ingested`` has them)."""
+
+
+def _ctx(value: object | None, tables: dict[str, pd.DataFrame]) -> SimpleNamespace:
+    sources = SimpleNamespace(customers=SimpleNamespace(id="cid"), transactions=None)
+    return SimpleNamespace(
+        config=SimpleNamespace(sources=sources),
+        data=_Data(tables),
+        optional=lambda kind: value,
+        seed=0,
+    )
+
+
+def test_declared_scenarios_without_the_value_stage_say_why() -> None:
+    cfg = ActivationConfig(scenarios=["scenarios/push.toml"])
+    outcomes, note = _scenarios(_ctx(None, {}), cfg)  # type: ignore[arg-type]
+    assert outcomes == ()
+    assert note is not None
+    assert "scenarios/push.toml" in note and "not computed" in note
+    assert "value stage did not run" in note and "[sources.transactions]" in note
+    # nothing declared: nothing to say
+    assert _scenarios(_ctx(None, {}), ActivationConfig()) == ((), None)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def value_and_ctx() -> tuple[SimpleNamespace, SimpleNamespace]:
+    """A value stage's result on 1,500 buyers and a customers table with 300 more people."""
+    rng = np.random.default_rng(2)
+    n = 1500
+    z = pd.DataFrame({"bundle": rng.integers(0, 2, n).astype(float)})
+    df = simulate_bgnbd_covariates(
+        {"r": 0.8, "alpha": 6.0, "a": 0.6, "b": 3.0}, z, 52,
+        purchase={}, dropout={"bundle": 0.8}, seed=3,
+    )  # fmt: skip
+    df["monetary_value"] = rng.gamma(4.0, 10.0, n)
+    df["customer_id"] = [f"c{i}" for i in range(n)]
+    purchase = BetaGeoModel().fit(df)
+    spend = GammaGammaModel().fit(df[df["frequency"] > 0])
+    per = df.drop(columns="bundle").assign(
+        expected_spend=spend.expected_spend(df).to_numpy(),
+        n_transactions=df["frequency"] + 1,
+    )
+    value = SimpleNamespace(
+        per_customer=per,
+        customer_id="customer_id",
+        config=ValueConfig(time_unit="W"),
+        models={"purchase": purchase, "spend": spend},
+    )
+    ids = [f"c{i}" for i in range(n + 300)]
+    customers = pd.DataFrame(
+        {"cid": ids, "bundle": np.r_[z["bundle"], rng.integers(0, 2, 300)].astype(float)}
+    )
+    return value, _ctx(value, {"customers": customers})
+
+
+def test_customer_table_holds_every_customer(value_and_ctx: tuple) -> None:
+    value, ctx = value_and_ctx
+    table = customer_table(ctx, {"value": value})
+    assert len(table) == 1800 and table["customer_id"].is_unique
+    rest = table[~table["purchased"]]
+    assert len(rest) == 300
+    assert (rest[["frequency", "recency", "T"]] == 0).all().all()
+    assert rest["bundle"].notna().all()  # their covariates come from the customers table
+
+
+def test_whatif_totals_cover_customers_without_purchases(value_and_ctx: tuple) -> None:
+    value, ctx = value_and_ctx
+    table = customer_table(ctx, {"value": value})
+    table["segment"] = np.where(np.arange(len(table)) % 2 == 0, "1", "2")
+    sc, _ = load_scenario(
+        {"model": {"dropout_covariates": ["bundle"], "draws": 0},
+         "change": [{"segment": 1, "retention": 0.2}]}
+    )  # fmt: skip
+    out = scenario_whatif(value, table, sc, seed=0).set_index("segment")
+    assert out.loc["total", "customers"] == 1800
+    # the same scenario on the buyers only: everyone adds the non-buyers' CLV
+    buyers = scenario_whatif(value, table[table["purchased"]], sc, seed=0).set_index("segment")
+    assert buyers.loc["total", "customers"] == 1500
+    extra = out.loc["total", "clv_before"] - buyers.loc["total", "clv_before"]
+    # a just-acquired customer's CLV: the model's purchases of a new customer x mean spend
+    assert extra > 0
+    assert extra / 300 < buyers.loc["total", "clv_before"] / 1500 * 3
+    assert out.loc["1", "difference"] > buyers.loc["1", "difference"] > 0
+    assert out.loc["2", "difference"] == 0
