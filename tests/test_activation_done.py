@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segmentum.activation.lifecycle import STAGE_NAMES
 from segmentum.activation.settings import ActivationConfig
 from segmentum.activation.stage import _scenarios
 from segmentum.value import BetaGeoModel, GammaGammaModel
@@ -101,3 +102,77 @@ def test_whatif_totals_cover_customers_without_purchases(value_and_ctx: tuple) -
     assert extra / 300 < buyers.loc["total", "clv_before"] / 1500 * 3
     assert out.loc["1", "difference"] > buyers.loc["1", "difference"] > 0
     assert out.loc["2", "difference"] == 0
+
+
+TODAY = pd.Timestamp("2025-06-30")
+
+
+def _flow_activation() -> object:
+    from segmentum.activation.customers import customer_activation
+
+    days = pd.Timedelta(days=1)
+    pc = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "f"],
+            "n_transactions": [1, 6, 3, 5, 1],
+            "first_purchase": [TODAY - 10 * days, TODAY - 700 * days, TODAY - 600 * days,
+                               TODAY - 500 * days, TODAY - 20 * days],
+            "last_purchase": [TODAY - 10 * days, TODAY - 5 * days, TODAY - 300 * days,
+                              TODAY - 2 * days, TODAY - 20 * days],
+            "p_alive": [0.9, 0.99, 0.05, 0.95, 0.9],
+        }
+    )  # fmt: skip
+    events = pd.DataFrame(
+        {"customer_id": ["e", "e", "e", "f", "f"],
+         "timestamp": [TODAY - 3 * days, TODAY - 2 * days, TODAY - 1 * days,
+                       TODAY - 110 * days, TODAY - 100 * days],
+         "event_type": ["visit", "visit", "visit", "visit", "visit"]}
+    )  # fmt: skip
+    customers = pd.DataFrame({"customer_id": list("abcdef"), "segment": [1, 1, 2, 2, 1, 2]})
+    # 90 days before: b loyal, c repeat (alive), d lost (came back since), f browsing
+    before = pc.iloc[[1, 2, 3]].assign(
+        p_alive=[0.99, 0.9, 0.01], n_transactions=[5, 3, 4],
+        last_purchase=[TODAY - 95 * days, TODAY - 300 * days, TODAY - 400 * days],
+    )  # fmt: skip
+    return customer_activation(
+        customers, TODAY, per_customer=pc, events=events, earlier=(TODAY - 90 * days, before)
+    )
+
+
+def test_the_stage_flow_is_a_sankey_with_its_counts_in_report_json() -> None:
+    from segmentum.activation.report import customer_blocks, flow_moves, flow_sankey
+    from segmentum.activation.stage import ActivationResult, report_section
+
+    ca = _flow_activation()
+    moves = flow_moves(ca.flow).set_index(["from_stage", "to_stage"])  # type: ignore[attr-defined]
+    kinds = moves["move"].to_dict()
+    assert kinds[("repeat", "lost")] == "lapsed"
+    assert kinds[("lost", "loyal")] == "came back"
+    assert kinds[("loyal", "loyal")] == "stayed"
+    assert kinds[("browsing", "new")] == "converted"
+    assert kinds[("not yet known", "new")] == "arrived"
+    assert kinds[("not yet known", "browsing")] == "arrived"
+    assert moves["customers"].sum() == 6
+    fig = flow_sankey(ca.flow, list(STAGE_NAMES))  # type: ignore[attr-defined]
+    sankey = fig.data[0]
+    assert sankey.type == "sankey"
+    assert sum(sankey.link.value) == 6
+    labels = list(sankey.node.label)
+    pairs = {
+        (labels[s], labels[t]): v
+        for s, t, v in zip(sankey.link.source, sankey.link.target, sankey.link.value, strict=True)
+    }
+    assert pairs[("repeat (before)", "lost (now)")] == 1
+    assert pairs[("browsing (before)", "new (now)")] == 1
+    sec = report_section(ActivationResult(customers=ca))  # type: ignore[arg-type]
+    ctx = sec.to_context()
+    blocks = ctx["blocks"] if "blocks" in ctx else ctx["items"]
+    figures = [b["figure"] for b in blocks if b["kind"] == "figure"]
+    assert any(f["data"][0]["type"] == "sankey" for f in figures)
+    assert not any(f["data"][0]["type"] == "heatmap" and "stage before" in str(f) for f in figures)
+    tables = [b for b in blocks if b["kind"] == "table" and "Moves between stages" in b["caption"]]
+    assert len(tables) == 1 and tables[0]["n_rows"] == len(moves)
+    text = " ".join(b.get("text", "") for b in blocks)
+    assert "1 prospects became customers" in text and "1 active customers lapsed" in text
+    assert "1 lapsing or lost customers came back" in text
+    assert customer_blocks  # the section is built by it
