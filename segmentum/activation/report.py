@@ -217,6 +217,25 @@ def _flow_sentence(moves: pd.DataFrame, names: dict[str, str]) -> str:
     return "; ".join(parts) + "."
 
 
+def _uplift_sentence(ca: CustomerActivation) -> str:
+    """How the offers that change a covariate priced in the CLV uplift, in words."""
+    assert ca.uplift is not None
+    parts = []
+    for u in ca.uplift.summary():
+        eff = "; ".join(f"{e['covariate']} {e['coef']:+.2f} ± {e['se']:.2f}" for e in u["effects"])
+        parts.append(
+            f"{u['offer_id']} sets {u['covariate']} = {u['value']} ({u['process']} coefficient "
+            f"{eff or 'n/a'}): CLV uplift {u['mean_clv_uplift']:+,.0f} on average for the "
+            f"{u['customers_moved']:,} customers it moves"
+        )
+    return (
+        "Offers that change a covariate ([activation.offer_covariates]) add P(accept) x the "
+        f"CLV uplift of taking them, from the {ca.uplift.model} model refitted with it: "
+        + "; ".join(parts)
+        + "."
+    )
+
+
 def offer_heatmap(table: pd.DataFrame, order: list[str]) -> Any:
     """The offer chosen most per segment x stage (text) and its mean expected value (colour)."""
     import plotly.graph_objects as go
@@ -288,6 +307,8 @@ def customer_blocks(sec: Section, ca: CustomerActivation) -> Section:
             f"{float(np.nansum(c['offer_expected_value'])):,.0f} in all (P(accept) x value - "
             "cost; eligibility, then the highest expected value, then the contact policy)."
         )
+        if ca.uplift is not None:
+            sec.text(_uplift_sentence(ca))
         sec.figure(
             offer_heatmap(ca.segment_stage, order),
             "The offer chosen most per segment x stage; colour: its mean expected value.",

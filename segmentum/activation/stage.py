@@ -30,6 +30,7 @@ from segmentum.activation.scenarios import (
     whatif_table,
 )
 from segmentum.activation.settings import ActivationConfig
+from segmentum.activation.uplift import OfferUplift, offer_clv_uplift
 from segmentum.flow import Stage, StageContext
 from segmentum.report.section import Section
 from segmentum.valuation.stage import ValuationStageResult
@@ -152,19 +153,43 @@ def _run(ctx: StageContext) -> ActivationResult:
     cfg = ctx.settings(ActivationConfig, "activation")
     today = pd.Timestamp(ctx.data.analysis_date or pd.Timestamp.today().normalize())
     before = today - pd.Timedelta(days=cfg.flow_periods * cfg.contact.period_days)
+    uplift, uplift_note = _uplift(ctx, cfg)
     customers = customer_activation(
         analysis_date=today,
         earlier=_earlier(ctx, before),
         config=cfg,
         seed=ctx.seed,
+        uplift=uplift,
         **_inputs(ctx),
     )
     scenarios, note = _scenarios(ctx, cfg)
-    if note:
-        customers = replace(customers, warnings=[*customers.warnings, note])
+    notes = [n for n in (uplift_note, note) if n]
+    if notes:
+        customers = replace(customers, warnings=[*customers.warnings, *notes])
     return ActivationResult(
         customers=customers, market=_market(ctx, cfg, customers), scenarios=scenarios
     )
+
+
+def _uplift(ctx: StageContext, cfg: ActivationConfig) -> tuple[OfferUplift | None, str | None]:
+    """The CLV uplift of the offers declared in ``[activation.offer_covariates]``, or why not."""
+    if not cfg.offer_covariates or ctx.config.sources.offers is None:
+        return None, None
+    value = ctx.optional(ValueResult)
+    if value is None or "purchase" not in value.models:
+        return None, (
+            "[activation.offer_covariates] declares offers that change a covariate, but the "
+            "value stage fitted no purchase model: their expected value leaves out the CLV "
+            "uplift"
+        )
+    from segmentum.data.errors import ProjectError
+    from segmentum.value.whatif import customer_table
+
+    table = customer_table(ctx, {"value": value})
+    try:
+        return offer_clv_uplift(value, table, cfg.offer_covariates), None
+    except ValueError as exc:
+        raise ProjectError(str(exc)) from exc
 
 
 def _scenarios(
