@@ -176,3 +176,22 @@ def test_the_stage_flow_is_a_sankey_with_its_counts_in_report_json() -> None:
     assert "1 prospects became customers" in text and "1 active customers lapsed" in text
     assert "1 lapsing or lost customers came back" in text
     assert customer_blocks  # the section is built by it
+
+
+def test_whatif_prices_clv_on_margin_like_the_value_stage(value_and_ctx: tuple) -> None:
+    from segmentum.value.whatif import margin_rates, whatif
+
+    t = pd.DataFrame({"revenue": [100.0, 50.0, 0.0], "margin": [20.0, -80.0, 0.0]})
+    np.testing.assert_allclose(margin_rates(t), [0.2, -1.0, -60 / 150])
+    assert margin_rates(t.drop(columns="margin")) == 1.0
+    value, ctx = value_and_ctx
+    table = customer_table(ctx, {"value": value})[lambda d: d["purchased"]]
+    table = table.assign(segment="1", spend=table["expected_spend"])
+    sc = {"change": [{"retention": 0.2}]}
+    model = value.models["purchase"]
+    rate = np.linspace(0.1, 0.5, len(table))
+    on_margin = whatif(model, table, sc, spend="spend", margin_rate=rate, n_draws=0)
+    folded = whatif(model, table.assign(spend=table["spend"] * rate), sc, spend="spend", n_draws=0)
+    np.testing.assert_allclose(
+        on_margin[["clv_before", "clv_after"]], folded[["clv_before", "clv_after"]], rtol=1e-12
+    )

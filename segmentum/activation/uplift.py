@@ -21,6 +21,7 @@ import pandas as pd
 
 from segmentum.activation.settings import OfferCovariate
 from segmentum.value.clv import customer_lifetime_value, step_discount_rate
+from segmentum.value.whatif import margin_rates
 
 __all__ = ["OfferUplift", "offer_clv_uplift"]
 
@@ -71,21 +72,6 @@ class OfferUplift:
                 }
             )
         return out
-
-
-def _margin_rate(table: pd.DataFrame) -> np.ndarray | float:
-    """Each customer's margin over revenue (the overall rate without revenue), as the value
-    stage computes CLV on margin when the transactions have one; 1 without margins."""
-    if "margin" not in table.columns or "revenue" not in table.columns:
-        return 1.0
-    rev = pd.to_numeric(table["revenue"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    mar = pd.to_numeric(table["margin"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    if not np.isfinite(mar).all() or mar.sum() == 0:
-        return 1.0
-    overall = float(mar.sum() / rev.sum()) if rev.sum() else 1.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own = np.where(rev > 0, mar / np.where(rev > 0, rev, 1.0), overall)
-    return np.clip(own, -1.0, 1.0)
 
 
 def _spend(value: Any, table: pd.DataFrame) -> np.ndarray:
@@ -140,7 +126,7 @@ def offer_clv_uplift(
         "horizon": cfg.clv_horizon_days / unit,
         "step": cfg.clv_step_days / unit,
         "discount_rate": step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
-        "margin_rate": _margin_rate(table),
+        "margin_rate": margin_rates(table),
     }
     spend = _spend(value, table)
     before = customer_lifetime_value(model, table, spend, **kw).to_numpy()

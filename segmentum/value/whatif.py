@@ -38,6 +38,7 @@ __all__ = [
     "check_declared",
     "customer_table",
     "load_scenario",
+    "margin_rates",
     "scenario_whatif",
     "whatif",
 ]
@@ -161,7 +162,8 @@ def scenario_whatif(
 ) -> pd.DataFrame:
     """What ``segmentum whatif`` computes: refit the value stage's purchase model with the
     scenario's covariates on ``table`` and run :func:`whatif` at the value stage's horizon,
-    step and discount rate.
+    step and discount rate, on margin where the table has margins (:func:`margin_rates`,
+    as the value stage's CLV).
 
     Parameters
     ----------
@@ -209,9 +211,29 @@ def scenario_whatif(
         horizon=cfg.clv_horizon_days / unit,
         step=cfg.clv_step_days / unit,
         discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+        margin_rate=margin_rates(table),
         n_draws=scenario.model.draws,
         seed=seed,
     )
+
+
+def margin_rates(table: pd.DataFrame) -> np.ndarray | float:
+    """Each customer's margin over revenue, as the value stage prices CLV on margin.
+
+    From the per-customer ``margin`` and ``revenue`` totals: the customer's own rate where
+    they have revenue, the overall rate otherwise (customers without purchases), clipped to
+    ±1; 1 (a revenue CLV) when the table has no margins.
+    """
+    if "margin" not in table.columns or "revenue" not in table.columns:
+        return 1.0
+    rev = pd.to_numeric(table["revenue"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    mar = pd.to_numeric(table["margin"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    if not np.any(mar) or not rev.sum():
+        return 1.0
+    overall = float(mar.sum() / rev.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(rev > 0, mar / np.where(rev > 0, rev, 1.0), overall)
+    return np.clip(own, -1.0, 1.0)
 
 
 def _draw_thetas(
@@ -315,7 +337,7 @@ def whatif(
     horizon: float = 52.0,
     step: float = 52.0 / 12,
     discount_rate: float = 0.01,
-    margin_rate: float = 1.0,
+    margin_rate: float | np.ndarray = 1.0,
     n_draws: int = 200,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -340,8 +362,8 @@ def whatif(
         monthly steps).
     discount_rate : float, default=0.01
         Discount rate per step.
-    margin_rate : float, default=1.0
-        Margin as a share of spend.
+    margin_rate : float or array, default=1.0
+        Margin as a share of spend (one per row of ``rfm``, or one for all).
     n_draws : int, default=200
         Parametric-bootstrap draws for the interval.
     seed : int, default=0
@@ -370,6 +392,8 @@ def whatif(
         spend_v = pd.to_numeric(rfm[spend], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     else:
         spend_v = np.broadcast_to(np.asarray(spend, dtype=float), (n,)).copy()
+    # CLV is discounted purchases x spend x margin rate: the margin rides on the spend
+    spend_v = spend_v * np.broadcast_to(np.asarray(margin_rate, dtype=float), (n,))
     freq = rfm["frequency"].to_numpy(dtype=float)
 
     # masks and effects of each change, checked against the data
@@ -397,7 +421,6 @@ def whatif(
             horizon=horizon,
             step=step,
             discount_rate=discount_rate,
-            margin_rate=margin_rate,
         ).to_numpy()
 
     def after_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
