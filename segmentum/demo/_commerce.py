@@ -181,8 +181,10 @@ def make_book(
     tenure_days = np.minimum(rng.exponential(4.0 * DAYS_PER_YEAR, n), 15 * DAYS_PER_YEAR)
     tenure_days = np.minimum(tenure_days, max_tenure)
     signup = np.where(new, start, -1 - tenure_days.astype(np.int64))
-    # the bundle first: holding it lowers the lapse hazard (the planted covariate effect)
-    home = rng.random(n) < spec.P_HOME[segment]
+    # the bundle first: holding it lowers the lapse hazard (the planted covariate effect);
+    # drawn from a child stream so that every other draw of the customer stream stays put
+    home_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    home = home_rng.random(n) < spec.P_HOME[segment]
     hazard = rng.gamma(spec.LAPSE_SHAPE, spec.LAPSE_HAZARD[segment] / spec.LAPSE_SHAPE)
     hazard = hazard * spec.bundle_hazard_scale(segment, home)
     lifetime = rng.exponential(1.0, n) / np.maximum(hazard, 1e-6) * DAYS_PER_YEAR
@@ -288,6 +290,7 @@ def _recurring(
     # Lines: vehicles, roadside subscription, home policy.
     roadside = rng.random(n) < spec.P_ROADSIDE[seg]
     home = book.home
+    rng.random(n)  # where the bundle used to be drawn: the draws after it stay aligned
     owner = np.concatenate(
         [np.repeat(np.arange(n), book.n_vehicles), np.flatnonzero(roadside), np.flatnonzero(home)]
     )
