@@ -21,3 +21,35 @@ def shared_data() -> Path:
             "or set SEGMENTUM_SHARED_DATA"
         )
     return SHARED_DATA
+
+
+# A small demo project with one finished run (every stage, activation included), built
+# once per test session and shared by all xdist workers; tests must not add runs to it
+# (copy it first). The web app's tests serve it.
+APP_DEMO_CUSTOMERS = 3_000
+APP_DEMO_RESPONDENTS = 1_200
+
+
+@pytest.fixture(scope="session")
+def app_demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """Folder of the shared demo project (``segmentum.toml``, ``runs/<one run>``)."""
+    import subprocess
+    import sys
+
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker
+        root = root.parent  # the folder all workers share
+    folder = root / "app-demo"
+    with FileLock(str(root / "app-demo.lock")):
+        if not (folder / "done").is_file():
+            result = subprocess.run(
+                [sys.executable, "-m", "segmentum", "demo", str(folder),
+                 "--customers", str(APP_DEMO_CUSTOMERS),
+                 "--respondents", str(APP_DEMO_RESPONDENTS)],
+                capture_output=True, text=True, timeout=900,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stdout + result.stderr
+            (folder / "done").write_text("ok")
+    return folder

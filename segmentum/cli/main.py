@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from segmentum.cli.output import console, out
+from segmentum.cli.output import fail as _fail
 from segmentum.data.errors import SegmentumError
 from segmentum.version import __version__
 
@@ -25,13 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
-
-
-def _fail(exc: SegmentumError) -> None:
-    console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
 
 
 class _RichProgress:
@@ -486,6 +480,17 @@ def _run_folder(path: Path) -> Path:
 def version() -> None:
     """Print the installed version."""
     out.print(__version__)
+
+
+def _add_web_commands() -> None:
+    # in their own module: main.py keeps the core commands
+    from segmentum.cli.serve import keys_app, serve
+
+    app.command()(serve)
+    app.add_typer(keys_app, name="keys")
+
+
+_add_web_commands()
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -1117,6 +1117,52 @@ def _check_survey_items(checker: _Checker, source: SurveySource) -> None:
     check_finite_items(checker, source.descriptors, "descriptors")
     check_scales(checker, source)
     check_all_missing(checker, source.basis)
+    check_levels(checker, source)
+
+
+def check_levels(checker: _Checker, source: SurveySource) -> None:
+    """Declared ``levels`` cover every answer (else a DataError naming file, column and the
+    values missed); an order inferred from the labels is said in a note. Columns whose
+    answers are all numbers are profiled by their mean and left alone."""
+    from segmentum.stats.levels import order_levels
+
+    for col in dict.fromkeys([*source.descriptors, *source.behaviours, *source.basis]):
+        if col not in checker.columns:
+            continue
+        q = _quote(col)
+        words = (
+            checker.types.get(col) == "VARCHAR"
+            and checker.con.execute(
+                f"SELECT DISTINCT {q} FROM {checker.raw} WHERE trim({q}) <> '' "
+                f"AND TRY_CAST({q} AS DOUBLE) IS NULL LIMIT 1"
+            ).fetchall()
+        )
+        if not words:  # all numbers: profiled by their mean
+            if col in source.levels:
+                checker.notes.append(
+                    f"levels.{col} is not used: its answers are numbers, profiled by their mean."
+                )
+            continue
+        declared = source.levels.get(col)
+        limit = "" if declared is not None else " LIMIT 201"  # a declared list sees them all
+        found = [
+            r[0]
+            for r in checker.con.execute(
+                f"SELECT DISTINCT {q} FROM {checker.raw} WHERE trim({q}) <> ''{limit}"
+            ).fetchall()
+        ]
+        if len(found) > 200 and declared is None:
+            continue
+        try:
+            order = order_levels(col, found, declared)
+        except ValueError as exc:
+            raise DataError(
+                f"{checker.label}: {exc}.",
+                hint=f"levels.{col} under [sources.survey] must list every answer the "
+                "column holds; remove it to let segmentum infer the order.",
+            ) from None
+        if order is not None and order.inferred:
+            checker.notes.append(order.note() + ".")
 
 
 def _infer_varchar(con: duckdb.DuckDBPyConnection, raw: str, col: str) -> str:

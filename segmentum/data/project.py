@@ -81,7 +81,7 @@ class Source(_Strict):
 
 Scale = tuple[float, float]
 # Survey fields that hold settings, not column names.
-_SURVEY_SETTINGS = ("scale", "scales", "missing")
+_SURVEY_SETTINGS = ("scale", "scales", "missing", "levels")
 
 
 class SurveySource(Source):
@@ -92,6 +92,10 @@ class SurveySource(Source):
     bad rows. Without a declared scale, ingest infers one from the answers and says so in a
     note. ``missing = [99, "DK"]`` lists the codes that mean "no answer" in the basis and
     behaviour items; they are read as missing (and imputed by the segments stage).
+    ``levels = { VisitFrequency = ["Never", "Once a year", …] }`` gives a categorical
+    column's levels in their order (lowest first): profiles, personas and plots show them so,
+    and a value the list misses is an error. Without it, the order is inferred where the
+    labels tell it (numbers, ranges, frequency and agreement scales), with a note.
     """
 
     id: str | None = None
@@ -104,10 +108,12 @@ class SurveySource(Source):
     scale: Scale | None = None
     scales: dict[str, Scale] = Field(default_factory=dict)
     missing: list[float | str] = Field(default_factory=list)
+    levels: dict[str, list[str | int | float]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_scales(self) -> SurveySource:
         _check_survey_settings(self)
+        _check_levels(self)
         return self
 
     @property
@@ -131,6 +137,25 @@ class SurveySource(Source):
     def role_columns(self) -> dict[str, str]:
         roles = {self.id_column: "id", **super().role_columns()}
         return {col: role for col, role in roles.items() if role not in _SURVEY_SETTINGS}
+
+
+def _check_levels(source: SurveySource) -> None:
+    """``levels`` names declared survey columns, each with a list of distinct levels."""
+    columns = list(dict.fromkeys([*source.items, *source.descriptors]))
+    for column, levels in source.levels.items():
+        if column not in columns:
+            raise ValueError(
+                f"levels names '{column}', which is not a basis item, behaviour or descriptor."
+                + _suggest(column, columns)
+            )
+        if not levels:
+            raise ValueError(f"levels.{column} is empty: list its levels, lowest first")
+        texts = [str(v) for v in levels]
+        twice = sorted({v for v in texts if texts.count(v) > 1})
+        if twice:
+            raise ValueError(
+                f"levels.{column} lists {', '.join(repr(v) for v in twice)} more than once"
+            )
 
 
 def _check_survey_settings(source: SurveySource) -> None:

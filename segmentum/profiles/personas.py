@@ -461,16 +461,15 @@ def personas(
             for t in lists[s][1:]
         )
         desc = profile.segment_descriptors
-        desc = desc[desc["segment"] == s].head(max_items)
-        who = tuple(_who(r, phrases) for _, r in desc.iterrows())
+        who = _who_lines(desc[desc["segment"] == s], profile.levels, phrases, max_items)
         beh = profile.distinctive(s, "behaviour")
         beh = beh[
             ((beh["kind"] == "numeric") & (beh["effect_size"].abs() >= 0.2))
             | ((beh["kind"] != "numeric") & (beh["effect_size"] >= 0.2))
-        ].head(max_items)
+        ]
         val = profile.distinctive(s, "value")
         val = val[val["effect_size"].abs() >= 0.2].head(max_items)
-        how = tuple(_who(r, phrases) for _, r in beh.iterrows()) + tuple(
+        how = _who_lines(beh, profile.levels, phrases, max_items) + tuple(
             _who(r, phrases) for _, r in val.iterrows()
         )
         row = sizes.loc[s]
@@ -534,6 +533,50 @@ def _suggested_names(
                 else f"{suggested[s]} ({s})"
             )
     return suggested
+
+
+def _who_lines(
+    rows: pd.DataFrame,
+    levels: Mapping[str, Sequence[str]],
+    phrases: Mapping[str, str] | None,
+    max_items: int,
+) -> tuple[str, ...]:
+    """At most ``max_items`` lines, strongest first. The levels of an ordered variable that
+    sit next to each other on its scale share one line, in their order ("visit frequency:
+    Never, Once a year (47% vs 26% overall, index 180)"), at the place of its strongest."""
+    lines: list[str] = []
+    done: set[str] = set()
+    for _, r in rows.iterrows():
+        var = str(r["variable"])
+        order = levels.get(var)
+        if order is None or r["kind"] != "categorical":
+            lines.append(_who(r, phrases))
+        elif var not in done:
+            done.add(var)
+            lines += [
+                _run_line(run, phrases) for run in _runs(rows[rows["variable"] == var], order)
+            ]
+    return tuple(lines[:max_items])
+
+
+def _runs(rows: pd.DataFrame, order: Sequence[str]) -> list[pd.DataFrame]:
+    """``rows`` (levels of one ordered variable) in scale order, split where levels skip."""
+    pos = rows["level"].map({lv: i for i, lv in enumerate(order)})
+    rows = rows.assign(_pos=pos).sort_values("_pos", kind="stable")
+    breaks = (rows["_pos"].diff().fillna(1) != 1).cumsum()
+    return [g.drop(columns="_pos") for _, g in rows.groupby(breaks.to_numpy(), sort=True)]
+
+
+def _run_line(run: pd.DataFrame, phrases: Mapping[str, str] | None) -> str:
+    """One line for adjacent levels of an ordered variable: their shares add up."""
+    if len(run) == 1:
+        return _who(run.iloc[0], phrases)
+    label = phrase(str(run["variable"].iloc[0]), phrases)
+    names = [str(v) for v in run["level"]]
+    shown = ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
+    value, total = float(run["value"].sum()), float(run["total"].sum())
+    index = f", index {100 * value / total:.0f}" if total > 0 else ""
+    return f"{label}: {shown} ({value:.0%} vs {total:.0%} overall{index})"
 
 
 def _who(row: pd.Series, phrases: Mapping[str, str] | None) -> str:

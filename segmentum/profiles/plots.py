@@ -58,8 +58,11 @@ def index_heatmap(
         title=f"Index by segment ({role}; 100 = average, * = significant after BH)",
         template="plotly_white",
         height=160 + 22 * len(m.index),
-        yaxis={"autorange": "reversed"},
+        # rows in the profile's order: ordered levels (Never … Once a week) stay in order
+        yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": list(m.index)},
     )
+    rows = [str(r) for r in m.index]  # a label on every row, however many
+    fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=rows)
     return fig
 
 

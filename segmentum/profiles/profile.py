@@ -8,7 +8,7 @@ same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +26,7 @@ from segmentum.stats import (
     weighted_mean,
     welch_test,
 )
+from segmentum.stats.levels import LevelOrder, order_levels
 
 Role = Literal["basis", "descriptor", "behaviour", "value"]
 
@@ -35,6 +36,7 @@ TABLE_COLUMNS = [
     "role",
     "kind",
     "level",
+    "level_order",
     "value",
     "rest",
     "total",
@@ -58,7 +60,8 @@ class Profile:
         Long table, one row per segment x variable x level, columns ``segment``,
         ``variable``, ``role`` (basis, descriptor, behaviour, value), ``kind`` (numeric,
         binary, categorical), ``level`` (``"mean"`` for numeric variables, else the level
-        whose share is reported), ``value`` (segment mean or share), ``rest`` (the same
+        whose share is reported), ``level_order`` (the level's 1-based position when the
+        variable's levels are ordered, see ``levels``; else missing), ``value`` (segment mean or share), ``rest`` (the same
         outside the segment), ``total`` (whole sample), ``index`` (``100 * value / total``;
         100 = average; NaN when the total is not positive), ``n`` (rows with an answer in
         the segment), ``statistic`` (Welch t or z), ``p_value``, ``p_adjusted``
@@ -83,6 +86,12 @@ class Profile:
         The variables profiled in each role (skipped ones removed).
     kinds : dict of str to str
         Kind of each profiled variable.
+    level_orders : dict of str to LevelOrder
+        The categorical variables whose levels are ordered (declared, or inferred from the
+        labels: numbers, ranges, frequency and agreement scales); ``levels`` gives their
+        levels lowest first. Their rows in ``table`` come in this order. ``notes`` says,
+        one per inferred order, e.g. ``"Like: ordered from its numbers (I hate it!-5 …
+        I love it!+5)"``.
     alpha : float
         False discovery rate used for ``significant``.
     warnings : tuple of str
@@ -103,6 +112,17 @@ class Profile:
     labels: pd.Series = field(repr=False)
     weights: pd.Series = field(repr=False)
     warnings: tuple[str, ...] = ()
+    level_orders: dict[str, LevelOrder] = field(default_factory=dict)
+
+    @property
+    def levels(self) -> dict[str, tuple[str, ...]]:
+        """Ordered categorical variables and their levels, lowest first."""
+        return {c: o.levels for c, o in self.level_orders.items()}
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """One note per inferred order (``"Like: ordered from its numbers (…)"``)."""
+        return tuple(o.note() for o in self.level_orders.values() if o.inferred)
 
     @property
     def segments(self) -> tuple[int, ...]:
@@ -151,6 +171,8 @@ def profile(
     min_index: float = 110.0,
     min_size: int = 10,
     max_levels: int = 20,
+    levels: Mapping[str, Sequence[object]] | None = None,
+    infer_levels: bool = True,
 ) -> Profile:
     """Profile every segment against the rest on needs, descriptors, behaviours and value.
 
@@ -187,6 +209,12 @@ def profile(
         Segments (or their complement) with fewer answering rows are not tested.
     max_levels : int, default=20
         Most levels a categorical variable may have.
+    levels : mapping of str to sequence, optional
+        Declared level orders, lowest first, e.g. ``{"VisitFrequency": ["Never", ...]}``.
+        Each must list every level found in its column (else ``ValueError``).
+    infer_levels : bool, default=True
+        Infer the order of the other categorical variables from their labels where every
+        level can be placed (:func:`segmentum.stats.levels.infer_order`), with a note.
 
     Returns
     -------
@@ -197,7 +225,9 @@ def profile(
     Numeric variables: weighted Welch t-test (segment vs rest) with effective sample
     sizes, Cohen's d. Binary variables and each level of a categorical variable: weighted
     pooled two-proportion z-test, Cohen's h. All p-values of the table are corrected
-    together with Benjamini-Hochberg. Index = ``100 * segment value / total value``.
+    together with Benjamini-Hochberg. Index = ``100 * segment value / total value``. An
+    ordered categorical variable is also tested on its level ranks (Kruskal-Wallis across
+    segments, epsilon-squared as effect size) in ``associations`` when rows are unweighted.
 
     Examples
     --------
@@ -239,12 +269,16 @@ def profile(
     wv = w.to_numpy()
     small = _untestable_segments(g, segs, min_size, warns)
 
-    records, assoc, kinds, used = _test_all(data, roles, g, wv, segs, small, max_levels, warns)
+    orders = _Orders(levels or {}, infer_levels)
+    records, assoc, kinds, used = _test_all(
+        data, roles, g, wv, segs, small, max_levels, warns, orders
+    )
 
     table = pd.DataFrame.from_records(
         records, columns=[c for c in TABLE_COLUMNS if c not in ("p_adjusted", "significant")]
     )
     table = _with_adjusted(table, alpha)[TABLE_COLUMNS].reset_index(drop=True)
+    table["level_order"] = table["level_order"].astype("Int64")
     assoc_df = _with_adjusted(
         pd.DataFrame.from_records(
             assoc,
@@ -271,7 +305,25 @@ def profile(
         labels=lab,
         weights=w,
         warnings=tuple(warns),
+        level_orders=dict(orders.found),
     )
+
+
+@dataclass
+class _Orders:
+    """Declared level orders, and the orders found while testing (declared or inferred)."""
+
+    declared: Mapping[str, Sequence[object]]
+    infer: bool
+    found: dict[str, LevelOrder] = field(default_factory=dict)
+
+    def order(self, col: str, levels: list[str]) -> list[str]:
+        """``levels`` in their order (the data's when none is declared or inferred)."""
+        got = order_levels(col, levels, self.declared.get(col), infer=self.infer)
+        if got is None:
+            return levels
+        self.found[col] = got
+        return list(got.levels)
 
 
 def _test_all(
@@ -283,6 +335,7 @@ def _test_all(
     small: list[int],
     max_levels: int,
     warns: list[str],
+    orders: _Orders,
 ) -> tuple[list[dict[str, object]], list[dict[str, object]], dict[str, str], dict[Role, list[str]]]:
     """Classify and test every variable: the table rows, the association tests, each
     variable's kind and the variables used per role (skipped ones are said in ``warns``)."""
@@ -302,6 +355,8 @@ def _test_all(
         kind, coded, levels = cls
         if role == "value":
             kind, coded, levels = "numeric", data[col].astype(float), ["mean"]
+        if kind == "categorical":
+            levels = orders.order(col, levels)
         ok = coded.notna().to_numpy() & (wv > 0)
         if ok.sum() == 0:
             warns.append(f"{role} {col!r} has no answers: skipped")
@@ -309,7 +364,16 @@ def _test_all(
         kinds[col] = kind
         used[role].append(col)
         rows, tests = _test_variable(
-            col, role, kind, coded.to_numpy()[ok], levels, g[ok], wv[ok], segs, small
+            col,
+            role,
+            kind,
+            coded.to_numpy()[ok],
+            levels,
+            g[ok],
+            wv[ok],
+            segs,
+            small,
+            ordered=col in orders.found,
         )
         records += rows
         assoc += tests
@@ -496,17 +560,22 @@ def _test_variable(
     ww: np.ndarray,
     segs: list[int],
     small: list[int],
+    *,
+    ordered: bool = False,
 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """One variable's rows (each segment × level against the rest) and its association tests.
 
     ``cv``, ``gv`` and ``ww`` are the coded answers, segments and weights of the rows that
-    answered. Categorical and binary variables get a chi-square test against the segments;
-    numeric ones the smallest Welch p-value over segments (Bonferroni).
+    answered. Categorical and binary variables get a chi-square test against the segments
+    (``ordered`` ones also a rank test); numeric ones the smallest Welch p-value over
+    segments (Bonferroni).
     """
     assoc = []
     if kind == "categorical":
         chi2, p_chi, v = chi2_association(cv.astype(str), gv, ww)
         assoc.append(_association(col, role, kind, "chi2", chi2, p_chi, v))
+        if ordered and (rank_test := _rank_test(col, role, cv, levels, gv, ww)) is not None:
+            assoc.append(rank_test)
         series = [(lv, (cv == lv).astype(float)) for lv in levels]
     else:
         xs = cv.astype(float)
@@ -530,6 +599,7 @@ def _test_variable(
                     "role": role,
                     "kind": kind,
                     "level": str(lv),
+                    "level_order": levels.index(lv) + 1 if ordered else pd.NA,
                     "value": val,
                     "rest": res.rest,
                     "total": total,
@@ -555,6 +625,27 @@ def _test_variable(
             )
         )
     return records, assoc
+
+
+def _rank_test(
+    col: str, role: str, cv: np.ndarray, levels: list[str], gv: np.ndarray, ww: np.ndarray
+) -> dict[str, object] | None:
+    """Kruskal-Wallis on the level ranks of an ordered variable (unweighted rows only):
+    does the segments' position on the scale differ? Effect size epsilon-squared."""
+    from scipy import stats as sps
+
+    if len(ww) < 3 or not np.allclose(ww, ww[0]):
+        return None  # a weighted rank test is not offered; the chi-square stands
+    codes = pd.Index(levels).get_indexer(cv)
+    groups = [codes[gv == s] for s in np.unique(gv)]
+    if len(groups) < 2:
+        return None
+    try:
+        h, p = sps.kruskal(*groups)
+    except ValueError:  # every answer on one level
+        return None
+    eps2 = float(h) / (len(codes) - 1)
+    return _association(col, role, "categorical", "kruskal-wallis (ordered)", h, p, eps2)
 
 
 def _with_adjusted(frame: pd.DataFrame, alpha: float) -> pd.DataFrame:

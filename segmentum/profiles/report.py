@@ -41,6 +41,8 @@ def report_section(result: ProfilesResult) -> Section:
     sec = Section("profiles", title, summary=summary)
     for w in result.warnings:
         sec.warn(w)
+    if result.notes:
+        sec.text("Levels shown in their order. " + "; ".join(result.notes) + ".")
     sec.html(
         CARD_CSS
         + '<div class="persona-cards">'

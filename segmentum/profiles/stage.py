@@ -73,6 +73,11 @@ class ProfilesConfig(BaseModel):
     exclusivity_threshold: float = Field(
         0.6, ge=0, le=1, description="Score the mutually-exclusive check must reach."
     )
+    infer_levels: bool = Field(
+        True,
+        description="Order categorical levels from their labels (numbers, ranges, frequency "
+        "and agreement scales) when no levels are declared ([sources.survey] levels).",
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,11 @@ class ProfilesResult:
         """The long profile table."""
         return self.profile.table
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What was inferred rather than declared (the order of levels), one note each."""
+        return self.profile.notes
+
     def names(self) -> dict[int, str]:
         """Segment names (overrides or suggestions)."""
         return {p.segment: p.name for p in self.personas}
@@ -150,8 +160,10 @@ class ProfilesResult:
             descriptors, value}``; ``white_space`` (when the map stage ran with these
             profiles, see :meth:`MapsResult.segments_json`): list strongest first of
             ``{need, segments, importance, best_competitor_score, ...}``;
-            ``exclusivity``: ``{score, passed, threshold, offenders, quantifiable}``.
-            Plain JSON types only.
+            ``exclusivity``: ``{score, passed, threshold, offenders, quantifiable}``;
+            ``levels`` (when a categorical variable's levels are ordered): per variable
+            ``{levels, order, note}``, ``order`` being ``"declared"`` or how it was
+            inferred. Plain JSON types only.
         """
         sizes = self.profile.sizes.set_index("segment")
         desc = self.profile.segment_descriptors
@@ -195,6 +207,16 @@ class ProfilesResult:
             "offenders": ex.offenders,
             "quantifiable": ex.quantifiable,
         }
+        orders = self.profile.level_orders
+        if orders:
+            out["levels"] = {
+                col: {
+                    "levels": list(o.levels),
+                    "order": o.source,
+                    "note": o.note() if o.inferred else None,
+                }
+                for col, o in orders.items()
+            }
         return out
 
 
@@ -263,12 +285,13 @@ def profile_segments(
     text: str | None = None,
     value: pd.DataFrame | None = None,
     config: ProfilesConfig | None = None,
+    levels: Mapping[str, Sequence[object]] | None = None,
 ) -> ProfilesResult:
     """Run the profiles stage: profiles, the mutually-exclusive check and persona cards.
 
     Parameters are those of :func:`run_profiles`; ``text`` only feeds the personas' quotes.
-    ``names``, ``phrases``, ``alpha``, ``max_levels``, ``min_size`` and
-    ``exclusivity_threshold`` come from ``config``.
+    ``names``, ``phrases``, ``alpha``, ``max_levels``, ``min_size``,
+    ``exclusivity_threshold`` and ``infer_levels`` come from ``config``.
 
     Returns
     -------
@@ -296,6 +319,8 @@ def profile_segments(
         alpha=cfg.alpha,
         max_levels=cfg.max_levels,
         min_size=cfg.min_size,
+        levels=levels,
+        infer_levels=cfg.infer_levels,
     )
     warns += list(prof.warnings)
     ex = exclusivity(prof, threshold=cfg.exclusivity_threshold, min_size=cfg.min_size)
@@ -330,6 +355,7 @@ def run_profiles(
     n_themes: int = MapsConfig.model_fields["n_themes"].default,
     themes_method: Literal["nmf", "embeddings"] = MapsConfig.model_fields["themes_method"].default,
     random_state: int = 0,
+    levels: Mapping[str, Sequence[object]] | None = None,
 ) -> ProfilesResult:
     """Run the profiles stage and then the map and white-space stage, in one call.
 
@@ -362,6 +388,9 @@ def run_profiles(
     map_method, n_themes, themes_method
         ``method``, ``n_themes`` and ``themes_method`` of :class:`MapsConfig`.
     random_state : int, default=0
+    levels : mapping of str to sequence, optional
+        Declared level orders of categorical columns, lowest first (the project file's
+        ``levels``); others are inferred from their labels where possible, with a note.
 
     Returns
     -------
@@ -387,6 +416,7 @@ def run_profiles(
         text=text,
         value=value,
         config=config,
+        levels=levels,
     )
     maps = run_maps(
         survey,
@@ -452,16 +482,20 @@ def _run(ctx: StageContext) -> ProfilesResult:
         text=survey_src.text,
         value=value,
         config=ctx.settings(ProfilesConfig, "profiles"),
+        levels=survey_src.levels,
     )
 
 
 def _files(result: ProfilesResult, run_dir: Path) -> list[Path]:
-    """The personas as Markdown."""
+    """The personas as Markdown; the profile table as CSV (ordered levels in their order,
+    with their ``level_order``)."""
     if not result.personas:
         return []
     path = run_dir / "personas.md"
     path.write_text("\n\n".join(p.to_markdown() for p in result.personas) + "\n", encoding="utf-8")
-    return [path]
+    table = run_dir / "profiles.csv"
+    result.profile.table.to_csv(table, index=False)
+    return [path, table]
 
 
 PROFILES = Stage(

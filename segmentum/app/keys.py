@@ -1,0 +1,224 @@
+"""API keys: created, listed and revoked by ``segmentum keys``, checked by ``segmentum serve``.
+
+Keys live in ``keys.sqlite`` in the project folder, beside the run catalogue. SQLite in WAL
+mode, not the DuckDB catalogue: DuckDB admits one writing process at a time, and keys are
+created and revoked from another process while the server runs. The server only reads,
+so a revoked key is refused on the very next request.
+
+A key is ``sgm_<key id>_<secret>``; only a salted SHA-256 of the secret is stored. The
+secret has 256 bits of entropy, so a slow KDF (which protects low-entropy passwords from
+guessing) would add no safety while costing every request milliseconds; the compare is
+constant-time (:func:`hmac.compare_digest`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from segmentum.data.errors import SegmentumError
+
+__all__ = ["KEYS_FILE", "SCOPES", "ApiKey", "KeyStore", "KeyStoreError", "scope_allows"]
+
+KEYS_FILE = "keys.sqlite"
+#: ``read``: pages, runs, segments, downloads; ``score``: the scoring API;
+#: ``admin``: everything.
+SCOPES: tuple[str, ...] = ("read", "score", "admin")
+_KEY_PATTERN = re.compile(r"^sgm_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    digest BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS downloads (
+    at TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    file TEXT NOT NULL,
+    rows INTEGER
+);
+"""
+
+
+class KeyStoreError(SegmentumError):
+    """A key store problem the user can fix (unknown key id, bad scope, unreadable file)."""
+
+
+def scope_allows(granted: str, needed: str) -> bool:
+    """``admin`` may do everything; otherwise a key may do what its scope names."""
+    return granted == "admin" or granted == needed
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _digest(salt: bytes, secret: str) -> bytes:
+    return hashlib.sha256(salt + secret.encode("ascii")).digest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key, without its secret."""
+
+    key_id: str
+    name: str
+    scope: str
+    created_at: str
+    revoked_at: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class KeyStore:
+    """The project's key file. Every call opens and closes its own connection."""
+
+    def __init__(self, project_dir: Path | str):
+        self.path = Path(project_dir) / KEYS_FILE
+
+    @contextmanager
+    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        if not write and not self.path.exists():
+            raise KeyStoreError(
+                f"{self.path}: no API keys yet. Create one with `segmentum keys create --scope read`."
+            )
+        try:
+            con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise KeyStoreError(f"{self.path}: cannot open the key store ({exc})") from exc
+        try:
+            if write:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_SCHEMA)
+            yield con
+        except sqlite3.DatabaseError as exc:
+            raise KeyStoreError(
+                f"{self.path}: the key store cannot be used ({exc}). Restore it from a "
+                "backup, or delete it and create new keys."
+            ) from exc
+        finally:
+            con.close()
+
+    def ensure(self) -> None:
+        """Create the file and its tables if they are missing."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect(write=True):
+            pass
+
+    def create(self, scope: str, name: str = "") -> tuple[ApiKey, str]:
+        """A new key: its record and the key string, which is shown once and never stored."""
+        if scope not in SCOPES:
+            raise KeyStoreError(f"unknown scope {scope!r}; use one of: {', '.join(SCOPES)}.")
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        salt = secrets.token_bytes(16)
+        record = ApiKey(key_id, name or f"{scope} key", scope, _now(), None)
+        with self._connect(write=True) as con:
+            con.execute(
+                "INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (key_id, record.name, scope, salt, _digest(salt, secret), record.created_at),
+            )
+        return record, f"sgm_{key_id}_{secret}"
+
+    def list(self) -> list[ApiKey]:
+        """Every key, newest first, revoked ones included."""
+        if not self.path.exists():
+            return []
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT key_id, name, scope, created_at, revoked_at FROM keys "
+                "ORDER BY created_at DESC, key_id"
+            ).fetchall()
+        return [ApiKey(*row) for row in rows]
+
+    def revoke(self, key_id: str) -> ApiKey:
+        """Revoke a key by its id (the part after ``sgm_``); revoking twice is harmless."""
+        with self._connect(write=True) as con:
+            con.execute(
+                "UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (_now(), key_id),
+            )
+            row = con.execute(
+                "SELECT key_id, name, scope, created_at, revoked_at FROM keys WHERE key_id = ?",
+                (key_id,),
+            ).fetchone()
+        if row is None:
+            raise KeyStoreError(
+                f"no key with id {key_id!r} in {self.path}; `segmentum keys list` shows the ids."
+            )
+        return ApiKey(*row)
+
+    def verify(self, token: str) -> ApiKey | None:
+        """The active key a presented token belongs to, or None (unknown, wrong, revoked)."""
+        match = _KEY_PATTERN.match(token.strip())
+        if match is None or not self.path.exists():
+            return None
+        key_id, secret = match.groups()
+        return self._check(key_id, secret)
+
+    def active(self, key_id: str) -> ApiKey | None:
+        """The key with this id if it is still active (a session cookie names its key)."""
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT key_id, name, scope, created_at, revoked_at FROM keys "
+                "WHERE key_id = ? AND revoked_at IS NULL",
+                (key_id,),
+            ).fetchone()
+        return None if row is None else ApiKey(*row)
+
+    def _check(self, key_id: str, secret: str) -> ApiKey | None:
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT key_id, name, scope, created_at, revoked_at, salt, digest FROM keys "
+                "WHERE key_id = ?",
+                (key_id,),
+            ).fetchone()
+        if row is None:
+            _digest(b"\0" * 16, secret)  # the same work for an unknown id
+            return None
+        ok = hmac.compare_digest(_digest(row[5], secret), row[6])
+        if not ok or row[4] is not None:
+            return None
+        return ApiKey(*row[:5])
+
+    def secret(self, name: str) -> bytes:
+        """A server-side secret (the session-cookie signing key), created on first use and
+        kept in the store so sessions survive a restart and agree across workers."""
+        with self._connect(write=True) as con:
+            con.execute(
+                "INSERT OR IGNORE INTO secrets VALUES (?, ?)", (name, secrets.token_bytes(32))
+            )
+            (value,) = con.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        return bytes(value)
+
+    def log_download(self, key_id: str, run_id: str, file: str, rows: int | None) -> None:
+        """Record who downloaded which audience file of which run."""
+        with self._connect(write=True) as con:
+            con.execute(
+                "INSERT INTO downloads VALUES (?, ?, ?, ?, ?)", (_now(), key_id, run_id, file, rows)
+            )
+
+    def downloads(self) -> list[tuple[str, str, str, str, int | None]]:
+        """The download log, oldest first."""
+        if not self.path.exists():
+            return []
+        with self._connect() as con:
+            return con.execute("SELECT * FROM downloads ORDER BY at").fetchall()
