@@ -22,6 +22,7 @@ import pandas as pd
 
 from segmentum.activation.customers import CustomerActivation, customer_activation
 from segmentum.activation.gtm import LeadsInput, MarketActivation, market_activation, market_blocks
+from segmentum.activation.kit import SegmentKit, segment_kit
 from segmentum.activation.report import customer_blocks
 from segmentum.activation.scenarios import (
     ScenarioOutcome,
@@ -52,11 +53,14 @@ class ActivationResult:
         Targets, lead model and scored leads, channel choice, audience files' rows.
     scenarios : list of ScenarioOutcome
         The declared what-if scenarios (``[activation] scenarios``) and their tables.
+    kit : SegmentKit or None
+        Playbooks by priority segment x stage, trigger rules and the data-collection plan.
     """
 
     customers: CustomerActivation
     market: MarketActivation | None = None
     scenarios: tuple[ScenarioOutcome, ...] = ()
+    kit: SegmentKit | None = None
 
     def activation_json(self) -> dict[str, Any]:
         """``activation.json``: the halves' entries side by side."""
@@ -68,6 +72,8 @@ class ActivationResult:
                  "total": o.table[o.table["segment"] == "total"].iloc[0].to_dict()}
                 for o in self.scenarios
             ]  # fmt: skip
+        if self.kit is not None:
+            out.update(self.kit.summary())
         return out
 
     def headline(self) -> dict[str, Any]:
@@ -154,21 +160,24 @@ def _run(ctx: StageContext) -> ActivationResult:
     today = pd.Timestamp(ctx.data.analysis_date or pd.Timestamp.today().normalize())
     before = today - pd.Timedelta(days=cfg.flow_periods * cfg.contact.period_days)
     uplift, uplift_note = _uplift(ctx, cfg)
+    inputs = _inputs(ctx)
     customers = customer_activation(
         analysis_date=today,
         earlier=_earlier(ctx, before),
         config=cfg,
         seed=ctx.seed,
         uplift=uplift,
-        **_inputs(ctx),
+        **inputs,
     )
     scenarios, note = _scenarios(ctx, cfg)
     notes = [n for n in (uplift_note, note) if n]
     if notes:
         customers = replace(customers, warnings=[*customers.warnings, *notes])
+    market = _market(ctx, cfg, customers)
     return ActivationResult(
-        customers=customers, market=_market(ctx, cfg, customers), scenarios=scenarios
-    )
+        customers=customers, market=market, scenarios=scenarios,
+        kit=segment_kit(ctx, cfg, customers, market, inputs.get("events")),
+    )  # fmt: skip
 
 
 def _uplift(ctx: StageContext, cfg: ActivationConfig) -> tuple[OfferUplift | None, str | None]:
@@ -282,6 +291,8 @@ def report_section(result: ActivationResult) -> Section:
     if result.market is not None:
         market_blocks(sec, result.market)
     scenario_blocks(sec, list(result.scenarios))
+    if result.kit is not None:
+        result.kit.blocks(sec)
     return sec
 
 
@@ -292,6 +303,8 @@ def _files(result: ActivationResult, run_dir: Path) -> list[Path]:
     if audiences is not None:
         data["audiences"] = audiences.summary()
         written.append(audiences.folder / "manifest.json")
+    if result.kit is not None:
+        written += result.kit.write(run_dir, data)
     if result.scenarios:
         csv = run_dir / "whatif.csv"
         whatif_table(list(result.scenarios)).to_csv(csv, index=False)
