@@ -243,9 +243,15 @@ def test_projected_sizes_cover_the_planted_sizes(demo_folder: Path) -> None:
     planted = json.loads((demo_folder / "truth.json").read_text())["segments"]
     sizes = json.loads((run / "segments.json").read_text())["projection"]["adjusted_sizes"]
     assert len(sizes) == len(planted)
+    # six 95 % intervals all covering their share fails one demo draw in four even when each
+    # is right: each side is widened to the Bonferroni level for six (97.5 % -> 99.58 %)
+    from scipy.stats import norm
+
+    widen = float(norm.ppf(1 - 0.025 / len(sizes)) / norm.ppf(0.975))
     for s, row in sizes.items():
-        share = planted[name_of[int(s)]]
-        assert row["low"] <= share <= row["high"], (name_of[int(s)], share, row)
+        share, mid = planted[name_of[int(s)]], row["adjusted_share"]
+        low, high = mid - widen * (mid - row["low"]), mid + widen * (row["high"] - mid)
+        assert low <= share <= high, (name_of[int(s)], share, row)
 
 
 def test_valuation_ranking_agrees_with_the_planted_value_ranking(demo_folder: Path) -> None:
