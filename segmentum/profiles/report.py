@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from segmentum.maps.report import add_map_blocks, white_space_sentence
+from segmentum.profiles.persona_art import persona_svg
+from segmentum.profiles.personas import Persona
 from segmentum.report.section import Section
 
 if TYPE_CHECKING:
@@ -16,7 +19,8 @@ CARD_CSS = (
     "<style>.persona-cards{display:flex;flex-wrap:wrap;gap:12px}"
     ".persona-card{flex:1 1 320px;border:1px solid #ddd;border-radius:8px;padding:10px 14px;"
     "font-size:0.92em}.persona-card h3{margin:4px 0}.persona-card h4{margin:8px 0 2px}"
-    ".persona-card ul{margin:0;padding-left:18px}.persona-card blockquote{margin:4px 0;"
+    ".persona-card ul{margin:0;padding-left:18px}.persona-art{width:100%;height:auto;display:block;"
+    "margin:6px 0}.persona-card blockquote{margin:4px 0;"
     "padding-left:8px;border-left:3px solid #ccc;color:#444}.persona-size{color:#666;margin:0}</style>"
 )
 
@@ -46,9 +50,12 @@ def report_section(result: ProfilesResult) -> Section:
     sec.html(
         CARD_CSS
         + '<div class="persona-cards">'
-        + "".join(p.to_html() for p in result.personas)
+        + "".join(_card_html(p, result.stage_mix.get(p.segment)) for p in result.personas)
         + "</div>",
-        caption="Personas built from the data (templates; names can be overridden)",
+        caption="Personas built from the data (templates; names can be overridden). Each "
+        "picture draws the numbers of its card (and the lifecycle-stage mix of the segment's "
+        "customers when the run has one); the same pictures and printable posters are in "
+        "the run folder's personas/.",
     )
     sizes = prof.sizes.assign(name=prof.sizes["segment"].map(names))
     sec.table(sizes, caption="Segment sizes (sample and weighted population) and value")
@@ -82,6 +89,13 @@ def report_section(result: ProfilesResult) -> Section:
         caption="Significant differences (BH-adjusted), largest effects first",
     )
     return sec
+
+
+def _card_html(card: Persona, stages: Mapping[str, int] | None) -> str:
+    """A persona card with its picture after the heading (the same SVG as ``personas/``)."""
+    card_html = card.to_html()
+    head, sep, rest = card_html.partition("</h3>")
+    return head + sep + persona_svg(card, stages=stages) + rest
 
 
 def _significant(t: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,532 @@
+"""Persona pictures drawn from the data: one SVG per persona card, and a printable poster.
+
+A picture answers the card's questions with marks, never with stock images: *who they are*
+(the over-indexing descriptors as labelled badges with their share and index), *what
+defines them* (the defining needs as bars around index 100), *how they buy* (the surveyed
+behaviours, and the lifecycle-stage mix of the segment's customers when the run has one).
+Glyphs are simple geometric shapes drawn here (no icon set, no download), chosen from the
+variable's name (a house for household, a pin for region...).
+
+Every mark carries ``data-source`` and ``data-value``: the number it encodes and where it
+is. ``segments.json:card_facts.3.index`` is the index of the 4th entry of the segment's
+``card_facts`` in ``segments.json`` (:attr:`Persona.facts`); ``segments.json:share`` its
+population share; ``assignments.parquet:stage=loyal`` the share of the segment's customers
+in that stage (``data-count`` their number). Layout marks (frames, headings) carry
+``data-role="layout"`` and encode nothing. All text is escaped.
+
+>>> from segmentum.profiles.personas import Persona
+>>> card = Persona(1, "Savers", "Savers", 120, 0.3, (), (), (), (), (), (), ())
+>>> svg = persona_svg(card)
+>>> svg.startswith("<svg") and 'data-source="segments.json:share"' in svg
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+from segmentum.profiles.personas import CardFact, Persona
+
+__all__ = [
+    "persona_poster",
+    "persona_svg",
+    "read_stage_mix",
+    "stage_mix",
+    "write_persona_files",
+]
+
+WIDTH = 720
+_COL_W = 224
+_COLS = (16, 248, 480)
+_TOP = 104
+#: segment colours: the map's palette (Plotly's default qualitative colours)
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+#: the lifecycle stages in the activation stage's order (renamed ones follow by size)
+STAGE_ORDER = ("discovering", "browsing", "buying", "new", "repeat", "loyal", "lapsing", "lost")
+_STAGE_COLOURS = (
+    "#c6dbef",
+    "#9ecae1",
+    "#6baed6",
+    "#a1d99b",
+    "#41ab5d",
+    "#006d2c",
+    "#fdae6b",
+    "#e6550d",
+)
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
+N_FIGURES = 20  # the population strip: each figure is 5 % of the population
+
+
+def _e(text: object) -> str:
+    """Escaped for XML text and attribute values (quotes too)."""
+    return escape(str(text), quote=True)
+
+
+def _num(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _src(source: str, value: float, **extra: object) -> str:
+    attrs = f'data-source="{_e(source)}" data-value="{_num(value)}"'
+    return attrs + "".join(f' data-{k}="{_e(v)}"' for k, v in extra.items())
+
+
+def _text(x: float, y: float, text: str, size: float = 12, **attrs: str) -> str:
+    more = "".join(f' {k.replace("_", "-")}="{_e(v)}"' for k, v in attrs.items())
+    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{more}>{_e(text)}</text>'
+
+
+# --- glyphs: geometric shapes chosen from the variable's words -------------------------------
+
+_GLYPH_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("hourglass", ("age", "birth", "generation", "year", "years", "tenure")),
+    ("house", ("household", "family", "children", "kids", "marital", "home", "married")),
+    ("pin", ("region", "state", "country", "city", "area", "zip", "postcode", "urban", "rural")),
+    ("coin", ("income", "salary", "wealth", "price", "premium", "cost", "discount", "discounts",
+              "revenue", "margin", "profit", "clv", "spend", "cheap", "expensive", "value")),
+    ("book", ("education", "degree", "school", "study", "clear", "terms")),
+    ("case", ("job", "occupation", "employment", "work", "industry", "company", "sector")),
+    ("screen", ("online", "web", "app", "digital", "mobile", "internet", "quote", "bought")),
+    ("bubble", ("agent", "advisor", "adviser", "phone", "calls", "office", "face", "advice")),
+    ("shield", ("claim", "claims", "cover", "coverage", "deductible", "policy", "reliable",
+                "strength", "protection")),
+    ("wheel", ("car", "vehicle", "vehicles", "rental", "drive", "fast")),
+)  # fmt: skip
+
+
+def glyph_kind(label: str) -> str:
+    """The glyph for a variable's phrase: the first word list it shares a word with.
+
+    >>> glyph_kind("household"), glyph_kind("manage online"), glyph_kind("yummy")
+    ('house', 'screen', 'tag')
+    """
+    words = set(label.lower().replace("-", " ").replace("_", " ").split())
+    for kind, keys in _GLYPH_WORDS:
+        if words & set(keys):
+            return kind
+    return "tag"
+
+
+def _glyph(kind: str, x: float, y: float, colour: str) -> str:
+    """A 20 × 20 glyph with its top-left corner at (x, y)."""
+    c = f'fill="{colour}"'
+    match kind:
+        case "hourglass":
+            return f'<path d="M{x + 3},{y + 1}h14l-7,9l7,9h-14l7,-9z" {c}/>'
+        case "house":
+            return f'<path d="M{x + 10},{y + 1}l9,8h-3v10h-12v-10h-3z" {c}/>'
+        case "pin":
+            return (
+                f'<path d="M{x + 10},{y + 19}l-6,-9a7,7 0 1 1 12,0z" {c}/>'
+                f'<circle cx="{x + 10}" cy="{y + 7}" r="2.5" fill="#fff"/>'
+            )
+        case "coin":
+            return (
+                f'<circle cx="{x + 10}" cy="{y + 10}" r="9" {c}/>'
+                f'<circle cx="{x + 10}" cy="{y + 10}" r="5" fill="none" stroke="#fff" '
+                'stroke-width="1.5"/>'
+            )
+        case "book":
+            return f'<path d="M{x + 1},{y + 3}h8l1,2l1,-2h8v15h-8l-1,1l-1,-1h-8z" {c}/>'
+        case "case":
+            return (
+                f'<rect x="{x + 1}" y="{y + 6}" width="18" height="12" rx="2" {c}/>'
+                f'<rect x="{x + 6}" y="{y + 2}" width="8" height="5" rx="1" fill="none" '
+                f'stroke="{colour}" stroke-width="2"/>'
+            )
+        case "screen":
+            return (
+                f'<rect x="{x + 1}" y="{y + 2}" width="18" height="12" rx="2" {c}/>'
+                f'<rect x="{x + 7}" y="{y + 15}" width="6" height="3" {c}/>'
+            )
+        case "bubble":
+            return f'<path d="M{x + 2},{y + 2}h16v11h-9l-5,5v-5h-2z" {c}/>'
+        case "shield":
+            return f'<path d="M{x + 10},{y + 1}l8,3v6c0,5 -4,8 -8,9c-4,-1 -8,-4 -8,-9v-6z" {c}/>'
+        case "wheel":
+            return (
+                f'<circle cx="{x + 10}" cy="{y + 10}" r="8" fill="none" stroke="{colour}" '
+                f'stroke-width="3"/><circle cx="{x + 10}" cy="{y + 10}" r="2.5" {c}/>'
+            )
+        case _:
+            return f'<path d="M{x + 1},{y + 4}h12l6,6l-6,6h-12z" {c}/>'
+
+
+def _person(x: float, y: float, colour: str) -> str:
+    """A 12 × 20 figure (a circle and a rounded body): one unit of the population strip."""
+    return (
+        f'<circle cx="{x + 6}" cy="{y + 4}" r="3.6" fill="{colour}"/>'
+        f'<rect x="{x + 1.5}" y="{y + 9}" width="9" height="11" rx="4" fill="{colour}"/>'
+    )
+
+
+# --- the parts of the picture ----------------------------------------------------------------
+
+
+def _header(card: Persona, colour: str) -> str:
+    filled = round(card.share * N_FIGURES)
+    people = "".join(
+        _person(16 + 15 * i, 62, colour if i < filled else "#d9d9d9") for i in range(N_FIGURES)
+    )
+    strip_note = f"each figure = {100 // N_FIGURES} % of the population"
+    return (
+        f"<g {_src('segments.json:segment', card.segment)}>"
+        f'<rect x="0" y="0" width="{WIDTH}" height="6" fill="{colour}"/>'
+        + _text(16, 32, _short(f"Segment {card.segment}: {card.name}", 64), 18, font_weight="700")
+        + "</g>"
+        + f"<g {_src('segments.json:size', card.n)}>"
+        + _text(
+            16,
+            52,
+            f"{card.n:,} respondents · {card.share:.0%} of the population",
+            12.5,
+            fill="#555",
+        )
+        + "</g>"
+        + f'<g class="population" {_src("segments.json:share", card.share, figures=filled)}>'
+        + people
+        + _text(16 + 15 * N_FIGURES + 6, 77, strip_note, 10.5, fill="#777")
+        + "</g>"
+    )
+
+
+def _heading(x: float, y: float, title: str) -> str:
+    return (
+        f'<g data-role="layout">'
+        f'<line x1="{x}" y1="{y + 6}" x2="{x + _COL_W}" y2="{y + 6}" stroke="#ddd"/>'
+        + _text(x, y, title, 13, font_weight="700", fill="#333")
+        + "</g>"
+    )
+
+
+def _fact_source(card: Persona, fact: CardFact, key: str) -> str:
+    return f"segments.json:card_facts.{card.facts.index(fact)}.{key}"
+
+
+def _share_badge(card: Persona, fact: CardFact, x: float, y: float, colour: str) -> str:
+    """A descriptor or behaviour: glyph, label, numbers, and the segment's bar beside the
+    overall one (shares; numeric variables scaled to the larger of the two)."""
+    label = fact.label if fact.level is None else f"{fact.label}: {fact.level}"
+    share = fact.kind != "numeric"
+    if share:
+        numbers = f"{fact.value:.0%} vs {fact.total:.0%} overall"
+        scale = 1.0
+    else:
+        numbers = f"{fact.value:.1f} vs {fact.total:.1f} on average"
+        scale = max(abs(fact.value), abs(fact.total)) or 1.0
+    show_index = fact.index is not None and (share or fact.section != "who")
+    if show_index and fact.index is not None:
+        numbers += f" · index {fact.index:.0f}"
+    bar = _COL_W - 34
+    w_seg = max(1.0, bar * min(1.0, abs(fact.value) / scale))
+    w_all = max(1.0, bar * min(1.0, abs(fact.total) / scale))
+    out = [
+        f'<g class="badge" data-fact="{card.facts.index(fact)}" '
+        + (
+            _src(_fact_source(card, fact, "index"), fact.index)
+            if show_index and fact.index is not None
+            else _src(_fact_source(card, fact, "value"), fact.value)
+        )
+        + ">",
+        _glyph(glyph_kind(fact.label), x, y, colour),
+        _text(x + 28, y + 10, _short(label, 32), 12),
+        _text(x + 28, y + 24, numbers, 10.5, fill="#555"),
+        f'<rect x="{x + 28}" y="{y + 29}" width="{w_seg:.1f}" height="5" fill="{colour}" '
+        f"{_src(_fact_source(card, fact, 'value'), fact.value)}/>",
+        f'<rect x="{x + 28}" y="{y + 36}" width="{w_all:.1f}" height="3" fill="#bbb" '
+        f"{_src(_fact_source(card, fact, 'total'), fact.total)}/>",
+        "</g>",
+    ]
+    return "".join(out)
+
+
+def _index_bar(card: Persona, fact: CardFact, x: float, y: float, colour: str) -> str:
+    """A defining need: glyph, label and a bar from index 100 (log scale, ±1 doubling =
+    ±80 px, capped), right for above the rest, left for below."""
+    idx = fact.index if fact.index is not None else 100.0  # callers pass facts with an index
+    mid = x + 28 + 96
+    half = 80.0
+    length = max(-1.2, min(1.2, math.log2(max(idx, 1e-9) / 100))) * half
+    up = idx >= 100
+    fill = colour if up else "#999"
+    x0 = mid if up else mid + length
+    src = _src(_fact_source(card, fact, "index"), idx)
+    return (
+        f'<g class="need" data-fact="{card.facts.index(fact)}" {src}>'
+        + _glyph(glyph_kind(fact.label), x, y, fill)
+        + _text(x + 28, y + 10, _short(fact.label, 30), 12)
+        + _text(
+            x + 28,
+            y + 24,
+            f"index {idx:.0f}" + (f" ({fact.tone})" if fact.tone else ""),
+            10.5,
+            fill="#555",
+        )
+        + f'<rect x="{x0:.1f}" y="{y + 28}" width="{max(1.0, abs(length)):.1f}" height="6" '
+        f'fill="{fill}" {src}/>'
+        + f'<line x1="{mid:.1f}" y1="{y + 26}" x2="{mid:.1f}" y2="{y + 36}" stroke="#333" '
+        f"{_src(_fact_source(card, fact, 'total'), fact.total, reference='index 100')}/>" + "</g>"
+    )
+
+
+def _note(x: float, y: float, text: str) -> str:
+    return f'<g data-role="layout">{_text(x, y, text, 11, fill="#777", font_style="italic")}</g>'
+
+
+def _stage_bar(segment: int, stages: Mapping[str, int], x: float, y: float) -> tuple[str, float]:
+    """The segment's customers by lifecycle stage: one stacked bar and a legend."""
+    total = sum(int(v) for v in stages.values())
+    if total <= 0:
+        return "", 0.0
+    order = _stage_order(stages)
+    out = [_text(x, y + 10, f"Customers by stage ({total:,})", 11.5, fill="#333")]
+    pos = x
+    legend: list[str] = []
+    for i, name in enumerate(order):
+        n = int(stages[name])
+        if n <= 0:
+            continue
+        share = n / total
+        w = (_COL_W - 4) * share
+        colour = _stage_colour(name, i)
+        src = _src(f"assignments.parquet:stage={name}", share, count=n)
+        out.append(
+            f'<rect class="stage" x="{pos:.2f}" y="{y + 16}" width="{w:.2f}" height="12" '
+            f'fill="{colour}" {src}><title>{_e(name)}: {share:.0%}</title></rect>'
+        )
+        pos += w
+        if len(legend) < 6 and share >= 0.01:
+            row, col = divmod(len(legend), 2)
+            lx, ly = x + col * 112, y + 44 + row * 15
+            legend.append(
+                f'<g {src}><rect x="{lx}" y="{ly - 8}" width="8" height="8" fill="{colour}"/>'
+                + _text(lx + 11, ly, f"{_short(name, 11)} {share:.0%}", 10.5)
+                + "</g>"
+            )
+    out += legend
+    rows = (len(legend) + 1) // 2
+    return f'<g class="stages" data-segment="{segment}">{"".join(out)}</g>', 44.0 + 15 * rows
+
+
+def _stage_order(stages: Mapping[str, int]) -> list[str]:
+    known = [s for s in STAGE_ORDER if s in stages]
+    rest = sorted((s for s in stages if s not in STAGE_ORDER), key=lambda s: (-stages[s], s))
+    return known + rest
+
+
+def _stage_colour(name: str, i: int) -> str:
+    if name in STAGE_ORDER:
+        return _STAGE_COLOURS[STAGE_ORDER.index(name)]
+    return PALETTE[i % len(PALETTE)]
+
+
+def _column(
+    card: Persona, facts: Sequence[CardFact], x: float, colour: str, draw: str, empty: str
+) -> tuple[list[str], float]:
+    parts: list[str] = []
+    y = _TOP + 22
+    for f in facts:
+        parts.append((_index_bar if draw == "index" else _share_badge)(card, f, x, y, colour))
+        y += 46
+    if not facts:
+        parts.append(_note(x, y + 8, empty))
+        y += 20
+    return parts, y
+
+
+def persona_svg(
+    card: Persona,
+    *,
+    stages: Mapping[str, int] | None = None,
+    max_items: int = 4,
+) -> str:
+    """The persona card's picture as a standalone SVG (UTF-8 text, no external reference).
+
+    Parameters
+    ----------
+    card : Persona
+        A card from :func:`segmentum.profiles.personas` (its :attr:`Persona.facts` are drawn).
+    stages : mapping of str to int, optional
+        Customers of this segment by lifecycle stage (:func:`stage_mix`); the "how they
+        buy" column shows their mix. Left out when ``None`` or empty.
+    max_items : int, default=4
+        Most badges or bars per column.
+
+    Returns
+    -------
+    str
+        ``<svg ...>``: 720 px wide, height as the content needs. Every mark has
+        ``data-source``/``data-value`` (see the module docstring); text is escaped.
+    """
+    colour = PALETTE[(card.segment - 1) % len(PALETTE)] if card.segment >= 1 else PALETTE[0]
+    who = [f for f in card.facts_in("who")][:max_items]
+    first = {f.line: f for f in reversed(card.facts_in("defines"))}  # one need per line
+    defines = [f for f in sorted(first.values(), key=lambda f: f.line) if f.index is not None]
+    defines = defines[:max_items]
+    how = card.facts_in("how_they_buy")[: max(1, max_items - (2 if stages else 0))]
+    body: list[str] = []
+    heights = []
+    for x, title, facts, draw, empty in (
+        (_COLS[0], "Who they are", who, "share", "no descriptor over-indexes"),
+        (_COLS[1], "What defines them", defines, "index", "no need sets them apart"),
+        (_COLS[2], "How they buy", how, "share", "no behaviour stands out"),
+    ):
+        body.append(_heading(x, _TOP, title))
+        parts, y = _column(card, facts, x, colour, draw, empty)
+        if title == "How they buy" and stages:
+            bar, h = _stage_bar(card.segment, stages, x, y)
+            parts.append(bar)
+            y += h
+        body += parts
+        heights.append(y)
+    height = int(max(heights) + 26)
+    foot = _note(
+        16, height - 10, "Drawn from this segment's card: every mark is a number in segments.json"
+        + (" or assignments.parquet" if stages else "") + "."
+    )  # fmt: skip
+    title = f"Segment {card.segment}: {card.name}"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="persona-art" '
+        f'data-segment="{card.segment}" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
+        f'height="{height}" role="img" font-family="{_e(_FONT)}" fill="#222">'
+        f"<title>{_e(title)}</title>"
+        f'<rect data-role="layout" x="0.5" y="0.5" width="{WIDTH - 1}" height="{height - 1}" '
+        'rx="10" fill="#fff" stroke="#ddd"/>'
+        + _header(card, colour)
+        + "".join(body)
+        + foot
+        + "</svg>"
+    )
+
+
+def stage_mix(assignments: pd.DataFrame) -> dict[int, dict[str, int]]:
+    """Customers by segment and lifecycle stage, from ``assignments.parquet``.
+
+    Parameters
+    ----------
+    assignments : pandas.DataFrame
+        With ``segment`` and ``stage`` (the activation stage's column); rows without either
+        are left out.
+
+    Returns
+    -------
+    dict
+        ``{segment: {stage: customers}}``; empty when the table has no ``stage`` column.
+    """
+    if not {"segment", "stage"} <= set(assignments.columns):
+        return {}
+    t = assignments[["segment", "stage"]].dropna()
+    counts = t.groupby(["segment", "stage"], sort=True).size()
+    out: dict[int, dict[str, int]] = {}
+    for (seg, stage), n in counts.items():
+        out.setdefault(int(seg), {})[str(stage)] = int(n)
+    return out
+
+
+def read_stage_mix(path: Path) -> dict[int, dict[str, int]]:
+    """:func:`stage_mix` of an ``assignments.parquet`` file; empty when the file or its
+    ``segment``/``stage`` columns are missing (a run without the activation stage)."""
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        return {}
+    if not {"segment", "stage"} <= set(pq.read_schema(path).names):
+        return {}
+    return stage_mix(pd.read_parquet(path, columns=["segment", "stage"]))
+
+
+_POSTER_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#222;
+margin:24px auto;max-width:760px;line-height:1.35}
+.persona-art{width:100%;height:auto}
+.persona-card h3{display:none}.persona-card{columns:2;column-gap:28px;font-size:0.9em}
+.persona-card h4{margin:8px 0 2px;break-after:avoid}.persona-card ul{margin:0;padding-left:18px}
+.persona-card blockquote{margin:4px 0;padding-left:8px;border-left:3px solid #ccc;color:#444}
+.persona-size{color:#666;margin:0}.stage-mix{font-size:0.9em;color:#333}
+footer{margin-top:12px;font-size:0.8em;color:#777}
+@page{size:A4 portrait;margin:12mm}
+@media print{body{margin:0;max-width:none}.persona-card{font-size:8.5pt}
+svg,li,blockquote{break-inside:avoid}}
+"""
+
+
+def persona_poster(
+    card: Persona, *, stages: Mapping[str, int] | None = None, project: str = ""
+) -> str:
+    """A printable one-page poster: the picture and the card's text, as one HTML page.
+
+    Self-contained (no script, no external file) and escaped throughout.
+
+    Parameters
+    ----------
+    card : Persona
+    stages : mapping of str to int, optional
+        As in :func:`persona_svg`; listed under the picture too.
+    project : str, default=""
+        Shown in the page title and footer.
+    """
+    title = f"Segment {card.segment}: {card.name}"
+    mix = ""
+    if stages and (total := sum(stages.values())) > 0:
+        items = ", ".join(
+            f"{_e(s)} {stages[s] / total:.0%}" for s in _stage_order(stages) if stages[s] > 0
+        )
+        mix = f'<p class="stage-mix"><b>Customers by lifecycle stage</b> ({total:,}): {items}</p>'
+    head = f"{_e(project)}: " if project else ""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{head}{_e(title)}</title><style>{_POSTER_CSS}</style></head><body>"
+        f"<h1>{_e(title)}</h1>"
+        + persona_svg(card, stages=stages)
+        + mix
+        + card.to_html()
+        + f"<footer>{head}persona poster made by segmentum from the run's data "
+        "(segments.json, assignments.parquet).</footer></body></html>\n"
+    )  # fmt: skip
+
+
+def write_persona_files(
+    cards: Sequence[Persona],
+    folder: Path,
+    *,
+    stages: Mapping[int, Mapping[str, int]] | None = None,
+    project: str = "",
+) -> list[Path]:
+    """``segment_N.svg`` and ``segment_N.html`` (the poster) for every card in ``folder``.
+
+    Returns
+    -------
+    list of Path
+        The files written, SVG then poster for each segment in card order.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    for card in cards:
+        mix = (stages or {}).get(card.segment)
+        svg = folder / f"segment_{card.segment}.svg"
+        svg.write_text(persona_svg(card, stages=mix) + "\n", encoding="utf-8")
+        poster = folder / f"segment_{card.segment}.html"
+        poster.write_text(persona_poster(card, stages=mix, project=project), encoding="utf-8")
+        out += [svg, poster]
+    return out
