@@ -134,11 +134,25 @@ def test_defining_needs_are_drawn_strongest_above_and_below(mcd: ProfilesResult)
     for card in mcd.personas:
         root = ET.fromstring(persona_svg(card))
         bars = [g for g in root.iter(f"{SVG}g") if g.attrib.get("class") == "need"]
-        lines = sorted({f.line for f in card.facts_in("defines")})[:4]
-        assert len(bars) == len(lines)
+        lines = {f.line: f.index for f in card.facts_in("defines") if f.index is not None}
+        assert len(bars) == min(4, len(lines))
+        drawn = [card.facts[int(g.attrib["data-fact"])] for g in bars]
+        ups = [ln for ln, i in sorted(lines.items()) if i >= 100]
+        downs = [ln for ln, i in sorted(lines.items()) if i < 100]
+        # the first needs above the rest, in card order, and the strongest below when any
+        assert (
+            [f.line for f in drawn if f.index >= 100]
+            == ups[: len(drawn)][  # type: ignore[operator]
+                : sum(
+                    f.index >= 100 for f in drawn
+                )  # type: ignore[operator]
+            ]
+        )
+        if ups and downs:
+            assert any(f.index < 100 for f in drawn) and any(f.index >= 100 for f in drawn)  # type: ignore[operator]
         for g in bars:
             fact = card.facts[int(g.attrib["data-fact"])]
-            assert fact.section == "defines" and fact.line in lines
+            assert fact.section == "defines" and fact.line in lines and fact in drawn
             rect = g.find(f"{SVG}rect")
             assert rect is not None
             mid = float(g.find(f"{SVG}line").attrib["x1"])  # type: ignore[union-attr]

@@ -110,7 +110,7 @@ _GLYPH_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bubble", ("agent", "advisor", "adviser", "phone", "calls", "office", "face", "advice")),
     ("shield", ("claim", "claims", "cover", "coverage", "deductible", "policy", "reliable",
                 "strength", "protection")),
-    ("wheel", ("car", "vehicle", "vehicles", "rental", "drive", "fast")),
+    ("wheel", ("car", "vehicle", "vehicles", "rental", "drive")),
 )  # fmt: skip
 
 
@@ -234,7 +234,8 @@ def _share_badge(card: Persona, fact: CardFact, x: float, y: float, colour: str)
     else:
         numbers = f"{fact.value:.1f} vs {fact.total:.1f} on average"
         scale = max(abs(fact.value), abs(fact.total)) or 1.0
-    show_index = fact.index is not None and (share or fact.section != "who")
+    # the index where the card prints it: shares, and numeric needs (not "higher than average")
+    show_index = fact.index is not None and (share or fact.section not in ("who", "how_they_buy"))
     if show_index and fact.index is not None:
         numbers += f" · index {fact.index:.0f}"
     bar = _COL_W - 34
@@ -354,6 +355,18 @@ def _column(
     return parts, y
 
 
+def _defining(card: Persona, max_items: int) -> list[CardFact]:
+    """The needs drawn: the card's first ones above the rest and, when any, up to two below
+    (its strongest), one per card line, in card order."""
+    first = {f.line: f for f in reversed(card.facts_in("defines")) if f.index is not None}
+    facts = sorted(first.values(), key=lambda f: f.line)
+    up = [f for f in facts if f.index is not None and f.index >= 100]
+    down = [f for f in facts if f.index is not None and f.index < 100]
+    n_down = min(len(down), 2, max_items // 2) if up else min(len(down), max_items)
+    chosen = up[: max_items - n_down] + down[:n_down]
+    return sorted(chosen, key=lambda f: f.line)
+
+
 def persona_svg(
     card: Persona,
     *,
@@ -380,9 +393,7 @@ def persona_svg(
     """
     colour = PALETTE[(card.segment - 1) % len(PALETTE)] if card.segment >= 1 else PALETTE[0]
     who = [f for f in card.facts_in("who")][:max_items]
-    first = {f.line: f for f in reversed(card.facts_in("defines"))}  # one need per line
-    defines = [f for f in sorted(first.values(), key=lambda f: f.line) if f.index is not None]
-    defines = defines[:max_items]
+    defines = _defining(card, max_items)
     how = card.facts_in("how_they_buy")[: max(1, max_items - (2 if stages else 0))]
     body: list[str] = []
     heights = []

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from segmentum.maps.report import add_map_blocks, white_space_sentence
 from segmentum.profiles.persona_art import persona_svg
-from segmentum.profiles.personas import Persona
 from segmentum.report.section import Section
 
 if TYPE_CHECKING:
     from segmentum.profiles.stage import ProfilesResult
 
+ART_CSS = (
+    "<style>.persona-gallery{display:flex;flex-wrap:wrap;gap:12px}"
+    ".persona-gallery .persona-art{flex:1 1 560px;max-width:720px;width:100%;height:auto}</style>"
+)
 CARD_CSS = (
     "<style>.persona-cards{display:flex;flex-wrap:wrap;gap:12px}"
     ".persona-card{flex:1 1 320px;border:1px solid #ddd;border-radius:8px;padding:10px 14px;"
     "font-size:0.92em}.persona-card h3{margin:4px 0}.persona-card h4{margin:8px 0 2px}"
-    ".persona-card ul{margin:0;padding-left:18px}.persona-art{width:100%;height:auto;display:block;"
-    "margin:6px 0}.persona-card blockquote{margin:4px 0;"
+    ".persona-card ul{margin:0;padding-left:18px}.persona-card blockquote{margin:4px 0;"
     "padding-left:8px;border-left:3px solid #ccc;color:#444}.persona-size{color:#666;margin:0}</style>"
 )
 
@@ -48,14 +49,21 @@ def report_section(result: ProfilesResult) -> Section:
     if result.notes:
         sec.text("Levels shown in their order. " + "; ".join(result.notes) + ".")
     sec.html(
+        ART_CSS
+        + '<div class="persona-gallery">'
+        + "".join(persona_svg(p, stages=result.stage_mix.get(p.segment)) for p in result.personas)
+        + "</div>",
+        caption="Persona pictures drawn from each card's numbers (badges: descriptors that "
+        "over-index, with share and index; bars: defining needs around index 100; how they "
+        "buy, with the lifecycle-stage mix of the segment's customers when the run has one). "
+        "The same pictures and printable posters are in the run folder's personas/.",
+    )
+    sec.html(
         CARD_CSS
         + '<div class="persona-cards">'
-        + "".join(_card_html(p, result.stage_mix.get(p.segment)) for p in result.personas)
+        + "".join(p.to_html() for p in result.personas)
         + "</div>",
-        caption="Personas built from the data (templates; names can be overridden). Each "
-        "picture draws the numbers of its card (and the lifecycle-stage mix of the segment's "
-        "customers when the run has one); the same pictures and printable posters are in "
-        "the run folder's personas/.",
+        caption="Personas built from the data (templates; names can be overridden)",
     )
     sizes = prof.sizes.assign(name=prof.sizes["segment"].map(names))
     sec.table(sizes, caption="Segment sizes (sample and weighted population) and value")
@@ -89,13 +97,6 @@ def report_section(result: ProfilesResult) -> Section:
         caption="Significant differences (BH-adjusted), largest effects first",
     )
     return sec
-
-
-def _card_html(card: Persona, stages: Mapping[str, int] | None) -> str:
-    """A persona card with its picture after the heading (the same SVG as ``personas/``)."""
-    card_html = card.to_html()
-    head, sep, rest = card_html.partition("</h3>")
-    return head + sep + persona_svg(card, stages=stages) + rest
 
 
 def _significant(t: pd.DataFrame) -> pd.DataFrame:
