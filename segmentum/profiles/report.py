@@ -49,6 +49,13 @@ def report_section(result: ProfilesResult) -> Section:
     if result.notes:
         sec.text("Levels shown in their order. " + "; ".join(result.notes) + ".")
     sec.html(
+        CARD_CSS
+        + '<div class="persona-cards">'
+        + "".join(p.to_html() for p in result.personas)
+        + "</div>",
+        caption="Personas built from the data (templates; names can be overridden)",
+    )
+    sec.html(
         ART_CSS
         + '<div class="persona-gallery">'
         + "".join(persona_svg(p, stages=result.stage_mix.get(p.segment)) for p in result.personas)
@@ -57,13 +64,6 @@ def report_section(result: ProfilesResult) -> Section:
         "over-index, with share and index; bars: defining needs around index 100; how they "
         "buy, with the lifecycle-stage mix of the segment's customers when the run has one). "
         "The same pictures and printable posters are in the run folder's personas/.",
-    )
-    sec.html(
-        CARD_CSS
-        + '<div class="persona-cards">'
-        + "".join(p.to_html() for p in result.personas)
-        + "</div>",
-        caption="Personas built from the data (templates; names can be overridden)",
     )
     sizes = prof.sizes.assign(name=prof.sizes["segment"].map(names))
     sec.table(sizes, caption="Segment sizes (sample and weighted population) and value")
