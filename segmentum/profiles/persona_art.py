@@ -91,9 +91,14 @@ def _src(source: str, value: float, **extra: object) -> str:
     return attrs + "".join(f' data-{k}="{_e(v)}"' for k, v in extra.items())
 
 
+def _c(x: float) -> str:
+    """A coordinate, short: ``16``, ``17.5``."""
+    return f"{x:.1f}".removesuffix(".0")
+
+
 def _text(x: float, y: float, text: str, size: float = 12, **attrs: str) -> str:
     more = "".join(f' {k.replace("_", "-")}="{_e(v)}"' for k, v in attrs.items())
-    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{more}>{_e(text)}</text>'
+    return f'<text x="{_c(x)}" y="{_c(y)}" font-size="{size}"{more}>{_e(text)}</text>'
 
 
 # --- glyphs: geometric shapes chosen from the variable's words -------------------------------
@@ -172,11 +177,12 @@ def _glyph(kind: str, x: float, y: float, colour: str) -> str:
             return f'<path d="M{x + 1},{y + 4}h12l6,6l-6,6h-12z" {c}/>'
 
 
-def _person(x: float, y: float, colour: str) -> str:
-    """A 12 × 20 figure (a circle and a rounded body): one unit of the population strip."""
-    return (
-        f'<circle cx="{x + 6}" cy="{y + 4}" r="3.6" fill="{colour}"/>'
-        f'<rect x="{x + 1.5}" y="{y + 9}" width="9" height="11" rx="4" fill="{colour}"/>'
+def _people(n: int, x: float, y: float) -> str:
+    """Path data of ``n`` figures 12 × 20 (a head and a body) side by side from (x, y)."""
+    return "".join(
+        f"M{_c(x + 15 * i + 2.4)},{_c(y + 4)}a3.6,3.6 0 1 0 7.2,0a3.6,3.6 0 1 0 -7.2,0"
+        f"M{_c(x + 15 * i + 1.5)},{_c(y + 20)}v-7a4,4 0 0 1 9,0v7z"
+        for i in range(n)
     )
 
 
@@ -185,9 +191,9 @@ def _person(x: float, y: float, colour: str) -> str:
 
 def _header(card: Persona, colour: str) -> str:
     filled = round(card.share * N_FIGURES)
-    people = "".join(
-        _person(16 + 15 * i, 62, colour if i < filled else "#d9d9d9") for i in range(N_FIGURES)
-    )
+    people = f'<path d="{_people(filled, 16, 62)}" fill="{colour}"/>' if filled else ""
+    if filled < N_FIGURES:
+        people += f'<path d="{_people(N_FIGURES - filled, 16 + 15 * filled, 62)}" fill="#d9d9d9"/>'
     strip_note = f"each figure = {100 // N_FIGURES} % of the population"
     return (
         f"<g {_src('segments.json:segment', card.segment)}>"
@@ -474,9 +480,10 @@ margin:24px auto;max-width:760px;line-height:1.35}
 .persona-card h4{margin:8px 0 2px;break-after:avoid}.persona-card ul{margin:0;padding-left:18px}
 .persona-card blockquote{margin:4px 0;padding-left:8px;border-left:3px solid #ccc;color:#444}
 .persona-size{color:#666;margin:0}.stage-mix{font-size:0.9em;color:#333}
-footer{margin-top:12px;font-size:0.8em;color:#777}
+h1{font-size:1.5em;margin:0 0 8px}footer{margin-top:12px;font-size:0.8em;color:#777}
 @page{size:A4 portrait;margin:12mm}
-@media print{body{margin:0;max-width:none}.persona-card{font-size:8.5pt}
+@media print{body{margin:0;max-width:none;font-size:9pt}h1{font-size:14pt}
+.persona-card{font-size:7.5pt;line-height:1.25}.persona-card li{margin:0}
 svg,li,blockquote{break-inside:avoid}}
 """
 
