@@ -1,7 +1,9 @@
 """Plots of the map stage: the interactive map, a static image for slides, the theme chart.
 
 Plotly is imported inside the functions. Bubbles use ``sizemode="area"`` so that the drawn
-area is proportional to the segment's share (or value), as in the static SVG.
+area is proportional to the segment's share (or value), as in the static SVG. Both maps
+are drawn from one :class:`~segmentum.maps.layout.MapLayout` (pixel frame, bubble radii,
+label boxes placed without overlap), so the SVG and the interactive map agree.
 """
 
 from __future__ import annotations
@@ -12,6 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from segmentum.maps.labels import LINE_HEIGHT, PlacedLabel
+from segmentum.maps.layout import (
+    COMPETITOR_HALF,
+    MAP_HEIGHT,
+    MAP_WIDTH,
+    MAX_BUBBLE_PX,
+    MIN_BUBBLE_RADIUS,
+    MapLayout,
+    layout_map,
+)
 from segmentum.maps.projection import SegmentMap
 from segmentum.maps.themes import Themes
 
@@ -27,7 +39,9 @@ PALETTE = (
     "#bcbd22",
     "#17becf",
 )
-MAX_BUBBLE_PX = 80.0
+#: Font of the maps (Plotly and SVG); label boxes are estimated with Helvetica's widths.
+FONT = "Helvetica, Arial, sans-serif"
+LABEL_COLOUR = {"segment": "#111111", "competitor": "#222222", "gap": "#d62728", "need": "#333333"}
 
 
 def bubble_sizes(smap: SegmentMap) -> tuple[np.ndarray, float]:
@@ -41,12 +55,8 @@ def bubble_sizes(smap: SegmentMap) -> tuple[np.ndarray, float]:
     return size, 2.0 * top / MAX_BUBBLE_PX**2
 
 
-def _top_arrows(smap: SegmentMap, max_arrows: int | None) -> Any:
-    a = smap.arrows
-    if max_arrows is None or len(a) <= max_arrows:
-        return a
-    length = np.hypot(a["x"].to_numpy(dtype=float), a["y"].to_numpy(dtype=float))
-    return a.iloc[np.sort(np.argsort(-length, kind="stable")[:max_arrows])]
+def _colours(smap: SegmentMap) -> list[str]:
+    return [PALETTE[i % len(PALETTE)] for i in range(len(smap.segments))]
 
 
 def _add_density(fig: Any, smap: SegmentMap) -> None:
@@ -93,7 +103,7 @@ def _add_respondents(fig: Any, smap: SegmentMap) -> None:
 
 
 def _add_gaps(fig: Any, smap: SegmentMap) -> None:
-    """Gaps as dashed circles labelled with their share of demand."""
+    """Gaps as dashed circles (their labels are placed with the others)."""
     for _, gp in smap.gaps.iterrows():
         fig.add_shape(
             type="circle",
@@ -103,39 +113,47 @@ def _add_gaps(fig: Any, smap: SegmentMap) -> None:
             y1=gp["y"] + gp["radius"],
             line={"color": "#d62728", "dash": "dash", "width": 1.5},
         )
-        fig.add_annotation(
-            x=gp["x"],
-            y=gp["y"],
-            text=f"gap {int(gp['gap'])}: {gp['demand_share']:.0%} of demand",
-            showarrow=False,
-            font={"color": "#d62728", "size": 11},
-        )
 
 
-def _add_need_arrows(fig: Any, smap: SegmentMap, max_arrows: int | None) -> None:
-    """The ``max_arrows`` longest need arrows, from the origin, labelled with the need."""
-    for _, a in _top_arrows(smap, max_arrows).iterrows():
+def _add_need_arrows(fig: Any, lay: MapLayout) -> None:
+    """Need arrows from the origin (no text: labels are placed apart) and a hover point at
+    each tip that names the need."""
+    import plotly.graph_objects as go
+
+    a = lay.arrows
+    for _, row in a.iterrows():
         fig.add_annotation(
-            x=a["x"],
-            y=a["y"],
+            x=row["x"],
+            y=row["y"],
             ax=0,
             ay=0,
             xref="x",
             yref="y",
             axref="x",
             ayref="y",
+            text="",
             showarrow=True,
             arrowhead=2,
             arrowsize=1,
             arrowwidth=1,
             arrowcolor="#555555",
-            text=html.escape(str(a["need"])),
-            font={"size": 10, "color": "#333333"},
+        )
+    if len(a):
+        fig.add_trace(
+            go.Scatter(
+                x=a["x"],
+                y=a["y"],
+                mode="markers",
+                name="needs",
+                text=[html.escape(str(n)) for n in a["need"]],
+                marker={"size": 6, "color": "#555555", "opacity": 0.6},
+                hovertemplate="%{text}<extra>need</extra>",
+            )
         )
 
 
 def _add_competitors(fig: Any, smap: SegmentMap) -> None:
-    """Competitors as labelled diamonds."""
+    """Competitors as diamonds (named on hover; labels are placed with the others)."""
     import plotly.graph_objects as go
 
     if not len(smap.competitors):
@@ -145,35 +163,33 @@ def _add_competitors(fig: Any, smap: SegmentMap) -> None:
         go.Scatter(
             x=c["x"],
             y=c["y"],
-            mode="markers+text",
+            mode="markers",
             name="competitors",
-            text=c["brand"].astype(str),
-            textposition="bottom center",
-            marker={"symbol": "diamond", "size": 13, "color": "#222222"},
+            text=[html.escape(str(b)) for b in c["brand"]],
+            marker={"symbol": "diamond", "size": 2 * COMPETITOR_HALF, "color": "#222222"},
+            hovertemplate="%{text}<extra>competitor</extra>",
         )
     )
 
 
 def _add_segments(fig: Any, smap: SegmentMap) -> None:
-    """Segments as bubbles (area proportional to ``size``, coloured by segment or a measure)."""
+    """Segments as bubbles (area proportional to ``size``, coloured by segment or a
+    measure): translucent with an outline in their own colour, so overlapping bubbles
+    both stay visible."""
     import plotly.graph_objects as go
 
     seg = smap.segments
     size, sizeref = bubble_sizes(smap)
     numeric_colour = smap.color_by != "segment"
-    colours = (
-        seg["color"].to_numpy(dtype=float)
-        if numeric_colour
-        else [PALETTE[i % len(PALETTE)] for i in range(len(seg))]
-    )
+    colours = seg["color"].to_numpy(dtype=float) if numeric_colour else _colours(smap)
     marker: dict[str, Any] = {
         "size": size,
         "sizemode": "area",
         "sizeref": sizeref,
-        "sizemin": 4,
+        "sizemin": MIN_BUBBLE_RADIUS,
         "color": colours,
-        "opacity": 0.75,
-        "line": {"width": 1, "color": "white"},
+        "opacity": 0.6,
+        "line": {"width": 2, "color": "#444444" if numeric_colour else colours},
     }
     if numeric_colour:
         marker.update(
@@ -183,15 +199,79 @@ def _add_segments(fig: Any, smap: SegmentMap) -> None:
         go.Scatter(
             x=seg["x"],
             y=seg["y"],
-            mode="markers+text",
+            mode="markers",
             name="segments",
-            text=[f"{n}" for n in seg["name"]],
-            textposition="top center",
+            text=[html.escape(str(n)) for n in seg["name"]],
             marker=marker,
             customdata=np.column_stack([seg["segment"], seg["share"], seg["size"]]),
-            hovertemplate="segment %{customdata[0]}<br>share %{customdata[1]:.1%}"
+            hovertemplate="%{text}<br>segment %{customdata[0]}<br>share %{customdata[1]:.1%}"
             f"<br>{smap.size_by} " + "%{customdata[2]:,.3g}<extra></extra>",
         )
+    )
+
+
+def _kind(label: PlacedLabel) -> str:
+    return label.spec.key.split(":", 1)[0]
+
+
+def _label_text(label: PlacedLabel) -> str:
+    text = "<br>".join(html.escape(line) for line in label.spec.lines)
+    return f"<b>{text}</b>" if label.spec.bold else text
+
+
+def _add_labels(fig: Any, lay: MapLayout) -> None:
+    """Every placed label as an annotation centred on its box; a leader line to its anchor
+    when it was moved away."""
+    f = lay.frame
+    for lb in lay.labels:
+        cx, cy = f.data(*lb.centre)
+        font = {"size": lb.spec.font_size, "color": LABEL_COLOUR[_kind(lb)], "family": FONT}
+        common = {"text": _label_text(lb), "font": font, "xref": "x", "yref": "y"}
+        if lb.leader:
+            sx, sy = f.data(*lb.leader_start())
+            fig.add_annotation(
+                x=sx,
+                y=sy,
+                ax=cx,
+                ay=cy,
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=0,
+                arrowwidth=0.8,
+                arrowcolor="#999999",
+                **common,
+            )
+        else:
+            fig.add_annotation(
+                x=cx, y=cy, showarrow=False, xanchor="center", yanchor="middle", **common
+            )
+
+
+def _frame_layout(fig: Any, lay: MapLayout, title: str, smap: SegmentMap) -> None:
+    """Fix the figure to the layout's pixel frame: size, margins, equal-aspect ranges
+    (no automatic margins, so the labels' pixel boxes hold in the browser)."""
+    f = lay.frame
+    ph = f.height - f.top - f.bottom
+    fig.update_layout(
+        title={"text": html.escape(title), "x": 0.5, "xanchor": "center"},
+        template="plotly_white",
+        font={"family": FONT},
+        width=f.width,
+        height=f.height,
+        autosize=False,
+        margin={"l": f.left, "r": f.right, "t": f.top, "b": f.bottom, "autoexpand": False},
+        legend={"orientation": "h", "x": 0, "y": -52 / ph, "yanchor": "top"},
+    )
+    fig.update_xaxes(
+        range=[f.x0, f.x1], title={"text": smap.axes[0], "standoff": 8}, automargin=False
+    )
+    fig.update_yaxes(
+        range=[f.y0, f.y1],
+        title={"text": smap.axes[1]},
+        automargin=False,
+        scaleanchor="x",
+        scaleratio=1,
     )
 
 
@@ -201,136 +281,155 @@ def map_figure(
     title: str = "Segmentation map",
     show_points: bool = True,
     max_arrows: int | None = 12,
+    label_needs: int | None = 8,
+    width: int = MAP_WIDTH,
+    height: int = MAP_HEIGHT,
 ) -> Any:
     """The interactive segmentation map (``plotly.graph_objects.Figure``).
 
     Layers: respondents (faint), demand density contours, gaps (dashed circles), need
-    arrows (the ``max_arrows`` longest), competitors (diamonds), segments (bubbles, area
-    proportional to ``size``).
+    arrows (the ``max_arrows`` longest; the ``label_needs`` longest labelled at their
+    tips, every one named on hover), competitors (diamonds), segments (bubbles, area
+    proportional to ``size``). Labels are placed by :func:`segmentum.maps.layout.layout_map`
+    so that none overlaps another; the figure has a fixed pixel size for that reason.
     """
     import plotly.graph_objects as go
 
+    lay = layout_map(
+        smap, width=width, height=height, max_arrows=max_arrows, label_needs=label_needs
+    )
     fig = go.Figure()
     _add_density(fig, smap)
     if show_points:
         _add_respondents(fig, smap)
     _add_gaps(fig, smap)
-    _add_need_arrows(fig, smap, max_arrows)
+    _add_need_arrows(fig, lay)
     _add_competitors(fig, smap)
     _add_segments(fig, smap)
-    fig.update_layout(
-        title=title,
-        xaxis_title=smap.axes[0],
-        yaxis_title=smap.axes[1],
-        template="plotly_white",
-        height=620,
-        legend={"orientation": "h"},
-    )
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    _add_labels(fig, lay)
+    _frame_layout(fig, lay, title, smap)
     return fig
 
 
-# long: one SVG drawn layer by layer in paint order (axes, points, gaps, arrows, segments,
-# brands); every layer reads the same px/py transform.
+def _svg_label(lb: PlacedLabel) -> str:
+    """One placed label as SVG text (one ``tspan`` per line); ``data-bbox`` is its box."""
+    e = html.escape
+    s = lb.spec
+    x0, y0, x1, y1 = lb.box
+    cx = 0.5 * (x0 + x1)
+    # each line's baseline: the middle of its line box, lowered by ~0.35 em
+    base = [y0 + ((i + 0.5) * LINE_HEIGHT + 0.35) * s.font_size for i in range(len(s.lines))]
+    lines = "".join(
+        f'<tspan x="{cx:.1f}" y="{y:.1f}">{e(line)}</tspan>'
+        for y, line in zip(base, s.lines, strict=True)
+    )
+    bbox = f"{x0:.1f} {y0:.1f} {x1:.1f} {y1:.1f}"
+    style = f'font-size="{s.font_size:g}" fill="{LABEL_COLOUR[_kind(lb)]}"' + (
+        ' font-weight="bold"' if s.bold else ""
+    )
+    return (
+        f'<text class="label" data-key="{e(s.key)}" data-bbox="{bbox}" text-anchor="middle" '
+        f"{style}>{lines}</text>"
+    )
+
+
+def _svg_leader(lb: PlacedLabel) -> str:
+    sx, sy = lb.leader_start()
+    x0, y0, x1, y1 = lb.box
+    ex, ey = min(max(sx, x0), x1), min(max(sy, y0), y1)  # nearest point of the box
+    return (
+        f'<line class="leader" x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}" '
+        'stroke="#999" stroke-width="0.8"/>'
+    )
+
+
+def _svg_frame(lay: MapLayout, title: str, smap: SegmentMap) -> list[str]:
+    """The SVG's opening: canvas, title, axis titles, zero lines, the plot-area clip."""
+    e, f = html.escape, lay.frame
+    left, top, right, bottom = f.plot_box
+    pw, ph = right - left, bottom - top
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{f.width}" height="{f.height}" '
+        f'viewBox="0 0 {f.width} {f.height}" font-family="{FONT}">',
+        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" '
+        'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker>'
+        f'<clipPath id="plot"><rect x="{left}" y="{top}" width="{pw}" height="{ph}"/>'
+        "</clipPath></defs>",
+        f'<rect width="{f.width}" height="{f.height}" fill="white"/>',
+        f'<text x="{f.width / 2}" y="30" text-anchor="middle" font-size="18">{e(title)}</text>',
+        f'<text x="{left + pw / 2}" y="{bottom + 40}" text-anchor="middle" font-size="13">'
+        f"{e(smap.axes[0])}</text>",
+        f'<text x="22" y="{top + ph / 2}" text-anchor="middle" font-size="13" '
+        f'transform="rotate(-90 22 {top + ph / 2})">{e(smap.axes[1])}</text>',
+        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#eee"/>',
+        f'<line x1="{left}" y1="{f.py(0):.1f}" x2="{right}" y2="{f.py(0):.1f}" stroke="#ddd"/>',
+        f'<line x1="{f.px(0):.1f}" y1="{top}" x2="{f.px(0):.1f}" y2="{bottom}" stroke="#ddd"/>',
+    ]
+
+
+def _svg_marks(lay: MapLayout, smap: SegmentMap) -> list[str]:
+    """Points, gaps, need arrows, bubbles and competitor diamonds, in paint order."""
+    e, f = html.escape, lay.frame
+    out = ['<g clip-path="url(#plot)">']
+    if len(smap.points):
+        pts = smap.points if len(smap.points) <= 1500 else smap.points.sample(1500, random_state=0)
+        out += [
+            f'<circle cx="{f.px(x):.1f}" cy="{f.py(y):.1f}" r="1.5" fill="#ccc"/>'
+            for x, y in zip(pts["x"], pts["y"], strict=True)
+        ]
+    out += [
+        f'<circle class="gap" cx="{f.px(g["x"]):.1f}" cy="{f.py(g["y"]):.1f}" '
+        f'r="{g["radius"] * f.scale:.1f}" fill="none" stroke="#d62728" stroke-dasharray="5,4" '
+        'stroke-width="1.5"/>'
+        for _, g in smap.gaps.iterrows()
+    ]
+    out += [
+        f'<line class="need" x1="{f.px(0):.1f}" y1="{f.py(0):.1f}" x2="{f.px(a["x"]):.1f}" '
+        f'y2="{f.py(a["y"]):.1f}" stroke="#555" stroke-width="1" marker-end="url(#arrow)">'
+        f"<title>{e(str(a['need']))}</title></line>"
+        for _, a in lay.arrows.iterrows()
+    ]
+    for i, (_, s) in enumerate(smap.segments.iterrows()):
+        colour = PALETTE[i % len(PALETTE)]
+        out.append(
+            f'<circle class="segment" data-segment="{int(s["segment"])}" cx="{f.px(s["x"]):.1f}" '
+            f'cy="{f.py(s["y"]):.1f}" r="{lay.radii[i]:.2f}" fill="{colour}" fill-opacity="0.55" '
+            f'stroke="{colour}" stroke-width="2"><title>{e(str(s["name"]))}</title></circle>'
+        )
+    h = COMPETITOR_HALF
+    for _, c in smap.competitors.iterrows():
+        cx, cy = f.px(float(c["x"])), f.py(float(c["y"]))
+        out.append(
+            f'<path class="competitor" d="M{cx:.1f},{cy - h:.1f} L{cx + h:.1f},{cy:.1f} '
+            f'L{cx:.1f},{cy + h:.1f} L{cx - h:.1f},{cy:.1f} z" fill="#222">'
+            f"<title>{e(str(c['brand']))}</title></path>"
+        )
+    return [*out, "</g>"]
+
+
 def map_svg(
     smap: SegmentMap,
     *,
     title: str = "Segmentation map",
-    width: int = 960,
-    height: int = 680,
+    width: int = MAP_WIDTH,
+    height: int = MAP_HEIGHT,
     max_arrows: int | None = 12,
+    label_needs: int | None = 8,
 ) -> str:
     """A static SVG of the map (no browser or plotting library needed).
 
-    Bubble radii are ``sqrt(area)``-scaled so that drawn areas follow ``size``; only the
-    ``max_arrows`` longest need arrows are drawn.
+    The same layout as :func:`map_figure` (frame, bubble radii, label boxes): bubble radii
+    are ``sqrt(area)``-scaled so that drawn areas follow ``size``; only the ``max_arrows``
+    longest need arrows are drawn and the ``label_needs`` longest labelled (the others
+    carry their name as a tooltip). Each label's ``<text>`` has a ``data-bbox`` attribute
+    (``x0 y0 x1 y1``, px): the box the placement kept clear of every other label.
     """
-    e = html.escape
-    seg, arr, comp, gaps = smap.segments, _top_arrows(smap, max_arrows), smap.competitors, smap.gaps
-    xs = np.concatenate(
-        [seg["x"], arr["x"], comp["x"].astype(float), gaps["x"].astype(float), [0.0]]
+    lay = layout_map(
+        smap, width=width, height=height, max_arrows=max_arrows, label_needs=label_needs
     )
-    ys = np.concatenate(
-        [seg["y"], arr["y"], comp["y"].astype(float), gaps["y"].astype(float), [0.0]]
-    )
-    if len(smap.points):
-        xs = np.concatenate([xs, np.quantile(smap.points["x"], [0.02, 0.98])])
-        ys = np.concatenate([ys, np.quantile(smap.points["y"], [0.02, 0.98])])
-    x0, x1 = float(xs.min()), float(xs.max())
-    y0, y1 = float(ys.min()), float(ys.max())
-    padx, pady = 0.12 * (x1 - x0 or 1), 0.12 * (y1 - y0 or 1)
-    x0, x1, y0, y1 = x0 - padx, x1 + padx, y0 - pady, y1 + pady
-    left, right, top, bottom = 70, 30, 50, 60
-    pw, ph = width - left - right, height - top - bottom
-    scale = min(pw / (x1 - x0), ph / (y1 - y0))  # equal aspect
-
-    def px(x: float) -> float:
-        return left + (x - x0) * scale
-
-    def py(y: float) -> float:
-        return top + ph - (y - y0) * scale
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">',
-        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
-        '<path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker></defs>',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{width / 2}" y="28" text-anchor="middle" font-size="18">{e(title)}</text>',
-        f'<text x="{left + pw / 2}" y="{height - 18}" text-anchor="middle" font-size="13">{e(smap.axes[0])}</text>',
-        f'<text x="18" y="{top + ph / 2}" text-anchor="middle" font-size="13" '
-        f'transform="rotate(-90 18 {top + ph / 2})">{e(smap.axes[1])}</text>',
-        f'<line x1="{px(x0):.1f}" y1="{py(0):.1f}" x2="{px(x1):.1f}" y2="{py(0):.1f}" stroke="#ddd"/>',
-        f'<line x1="{px(0):.1f}" y1="{py(y0):.1f}" x2="{px(0):.1f}" y2="{py(y1):.1f}" stroke="#ddd"/>',
-    ]
-    if len(smap.points):
-        pts = smap.points if len(smap.points) <= 1500 else smap.points.sample(1500, random_state=0)
-        out += [
-            f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="1.5" fill="#ccc"/>'
-            for x, y in zip(pts["x"], pts["y"], strict=True)
-        ]
-    for _, g in gaps.iterrows():
-        out.append(
-            f'<circle class="gap" cx="{px(g["x"]):.1f}" cy="{py(g["y"]):.1f}" r="{g["radius"] * scale:.1f}" '
-            'fill="none" stroke="#d62728" stroke-dasharray="5,4" stroke-width="1.5"/>'
-        )
-        out.append(
-            f'<text x="{px(g["x"]):.1f}" y="{py(g["y"]):.1f}" text-anchor="middle" font-size="11" '
-            f'fill="#d62728">gap {int(g["gap"])}: {g["demand_share"]:.0%}</text>'
-        )
-    for _, a in arr.iterrows():
-        out.append(
-            f'<line x1="{px(0):.1f}" y1="{py(0):.1f}" x2="{px(a["x"]):.1f}" y2="{py(a["y"]):.1f}" '
-            'stroke="#555" stroke-width="1" marker-end="url(#arrow)"/>'
-        )
-        out.append(
-            f'<text x="{px(a["x"]):.1f}" y="{py(a["y"]) - 4:.1f}" font-size="10" fill="#333" '
-            f'text-anchor="middle">{e(str(a["need"]))}</text>'
-        )
-    size = seg["size"].to_numpy(dtype=float)
-    rmax = 0.5 * MAX_BUBBLE_PX
-    radii = (
-        rmax * np.sqrt(size / size.max()) if size.size and size.max() > 0 else np.zeros(len(seg))
-    )
-    for i, (_, s) in enumerate(seg.iterrows()):
-        colour = PALETTE[i % len(PALETTE)]
-        out.append(
-            f'<circle class="segment" data-segment="{int(s["segment"])}" cx="{px(s["x"]):.1f}" '
-            f'cy="{py(s["y"]):.1f}" r="{radii[i]:.2f}" fill="{colour}" fill-opacity="0.7" stroke="white"/>'
-        )
-        out.append(
-            f'<text x="{px(s["x"]):.1f}" y="{py(s["y"]) - radii[i] - 4:.1f}" text-anchor="middle" '
-            f'font-size="12" font-weight="bold">{e(str(s["name"]))} ({s["share"]:.0%})</text>'
-        )
-    for _, c in comp.iterrows():
-        cx, cy = px(float(c["x"])), py(float(c["y"]))
-        out.append(
-            f'<path d="M{cx:.1f},{cy - 7:.1f} L{cx + 7:.1f},{cy:.1f} L{cx:.1f},{cy + 7:.1f} '
-            f'L{cx - 7:.1f},{cy:.1f} z" fill="#222"/>'
-        )
-        out.append(
-            f'<text x="{cx:.1f}" y="{cy + 20:.1f}" text-anchor="middle" font-size="11">{e(str(c["brand"]))}</text>'
-        )
+    out = _svg_frame(lay, title, smap) + _svg_marks(lay, smap)
+    out += [_svg_leader(lb) for lb in lay.labels if lb.leader]
+    out += [_svg_label(lb) for lb in lay.labels]
     out.append("</svg>")
     return "\n".join(out)
 

@@ -31,7 +31,8 @@ def add_map_blocks(sec: Section, result: MapsResult) -> Section:
         sec.figure(
             result.map_figure,
             caption="Segmentation map: bubble area = population share; "
-            "arrows = needs; diamonds = competitors; dashed circles = gaps",
+            "arrows = needs (the strongest named at their tips, every one on hover); "
+            "diamonds = competitors; dashed circles = gaps",
         )
         if result.map is not None and len(result.map.gaps):
             sec.table(result.map.gaps, caption="Gaps: demand with no segment or competitor close")

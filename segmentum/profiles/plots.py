@@ -61,6 +61,8 @@ def index_heatmap(
         # rows in the profile's order: ordered levels (Never … Once a week) stay in order
         yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": list(m.index)},
     )
+    rows = [str(r) for r in m.index]  # a label on every row, however many
+    fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=rows)
     return fig
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -169,28 +170,110 @@ def fit_indices_chart(selection: pd.DataFrame) -> Any:
     return fig
 
 
-def centroid_heatmap(centroids: pd.DataFrame) -> Any:
-    """Heat map of the chosen solution's segment profiles (segment × item, item units).
+#: Index (100 = the item's average) at which the heat map's colour is full.
+INDEX_SATURATES = 200.0
 
-    Colours are standardised per item (so items on different scales compare); the cell
-    text shows the mean in the item's own units.
+
+def centroid_colour(
+    centroids: pd.DataFrame, shares: Mapping[int, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Colour values (segment x item) and the index behind them, for :func:`centroid_heatmap`.
+
+    The index is each segment's mean against the item's overall mean (100 = average; the
+    segments' means weighted by their population ``shares``, equal weights without them).
+    The colour value is ``log2(index / 100)`` clipped to +-1 (index 50 and 200 are full
+    colour), so it reads the same whatever the number of segments: with k = 2 a small
+    difference stays pale. Items whose means are not all positive (centred scores) have no
+    index; their colour is the difference from the mean over the largest absolute mean.
+    """
+    vals = centroids.to_numpy(dtype=float)
+    w = np.ones(len(centroids))
+    if shares is not None:
+        w = np.array([float(shares.get(int(s), 0.0)) for s in centroids.index])
+        if not w.sum() > 0:
+            w = np.ones(len(centroids))
+    w = w / w.sum()
+    mean = w @ np.nan_to_num(vals)
+    positive = (np.nan_to_num(vals, nan=1.0) >= 0).all(axis=0) & (mean > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        index = np.where(positive, 100.0 * vals / np.where(positive, mean, 1.0), np.nan)
+        log_index = np.log2(np.clip(index, 1e-9, None) / 100.0) / np.log2(INDEX_SATURATES / 100)
+        spread = np.nanmax(np.abs(vals), axis=0)
+        diff = (vals - mean) / np.where(spread > 0, spread, 1.0)
+    z = np.clip(np.where(positive, log_index, diff), -1.0, 1.0)
+    return z, index
+
+
+def _cell_text(vals: np.ndarray) -> list[list[str]]:
+    """Cell text per item (columns): shares as percentages, other means with 3 digits."""
+    share = np.nan_to_num(vals, nan=0.5)
+    is_share = ((share >= 0) & (share <= 1)).all(axis=0)
+    return [
+        [
+            "" if not np.isfinite(v) else (f"{v:.0%}" if is_share[j] else f"{v:.3g}")
+            for j, v in enumerate(row)
+        ]
+        for row in vals
+    ]
+
+
+def centroid_heatmap(
+    centroids: pd.DataFrame,
+    shares: Mapping[int, float] | None = None,
+    *,
+    names: Mapping[int, str] | None = None,
+) -> Any:
+    """Heat map of the chosen solution's segment profiles (item x segment).
+
+    Parameters
+    ----------
+    centroids : pandas.DataFrame
+        Segment x item means in item units (``SegmentsResult.centroids``).
+    shares : mapping of int to float, optional
+        Each segment's population share, for the items' overall means.
+    names : mapping of int to str, optional
+        Column titles (default ``Segment <n>``).
+
+    Colours are the index against the item's overall mean on a diverging scale centred on
+    100 (see :func:`centroid_colour`); the cell text is the mean in the item's units
+    (shares as percentages), in a colour that contrasts with the cell. Every item has its
+    own row label; the figure grows 26 px per item.
     """
     import plotly.graph_objects as go
 
     vals = centroids.to_numpy(dtype=float)
-    sd = vals.std(axis=0)
-    z = (vals - vals.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    z, index = centroid_colour(centroids, shares)
+    items = [str(c) for c in centroids.columns]
+    cols = [(names or {}).get(int(s), f"Segment {s}") for s in centroids.index]
+    ticks = [50, 71, 100, 141, 200]
     fig = go.Figure(
         go.Heatmap(
             z=z.T,
-            x=[f"Segment {s}" for s in centroids.index],
-            y=list(centroids.columns),
-            text=np.round(vals.T, 2),
+            x=cols,
+            y=items,
+            text=np.array(_cell_text(vals), dtype=object).T,
             texttemplate="%{text}",
+            textfont={"size": 12},
+            customdata=np.nan_to_num(index.T, nan=-1).round(0),
             colorscale="RdBu",
             zmid=0,
-            colorbar={"title": "relative"},
+            zmin=-1,
+            zmax=1,
+            colorbar={
+                "title": {"text": "index"},
+                "tickvals": list(np.log2(np.array(ticks) / 100) / np.log2(INDEX_SATURATES / 100)),
+                "ticktext": [str(t) for t in ticks],
+            },
+            xgap=1,
+            ygap=1,
+            hovertemplate="%{y}<br>%{x}<br>mean %{text}<br>index %{customdata}<extra></extra>",
         )
     )
-    fig.update_layout(title="Segment profiles", yaxis_autorange="reversed")
+    fig.update_layout(
+        title="Segment profiles (colour: index vs the item's average, 100 = average)",
+        template="plotly_white",
+        height=160 + 26 * len(items),
+    )
+    fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=items, ticktext=items)
+    fig.update_xaxes(side="top")
     return fig

@@ -580,8 +580,12 @@ def report_section(result: SegmentsResult) -> Section:
         )
     sec.figure(plots.fit_indices_chart(result.selection), "Fit indices by number of segments.")
     sec.figure(
-        plots.centroid_heatmap(result.centroids),
-        "Segment profiles: mean answer per basis item (item units).",
+        plots.centroid_heatmap(
+            result.centroids,
+            {int(k): v["weighted_share"] for k, v in s["sizes"].items()},
+        ),
+        "Segment profiles: mean answer per basis item (item units; shares as percentages), "
+        "coloured by the index against the item's average (100 = average).",
     )
     table = result.selection.copy()
     sec.table(table.round(3), "Evidence for the number of segments.")
