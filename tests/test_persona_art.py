@@ -93,18 +93,19 @@ def _resolve(entry: dict[str, Any], path: str) -> Any:
 
 
 def _check_against_json(svg: str, entry: dict[str, Any]) -> int:
-    """Every ``segments.json:`` mark equals the number it names in the segment's entry, and
-    every index or share drawn is printed on the card; returns how many were checked."""
+    """Every mark of ``segments.json`` (a plain path) equals the number it names in the
+    segment's entry (to the 4 digits drawn), and every index drawn is printed on the card;
+    returns how many were checked."""
     checked = 0
     for source, value, _ in _sources(svg):
-        if not source.startswith("segments.json:"):
+        if source.startswith("assignments.parquet:"):
             continue
-        expected = _resolve(entry, source.removeprefix("segments.json:"))
+        expected = _resolve(entry, source)
         assert expected is not None, source
-        assert math.isclose(value, float(expected), rel_tol=1e-5, abs_tol=1e-9), source
+        assert math.isclose(value, float(expected), rel_tol=5e-4, abs_tol=1e-9), source
         if source.endswith(".index"):
-            fact = _resolve(entry, source.removeprefix("segments.json:").rsplit(".", 1)[0])
-            assert f"index {value:.0f}" in entry["persona"], (source, value)
+            fact = _resolve(entry, source.rsplit(".", 1)[0])
+            assert f"index {float(expected):.0f}" in entry["persona"], (source, value)
             assert fact["label"] in entry["persona"], fact
         checked += 1
     assert f"{entry['share']:.0%} of the population" in entry["persona"]
@@ -122,9 +123,9 @@ def test_every_mark_is_a_number_on_the_card(mcd: ProfilesResult) -> None:
         assert drawn, "nothing drawn from data"
         assert all("data-value" in a for a in drawn)
         checked = _check_against_json(svg, entries[card.segment])
-        # the share, the size, the segment and each defining need shown (index and total)
+        # the share, the size, the segment and each defining need shown
         shown = {f.line for f in card.facts_in("defines") if f.index is not None}
-        assert checked >= 3 + 2 * min(4, len(shown)), checked
+        assert checked >= 3 + min(3, len(shown)), checked
         figures = ET.fromstring(svg).find(f".//{SVG}g[@class='population']")
         assert figures is not None
         assert int(figures.attrib["data-figures"]) == round(card.share * 20)
@@ -135,7 +136,7 @@ def test_defining_needs_are_drawn_strongest_above_and_below(mcd: ProfilesResult)
         root = ET.fromstring(persona_svg(card))
         bars = [g for g in root.iter(f"{SVG}g") if g.attrib.get("class") == "need"]
         lines = {f.line: f.index for f in card.facts_in("defines") if f.index is not None}
-        assert len(bars) == min(4, len(lines))
+        assert len(bars) == min(3, len(lines))
         drawn = [card.facts[int(g.attrib["data-fact"])] for g in bars]
         ups = [ln for ln, i in sorted(lines.items()) if i >= 100]
         downs = [ln for ln, i in sorted(lines.items()) if i < 100]
@@ -155,7 +156,9 @@ def test_defining_needs_are_drawn_strongest_above_and_below(mcd: ProfilesResult)
             assert fact.section == "defines" and fact.line in lines and fact in drawn
             rect = g.find(f"{SVG}rect")
             assert rect is not None
-            mid = float(g.find(f"{SVG}line").attrib["x1"])  # type: ignore[union-attr]
+            tick = g.find(f"{SVG}path[@data-role='layout']")  # the index-100 line
+            assert tick is not None
+            mid = float(tick.attrib["d"].split(",")[0].removeprefix("M"))
             # above the rest: the bar starts at index 100 and goes right; below: ends there
             x, w = float(rect.attrib["x"]), float(rect.attrib["width"])
             if fact.index is not None and fact.index > 100:
@@ -196,11 +199,7 @@ def test_a_card_without_distinctive_needs_says_so_and_draws_no_need() -> None:
     svg = persona_svg(card)
     assert "no need sets them apart" in svg
     assert not [s for s, _, _ in _sources(svg) if "card_facts" in s]
-    assert {s for s, _, _ in _sources(svg)} == {
-        "segments.json:segment",
-        "segments.json:size",
-        "segments.json:share",
-    }
+    assert {s for s, _, _ in _sources(svg)} == {"segment", "size", "share"}
 
 
 def test_stage_mix_is_drawn_from_assignments(tmp_path: Path, mcd: ProfilesResult) -> None:
@@ -227,7 +226,7 @@ def test_stage_mix_is_drawn_from_assignments(tmp_path: Path, mcd: ProfilesResult
         ("assignments.parquet:stage=loyal", 2),
         ("assignments.parquet:stage=lapsing", 1),
     ]
-    assert [round(v, 5) for _, v, _ in stages] == [round(2 / 3, 5), round(1 / 3, 5)]
+    assert [round(v, 3) for _, v, _ in stages] == [round(2 / 3, 3), round(1 / 3, 3)]
     assert "assignments.parquet" not in persona_svg(mcd.personas[0])
 
 
@@ -311,7 +310,7 @@ def test_run_folder_pictures_posters_and_report_agree(app_demo: Path) -> None:
         assert drawn and set(drawn) == {k for k, n in mix[s].items() if n}
         for stage, (share, count) in drawn.items():
             assert count == mix[s][stage] == by_cell[(s, stage)]
-            assert math.isclose(share, count / total, rel_tol=1e-5)
+            assert math.isclose(share, count / total, rel_tol=5e-4)
         # the same picture in the report (HTML and its JSON twin) and on the poster
         assert _svg_in(report, s) == svg
         assert any(svg in b for b in blocks)

@@ -8,16 +8,16 @@ Glyphs are simple geometric shapes drawn here (no icon set, no download), chosen
 variable's name (a house for household, a pin for region...).
 
 Every mark carries ``data-source`` and ``data-value``: the number it encodes and where it
-is. ``segments.json:card_facts.3.index`` is the index of the 4th entry of the segment's
-``card_facts`` in ``segments.json`` (:attr:`Persona.facts`); ``segments.json:share`` its
-population share; ``assignments.parquet:stage=loyal`` the share of the segment's customers
-in that stage (``data-count`` their number). Layout marks (frames, headings) carry
+is. A plain path names a number of the segment's entry in ``segments.json``:
+``card_facts.3.index`` is the index of its 4th ``card_facts`` entry (:attr:`Persona.facts`),
+``share`` its population share; ``assignments.parquet:stage=loyal`` is the share of the
+segment's customers in that stage (``data-count`` their number). Layout marks (frames, headings) carry
 ``data-role="layout"`` and encode nothing. All text is escaped.
 
 >>> from segmentum.profiles.personas import Persona
 >>> card = Persona(1, "Savers", "Savers", 120, 0.3, (), (), (), (), (), (), ())
 >>> svg = persona_svg(card)
->>> svg.startswith("<svg") and 'data-source="segments.json:share"' in svg
+>>> svg.startswith("<svg") and 'data-source="share"' in svg
 True
 """
 
@@ -79,7 +79,7 @@ def _e(text: object) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:.6g}"
+    return f"{x:.4g}"
 
 
 def _short(text: str, n: int) -> str:
@@ -96,9 +96,17 @@ def _c(x: float) -> str:
     return f"{x:.1f}".removesuffix(".0")
 
 
-def _text(x: float, y: float, text: str, size: float = 12, **attrs: str) -> str:
-    more = "".join(f' {k.replace("_", "-")}="{_e(v)}"' for k, v in attrs.items())
-    return f'<text x="{_c(x)}" y="{_c(y)}" font-size="{size}"{more}>{_e(text)}</text>'
+def _text(x: float, y: float, text: str, cls: str = "pt") -> str:
+    return f'<text x="{_c(x)}" y="{_c(y)}" class="{cls}">{_e(text)}</text>'
+
+
+#: text and fill classes, scoped to the picture (several pictures share one page)
+_CSS = (
+    ".persona-art .pt{font-size:12px}.persona-art .pn{font-size:10.5px;fill:#555}"
+    ".persona-art .ph{font-size:13px;font-weight:700;fill:#333}"
+    ".persona-art .pm{font-size:11px;fill:#777;font-style:italic}"
+    ".persona-art .pc{fill:currentColor}.persona-art .pg{fill:#999}.persona-art .pl{fill:#bbb}"
+)
 
 
 # --- glyphs: geometric shapes chosen from the variable's words -------------------------------
@@ -118,6 +126,22 @@ _GLYPH_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("wheel", ("car", "vehicle", "vehicles", "rental", "drive")),
 )  # fmt: skip
 
+#: 20 × 20 path data of each glyph, top-left at (0, 0); even-odd fill cuts the holes
+_GLYPHS: dict[str, str] = {
+    "hourglass": "M3,1h14l-7,9l7,9h-14l7,-9z",
+    "house": "M10,1l9,8h-3v10h-12v-10h-3z",
+    "pin": "M10,19l-6,-9a7,7 0 1 1 12,0zM12.5,7a2.5,2.5 0 1 0 -5,0a2.5,2.5 0 1 0 5,0z",
+    "coin": "M19,10a9,9 0 1 0 -18,0a9,9 0 1 0 18,0zM14,10a4,4 0 1 0 -8,0a4,4 0 1 0 8,0z",
+    "book": "M1,3h8l1,2l1,-2h8v15h-8l-1,1l-1,-1h-8z",
+    "case": "M1,6h18v12h-18zM6,2h8v4h-2v-2h-4v2h-2z",
+    "screen": "M1,2h18v12h-18zM7,15h6v3h-6z",
+    "bubble": "M2,2h16v11h-9l-5,5v-5h-2z",
+    "shield": "M10,1l8,3v6c0,5 -4,8 -8,9c-4,-1 -8,-4 -8,-9v-6z",
+    "wheel": "M18,10a8,8 0 1 0 -16,0a8,8 0 1 0 16,0zM15,10a5,5 0 1 0 -10,0a5,5 0 1 0 10,0z"
+    "M12.5,10a2.5,2.5 0 1 0 -5,0a2.5,2.5 0 1 0 5,0z",
+    "tag": "M1,4h12l6,6l-6,6h-12z",
+}
+
 
 def glyph_kind(label: str) -> str:
     """The glyph for a variable's phrase: the first word list it shares a word with.
@@ -132,105 +156,68 @@ def glyph_kind(label: str) -> str:
     return "tag"
 
 
-def _glyph(kind: str, x: float, y: float, colour: str) -> str:
-    """A 20 × 20 glyph with its top-left corner at (x, y)."""
-    c = f'fill="{colour}"'
-    match kind:
-        case "hourglass":
-            return f'<path d="M{x + 3},{y + 1}h14l-7,9l7,9h-14l7,-9z" {c}/>'
-        case "house":
-            return f'<path d="M{x + 10},{y + 1}l9,8h-3v10h-12v-10h-3z" {c}/>'
-        case "pin":
-            return (
-                f'<path d="M{x + 10},{y + 19}l-6,-9a7,7 0 1 1 12,0z" {c}/>'
-                f'<circle cx="{x + 10}" cy="{y + 7}" r="2.5" fill="#fff"/>'
-            )
-        case "coin":
-            return (
-                f'<circle cx="{x + 10}" cy="{y + 10}" r="9" {c}/>'
-                f'<circle cx="{x + 10}" cy="{y + 10}" r="5" fill="none" stroke="#fff" '
-                'stroke-width="1.5"/>'
-            )
-        case "book":
-            return f'<path d="M{x + 1},{y + 3}h8l1,2l1,-2h8v15h-8l-1,1l-1,-1h-8z" {c}/>'
-        case "case":
-            return (
-                f'<rect x="{x + 1}" y="{y + 6}" width="18" height="12" rx="2" {c}/>'
-                f'<rect x="{x + 6}" y="{y + 2}" width="8" height="5" rx="1" fill="none" '
-                f'stroke="{colour}" stroke-width="2"/>'
-            )
-        case "screen":
-            return (
-                f'<rect x="{x + 1}" y="{y + 2}" width="18" height="12" rx="2" {c}/>'
-                f'<rect x="{x + 7}" y="{y + 15}" width="6" height="3" {c}/>'
-            )
-        case "bubble":
-            return f'<path d="M{x + 2},{y + 2}h16v11h-9l-5,5v-5h-2z" {c}/>'
-        case "shield":
-            return f'<path d="M{x + 10},{y + 1}l8,3v6c0,5 -4,8 -8,9c-4,-1 -8,-4 -8,-9v-6z" {c}/>'
-        case "wheel":
-            return (
-                f'<circle cx="{x + 10}" cy="{y + 10}" r="8" fill="none" stroke="{colour}" '
-                f'stroke-width="3"/><circle cx="{x + 10}" cy="{y + 10}" r="2.5" {c}/>'
-            )
-        case _:
-            return f'<path d="M{x + 1},{y + 4}h12l6,6l-6,6h-12z" {c}/>'
+def _glyph(label: str, cls: str) -> str:
+    return f'<path d="{_GLYPHS[glyph_kind(label)]}" class="{cls}" fill-rule="evenodd"/>'
 
 
-def _people(n: int, x: float, y: float) -> str:
-    """Path data of ``n`` figures 12 × 20 (a head and a body) side by side from (x, y)."""
-    return "".join(
-        f"M{_c(x + 15 * i + 2.4)},{_c(y + 4)}a3.6,3.6 0 1 0 7.2,0a3.6,3.6 0 1 0 -7.2,0"
-        f"M{_c(x + 15 * i + 1.5)},{_c(y + 20)}v-7a4,4 0 0 1 9,0v7z"
-        for i in range(n)
+def _people(n: int, x: float, y: float, colour: str) -> str:
+    """``n`` figures 12 × 20 side by side from (x, y): a round head over a round-topped body
+    (round-capped strokes, so each figure is a few bytes)."""
+    if n <= 0:
+        return ""
+    heads = "".join(f"M{_c(x + 15 * i + 6)},{_c(y + 4)}h0" for i in range(n))
+    bodies = "".join(f"M{_c(x + 15 * i + 6)},{_c(y + 13.5)}v2" for i in range(n))
+    line = f'stroke="{colour}" stroke-linecap="round"'
+    return (
+        f'<path d="{heads}" {line} stroke-width="7.2"/><path d="{bodies}" {line} stroke-width="9"/>'
     )
 
 
 # --- the parts of the picture ----------------------------------------------------------------
 
 
-def _header(card: Persona, colour: str) -> str:
+def _header(card: Persona) -> str:
     filled = round(card.share * N_FIGURES)
-    people = f'<path d="{_people(filled, 16, 62)}" fill="{colour}"/>' if filled else ""
-    if filled < N_FIGURES:
-        people += f'<path d="{_people(N_FIGURES - filled, 16 + 15 * filled, 62)}" fill="#d9d9d9"/>'
-    strip_note = f"each figure = {100 // N_FIGURES} % of the population"
+    people = _people(filled, 16, 62, "currentColor")
+    people += _people(N_FIGURES - filled, 16 + 15 * filled, 62, "#d9d9d9")
+    title = _short(f"Segment {card.segment}: {card.name}", 64)
     return (
-        f"<g {_src('segments.json:segment', card.segment)}>"
-        f'<rect x="0" y="0" width="{WIDTH}" height="6" fill="{colour}"/>'
-        + _text(16, 32, _short(f"Segment {card.segment}: {card.name}", 64), 18, font_weight="700")
+        f"<g {_src('segment', card.segment)}>"
+        f'<rect width="{WIDTH}" height="6" class="pc"/>'
+        f'<text x="16" y="32" font-size="18" font-weight="700">{_e(title)}</text></g>'
+        f"<g {_src('size', card.n)}>"
+        + _text(16, 52, f"{card.n:,} respondents · {card.share:.0%} of the population")
         + "</g>"
-        + f"<g {_src('segments.json:size', card.n)}>"
-        + _text(
-            16,
-            52,
-            f"{card.n:,} respondents · {card.share:.0%} of the population",
-            12.5,
-            fill="#555",
-        )
-        + "</g>"
-        + f'<g class="population" {_src("segments.json:share", card.share, figures=filled)}>'
+        + f'<g class="population" {_src("share", card.share, figures=filled)}>'
         + people
-        + _text(16 + 15 * N_FIGURES + 6, 77, strip_note, 10.5, fill="#777")
+        + _text(
+            22 + 15 * N_FIGURES, 77, f"each figure = {100 // N_FIGURES} % of the population", "pn"
+        )
         + "</g>"
     )
 
 
 def _heading(x: float, y: float, title: str) -> str:
     return (
-        f'<g data-role="layout">'
-        f'<line x1="{x}" y1="{y + 6}" x2="{x + _COL_W}" y2="{y + 6}" stroke="#ddd"/>'
-        + _text(x, y, title, 13, font_weight="700", fill="#333")
+        f'<g data-role="layout"><path d="M{x},{y + 6}h{_COL_W}" stroke="#ddd"/>'
+        + _text(x, y, title, "ph")
         + "</g>"
     )
 
 
 def _fact_source(card: Persona, fact: CardFact, key: str) -> str:
-    return f"segments.json:card_facts.{card.facts.index(fact)}.{key}"
+    return f"card_facts.{card.facts.index(fact)}.{key}"
 
 
-def _share_badge(card: Persona, fact: CardFact, x: float, y: float, colour: str) -> str:
-    """A descriptor or behaviour: glyph, label, numbers, and the segment's bar beside the
+def _bar(x: float, y: float, w: float, h: float, cls: str, source: str, value: float) -> str:
+    return (
+        f'<rect x="{_c(x)}" y="{_c(y)}" width="{_c(max(1.0, w))}" height="{h}" class="{cls}" '
+        f"{_src(source, value)}/>"
+    )
+
+
+def _share_badge(card: Persona, fact: CardFact, x: float, y: float) -> str:
+    """A descriptor or behaviour: glyph, label, numbers, and the segment's bar above the
     overall one (shares; numeric variables scaled to the larger of the two)."""
     label = fact.label if fact.level is None else f"{fact.label}: {fact.level}"
     share = fact.kind != "numeric"
@@ -244,60 +231,47 @@ def _share_badge(card: Persona, fact: CardFact, x: float, y: float, colour: str)
     show_index = fact.index is not None and (share or fact.section not in ("who", "how_they_buy"))
     if show_index and fact.index is not None:
         numbers += f" · index {fact.index:.0f}"
+        own = _src(_fact_source(card, fact, "index"), fact.index)
+    else:
+        own = _src(_fact_source(card, fact, "value"), fact.value)
     bar = _COL_W - 34
-    w_seg = max(1.0, bar * min(1.0, abs(fact.value) / scale))
-    w_all = max(1.0, bar * min(1.0, abs(fact.total) / scale))
-    out = [
-        f'<g class="badge" data-fact="{card.facts.index(fact)}" '
-        + (
-            _src(_fact_source(card, fact, "index"), fact.index)
-            if show_index and fact.index is not None
-            else _src(_fact_source(card, fact, "value"), fact.value)
-        )
-        + ">",
-        _glyph(glyph_kind(fact.label), x, y, colour),
-        _text(x + 28, y + 10, _short(label, 32), 12),
-        _text(x + 28, y + 24, numbers, 10.5, fill="#555"),
-        f'<rect x="{x + 28}" y="{y + 29}" width="{w_seg:.1f}" height="5" fill="{colour}" '
-        f"{_src(_fact_source(card, fact, 'value'), fact.value)}/>",
-        f'<rect x="{x + 28}" y="{y + 36}" width="{w_all:.1f}" height="3" fill="#bbb" '
-        f"{_src(_fact_source(card, fact, 'total'), fact.total)}/>",
-        "</g>",
-    ]
-    return "".join(out)
+    return (
+        f'<g class="badge" data-fact="{card.facts.index(fact)}" {own} '
+        f'transform="translate({_c(x)},{_c(y)})">'
+        + _glyph(fact.label, "pc")
+        + _text(28, 10, _short(label, 32))
+        + _text(28, 24, numbers, "pn")
+        + _bar(28, 29, bar * min(1.0, abs(fact.value) / scale), 5, "pc",
+               _fact_source(card, fact, "value"), fact.value)
+        + _bar(28, 36, bar * min(1.0, abs(fact.total) / scale), 3, "pl",
+               _fact_source(card, fact, "total"), fact.total)
+        + "</g>"
+    )  # fmt: skip
 
 
-def _index_bar(card: Persona, fact: CardFact, x: float, y: float, colour: str) -> str:
+def _index_bar(card: Persona, fact: CardFact, x: float, y: float) -> str:
     """A defining need: glyph, label and a bar from index 100 (log scale, ±1 doubling =
     ±80 px, capped), right for above the rest, left for below."""
     idx = fact.index if fact.index is not None else 100.0  # callers pass facts with an index
-    mid = x + 28 + 96
-    half = 80.0
-    length = max(-1.2, min(1.2, math.log2(max(idx, 1e-9) / 100))) * half
-    up = idx >= 100
-    fill = colour if up else "#999"
-    x0 = mid if up else mid + length
-    src = _src(_fact_source(card, fact, "index"), idx)
+    mid = 124.0
+    length = max(-1.2, min(1.2, math.log2(max(idx, 1e-9) / 100))) * 80.0
+    cls = "pc" if idx >= 100 else "pg"
+    src = _fact_source(card, fact, "index")
+    tone = f" ({fact.tone})" if fact.tone else ""
     return (
-        f'<g class="need" data-fact="{card.facts.index(fact)}" {src}>'
-        + _glyph(glyph_kind(fact.label), x, y, fill)
-        + _text(x + 28, y + 10, _short(fact.label, 30), 12)
-        + _text(
-            x + 28,
-            y + 24,
-            f"index {idx:.0f}" + (f" ({fact.tone})" if fact.tone else ""),
-            10.5,
-            fill="#555",
-        )
-        + f'<rect x="{x0:.1f}" y="{y + 28}" width="{max(1.0, abs(length)):.1f}" height="6" '
-        f'fill="{fill}" {src}/>'
-        + f'<line x1="{mid:.1f}" y1="{y + 26}" x2="{mid:.1f}" y2="{y + 36}" stroke="#333" '
-        f"{_src(_fact_source(card, fact, 'total'), fact.total, reference='index 100')}/>" + "</g>"
+        f'<g class="need" data-fact="{card.facts.index(fact)}" {_src(src, idx)} '
+        f'transform="translate({_c(x)},{_c(y)})">'
+        + _glyph(fact.label, cls)
+        + _text(28, 10, _short(fact.label, 30))
+        + _text(28, 24, f"index {idx:.0f}{tone}", "pn")
+        + _bar(mid if idx >= 100 else mid + length, 28, abs(length), 6, cls, src, idx)
+        + f'<path data-role="layout" d="M{_c(mid)},26v10" stroke="#333"/>'  # index 100
+        + "</g>"
     )
 
 
 def _note(x: float, y: float, text: str) -> str:
-    return f'<g data-role="layout">{_text(x, y, text, 11, fill="#777", font_style="italic")}</g>'
+    return f'<g data-role="layout">{_text(x, y, text, "pm")}</g>'
 
 
 def _stage_bar(segment: int, stages: Mapping[str, int], x: float, y: float) -> tuple[str, float]:
@@ -305,34 +279,38 @@ def _stage_bar(segment: int, stages: Mapping[str, int], x: float, y: float) -> t
     total = sum(int(v) for v in stages.values())
     if total <= 0:
         return "", 0.0
-    order = _stage_order(stages)
-    out = [_text(x, y + 10, f"Customers by stage ({total:,})", 11.5, fill="#333")]
-    pos = x
+    out = [_text(0, 10, f"Customers by stage ({total:,})")]
+    pos = 0.0
     legend: list[str] = []
-    for i, name in enumerate(order):
+    largest = sorted(stages, key=lambda k: (-int(stages[k]), k))[:4]  # in the legend
+    for i, name in enumerate(_stage_order(stages)):
         n = int(stages[name])
         if n <= 0:
             continue
         share = n / total
         w = (_COL_W - 4) * share
-        colour = _stage_colour(name, i)
         src = _src(f"assignments.parquet:stage={name}", share, count=n)
+        fill = _stage_colour(name, i)
         out.append(
-            f'<rect class="stage" x="{pos:.2f}" y="{y + 16}" width="{w:.2f}" height="12" '
-            f'fill="{colour}" {src}><title>{_e(name)}: {share:.0%}</title></rect>'
+            f'<rect class="stage" x="{_c(pos)}" y="16" width="{w:.2f}" height="12" '
+            f'fill="{fill}" {src}/>'
         )
         pos += w
-        if len(legend) < 6 and share >= 0.01:
+        if name in largest:
             row, col = divmod(len(legend), 2)
-            lx, ly = x + col * 112, y + 44 + row * 15
+            lx, ly = col * 112, 44 + row * 15
             legend.append(
-                f'<g {src}><rect x="{lx}" y="{ly - 8}" width="8" height="8" fill="{colour}"/>'
-                + _text(lx + 11, ly, f"{_short(name, 11)} {share:.0%}", 10.5)
+                f'<g {src}><rect x="{lx}" y="{ly - 8}" width="8" height="8" fill="{fill}"/>'
+                + _text(lx + 11, ly, f"{_short(name, 11)} {share:.0%}", "pn")
                 + "</g>"
             )
-    out += legend
     rows = (len(legend) + 1) // 2
-    return f'<g class="stages" data-segment="{segment}">{"".join(out)}</g>', 44.0 + 15 * rows
+    group = (
+        f'<g class="stages" data-segment="{segment}" transform="translate({_c(x)},{_c(y)})">'
+        + "".join(out + legend)
+        + "</g>"
+    )
+    return group, 44.0 + 15 * rows
 
 
 def _stage_order(stages: Mapping[str, int]) -> list[str]:
@@ -348,12 +326,12 @@ def _stage_colour(name: str, i: int) -> str:
 
 
 def _column(
-    card: Persona, facts: Sequence[CardFact], x: float, colour: str, draw: str, empty: str
+    card: Persona, facts: Sequence[CardFact], x: float, draw: str, empty: str
 ) -> tuple[list[str], float]:
     parts: list[str] = []
     y = _TOP + 22
     for f in facts:
-        parts.append((_index_bar if draw == "index" else _share_badge)(card, f, x, y, colour))
+        parts.append((_index_bar if draw == "index" else _share_badge)(card, f, x, y))
         y += 46
     if not facts:
         parts.append(_note(x, y + 8, empty))
@@ -377,7 +355,7 @@ def persona_svg(
     card: Persona,
     *,
     stages: Mapping[str, int] | None = None,
-    max_items: int = 4,
+    max_items: int = 3,
 ) -> str:
     """The persona card's picture as a standalone SVG (UTF-8 text, no external reference).
 
@@ -388,8 +366,9 @@ def persona_svg(
     stages : mapping of str to int, optional
         Customers of this segment by lifecycle stage (:func:`stage_mix`); the "how they
         buy" column shows their mix. Left out when ``None`` or empty.
-    max_items : int, default=4
-        Most badges or bars per column.
+    max_items : int, default=3
+        Most badges or bars per column (the card's first ones; "how they buy" keeps one
+        behaviour beside the stage mix).
 
     Returns
     -------
@@ -398,18 +377,18 @@ def persona_svg(
         ``data-source``/``data-value`` (see the module docstring); text is escaped.
     """
     colour = PALETTE[(card.segment - 1) % len(PALETTE)] if card.segment >= 1 else PALETTE[0]
-    who = [f for f in card.facts_in("who")][:max_items]
-    defines = _defining(card, max_items)
-    how = card.facts_in("how_they_buy")[: max(1, max_items - (2 if stages else 0))]
+    how = card.facts_in("how_they_buy")[: 1 if stages else max_items]
     body: list[str] = []
     heights = []
     for x, title, facts, draw, empty in (
-        (_COLS[0], "Who they are", who, "share", "no descriptor over-indexes"),
-        (_COLS[1], "What defines them", defines, "index", "no need sets them apart"),
+        (_COLS[0], "Who they are", card.facts_in("who")[:max_items], "share",
+         "no descriptor over-indexes"),
+        (_COLS[1], "What defines them", _defining(card, max_items), "index",
+         "no need sets them apart"),
         (_COLS[2], "How they buy", how, "share", "no behaviour stands out"),
-    ):
+    ):  # fmt: skip
         body.append(_heading(x, _TOP, title))
-        parts, y = _column(card, facts, x, colour, draw, empty)
+        parts, y = _column(card, facts, x, draw, empty)
         if title == "How they buy" and stages:
             bar, h = _stage_bar(card.segment, stages, x, y)
             parts.append(bar)
@@ -417,22 +396,19 @@ def persona_svg(
         body += parts
         heights.append(y)
     height = int(max(heights) + 26)
+    files = "segments.json" + (" or assignments.parquet" if stages else "")
     foot = _note(
-        16, height - 10, "Drawn from this segment's card: every mark is a number in segments.json"
-        + (" or assignments.parquet" if stages else "") + "."
-    )  # fmt: skip
+        16, height - 10, f"Drawn from this segment's card: every mark is a number in {files}."
+    )
     title = f"Segment {card.segment}: {card.name}"
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="persona-art" '
-        f'data-segment="{card.segment}" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
-        f'height="{height}" role="img" font-family="{_e(_FONT)}" fill="#222">'
-        f"<title>{_e(title)}</title>"
+        f'data-segment="{card.segment}" data-sources="segments.json segments[segment={card.segment}]" '
+        f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
+        f'font-family="{_e(_FONT)}" fill="#222" color="{colour}">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style>"
         f'<rect data-role="layout" x="0.5" y="0.5" width="{WIDTH - 1}" height="{height - 1}" '
-        'rx="10" fill="#fff" stroke="#ddd"/>'
-        + _header(card, colour)
-        + "".join(body)
-        + foot
-        + "</svg>"
+        'rx="10" fill="#fff" stroke="#ddd"/>' + _header(card) + "".join(body) + foot + "</svg>"
     )
 
 
