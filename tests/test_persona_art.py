@@ -92,6 +92,11 @@ def _resolve(entry: dict[str, Any], path: str) -> Any:
     return node
 
 
+def _fact_number(el: ET.Element) -> int:
+    """N of a mark whose ``data-source`` is ``card_facts.N.<key>``."""
+    return int(el.attrib["data-source"].split(".")[1])
+
+
 def _check_against_json(svg: str, entry: dict[str, Any]) -> int:
     """Every mark of ``segments.json`` (a plain path) equals the number it names in the
     segment's entry (to the 4 digits drawn), and every index drawn is printed on the card;
@@ -137,7 +142,7 @@ def test_defining_needs_are_drawn_strongest_above_and_below(mcd: ProfilesResult)
         bars = [g for g in root.iter(f"{SVG}g") if g.attrib.get("class") == "need"]
         lines = {f.line: f.index for f in card.facts_in("defines") if f.index is not None}
         assert len(bars) == min(3, len(lines))
-        drawn = [card.facts[int(g.attrib["data-fact"])] for g in bars]
+        drawn = [card.facts[_fact_number(g)] for g in bars]
         ups = [ln for ln, i in sorted(lines.items()) if i >= 100]
         downs = [ln for ln, i in sorted(lines.items()) if i < 100]
         # the first needs above the rest, in card order, and the strongest below when any
@@ -152,7 +157,7 @@ def test_defining_needs_are_drawn_strongest_above_and_below(mcd: ProfilesResult)
         if ups and downs:
             assert any(f.index < 100 for f in drawn) and any(f.index >= 100 for f in drawn)  # type: ignore[operator]
         for g in bars:
-            fact = card.facts[int(g.attrib["data-fact"])]
+            fact = card.facts[_fact_number(g)]
             assert fact.section == "defines" and fact.line in lines and fact in drawn
             rect = g.find(f"{SVG}rect")
             assert rect is not None

@@ -102,6 +102,7 @@ def _text(x: float, y: float, text: str, cls: str = "pt") -> str:
 
 #: text and fill classes, scoped to the picture (several pictures share one page)
 _CSS = (
+    ".persona-art text{fill:#222}.persona-art path{fill-rule:evenodd}"
     ".persona-art .pt{font-size:12px}.persona-art .pn{font-size:10.5px;fill:#555}"
     ".persona-art .ph{font-size:13px;font-weight:700;fill:#333}"
     ".persona-art .pm{font-size:11px;fill:#777;font-style:italic}"
@@ -157,19 +158,21 @@ def glyph_kind(label: str) -> str:
 
 
 def _glyph(label: str, cls: str) -> str:
-    return f'<path d="{_GLYPHS[glyph_kind(label)]}" class="{cls}" fill-rule="evenodd"/>'
+    attr = f' class="{cls}"' if cls != "pc" else ""  # the picture's colour is the default
+    return f'<path d="{_GLYPHS[glyph_kind(label)]}"{attr}/>'
 
 
 def _people(n: int, x: float, y: float, colour: str) -> str:
-    """``n`` figures 12 × 20 side by side from (x, y): a round head over a round-topped body
-    (round-capped strokes, so each figure is a few bytes)."""
+    """``n`` figures 12 × 20 side by side from (x, y), 15 px apart: dashed strokes, a round
+    head (round caps) over a body (square dashes), so the strip is a few bytes."""
     if n <= 0:
         return ""
-    heads = "".join(f"M{_c(x + 15 * i + 6)},{_c(y + 4)}h0" for i in range(n))
-    bodies = "".join(f"M{_c(x + 15 * i + 6)},{_c(y + 13.5)}v2" for i in range(n))
-    line = f'stroke="{colour}" stroke-linecap="round"'
+    span = 15 * (n - 1)
     return (
-        f'<path d="{heads}" {line} stroke-width="7.2"/><path d="{bodies}" {line} stroke-width="9"/>'
+        f'<path d="M{_c(x + 6)},{_c(y + 4)}h{span}" stroke="{colour}" stroke-width="7.2" '
+        'stroke-linecap="round" stroke-dasharray="0 15"/>'
+        f'<path d="M{_c(x + 1.5)},{_c(y + 14.5)}h{span + 9}" stroke="{colour}" '
+        'stroke-width="11" stroke-dasharray="9 6"/>'
     )
 
 
@@ -183,7 +186,7 @@ def _header(card: Persona) -> str:
     title = _short(f"Segment {card.segment}: {card.name}", 64)
     return (
         f"<g {_src('segment', card.segment)}>"
-        f'<rect width="{WIDTH}" height="6" class="pc"/>'
+        f'<rect width="{WIDTH}" height="6"/>'
         f'<text x="16" y="32" font-size="18" font-weight="700">{_e(title)}</text></g>'
         f"<g {_src('size', card.n)}>"
         + _text(16, 52, f"{card.n:,} respondents · {card.share:.0%} of the population")
@@ -209,11 +212,14 @@ def _fact_source(card: Persona, fact: CardFact, key: str) -> str:
     return f"card_facts.{card.facts.index(fact)}.{key}"
 
 
-def _bar(x: float, y: float, w: float, h: float, cls: str, source: str, value: float) -> str:
-    return (
-        f'<rect x="{_c(x)}" y="{_c(y)}" width="{_c(max(1.0, w))}" height="{h}" class="{cls}" '
-        f"{_src(source, value)}/>"
+def _bar(
+    x: float, y: float, w: float, h: float, cls: str, source: str | None, value: float = 0.0
+) -> str:
+    """A bar; ``source=None`` when it draws its group's number (it inherits the group's)."""
+    attrs = (f' class="{cls}"' if cls != "pc" else "") + (
+        f" {_src(source, value)}" if source is not None else ""
     )
+    return f'<rect x="{_c(x)}" y="{_c(y)}" width="{_c(max(1.0, w))}" height="{h}"{attrs}/>'
 
 
 def _share_badge(card: Persona, fact: CardFact, x: float, y: float) -> str:
@@ -232,17 +238,19 @@ def _share_badge(card: Persona, fact: CardFact, x: float, y: float) -> str:
     if show_index and fact.index is not None:
         numbers += f" · index {fact.index:.0f}"
         own = _src(_fact_source(card, fact, "index"), fact.index)
+        value_source: str | None = _fact_source(card, fact, "value")
     else:
         own = _src(_fact_source(card, fact, "value"), fact.value)
+        value_source = None  # the group's own number
     bar = _COL_W - 34
     return (
-        f'<g class="badge" data-fact="{card.facts.index(fact)}" {own} '
+        f'<g {own} '
         f'transform="translate({_c(x)},{_c(y)})">'
         + _glyph(fact.label, "pc")
         + _text(28, 10, _short(label, 32))
         + _text(28, 24, numbers, "pn")
-        + _bar(28, 29, bar * min(1.0, abs(fact.value) / scale), 5, "pc",
-               _fact_source(card, fact, "value"), fact.value)
+        + _bar(28, 29, bar * min(1.0, abs(fact.value) / scale), 5, "pc", value_source,
+               fact.value)
         + _bar(28, 36, bar * min(1.0, abs(fact.total) / scale), 3, "pl",
                _fact_source(card, fact, "total"), fact.total)
         + "</g>"
@@ -259,12 +267,12 @@ def _index_bar(card: Persona, fact: CardFact, x: float, y: float) -> str:
     src = _fact_source(card, fact, "index")
     tone = f" ({fact.tone})" if fact.tone else ""
     return (
-        f'<g class="need" data-fact="{card.facts.index(fact)}" {_src(src, idx)} '
+        f'<g class="need" {_src(src, idx)} '
         f'transform="translate({_c(x)},{_c(y)})">'
         + _glyph(fact.label, cls)
         + _text(28, 10, _short(fact.label, 30))
         + _text(28, 24, f"index {idx:.0f}{tone}", "pn")
-        + _bar(mid if idx >= 100 else mid + length, 28, abs(length), 6, cls, src, idx)
+        + _bar(mid if idx >= 100 else mid + length, 28, abs(length), 6, cls, None)
         + f'<path data-role="layout" d="M{_c(mid)},26v10" stroke="#333"/>'  # index 100
         + "</g>"
     )
@@ -396,16 +404,14 @@ def persona_svg(
         body += parts
         heights.append(y)
     height = int(max(heights) + 26)
-    files = "segments.json" + (" or assignments.parquet" if stages else "")
-    foot = _note(
-        16, height - 10, f"Drawn from this segment's card: every mark is a number in {files}."
-    )
+    files = "segments.json" + (" and assignments.parquet" if stages else "")
+    foot = _note(16, height - 10, f"Every mark is a number of this segment in {files}.")
     title = f"Segment {card.segment}: {card.name}"
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="persona-art" '
-        f'data-segment="{card.segment}" data-sources="segments.json segments[segment={card.segment}]" '
+        f'data-segment="{card.segment}" '
         f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
-        f'font-family="{_e(_FONT)}" fill="#222" color="{colour}">'
+        f'font-family="{_e(_FONT)}" fill="currentColor" color="{colour}">'
         f"<title>{_e(title)}</title><style>{_CSS}</style>"
         f'<rect data-role="layout" x="0.5" y="0.5" width="{WIDTH - 1}" height="{height - 1}" '
         'rx="10" fill="#fff" stroke="#ddd"/>' + _header(card) + "".join(body) + foot + "</svg>"
