@@ -323,3 +323,12 @@ def test_run_folder_pictures_posters_and_report_agree(app_demo: Path) -> None:
         assert _svg_in(poster, s) == svg and "<script" not in poster
         assert f"personas/segment_{s}.svg" in manifest["files"]
         assert f"personas/segment_{s}.html" in manifest["files"]
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    from segmentum.profiles import persona_art
+
+    result = doctest.testmod(persona_art, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 4 and result.failed == 0

@@ -7,12 +7,14 @@ behaviours, and the lifecycle-stage mix of the segment's customers when the run 
 Glyphs are simple geometric shapes drawn here (no icon set, no download), chosen from the
 variable's name (a house for household, a pin for region...).
 
-Every mark carries ``data-source`` and ``data-value``: the number it encodes and where it
-is. A plain path names a number of the segment's entry in ``segments.json``:
-``card_facts.3.index`` is the index of its 4th ``card_facts`` entry (:attr:`Persona.facts`),
-``share`` its population share; ``assignments.parquet:stage=loyal`` is the share of the
-segment's customers in that stage (``data-count`` their number). Layout marks (frames, headings) carry
-``data-role="layout"`` and encode nothing. All text is escaped.
+Every mark carries ``data-source`` and ``data-value`` (on itself, or on the group it draws
+for): the number it encodes and where it is. A plain path names a number of the segment's
+entry in ``segments.json``: ``card_facts.3.index`` is the index of its 4th ``card_facts``
+entry (:attr:`Persona.facts`), ``share`` its population share;
+``assignments.parquet:stage=loyal`` is the share of the segment's customers in that stage
+(``data-count`` their number). Layout marks (frame, headings, the index-100 ticks) carry
+``data-role="layout"`` and encode nothing. All text is escaped. Values are drawn to four
+significant digits; the pictures are small (about 7 KB each) since the report holds them all.
 
 >>> from segmentum.profiles.personas import Persona
 >>> card = Persona(1, "Savers", "Savers", 120, 0.3, (), (), (), (), (), (), ())
