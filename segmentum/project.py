@@ -25,7 +25,8 @@ from segmentum.data.ingest import Ingested, ingest
 from segmentum.data.locate import outside_locations, runs_folder
 from segmentum.data.project import ProjectConfig, load_config
 from segmentum.flow import Stage, StageContext, StageOutcome
-from segmentum.registry import STAGES, check_settings
+from segmentum.registry import STAGES, check_settings, report_settings
+from segmentum.report.answer import answer_for
 from segmentum.report.html import render_report
 from segmentum.report.section import Section
 from segmentum.runs import (
@@ -384,12 +385,21 @@ class Project:
 
         sections = [overview_section(self, data, outcomes, stages, manifest)]
         sections += [s for stage, o in ran if (s := stage.section(o.result)) is not None]
+        settings = report_settings(self.config)
+        answer = answer_for(
+            {stage.name: o.result for stage, o in ran},
+            project=self.config.project.name,
+            currency=settings.currency,
+            skipped={stages[k].title: o.reason for k, o in outcomes.items() if o.status != "ran"},
+        )
         html = render_report(
             sections,
-            title=f"{self.config.project.name}: segmentation report",
+            title=answer.title,
             subtitle=_subtitle(manifest, data, outcomes),
             manifest=manifest,
             json_path=tmp / "report.json",
+            answer=answer,
+            settings=settings,
         )
         (tmp / "report.html").write_text(html, encoding="utf-8")
         return RunResult(manifest["run_id"], tmp, manifest, assignments, outcomes, data, sections)
@@ -495,7 +505,8 @@ def overview_section(
     ran = [stages[k].title for k, o in outcomes.items() if o.status == "ran"]
     section = Section(
         "overview",
-        "Overview",
+        "Inputs and stages",
+        appendix=True,
         summary=(
             f"{len(data.tables)} table(s) read; stages run: {', '.join(ran) if ran else 'none'}."
         ),

@@ -12,6 +12,7 @@ from segmentum.data.project import ProjectConfig
 from segmentum.flow import Stage, stage_settings
 from segmentum.maps.stage import MAPS
 from segmentum.profiles.stage import PROFILES
+from segmentum.report.format import ReportSettings
 from segmentum.segments.stage import SEGMENTS
 from segmentum.valuation.stage import VALUATION
 from segmentum.value.stage import VALUE
@@ -27,7 +28,8 @@ STAGES: tuple[Stage, ...] = (
 
 
 def check_settings(config: ProjectConfig, stages: tuple[Stage, ...] = STAGES) -> None:
-    """Validate every stage's settings table (called when a project loads, before any data).
+    """Validate every stage's settings table and ``[report]`` (called when a project loads,
+    before any data).
 
     Raises :class:`~segmentum.data.errors.ProjectError` naming the table, the key, a "did
     you mean" and the valid keys.
@@ -36,6 +38,12 @@ def check_settings(config: ProjectConfig, stages: tuple[Stage, ...] = STAGES) ->
         if stage.settings is None:
             continue
         stage_settings(stage.settings, dict(getattr(config, stage.name, None) or {}), stage.name)
+    report_settings(config)
 
 
-__all__ = ["STAGES", "check_settings"]
+def report_settings(config: ProjectConfig) -> ReportSettings:
+    """``[report]`` of the project file, validated (labels, currency, columns per table)."""
+    return stage_settings(ReportSettings, dict(config.report or {}), "report")
+
+
+__all__ = ["STAGES", "check_settings", "report_settings"]

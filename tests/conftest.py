@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +35,10 @@ APP_DEMO_RESPONDENTS = 1_200
 
 @pytest.fixture(scope="session")
 def app_demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    """Folder of the shared demo project (``segmentum.toml``, ``runs/<one run>``)."""
+    """Folder of the shared demo project (``segmentum.toml``, ``runs/<one run>``);
+    ``SEGMENTUM_APP_DEMO=FOLDER`` reuses one built before (``segmentum demo FOLDER``)."""
+    if os.environ.get("SEGMENTUM_APP_DEMO"):
+        return Path(os.environ["SEGMENTUM_APP_DEMO"])
     import subprocess
     import sys
 
@@ -53,3 +59,121 @@ def app_demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
             assert result.returncode == 0, result.stdout + result.stderr
             (folder / "done").write_text("ok")
     return folder
+
+
+# The real web app: `segmentum serve` started in its own process on a free loopback port over
+# the shared demo project, with one key per scope made by `segmentum keys create` in other
+# processes (so the server sees keys exactly as in use). One server per test session (per
+# xdist worker).
+APP_SERVER_SCOPES = ("read", "score", "admin")
+
+
+@dataclass
+class AppServer:
+    """A running ``segmentum serve``: where it listens, a key per scope, its project."""
+
+    base_url: str
+    keys: dict[str, str]
+    folder: Path
+    process: Any = field(repr=False)
+    log: Path = field(repr=False)
+
+    def cli(self, *args: str, timeout: float = 120) -> str:
+        """Run ``segmentum ARGS -p <project>``-style commands in another process (stdout)."""
+        import subprocess
+        import sys
+
+        result = subprocess.run(
+            [sys.executable, "-m", "segmentum", *args],
+            capture_output=True, text=True, timeout=timeout, cwd=self.folder,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def create_key(self, scope: str, name: str = "") -> str:
+        """A new key made by ``segmentum keys create`` (its last line of output)."""
+        args = ["keys", "create", "--scope", scope, "-p", str(self.folder / "segmentum.toml")]
+        return self.cli(*args, *(["--name", name] if name else [])).strip().splitlines()[-1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _launch_server(folder: Path, log: Path) -> tuple[Any, str]:
+    import subprocess
+    import sys
+
+    port = _free_port()
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "segmentum", "serve", str(folder / "segmentum.toml"),
+             "--port", str(port)],
+            stdout=sink, stderr=subprocess.STDOUT, cwd=folder,
+        )  # fmt: skip
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_healthy(process: Any, base_url: str, log: Path, timeout: float = 120.0) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"segmentum serve exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    process.kill()
+    pytest.fail(f"segmentum serve did not answer /health in {timeout:.0f} s:\n{log.read_text()}")
+
+
+def _create_keys(folder: Path, scopes: tuple[str, ...]) -> dict[str, str]:
+    """One key per scope, each made by ``segmentum keys create`` in its own process (run
+    side by side)."""
+    import subprocess
+    import sys
+
+    def create(scope: str) -> Any:
+        args = ["keys", "create", "--scope", scope, "--name", f"tests {scope}"]
+        return subprocess.Popen(
+            [sys.executable, "-m", "segmentum", *args, "-p", str(folder / "segmentum.toml")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    procs = {scope: create(scope) for scope in scopes}
+    keys = {}
+    for scope, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out + err
+        keys[scope] = out.strip().splitlines()[-1]
+    return keys
+
+
+@pytest.fixture(scope="session")
+def app_server(app_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """``segmentum serve`` over :func:`app_demo` on a free loopback port (``base_url``), with
+    ``keys`` {scope: key} for read, score and admin."""
+    log = tmp_path_factory.mktemp("app-server") / "serve.log"
+    process, base_url = _launch_server(app_demo, log)
+    try:
+        keys = _create_keys(app_demo, APP_SERVER_SCOPES)  # while the server starts
+        _wait_healthy(process, base_url, log)
+        yield AppServer(base_url, keys, app_demo, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except Exception:
+            process.kill()

@@ -455,3 +455,13 @@ def test_demo_run_writes_the_declared_scenario(demo_folder: Path) -> None:
     assert entry["file"] == "scenarios/monthly_plan.toml"
     manifest = json.loads((run / "manifest.json").read_text())
     assert "whatif.csv" in json.dumps(manifest)
+
+
+def test_demo_report_reads_for_people_and_opens_with_the_answer(demo_folder: Path) -> None:
+    """Issue 15: at most 8 columns shown, no snake_case header, no e- notation, the answer
+    first naming the priority segments (the checks live in test_report_answer)."""
+    from test_report_answer import check_readable_report
+
+    twin = check_readable_report(only_run(demo_folder))
+    assert twin["answer"]["kind"] == "segments" and len(twin["answer"]["segments"]) == 2
+    assert twin["answer"]["points"][0]["question"] == "To whom we sell"

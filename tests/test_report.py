@@ -104,7 +104,7 @@ def test_table_context_keeps_index_and_cuts_long_tables() -> None:
     assert t["columns"] == ["segment", "n", "share"] and t["index_columns"] == 1
     assert len(t["rows"]) == len(t["cells"]) == 10 and t["n_rows"] == 100
     assert t["note"] == "Showing the first 10 of 100 rows."
-    assert t["cells"][9] == ["s9", "9,000", f"{9 / 99:,.3g}"]
+    assert t["cells"][9] == ["s9", "9,000", "9.1 %"]  # a share as a percentage (issue 15)
     # a plain RangeIndex is not shown; an index name clashing with a column is fine
     assert table_context(frame.reset_index())["index_columns"] == 0
     clash = pd.DataFrame({"a": [1]}, index=pd.Index([7], name="a"))

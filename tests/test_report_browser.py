@@ -156,3 +156,83 @@ def test_persona_pictures_are_shown_in_the_report(tmp_path: Path) -> None:
     for width, height, visibility, display, marks in shown:
         assert width > 200 and height > 100 and visibility == "visible" and display != "none"
         assert marks >= 5
+
+
+# --- the reports of real runs: the demo's and McDonald's (issue 15) ------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Screenshots of the rendered reports, kept as test artefacts (git-ignored).
+ARTIFACTS = ROOT / "artifacts" / "report-browser"
+VIEWPORT = {"width": 1280, "height": 900}
+#: Visible tables wider than the box they sit in (the page's width, less its margins).
+WIDE_TABLES = """() => [...document.querySelectorAll('table.data')]
+    .filter(t => t.offsetParent !== null)
+    .map(t => [t.closest('.tablewrap').id, t.scrollWidth, t.closest('.tablewrap').clientWidth])
+    .filter(([id, need, box]) => need > box + 1)"""
+
+
+def _demo_report(folder: Path) -> Path:
+    from segmentum.demo.project import write_demo_project
+    from segmentum.project import Project
+
+    project_file = write_demo_project(folder, n_customers=1_500, n_respondents=600)
+    text = project_file.read_text(encoding="utf-8").replace("n_boot = 50", "n_boot = 5")
+    project_file.write_text(text, encoding="utf-8")
+    return Project.load(project_file).run().run_dir
+
+
+def _mcdonalds_report(folder: Path) -> Path:
+    import json
+
+    from segmentum.project import Project
+
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    shutil.copy(shared / "msa" / "mcdonalds.csv", folder / "mcdonalds.csv")
+    basis = "yummy convenient spicy fattening greasy fast cheap tasty expensive healthy disgusting"
+    (folder / "segmentum.toml").write_text(
+        '[project]\nname = "McDonalds"\n\n[sources.survey]\npath = "mcdonalds.csv"\n'
+        f"basis = {json.dumps(basis.split())}\n"
+        'descriptors = ["Age", "Gender", "Like", "VisitFrequency"]\n\n[segments]\nn_boot = 5\n',
+        encoding="utf-8",
+    )
+    return Project.load(folder / "segmentum.toml").run().run_dir
+
+
+@pytest.mark.parametrize("which", ["demo", "mcdonalds"])
+def test_run_report_fits_the_page_and_opens_with_the_priority_segments(
+    which: str, tmp_path: Path
+) -> None:
+    import json
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = _chromium()
+    run_dir = (_demo_report if which == "demo" else _mcdonalds_report)(tmp_path)
+    answer = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["answer"]
+    assert answer["segments"], "the run has priority segments to name"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    messages: list[tuple[str, str]] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport=VIEWPORT)
+        page.on("console", lambda m: messages.append((m.type, m.text)))
+        page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
+        page.goto((run_dir / "report.html").as_uri(), wait_until="load")
+        page.wait_for_function(ALL_DRAWN, timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / f"{which}-first-screen.png"))
+        box = page.locator("#answer").bounding_box()
+        first_screen = page.locator("#answer").inner_text()
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        wide = page.evaluate(WIDE_TABLES)
+        page.screenshot(path=str(ARTIFACTS / f"{which}-full.png"), full_page=True)
+        browser.close()
+    errors = [
+        (kind, text)
+        for kind, text in messages
+        if kind in ("error", "pageerror") and not any(g in text for g in GPU_NOTES)
+    ]
+    assert not errors, errors
+    assert page_width <= VIEWPORT["width"]  # nothing pushes the page sideways
+    assert not wide, wide  # no table wider than its box
+    assert box is not None and box["y"] < VIEWPORT["height"] / 2  # the answer opens the page
+    for card in answer["segments"]:  # the first screen names the priority segments
+        assert f"Segment {card['segment']}: {card['name']}" in first_screen

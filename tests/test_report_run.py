@@ -30,7 +30,10 @@ def test_run_writes_report_json_matching_the_html(tmp_path: Path) -> None:
     assert twin["title"] in page and f"<title>{twin['title']}</title>" in page
     keys = [s["key"] for s in twin["sections"]]
     assert keys[0] == "overview"
-    assert re.findall(r'<section id="([^"]+)"', page) == [*keys, "manifest"]
+    # the page opens with the answer; the inputs and stages (the overview) are in the appendix
+    assert re.findall(r'<section id="([^"]+)"', page) == ["answer", *keys, "manifest"]
+    assert page.index('id="appendix"') < page.index('<section id="overview">')
+    assert twin["answer"]["kind"] == "inputs" and "segmentation" not in twin["title"]
     overview = twin["sections"][0]
     inputs = next(b for b in overview["blocks"] if b["kind"] == "table")
     assert inputs["columns"][:2] == ["table", "source"]

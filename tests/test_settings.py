@@ -129,7 +129,11 @@ def test_settings_json_is_generated_from_the_models() -> None:
         "allow_outside",
         "on_bad_rows",
     }
-    assert len(by_key) == len(project)  # nothing listed that a model does not declare
+    from segmentum.report.format import ReportSettings
+
+    report = {k for (t, k) in by_key if t == "report"}  # [report]: labels, currency (issue 15)
+    assert report == set(ReportSettings.model_fields)
+    assert len(by_key) == len(project) + len(report)  # nothing listed that no model declares
     k_range = next(r for r in rows if r["key"] == "k_range")
     assert k_range["default"] == [2, 8]
 

@@ -156,6 +156,7 @@ def customer_blocks(sec: Section, ca: CustomerActivation) -> Section:
             shown.drop(columns="prior_strength").round(4),
             f"P(accept) per segment x stage x offer, Beta-smoothed towards the offer's overall "
             f"rate with prior strength {ca.config.prior_strength:g} (n = responses of the cell).",
+            appendix=True,
         )
     for w in ca.warnings:
         sec.warn(w)

@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from segmentum.activation.lifecycle import LifecycleRules
+from segmentum.activation.playbooks import PlaybookSettings
+from segmentum.activation.triggers import TriggerSettings
 
 __all__ = ["ActivationConfig", "ContactPolicy", "LifecycleRules"]
 
@@ -127,4 +129,20 @@ class ActivationConfig(BaseModel):
     audience_xlsx: bool = Field(True, description="Write an XLSX twin of every audience file.")
     audience_xlsx_max_rows: int = Field(
         100_000, ge=1, description="Audience files with more rows are written as CSV only."
+    )
+    # -- segments brought to life (issue 18): playbooks, collection plan, triggers ----------
+    playbooks: PlaybookSettings = Field(
+        default_factory=PlaybookSettings,
+        description="Playbooks by segment x stage ([activation.playbooks]: enabled, "
+        "max_needs, max_avoid, stages, intents, templates, questions).",
+    )
+    triggers: TriggerSettings = Field(
+        default_factory=TriggerSettings,
+        description="Trigger rules ([activation.triggers]: default_rules, default_events, "
+        "window_days, [[activation.triggers.rules]]).",
+    )
+    collection_plan: bool = Field(
+        True,
+        description="Rank the customer-database fields by the accuracy each adds to the "
+        "projection (collection_plan.csv; refits the projection about 150 times).",
     )

@@ -22,6 +22,7 @@ import pandas as pd
 
 from segmentum.activation.customers import CustomerActivation, customer_activation
 from segmentum.activation.gtm import LeadsInput, MarketActivation, market_activation, market_blocks
+from segmentum.activation.kit import SegmentKit, segment_kit
 from segmentum.activation.report import customer_blocks
 from segmentum.activation.scenarios import (
     ScenarioOutcome,
@@ -51,11 +52,14 @@ class ActivationResult:
         Targets, lead model and scored leads, channel choice, audience files' rows.
     scenarios : list of ScenarioOutcome
         The declared what-if scenarios (``[activation] scenarios``) and their tables.
+    kit : SegmentKit or None
+        Playbooks by priority segment x stage, trigger rules and the data-collection plan.
     """
 
     customers: CustomerActivation
     market: MarketActivation | None = None
     scenarios: tuple[ScenarioOutcome, ...] = ()
+    kit: SegmentKit | None = None
 
     def activation_json(self) -> dict[str, Any]:
         """``activation.json``: the halves' entries side by side."""
@@ -67,6 +71,8 @@ class ActivationResult:
                  "total": o.table[o.table["segment"] == "total"].iloc[0].to_dict()}
                 for o in self.scenarios
             ]  # fmt: skip
+        if self.kit is not None:
+            out.update(self.kit.summary())
         return out
 
     def headline(self) -> dict[str, Any]:
@@ -152,16 +158,19 @@ def _run(ctx: StageContext) -> ActivationResult:
     cfg = ctx.settings(ActivationConfig, "activation")
     today = pd.Timestamp(ctx.data.analysis_date or pd.Timestamp.today().normalize())
     before = today - pd.Timedelta(days=cfg.flow_periods * cfg.contact.period_days)
+    inputs = _inputs(ctx)
     customers = customer_activation(
         analysis_date=today,
         earlier=_earlier(ctx, before),
         config=cfg,
         seed=ctx.seed,
-        **_inputs(ctx),
+        **inputs,
     )
+    market = _market(ctx, cfg, customers)
     return ActivationResult(
-        customers=customers, market=_market(ctx, cfg, customers), scenarios=_scenarios(ctx, cfg)
-    )
+        customers=customers, market=market, scenarios=_scenarios(ctx, cfg),
+        kit=segment_kit(ctx, cfg, customers, market, inputs.get("events")),
+    )  # fmt: skip
 
 
 def _scenarios(ctx: StageContext, cfg: ActivationConfig) -> tuple[ScenarioOutcome, ...]:
@@ -238,6 +247,8 @@ def report_section(result: ActivationResult) -> Section:
     if result.market is not None:
         market_blocks(sec, result.market)
     scenario_blocks(sec, list(result.scenarios))
+    if result.kit is not None:
+        result.kit.blocks(sec)
     return sec
 
 
@@ -248,6 +259,8 @@ def _files(result: ActivationResult, run_dir: Path) -> list[Path]:
     if audiences is not None:
         data["audiences"] = audiences.summary()
         written.append(audiences.folder / "manifest.json")
+    if result.kit is not None:
+        written += result.kit.write(run_dir, data)
     if result.scenarios:
         csv = run_dir / "whatif.csv"
         whatif_table(list(result.scenarios)).to_csv(csv, index=False)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from segmentum.app.keys import ApiKey, KeyStore, scope_allows
 
@@ -25,6 +27,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",
+    "ApiKeyGate",
     "Auth",
     "Principal",
     "authenticated",
@@ -37,6 +40,11 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_S = 8 * 3600  # a browser session lasts a working day
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NO_KEY = (
+    "a valid API key is needed: send `Authorization: Bearer <key>` or sign in at /login "
+    "(create a key with `segmentum keys create --scope read`)"
+)
+BAD_CSRF = "missing or wrong CSRF token; reload the page"
 
 
 @dataclass(frozen=True)
@@ -105,19 +113,49 @@ def _auth(request: Request) -> Auth:
 async def authenticated(request: Request) -> Principal:
     """Dependency: the request's key (401 without a valid one; 403 for a cookie request
     that changes something without its CSRF token)."""
+    checked: Principal | None = getattr(request.state, "principal", None)
+    if checked is not None:  # the API gate has checked key and CSRF already
+        return checked
     auth = _auth(request)
     principal = auth.principal(request)
     if principal is None:
-        raise HTTPException(
-            status_code=401,
-            detail="a valid API key is needed: send `Authorization: Bearer <key>` or sign "
-            "in at /login (create a key with `segmentum keys create --scope read`)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise HTTPException(status_code=401, detail=NO_KEY, headers={"WWW-Authenticate": "Bearer"})
     if principal.via == "cookie" and request.method not in _SAFE_METHODS:
         await _check_csrf(request, auth, principal)
     request.state.principal = principal
     return principal
+
+
+class ApiKeyGate:
+    """ASGI middleware: requests under ``prefix`` need a key before anything else happens
+    (401 before the body is read or parsed, so nothing about a route's input is revealed
+    to a caller without a key); a cookie request there that changes something needs the
+    ``X-CSRF-Token`` header (403). The checked key is left in the request's state, where
+    :func:`authenticated` finds it (one key lookup per request)."""
+
+    def __init__(self, app: ASGIApp, prefix: str = "/api/"):
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        auth: Auth = scope["app"].state.auth
+        principal = auth.principal(request)
+        if principal is None:
+            headers = {"WWW-Authenticate": "Bearer"}
+            await JSONResponse({"detail": NO_KEY}, 401, headers)(scope, receive, send)
+            return
+        if principal.via == "cookie" and request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            assert principal.session is not None
+            if not hmac.compare_digest(sent, auth.csrf_for(principal.session)):
+                await JSONResponse({"detail": BAD_CSRF}, 403)(scope, receive, send)
+                return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
 
 
 async def _check_csrf(request: Request, auth: Auth, principal: Principal) -> None:
@@ -130,7 +168,7 @@ async def _check_csrf(request: Request, auth: Auth, principal: Principal) -> Non
         sent = value if isinstance(value, str) else None
     assert principal.session is not None
     if sent is None or not hmac.compare_digest(sent, auth.csrf_for(principal.session)):
-        raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload the page")
+        raise HTTPException(status_code=403, detail=BAD_CSRF)
 
 
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:
@@ -144,6 +182,7 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
             )
         return principal
 
+    dependency.scope = scope  # type: ignore[attr-defined]  # read by the route-table tests
     return dependency
 
 

@@ -102,6 +102,7 @@ class ProjectView:
         self.pinned = run_id  # serve this run instead of the newest
         self._runs: dict[str, RunView] = {}
         self._latest: tuple[float, str | None] = (0.0, None)
+        self._refreshing = False
         self._lock = threading.Lock()
 
     @property
@@ -122,16 +123,39 @@ class ProjectView:
         return [r for r in rows if RUN_ID_PATTERN.match(str(r.get("run_id", "")))]
 
     def latest_id(self) -> str | None:
-        """The id of the newest run (or the pinned one), re-read at most every 2 s."""
+        """The id of the newest run (or the pinned one), re-read at most every 2 s.
+
+        Once known, an outdated value is answered at once while a background thread reads
+        the catalogue again (it takes tens of milliseconds, which a request on the event
+        loop should not wait for); a new run is served within about 2 s of finishing.
+        """
         if self.pinned is not None:
             return self.pinned
         at, run_id = self._latest
         if time.monotonic() - at < _LATEST_TTL_S:
             return run_id
+        if run_id is None:
+            return self._read_latest()
+        with self._lock:
+            start = not self._refreshing
+            self._refreshing = True
+        if start:
+            threading.Thread(target=self._refresh, name="segmentum-latest", daemon=True).start()
+        return run_id
+
+    def _read_latest(self) -> str | None:
         rows = self.runs()
         run_id = str(rows[0]["run_id"]) if rows else None
         self._latest = (time.monotonic(), run_id)
         return run_id
+
+    def _refresh(self) -> None:
+        try:
+            self._read_latest()
+        except Exception:  # keep serving the known run; the next request retries
+            self._latest = (time.monotonic() - _LATEST_TTL_S / 2, self._latest[1])
+        finally:
+            self._refreshing = False
 
     def run(self, run_id: str | None = None) -> RunView:
         """A verified run: the one named, else the newest; :class:`NotFound` otherwise."""

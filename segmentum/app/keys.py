@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,33 +89,63 @@ class ApiKey:
 
 
 class KeyStore:
-    """The project's key file. Every call opens and closes its own connection."""
+    """The project's key file.
+
+    Writes open and close their own connection. Reads (a key check on every request) reuse
+    one connection per thread: in autocommit mode each query is its own read transaction,
+    so a key revoked by another process is seen by the very next one; the connection is
+    reopened when the file is replaced (its inode changes), so a deleted or restored store
+    is never read through a stale handle.
+    """
 
     def __init__(self, project_dir: Path | str):
         self.path = Path(project_dir) / KEYS_FILE
+        self._local = threading.local()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise KeyStoreError(f"{self.path}: cannot open the key store ({exc})") from exc
+
+    def _reader(self) -> sqlite3.Connection:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise KeyStoreError(
+                f"{self.path}: no API keys yet. Create one with `segmentum keys create --scope read`."
+            ) from None
+        ident = (st.st_dev, st.st_ino)
+        cached: tuple[tuple[int, int], sqlite3.Connection] | None = getattr(
+            self._local, "reader", None
+        )
+        if cached is not None and cached[0] == ident:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+        con = self._open()
+        self._local.reader = (ident, con)
+        return con
 
     @contextmanager
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        if not write and not self.path.exists():
-            raise KeyStoreError(
-                f"{self.path}: no API keys yet. Create one with `segmentum keys create --scope read`."
-            )
-        try:
-            con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise KeyStoreError(f"{self.path}: cannot open the key store ({exc})") from exc
+        con = self._open() if write else self._reader()
         try:
             if write:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_SCHEMA)
             yield con
         except sqlite3.DatabaseError as exc:
+            if not write:
+                self._local.reader = None
+                con.close()
             raise KeyStoreError(
                 f"{self.path}: the key store cannot be used ({exc}). Restore it from a "
                 "backup, or delete it and create new keys."
             ) from exc
         finally:
-            con.close()
+            if write:
+                con.close()
 
     def ensure(self) -> None:
         """Create the file and its tables if they are missing."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from segmentum.app.auth import SESSION_COOKIE, SESSION_S, Auth, authenticated
+from segmentum.app.auth import SESSION_COOKIE, SESSION_S, ApiKeyGate, Auth, authenticated
 from segmentum.app.core import NotFound, ProjectView
 from segmentum.app.keys import KeyStore
+from segmentum.app.models import SCALAR_ERROR
 from segmentum.app.templating import templates
 from segmentum.data.errors import DataError, SegmentumError
 from segmentum.version import __version__
@@ -55,7 +57,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(self.limit)
             return message
 
         try:
@@ -64,8 +66,12 @@ class BodyLimit:
             await _too_large(self.limit)(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised while a body streams in; an HTTPException, so that FastAPI's body reader
+    passes it on (as 413) instead of turning it into a 400."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body over {limit:,} bytes; send fewer rows per call")
 
 
 def _too_large(limit: int) -> Response:
@@ -80,12 +86,26 @@ def _field(loc: Any) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+def _problem(error: Mapping[str, Any]) -> dict[str, str]:
+    """One validation error as ``{"field", "reason"}`` (a body that is not JSON: ``body``
+    and where the parser stopped)."""
+    loc = error.get("loc", ())
+    if error.get("type") == "json_invalid":
+        at = loc[-1] if loc else "?"
+        return {"field": "body", "reason": f"{error.get('msg', '')} at character {at}"}
+    if len(loc) == 5 and tuple(loc[:2]) == ("body", "rows"):  # a cell failed every member
+        return {"field": _field(loc[:4]), "reason": SCALAR_ERROR}
+    return {"field": _field(loc), "reason": str(error.get("msg", ""))}
+
+
 def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field(e.get("loc", ())), "reason": e.get("msg", "")} for e in exc.errors()
-        ]
+        errors: list[dict[str, str]] = []
+        for e in exc.errors():
+            problem = _problem(e)
+            if not errors or problem != errors[-1]:  # a cell's union members: said once
+                errors.append(problem)
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(NotFound)
@@ -95,7 +115,13 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def bad_data(request: Request, exc: DataError) -> JSONResponse:
         problems = [
-            {"field": p.column, "row": p.row, "value": p.value, "reason": p.expected}
+            {
+                "field": p.column,
+                "row": p.row,
+                "value": p.value,
+                "reason": p.reason,
+                "expected": p.expected,
+            }
             for p in getattr(exc, "problems", [])[:100]
         ]
         return JSONResponse({"detail": str(exc), "problems": problems}, status_code=422)
@@ -184,7 +210,9 @@ def create_app(
     app.state.auth = Auth(KeyStore(view.folder))
     _install_errors(app)
     _install_login(app)
-    app.include_router(api.router, prefix="/api/v1", dependencies=[Depends(authenticated)])
+    app.include_router(api.router, prefix=api.API_PREFIX, dependencies=[Depends(authenticated)])
+    app.include_router(api.docs_router, dependencies=[Depends(authenticated)])
     app.include_router(pages.router, dependencies=[Depends(authenticated)])
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(ApiKeyGate, prefix="/api/")
+    app.add_middleware(BodyLimit, limit=max_body)  # outermost: before anything reads a body
     return app

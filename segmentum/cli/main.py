@@ -338,6 +338,7 @@ def settings(
     from segmentum.data.project import Settings
     from segmentum.flow import settings_rows
     from segmentum.registry import STAGES
+    from segmentum.report.format import ReportSettings
 
     rows = settings_rows(Settings, "project") + [
         row
@@ -345,6 +346,7 @@ def settings(
         if stage.settings is not None
         for row in settings_rows(stage.settings, stage.name)
     ]
+    rows += settings_rows(ReportSettings, "report")
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

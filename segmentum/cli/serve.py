@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -54,8 +55,33 @@ def serve(
             "sign-in page; every route still needs a key).",
         ),
     ] = False,
+    get: Annotated[
+        str | None,
+        typer.Option(
+            "--get",
+            help="Do not listen: send one GET request for this path through the app "
+            "in-process (e.g. /api/v1/runs), print the body and exit (1 on a status of "
+            "400 or more). For scripts.",
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="SEGMENTUM_KEY",
+            help="API key sent with --get (default: the SEGMENTUM_KEY environment variable).",
+        ),
+    ] = None,
 ) -> None:
-    """Start the web app and scoring API over a project's runs (needs the ``app`` extra)."""
+    """Start the web app and scoring API over a project's runs (needs the ``app`` extra).
+
+    Every route except /health and /login needs a key: create one with ``segmentum keys
+    create --scope read`` (``score`` for the scoring API). ``--get PATH`` sends one request
+    without starting a server.
+    """
+    if get is not None:
+        _get_once(project_file, run_id, get, key)
+        return
     if not _is_loopback(host) and not public:
         console.print(
             f"[bold red]Error:[/] --host {escape(host)} is not a loopback address; add "
@@ -83,6 +109,37 @@ def serve(
         )
     console.print(f"segmentum serving {project_file} at http://{host}:{port}/ (Ctrl+C stops)")
     uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def _get_once(project_file: Path, run_id: str | None, path: str, key: str | None) -> None:
+    """``serve --get``: one request through the real app, no socket."""
+    if not path.startswith("/"):
+        console.print(f"[bold red]Error:[/] --get {escape(path)}: a path starts with '/'.")
+        raise typer.Exit(2)
+    try:
+        from fastapi.testclient import TestClient
+
+        from segmentum.app import create_app
+    except ImportError as exc:
+        console.print(
+            f"[bold red]Error:[/] {exc}. Install the app extra: pip install 'segmentum[app]'"
+        )
+        raise typer.Exit(2) from None
+    try:
+        application = create_app(project_file, run_id)
+    except SegmentumError as exc:
+        _fail(exc)
+        return
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with TestClient(application, raise_server_exceptions=False) as client:
+        response = client.get(path, headers=headers, follow_redirects=False)
+    sys.stdout.write(response.text)
+    if response.text and not response.text.endswith("\n"):
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+    if response.status_code >= 400:
+        console.print(f"[bold red]HTTP {response.status_code}[/] for GET {escape(path)}")
+        raise typer.Exit(1)
 
 
 @keys_app.command("create")

@@ -348,6 +348,7 @@ class ProjectConfig(_Strict):
     maps: dict[str, Any] = Field(default_factory=dict)
     valuation: dict[str, Any] = Field(default_factory=dict)
     activation: dict[str, Any] = Field(default_factory=dict)
+    report: dict[str, Any] = Field(default_factory=dict)  # segmentum.report.format.ReportSettings
 
     @model_validator(mode="after")
     def _something_declared(self) -> ProjectConfig:

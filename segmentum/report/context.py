@@ -1,8 +1,9 @@
 """Turn what a section holds (tables, Plotly figures, values) into plain JSON-ready data.
 
 The report's templates and its JSON twin read the same context: lists, dicts, strings,
-numbers, booleans and ``None`` only. Numbers shown to people are formatted here, once
-(thousands separators), so the HTML and any other page that reuses the context agree.
+numbers, booleans and ``None`` only. Tables shown to people are labelled and formatted here,
+once (:mod:`segmentum.report.format`: percentages, money, p-values, thousands separators),
+so the HTML and any other page that reuses the context agree.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from segmentum.report.format import ReportSettings
 
 
 def jsonable(value: Any) -> Any:
@@ -64,29 +68,65 @@ def _is_missing(v: Any) -> bool:
         return False
 
 
-def _cell_formatter(column: pd.Series) -> Any:
-    """How one column's values are shown: thousands separators, 3 significant digits."""
-    dtype = column.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return str
-    if pd.api.types.is_integer_dtype(dtype):
-        return lambda v: f"{v:,}"
-    if pd.api.types.is_float_dtype(dtype):
-        values = column.abs().dropna()
-        big = bool(len(values)) and values.median() >= 100
-        return (lambda v: f"{v:,.0f}") if big else (lambda v: f"{v:,.3g}")
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        present = column.dropna()
-        dates_only = bool(len(present)) and bool((present == present.dt.normalize()).all())
-        return (lambda v: v.strftime("%Y-%m-%d")) if dates_only else str
-    return str
+def _index_series(frame: pd.DataFrame) -> tuple[list[pd.Series], list[str]]:
+    """The index levels worth showing, as columns: none for a positional index.
+
+    An unnamed ``RangeIndex`` or integer index (rows filtered or sorted, the positions
+    pandas kept) says nothing to a reader and is left out; a named index (``segment``, even
+    a ``RangeIndex`` from 1) or one of labels is kept as the first column(s).
+    """
+    idx = frame.index
+    unnamed = idx.nlevels == 1 and idx.name is None
+    if unnamed and (isinstance(idx, pd.RangeIndex) or pd.api.types.is_integer_dtype(idx.dtype)):
+        return [], []
+    series = [pd.Series(idx.get_level_values(i)) for i in range(idx.nlevels)]
+    return series, [_label(n) for n in idx.names]
 
 
-def table_context(frame: pd.DataFrame, max_rows: int = 60) -> dict[str, Any]:
-    """One table as data: column names, raw rows, rows as shown, and a note when cut.
+def _lead_first(frame: pd.DataFrame, lead: list[str]) -> pd.DataFrame:
+    """The first column (the key) stays first; then the columns named in ``lead`` (in that
+    order), then the others as they were."""
+    if not lead or frame.columns.has_duplicates or frame.shape[1] < 3:
+        return frame
+    key = frame.columns[0]
+    first = [key] + [c for c in lead if c in frame.columns and c != key]
+    return frame[first + [c for c in frame.columns if c not in first]]
 
-    A meaningful index (anything but a plain ``RangeIndex``) is kept as the first column(s),
-    counted in ``index_columns`` so the page can show it as row headers.
+
+def _parts(n_columns: int, n_keys: int, width: int) -> list[list[int]]:
+    """Column positions per table shown: the first ``width``, then the rest in tables of at
+    most ``width`` columns that repeat the key (row-header) columns."""
+    parts = [list(range(min(n_columns, width)))]
+    keys = list(range(min(n_keys, width - 1)))
+    step = width - len(keys)
+    for start in range(width, n_columns, step):
+        parts.append(keys + list(range(start, min(start + step, n_columns))))
+    return parts
+
+
+#: Rows a table's CSV download carries at most.
+CSV_ROWS = 2_000
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    """The table (index levels as columns) as CSV text, for the page's download link;
+    numbers to 5 significant digits (the page stays small)."""
+    return frame.head(CSV_ROWS).to_csv(index=False, lineterminator="\n", float_format="%.5g")
+
+
+def table_context(
+    frame: pd.DataFrame,
+    max_rows: int = 60,
+    *,
+    section: str = "",
+    settings: ReportSettings | None = None,
+) -> dict[str, Any]:
+    """One table as data: names, labels, raw rows, rows as shown, and notes when cut.
+
+    Every table of the report comes through here, so labels and number formats are the
+    same everywhere (:mod:`segmentum.report.format`). A meaningful index (named, or of
+    labels) is kept as the first column(s), counted in ``index_columns`` so the page can show
+    it as row headers; a positional one is left out.
 
     Parameters
     ----------
@@ -94,52 +134,72 @@ def table_context(frame: pd.DataFrame, max_rows: int = 60) -> dict[str, Any]:
         The table as the stage made it.
     max_rows : int, default=60
         Rows beyond this are left out, and ``note`` says how many there were.
+    section : str, default=""
+        The section's key: its label table, formats and lead columns
+        (:mod:`segmentum.report.labels`).
+    settings : ReportSettings, optional
+        ``[report]`` of the project: label overrides, currency, columns shown.
 
     Returns
     -------
     dict
-        ``columns`` (str), ``rows`` (JSON values), ``cells`` (str, as shown), ``index_columns``,
-        ``n_rows`` (before the cut) and ``note``.
+        ``columns`` (the names), ``headers`` (their labels), ``kinds``, ``rows`` (JSON
+        values), ``cells`` (str, as shown), ``index_columns``, ``n_rows`` (before the cut),
+        ``note``, ``parts`` (column positions of each table shown: the first is visible,
+        the others behind a "details" toggle) and ``csv`` (for a table wider than that, the
+        whole table, every row up to :data:`CSV_ROWS`, as CSV text; else ``None``).
 
     Examples
     --------
-    >>> t = table_context(pd.DataFrame({"segment": [1, 2], "revenue": [12345.6, 987.0]}))
-    >>> t["columns"], t["rows"][0], t["cells"][0]
-    (['segment', 'revenue'], [1, 12345.6], ['1', '12,346'])
+    >>> t = table_context(pd.DataFrame({"segment": [1, 2], "revenue_share": [0.296, 0.704]}))
+    >>> t["columns"], t["headers"], t["cells"][0]
+    (['segment', 'revenue_share'], ['Segment', 'Revenue (share)'], ['1', '30 %'])
     """
+    from segmentum.report.format import ReportSettings, column_formatter, column_kind, human_label
+    from segmentum.report.labels import STAGE_KINDS, STAGE_LABELS, STAGE_LEAD_COLUMNS
+
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(
             f"a report table needs a pandas DataFrame, got {type(frame).__name__}; "
             "wrap it with pd.DataFrame(...) before Section.table()"
         )
-    n_rows = len(frame)
-    note = ""
-    if n_rows > max_rows:
-        note = f"Showing the first {max_rows:,} of {n_rows:,} rows."
-        frame = frame.head(max_rows)
-    index: list[pd.Series] = []
-    index_names: list[str] = []
-    if not isinstance(frame.index, pd.RangeIndex):
-        index = [pd.Series(frame.index.get_level_values(i)) for i in range(frame.index.nlevels)]
-        index_names = [_label(n) for n in frame.index.names]
+    settings = settings or ReportSettings()
+    frame = _lead_first(frame, STAGE_LEAD_COLUMNS.get(section, []))
+    index, index_names = _index_series(frame)
     columns = index_names + [_label(c) for c in frame.columns]
+    n_rows = len(frame)
     # Columns by position: two columns may share a label.
-    series = index + [frame.iloc[:, j] for j in range(frame.shape[1])]
-    formatters = [_cell_formatter(s) for s in series]
-    rows = zip(*(s.tolist() for s in series), strict=True)
+    series = index + [frame.iloc[:, j].reset_index(drop=True) for j in range(frame.shape[1])]
+    kinds = [
+        column_kind(name, s, STAGE_KINDS.get(section))
+        for name, s in zip(columns, series, strict=True)
+    ]
+    formatters = [
+        column_formatter(k, s, settings.currency) for k, s in zip(kinds, series, strict=True)
+    ]
+    parts = _parts(len(columns), len(index) or 1, settings.max_columns)
+    csv = None
+    if series and len(parts) > 1:
+        csv = _csv(pd.concat(series, axis=1, ignore_index=True).set_axis(columns, axis=1))
+    note = f"Showing the first {max_rows:,} of {n_rows:,} rows." if n_rows > max_rows else ""
     raw, shown = [], []
-    for row in rows:
+    for row in zip(*(s.head(max_rows).tolist() for s in series), strict=True):
         raw.append([jsonable(v) for v in row])
         shown.append(
             ["" if _is_missing(v) else fmt(v) for v, fmt in zip(row, formatters, strict=True)]
         )
+    stage_labels = STAGE_LABELS.get(section)
     return {
         "columns": columns,
+        "headers": [human_label(c, stage_labels, settings.labels) for c in columns],
+        "kinds": kinds,
         "rows": raw,
         "cells": shown,
         "index_columns": len(index),
         "n_rows": n_rows,
         "note": note,
+        "parts": parts,
+        "csv": csv,
     }
 
 

@@ -24,6 +24,9 @@ from segmentum.report.section import Section
 if TYPE_CHECKING:
     import jinja2
 
+    from segmentum.report.answer import Answer
+    from segmentum.report.format import ReportSettings
+
 #: Names the JSON twin's layout; bump when a key changes meaning.
 REPORT_FORMAT = "segmentum.report/1"
 #: Plotly's options for every figure in the page.
@@ -48,6 +51,14 @@ def _plotly_size(figure: dict[str, Any]) -> dict[str, str]:
         value = layout.get(key, template.get(key, "100%"))
         size[key] = f"{value}px" if isinstance(value, int | float) else str(value)
     return size
+
+
+def _uri_text(text: str) -> str:
+    """Text percent-encoded for a ``data:`` link (a table's CSV): letters, digits and the
+    CSV's punctuation stay as they are, so the link is little longer than the text."""
+    from urllib.parse import quote
+
+    return quote(text, safe=",.-_:;()[]/+ ").replace(" ", "%20")
 
 
 def _tojson_pretty(value: Any) -> str:
@@ -75,6 +86,7 @@ def environment() -> jinja2.Environment:
     env.filters["plotly_json"] = _plotly_json
     env.filters["plotly_size"] = _plotly_size
     env.filters["tojson_pretty"] = _tojson_pretty
+    env.filters["uri_text"] = _uri_text
     env.globals["plotly_config"] = PLOTLY_CONFIG
     return env
 
@@ -85,24 +97,32 @@ def report_context(
     title: str,
     subtitle: str = "",
     manifest: dict[str, Any] | None = None,
+    answer: Answer | None = None,
+    settings: ReportSettings | None = None,
 ) -> dict[str, Any]:
     """The whole report as plain data: what the page template renders and ``report.json`` holds.
 
     Parameters
     ----------
     sections : sequence of Section
-        In the order they appear.
+        In the order they appear; blocks marked ``appendix`` (and sections marked so) are
+        shown in the appendix at the end of the page.
     title, subtitle : str
         Shown in the page header.
     manifest : dict, optional
         The run's manifest, shown in full at the end (method and reproducibility).
+    answer : Answer, optional
+        The answer screen (:func:`segmentum.report.answer.answer_for`), shown first.
+    settings : ReportSettings, optional
+        The project's ``[report]`` table: column labels, currency, columns per table.
 
     Returns
     -------
     dict
         ``format`` (:data:`REPORT_FORMAT`), ``version`` (segmentum's), ``title``,
-        ``subtitle``, ``sections`` (each :meth:`Section.to_context`) and ``manifest``
-        (``None`` when not given).
+        ``subtitle``, ``answer`` (:meth:`Answer.to_context`, ``None`` when not given),
+        ``sections`` (each :meth:`Section.to_context`) and ``manifest`` (``None`` when not
+        given).
     """
     from segmentum import __version__
 
@@ -118,7 +138,8 @@ def report_context(
         "version": __version__,
         "title": str(title),
         "subtitle": str(subtitle),
-        "sections": [s.to_context() for s in sections],
+        "answer": None if answer is None else answer.to_context(),
+        "sections": [s.to_context(settings) for s in sections],
         "manifest": None if manifest is None else jsonable(manifest),
     }
 
@@ -151,6 +172,36 @@ def _shared_templates(
     return out, templates
 
 
+def split_appendix(
+    sections: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The story and the appendix: each section without its ``appendix`` blocks, and for each
+    section with any its evidence under the key ``"{key}-evidence"`` (a section marked
+    ``appendix`` moves there whole, under its own key).
+
+    Examples
+    --------
+    >>> ctx = Section("segments", "Segments").text("Six.").text("ARI", appendix=True).to_context()
+    >>> main, extra = split_appendix([ctx])
+    >>> [b["id"] for b in main[0]["blocks"]], extra[0]["key"], [b["id"] for b in extra[0]["blocks"]]
+    (['segments-1'], 'segments-evidence', ['segments-2'])
+    """
+    main, appendix = [], []
+    for section in sections:
+        whole = bool(section.get("appendix"))
+        story = [b for b in section["blocks"] if not whole and not b.get("appendix")]
+        evidence = [b for b in section["blocks"] if whole or b.get("appendix")]
+        if not whole:
+            main.append({**section, "blocks": story})
+        if evidence:
+            title = section["title"] if whole else f"{section['title']}: evidence"
+            summary = section["summary"] if whole else ""
+            key = section["key"] if whole else f"{section['key']}-evidence"
+            appendix.append({**section, "key": key, "title": title, "summary": summary})
+            appendix[-1]["blocks"] = evidence
+    return main, appendix
+
+
 def render_html(context: dict[str, Any]) -> str:
     """Render a :func:`report_context` as the self-contained page (Plotly's library inlined).
 
@@ -163,9 +214,11 @@ def render_html(context: dict[str, Any]) -> str:
 
     packed, length = packed_plotlyjs()
     sections, templates = _shared_templates(context["sections"])
+    main, appendix = split_appendix(sections)
     page = environment().get_template("page.html")
     return page.render(
-        **{**context, "sections": sections},
+        **{**context, "sections": main},
+        appendix=appendix,
         plotly_templates=templates,
         plotly_packed=Markup(packed),
         plotly_packed_length=length,
@@ -189,6 +242,8 @@ def render_json(
     subtitle: str = "",
     manifest: dict[str, Any] | None = None,
     indent: int | None = None,
+    answer: Answer | None = None,
+    settings: ReportSettings | None = None,
 ) -> str:
     """The report's JSON twin: :func:`report_context` as strict JSON (no NaN), UTF-8 text.
 
@@ -197,7 +252,14 @@ def render_json(
     context = (
         sections
         if isinstance(sections, dict)
-        else report_context(sections, title=title, subtitle=subtitle, manifest=manifest)
+        else report_context(
+            sections,
+            title=title,
+            subtitle=subtitle,
+            manifest=manifest,
+            answer=answer,
+            settings=settings,
+        )
     )
     return json.dumps(context, indent=indent, ensure_ascii=False, allow_nan=False)
 
@@ -209,17 +271,23 @@ def render_report(
     subtitle: str = "",
     manifest: dict[str, Any] | None = None,
     json_path: str | Path | None = None,
+    answer: Answer | None = None,
+    settings: ReportSettings | None = None,
 ) -> str:
     """Return the whole report as one HTML string.
 
     Parameters
     ----------
     sections : sequence of Section
-        In the order they appear.
+        In the order they appear (technical evidence moves to the appendix).
     title, subtitle : str
         Shown in the page header.
     manifest : dict, optional
         The run's manifest, shown in full at the end (method and reproducibility).
+    answer : Answer, optional
+        The answer screen, shown first (:func:`segmentum.report.answer.answer_for`).
+    settings : ReportSettings, optional
+        ``[report]`` of the project: labels, currency, columns per table.
     json_path : path, optional
         Also write the report's JSON twin (the same context, see :func:`render_json`) there.
 
@@ -230,7 +298,14 @@ def render_report(
     >>> "No &lt;costs&gt; given." in page and "Plotly" in page
     True
     """
-    context = report_context(sections, title=title, subtitle=subtitle, manifest=manifest)
+    context = report_context(
+        sections,
+        title=title,
+        subtitle=subtitle,
+        manifest=manifest,
+        answer=answer,
+        settings=settings,
+    )
     if json_path is not None:
         Path(json_path).write_text(render_json(context), encoding="utf-8")
     return render_html(context)

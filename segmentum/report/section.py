@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from segmentum.report.format import ReportSettings
 
 BlockKind = Literal["text", "table", "figure", "warning", "html"]
 BLOCK_KINDS: tuple[str, ...] = get_args(BlockKind)
@@ -27,25 +30,34 @@ class Block:
     kind: BlockKind
     content: Any
     caption: str = ""
+    appendix: bool = False  # technical evidence: shown in the report's appendix
 
-    def to_context(self, block_id: str = "") -> dict[str, Any]:
+    def to_context(
+        self, block_id: str = "", *, section: str = "", settings: ReportSettings | None = None
+    ) -> dict[str, Any]:
         """The block as plain data, by kind.
 
-        Every block has ``kind``, ``id`` and ``caption``; then ``text`` (text, warning),
-        ``columns``/``rows``/``cells``/``index_columns``/``n_rows``/``note`` (table, see
-        :func:`segmentum.report.context.table_context`), ``figure`` (Plotly's JSON) or
-        ``html`` (trusted markup made by segmentum).
+        Every block has ``kind``, ``id``, ``caption`` and ``appendix``; then ``text`` (text,
+        warning), ``columns``/``headers``/``rows``/``cells``/``parts``/``csv``/… (table, see
+        :func:`segmentum.report.context.table_context`, labelled for ``section`` and
+        ``settings``), ``figure`` (Plotly's JSON) or ``html`` (trusted markup made by
+        segmentum).
         """
         from segmentum.report.context import figure_context, table_context
         from segmentum.report.packing import sample_clouds
 
-        out: dict[str, Any] = {"kind": self.kind, "id": block_id, "caption": str(self.caption)}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "id": block_id,
+            "caption": str(self.caption),
+            "appendix": bool(self.appendix),
+        }
         match self.kind:
             case "text" | "warning":
                 out["text"] = str(self.content)
             case "table":
                 frame, max_rows = self.content
-                out |= table_context(frame, max_rows)
+                out |= table_context(frame, max_rows, section=section, settings=settings)
             case "figure":
                 figure, shown, total = sample_clouds(figure_context(self.content))
                 out["figure"] = figure
@@ -73,6 +85,9 @@ class Section:
         Heading shown in the report.
     summary : str, default=""
         One or two sentences shown first: the finding, in words.
+    appendix : bool, default=False
+        The whole section is technical evidence (inputs read, stages run): the report shows
+        it in its appendix, after the story.
 
     Examples
     --------
@@ -87,20 +102,28 @@ class Section:
     title: str
     summary: str = ""
     blocks: list[Block] = field(default_factory=list)
+    appendix: bool = False
 
-    def text(self, text: str) -> Section:
-        """Add a paragraph of plain text (escaped when rendered)."""
-        self.blocks.append(Block("text", text))
+    def text(self, text: str, *, appendix: bool = False) -> Section:
+        """Add a paragraph of plain text (escaped when rendered).
+
+        ``appendix=True`` (here and for tables and figures): technical evidence, shown in
+        the report's appendix under this section's title.
+        """
+        self.blocks.append(Block("text", text, appendix=appendix))
         return self
 
-    def table(self, frame: pd.DataFrame, caption: str = "", max_rows: int = 60) -> Section:
-        """Add a table; long tables are cut to ``max_rows`` with a note."""
-        self.blocks.append(Block("table", (frame, max_rows), caption))
+    def table(
+        self, frame: pd.DataFrame, caption: str = "", max_rows: int = 60, *, appendix: bool = False
+    ) -> Section:
+        """Add a table; long tables are cut to ``max_rows`` with a note, wide ones show their
+        first columns and the rest behind a toggle (:func:`~segmentum.report.context.table_context`)."""
+        self.blocks.append(Block("table", (frame, max_rows), caption, appendix))
         return self
 
-    def figure(self, fig: Any, caption: str = "") -> Section:
+    def figure(self, fig: Any, caption: str = "", *, appendix: bool = False) -> Section:
         """Add a Plotly figure (``plotly.graph_objects.Figure``)."""
-        self.blocks.append(Block("figure", fig, caption))
+        self.blocks.append(Block("figure", fig, caption, appendix))
         return self
 
     def warn(self, message: str) -> Section:
@@ -118,28 +141,37 @@ class Section:
         """The warnings of this section, in order."""
         return [b.content for b in self.blocks if b.kind == "warning"]
 
-    def to_context(self) -> dict[str, Any]:
+    def to_context(self, settings: ReportSettings | None = None) -> dict[str, Any]:
         """This section as plain data: what the templates render and the JSON twin holds.
+
+        Parameters
+        ----------
+        settings : ReportSettings, optional
+            The project's ``[report]`` table (labels, currency) its tables are written with.
 
         Returns
         -------
         dict
-            ``key``, ``title``, ``summary``, ``warnings`` (the warning texts, in order) and
-            ``blocks``, each from :meth:`Block.to_context` with the id ``"{key}-{n}"``
-            (n from 1, also the HTML anchor of that block).
+            ``key``, ``title``, ``summary``, ``appendix``, ``warnings`` (the warning texts,
+            in order) and ``blocks``, each from :meth:`Block.to_context` with the id
+            ``"{key}-{n}"`` (n from 1, also the HTML anchor of that block).
 
         Examples
         --------
         >>> ctx = Section("value", "Customer value").text("Deciles rank customers.").to_context()
         >>> ctx["blocks"]
-        [{'kind': 'text', 'id': 'value-1', 'caption': '', 'text': 'Deciles rank customers.'}]
+        [{'kind': 'text', 'id': 'value-1', 'caption': '', 'appendix': False, 'text': 'Deciles rank customers.'}]
         """
         return {
             "key": str(self.key),
             "title": str(self.title),
             "summary": str(self.summary),
+            "appendix": bool(self.appendix),
             "warnings": [str(w) for w in self.warnings],
-            "blocks": [b.to_context(f"{self.key}-{n}") for n, b in enumerate(self.blocks, 1)],
+            "blocks": [
+                b.to_context(f"{self.key}-{n}", section=self.key, settings=settings)
+                for n, b in enumerate(self.blocks, 1)
+            ],
         }
 
     def to_json(self, indent: int | None = None) -> str:

@@ -567,18 +567,25 @@ def report_section(result: SegmentsResult) -> Section:
                 "same bootstrap analysis on the items permuted independently (same answers, "
                 "no association). Green points are reproducible: high, clearly above the "
                 "band, and every segment comes back (Dolnicar, Grün & Leisch 2018, ch. 7).",
+                appendix=True,
             )
         sec.figure(
             plots.stability_boxplot(result.selection, result.stability_samples),
             "Global stability per number of segments: adjusted Rand index between partitions "
             "fitted to bootstrap pairs (Dolnicar, Grün & Leisch 2018, ch. 7).",
+            appendix=True,
         )
         sec.figure(
             plots.segment_stability_chart(result.segment_stability, SEGMENT_STABILITY_FLAG),
             "Segment-level stability of the chosen solution: mean Jaccard agreement with the "
             "best match in bootstrap partitions, in Hennig's (2007) bands.",
+            appendix=True,
         )
-    sec.figure(plots.fit_indices_chart(result.selection), "Fit indices by number of segments.")
+    sec.figure(
+        plots.fit_indices_chart(result.selection),
+        "Fit indices by number of segments.",
+        appendix=True,
+    )
     sec.figure(
         plots.centroid_heatmap(
             result.centroids,
@@ -588,7 +595,7 @@ def report_section(result: SegmentsResult) -> Section:
         "coloured by the index against the item's average (100 = average).",
     )
     table = result.selection.copy()
-    sec.table(table.round(3), "Evidence for the number of segments.")
+    sec.table(table.round(3), "Evidence for the number of segments.", appendix=True)
     cols = [
         c for c in ("segment", "jaccard_mean", "band", "flagged") if c in result.segment_stability
     ]
@@ -601,7 +608,7 @@ def report_section(result: SegmentsResult) -> Section:
             f"Segments matched to the previous run (mean similarity "
             f"{result.match.mean_similarity:.2f})."
         )
-        sec.table(result.match.quality.round(3), "Match to the previous run.")
+        sec.table(result.match.quality.round(3), "Match to the previous run.", appendix=True)
     for m in result.warnings:
         if m != result.verdict:
             sec.warn(m)

@@ -464,7 +464,11 @@ def report_section(result: ValuationResult) -> Section:
     if result.projection is not None:
         p = result.projection
         sec.text(p.verdict)
-        sec.table(p.confusion, "Projection: cross-validated confusion matrix (linked respondents).")
+        sec.table(
+            p.confusion,
+            "Projection: cross-validated confusion matrix (linked respondents).",
+            appendix=True,
+        )
         if result.adjusted_sizes is not None:
             sec.table(
                 result.adjusted_sizes.round(3),

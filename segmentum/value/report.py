@@ -122,7 +122,9 @@ def report_section(result: ValueResult) -> Section:
             .reset_index()
         )
         sec.table(
-            params, caption=f"{pm['name']} parameters (log-likelihood {pm['log_likelihood']:,.1f})"
+            params,
+            caption=f"{pm['name']} parameters (log-likelihood {pm['log_likelihood']:,.1f})",
+            appendix=True,
         )
     if len(result.validation):
         h = s.get("holdout", {})
@@ -131,14 +133,19 @@ def report_section(result: ValueResult) -> Section:
                 f"Holdout check: the model fitted up to {h['calibration_end']} predicts "
                 f"{h['predicted_total']:,.0f} repeat purchases in the next "
                 f"{h['holdout_periods']:.0f} periods against {h['actual_total']:,.0f} actual "
-                f"({h['total_error_pct']:+.1f} %); per-customer correlation {h['correlation']:.2f}."
+                f"({h['total_error_pct']:+.1f} %); per-customer correlation {h['correlation']:.2f}.",
+                appendix=True,
             )
         sec.table(
-            result.validation, caption="Holdout: predicted vs actual by calibration frequency"
+            result.validation,
+            caption="Holdout: predicted vs actual by calibration frequency",
+            appendix=True,
         )
         sec.figure(
-            plots.conditional_expectations(result.validation), caption="Conditional expectations"
+            plots.conditional_expectations(result.validation),
+            caption="Conditional expectations",
+            appendix=True,
         )
     if result.tracking is not None:
-        sec.figure(plots.tracking_plot(result.tracking), caption="Tracking plot")
+        sec.figure(plots.tracking_plot(result.tracking), caption="Tracking plot", appendix=True)
     return sec

@@ -1,0 +1,276 @@
+"""The answer first, and words and numbers for people (issue 15, items 1 and 2).
+
+Formatter units (percent, money, p-values, thousands, labels, ``[report.labels]`` from the
+project file), wide tables split behind a toggle with a CSV download, positional indexes
+left out; the answer screen of a value-only run (CDNOW) and of a survey-only run
+(McDonald's), and :func:`check_readable_report`, which the demo run's test reuses.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import io
+import json
+import re
+import shutil
+from html import escape, unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentum.data.errors import ProjectError
+from segmentum.project import Project
+from segmentum.registry import report_settings
+from segmentum.report import Section, render_report
+from segmentum.report.answer import answer_for
+from segmentum.report.context import table_context
+from segmentum.report.format import (
+    column_kind,
+    format_money,
+    format_number,
+    format_percent,
+    format_pvalue,
+    human_label,
+)
+
+SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+EXPONENT = re.compile(r"\d[eE][-+]?\d")
+
+
+def check_readable_report(run_dir: Path, max_columns: int = 8) -> dict[str, Any]:
+    """What a manager's report must be, checked on a run folder; returns ``report.json``.
+
+    Every table shows at most ``max_columns`` columns (in the page and in each part of the
+    twin), no header is a raw snake_case name, no cell is in ``e-`` notation, and the page
+    opens with the answer, which names the segments it picked.
+    """
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    twin = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    tables = [b for s in twin["sections"] for b in s["blocks"] if b["kind"] == "table"]
+    assert tables
+    for t in tables:
+        assert all(len(part) <= max_columns for part in t["parts"]), (t["id"], t["columns"])
+        assert sorted({j for part in t["parts"] for j in part}) == list(range(len(t["columns"])))
+        raw = [h for h in t["headers"] if SNAKE.match(h)]
+        assert not raw, (t["id"], raw)
+        cells = [c for row in t["cells"] for c in row if EXPONENT.search(c)]
+        assert not cells, (t["id"], cells[:3])
+    heads = re.findall(r"<thead><tr>(.*?)</tr></thead>", page, re.S)
+    assert heads and max(h.count("<th") for h in heads) <= max_columns
+    assert re.findall(r'<section id="([^"]+)"', page)[0] == "answer"
+    answer = twin["answer"]
+    screen = page[page.index('<section id="answer"') : page.index("</section>")]
+    for card in answer["segments"]:
+        assert f"Segment {card['segment']}" in screen
+        assert escape(card["name"]) in screen, card["name"]
+    return twin
+
+
+# --- formatter units ---------------------------------------------------------------------------
+
+
+def test_numbers_are_written_for_people() -> None:
+    assert [format_percent(x) for x in (0.296, 0.054, 0.0035, 1.0, 0)] == [
+        "30 %",
+        "5.4 %",
+        "0.35 %",
+        "100 %",
+        "0 %",
+    ]
+    assert format_money(1234567.891) == "1,234,568"  # no currency declared: none shown
+    assert format_money(1234567.891, "$") == "$1,234,568"
+    assert format_money(-12.5, "€") == "-€12.50" and format_money(98000, "CHF") == "98,000 CHF"
+    assert format_pvalue(1.39e-264) == "< 0.001" and format_pvalue(0.0421) == "0.042"
+    assert format_number(1234567.8) == "1,234,568" and format_number(0.0000123) == "0.0000123"
+    assert not EXPONENT.search(format_number(1.5e-7))
+
+
+def test_column_kinds_follow_names_and_values() -> None:
+    share = pd.Series([0.1, 0.9])
+    assert column_kind("customers_cum_share", share) == "share"
+    assert column_kind("p_first", share) == "share"
+    assert column_kind("growth_share", pd.Series([1.5, -0.2])) == "number"  # not within 0..1
+    assert column_kind("p_adjusted", share) == "pvalue"
+    assert column_kind("clv_per_head", pd.Series([12.0])) == "money"
+    assert column_kind("value_decile", pd.Series([1, 2])) == "count"
+    assert column_kind("error_pct", pd.Series([48.9])) == "percent"
+    assert column_kind("segment", pd.Series(["a"])) == "text"
+
+
+def test_labels_read_as_words_and_the_project_overrides_them() -> None:
+    assert human_label("customers_cum_share") == "Customers (cumulative share)"
+    assert human_label("clv_per_head") == "CLV per head"
+    assert human_label("rows read") == "Rows read"
+    assert human_label("Like") == "Like" and human_label("col <b>") == "col <b>"  # as given
+    assert human_label("p_first", {"p_first": "Ranks first"}) == "Ranks first"  # stage table
+    assert human_label("p_first", {"p_first": "Ranks first"}, {"p_first": "First"}) == "First"
+
+
+def test_report_labels_and_currency_come_from_the_project_file(tmp_path: Path) -> None:
+    (tmp_path / "tx.csv").write_text("customer_id,date,amount\nA,2024-01-01,10\n")
+    base = (
+        '[sources.transactions]\npath = "tx.csv"\ncustomer_id = "customer_id"\n'
+        'timestamp = "date"\namount = "amount"\n'
+    )
+    (tmp_path / "segmentum.toml").write_text(
+        base + '\n[report]\ncurrency = "$"\n\n[report.labels]\nrevenue = "Sales"\n'
+    )
+    settings = report_settings(Project.load(tmp_path / "segmentum.toml").config)
+    assert settings.currency == "$" and settings.labels == {"revenue": "Sales"}
+    t = table_context(
+        pd.DataFrame({"decile": [1], "revenue": [1234.6], "revenue_share": [0.3]}),
+        section="value",
+        settings=settings,
+    )
+    assert t["headers"] == ["Value decile", "Sales", "Revenue (share)"]
+    assert t["cells"] == [["1", "$1,235", "30 %"]]
+    (tmp_path / "segmentum.toml").write_text(base + '\n[report]\ncurrncy = "$"\n')
+    with pytest.raises(ProjectError, match=r"\[report\] unknown key 'currncy'.*'currency'"):
+        Project.load(tmp_path / "segmentum.toml")
+    (tmp_path / "segmentum.toml").write_text(base + "\n[report.labels]\nrevenue = 3\n")
+    with pytest.raises(ProjectError, match=r"\[report.labels.revenue\]"):
+        Project.load(tmp_path / "segmentum.toml")
+
+
+def test_wide_tables_show_eight_columns_and_the_rest_behind_a_toggle_with_a_csv() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.random((3, 20)), columns=[f"metric_{i}_share" for i in range(20)])
+    frame.insert(0, "segment", [1, 2, 3])
+    t = table_context(frame)
+    assert t["parts"][0] == list(range(8))
+    assert all(len(p) <= 8 and p[0] == 0 for p in t["parts"])  # the key column repeats
+    assert sorted({j for p in t["parts"] for j in p}) == list(range(21))
+    back = pd.read_csv(io.StringIO(t["csv"]))
+    assert list(back.columns) == list(frame.columns) and len(back) == 3
+    page = render_report([Section("value", "V").table(frame)], title="t")
+    assert page.count('<details class="more-columns">') == 1 and "13 more columns" in page
+    link = re.search(r'href="data:text/csv;charset=utf-8,([^"]+)"', page).group(1)
+    assert unquote(unescape(link)) == t["csv"]  # the whole table, as the link downloads it
+    # a wide table cut to its first rows: the CSV still holds every row
+    cut = table_context(frame, max_rows=2)
+    assert len(cut["cells"]) == 2 and len(pd.read_csv(io.StringIO(cut["csv"]))) == 3
+    # a narrow table needs neither (long ones say how many rows they show)
+    small = table_context(frame.iloc[:, :4], max_rows=2)
+    assert len(small["parts"]) == 1 and small["csv"] is None and "2 of 3 rows" in small["note"]
+
+
+def test_positional_indexes_are_left_out_and_named_ones_kept() -> None:
+    frame = pd.DataFrame({"effect": [0.5, 0.1, 0.3]}, index=[7, 3, 12])  # rows sorted
+    assert table_context(frame)["columns"] == ["effect"]
+    named = pd.DataFrame({"share": [0.4, 0.6]}, index=pd.RangeIndex(1, 3, name="segment"))
+    t = table_context(named)
+    assert t["columns"] == ["segment", "share"] and t["index_columns"] == 1
+
+
+@pytest.mark.parametrize("name", ["segmentum.report.format", "segmentum.report.answer"])
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
+
+
+# --- the answer screen ---------------------------------------------------------------------------
+
+
+def test_value_only_run_answers_about_value_and_is_no_segmentation_report(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    shutil.copy(shared_data / "cdnow" / "cdnow_sample_transactions.csv", tmp_path / "tx.csv")
+    (tmp_path / "segmentum.toml").write_text(
+        '[project]\nname = "CDNOW"\n\n[report]\ncurrency = "$"\n\n'
+        '[sources.transactions]\npath = "tx.csv"\ncustomer_id = "customer_id"\n'
+        'timestamp = "date"\namount = "dollar_value"\n'
+    )
+    result = Project.load(tmp_path / "segmentum.toml").run()
+    twin = json.loads((result.run_dir / "report.json").read_text(encoding="utf-8"))
+    assert "segmentation" not in twin["title"].lower() and twin["title"].startswith("CDNOW")
+    answer = twin["answer"]
+    assert answer["kind"] == "value" and not answer["segments"]
+    top = result["value"].deciles.iloc[0]
+    assert format_percent(top["revenue_share"]) in answer["headline"]  # the top decile's share
+    said = " ".join(p["text"] for p in answer["points"])
+    assert format_percent(top["clv_share"]) in said  # CLV concentration
+    assert "no survey table" in said  # what it could not answer, and why
+    pc = result["value"].per_customer
+    top = pc.nlargest(5, "clv")  # the most valuable customers, named
+    assert [c["customer_id"] for c in answer["top_customers"]] == top["customer_id"].astype(
+        str
+    ).tolist()
+    assert answer["top_customers"][0]["clv_text"].startswith("$")
+    page = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "segmentation" not in page[: page.index("</header>")].lower()
+    deciles = next(b for b in twin["sections"][1]["blocks"] if b["kind"] == "table")
+    revenue = deciles["columns"].index("revenue")
+    assert deciles["cells"][0][revenue].startswith("$")  # the project's currency
+    check_readable_report(result.run_dir)
+
+
+@pytest.fixture(scope="module")
+def mcdonalds_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Any:
+    folder = tmp_path_factory.mktemp("mcd-report")
+    shutil.copy(shared_data / "msa" / "mcdonalds.csv", folder / "mcdonalds.csv")
+    basis = "yummy convenient spicy fattening greasy fast cheap tasty expensive healthy disgusting"
+    (folder / "segmentum.toml").write_text(
+        '[project]\nname = "McDonald\'s"\n\n[sources.survey]\npath = "mcdonalds.csv"\n'
+        f"basis = {json.dumps(basis.split())}\n"
+        'descriptors = ["Age", "Gender", "Like", "VisitFrequency"]\n\n'
+        "[segments]\nn_boot = 8\n",
+        encoding="utf-8",
+    )
+    return Project.load(folder / "segmentum.toml").run()
+
+
+def test_mcdonalds_report_opens_with_the_priority_segments(mcdonalds_run: Any) -> None:
+    twin = check_readable_report(mcdonalds_run.run_dir)
+    answer = twin["answer"]
+    assert answer["kind"] == "segments" and "segmentation" in twin["title"]
+    ranking = mcdonalds_run["valuation"].result.priorities.table
+    live = ranking[~ranking["knocked_out"]].sort_values("rank")
+    assert [c["segment"] for c in answer["segments"]] == [int(s) for s in live.index[:2]]
+    whom = answer["points"][0]
+    assert whom["question"] == "To whom we sell" and whom["href"] == "#valuation"
+    for card in answer["segments"]:
+        assert f"{card['segment']} ({card['name']})" in whom["text"]
+        assert card["needs"]  # their defining needs, from the personas
+    sure = next(p for p in answer["points"] if p["question"] == "How sure we are")
+    assert mcdonalds_run["segments"].structure in sure["text"]  # "reproducible"
+    exclusive = mcdonalds_run["profiles"].exclusivity.passed
+    assert ("not mutually exclusive" in sure["text"]) is (not exclusive)
+    # the technical evidence sits in the appendix, after the story
+    page = (mcdonalds_run.run_dir / "report.html").read_text(encoding="utf-8")
+    assert page.index('<section id="valuation">') < page.index('id="appendix"')
+    assert page.index('id="appendix"') < page.index('<section id="segments-evidence">')
+    assert "p (BH-adjusted)" in page and "&lt; 0.001" in page
+
+
+def test_without_valuation_the_answer_names_every_segment_by_size(mcdonalds_run: Any) -> None:
+    results = {
+        k: o.result
+        for k, o in mcdonalds_run.outcomes.items()
+        if o.status == "ran" and k != "valuation"
+    }
+    answer = answer_for(results, project="McDonald's")
+    sizes = mcdonalds_run["segments"].summary["sizes"]
+    by_size = sorted(sizes, key=lambda s: -sizes[s]["weighted_share"])
+    assert [c.segment for c in answer.segments] == [int(s) for s in by_size]
+    assert all(c.rank is None and c.needs for c in answer.segments)
+    assert answer.points[0].question == "Who the segments are"
+    assert "no segment is prioritised" in answer.points[0].text
+    largest = answer.segments[0]
+    assert f"{largest.segment} ({largest.name})" in answer.headline
+
+
+def test_readme_report_block_is_a_valid_report_table() -> None:
+    import tomllib
+
+    from segmentum.flow import stage_settings
+    from segmentum.report.format import ReportSettings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[report]" in b)
+    settings = stage_settings(ReportSettings, tomllib.loads(block)["report"], "report")
+    assert settings.currency == "$" and settings.labels["clv"] == "Lifetime value"
