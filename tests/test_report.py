@@ -11,6 +11,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from segmentum.report import (
     report_context,
 )
 from segmentum.report.context import jsonable, table_context
-from segmentum.report.html import _shared_templates, environment
+from segmentum.report.html import _packed_figures, _shared_templates, environment
 from segmentum.report.section import BLOCK_KINDS, Block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,7 @@ def _section(key: str = "value") -> Section:
 
 
 PACKED = re.compile(r'var z = "([^"]+)", n = (\d+);')
+PACKED_FIGURES = re.compile(r'var figuresZ = "([^"]*)", figuresN = (\d+);')
 
 
 def _plotly_copies(page: str) -> list[str]:
@@ -58,9 +60,17 @@ def _plotly_copies(page: str) -> list[str]:
     ]
 
 
+def _figures_in(page: str) -> dict[str, Any]:
+    """The page's figures (by block id), unpacked as the page's loader does."""
+    from segmentum.report.packing import decode
+
+    ((text, length),) = PACKED_FIGURES.findall(page)
+    return json.loads(gzip.decompress(decode(text, int(length))))
+
+
 def _texts(page: str) -> str:
-    """The page without Plotly's library (the one script segmentum does not write)."""
-    return PACKED.sub("", page)
+    """The page without its packed text (Plotly's library and the figures' JSON)."""
+    return PACKED_FIGURES.sub("", PACKED.sub("", page))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,6 +178,12 @@ def test_page_is_self_contained_with_plotly_inlined_once() -> None:
             if block["kind"] != "text":
                 assert f'id="{block["id"]}"' in page, block["id"]
     assert page.count("Plotly.newPlot(") == 2
+    # each figure's JSON travels packed, whole, under its block's id
+    figures = _figures_in(page)
+    shown = [b for sec in ctx["sections"] for b in sec["blocks"] if b["kind"] == "figure"]
+    assert sorted(figures) == sorted(b["id"] for b in shown)
+    for block in shown:
+        assert figures[block["id"]]["data"] == block["figure"]["data"]
     # as people read it: thousands separators, highlighted warnings, the manifest in full
     assert "<td>1,234,567</td>" in page
     assert re.search(r'<div class="warning"[^>]*>⚠ Pareto/NBD needs repeat', page)
@@ -195,10 +211,17 @@ def test_one_section_renders_alone_from_its_context() -> None:
     fragment = render_section(sec)
     assert fragment.startswith('<section id="segments">') and fragment.endswith("</section>")
     assert fragment == render_section(json.loads(sec.to_json()))  # from the JSON twin alone
-    # the page's own markup for it, but for the layout template the page writes once
+    # the page's own markup for it, but for the layout template the page writes once and
+    # the figure's JSON, which the page carries packed
     (shared,), templates = _shared_templates([sec.to_context()])
     assert templates == [sec.to_context()["blocks"][-1]["figure"]["layout"]["template"]]
-    assert render_section(shared) in render_report([sec], title="t")
+    (packed,), _ = _packed_figures([shared])
+    page = render_report([sec], title="t")
+    assert render_section(packed) in page
+    assert (
+        _figures_in(page)[packed["blocks"][-1]["id"]]["data"]
+        == shared["blocks"][-1]["figure"]["data"]
+    )
     assert "window.segmentumTemplates[0]" not in fragment  # alone, the figure is whole
     assert "Plotly.newPlot(" in fragment and "<!DOCTYPE" not in fragment
 
@@ -246,7 +269,8 @@ def test_strings_from_data_are_escaped_in_html_and_intact_in_json() -> None:
     assert f"<th>col {escaped}</th>" in body and f"<th>{escaped}</th>" in body  # headers
     assert f"<td>{escaped}</td>" in body  # a cell
     assert "Segment name &lt;script&gt;" in body  # a warning
-    assert "\\u003cscript\\u003ealert" in body  # the figures' JSON inside <script>
+    # the figures' JSON travels packed (no "<" can stand in it) and unpacks intact
+    assert json.dumps(f"Seg {EVIL}") in json.dumps(_figures_in(page), ensure_ascii=False)
     assert "I wish &lt;script&gt;alert" in body  # a quote on a persona card
     # the JSON twin holds the strings as they are
     twin = json.loads(render_json([sec], title=f"Report {EVIL}", manifest={"name": EVIL}))
