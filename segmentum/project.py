@@ -23,7 +23,7 @@ import pandas as pd
 from segmentum.data.errors import SegmentumError, StageError
 from segmentum.data.ingest import Ingested, ingest
 from segmentum.data.locate import outside_locations, runs_folder
-from segmentum.data.project import ProjectConfig, load_config
+from segmentum.data.project import ProjectConfig, load_config, with_engine
 from segmentum.flow import Stage, StageContext, StageOutcome
 from segmentum.registry import STAGES, check_settings, report_settings
 from segmentum.report.answer import answer_for
@@ -143,12 +143,15 @@ class Project:
         self.path = Path(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> Project:
-        """Read and validate a project file (a ``.toml`` file or a folder holding one)."""
+    def load(cls, path: str | Path, *, engine: str | None = None) -> Project:
+        """Read and validate a project file (a ``.toml`` file or a folder holding one).
+
+        ``engine`` (``"duckdb"`` or ``"spark"``) overrides ``[project] engine``.
+        """
         path = Path(path)
         if path.is_dir():
             path = path / "segmentum.toml"
-        config = load_config(path)
+        config = with_engine(load_config(path), engine)
         check_settings(config, STAGES)
         _check_scenarios(config, path.parent)
         runs_folder(config, path.parent)  # refuse a runs_dir outside the project folder now
@@ -173,6 +176,10 @@ class Project:
 
         Nothing is written.
         """
+        if self.config.project.engine == "spark":
+            from segmentum.data.spark_ingest import ingest_spark
+
+            return ingest_spark(self.config, self.folder, progress=progress)
         return ingest(self.config, self.folder, progress=progress)
 
     def plan(self, data: Ingested) -> dict[str, str | None]:
@@ -316,6 +323,7 @@ class Project:
             "project_file": str(self.path.resolve()),
             "project_sha256": hashlib.sha256(self.path.read_bytes()).hexdigest(),
             "seed": self.config.project.seed,
+            "engine": self.config.project.engine,
             "analysis_date": None if data.analysis_date is None else str(data.analysis_date),
             "started_at": started.isoformat(),
             "inputs": inputs,

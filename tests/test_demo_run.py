@@ -243,9 +243,15 @@ def test_projected_sizes_cover_the_planted_sizes(demo_folder: Path) -> None:
     planted = json.loads((demo_folder / "truth.json").read_text())["segments"]
     sizes = json.loads((run / "segments.json").read_text())["projection"]["adjusted_sizes"]
     assert len(sizes) == len(planted)
+    # six 95 % intervals all covering their share fails one demo draw in four even when each
+    # is right: each side is widened to the Bonferroni level for six (97.5 % -> 99.58 %)
+    from scipy.stats import norm
+
+    widen = float(norm.ppf(1 - 0.025 / len(sizes)) / norm.ppf(0.975))
     for s, row in sizes.items():
-        share = planted[name_of[int(s)]]
-        assert row["low"] <= share <= row["high"], (name_of[int(s)], share, row)
+        share, mid = planted[name_of[int(s)]], row["adjusted_share"]
+        low, high = mid - widen * (mid - row["low"]), mid + widen * (row["high"] - mid)
+        assert low <= share <= high, (name_of[int(s)], share, row)
 
 
 def test_valuation_ranking_agrees_with_the_planted_value_ranking(demo_folder: Path) -> None:
@@ -438,9 +444,10 @@ def test_demo_run_writes_the_declared_scenario(demo_folder: Path) -> None:
     body, total = table.iloc[:-1], table.iloc[-1]
     assert total["segment"] == "total"
     assignments = pd.read_parquet(run / "assignments.parquet").dropna(subset=["customer_id"])
-    valued = assignments.dropna(subset=["frequency"])  # the value stage's customers
-    assert total["customers"] == len(valued) == body["customers"].sum()
-    sizes = valued["segment"].astype(int).astype(str).value_counts()
+    everyone = assignments.drop_duplicates("customer_id")  # with purchases or not
+    assert total["customers"] == len(everyone) == body["customers"].sum()
+    assert len(everyone) > everyone["frequency"].notna().sum()  # some without purchases
+    sizes = everyone["segment"].astype(int).astype(str).value_counts()
     assert body.set_index("segment")["customers"].to_dict() == sizes.to_dict()
     assert total["difference"] == pytest.approx(body["difference"].sum())
     assert (table["low"] <= table["difference"] + 1e-6).all()

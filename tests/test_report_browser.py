@@ -123,6 +123,41 @@ def _extra_section() -> Section:
     return Section("value", "Value").figure(go.Figure(go.Histogram(x=list(range(50)))))
 
 
+#: Every persona picture laid out with a size (its box) and shown (not hidden by CSS).
+PERSONAS_SHOWN = """() => [...document.querySelectorAll('svg.persona-art')].map(s => {
+    const r = s.getBoundingClientRect(), st = getComputedStyle(s);
+    return [r.width, r.height, st.visibility, st.display, s.querySelectorAll('[data-source]').length];
+})"""
+
+
+def test_persona_pictures_are_shown_in_the_report(tmp_path: Path) -> None:
+    from segmentum.profiles import profile_segments, report_section
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    survey = pd.DataFrame(
+        {
+            "need_online": [1.0] * 30 + [0.0] * 30,
+            "need_agent": [0.0] * 30 + [1.0] * 30,
+            "region": ["West"] * 25 + ["East"] * 35,
+        }
+    )
+    result = profile_segments(
+        survey, [1] * 30 + [2] * 30, basis=["need_online", "need_agent"], descriptors=["region"]
+    )
+    path = tmp_path / "report.html"
+    path.write_text(render_report([report_section(result)], title="Personas"), encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(path.as_uri(), wait_until="load")
+        shown = page.evaluate(PERSONAS_SHOWN)
+        browser.close()
+    assert len(shown) == 2
+    for width, height, visibility, display, marks in shown:
+        assert width > 200 and height > 100 and visibility == "visible" and display != "none"
+        assert marks >= 5
+
+
 # --- the reports of real runs: the demo's and McDonald's (issue 15) ------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -128,12 +128,16 @@ def test_settings_json_is_generated_from_the_models() -> None:
         "runs_dir",
         "allow_outside",
         "on_bad_rows",
+        "engine",
     }
     from segmentum.report.format import ReportSettings
 
     report = {k for (t, k) in by_key if t == "report"}  # [report]: labels, currency (issue 15)
     assert report == set(ReportSettings.model_fields)
-    assert len(by_key) == len(project) + len(report)  # nothing listed that no model declares
+    spark = {k for (t, k) in by_key if t == "spark"}  # [spark]: the session (issue 17)
+    assert spark == {"master", "config"}
+    # nothing listed that no model declares
+    assert len(by_key) == len(project) + len(report) + len(spark)
     k_range = next(r for r in rows if r["key"] == "k_range")
     assert k_range["default"] == [2, 8]
 

@@ -27,6 +27,7 @@ from segmentum.activation.offers import (
     read_offers,
 )
 from segmentum.activation.settings import ActivationConfig
+from segmentum.activation.uplift import OfferUplift
 
 __all__ = ["ASSIGNMENT_COLUMNS", "CustomerActivation", "customer_activation"]
 
@@ -61,6 +62,8 @@ class CustomerActivation:
         What ``segment_stage["value"]`` sums.
     config : ActivationConfig
     warnings : list of str
+    uplift : OfferUplift or None
+        The CLV uplift of the offers that change a covariate, when any are declared.
     """
 
     customers: pd.DataFrame
@@ -73,6 +76,7 @@ class CustomerActivation:
     value_column: str | None
     config: ActivationConfig = field(default_factory=ActivationConfig)
     warnings: list[str] = field(default_factory=list)
+    uplift: OfferUplift | None = None
 
     def assignment_columns(self) -> pd.DataFrame:
         """``customer_id`` and the contract's columns, for ``assignments.parquet``."""
@@ -126,6 +130,7 @@ class CustomerActivation:
                     seg[["segment", "stage", "offer", "offered", "expected_value"]]
                 ),
                 "contact": self.config.contact.model_dump(),
+                "clv_uplift": [] if self.uplift is None else self.uplift.summary(),
             }
         if self.acceptance is not None:
             out["acceptance"] = {
@@ -271,6 +276,7 @@ def _offers_step(
     config: ActivationConfig,
     seed: int,
     warnings: list[str],
+    uplift: OfferUplift | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Acceptance estimates and the next best offer of every customer."""
     if responses is not None and len(responses):
@@ -299,8 +305,26 @@ def _offers_step(
         policy=config.contact,
         min_expected_value=config.min_expected_value,
         tie_break=hash_uniform(c["customer_id"], seed + 1),
+        clv_uplift=None if uplift is None else _uplift_matrix(uplift, c, offers),
     )
     return nbo.drop(columns="customer_id"), acceptance
+
+
+def _uplift_matrix(uplift: OfferUplift, c: pd.DataFrame, offers: pd.DataFrame) -> np.ndarray:
+    """Customers x offers CLV uplift (0 for undeclared offers and unknown customers)."""
+    ids = pd.Index(offers["offer_id"].astype(str))
+    unknown = [o for o in uplift.uplift.columns if o not in ids]
+    if unknown:
+        raise ValueError(
+            f"[activation.offer_covariates] names offer(s) {unknown} that the offers table does "
+            f"not have; its offers are {list(ids)}"
+        )
+    out = np.zeros((len(c), len(ids)))
+    rows = positions(c["customer_id"], uplift.uplift.index)
+    hit = rows >= 0
+    for offer in uplift.uplift.columns:
+        out[hit, ids.get_loc(offer)] = uplift.uplift[offer].to_numpy(dtype=float)[rows[hit]]
+    return out
 
 
 def customer_activation(
@@ -315,6 +339,7 @@ def customer_activation(
     config: ActivationConfig | None = None,
     seed: int = 0,
     offers_label: str = "offers",
+    uplift: OfferUplift | None = None,
 ) -> CustomerActivation:
     """Lifecycle stage, next best offer and control group of every customer.
 
@@ -342,6 +367,10 @@ def customer_activation(
         The project seed (the control group's hash).
     offers_label : str
         How errors name the offers table (its file).
+    uplift : OfferUplift, optional
+        CLV uplift of the offers that change a covariate
+        (:func:`~segmentum.activation.uplift.offer_clv_uplift`); their expected value adds
+        ``P(accept) x uplift``.
 
     Returns
     -------
@@ -361,13 +390,15 @@ def customer_activation(
         segs = sorted(int(s) for s in pd.unique(c["segment"].dropna()))
         checked = read_offers(offers, known_segments=segs, known_stages=labels, label=offers_label)
         nbo, acceptance = _offers_step(
-            c, checked, responses, analysis_date=today, config=cfg, seed=seed, warnings=warnings
-        )
+            c, checked, responses, analysis_date=today, config=cfg, seed=seed,
+            warnings=warnings, uplift=uplift,
+        )  # fmt: skip
         c = pd.concat([c, nbo.set_index(c.index)], axis=1)
     else:
         c["next_best_offer"] = None
         c["offer_expected_value"] = np.nan
         c["offer_p_accept"] = np.nan
+        c["offer_clv_uplift"] = np.nan
         c["no_offer_reason"] = "no offers table"
     value_column, value = None, None
     if per_customer is not None:
@@ -395,6 +426,7 @@ def customer_activation(
         value_column=value_column,
         config=cfg,
         warnings=warnings,
+        uplift=uplift,
     )
 
 

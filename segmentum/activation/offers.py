@@ -370,11 +370,13 @@ def next_best_offer(
     policy: ContactPolicy | None = None,
     min_expected_value: float = 0.0,
     tie_break: np.ndarray | None = None,
+    clv_uplift: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The next best offer of every customer.
 
     Eligibility (the offer's segments and stages; not refused ``K`` times), then the highest
-    expected value ``P(accept) x value - cost`` above ``min_expected_value``, then the
+    expected value ``P(accept) x (value + CLV uplift) - cost`` above ``min_expected_value``
+    (the uplift only where ``clv_uplift`` gives one), then the
     contact policy (nobody in the control group; nobody shown ``max_offers_per_period``
     offers in the last period) and the offers' limits (the customers with the highest
     expected value keep a limited offer, ties broken by ``tie_break``; the others get their
@@ -391,12 +393,17 @@ def next_best_offer(
     responses : pandas.DataFrame, optional
         The response history (``customer_id``, ``timestamp``, ``offer_id``, ``accepted``)
         the contact policy reads, as of ``analysis_date`` (:func:`contact_history`).
+    clv_uplift : array of shape (n customers, n offers), optional
+        Each customer's CLV with the offer taken minus without it (0 where the offer moves
+        nothing); from :func:`~segmentum.activation.uplift.offer_clv_uplift`. Without it the
+        expected value is the cell's, the same for everyone in a segment x stage.
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id``, ``next_best_offer`` (offer id or None), ``offer_expected_value``
-        (NaN without an offer), ``offer_p_accept`` and ``no_offer_reason`` (``control``,
+        (NaN without an offer), ``offer_p_accept``, ``offer_clv_uplift`` (of the chosen offer;
+        NaN without an offer or an uplift) and ``no_offer_reason`` (``control``,
         ``contact limit``, ``no eligible offer with positive value`` or None).
     """
     policy = policy or ContactPolicy()
@@ -407,8 +414,8 @@ def next_best_offer(
     cell = segs.get_indexer(customers["segment"]) * len(stages) + stages.get_indexer(
         customers["stage"]
     )
-    cell_best, cell_ev = _best(ev_cells, min_expected_value)
-    choice, ev = cell_best[cell], cell_ev[cell]
+    uplift = None if clv_uplift is None else np.asarray(clv_uplift, dtype=float)
+    choice, ev, ev_of = _first_choice(ev_cells, p_cells, cell, uplift, min_expected_value)
     ids = customers["customer_id"].astype(str)
     bans = np.empty((0, 2), dtype=np.int64)  # (customer row, offer column)
     shown = np.zeros(n, dtype=np.int64)
@@ -429,7 +436,7 @@ def next_best_offer(
         if new_bans is not None:
             state["bans"] = np.concatenate([state["bans"], new_bans])
         b = state["bans"]
-        m = ev_cells[cell[rows]].copy()
+        m = ev_of(rows)
         hit = np.isin(b[:, 0], rows)
         m[pd.Index(rows).get_indexer(b[hit, 0]), b[hit, 1]] = -np.inf
         choice[rows], ev[rows] = _best(m, min_expected_value)
@@ -452,11 +459,54 @@ def next_best_offer(
             "next_best_offer": offer_ids[np.where(given, choice, len(offers))],
             "offer_expected_value": np.where(given, ev, np.nan),
             "offer_p_accept": np.where(given, p_row, np.nan),
+            "offer_clv_uplift": (
+                np.where(given, uplift[np.arange(n), safe], np.nan)
+                if uplift is not None and len(offers)
+                else np.full(n, np.nan)
+            ),
             "no_offer_reason": np.where(
                 reason == "no offer", "no eligible offer with positive value", reason
             ),
         }
     )
+
+
+def _first_choice(
+    ev_cells: np.ndarray,
+    p_cells: np.ndarray,
+    cell: np.ndarray,
+    uplift: np.ndarray | None,
+    floor: float,
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Best offer and expected value per customer before the contact policy, and the
+    function giving the expected value per offer of any rows (for choosing again).
+
+    Without an uplift every customer takes their cell's best; with one, the expected value is
+    the cell's plus ``P(accept) x uplift`` per customer (in chunks: bounded memory).
+    """
+    n = cell.size
+    if uplift is not None and uplift.shape != (n, ev_cells.shape[1]):
+        raise ValueError(
+            f"next_best_offer: clv_uplift has shape {uplift.shape}, expected "
+            f"{(n, ev_cells.shape[1])} (customers x offers)"
+        )
+
+    def ev_of(rows: np.ndarray) -> np.ndarray:
+        """Expected value per offer of ``rows``: the cell's, plus P(accept) x uplift."""
+        m = ev_cells[cell[rows]]
+        if uplift is None:
+            return m.copy()
+        gain = np.nan_to_num(p_cells[cell[rows]]) * uplift[rows]
+        return np.where(np.isfinite(m), m + gain, m)
+
+    if uplift is None:
+        cell_best, cell_ev = _best(ev_cells, floor)
+        return cell_best[cell], cell_ev[cell], ev_of
+    choice, ev = np.full(n, -1), np.full(n, np.nan)
+    for lo in range(0, n, 200_000):
+        rows = np.arange(lo, min(n, lo + 200_000))
+        choice[rows], ev[rows] = _best(ev_of(rows), floor)
+    return choice, ev, ev_of
 
 
 def _apply_limits(

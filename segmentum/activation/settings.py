@@ -1,13 +1,15 @@
 """Settings of the activation stage: the ``[activation]`` table of the project file.
 
 ``[activation.stages]`` holds the lifecycle rules (:class:`LifecycleRules`),
-``[activation.contact]`` the contact policy (:class:`ContactPolicy`); ``control_share`` is
+``[activation.contact]`` the contact policy (:class:`ContactPolicy`),
+``[activation.offer_covariates]`` the covariate each offer changes (:class:`OfferCovariate`,
+for its CLV uplift); ``control_share`` is
 the universal control group's share of every segment. ``segmentum settings`` lists them all.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +17,7 @@ from segmentum.activation.lifecycle import LifecycleRules
 from segmentum.activation.playbooks import PlaybookSettings
 from segmentum.activation.triggers import TriggerSettings
 
-__all__ = ["ActivationConfig", "ContactPolicy", "LifecycleRules"]
+__all__ = ["ActivationConfig", "ContactPolicy", "LifecycleRules", "OfferCovariate"]
 
 
 class ContactPolicy(BaseModel):
@@ -42,6 +44,25 @@ class ContactPolicy(BaseModel):
         180.0,
         gt=0,
         description="Refusals older than this many days no longer count (empty: all history).",
+    )
+
+
+class OfferCovariate(BaseModel):
+    """The covariate an offer changes (an ``[activation.offer_covariates]`` entry).
+
+    Taking the offer sets the customer's ``covariate`` to ``value`` (taking the bundle sets
+    ``home_bundle`` to true), so its expected value gains ``P(accept) x (CLV with − CLV
+    without)`` from the value stage's purchase model refitted with that covariate.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    covariate: str = Field(description="Column of the customers table the offer changes.")
+    value: bool | int | float | str = Field(description="Its value once the offer is taken.")
+    process: Literal["dropout", "purchase"] = Field(
+        "dropout",
+        description="Which process of the purchase model the covariate enters: dropout "
+        "(retention) or purchase (buying rate).",
     )
 
 
@@ -85,6 +106,13 @@ class ActivationConfig(BaseModel):
         ge=1,
         description="The stage flow compares the stage this many contact periods before the "
         "analysis date with the stage at it.",
+    )
+    offer_covariates: dict[str, OfferCovariate] = Field(
+        default_factory=dict,
+        description="Offers that change a covariate ([activation.offer_covariates], by offer "
+        "id: covariate, value, process): their expected value adds P(accept) x the CLV uplift "
+        "of taking it, from the purchase model refitted with the covariate. Off for offers "
+        "not listed.",
     )
     scenarios: list[str] = Field(
         default_factory=list,

@@ -14,7 +14,7 @@ half (channels, leads); ``activation.json`` is the dict the halves assemble.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,11 @@ from segmentum.activation.scenarios import (
     whatif_table,
 )
 from segmentum.activation.settings import ActivationConfig
+from segmentum.activation.uplift import OfferUplift, offer_clv_uplift
 from segmentum.flow import Stage, StageContext
 from segmentum.report.section import Section
 from segmentum.valuation.stage import ValuationStageResult
-from segmentum.value.stage import ValueResult, per_customer_columns
+from segmentum.value.stage import VALUE, ValueResult, per_customer_columns
 from segmentum.value.summary import summarize
 
 __all__ = ["ACTIVATION", "ActivationResult"]
@@ -158,31 +159,74 @@ def _run(ctx: StageContext) -> ActivationResult:
     cfg = ctx.settings(ActivationConfig, "activation")
     today = pd.Timestamp(ctx.data.analysis_date or pd.Timestamp.today().normalize())
     before = today - pd.Timedelta(days=cfg.flow_periods * cfg.contact.period_days)
+    uplift, uplift_note = _uplift(ctx, cfg)
     inputs = _inputs(ctx)
     customers = customer_activation(
         analysis_date=today,
         earlier=_earlier(ctx, before),
         config=cfg,
         seed=ctx.seed,
+        uplift=uplift,
         **inputs,
     )
+    scenarios, note = _scenarios(ctx, cfg)
+    notes = [n for n in (uplift_note, note) if n]
+    if notes:
+        customers = replace(customers, warnings=[*customers.warnings, *notes])
     market = _market(ctx, cfg, customers)
     return ActivationResult(
-        customers=customers, market=market, scenarios=_scenarios(ctx, cfg),
+        customers=customers, market=market, scenarios=scenarios,
         kit=segment_kit(ctx, cfg, customers, market, inputs.get("events")),
     )  # fmt: skip
 
 
-def _scenarios(ctx: StageContext, cfg: ActivationConfig) -> tuple[ScenarioOutcome, ...]:
-    """The third part: the declared what-if scenarios on the valuation's segments."""
+def _uplift(ctx: StageContext, cfg: ActivationConfig) -> tuple[OfferUplift | None, str | None]:
+    """The CLV uplift of the offers declared in ``[activation.offer_covariates]``, or why not."""
+    if not cfg.offer_covariates or ctx.config.sources.offers is None:
+        return None, None
     value = ctx.optional(ValueResult)
-    if not cfg.scenarios or value is None or "purchase" not in value.models:
-        return ()
+    if value is None or "purchase" not in value.models:
+        return None, (
+            "[activation.offer_covariates] declares offers that change a covariate, but the "
+            "value stage fitted no purchase model: their expected value leaves out the CLV "
+            "uplift"
+        )
+    from segmentum.data.errors import ProjectError
+    from segmentum.value.whatif import customer_table
+
+    table = customer_table(ctx, {"value": value})
+    try:
+        return offer_clv_uplift(value, table, cfg.offer_covariates), None
+    except ValueError as exc:
+        raise ProjectError(str(exc)) from exc
+
+
+def _scenarios(
+    ctx: StageContext, cfg: ActivationConfig
+) -> tuple[tuple[ScenarioOutcome, ...], str | None]:
+    """The third part: the declared what-if scenarios on the valuation's segments, and why
+    they were not computed when they were declared but could not be."""
+    if not cfg.scenarios:
+        return (), None
+    value = ctx.optional(ValueResult)
+    if value is None or "purchase" not in value.models:
+        if value is None:
+            why = VALUE.skip_reason(ctx)
+            cause = f"the value stage did not run ({why})" if why else "the value stage did not run"
+        else:
+            why = dict(value.summary.get("skipped") or {}).get("p_alive")
+            cause = "the value stage fitted no purchase model" + (f" ({why})" if why else "")
+        names = ", ".join(cfg.scenarios)
+        return (), (
+            f"the what-if scenarios of [activation] scenarios ({names}) were not computed: "
+            f"{cause}, and a scenario moves the fitted purchase model's CLV. No whatif.csv "
+            "is written."
+        )
     if ctx.folder is None:
         raise ValueError("[activation] scenarios need the project folder (run it as a Project)")
     val = ctx.result(ValuationStageResult).assignments
     segs = val.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
-    return tuple(run_scenarios(ctx, value, segs, cfg.scenarios, ctx.folder))
+    return tuple(run_scenarios(ctx, value, segs, cfg.scenarios, ctx.folder)), None
 
 
 def _market(ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation) -> MarketActivation:

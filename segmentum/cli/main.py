@@ -55,11 +55,17 @@ class _RichProgress:
             self.task = None
 
 
-def _run_project(project_file: Path) -> None:
+ENGINE_HELP = (
+    "Where ingest reads and checks customers, transactions and events: duckdb or spark "
+    "(overrides [project] engine)."
+)
+
+
+def _run_project(project_file: Path, engine: str | None = None) -> None:
     from segmentum.project import Project
 
     try:
-        project = Project.load(project_file)
+        project = Project.load(project_file, engine=engine)
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -99,9 +105,12 @@ def run(
     project_file: Annotated[
         Path, typer.Argument(help="The project file (segmentum.toml) or the folder holding it.")
     ] = Path("segmentum.toml"),
+    engine: Annotated[
+        str | None, typer.Option("--engine", help=ENGINE_HELP, show_default=False)
+    ] = None,
 ) -> None:
     """Run every stage the data allow and write one run folder (atomically)."""
-    _run_project(project_file)
+    _run_project(project_file, engine)
 
 
 @app.command()
@@ -109,12 +118,15 @@ def validate(
     project_file: Annotated[
         Path, typer.Argument(help="The project file to check (or the folder holding it).")
     ] = Path("segmentum.toml"),
+    engine: Annotated[
+        str | None, typer.Option("--engine", help=ENGINE_HELP, show_default=False)
+    ] = None,
 ) -> None:
     """Check the project file and every source table; write nothing."""
     from segmentum.project import Project
 
     try:
-        project = Project.load(project_file)
+        project = Project.load(project_file, engine=engine)
         data = project.validate()
     except SegmentumError as exc:
         _fail(exc)
@@ -335,7 +347,7 @@ def settings(
     """List every setting of the project file ([project] and each stage's table): type, default, help."""
     import json
 
-    from segmentum.data.project import Settings
+    from segmentum.data.project import Settings, SparkSettings
     from segmentum.flow import settings_rows
     from segmentum.registry import STAGES
     from segmentum.report.format import ReportSettings
@@ -347,6 +359,7 @@ def settings(
         for row in settings_rows(stage.settings, stage.name)
     ]
     rows += settings_rows(ReportSettings, "report")
+    rows += settings_rows(SparkSettings, "spark")
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -333,25 +333,37 @@ def check_csv_shape(con: duckdb.DuckDBPyConnection, raw: str, path: Path, label:
     if len(columns) != 1:
         twice = duplicate_header(path, len(columns))
         if twice:
-            raise DataError(
-                f"{label}: the header names column{'s' if len(twice) > 1 else ''} "
-                f"{', '.join(repr(t) for t in twice)} more than once (line 1); which one is "
-                "meant is not clear.",
-                [
-                    Problem("", label, None, t, None, "each column name once", "duplicate column")
-                    for t in twice
-                ],
-                hint="Rename or remove the repeated columns in the file.",
-            )
+            raise duplicate_header_error(label, twice)
         return
-    header = columns[0]
+    error = ragged_error(path, label, columns[0])
+    if error is not None:
+        raise error
+
+
+def duplicate_header_error(label: str, twice: list[str]) -> DataError:
+    """The error for a header that names ``twice`` more than once."""
+    return DataError(
+        f"{label}: the header names column{'s' if len(twice) > 1 else ''} "
+        f"{', '.join(repr(t) for t in twice)} more than once (line 1); which one is "
+        "meant is not clear.",
+        [
+            Problem("", label, None, t, None, "each column name once", "duplicate column")
+            for t in twice
+        ],
+        hint="Rename or remove the repeated columns in the file.",
+    )
+
+
+def ragged_error(path: Path, label: str, header: str) -> DataError | None:
+    """The error naming the lines of ``path`` whose field count differs from the header's
+    (the delimiter is the one ``header`` holds most of), or None when every line fits."""
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
     delimiter, n = max(counts.items(), key=lambda kv: kv[1])
     if n == 0:
-        return
+        return None
     n_fields, bad = ragged_lines(path, delimiter)
     if not bad:
-        return
+        return None
     shown = "tab" if delimiter == "\t" else repr(delimiter)
     listed = "; ".join(
         f"line {line} cannot be split (unclosed quote?)"
@@ -359,7 +371,7 @@ def check_csv_shape(con: duckdb.DuckDBPyConnection, raw: str, path: Path, label:
         else f"line {line} has {fields} fields"
         for line, fields in bad
     )
-    raise DataError(
+    return DataError(
         f"{label}: rows do not all have the {n_fields} fields of the header "
         f"(delimiter {shown}): {listed}.",
         [
@@ -379,6 +391,220 @@ def check_csv_shape(con: duckdb.DuckDBPyConnection, raw: str, path: Path, label:
     )
 
 
+# --- what each check says: shared by the DuckDB checker and the Spark one -------------
+
+
+def missing_columns_error(
+    name: str, label: str, columns: list[str], roles: dict[str, str]
+) -> DataError | None:
+    """The error for role columns (column → role) that ``columns`` lacks, or None."""
+    missing = [(col, role) for col, role in roles.items() if col not in columns]
+    if not missing:
+        return None
+    import difflib
+
+    lines = []
+    for col, role in missing:
+        close = difflib.get_close_matches(col, columns, n=1)
+        tip = f" Did you mean '{close[0]}'?" if close else ""
+        lines.append(f"column '{col}' (role: {role}) is not in the table.{tip}")
+    problems = [
+        Problem(name, label, None, c, None, f"a column for role {r}", "missing column")
+        for c, r in missing
+    ]
+    return DataError(
+        f"{label}: "
+        + " ".join(lines)
+        + f" Columns present: {', '.join(columns[:30])}"
+        + (" …" if len(columns) > 30 else "")
+        + ".",
+        problems,
+        hint=f"Fix the column names under [sources.{name}] in the project file.",
+    )
+
+
+def empty_table_error(name: str, label: str) -> DataError:
+    return DataError(
+        f"{label}: the table has no rows (sources.{name}).",
+        hint="Export it again with its data, or remove it from the project.",
+    )
+
+
+def missing_id_rule(what: str) -> tuple[str, str]:
+    """(reason, expected) for a row without its id (``what`` is the role)."""
+    return f"missing {what}", f"a value on every row (role: {what})"
+
+
+DUPLICATE_ID_RULE = ("duplicate id", "each id once")
+
+
+def unknown_id_rule(label: str) -> tuple[str, str]:
+    """(reason, expected) for an id that the parent table ``label`` lacks."""
+    return f"unknown id (not in {label})", f"an id present in {label}"
+
+
+def finite_item_rule(role: str) -> tuple[str, str]:
+    """(reason, expected) for NaN or infinity in a numeric item or descriptor."""
+    return (
+        "not a finite number",
+        f"a finite answer (role: {role}); leave the cell empty where there is no answer",
+    )
+
+
+def number_rules(
+    role: str,
+    *,
+    allow_negative: bool = True,
+    positive: bool = False,
+    hint_negative: str = "",
+    median: float | None = None,
+) -> list[tuple[str, str, str, bool]]:
+    """The checks of a number column for ``role``, in the order they are tried: (rule,
+    reason, expected, whether to show the cell's value). Rules: ``not_number``,
+    ``not_finite``, ``absurd_amount``, ``absurd_weight`` (when ``median``, the median
+    positive weight, is known), ``missing``, ``not_positive``, ``negative``."""
+    rules: list[tuple[str, str, str, bool]] = [
+        ("not_number", "not a number", f"a number (role: {role})", True),
+        (
+            "not_finite",
+            "not a finite number",
+            f"a finite number (role: {role}); leave the cell empty where there is no value",
+            True,
+        ),
+    ]
+    if role in ("amount", "margin", "cost", "acquisition_cost"):
+        rules.append(
+            (
+                "absurd_amount",
+                "absurd amount",
+                f"an amount below {MAX_MONEY:.0e} in absolute value (role: {role}); check "
+                "the export's units and decimal separator",
+                True,
+            )
+        )
+    if role == "weight" and median is not None:
+        rules.append(
+            (
+                "absurd_weight",
+                "absurd weight",
+                f"a weight at most {MAX_WEIGHT_RATIO:,.0f} times the median weight "
+                f"({median:g}); trim or recompute the survey weights",
+                True,
+            )
+        )
+    if role in ("amount", "weight", "rating"):
+        rules.append(("missing", "missing value", f"a number on every row (role: {role})", False))
+    if positive:
+        rules.append(("not_positive", "not positive", f"a positive number (role: {role})", True))
+    elif not allow_negative:
+        rules.append(
+            (
+                "negative",
+                "negative amount",
+                f"an amount ≥ 0 (role: {role}){hint_negative}",
+                True,
+            )
+        )
+    return rules
+
+
+def date_expected(date_format: str | None) -> str:
+    """What a readable date looks like (the ``expected`` of a "not a date" problem)."""
+    if date_format:
+        return f"a date in the format {date_format}"
+    return "an ISO date or time (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS; set date_format otherwise)"
+
+
+def after_analysis_rule(analysis_date: pd.Timestamp) -> tuple[str, bool, str, str]:
+    """(bound as 'YYYY-MM-DD HH:MM:SS', bound itself too late?, reason, expected) for dates
+    after the analysis date; a bare analysis date covers that whole day."""
+    whole_day = analysis_date == analysis_date.normalize()
+    bound = analysis_date + pd.Timedelta(days=1) if whole_day else analysis_date
+    return (
+        bound.isoformat(sep=" "),
+        whole_day,
+        "date after the analysis date",
+        f"a date on or before the analysis date {analysis_date.date()} ([project] analysis_date)",
+    )
+
+
+def absurd_date_rules(analysis_date: pd.Timestamp | None) -> list[tuple[str, str, str, str]]:
+    """(comparison, bound, reason, expected) for dates before 1900 and, without an analysis
+    date, dates after today, in the order they are tried."""
+    rules = [
+        (
+            "<",
+            EARLIEST_DATE,
+            "date before 1900",
+            f"a date from {EARLIEST_DATE[:4]} on; an export's empty date (0001-01-01, "
+            "1899-12-30) should be left empty",
+        )
+    ]
+    if analysis_date is None:
+        tomorrow = (pd.Timestamp.now().normalize() + pd.Timedelta(days=1)).isoformat(sep=" ")
+        rules.append(
+            (
+                ">=",
+                tomorrow,
+                "date in the future",
+                f"a date on or before today ({tomorrow[:10]} is tomorrow); set [project] "
+                "analysis_date if the data are meant to reach past today",
+            )
+        )
+    return rules
+
+
+def yes_no_note(col: str, spellings: list[Any]) -> str:
+    return (
+        f"column '{col}': {len(spellings)} spellings of Yes/No "
+        f"({', '.join(repr(v) for v in spellings)}) read as Yes and No."
+    )
+
+
+def labels_note(col: str, changed: list[tuple[str, int]]) -> str:
+    shown = ", ".join(f"{v!r} → {v.strip().lower()!r}" for v, _ in changed[:5])
+    return (
+        f"column '{col}': {sum(n for _, n in changed):,} value(s) read trimmed and in lower "
+        f"case ({shown}{', …' if len(changed) > 5 else ''})."
+    )
+
+
+def check_source_file(name: str, source: Source, base_dir: Path) -> tuple[str, Path, bool]:
+    """The file of a ``path`` source, checked before any engine reads it.
+
+    Returns (label used in messages, resolved path, is_csv). Raises a DataError for a file
+    that is missing, not a regular file, empty, not UTF-8 (CSV) or of an unknown type, and
+    for one outside the project folder unless ``allow_outside``.
+    """
+    label = str(source.path)
+    path = _resolve_file(base_dir / label, label, f"sources.{name}.path")
+    if not path.exists():
+        raise DataError(
+            f"{label}: file not found (sources.{name}.path in the project file, "
+            f"looked for {path}).",
+            hint="Fix the path in the project file; it is relative to the project file.",
+        )
+    _check_is_file(path, label, f"sources.{name}.path")
+    found = source_file(name, source, base_dir)  # inside, unless allow_outside
+    assert found is not None
+    path = found
+    if path.stat().st_size == 0:
+        raise DataError(
+            f"{label}: the file is empty (sources.{name}).",
+            hint="Export the table again, with its header row.",
+        )
+    suffix = path.suffix.lower()
+    is_csv = suffix in (".csv", ".tsv", ".txt", ".gz")
+    if is_csv:
+        check_utf8(path, label)
+    elif suffix not in (".parquet", ".pq"):
+        raise DataError(
+            f"{label}: unknown file type '{suffix}' (sources.{name}.path).",
+            hint="Use a .csv or .parquet file, or a DuckDB table or query.",
+        )
+    return label, path, is_csv
+
+
 class _Reader:
     """Loads one source into a DuckDB table ``raw_<name>`` with a 1-based ``__row`` column."""
 
@@ -390,37 +616,13 @@ class _Reader:
         """Return (label used in messages, fingerprint, was_csv)."""
         raw = f"raw_{name}"
         if source.path:
-            label = source.path
-            path = _resolve_file(self.base_dir / source.path, label, f"sources.{name}.path")
-            if not path.exists():
-                raise DataError(
-                    f"{label}: file not found (sources.{name}.path in the project file, "
-                    f"looked for {path}).",
-                    hint="Fix the path in the project file; it is relative to the project file.",
-                )
-            _check_is_file(path, label, f"sources.{name}.path")
-            path = source_file(name, source, self.base_dir)  # inside, unless allow_outside
-            assert path is not None
-            if path.stat().st_size == 0:
-                raise DataError(
-                    f"{label}: the file is empty (sources.{name}).",
-                    hint="Export the table again, with its header row.",
-                )
-            suffix = path.suffix.lower()
-            is_csv = suffix in (".csv", ".tsv", ".txt", ".gz")
-            if is_csv:
-                check_utf8(path, label)
-                reader = (
-                    f"read_csv({_literal(str(path))}, header=true, all_varchar=true, "
-                    "auto_detect=true, strict_mode=true)"
-                )
-            elif suffix in (".parquet", ".pq"):
-                reader = f"read_parquet({_literal(str(path))})"
-            else:
-                raise DataError(
-                    f"{label}: unknown file type '{suffix}' (sources.{name}.path).",
-                    hint="Use a .csv or .parquet file, or a DuckDB table or query.",
-                )
+            label, path, is_csv = check_source_file(name, source, self.base_dir)
+            reader = (
+                f"read_csv({_literal(str(path))}, header=true, all_varchar=true, "
+                "auto_detect=true, strict_mode=true)"
+                if is_csv
+                else f"read_parquet({_literal(str(path))})"
+            )
             self._create(raw, f"SELECT * FROM {reader}", label)
             if is_csv:
                 check_csv_shape(self.con, raw, path, label)
@@ -507,39 +709,14 @@ class _Checker:
             )
 
     def require_columns(self, roles: dict[str, str]) -> None:
-        missing = [(col, role) for col, role in roles.items() if col not in self.columns]
-        if not missing:
-            return
-        import difflib
-
-        lines = []
-        for col, role in missing:
-            close = difflib.get_close_matches(col, self.columns, n=1)
-            tip = f" Did you mean '{close[0]}'?" if close else ""
-            lines.append(f"column '{col}' (role: {role}) is not in the table.{tip}")
-        problems = [
-            Problem(
-                self.name, self.label, None, c, None, f"a column for role {r}", "missing column"
-            )
-            for c, r in missing
-        ]
-        raise DataError(
-            f"{self.label}: "
-            + " ".join(lines)
-            + f" Columns present: {', '.join(self.columns[:30])}"
-            + (" …" if len(self.columns) > 30 else "")
-            + ".",
-            problems,
-            hint=f"Fix the column names under [sources.{self.name}] in the project file.",
-        )
+        error = missing_columns_error(self.name, self.label, self.columns, roles)
+        if error is not None:
+            raise error
 
     def check_empty(self) -> int:
         n = self.con.execute(f"SELECT count(*) FROM {self.raw}").fetchone()[0]
         if n == 0:
-            raise DataError(
-                f"{self.label}: the table has no rows (sources.{self.name}).",
-                hint="Export it again with its data, or remove it from the project.",
-            )
+            raise empty_table_error(self.name, self.label)
         return int(n)
 
     def check_id(self, col: str, unique: bool, what: str = "id") -> None:
@@ -548,8 +725,7 @@ class _Checker:
             f"SELECT {ROW}, NULL FROM {self.raw} WHERE {q} IS NULL "
             f"OR trim(CAST({q} AS VARCHAR)) = ''",
             col,
-            f"missing {what}",
-            f"a value on every row (role: {what})",
+            *missing_id_rule(what),
         )
         if unique:
             sql = f"""
@@ -557,7 +733,7 @@ class _Checker:
                 FROM (SELECT {ROW}, {q}, min({ROW}) OVER (PARTITION BY {q}) AS first_row
                       FROM {self.raw} WHERE {q} IS NOT NULL)
                 WHERE {ROW} > first_row ORDER BY {ROW}"""
-            self.add_rows(sql, col, "duplicate id", "each id once")
+            self.add_rows(sql, col, *DUPLICATE_ID_RULE)
 
     def check_number(
         self,
@@ -594,76 +770,35 @@ class _Checker:
     ) -> list[tuple[str, str, str, bool]]:
         """The checks :meth:`check_number` runs on ``col`` for ``role``, in order: SQL
         condition, reason, what was expected, whether to show the cell's value."""
-        value = f"TRY_CAST({_quote(col)} AS DOUBLE)"
-        finite = f"{value} IS NOT NULL AND isfinite({value})"  # for the median, on raw
-        # The conditions below read t (the cell as text, trimmed) and v (the cell as a
-        # number), computed once per row.
-        checks: list[tuple[str, str, str, bool]] = [  # condition, reason, expected, show value
-            (
-                "t <> '' AND v IS NULL",
-                "not a number",
-                f"a number (role: {role})",
-                True,
-            ),
-            (
-                "v IS NOT NULL AND NOT isfinite(v)",
-                "not a finite number",
-                f"a finite number (role: {role}); leave the cell empty where there is no value",
-                True,
-            ),
-        ]
-        if role in ("amount", "margin", "cost", "acquisition_cost"):
-            checks.append(
-                (
-                    f"isfinite(v) AND abs(v) > {MAX_MONEY!r}",
-                    "absurd amount",
-                    f"an amount below {MAX_MONEY:.0e} in absolute value (role: {role}); check "
-                    "the export's units and decimal separator",
-                    True,
-                )
-            )
+        median = None
         if role == "weight":
+            value = f"TRY_CAST({_quote(col)} AS DOUBLE)"
+            finite = f"{value} IS NOT NULL AND isfinite({value})"  # for the median, on raw
             median = self.con.execute(
                 f"SELECT median({value}) FROM {self.raw} WHERE {finite} AND {value} > 0"
             ).fetchone()[0]
-            if median is not None:
-                checks.append(
-                    (
-                        f"isfinite(v) AND v > {float(median) * MAX_WEIGHT_RATIO!r}",
-                        "absurd weight",
-                        f"a weight at most {MAX_WEIGHT_RATIO:,.0f} times the median weight "
-                        f"({float(median):g}); trim or recompute the survey weights",
-                        True,
-                    )
-                )
-        if role in ("amount", "weight", "rating"):
-            checks.append(
-                (
-                    "t IS NULL OR t = ''",
-                    "missing value",
-                    f"a number on every row (role: {role})",
-                    False,
-                )
+        rules = number_rules(
+            role,
+            allow_negative=allow_negative,
+            positive=positive,
+            hint_negative=hint_negative,
+            median=None if median is None else float(median),
+        )
+        # The conditions read t (the cell as text, trimmed) and v (the cell as a number),
+        # computed once per row.
+        conditions = {
+            "not_number": "t <> '' AND v IS NULL",
+            "not_finite": "v IS NOT NULL AND NOT isfinite(v)",
+            "absurd_amount": f"isfinite(v) AND abs(v) > {MAX_MONEY!r}",
+            "missing": "t IS NULL OR t = ''",
+            "not_positive": "isfinite(v) AND v <= 0",
+            "negative": "isfinite(v) AND v < 0",
+        }
+        if median is not None:
+            conditions["absurd_weight"] = (
+                f"isfinite(v) AND v > {float(median) * MAX_WEIGHT_RATIO!r}"
             )
-        if positive:
-            checks.append(
-                (
-                    "isfinite(v) AND v <= 0",
-                    "not positive",
-                    f"a positive number (role: {role})",
-                    True,
-                )
-            )
-        elif not allow_negative:
-            checks.append(
-                (
-                    "isfinite(v) AND v < 0",
-                    "negative amount",
-                    f"an amount ≥ 0 (role: {role}){hint_negative}",
-                    True,
-                )
-            )
-        return checks
+        return [(conditions[rule], *texts) for rule, *texts in rules]  # type: ignore[misc]
 
     def timestamp_expr(self, col: str, date_format: str | None) -> str:
         q = _quote(col)
@@ -685,11 +820,7 @@ class _Checker:
     ) -> None:
         q = _quote(col)
         expr = self.timestamp_expr(col, date_format)
-        fmt = (
-            f"a date in the format {date_format}"
-            if date_format
-            else "an ISO date or time (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS; set date_format otherwise)"
-        )
+        fmt = date_expected(date_format)
         self.add_rows(
             f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
             f"WHERE {q} IS NOT NULL AND {expr} IS NULL",
@@ -704,18 +835,14 @@ class _Checker:
             "a date on every row",
         )
         if analysis_date is not None:
-            limit = _literal(analysis_date.isoformat(sep=" "))
-            day_end = _literal((analysis_date + pd.Timedelta(days=1)).isoformat(sep=" "))
-            # A bare analysis date covers that whole day.
-            bound = day_end if analysis_date == analysis_date.normalize() else limit
-            cmp = ">=" if bound == day_end else ">"
+            bound, inclusive, reason, expected = after_analysis_rule(analysis_date)
+            cmp = ">=" if inclusive else ">"
             self.add_rows(
                 f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {self.raw} "
-                f"WHERE {expr} {cmp} TIMESTAMP {bound}",
+                f"WHERE {expr} {cmp} TIMESTAMP {_literal(bound)}",
                 col,
-                "date after the analysis date",
-                f"a date on or before the analysis date {analysis_date.date()} "
-                "([project] analysis_date)",
+                reason,
+                expected,
             )
         self.check_absurd_dates(col, expr, analysis_date)
 
@@ -725,23 +852,9 @@ class _Checker:
         would look lapsed."""
         q = _quote(col)
         checks = [
-            (
-                f"t < TIMESTAMP {_literal(EARLIEST_DATE)}",
-                "date before 1900",
-                f"a date from {EARLIEST_DATE[:4]} on; an export's empty date (0001-01-01, "
-                "1899-12-30) should be left empty",
-            )
+            (f"t {cmp} TIMESTAMP {_literal(bound)}", reason, expected)
+            for cmp, bound, reason, expected in absurd_date_rules(analysis_date)
         ]
-        if analysis_date is None:
-            tomorrow = (pd.Timestamp.now().normalize() + pd.Timedelta(days=1)).isoformat(sep=" ")
-            checks.append(
-                (
-                    f"t >= TIMESTAMP {_literal(tomorrow)}",
-                    "date in the future",
-                    f"a date on or before today ({tomorrow[:10]} is tomorrow); set [project] "
-                    "analysis_date if the data are meant to reach past today",
-                )
-            )
         kind = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, *_) in enumerate(checks))
         rows = self.con.execute(
             f"SELECT {ROW}, CAST({q} AS VARCHAR), kind FROM ("
@@ -783,8 +896,7 @@ class _Checker:
             f"(SELECT 1 FROM {other} o WHERE CAST(o.{_quote(other_id)} AS VARCHAR) = "
             f"CAST(r.{q} AS VARCHAR))",
             col,
-            f"unknown id (not in {label})",
-            f"an id present in {label}",
+            *unknown_id_rule(label),
         )
 
     def to_problems(self) -> list[Problem]:
@@ -914,10 +1026,7 @@ def normalise_yes_no(checker: _Checker, cols: list[str]) -> None:
             f"UPDATE {checker.raw} SET {q} = CASE WHEN lower(trim({q})) IN ({yes}) "
             f"THEN 'Yes' ELSE 'No' END WHERE trim({q}) <> ''"
         )
-        checker.notes.append(
-            f"column '{col}': {len(spellings)} spellings of Yes/No "
-            f"({', '.join(repr(v) for v in spellings)}) read as Yes and No."
-        )
+        checker.notes.append(yes_no_note(col, spellings))
 
 
 def normalise_labels(checker: _Checker, col: str) -> None:
@@ -935,11 +1044,7 @@ def normalise_labels(checker: _Checker, col: str) -> None:
     checker.con.execute(
         f"UPDATE {checker.raw} SET {q} = lower(trim({q})) WHERE {q} <> lower(trim({q}))"
     )
-    shown = ", ".join(f"{v!r} → {v.strip().lower()!r}" for v, _ in changed[:5])
-    checker.notes.append(
-        f"column '{col}': {sum(n for _, n in changed):,} value(s) read trimmed and in lower "
-        f"case ({shown}{', …' if len(changed) > 5 else ''})."
-    )
+    checker.notes.append(labels_note(col, changed))
 
 
 def check_free_text(checker: _Checker, cols: list[str], role: str) -> None:
@@ -994,8 +1099,7 @@ def check_finite_items(checker: _Checker, cols: list[str], role: str) -> None:
             f"SELECT {ROW}, CAST({q} AS VARCHAR) FROM {checker.raw} "
             f"WHERE {value} IS NOT NULL AND NOT isfinite({value})",
             col,
-            "not a finite number",
-            f"a finite answer (role: {role}); leave the cell empty where there is no answer",
+            *finite_item_rule(role),
         )
 
 
@@ -1190,7 +1294,8 @@ def _number_rows(con: duckdb.DuckDBPyConnection, raw: str, label: str) -> None:
     con.execute(f"UPDATE {raw} SET respondent_id = CAST({ROW} AS VARCHAR)")
 
 
-def _analysis_date(config: ProjectConfig) -> pd.Timestamp | None:
+def analysis_date_of(config: ProjectConfig) -> pd.Timestamp | None:
+    """``[project] analysis_date`` as a Timestamp (None when not set), else a ProjectError."""
     text = config.project.analysis_date
     if text is None:
         return None
@@ -1207,6 +1312,7 @@ def ingest(
     base_dir: str | Path,
     *,
     progress: Callable[[str], None] | None = None,
+    spark: Any = None,
 ) -> Ingested:
     """Read and check every declared table.
 
@@ -1218,6 +1324,9 @@ def ingest(
         The folder of the project file; source paths are relative to it.
     progress : callable, optional
         Called with each table's name as it starts.
+    spark : SparkIngest, optional
+        With ``[project] engine = "spark"``: the Spark ingest that reads and checks the
+        customer-side tables (:func:`segmentum.data.spark_ingest.ingest_spark` passes it).
 
     Returns
     -------
@@ -1231,8 +1340,13 @@ def ingest(
     """
     base_dir = Path(base_dir)
     quarantine = config.project.on_bad_rows == "quarantine"
-    analysis_date = _analysis_date(config)
+    analysis_date = analysis_date_of(config)
     sources = config.sources.declared()
+    if spark is None and config.project.engine == "spark" and any(map(on_spark, sources.items())):
+        raise ValueError(
+            'engine = "spark": read the project with segmentum.data.spark_ingest.ingest_spark '
+            "(or Project.validate), which starts the Spark session"
+        )
     con = duckdb.connect()
     try:
         con.execute(f"SET file_search_path = {_literal(str(base_dir.resolve()))}")
@@ -1248,6 +1362,9 @@ def ingest(
             source = sources[name]
             if progress:
                 progress(name)
+            if spark is not None and on_spark((name, source)):
+                tables[name] = _ingest_on_spark(con, spark, name, source, quarantine, id_tables)
+                continue
             label, fingerprint, is_csv = reader.load(name, source)
             if isinstance(source, SurveySource) and source.id is None:
                 _number_rows(con, f"raw_{name}", label)
@@ -1264,12 +1381,48 @@ def ingest(
                 id_tables[name] = (f"clean_{name}", source.id_column)
             elif isinstance(source, CustomersSource | OffersSource):
                 id_tables[name] = (f"clean_{name}", source.id)
+            if spark is not None and isinstance(source, CustomersSource):
+                spark.adopt(name, table.frame, source.id)  # for the anti-joins on Spark
             tables[name] = table
         if analysis_date is None:
             analysis_date = _latest_date(tables)
         return Ingested(tables, analysis_date)
     finally:
         con.close()
+        if spark is not None:
+            spark.close()
+
+
+SPARK_TABLES = ("customers", "transactions", "events")
+
+
+def on_spark(table: tuple[str, Source]) -> bool:
+    """Whether ``engine = "spark"`` reads this (name, source): a customer-side table
+    (:data:`SPARK_TABLES`) declared by ``path``; the others stay on DuckDB."""
+    name, source = table
+    return name in SPARK_TABLES and source.path is not None
+
+
+def _ingest_on_spark(
+    con: duckdb.DuckDBPyConnection,
+    spark: Any,
+    name: str,
+    source: Source,
+    quarantine: bool,
+    id_tables: dict[str, tuple[str, str]],
+) -> IngestedTable:
+    """One customer-side table read and checked by Spark (engine = "spark"); the clean
+    customers are also given to DuckDB, for the foreign keys of the tables it checks."""
+    checked = spark.check(name, source)
+    if checked.problems and not quarantine:
+        _raise(checked.problems, checked.label, checked.is_csv)
+    table: IngestedTable = spark.finish(checked)
+    if isinstance(source, CustomersSource):
+        con.register("spark_clean_frame", table.frame)
+        con.execute(f"CREATE TABLE clean_{name} AS SELECT * FROM spark_clean_frame")
+        con.unregister("spark_clean_frame")
+        id_tables[name] = (f"clean_{name}", source.id)
+    return table
 
 
 def _check_roles(

@@ -335,12 +335,34 @@ class Settings(_Strict):
     on_bad_rows: Literal["fail", "quarantine"] = Field(
         "fail", description="fail: stop on bad rows; quarantine: set them aside with reasons."
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="Where ingest reads and checks customers, transactions and events: "
+        "duckdb (embedded) or spark (the [spark] session; needs the spark extra).",
+    )
+
+
+class SparkSettings(_Strict):
+    """``[spark]``: the Spark session of ``engine = "spark"``.
+
+    Without ``master``, a local session of the ``spark`` extra (``local[2]``, its own Java
+    runtime) is started; with it, a session on that master with the ``config`` keys.
+    """
+
+    master: str | None = Field(
+        None, description="Spark master URL (local[4], spark://host:7077, yarn); none: local[2]."
+    )
+    config: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description='Spark configuration keys, e.g. { "spark.executor.memory" = "8g" }.',
+    )
 
 
 class ProjectConfig(_Strict):
     """A whole project file, validated."""
 
     project: Settings = Field(default_factory=Settings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
     sources: Sources
     value: dict[str, Any] = Field(default_factory=dict)
     segments: dict[str, Any] = Field(default_factory=dict)
@@ -407,3 +429,31 @@ def load_config(path: str | Path) -> ProjectConfig:
                 msg = f"unknown key '{key}'.{_suggest(key, fields)}"
             lines.append(f"  [{loc}] {msg}")
         raise ProjectError(f"{path}: the project file is not valid:\n" + "\n".join(lines)) from exc
+
+
+ENGINES = ("duckdb", "spark")
+
+
+def with_engine(config: ProjectConfig, engine: str | None = None) -> ProjectConfig:
+    """``config`` with ``[project] engine`` set to ``engine`` (when given), checked.
+
+    Raises :class:`ProjectError` for an engine that is not one of :data:`ENGINES`, and for
+    ``"spark"`` when PySpark is not installed (naming the ``spark`` extra).
+    """
+    if engine is not None:
+        if engine not in ENGINES:
+            raise ProjectError(
+                f"--engine {engine!r} is not an engine: use one of {', '.join(ENGINES)}."
+            )
+        project = config.project.model_copy(update={"engine": engine})
+        config = config.model_copy(update={"project": project})
+    if config.project.engine == "spark":
+        import importlib.util
+
+        if importlib.util.find_spec("pyspark") is None:
+            raise ProjectError(
+                'engine = "spark" needs PySpark, which is not installed: '
+                "pip install 'segmentum[spark]' (PySpark and a Java runtime), or set "
+                'engine = "duckdb" under [project].'
+            )
+    return config

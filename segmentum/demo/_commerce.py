@@ -4,13 +4,15 @@ Each customer holds recurring lines (one auto policy per vehicle, optionally a r
 subscription and a home policy in a bundle) billed monthly or annually on the signup day
 of month, and buys one-off add-ons as a Poisson process. Each customer lapses after an
 exponential lifetime whose hazard is Gamma-distributed within the segment (Pareto/NBD
-style dropout); after the lapse nothing more is billed or bought, and a cancellation event
-is logged. Support contacts, visits and quotes follow segment-specific rates and channels.
+style dropout) and halved for holders of the home bundle (the planted covariate effect,
+``spec.BUNDLE_HAZARD_FACTOR``; the customers table's ``home_bundle`` says who holds it);
+after the lapse nothing more is billed or bought, and a cancellation event is logged. Support contacts, visits and quotes follow segment-specific rates and channels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,6 +56,9 @@ class Book:
         Acquisition channel code.
     pay_channel : numpy.ndarray
         Preferred channel for payments and purchases (code into ``spec.CHANNELS``).
+    home : numpy.ndarray
+        Whether the customer's plan includes the home policy (the bundle); drawn before the
+        lifetime, whose hazard it scales (``spec.bundle_hazard_scale``).
     age, gender, region : numpy.ndarray
         Demographics (codes into ``spec.GENDERS`` and ``spec.REGIONS``).
     """
@@ -68,9 +73,33 @@ class Book:
     n_vehicles: np.ndarray
     acquisition: np.ndarray
     pay_channel: np.ndarray
+    home: np.ndarray
     age: np.ndarray
     gender: np.ndarray
     region: np.ndarray
+
+
+def covariate_truth() -> dict[str, Any]:
+    """``truth.json``'s ``covariate_effect``: the planted effect of the home bundle on lapsing.
+
+    A holder's hazard is ``BUNDLE_HAZARD_FACTOR`` times a non-holder's of the same segment,
+    so in the Pareto/NBD with dropout covariates (the segment and ``home_bundle``;
+    ``β_i = β₀·exp(−γᵀz_i)``, mean dropout rate ``s/β_i``) the coefficient of
+    ``home_bundle`` is ``log(BUNDLE_HAZARD_FACTOR)``, and the Gamma shape ``s`` is
+    ``LAPSE_SHAPE``.
+    """
+    return {
+        "covariate_effect": {
+            "table": "customers",
+            "covariate": "home_bundle",
+            "process": "dropout",
+            "hazard_factor": spec.BUNDLE_HAZARD_FACTOR,
+            "coef": float(np.log(spec.BUNDLE_HAZARD_FACTOR)),
+            "model": "pareto_nbd",
+            "with_covariates": ["segment", "home_bundle"],
+            "dropout_shape": spec.LAPSE_SHAPE,
+        }
+    }
 
 
 def _by_segment(rng: np.random.Generator, segment: np.ndarray, prob: np.ndarray) -> np.ndarray:
@@ -152,7 +181,12 @@ def make_book(
     tenure_days = np.minimum(rng.exponential(4.0 * DAYS_PER_YEAR, n), 15 * DAYS_PER_YEAR)
     tenure_days = np.minimum(tenure_days, max_tenure)
     signup = np.where(new, start, -1 - tenure_days.astype(np.int64))
+    # the bundle first: holding it lowers the lapse hazard (the planted covariate effect);
+    # drawn from a child stream so that every other draw of the customer stream stays put
+    home_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    home = home_rng.random(n) < spec.P_HOME[segment]
     hazard = rng.gamma(spec.LAPSE_SHAPE, spec.LAPSE_HAZARD[segment] / spec.LAPSE_SHAPE)
+    hazard = hazard * spec.bundle_hazard_scale(segment, home)
     lifetime = rng.exponential(1.0, n) / np.maximum(hazard, 1e-6) * DAYS_PER_YEAR
     lapse_day = start + np.minimum(lifetime, 10 * n_days).astype(np.int64)
     lapsed = lapse_day < n_days
@@ -172,6 +206,7 @@ def make_book(
         n_vehicles=n_vehicles,
         acquisition=acquisition,
         pay_channel=pay_channel,
+        home=home,
         age=age,
         gender=gender,
         region=region,
@@ -231,6 +266,7 @@ def make_customers(
                 np.array(["annual", "monthly"], dtype=object), book.monthly.astype(np.int64)
             ),
             "n_vehicles": book.n_vehicles.astype(np.int64),
+            "home_bundle": book.home.astype(bool),
             "claims_3y": claims.astype(np.int64),
         }
     )
@@ -253,7 +289,8 @@ def _recurring(
     n = seg.size
     # Lines: vehicles, roadside subscription, home policy.
     roadside = rng.random(n) < spec.P_ROADSIDE[seg]
-    home = rng.random(n) < spec.P_HOME[seg]
+    home = book.home
+    rng.random(n)  # where the bundle used to be drawn: the draws after it stay aligned
     owner = np.concatenate(
         [np.repeat(np.arange(n), book.n_vehicles), np.flatnonzero(roadside), np.flatnonzero(home)]
     )

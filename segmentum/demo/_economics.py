@@ -11,7 +11,9 @@ The model behind it is the generator's. A customer starts on day 0 (signed up be
 window) or on a later day (new customers arrive with density proportional to
 ``exp(NEW_CUSTOMER_TREND * years)``, and nobody before turning 18); lifetime is exponential
 with a Gamma-distributed hazard, so a customer is still active ``d`` days after the start
-with probability ``(1 + mean_hazard * d / (365.25 * shape)) ** -shape``. While active, a
+with probability ``(1 + mean_hazard * d / (365.25 * shape)) ** -shape``, where holders of
+the home bundle have the lower mean hazard (``spec.bundle_hazard_scale``): every figure is
+the mix of the holders' and the others' expectations. While active, a
 customer pays premiums on ``1 + min(Poisson, 3)`` vehicles, perhaps a roadside subscription
 and a home policy (some added after an exponential delay), all rising at each renewal, and
 buys add-ons as a Poisson process; costs follow the insurer's rules (per payment, per support
@@ -82,22 +84,29 @@ def _start_pmf(segment: int, n_days: int) -> tuple[float, np.ndarray]:
     return tenured, new
 
 
-def _survival(segment: int, days: np.ndarray) -> np.ndarray:
-    """P(still active ``days`` after the start): exponential lifetime, Gamma hazard."""
+def _survival(segment: int, days: np.ndarray, home: bool | None = None) -> np.ndarray:
+    """P(still active ``days`` after the start): exponential lifetime, Gamma hazard (of a
+    holder of the home bundle or not; ``None``: the segment's mix of both)."""
+    if home is None:
+        p = float(spec.P_HOME[segment])
+        return p * _survival(segment, days, True) + (1 - p) * _survival(segment, days, False)
     k = spec.LAPSE_SHAPE
-    return (1.0 + spec.LAPSE_HAZARD[segment] * days / (DAYS_PER_YEAR * k)) ** -k
+    hazard = spec.LAPSE_HAZARD[segment] * float(spec.bundle_hazard_scale(segment, home))
+    return (1.0 + hazard * days / (DAYS_PER_YEAR * k)) ** -k
 
 
-def _yearly_amounts(segment: int) -> dict[str, float]:
+def _yearly_amounts(segment: int, home_share: float | None = None) -> dict[str, float]:
     """Per active customer-year: premiums by line kind (``auto``; ``lines`` = roadside and
     home, some added later) and plan (``monthly``: 12 payments; ``annual``: one payment at
-    the pay-in-full discount), their margins, add-on spend and margin, add-on purchases."""
+    the pay-in-full discount), their margins, add-on spend and margin, add-on purchases.
+    ``home_share`` is the share holding the home bundle (default the segment's)."""
     s = segment
+    p_home = float(spec.P_HOME[s]) if home_share is None else home_share
     veh = 1.0 + sum(min(j, 3) * _poisson(spec.EXTRA_VEHICLES[s], j) for j in range(60))
     m = float(spec.P_MONTHLY[s])
     line_lift = np.exp(spec.LINE_PRICE_SD**2 / 2)
     auto = veh * spec.PREMIUM[s] * np.exp(spec.RISK_SD**2 / 2)
-    home = spec.P_HOME[s] * spec.HOME_PREMIUM * line_lift
+    home = p_home * spec.HOME_PREMIUM * line_lift
     road = spec.P_ROADSIDE[s] * spec.ROADSIDE_PREMIUM * line_lift  # always monthly
     annual = (1 - m) * spec.ANNUAL_PAYMENT_FACTOR
     addon = spec.ADDON_RATE[s] * (spec.ADDON_PROB[s] @ spec.ADDON_PRICE)
@@ -113,8 +122,8 @@ def _yearly_amounts(segment: int) -> dict[str, float]:
         "lines_annual_margin": annual * home * spec.HOME_MARGIN,
         "auto_monthly_payments": m * veh * 12,
         "auto_annual_payments": (1 - m) * veh,
-        "lines_monthly_payments": (m * spec.P_HOME[s] + spec.P_ROADSIDE[s]) * 12,
-        "lines_annual_payments": (1 - m) * spec.P_HOME[s],
+        "lines_monthly_payments": (m * p_home + spec.P_ROADSIDE[s]) * 12,
+        "lines_annual_payments": (1 - m) * p_home,
         "addon": float(addon),
         "addon_margin": float(addon * spec.ADDON_MARGIN),
         "addon_payments": float(spec.ADDON_RATE[s]),
@@ -134,15 +143,28 @@ def _comb(total: int, every: float) -> np.ndarray:
 
 def _segment_curves(segment: int, n_days: int) -> dict[str, np.ndarray]:
     """Expected amount, margin, payments, support contacts and P(active) per customer on
-    every day of the window and of the CLV horizon after it (days ``n_days ..``).
+    every day of the window and of the CLV horizon after it (days ``n_days ..``): the mix
+    of the home-bundle holders' curves (who lapse less, ``spec.BUNDLE_HAZARD_FACTOR``) and
+    the others'."""
+    start = _start_pmf(segment, n_days)
+    p = float(spec.P_HOME[segment])
+    held = _holder_curves(segment, n_days, start, True)
+    rest = _holder_curves(segment, n_days, start, False)
+    return {k: p * held[k] + (1 - p) * rest[k] for k in held}
+
+
+def _holder_curves(
+    segment: int, n_days: int, start: tuple[float, np.ndarray], home: bool
+) -> dict[str, np.ndarray]:
+    """:func:`_segment_curves` for the holders of the home bundle (``home``) or the others.
 
     New customers pay in advance on their own billing calendar from their start (monthly or
     yearly), so their payments are a comb in the days since the start; tenured customers'
     anniversaries are spread evenly, so theirs are a flat rate."""
     total = n_days + CLV_HORIZON_DAYS
     d = np.arange(total, dtype=float)
-    surv = _survival(segment, d)
-    y = _yearly_amounts(segment)
+    surv = _survival(segment, d, home)
+    y = _yearly_amounts(segment, 1.0 if home else 0.0)
     # lines added later join after an exponential delay
     held = {
         "auto": np.ones(total),
@@ -154,7 +176,7 @@ def _segment_curves(segment: int, n_days: int) -> dict[str, np.ndarray]:
     lift_new = spec.RENEWAL_INCREASE ** np.floor(d / 365.0)
     lift_ten = spec.RENEWAL_INCREASE ** (d / 365.0)
     comb = {"monthly": _comb(total, DAYS_PER_YEAR / 12) / 12, "annual": _comb(total, 365.25)}
-    tenured, new = _start_pmf(segment, n_days)
+    tenured, new = start
     new = np.concatenate([new, np.zeros(CLV_HORIZON_DAYS)])
     out: dict[str, np.ndarray] = {}
     for suffix, name in (("", "amount"), ("_margin", "margin"), ("_payments", "payments")):

@@ -563,6 +563,20 @@ ROADSIDE_MARGIN: Final[float] = 0.40
 # Yearly lapse hazard (mean of a Gamma-distributed individual hazard)
 LAPSE_HAZARD: Final[np.ndarray] = np.array([0.16, 0.32, 0.05, 0.07, 0.04, 0.24])
 LAPSE_SHAPE: Final[float] = 2.0
+BUNDLE_HAZARD_FACTOR: Final[float] = 0.5
+"""Planted covariate effect: a customer holding the home bundle lapses at this multiple of
+the hazard of a customer of the same segment without it. Each segment's hazards are scaled
+so that its mean stays ``LAPSE_HAZARD``; the ratio is the Pareto/NBD dropout coefficient
+``log(BUNDLE_HAZARD_FACTOR)`` (``truth.json``'s ``covariate_effect``)."""
+
+
+def bundle_hazard_scale(segment: np.ndarray | int, home: np.ndarray | bool) -> np.ndarray:
+    """Multiplier of a customer's lapse hazard: ``BUNDLE_HAZARD_FACTOR`` for home-bundle
+    holders, 1 otherwise, over the segment's mean of it (so the mean hazard stays put)."""
+    mean = 1.0 - P_HOME[segment] + P_HOME[segment] * BUNDLE_HAZARD_FACTOR
+    return np.where(home, BUNDLE_HAZARD_FACTOR, 1.0) / mean
+
+
 # Events per active year
 VISIT_RATE: Final[np.ndarray] = np.array([14.0, 9.0, 1.5, 4.0, 4.0, 5.0])
 SUPPORT_RATE: Final[np.ndarray] = np.array([0.6, 1.0, 2.2, 1.8, 1.4, 5.5])

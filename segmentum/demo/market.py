@@ -20,7 +20,12 @@ import numpy as np
 import pandas as pd
 
 from segmentum.demo import _spec as spec
-from segmentum.demo._commerce import make_book, make_customers, make_transactions_and_events
+from segmentum.demo._commerce import (
+    covariate_truth,
+    make_book,
+    make_customers,
+    make_transactions_and_events,
+)
 from segmentum.demo._economics import truth_economics
 from segmentum.demo._frames import str_column
 from segmentum.demo._gtm import write_gtm
@@ -177,7 +182,9 @@ class Market:
             ``our_brand`` and ``economics`` (each segment's planted drivers and expected
             economics per customer, with its planted ``rank`` and ``score``; see
             :func:`segmentum.demo._economics.planted_economics`) and, for the offers,
-            ``acceptance`` (planted rate per segment x stage x offer) and ``best_offer``.
+            ``acceptance`` (planted rate per segment x stage x offer) and ``best_offer``,
+            and ``covariate_effect`` (holders of the home bundle lapse at half the hazard;
+            :func:`segmentum.demo._commerce.covariate_truth`).
         """
         return {
             "seed": self.seed,
@@ -186,6 +193,7 @@ class Market:
             "defining_needs": self.defining_needs,
             "analysis_date": self.analysis_date.strftime("%Y-%m-%d"),
             **truth_economics(),
+            **covariate_truth(),
             **self.offer_truth,
         }
 

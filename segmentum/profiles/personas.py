@@ -76,6 +76,80 @@ def phrase(column: str, overrides: Mapping[str, str] | None = None) -> str:
 
 
 @dataclass(frozen=True)
+class CardFact:
+    """The numbers behind one line of a persona card (what its picture may draw).
+
+    Attributes
+    ----------
+    section : str
+        ``"who"``, ``"defines"``, ``"needs"``, ``"less_important"`` or ``"how_they_buy"``.
+    line : int
+        Position of the card line in that section (the compact ``"also ..."`` line of
+        "What defines them" holds several facts).
+    variable, label : str
+        Profile variable and its phrase on the card.
+    level : str or None
+        Categorical level (adjacent levels of an ordered variable joined by ``", "``).
+    kind : str
+        ``"binary"``, ``"categorical"`` or ``"numeric"`` (shares for the first two).
+    value, total : float
+        The segment's value and the overall one, as on the card.
+    index : float or None
+        ``100 * value / total`` as on the card.
+    tone : str
+        How a need sets them apart (``""`` above the rest, ``"less"``, ``"far less"``,
+        ``"slightly more"``...).
+    """
+
+    section: str
+    line: int
+    variable: str
+    label: str
+    level: str | None
+    kind: str
+    value: float
+    total: float
+    index: float | None
+    tone: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """Plain JSON types (``None`` for a missing number)."""
+
+        def num(x: float | None) -> float | None:
+            return None if x is None or not np.isfinite(x) else float(x)
+
+        return {
+            "section": self.section,
+            "line": self.line,
+            "variable": self.variable,
+            "label": self.label,
+            "level": self.level,
+            "kind": self.kind,
+            "value": num(self.value),
+            "total": num(self.total),
+            "index": num(self.index),
+            "tone": self.tone,
+        }
+
+
+def _fact(section: str, line: int, row: pd.Series, label: str) -> CardFact:
+    idx = row.get("index")
+    kind = str(row["kind"])
+    return CardFact(
+        section=section,
+        line=line,
+        variable=str(row["variable"]),
+        label=label,
+        level=None if kind != "categorical" else str(row["level"]),
+        kind=kind,
+        value=float(row["value"]),
+        total=float(row["total"]),
+        index=float(idx) if idx is not None and pd.notna(idx) else None,
+        tone=str(row.get(_TONE_COLUMN, "") or ""),
+    )
+
+
+@dataclass(frozen=True)
 class Persona:
     """A persona card for one segment.
 
@@ -109,6 +183,10 @@ class Persona:
         Size and value.
     quotes : tuple of str
         Representative 'I wish' answers.
+    facts : tuple of CardFact
+        The numbers behind the lines of ``who``, ``defines``, ``needs``,
+        ``less_important`` and ``how_they_buy``, in card order (what
+        :func:`segmentum.profiles.persona_svg` draws; ``card_facts`` in ``segments.json``).
     """
 
     segment: int
@@ -123,6 +201,11 @@ class Persona:
     how_they_buy: tuple[str, ...]
     worth: tuple[str, ...]
     quotes: tuple[str, ...]
+    facts: tuple[CardFact, ...] = ()
+
+    def facts_in(self, section: str) -> tuple[CardFact, ...]:
+        """The facts of one card section, in card order."""
+        return tuple(f for f in self.facts if f.section == section)
 
     def _sections(self) -> list[tuple[str, tuple[str, ...]]]:
         return [
@@ -245,10 +328,13 @@ def _distinctive_needs(
     return strong.assign(compact=~full)[keep].drop(columns=["_up", "_abs"])
 
 
-def _defines_lines(rows: pd.DataFrame, phrases: Mapping[str, str] | None) -> tuple[str, ...]:
-    """Lines of "What defines them": one per need, the ``compact`` ones one line per tone."""
+def _defines_lines(
+    rows: pd.DataFrame, phrases: Mapping[str, str] | None
+) -> list[tuple[str, list[pd.Series]]]:
+    """Lines of "What defines them" with their rows: one per need, the ``compact`` ones one
+    line per tone."""
     lines = [
-        _describe_need(r, phrase(str(r["variable"]), phrases))
+        (_describe_need(r, phrase(str(r["variable"]), phrases)), [r])
         for _, r in rows.iterrows()
         if not r.get("compact", False)
     ]
@@ -258,8 +344,22 @@ def _defines_lines(rows: pd.DataFrame, phrases: Mapping[str, str] | None) -> tup
             f"{phrase(str(r['variable']), phrases)} (index {r['index']:.0f})"
             for _, r in g.iterrows()
         )
-        lines.append(f"also {tone or 'more'} than others: {items}")
-    return tuple(lines)
+        lines.append((f"also {tone or 'more'} than others: {items}", [r for _, r in g.iterrows()]))
+    return lines
+
+
+def _card_section(
+    section: str,
+    entries: Sequence[tuple[str, Sequence[pd.Series]]],
+    phrases: Mapping[str, str] | None,
+) -> tuple[tuple[str, ...], tuple[CardFact, ...]]:
+    """The lines of one card section and the facts behind them."""
+    facts = tuple(
+        _fact(section, i, r, phrase(str(r["variable"]), phrases))
+        for i, (_, rows) in enumerate(entries)
+        for r in rows
+    )
+    return tuple(line for line, _ in entries), facts
 
 
 def _need_lists(
@@ -455,13 +555,17 @@ def personas(
     measures = profile_value_columns(profile.sizes)
     out = []
     for s in segs:
-        defines = _defines_lines(lists[s][0], phrases)
-        needs, less = (
-            tuple(_describe(r, phrase(str(r["variable"]), phrases)) for _, r in t.iterrows())
-            for t in lists[s][1:]
+        defines, f_def = _card_section("defines", _defines_lines(lists[s][0], phrases), phrases)
+        needs, f_needs = _card_section("needs", _describe_rows(lists[s][1], phrases), phrases)
+        less, f_less = _card_section(
+            "less_important", _describe_rows(lists[s][2], phrases), phrases
         )
         desc = profile.segment_descriptors
-        who = _who_lines(desc[desc["segment"] == s], profile.levels, phrases, max_items)
+        who, f_who = _card_section(
+            "who",
+            _who_lines(desc[desc["segment"] == s], profile.levels, phrases, max_items),
+            phrases,
+        )
         beh = profile.distinctive(s, "behaviour")
         beh = beh[
             ((beh["kind"] == "numeric") & (beh["effect_size"].abs() >= 0.2))
@@ -469,8 +573,11 @@ def personas(
         ]
         val = profile.distinctive(s, "value")
         val = val[val["effect_size"].abs() >= 0.2].head(max_items)
-        how = _who_lines(beh, profile.levels, phrases, max_items) + tuple(
-            _who(r, phrases) for _, r in val.iterrows()
+        how, f_how = _card_section(
+            "how_they_buy",
+            _who_lines(beh, profile.levels, phrases, max_items)
+            + [(_who(r, phrases), [r]) for _, r in val.iterrows()],
+            phrases,
         )
         row = sizes.loc[s]
         worth = [f"{row['share']:.0%} of the population ({int(row['n']):,} respondents)"]
@@ -495,6 +602,7 @@ def personas(
                 how_they_buy=how,
                 worth=tuple(worth),
                 quotes=tuple(quotes.get(s, ())),
+                facts=(*f_who, *f_def, *f_needs, *f_less, *f_how),
             )
         )
     return out
@@ -540,23 +648,44 @@ def _who_lines(
     levels: Mapping[str, Sequence[str]],
     phrases: Mapping[str, str] | None,
     max_items: int,
-) -> tuple[str, ...]:
-    """At most ``max_items`` lines, strongest first. The levels of an ordered variable that
-    sit next to each other on its scale share one line, in their order ("visit frequency:
-    Never, Once a year (47% vs 26% overall, index 180)"), at the place of its strongest."""
-    lines: list[str] = []
+) -> list[tuple[str, list[pd.Series]]]:
+    """At most ``max_items`` lines with their rows, strongest first. The levels of an
+    ordered variable that sit next to each other on its scale share one line, in their
+    order ("visit frequency: Never, Once a year (47% vs 26% overall, index 180)"), at the
+    place of its strongest; its row holds their summed shares."""
+    lines: list[tuple[str, list[pd.Series]]] = []
     done: set[str] = set()
     for _, r in rows.iterrows():
         var = str(r["variable"])
         order = levels.get(var)
         if order is None or r["kind"] != "categorical":
-            lines.append(_who(r, phrases))
+            lines.append((_who(r, phrases), [r]))
         elif var not in done:
             done.add(var)
             lines += [
-                _run_line(run, phrases) for run in _runs(rows[rows["variable"] == var], order)
+                (_run_line(run, phrases), [_run_row(run)])
+                for run in _runs(rows[rows["variable"] == var], order)
             ]
-    return tuple(lines[:max_items])
+    return lines[:max_items]
+
+
+def _describe_rows(
+    rows: pd.DataFrame, phrases: Mapping[str, str] | None
+) -> list[tuple[str, list[pd.Series]]]:
+    return [(_describe(r, phrase(str(r["variable"]), phrases)), [r]) for _, r in rows.iterrows()]
+
+
+def _run_row(run: pd.DataFrame) -> pd.Series:
+    """One row for adjacent levels of an ordered variable (as :func:`_run_line` shows them)."""
+    first = run.iloc[0].copy()
+    if len(run) == 1:
+        return first
+    names = [str(v) for v in run["level"]]
+    value, total = float(run["value"].sum()), float(run["total"].sum())
+    first["level"] = ", ".join(names)
+    first["value"], first["total"] = value, total
+    first["index"] = 100 * value / total if total > 0 else np.nan
+    return first
 
 
 def _runs(rows: pd.DataFrame, order: Sequence[str]) -> list[pd.DataFrame]:

@@ -7,11 +7,16 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from segmentum.maps.report import add_map_blocks, white_space_sentence
+from segmentum.profiles.persona_art import persona_svg
 from segmentum.report.section import Section
 
 if TYPE_CHECKING:
     from segmentum.profiles.stage import ProfilesResult
 
+ART_CSS = (
+    "<style>.persona-gallery{display:flex;flex-wrap:wrap;gap:12px}"
+    ".persona-gallery .persona-art{flex:1 1 560px;max-width:720px;width:100%;height:auto}</style>"
+)
 CARD_CSS = (
     "<style>.persona-cards{display:flex;flex-wrap:wrap;gap:12px}"
     ".persona-card{flex:1 1 320px;border:1px solid #ddd;border-radius:8px;padding:10px 14px;"
@@ -49,6 +54,16 @@ def report_section(result: ProfilesResult) -> Section:
         + "".join(p.to_html() for p in result.personas)
         + "</div>",
         caption="Personas built from the data (templates; names can be overridden)",
+    )
+    sec.html(
+        ART_CSS
+        + '<div class="persona-gallery">'
+        + "".join(persona_svg(p, stages=result.stage_mix.get(p.segment)) for p in result.personas)
+        + "</div>",
+        caption="Persona pictures drawn from each card's numbers (badges: descriptors that "
+        "over-index, with share and index; bars: defining needs around index 100; how they "
+        "buy, with the lifecycle-stage mix of the segment's customers when the run has one). "
+        "The same pictures and printable posters are in the run folder's personas/.",
     )
     sizes = prof.sizes.assign(name=prof.sizes["segment"].map(names))
     sec.table(sizes, caption="Segment sizes (sample and weighted population) and value")

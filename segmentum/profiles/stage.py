@@ -26,6 +26,7 @@ from segmentum.maps.stage import MapInputs, MapsConfig, MapsResult, run_maps
 from segmentum.maps.themes import Themes
 from segmentum.maps.white_space import WhiteSpace
 from segmentum.profiles.exclusivity import ExclusivityReport, exclusivity
+from segmentum.profiles.persona_art import read_stage_mix, write_persona_files
 from segmentum.profiles.personas import Persona, personas
 from segmentum.profiles.profile import Profile, profile, profile_value_columns, segment_value
 from segmentum.profiles.report import report_section
@@ -95,6 +96,11 @@ class ProfilesResult:
         The map, white space and themes when :func:`run_profiles` ran them with these
         profiles; ``None`` in a project run, where the map stage has its own result
         (``RunResult.maps``).
+    stage_mix : dict
+        Customers by segment and lifecycle stage (:func:`~segmentum.profiles.stage_mix`),
+        drawn in the persona pictures. Empty until the run folder is written: the
+        activation stage runs later, so the stage's file writer reads them from the run's
+        ``assignments.parquet`` and keeps them here for the report section.
     themes, white_space, map, map_figure
         Shortcuts to ``maps`` (``None`` without it).
     """
@@ -104,6 +110,7 @@ class ProfilesResult:
     personas: tuple[Persona, ...]
     warnings: tuple[str, ...] = ()
     maps: MapsResult | None = field(default=None, repr=False)
+    stage_mix: dict[int, dict[str, int]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def themes(self) -> Themes | None:
@@ -191,6 +198,7 @@ class ProfilesResult:
                     ],
                     "value": segment_value(self.profile, p.segment) or None,
                     "persona": p.to_markdown(),
+                    "card_facts": [f.to_json() for f in p.facts],
                 }
             )
         ex = self.exclusivity
@@ -488,14 +496,17 @@ def _run(ctx: StageContext) -> ProfilesResult:
 
 def _files(result: ProfilesResult, run_dir: Path) -> list[Path]:
     """The personas as Markdown; the profile table as CSV (ordered levels in their order,
-    with their ``level_order``)."""
+    with their ``level_order``); each persona's picture and poster under ``personas/``,
+    with the lifecycle-stage mix of ``assignments.parquet`` when the run has one."""
     if not result.personas:
         return []
     path = run_dir / "personas.md"
     path.write_text("\n\n".join(p.to_markdown() for p in result.personas) + "\n", encoding="utf-8")
     table = run_dir / "profiles.csv"
     result.profile.table.to_csv(table, index=False)
-    return [path, table]
+    result.stage_mix.update(read_stage_mix(run_dir / "assignments.parquet"))
+    pictures = write_persona_files(result.personas, run_dir / "personas", stages=result.stage_mix)
+    return [path, table, *pictures]
 
 
 PROFILES = Stage(

@@ -523,21 +523,9 @@ def _renumber_text(msg: str, relabel: dict[int, int]) -> str:
     )
 
 
-def report_section(result: SegmentsResult) -> Section:
-    """The report's segments section: the structure verdict first, then the evidence for k
-    (stability against its null band), the chosen solution and its segment stability."""
-    from segmentum.segments import plots
-
+def _evidence_sentence(result: SegmentsResult) -> str:
+    """k, method, global stability and cluster tendency, in one paragraph."""
     s = result.summary
-    sec = Section(
-        "segments",
-        "Needs-based segments",
-        summary=f"{result.verdict} {result.recommendation}".strip(),
-    )
-    if result.structure == "constructive":
-        sec.warn(result.verdict)
-    else:
-        sec.text(result.verdict)
     stab = s["stability"]
     ev = result.evidence
     tendency = ""
@@ -553,34 +541,59 @@ def report_section(result: SegmentsResult) -> Section:
                 else "."
             )
         )
-    sec.text(
+    return (
         f"{s['k']} segments found by {s['method']}"
         + (f"; global stability (median bootstrap ARI) {stab:.2f}" if stab is not None else "")
         + f" over {s['n_boot']} bootstrap pairs per k. {result.recommendation}"
         + tendency
     )
+
+
+def _stability_figures(sec: Section, result: SegmentsResult) -> None:
+    """The stability curves (the evidence for k) and segment stability, in the appendix."""
+    from segmentum.segments import plots
+
+    if result.selection["null_q95"].notna().any():
+        sec.figure(
+            plots.stability_curve(result.selection),
+            "Global stability per number of segments against the no-structure band: the "
+            "same bootstrap analysis on the items permuted independently (same answers, "
+            "no association). Green points are reproducible: high, clearly above the "
+            "band, and every segment comes back (Dolnicar, Grün & Leisch 2018, ch. 7).",
+            appendix=True,
+        )
+    sec.figure(
+        plots.stability_boxplot(result.selection, result.stability_samples),
+        "Global stability per number of segments: adjusted Rand index between partitions "
+        "fitted to bootstrap pairs (Dolnicar, Grün & Leisch 2018, ch. 7).",
+        appendix=True,
+    )
+    sec.figure(
+        plots.segment_stability_chart(result.segment_stability, SEGMENT_STABILITY_FLAG),
+        "Segment-level stability of the chosen solution: mean Jaccard agreement with the "
+        "best match in bootstrap partitions, in Hennig's (2007) bands.",
+        appendix=True,
+    )
+
+
+def report_section(result: SegmentsResult) -> Section:
+    """The report's segments section: the structure verdict first, then the evidence for k
+    (stability against its null band), the chosen solution and its segment stability."""
+    from segmentum.segments import plots
+
+    s = result.summary
+    sec = Section(
+        "segments",
+        "Needs-based segments",
+        summary=f"{result.verdict} {result.recommendation}".strip(),
+    )
+    if result.structure == "constructive":
+        sec.warn(result.verdict)
+    else:
+        sec.text(result.verdict)
+    sec.text(_evidence_sentence(result))
     if result.stability_samples:
-        if result.selection["null_q95"].notna().any():
-            sec.figure(
-                plots.stability_curve(result.selection),
-                "Global stability per number of segments against the no-structure band: the "
-                "same bootstrap analysis on the items permuted independently (same answers, "
-                "no association). Green points are reproducible: high, clearly above the "
-                "band, and every segment comes back (Dolnicar, Grün & Leisch 2018, ch. 7).",
-                appendix=True,
-            )
-        sec.figure(
-            plots.stability_boxplot(result.selection, result.stability_samples),
-            "Global stability per number of segments: adjusted Rand index between partitions "
-            "fitted to bootstrap pairs (Dolnicar, Grün & Leisch 2018, ch. 7).",
-            appendix=True,
-        )
-        sec.figure(
-            plots.segment_stability_chart(result.segment_stability, SEGMENT_STABILITY_FLAG),
-            "Segment-level stability of the chosen solution: mean Jaccard agreement with the "
-            "best match in bootstrap partitions, in Hennig's (2007) bands.",
-            appendix=True,
-        )
+        _stability_figures(sec, result)
     sec.figure(
         plots.fit_indices_chart(result.selection),
         "Fit indices by number of segments.",

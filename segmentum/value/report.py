@@ -49,6 +49,43 @@ def _describe_decile(result: ValueResult, decile: int) -> str:
     return desc + extra + "."
 
 
+def _model_evidence(sec: Section, result: ValueResult) -> None:
+    """The purchase model's parameters and its holdout check, in the appendix."""
+    s = result.summary
+    pm = s.get("purchase_model")
+    if pm:
+        params = (
+            pd.DataFrame({"estimate": pm["params"], "standard error": pm["standard_errors"]})
+            .rename_axis("parameter")
+            .reset_index()
+        )
+        sec.table(
+            params,
+            caption=f"{pm['name']} parameters (log-likelihood {pm['log_likelihood']:,.1f})",
+            appendix=True,
+        )
+    if len(result.validation):
+        h = s.get("holdout", {})
+        if h:
+            sec.text(
+                f"Holdout check: the model fitted up to {h['calibration_end']} predicts "
+                f"{h['predicted_total']:,.0f} repeat purchases in the next "
+                f"{h['holdout_periods']:.0f} periods against {h['actual_total']:,.0f} actual "
+                f"({h['total_error_pct']:+.1f} %); per-customer correlation {h['correlation']:.2f}.",
+                appendix=True,
+            )
+        sec.table(
+            result.validation,
+            caption="Holdout: predicted vs actual by calibration frequency",
+            appendix=True,
+        )
+        sec.figure(
+            plots.conditional_expectations(result.validation),
+            caption="Conditional expectations",
+            appendix=True,
+        )
+
+
 def report_section(result: ValueResult) -> Section:
     """Decile table and Pareto chart, RFM grid, CLV distribution, model fit and validation.
 
@@ -113,39 +150,7 @@ def report_section(result: ValueResult) -> Section:
             f"{_money(s['profit_total'])}, with {s['unprofitable_customers']:,} customers below zero."
         )
 
-    # model fit and validation
-    pm = s.get("purchase_model")
-    if pm:
-        params = (
-            pd.DataFrame({"estimate": pm["params"], "standard error": pm["standard_errors"]})
-            .rename_axis("parameter")
-            .reset_index()
-        )
-        sec.table(
-            params,
-            caption=f"{pm['name']} parameters (log-likelihood {pm['log_likelihood']:,.1f})",
-            appendix=True,
-        )
-    if len(result.validation):
-        h = s.get("holdout", {})
-        if h:
-            sec.text(
-                f"Holdout check: the model fitted up to {h['calibration_end']} predicts "
-                f"{h['predicted_total']:,.0f} repeat purchases in the next "
-                f"{h['holdout_periods']:.0f} periods against {h['actual_total']:,.0f} actual "
-                f"({h['total_error_pct']:+.1f} %); per-customer correlation {h['correlation']:.2f}.",
-                appendix=True,
-            )
-        sec.table(
-            result.validation,
-            caption="Holdout: predicted vs actual by calibration frequency",
-            appendix=True,
-        )
-        sec.figure(
-            plots.conditional_expectations(result.validation),
-            caption="Conditional expectations",
-            appendix=True,
-        )
+    _model_evidence(sec, result)
     if result.tracking is not None:
         sec.figure(plots.tracking_plot(result.tracking), caption="Tracking plot", appendix=True)
     return sec

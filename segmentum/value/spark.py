@@ -45,8 +45,10 @@ def local_spark_session(app_name: str = "segmentum", threads: int = 2) -> SparkS
         SparkSession.builder.master(f"local[{threads}]")
         .appName(app_name)
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(max(2 * threads, 2)))
         .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")  # results over 1 MB come as fetched blocks
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )

@@ -38,6 +38,7 @@ __all__ = [
     "check_declared",
     "customer_table",
     "load_scenario",
+    "margin_rates",
     "scenario_whatif",
     "whatif",
 ]
@@ -161,7 +162,8 @@ def scenario_whatif(
 ) -> pd.DataFrame:
     """What ``segmentum whatif`` computes: refit the value stage's purchase model with the
     scenario's covariates on ``table`` and run :func:`whatif` at the value stage's horizon,
-    step and discount rate.
+    step and discount rate, on margin where the table has margins (:func:`margin_rates`,
+    as the value stage's CLV).
 
     Parameters
     ----------
@@ -183,23 +185,55 @@ def scenario_whatif(
 
     cfg = value.config
     plain = value.models["purchase"]
+    # fitted on the customers with purchases (a customer without any has no history to
+    # fit), applied to everyone: those without purchases as just acquired (x = t_x = T = 0)
+    buyers = table[table["purchased"]] if "purchased" in table.columns else table
     model = type(plain)(penalizer=plain.penalizer).fit(
-        table,
+        buyers,
         purchase_covariates=scenario.model.purchase_covariates,
         dropout_covariates=scenario.model.dropout_covariates,
     )
     unit = TIME_UNITS[cfg.time_unit]
+    spend: str | None = None
+    if "expected_spend" in table.columns:
+        spend = "expected_spend"
+        spend_model = value.models.get("spend")
+        if spend_model is not None and table["expected_spend"].isna().any():
+            # the spend model's population mean for customers without a spend history
+            table = table.assign(
+                expected_spend=table["expected_spend"].fillna(spend_model.mean_spend_)
+            )
     return whatif(
         model,
         table,
         scenario,
-        spend="expected_spend" if "expected_spend" in table.columns else None,
+        spend=spend,
         horizon=cfg.clv_horizon_days / unit,
         step=cfg.clv_step_days / unit,
         discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+        margin_rate=margin_rates(table),
         n_draws=scenario.model.draws,
         seed=seed,
     )
+
+
+def margin_rates(table: pd.DataFrame) -> np.ndarray | float:
+    """Each customer's margin over revenue, as the value stage prices CLV on margin.
+
+    From the per-customer ``margin`` and ``revenue`` totals: the customer's own rate where
+    they have revenue, the overall rate otherwise (customers without purchases), clipped to
+    ±1; 1 (a revenue CLV) when the table has no margins.
+    """
+    if "margin" not in table.columns or "revenue" not in table.columns:
+        return 1.0
+    rev = pd.to_numeric(table["revenue"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    mar = pd.to_numeric(table["margin"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    if not np.any(mar) or not rev.sum():
+        return 1.0
+    overall = float(mar.sum() / rev.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(rev > 0, mar / np.where(rev > 0, rev, 1.0), overall)
+    return np.clip(own, -1.0, 1.0)
 
 
 def _draw_thetas(
@@ -303,7 +337,7 @@ def whatif(
     horizon: float = 52.0,
     step: float = 52.0 / 12,
     discount_rate: float = 0.01,
-    margin_rate: float = 1.0,
+    margin_rate: float | np.ndarray = 1.0,
     n_draws: int = 200,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -328,8 +362,8 @@ def whatif(
         monthly steps).
     discount_rate : float, default=0.01
         Discount rate per step.
-    margin_rate : float, default=1.0
-        Margin as a share of spend.
+    margin_rate : float or array, default=1.0
+        Margin as a share of spend (one per row of ``rfm``, or one for all).
     n_draws : int, default=200
         Parametric-bootstrap draws for the interval.
     seed : int, default=0
@@ -358,6 +392,8 @@ def whatif(
         spend_v = pd.to_numeric(rfm[spend], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     else:
         spend_v = np.broadcast_to(np.asarray(spend, dtype=float), (n,)).copy()
+    # CLV is discounted purchases x spend x margin rate: the margin rides on the spend
+    spend_v = spend_v * np.broadcast_to(np.asarray(margin_rate, dtype=float), (n,))
     freq = rfm["frequency"].to_numpy(dtype=float)
 
     # masks and effects of each change, checked against the data
@@ -385,7 +421,6 @@ def whatif(
             horizon=horizon,
             step=step,
             discount_rate=discount_rate,
-            margin_rate=margin_rate,
         ).to_numpy()
 
     def after_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -452,6 +487,11 @@ def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
     ``monetary_value``, ``expected_spend``, …), the customers table's columns (covariates
     such as the acquisition channel) and the ``segment`` of the linked survey respondent when
     the segments stage ran (``"unassigned"`` for customers outside the survey).
+
+    Every customer of the customers table is in it: those without any purchase as just
+    acquired (``frequency``, ``recency`` and ``T`` 0, so the model gives them a new
+    customer's expected purchases) and ``purchased`` False, so the what-if totals cover the
+    whole customer base; :func:`scenario_whatif` fits on the customers with purchases.
     """
     # the two stages' own adapters (not the registry: the value package stays below the run)
     from segmentum.segments.stage import SEGMENTS
@@ -467,6 +507,9 @@ def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
         extra["customer_id"] = extra["customer_id"].astype(str)
         keep = ["customer_id", *[c for c in extra.columns if c not in table.columns]]
         table = table.merge(extra[keep], on="customer_id", how="left")
+        table = _with_non_buyers(table, extra)
+    if "purchased" not in table.columns:
+        table["purchased"] = True
     table["segment"] = "unassigned"
     if "segments" in results:
         seg = stages["segments"].assignments(results["segments"], ctx)
@@ -475,3 +518,19 @@ def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
             mapping = dict(zip(link["customer_id"], link["segment"].astype(str), strict=True))
             table["segment"] = table["customer_id"].map(mapping).fillna("unassigned")
     return table
+
+
+def _with_non_buyers(table: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (customers with purchases) and, below it, the customers without any:
+    ``frequency``, ``recency``, ``T`` 0 and ``purchased`` False, their own columns from the
+    customers table (the value stage's columns missing)."""
+    table = table.assign(purchased=True)
+    rest = customers.drop_duplicates("customer_id")
+    rest = rest[~rest["customer_id"].isin(table["customer_id"])]
+    if rest.empty:
+        return table
+    shared = [c for c in rest.columns if c in table.columns]
+    add = rest[shared].assign(frequency=0.0, recency=0.0, T=0.0, purchased=False)
+    if "n_transactions" in table.columns:
+        add["n_transactions"] = 0
+    return pd.concat([table, add], ignore_index=True)

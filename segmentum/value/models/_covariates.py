@@ -395,6 +395,18 @@ class CovariateModelMixin:
         -------
         self
         """
+        from segmentum.value.models._base import one_blas_thread
+
+        with one_blas_thread():
+            return self._fit_covariates(df, purchase_covariates, dropout_covariates)
+
+    def _fit_covariates(
+        self,
+        df: pd.DataFrame,
+        purchase_covariates: Sequence[str] | None,
+        dropout_covariates: Sequence[str] | None,
+    ) -> Any:
+        """:meth:`fit` without the BLAS thread limit."""
         from segmentum.value.models._base import BaseCLVModel, ConvergenceError
 
         pc = [purchase_covariates] if isinstance(purchase_covariates, str) else purchase_covariates

@@ -1,0 +1,273 @@
+"""Ingest on Spark gives what ingest on DuckDB gives (needs the ``spark`` extra).
+
+The bad-input corpus's variants that concern the customer-side tables (customers,
+transactions) fail with the same exit code, the same message and the same problems (table,
+file, row, column, value, reason) on both engines; a clean project and a quarantined one
+give the same frames, the same rejected rows and the same reasons.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pyspark = pytest.importorskip(
+    "pyspark", reason="the Spark tests need the spark extra: pip install -e '.[spark]'"
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_bad_inputs import CORPUS, Variant, run_cli, write_project  # noqa: E402
+
+from segmentum.data import ingest, load_config  # noqa: E402
+from segmentum.data.errors import ProjectError, SegmentumError  # noqa: E402
+from segmentum.data.project import with_engine  # noqa: E402
+from segmentum.data.spark_ingest import SPARK_NOTE, ingest_spark, spark_pattern  # noqa: E402
+from segmentum.value.spark import local_spark_session  # noqa: E402
+
+pytestmark = pytest.mark.spark
+
+# The corpus's variants whose bad input is in customers.csv or transactions.csv.
+CUSTOMER_SIDE = (
+    "file not found",
+    "folder as a source",
+    "symlink loop",
+    "device as a source",
+    "CSV given as a DuckDB table",
+    "unknown file type",
+    "empty file",
+    "header only",
+    "not UTF-8",
+    "repeated header column",
+    "amount NaN",
+    "amount infinite",
+    "amount 1e300",
+    "amount negative",
+    "amount text",
+    "amount decimal comma",
+    "amount empty",
+    "margin infinite",
+    "date unreadable",
+    "date after the analysis date",
+    "date before 1900",
+    "date in the future, no analysis date",
+    "transaction's customer unknown",
+    "transaction without customer",
+    "customer id repeated",
+    "acquisition cost 1e300",
+    "descriptor infinite",
+    "acquisition cost NaN",
+)
+VARIANTS = [v for v in CORPUS if v.name in CUSTOMER_SIDE]
+
+
+@pytest.fixture(scope="module")
+def spark():  # type: ignore[no-untyped-def]
+    session = local_spark_session("segmentum-tests", threads=2)
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _outcome(project: Path, folder: Path, engine: str) -> tuple[int, str, list[tuple]]:
+    """(exit code, message, problems) of ingesting ``project`` on ``engine``."""
+    try:
+        config = with_engine(load_config(project), engine)
+        (ingest_spark if engine == "spark" else ingest)(config, folder)
+    except SegmentumError as exc:
+        problems = [
+            (p.table, p.file, p.row, p.column, p.value, p.reason, p.expected)
+            for p in getattr(exc, "problems", [])
+        ]
+        return exc.exit_code, str(exc), problems
+    return 0, "", []
+
+
+def test_the_corpus_holds_every_customer_side_variant() -> None:
+    assert len(VARIANTS) == len(CUSTOMER_SIDE)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_bad_input_fails_the_same_on_spark(spark, tmp_path: Path, variant: Variant) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(tmp_path)
+    variant.mutate(tmp_path)
+    code, message, problems = _outcome(project, tmp_path, "spark")
+    assert code == variant.code, message
+    for word in variant.words:
+        assert word in message
+    assert (code, message, problems) == _outcome(project, tmp_path, "duckdb")
+
+
+def test_cli_engine_option_overrides_the_project(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--engine spark` reaches ingest: Spark's note is in the output, and a bad row gives
+    the corpus's exit code and words; a wrong engine is a usage error naming the choices."""
+    project = write_project(tmp_path)
+    code, output, traceback = run_cli(["validate", str(project), "--engine", "spark"])
+    assert traceback is None and code == 0, output
+    assert "read and checked by Spark" in output
+    code, output, _ = run_cli(["validate", str(project)])
+    assert code == 0 and "read and checked by Spark" not in output
+    code, output, _ = run_cli(["validate", str(project), "--engine", "polars"])
+    assert code == 2 and "duckdb, spark" in output
+    (amount,) = [v for v in VARIANTS if v.name == "amount negative"]
+    amount.mutate(tmp_path)
+    code, output, _ = run_cli(["validate", str(project), "--engine", "spark"])
+    assert code == amount.code and all(w in output for w in amount.words)
+
+
+def _messy_project(folder: Path, n: int = 3_000) -> Path:
+    """A quarantined project with bad rows of every kind in customers, transactions and
+    events, a descriptor spelled Yes/yes/Y, event types in mixed case."""
+    project = write_project(folder, project_extra='on_bad_rows = "quarantine"')
+    rng = np.random.default_rng(5)
+    customers = pd.read_csv(folder / "customers.csv", dtype=str)
+    customers["member"] = ["Yes", "yes", "Y", "No", "no"] * 8
+    customers.loc[[4, 11], "customer_id"] = ["C1", ""]
+    customers.loc[20, "acquisition_cost"] = "-3"
+    customers.loc[25, "age"] = "inf"
+    customers.to_csv(folder / "customers.csv", index=False)
+    dates = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 180, n), "D")
+    tx = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in rng.integers(1, 41, n)],
+            "date": dates.strftime("%Y-%m-%d"),
+            "amount": rng.gamma(2.0, 20.0, n).round(2).astype(str),
+            "margin": rng.normal(5.0, 2.0, n).round(2).astype(str),
+        }
+    )
+    bad = {
+        "amount": {7: "NaN", 500: "-5", 1999: "ten", 2500: "", 2998: "1e300"},
+        "date": {8: "10/02/2024", 1200: "2024-07-02", 2999: "0001-01-01"},
+        "customer_id": {9: "C77", 1500: ""},
+        "margin": {10: "-inf"},
+    }
+    for col, cells in bad.items():
+        for row, value in cells.items():
+            tx.loc[row, col] = value
+    tx.to_csv(folder / "transactions.csv", index=False)
+    events = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C99", "C5"],
+            "timestamp": ["2024-02-01", "2024-02-02", "x", "2024-02-04", "2024-02-05"],
+            "event_type": ["support", "Support", "SUPPORT ", "visit", "visit"],
+        }
+    )
+    events.to_csv(folder / "events.csv", index=False)
+    with project.open("a", encoding="utf-8") as handle:
+        handle.write('\n[sources.events]\npath = "events.csv"\n')
+    text = project.read_text(encoding="utf-8")
+    project.write_text(
+        text.replace('descriptors = ["age", "region"]', 'descriptors = ["age", "region", "member"]')
+    )
+    return project
+
+
+def test_quarantine_and_frames_are_the_same_on_both_engines(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Bad rows planted across partitions: the same rows set aside with the same reasons,
+    the same clean frames (values and types), the same notes."""
+    project = _messy_project(tmp_path)
+    config = load_config(project)
+    duck = ingest(config, tmp_path)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "16384")  # several splits per file
+    try:
+        splits = spark.read.csv(str(tmp_path / "transactions.csv")).rdd.getNumPartitions()
+        on_spark = ingest_spark(with_engine(config, "spark"), tmp_path)
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert splits > 2
+    for name in ("customers", "transactions", "events", "survey"):
+        a, b = duck.tables[name], on_spark.tables[name]
+        pd.testing.assert_frame_equal(b.frame, a.frame, check_dtype=True)
+        assert b.n_rows_read == a.n_rows_read
+        assert b.fingerprint == a.fingerprint
+        pd.testing.assert_frame_equal(
+            b.rejected.reset_index(drop=True), a.rejected.reset_index(drop=True)
+        )
+        spark_notes = [n for n in b.notes if n != SPARK_NOTE]
+        assert spark_notes == list(a.notes)
+        assert (SPARK_NOTE in b.notes) == (name != "survey")
+    planted = {8, 9, 10, 11, 501, 1201, 1501, 2000, 2501, 2999, 3000}
+    assert planted <= set(on_spark.tables["transactions"].rejected["source_row"])
+    assert list(on_spark.tables["customers"].rejected["source_row"]) == [5, 12, 21, 26]
+    assert {3, 4} <= set(on_spark.tables["events"].rejected["source_row"])
+    assert duck.n_rejected == on_spark.n_rejected
+
+
+def test_row_numbers_hold_across_partitions(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A file read in several splits is numbered in file order (not by
+    monotonically_increasing_id, which jumps at each partition)."""
+    from segmentum.data.spark_ingest import with_row_numbers
+
+    n = 5_000
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"k": np.arange(1, n + 1)}).to_csv(path, index=False)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "4096")
+    try:
+        raw = spark.read.csv(str(path), header=True)
+        assert raw.rdd.getNumPartitions() > 3
+        rows = with_row_numbers(raw).toPandas()
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert (rows["__row"].to_numpy() == rows["k"].astype(int).to_numpy()).all()
+
+
+def test_spark_without_pyspark_names_the_extra(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = load_config(write_project(tmp_path))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name)
+    )
+    with pytest.raises(ProjectError, match=r"segmentum\[spark\]"):
+        with_engine(config, "spark")
+    assert with_engine(config, "duckdb").project.engine == "duckdb"
+
+
+def test_settings_list_the_engine_and_the_spark_table() -> None:
+    code, output, _ = run_cli(["settings", "--json"])
+    rows = json.loads(output) if code == 0 else []
+    keys = {(r["table"], r["key"]): r for r in rows}
+    assert keys[("project", "engine")]["default"] == "duckdb"
+    assert ("spark", "master") in keys and ("spark", "config") in keys
+
+
+def test_spark_pattern_translates_strptime() -> None:
+    assert spark_pattern("%Y-%m-%d") == "yyyy'-'M'-'d"
+    assert spark_pattern("%d/%m/%y %H:%M:%S") == "d'/'M'/'yy H':'m':'s"
+    with pytest.raises(ProjectError, match="%Q"):
+        spark_pattern("%Q")
+
+
+def test_small_demo_parquet_ingests_the_same(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The demo's Parquet tables (typed dates and numbers): the same frames on both engines."""
+    from segmentum.demo.project import write_demo_project
+
+    project = write_demo_project(tmp_path, n_customers=300, n_respondents=200)
+    config = load_config(project)
+    duck = ingest(config, tmp_path)
+    on_spark = ingest_spark(with_engine(config, "spark"), tmp_path)
+    assert set(on_spark.tables) == set(duck.tables)
+    spark_read = [n for n, t in on_spark.tables.items() if SPARK_NOTE in t.notes]
+    assert sorted(spark_read) == sorted(
+        n for n in ("customers", "transactions", "events") if n in duck
+    )
+    for name in duck.tables:
+        a, b = duck.tables[name], on_spark.tables[name]
+        pd.testing.assert_frame_equal(b.frame, a.frame)
+        assert (b.n_rows_read, b.n_rejected) == (a.n_rows_read, a.n_rejected)
+    assert on_spark.analysis_date == duck.analysis_date
+
+
+def test_run_with_engine_spark_names_it_in_the_manifest(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project = write_project(tmp_path)
+    code, output, traceback = run_cli(["run", str(project), "--engine", "spark"])
+    assert traceback is None and code == 0, output
+    (run,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["engine"] == "spark"
+    assert SPARK_NOTE in manifest["inputs"]["transactions"]["notes"]
+    assert SPARK_NOTE not in manifest["inputs"]["survey"]["notes"]
