@@ -87,8 +87,8 @@ def test_sign_in_explore_type_and_score_leads_in_a_browser(app_server: Any, tmp_
         page.on("console", lambda m: messages.append((m.type, m.text)))
         page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
 
-        def shot(name: str, tables: bool = True) -> None:
-            if not page.evaluate(FITS) or (tables and not page.evaluate(TABLES_FIT)):
+        def shot(name: str) -> None:
+            if not page.evaluate(FITS) or not page.evaluate(TABLES_FIT):
                 wide.append(page.url)
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -112,7 +112,7 @@ def test_sign_in_explore_type_and_score_leads_in_a_browser(app_server: Any, tmp_
         page.wait_for_url(f"**/runs/{run_id}/map")
         assert page.locator(".plotly-graph-div").count() >= 1
         page.wait_for_function(ALL_DRAWN, timeout=60_000)
-        shot("3-map", tables=False)
+        shot("3-map")
 
         # the typing tool: the same segment as segmentum.score for the same answers
         page.click("nav >> text=Typing tool")
@@ -138,7 +138,7 @@ def test_sign_in_explore_type_and_score_leads_in_a_browser(app_server: Any, tmp_
         for n, path in enumerate(("value", "segments", "where-to-play", "activation"), 6):
             page.goto(f"{base_url}/runs/{run_id}/{path}")
             page.wait_for_function(ALL_DRAWN, timeout=60_000)
-            shot(f"{n}-{path}", tables=False)  # the report's own tables: its tests check them
+            shot(f"{n}-{path}")
         browser.close()
     assert saved.read_bytes() == cli_bytes
     assert not wide, f"pages wider than the window: {wide}"
