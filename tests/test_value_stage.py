@@ -271,3 +271,16 @@ def test_weakly_identified_parameters_are_named_not_left_as_silent_nan(
         config=ValueConfig(holdout_periods=0),
     )
     assert any("BG/NBD: the data barely identify a " in w for w in r.warnings), r.warnings
+
+
+def test_clv_histogram_is_binned_whatever_the_number_of_customers() -> None:
+    rng = np.random.default_rng(0)
+    many = pd.DataFrame({"clv": rng.gamma(2.0, 50.0, 100_000)})
+    bars = plots.clv_distribution(many, bins=40).data[0]
+    assert bars.type == "bar" and len(bars.y) == 40
+    assert int(np.sum(bars.y)) == 100_000  # every customer in a bar
+    # the bars tile the range: each is its bin's width, centred on it
+    assert np.isclose(np.sum(bars.width), many["clv"].max() - many["clv"].min())
+    assert np.allclose(np.asarray(bars.x) - np.asarray(bars.width) / 2, bars.customdata[:, 0])
+    empty = plots.clv_distribution(pd.DataFrame({"clv": [np.nan]})).data[0]
+    assert len(empty.y) == 0
