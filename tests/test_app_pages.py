@@ -168,6 +168,10 @@ def test_segment_page_shows_persona_value_priority_stages_and_offers(
             assert line in text
     for offer in data["offers"]:
         assert offer["offer"] in text
+    # the persona's picture, drawn by the app from segments.json: the run's own picture
+    html = client.get(f"/runs/{run_id}/segments/{n}", headers={"Accept": "text/html"}).text
+    svg = (run_dir / "personas" / f"segment_{n}.svg").read_text(encoding="utf-8").strip()
+    assert svg in html
 
 
 def test_unknown_segment_and_run_are_404_in_html_and_json(client: TestClient, run_id: str) -> None:

@@ -20,6 +20,7 @@ from segmentum.profiles import (
     Persona,
     ProfilesConfig,
     ProfilesResult,
+    persona_from_json,
     persona_poster,
     persona_svg,
     profile_segments,
@@ -322,6 +323,8 @@ def test_run_folder_pictures_posters_and_report_agree(app_demo: Path) -> None:
         poster = (run / "personas" / f"segment_{s}.html").read_text(encoding="utf-8")
         assert _svg_in(poster, s) == svg and "<script" not in poster
         assert f"personas/segment_{s}.svg" in manifest["files"]
+        # the web app redraws it from segments.json's numbers alone: the same picture
+        assert persona_svg(persona_from_json(entry), stages=mix[s]).strip() == svg
         assert f"personas/segment_{s}.html" in manifest["files"]
 
 

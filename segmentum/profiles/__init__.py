@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from segmentum.profiles.exclusivity import ExclusivityReport, exclusivity
 from segmentum.profiles.persona_art import (
+    persona_from_json,
     persona_poster,
     persona_svg,
     read_stage_mix,
@@ -36,6 +37,7 @@ __all__ = [
     "ProfilesConfig",
     "ProfilesResult",
     "exclusivity",
+    "persona_from_json",
     "persona_poster",
     "persona_svg",
     "personas",

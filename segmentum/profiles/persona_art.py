@@ -29,12 +29,14 @@ import math
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from segmentum.profiles.personas import CardFact, Persona
 
 __all__ = [
+    "persona_from_json",
     "persona_poster",
     "persona_svg",
     "read_stage_mix",
@@ -418,6 +420,58 @@ def persona_svg(
         f'<rect data-role="layout" x="0.5" y="0.5" width="{WIDTH - 1}" height="{height - 1}" '
         'rx="10" fill="#fff" stroke="#ddd"/>' + _header(card) + "".join(body) + foot + "</svg>"
     )
+
+
+def persona_from_json(entry: Mapping[str, Any]) -> Persona:
+    """A card rebuilt from its ``segments.json`` entry (``segment``, ``name``, ``size``,
+    ``share``, ``card_facts``): enough for :func:`persona_svg` to draw it again.
+
+    The web app draws the picture itself from these numbers rather than showing the run
+    folder's SVG file, which is untrusted input; only numbers and escaped text reach the page.
+
+    Raises
+    ------
+    ValueError
+        When the entry does not have that shape.
+    """
+
+    def number(x: Any) -> float:
+        if x is None:
+            return float("nan")
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            raise ValueError(f"not a number: {x!r}")
+        return float(x)
+
+    try:
+        facts = tuple(
+            CardFact(
+                section=str(f["section"]),
+                line=int(f["line"]),
+                variable=str(f["variable"]),
+                label=str(f["label"]),
+                level=None if f.get("level") is None else str(f["level"]),
+                kind=str(f["kind"]),
+                value=number(f.get("value")),
+                total=number(f.get("total")),
+                index=None if f.get("index") is None else number(f["index"]),
+                tone=str(f.get("tone") or ""),
+            )
+            for f in entry.get("card_facts") or []
+        )
+        name = str(entry.get("name") or "")
+        share = number(entry.get("share"))
+        return Persona(
+            segment=int(entry["segment"]),
+            name=name,
+            suggested_name=name,
+            n=int(entry.get("size") or 0),
+            share=share if math.isfinite(share) else 0.0,
+            who=(), defines=(), needs=(), less_important=(), how_they_buy=(), worth=(),
+            quotes=(),
+            facts=facts,
+        )  # fmt: skip
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a segments.json segment entry ({exc})") from exc
 
 
 def stage_mix(assignments: pd.DataFrame) -> dict[int, dict[str, int]]:

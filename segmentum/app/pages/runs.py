@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from segmentum.app.core import NotFound, RunView
 from segmentum.app.pages.answer import answer_for_run
@@ -185,7 +186,23 @@ def segment_page(request: Request, run_id: str, segment: int) -> Response:
         "segments": [_segment_row(s) for s in _segments(run)],
     }
     title = f"Segment {segment}: {data['name']}" if data["name"] else f"Segment {segment}"
-    return render(request, "segment.html", data, title)
+    picture = _persona_picture(seg, data["stage_mix"])
+    return render(request, "segment.html", data, title, picture=picture)
+
+
+def _persona_picture(seg: dict[str, Any], stage_mix: list[dict[str, Any]]) -> Markup | None:
+    """The persona's picture, drawn here from the numbers in ``segments.json`` (never the run
+    folder's SVG file: the folder is untrusted, the drawing code escapes every text)."""
+    from segmentum.profiles import persona_from_json, persona_svg
+
+    if not seg.get("card_facts"):
+        return None
+    try:
+        card = persona_from_json(seg)
+        stages = {str(c["stage"]): int(c["customers"] or 0) for c in stage_mix if c.get("stage")}
+        return Markup(persona_svg(card, stages=stages or None))
+    except (ValueError, TypeError):
+        return None  # a segments.json of another shape: the card's text still shows
 
 
 def _stage_mix(activation: dict[str, Any], segment: int) -> list[dict[str, Any]]:
