@@ -102,10 +102,15 @@ class KeyStore:
         self.path = Path(project_dir) / KEYS_FILE
         self._local = threading.local()
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, write: bool = False) -> sqlite3.Connection:
         try:
+            if write:
+                # the file is a secret (key hashes, the session-signing key): owner only;
+                # SQLite gives its -wal and -shm files the same permissions
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+                os.chmod(self.path, 0o600)
             return sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise KeyStoreError(f"{self.path}: cannot open the key store ({exc})") from exc
 
     def _reader(self) -> sqlite3.Connection:
@@ -129,7 +134,7 @@ class KeyStore:
 
     @contextmanager
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        con = self._open() if write else self._reader()
+        con = self._open(write=True) if write else self._reader()
         try:
             if write:
                 con.execute("PRAGMA journal_mode=WAL")
