@@ -13,6 +13,7 @@ constant-time (:func:`hmac.compare_digest`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -106,8 +107,11 @@ class KeyStore:
         try:
             if write:
                 # the file is a secret (key hashes, the session-signing key): owner only;
-                # SQLite gives its -wal and -shm files the same permissions
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+                # SQLite gives its -wal and -shm files the same permissions. Created here
+                # only when missing: closing any other descriptor of an open SQLite file
+                # would drop this process's locks on it (POSIX advisory locks).
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 os.chmod(self.path, 0o600)
             return sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
