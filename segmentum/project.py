@@ -350,11 +350,14 @@ class Project:
         stages = {s.name: s for s in STAGES}
         ran = [(stages[k], o) for k, o in outcomes.items() if o.status == "ran"]
 
-        assignments = _merge_assignments(
-            [*_id_frames(self.config, data)]
-            + [stage.assignments(o.result, ctx) for stage, o in ran]
-        )
-        assignments.to_parquet(tmp / "assignments.parquet", index=False)
+        if self.config.project.engine == "spark":
+            assignments = _write_assignments_spark(self.config, tmp, manifest, data, ran, ctx)
+        else:
+            assignments = _merge_assignments(
+                [*_id_frames(self.config, data)]
+                + [stage.assignments(o.result, ctx) for stage, o in ran]
+            )
+            assignments.to_parquet(tmp / "assignments.parquet", index=False)
 
         # segments.json: the profiles and map stages give the `segments`, `exclusivity` and
         # `white_space` entries; other stages' headline figures sit under their own key.
@@ -426,6 +429,54 @@ def _subtitle(manifest: dict[str, Any], data: Ingested, outcomes: dict[str, Stag
     elif value is not None and value.status == "ran" and value.result.summary.get("analysis_date"):
         parts.append(f"analysis date {value.result.summary['analysis_date']} (last transaction)")
     return " · ".join(parts)
+
+
+def _write_assignments_spark(
+    config: ProjectConfig,
+    tmp: Path,
+    manifest: dict[str, Any],
+    data: Ingested,
+    ran: list[tuple[Stage, StageOutcome]],
+    ctx: StageContext,
+) -> pd.DataFrame:
+    """``engine = "spark"``: the assignments joined in Spark and written by Spark as the
+    part files of ``assignments.parquet/`` (listed in the manifest under ``assignments``);
+    the table is read back for the in-memory result."""
+    from segmentum.data.spark_ingest import spark_session
+    from segmentum.spark_run import (
+        merge_assignments_spark,
+        pandas_schema,
+        to_spark,
+        write_parquet_parts,
+    )
+
+    session = next(
+        (t.spark.sparkSession for t in data.tables.values() if t.spark is not None), None
+    )
+    session = session or spark_session(config)
+    frames: list[Any] = [to_spark(session, f) for f in _id_frames(config, data)]
+    for stage, outcome in ran:
+        frame = None
+        if stage.assignments_spark is not None:
+            frame = stage.assignments_spark(outcome.result, ctx)
+        if frame is None:
+            pandas_frame = stage.assignments(outcome.result, ctx)
+            frame = None if pandas_frame is None else to_spark(session, pandas_frame)
+        frames.append(frame)
+    merged = merge_assignments_spark(frames)
+    folder = tmp / "assignments.parquet"
+    if merged is None:
+        folder.mkdir()
+        _merge_assignments([]).to_parquet(folder / "part-00000.parquet", index=False)
+        parts = [folder / "part-00000.parquet"]
+    else:
+        parts = write_parquet_parts(merged, folder, pandas_schema(merged))
+    manifest["assignments"] = {
+        "written_by": "spark",
+        "path": "assignments.parquet",
+        "parts": [p.relative_to(tmp).as_posix() for p in parts],
+    }
+    return pd.read_parquet(folder)
 
 
 def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:

@@ -72,3 +72,82 @@ def test_spark_missing_column_is_named(spark) -> None:  # type: ignore[no-untype
     sdf = spark.createDataFrame(pd.DataFrame({"customer_id": [1], "date": ["2024-01-01"]}))
     with pytest.raises(ValueError, match=r"lack column\(s\) \['amount'\]"):
         summarize_spark(sdf)
+
+
+# --- the value stage in the engine: ranks, scores and costs equal the DuckDB path's --------
+
+
+def _tied_summary(n: int = 3_000, seed: int = 5) -> pd.DataFrame:
+    """A summary with heavy ties: many one-time buyers, few distinct frequencies, round
+    revenues (ties on quantile edges are where rank scores go wrong)."""
+    rng = np.random.default_rng(seed)
+    freq = np.where(rng.random(n) < 0.55, 0, rng.integers(1, 6, n)).astype(float)
+    T = rng.integers(20, 60, n).astype(float)
+    recency = np.where(freq > 0, np.floor(rng.random(n) * T), 0.0)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i:05d}" for i in rng.permutation(n)],
+            "frequency": freq,
+            "recency": recency,
+            "T": T,
+            "revenue": rng.choice([10.0, 20.0, 25.0, 40.0, 80.0, 125.5], n) * (freq + 1),
+        }
+    ).sort_values("customer_id", ignore_index=True)
+
+
+@pytest.mark.parametrize("bins", [2, 5, 9])
+def test_rfm_scores_on_spark_equal_pandas_with_ties(spark, bins: int) -> None:  # type: ignore[no-untyped-def]
+    from segmentum.value.rfm import rfm_scores
+    from segmentum.value.spark_scoring import rfm_scores_spark
+
+    summary = _tied_summary()
+    summary.loc[:10, "revenue"] = 0.0  # a block of equal lowest values
+    want = rfm_scores(summary, bins=bins)
+    got = rfm_scores_spark(spark.createDataFrame(summary), bins=bins).toPandas()
+    got = got.sort_values("customer_id", ignore_index=True)
+    for col in want.columns:
+        assert got[col].astype(want[col].dtype).tolist() == want[col].tolist(), col
+    # fewer distinct values than scores: spread over 1…bins as rfm_scores spreads them
+    few = summary.assign(frequency=(summary["frequency"] > 0).astype(float))
+    want_few = rfm_scores(few, bins=bins)["frequency_score"].tolist()
+    got_few = rfm_scores_spark(spark.createDataFrame(few), bins=bins).toPandas()
+    assert got_few.sort_values("customer_id")["frequency_score"].tolist() == want_few
+
+
+def test_value_deciles_on_spark_equal_assign_deciles_with_ties(spark) -> None:  # type: ignore[no-untyped-def]
+    from segmentum.value.rfm import assign_deciles
+    from segmentum.value.spark_scoring import deciles_spark
+
+    summary = _tied_summary(n=2_345)
+    want = assign_deciles(summary["revenue"]).tolist()
+    frame = spark.createDataFrame(summary).repartition(7)  # ties across partitions
+    got = deciles_spark(frame, "revenue", "customer_id").toPandas()
+    assert got.sort_values("customer_id")["value_decile"].tolist() == want
+    assert summary["revenue"].duplicated().sum() > 2_000  # the ties this test is about
+    tiny = deciles_spark(spark.createDataFrame(summary.head(4)), "revenue", "customer_id")
+    assert sorted(tiny.toPandas()["value_decile"]) == sorted(
+        assign_deciles(summary.head(4)["revenue"]).tolist()
+    )
+
+
+def test_score_chunk_gives_run_value_scores_in_any_split(shared_data: Path) -> None:
+    """One code for both engines: score_chunk on the DuckDB summary, in chunks, gives the
+    p_alive, expected purchases, spend and CLV of run_value."""
+    from segmentum.value import run_value
+    from segmentum.value.clv import step_discount_rate
+    from segmentum.value.spark_scoring import Fitted, score_chunk
+
+    tx = pd.read_csv(shared_data / "cdnow" / "cdnow_sample_transactions.csv")
+    res = run_value(tx, customer_id="customer_id", timestamp="date", amount="dollar_value")
+    cfg, pc = res.config, res.per_customer
+    fitted = Fitted(
+        res.models["purchase"],
+        res.models["spend"],
+        horizon=cfg.clv_horizon_days / 7,
+        step=cfg.clv_step_days / 7,
+        step_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+    )
+    base = pc.drop(columns=["p_alive", "expected_purchases", "expected_spend", "clv"])
+    got = pd.concat([score_chunk(part, fitted) for part in np.array_split(base, 7)])
+    for col in ("p_alive", "expected_purchases", "expected_spend", "clv"):
+        np.testing.assert_allclose(got[col].to_numpy(), pc[col].to_numpy(), rtol=1e-12)

@@ -60,7 +60,12 @@ class RunView:
         return json.loads(self.path(name).read_text(encoding="utf-8"))
 
     def table(self, name: str) -> pd.DataFrame:
-        """A Parquet or CSV table of the run."""
+        """A Parquet or CSV table of the run; a Parquet folder of part files (what a run
+        with ``engine = "spark"`` writes) is read as one table from the parts its
+        manifest lists."""
+        parts = sorted(f for f in self.manifest.get("files", {}) if f.startswith(name + "/"))
+        if name.endswith(".parquet") and name not in self.manifest.get("files", {}) and parts:
+            return pd.concat([pd.read_parquet(self.path(p)) for p in parts], ignore_index=True)
         path = self.path(name)
         if path.suffix == ".parquet":
             return pd.read_parquet(path)

@@ -92,7 +92,12 @@ NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT",
 
 @dataclass(frozen=True)
 class IngestedTable:
-    """One validated source table."""
+    """One validated source table.
+
+    ``spark`` is the clean table as a (persisted) Spark DataFrame when ``engine = "spark"``
+    read it (the same rows and columns as ``frame``), else ``None``; the stages that run in
+    the engine (value) read it, the others read ``frame``.
+    """
 
     name: str
     source: Source
@@ -101,6 +106,7 @@ class IngestedTable:
     n_rows_read: int
     rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: tuple[str, ...] = ()  # what ingest read into the data (inferred scales, recodes)
+    spark: Any = field(default=None, compare=False, repr=False)
 
     @property
     def n_rejected(self) -> int:
@@ -123,6 +129,11 @@ class Ingested:
     def get(self, name: str) -> pd.DataFrame | None:
         table = self.tables.get(name)
         return None if table is None else table.frame
+
+    def spark(self, name: str) -> Any:
+        """The clean table ``name`` as a Spark DataFrame, or ``None`` (not read by Spark)."""
+        table = self.tables.get(name)
+        return None if table is None else table.spark
 
     @property
     def n_rejected(self) -> dict[str, int]:

@@ -114,8 +114,8 @@ ROW = "__row"
 CORRUPT = "__corrupt"
 _TYPED_ROLES = (*ID_ROLES, "event_type", *NUMBER_ROLES, *TIME_ROLES)
 SPARK_NOTE = (
-    'read and checked by Spark (engine = "spark"); the clean rows are brought to the '
-    "driver for the later stages."
+    'read and checked by Spark (engine = "spark"); the value stage runs on it in Spark, and '
+    "the clean rows are also brought to the driver for the later stages."
 )
 # What DuckDB's TRY_CAST(text AS DOUBLE) reads as a number; Spark's cast also takes "1d",
 # "0x1p3" and other Java spellings, so text is matched first.
@@ -758,7 +758,9 @@ class SparkIngest:
         if bad:
             rows = self.session.createDataFrame([(r,) for r in bad], f"{ROW} long")
             clean = clean.join(F.broadcast(rows), on=ROW, how="left_anti")
-        typed = clean.select(F.col(ROW), *exprs)
+        # persisted: the value stage reads it again in Spark after the ingest let go of
+        # the raw read (filled by the collect below)
+        typed = clean.select(F.col(ROW), *exprs).persist()
         if isinstance(source, CustomersSource):
             self.parents[checker.name] = typed.select(source.id)
         # narrow plan (a broadcast anti-join): collected in file order, sorted if not
@@ -789,7 +791,14 @@ class SparkIngest:
             rejected = reasons.merge(values, on=ROW).rename(columns={ROW: "source_row"})
         notes = (*checker.notes, SPARK_NOTE)
         return IngestedTable(
-            checker.name, source, frame, fingerprint, n_rows, rejected, notes=notes
+            checker.name,
+            source,
+            frame,
+            fingerprint,
+            n_rows,
+            rejected,
+            notes=notes,
+            spark=typed.drop(ROW),
         )
 
     def _typed(self, checker: _SparkChecker, source: Source) -> list[Column]:

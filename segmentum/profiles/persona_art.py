@@ -499,13 +499,21 @@ def stage_mix(assignments: pd.DataFrame) -> dict[int, dict[str, int]]:
 
 
 def read_stage_mix(path: Path) -> dict[int, dict[str, int]]:
-    """:func:`stage_mix` of an ``assignments.parquet`` file; empty when the file or its
-    ``segment``/``stage`` columns are missing (a run without the activation stage)."""
+    """:func:`stage_mix` of an ``assignments.parquet`` file (or the folder of part files a
+    Spark run writes); empty when it or its ``segment``/``stage`` columns are missing (a run
+    without the activation stage)."""
     import pyarrow.parquet as pq
 
-    if not path.is_file():
+    if path.is_dir():
+        parts = sorted(path.glob("part-*.parquet"))
+        if not parts:
+            return {}
+        names = set(pq.read_schema(parts[0]).names)
+    elif path.is_file():
+        names = set(pq.read_schema(path).names)
+    else:
         return {}
-    if not {"segment", "stage"} <= set(pq.read_schema(path).names):
+    if not {"segment", "stage"} <= names:
         return {}
     return stage_mix(pd.read_parquet(path, columns=["segment", "stage"]))
 

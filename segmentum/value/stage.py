@@ -116,6 +116,9 @@ class ValueResult:
         Cumulative repeat transactions, actual vs expected, per period.
     config : ValueConfig
         The settings used.
+    spark : pyspark.sql.DataFrame or None
+        With ``engine = "spark"``: ``per_customer`` as a Spark DataFrame keyed by a text
+        ``customer_id`` (what the run writes to ``assignments.parquet/``); else ``None``.
     """
 
     per_customer: pd.DataFrame
@@ -127,6 +130,7 @@ class ValueResult:
     tracking: pd.DataFrame | None = None
     config: ValueConfig = field(default_factory=ValueConfig)
     customer_id: str = "customer_id"
+    spark: Any = field(default=None, compare=False, repr=False)
 
 
 def _fmt_int(n: float) -> str:
@@ -646,6 +650,10 @@ def _run(ctx: StageContext) -> ValueResult:
         if customers.acquisition_cost:
             renames[customers.acquisition_cost] = "acquisition_cost"
         customers_frame = customers_frame.rename(columns=renames)
+    if ctx.data.spark("transactions") is not None:
+        from segmentum.value.spark_scoring import run_on_spark
+
+        return run_on_spark(ctx, ctx.settings(ValueConfig, "value"))
     return run_value(
         ctx.data.frame("transactions"),
         customer_id=src.customer_id,
@@ -676,6 +684,11 @@ def _assignments(result: ValueResult, ctx: StageContext) -> pd.DataFrame:
     return per_customer_columns(result)
 
 
+def _assignments_spark(result: ValueResult, ctx: StageContext) -> Any:
+    """The per-customer table as a Spark DataFrame (engine = "spark"); ``None`` otherwise."""
+    return result.spark
+
+
 VALUE = Stage(
     name="value",
     title="Customer value",
@@ -683,6 +696,7 @@ VALUE = Stage(
     run=_run,
     section=report_section,
     assignments=_assignments,
+    assignments_spark=_assignments_spark,
     summary=lambda r: dict(r.summary),
     settings=ValueConfig,
 )

@@ -1,0 +1,693 @@
+"""The value stage in Spark: the per-customer table computed where the transactions live.
+
+With ``[project] engine = "spark"`` the value stage (:func:`run_value_spark`) keeps the
+per-customer work in the engine and brings only small tables to the driver:
+
+- the BTYD summary, one row per customer: :func:`segmentum.value.spark.summarize_spark`
+  (the DuckDB statement in Spark SQL);
+- the model fits: the purchase model (BG/NBD or Pareto/NBD) depends on a customer only
+  through ``(frequency, recency, T)``, so Spark counts the distinct patterns and the driver
+  fits on them with their counts as ``weights`` (a few thousand rows whatever the number of
+  customers); Gamma-Gamma is fitted on the distinct ``(frequency, monetary_value)`` pairs of
+  the repeat buyers with their counts. The fits, warnings and skips are those of
+  :func:`segmentum.value.run_value`;
+- the scores: ``p_alive``, ``expected_purchases``, ``expected_spend`` and ``clv`` (and the
+  future service cost in ``profit_clv``) by ``mapInPandas`` calling :func:`score_chunk`, the
+  model methods of the DuckDB path applied to each Arrow batch; cost-to-serve and profit as
+  Spark aggregates and column expressions (:func:`cost_to_serve_spark`, the rules of
+  :func:`segmentum.value.cost_to_serve`);
+- the ranks: RFM scores (:func:`rfm_scores_spark`) and value deciles
+  (:func:`deciles_spark`) reproduce :func:`segmentum.value.rfm_scores` and
+  :func:`segmentum.value.rfm.assign_deciles` exactly, ties included (windows over the
+  distinct values; a global sort by value, then customer id, for the deciles);
+- the decile table from a Spark aggregate.
+
+For now the holdout validation and the tracking plot run on the driver with the pandas
+transactions the ingest also brought there, and the per-customer table is collected for the
+later stages (segments, activation) and the report; ``ValueResult.spark`` keeps the Spark
+table, from which the run writes ``assignments.parquet/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from segmentum.flow import StageContext
+from segmentum.value.clv import discounted_expected_purchases, step_discount_rate
+from segmentum.value.cost import CostRules
+from segmentum.value.models import ConvergenceError, GammaGammaModel
+from segmentum.value.stage import (
+    _MODELS,
+    PER_CUSTOMER_COLUMNS,
+    ValueConfig,
+    ValueResult,
+    _cost_rules,
+    _fmt_int,
+    _headline_summary,
+    _holdout_validation,
+    _jsonable,
+    _Log,
+    _weakly_identified,
+)
+from segmentum.value.summary import TIME_UNITS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import Column, DataFrame
+
+__all__ = [
+    "Fitted",
+    "cost_to_serve_spark",
+    "deciles_spark",
+    "rfm_scores_spark",
+    "run_on_spark",
+    "run_value_spark",
+    "score_chunk",
+]
+
+#: columns :func:`score_chunk` adds (those its models allow)
+SCORE_COLUMNS = ("p_alive", "expected_purchases", "expected_spend", "clv", "profit_clv")
+_SERVICE = "__service_per_order"  # future service cost per order, for profit_clv
+_INTS = ("n_transactions", "recency_score", "frequency_score", "monetary_score", "value_decile")
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What :func:`score_chunk` needs: the fitted models and the CLV settings.
+
+    Parameters
+    ----------
+    purchase : fitted BetaGeoModel or ParetoNBDModel, or None
+    spend : fitted GammaGammaModel, or None
+    horizon, step : float
+        CLV horizon and discounting step, in the summary's time unit.
+    step_rate : float
+        Discount rate per step.
+    margin : bool
+        Whether the summary has a ``margin`` column (CLV is then margin-based).
+    overall_margin_rate : float
+        Margin over revenue of the whole base (for customers without revenue).
+    """
+
+    purchase: Any
+    spend: GammaGammaModel | None
+    horizon: float
+    step: float
+    step_rate: float
+    margin: bool = False
+    overall_margin_rate: float = 0.0
+
+
+def score_chunk(frame: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
+    """The model scores of some customers: the formulas of :func:`segmentum.value.run_value`.
+
+    ``frame`` holds summary rows (``frequency``, ``recency``, ``T``, ``monetary_value``,
+    ``revenue``, ``n_transactions`` and ``margin`` when ``fitted.margin``; optionally
+    ``__service_per_order``, the historic service cost per order). Returns ``frame`` with
+    ``p_alive`` and ``expected_purchases`` (purchase model), ``expected_spend`` (spend
+    model; repeat buyers without positive spend get the population mean), and ``clv`` and
+    ``profit_clv`` (both). Each row depends only on itself and ``fitted``, so any split of
+    the customers into chunks gives the same scores.
+    """
+    out = frame.copy()
+    purchase, spend = fitted.purchase, fitted.spend
+    if purchase is not None:
+        out["p_alive"] = purchase.probability_alive(frame).to_numpy()
+        out["expected_purchases"] = purchase.expected_purchases(fitted.horizon, frame).to_numpy()
+    if spend is not None:
+        excluded = (frame["frequency"] > 0).to_numpy() & (frame["monetary_value"] <= 0).to_numpy()
+        value = spend.expected_spend(frame).to_numpy()
+        out["expected_spend"] = np.where(excluded, spend.mean_spend_, value)
+    if purchase is not None and spend is not None:
+        disc = discounted_expected_purchases(
+            purchase, frame, horizon=fitted.horizon, step=fitted.step,
+            discount_rate=fitted.step_rate,
+        ).to_numpy()  # fmt: skip
+        out["clv"] = disc * out["expected_spend"].to_numpy() * _margin_rate(frame, fitted)
+        if _SERVICE in frame:
+            per_day = (frame["n_transactions"] / (frame["frequency"] + 1)).to_numpy()
+            unit_cost = frame[_SERVICE].fillna(0.0).to_numpy() * per_day
+            out["profit_clv"] = out["clv"].to_numpy() - disc * unit_cost
+    return out
+
+
+def _margin_rate(frame: pd.DataFrame, fitted: Fitted) -> np.ndarray | float:
+    """Each customer's margin over revenue, clipped to ±1 (``stage._margin_rate``)."""
+    if not fitted.margin:
+        return 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(
+            frame["revenue"] > 0, frame["margin"] / frame["revenue"], fitted.overall_margin_rate
+        )
+    return np.clip(own, -1.0, 1.0)
+
+
+def _q(name: str) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _quantile_score_spark(values: DataFrame, column: str, bins: int, out: str) -> DataFrame:
+    """``rfm._quantile_score`` of ``column`` as a table (``column``, ``out``) of its distinct
+    values, by windows over them in value order: the same arithmetic, so the same scores."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    counts = values.groupBy(column).agg(F.count(F.lit(1)).alias("__c"))
+    order = Window.orderBy(_q(column))
+    upto = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    everything = Window.partitionBy(F.lit(1))
+    j = (F.row_number().over(order) - 1).cast("long")
+    d = F.count(F.lit(1)).over(everything)
+    n = F.sum("__c").over(everything)
+    ranked = counts.select(
+        _q(column), "__c", j.alias("__j"), d.alias("__d"), n.alias("__n"),
+        F.sum("__c").over(upto).alias("__cum"),
+    )  # fmt: skip
+    mid_rank = F.col("__cum") - (F.col("__c") - F.lit(1)) / F.lit(2.0)
+    start = F.least(
+        F.greatest(F.ceil(mid_rank / F.col("__n") * F.lit(bins)), F.lit(1)), F.lit(bins)
+    )
+    floor = F.greatest(start, F.lit(bins) - (F.col("__d") - F.lit(1) - F.col("__j")))
+    ranked = ranked.withColumn("__gap", (floor - F.col("__j")).cast("long"))
+    ranked = ranked.withColumn("__min", F.min("__gap").over(upto))
+    spread = F.rint(F.lit(1.0) + F.col("__j") * F.lit(float(bins - 1)) / (F.col("__d") - F.lit(1)))
+    score = (
+        F.when(F.col("__d") == 1, F.lit(1))
+        .when(F.col("__d") < bins, spread.cast("long"))
+        .otherwise(F.col("__j") + F.least(F.lit(1), F.col("__min")))
+    )
+    return ranked.select(_q(column), score.cast("long").alias(out))
+
+
+def rfm_scores_spark(summary: DataFrame, bins: int = 5) -> DataFrame:
+    """:func:`segmentum.value.rfm_scores` in Spark: ``summary`` with the four RFM columns.
+
+    Each dimension is scored on its distinct values (a small table: the windows that rank
+    them run on one partition) and joined back to the customers.
+    """
+    from pyspark.sql import functions as F
+
+    if not 2 <= int(bins) <= 9:
+        raise ValueError(f"rfm bins must be between 2 and 9, got {bins}")
+    base = summary.withColumn("__r", -(F.col("T") - F.col("recency")))
+    out = base
+    for column, name in (
+        ("__r", "recency_score"),
+        ("frequency", "frequency_score"),
+        ("revenue", "monetary_score"),
+    ):
+        scores = _quantile_score_spark(base.select(column), column, bins, name)
+        out = out.join(F.broadcast(scores), on=column, how="left")
+    rfm = F.concat(*(F.col(c).cast("string") for c in ("recency_score", "frequency_score")),
+                   F.col("monetary_score").cast("string"))  # fmt: skip
+    return out.drop("__r").withColumn("rfm_score", rfm)
+
+
+def deciles_spark(
+    frame: DataFrame, by: str, customer_id: str, n: int = 10, total: int | None = None
+) -> DataFrame:
+    """:func:`segmentum.value.rfm.assign_deciles` in Spark: ``frame`` with ``value_decile``.
+
+    The rank is the position in a global sort by ``by`` (descending) and then
+    ``customer_id``, the order of appearance in the DuckDB summary, so ties fall as they do
+    there; the decile is ``ceil(rank · k / n)`` (``total``: the number of rows, when known). The sort is distributed (range
+    partitions); the rank is each row's position in its partition plus the rows of the
+    partitions before it (one small count per partition).
+    """
+    from pyspark.sql import functions as F
+
+    total = frame.count() if total is None else total
+    k = min(n, total)
+    ordered = frame.orderBy(_q(by).desc_nulls_last(), _q(customer_id).asc())
+    ided = ordered.withColumn("__mid", F.monotonically_increasing_id()).persist()
+    sizes = {
+        int(r["p"]): int(r["n"])
+        for r in ided.groupBy(F.shiftright("__mid", 33).alias("p"))
+        .count()
+        .withColumnRenamed("count", "n")
+        .collect()
+    }
+    offsets: list[Any] = []
+    seen = 0
+    for part in sorted(sizes):
+        offsets += [F.lit(part), F.lit(seen)]
+        seen += sizes[part]
+    offset = F.create_map(*offsets)[F.shiftright("__mid", 33)] if offsets else F.lit(0)
+    rank = offset + F.col("__mid").bitwiseAND(F.lit((1 << 33) - 1)) + F.lit(1)
+    decile = F.ceil(rank * F.lit(k) / F.lit(max(total, 1))).cast("long")
+    return ided.withColumn("value_decile", decile).drop("__mid")
+
+
+def _first_present(columns: list[str], *names: str) -> str | None:
+    return next((n for n in names if n in columns), None)
+
+
+def cost_to_serve_spark(
+    transactions: DataFrame,
+    rules: CostRules,
+    *,
+    customer_id: str,
+    timestamp: str,
+    channel: str | None = None,
+    events: DataFrame | None = None,
+    customers: DataFrame | None = None,
+    end: dt.date | None = None,
+) -> tuple[DataFrame, list[str]]:
+    """:func:`segmentum.value.cost_to_serve` in Spark: the same rules and warnings.
+
+    Returns a Spark DataFrame with ``customer_id`` (as text), ``orders``,
+    ``acquisition_cost`` and ``cost_to_serve`` per customer of ``transactions`` (lines up
+    to ``end``), and the warnings about rules that could not be applied.
+    """
+    from pyspark.sql import functions as F
+
+    warnings: list[str] = []
+    lines = transactions
+    if end is not None:
+        lines = lines.where(F.to_date(_q(timestamp)) <= F.lit(end))
+    orders = F.count(F.lit(1))
+    parts = [orders.alias("orders"), (orders * F.lit(float(rules.cost_per_order))).alias("c_ord")]
+    if rules.channel_costs and channel and channel in transactions.columns:
+        case = F.lit(0.0)
+        for key, value in reversed(list(rules.channel_costs.items())):
+            case = F.when(_q(channel) == F.lit(str(key)), F.lit(float(value))).otherwise(case)
+        parts.append(F.sum(case).alias("c_chan"))
+    else:
+        if rules.channel_costs:
+            warnings.append(
+                "channel costs were given but the transactions have no channel column; "
+                "they were not applied"
+            )
+        parts.append(F.lit(0.0).alias("c_chan"))
+    present = [c for c in rules.cost_columns if c in transactions.columns]
+    warnings += [
+        f"cost column {c!r} is not in the transactions; it was ignored"
+        for c in rules.cost_columns
+        if c not in transactions.columns
+    ]
+    cols = [F.coalesce(F.sum(_q(c)).cast("double"), F.lit(0.0)) for c in present]
+    cost_sum = cols[0] if cols else F.lit(0.0)
+    for c in cols[1:]:
+        cost_sum = cost_sum + c
+    parts.append(cost_sum.alias("c_cols"))
+    out = lines.groupBy(_q(customer_id).cast("string").alias("customer_id")).agg(*parts)
+    support = F.lit(0).cast("long")
+    if events is not None and rules.cost_per_support_contact:
+        ev_id = _first_present(events.columns, customer_id, "customer_id")
+        ev_ts = _first_present(events.columns, timestamp, "timestamp")
+        if "event_type" not in events.columns or ev_id is None:
+            warnings.append(
+                f"events table lacks 'event_type' or {customer_id!r}; support costs skipped"
+            )
+        else:
+            ev = events.where(F.col("event_type") == F.lit("support"))
+            if end is not None and ev_ts is not None:
+                ev = ev.where(F.to_date(_q(ev_ts)) <= F.lit(end))
+            sup = ev.groupBy(_q(ev_id).cast("string").alias("customer_id")).agg(
+                F.count(F.lit(1)).alias("n_support")
+            )
+            out = out.join(sup, on="customer_id", how="left")
+            support = F.coalesce(F.col("n_support"), F.lit(0)).cast("long")
+    elif rules.cost_per_support_contact and events is None:
+        warnings.append("a support-contact cost was given but no events table; skipped")
+    out = out.withColumn("c_sup", support * F.lit(float(rules.cost_per_support_contact)))
+    acquisition = F.lit(0.0)
+    col = rules.acquisition_cost_column
+    if col:
+        cu_id = _first_present(customers.columns, customer_id, "customer_id") if customers else None
+        if customers is None or col not in customers.columns or cu_id is None:
+            warnings.append(f"acquisition cost column {col!r} not found in the customers table")
+        else:
+            acq = customers.groupBy(_q(cu_id).cast("string").alias("customer_id")).agg(
+                F.sum(_q(col)).cast("double").alias("c_acq")
+            )
+            out = out.join(acq, on="customer_id", how="left")
+            acquisition = F.coalesce(F.col("c_acq"), F.lit(0.0))
+    out = out.withColumn("acquisition_cost", acquisition)
+    total = F.col("c_ord") + F.col("c_chan") + F.col("c_cols") + F.col("c_sup")
+    out = out.withColumn("cost_to_serve", total + F.col("acquisition_cost"))
+    return out.select("customer_id", "orders", "acquisition_cost", "cost_to_serve"), warnings
+
+
+def _fit_purchase(
+    patterns: pd.DataFrame, n_customers: int, n_repeat: int, cfg: ValueConfig, log: _Log
+) -> Any:
+    """The purchase model fitted on the distinct (frequency, recency, T) with ``weights``:
+    the fit, warnings and skips of ``stage._fit_purchase_model``."""
+    model_cls, model_name = _MODELS[cfg.model]
+    failed = None
+    if n_repeat == 0:
+        failed = (
+            f"{model_name} needs repeat purchases: 0 of {_fmt_int(n_customers)} customers "
+            "bought twice; p_alive, expected purchases and CLV were not computed"
+        )
+    else:
+        try:
+            purchase = model_cls(penalizer=cfg.penalizer).fit(patterns)
+        except (ConvergenceError, FloatingPointError, ValueError) as exc:
+            failed = f"{model_name} fit failed, CLV not computed: {exc}"
+    if failed is not None:
+        log.warnings.append(failed)
+        for c in ("p_alive", "expected_purchases", "clv", "profit_clv"):
+            log.skipped[c] = failed
+        return None
+    log.models["purchase"] = purchase
+    weak = _weakly_identified(purchase)
+    if weak:
+        log.warnings.append(
+            f"{model_name}: the data barely identify {', '.join(weak)} (their standard "
+            "errors cannot be computed; the information matrix is singular). Purchase "
+            "rates may hardly vary between customers, or there may be no sign of "
+            "customers dropping out; treat p_alive and CLV with care, or set "
+            "penalizer = 0.001 under [value]"
+        )
+    return purchase
+
+
+def _fit_spend(
+    summary: DataFrame, n_customers: int, n_repeat: int, cfg: ValueConfig, log: _Log
+) -> GammaGammaModel | None:
+    """Gamma-Gamma on the distinct (frequency, monetary_value) of the repeat buyers with
+    their counts: the fit, warnings and skips of ``stage._fit_spend_model``."""
+    from pyspark.sql import functions as F
+
+    repeat = summary.where(F.col("frequency") > 0)
+    pairs = (
+        repeat.groupBy("frequency", "monetary_value")
+        .agg(F.count(F.lit(1)).cast("double").alias("weights"))
+        .toPandas()
+        .sort_values(["frequency", "monetary_value"], ignore_index=True)
+    )
+    out = pairs["monetary_value"] <= 0
+    n_out = int(pairs.loc[out, "weights"].sum())
+    log.spend_excluded = n_out
+    if n_out:
+        log.warnings.append(
+            f"Gamma-Gamma: {n_out:,} of {n_repeat:,} repeat buyers "
+            f"{'has' if n_out == 1 else 'have'} a mean repeat spend of zero or less (refunds or free items) and were left out of the spend "
+            "model, which needs positive spend (Fader, Hardie & Lee 2005); their expected "
+            "spend is the population mean spend, so they keep a CLV"
+        )
+    n_pos = n_repeat - n_out
+    if n_pos < 10:
+        msg = (
+            f"Gamma-Gamma needs repeat purchases with positive spend: {n_pos} of "
+            f"{_fmt_int(n_customers)} customers bought twice and spent more than zero on their "
+            "repeat purchases (at least 10 needed)"
+        )
+        log.warnings.append(msg)
+        log.skipped["expected_spend"] = msg
+        return None
+    try:
+        spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(pairs[~out])
+    except (ConvergenceError, ValueError) as exc:
+        msg = f"Gamma-Gamma spend model skipped: {exc}"
+        log.warnings.append(msg)
+        log.skipped["expected_spend"] = msg
+        return None
+    log.models["spend"] = spend_model
+    if n_pos > 2:
+        positive = repeat.where(F.col("monetary_value") > 0)
+        corr = positive.agg(F.corr("frequency", "monetary_value")).first()[0]
+        if corr is not None and abs(float(corr)) > 0.3:
+            log.warnings.append(
+                f"Gamma-Gamma assumes spend is independent of frequency, but their "
+                f"correlation among repeat buyers is {corr:.2f}; expected spend may be biased"
+            )
+    weak = _weakly_identified(spend_model)
+    if weak:
+        log.warnings.append(
+            f"Gamma-Gamma: the data barely identify {', '.join(weak)} (their standard "
+            "errors cannot be computed); treat expected spend with care"
+        )
+    return spend_model
+
+
+def _scored(summary: DataFrame, fitted: Fitted, service: DataFrame | None) -> DataFrame:
+    """``summary`` with the :func:`score_chunk` columns, computed batch by batch in Spark."""
+    from pyspark.sql import types as T
+
+    frame = summary
+    if service is not None:
+        frame = frame.join(service, on="__cid", how="left")
+    if fitted.purchase is None and fitted.spend is None:
+        return frame
+    added = [c for c in SCORE_COLUMNS if _adds(c, fitted, service is not None)]
+    schema = T.StructType(
+        [*frame.schema.fields, *(T.StructField(c, T.DoubleType()) for c in added)]
+    )
+    names = [f.name for f in schema.fields]
+
+    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            yield score_chunk(batch, fitted)[names]
+
+    return frame.mapInPandas(score, schema)
+
+
+def _adds(column: str, fitted: Fitted, service: bool) -> bool:
+    both = fitted.purchase is not None and fitted.spend is not None
+    return {
+        "p_alive": fitted.purchase is not None,
+        "expected_purchases": fitted.purchase is not None,
+        "expected_spend": fitted.spend is not None,
+        "clv": both,
+        "profit_clv": both and service,
+    }[column]
+
+
+def _decile_totals(frame: DataFrame) -> pd.DataFrame:
+    """:func:`segmentum.value.decile_table` from one Spark aggregate by decile."""
+    from pyspark.sql import functions as F
+
+    cols = [c for c in ("revenue", "margin", "clv", "profit") if c in frame.columns]
+    totals = (
+        frame.groupBy("value_decile")
+        .agg(F.count(F.lit(1)).alias("customers"), *(F.sum(_q(c)).alias(c) for c in cols))
+        .toPandas()
+        .sort_values("value_decile", ignore_index=True)
+    )
+    out = pd.DataFrame({"decile": totals["value_decile"].astype("int64")})
+    out["customers"] = totals["customers"].astype("int64")
+    out["customers_share"] = out["customers"] / out["customers"].sum()
+    out["customers_cum_share"] = out["customers_share"].cumsum()
+    for c in cols:
+        tot = totals[c].astype(float)
+        out[c] = tot
+        denom = float(tot.sum())
+        out[f"{c}_share"] = tot / denom if denom else np.nan
+        out[f"{c}_cum_share"] = out[f"{c}_share"].cumsum()
+    return out
+
+
+def _to_driver(frame: DataFrame, customer_id: str, cols: list[str]) -> pd.DataFrame:
+    """The per-customer table on the driver, in the DuckDB summary's order and dtypes."""
+    out = frame.select(*(_q(c) for c in cols)).toPandas()
+    out = out.sort_values(customer_id, ignore_index=True)
+    for c in ("first_purchase", "last_purchase"):
+        if c in out:
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+    for c in _INTS:
+        if c in out:
+            out[c] = out[c].astype("int64")
+    return out
+
+
+# long: the steps of run_value in the same order, each one call, so that warnings, skips and
+# the headline figures come out as they do on DuckDB.
+def run_value_spark(
+    transactions: DataFrame,
+    *,
+    customer_id: str,
+    timestamp: str,
+    amount: str,
+    margin: str | None = None,
+    channel: str | None = None,
+    events: DataFrame | None = None,
+    customers: DataFrame | None = None,
+    analysis_date: object = None,
+    config: ValueConfig | None = None,
+    cost: str | None = None,
+    driver_transactions: pd.DataFrame | None = None,
+) -> ValueResult:
+    """:func:`segmentum.value.run_value` on a Spark transactions table.
+
+    Parameters are those of :func:`~segmentum.value.run_value`, with Spark DataFrames for
+    ``transactions``, ``events`` and ``customers`` (columns renamed as the stage renames
+    them). ``driver_transactions``, the same lines as a pandas DataFrame, feeds the holdout
+    validation and the tracking plot (collected from ``transactions`` when not given).
+
+    Returns
+    -------
+    ValueResult
+        As on DuckDB (the same figures, warnings and skips), with ``spark`` holding the
+        per-customer table as a Spark DataFrame (``customer_id`` as text).
+    """
+    from pyspark.sql import functions as F
+
+    from segmentum.value.spark import summarize_spark
+
+    cfg = config or ValueConfig()
+    log = _Log()
+    unit_days = TIME_UNITS[cfg.time_unit]
+    if analysis_date is None:
+        last = transactions.agg(F.max(F.to_date(_q(timestamp)))).first()[0]
+        if last is None:
+            raise ValueError("value stage: the transactions table is empty")
+        end = pd.Timestamp(last).date()
+    else:
+        end = pd.Timestamp(analysis_date).date()  # type: ignore[arg-type]
+    summary = summarize_spark(
+        transactions, customer_id, timestamp, amount,
+        calibration_end=end, time_unit=cfg.time_unit, margin=margin,
+    ).withColumn("__cid", _q(customer_id).cast("string")).persist()  # fmt: skip
+    totals = summary.agg(
+        F.count(F.lit(1)), F.sum((F.col("frequency") > 0).cast("long")),
+        F.min("first_purchase"), F.sum("revenue"), *([F.sum("margin")] if margin else []),
+    ).first()  # fmt: skip
+    n_customers, n_repeat = int(totals[0]), int(totals[1] or 0)
+    if n_customers == 0:
+        raise ValueError("value stage: the transactions table is empty")
+    if driver_transactions is None:
+        driver_transactions = transactions.toPandas()
+    validation, tracking, metrics = _holdout_validation(
+        driver_transactions, pd.DataFrame({"first_purchase": [totals[2]]}),
+        customer_id=customer_id, timestamp=timestamp, amount=amount,
+        end=end, cfg=cfg, n_repeat=n_repeat, log=log,
+    )  # fmt: skip
+    patterns = (
+        summary.groupBy("frequency", "recency", "T")
+        .agg(F.count(F.lit(1)).cast("double").alias("weights"))
+        .toPandas()
+        .sort_values(["frequency", "recency", "T"], ignore_index=True)
+    )
+    purchase = _fit_purchase(patterns, n_customers, n_repeat, cfg, log)
+    spend_model = _fit_spend(summary, n_customers, n_repeat, cfg, log)
+    skipped = log.skipped
+    if spend_model is None and purchase is not None:
+        skipped["clv"] = skipped.get("clv", "no spend model: " + skipped.get("expected_spend", ""))
+        skipped["profit_clv"] = skipped["clv"]
+    revenue = float(totals[3] or 0.0)
+    fitted = Fitted(
+        purchase, spend_model,
+        horizon=cfg.clv_horizon_days / unit_days, step=cfg.clv_step_days / unit_days,
+        step_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+        margin=bool(margin),
+        overall_margin_rate=float(totals[4] or 0.0) / revenue if margin and revenue else 0.0,
+    )  # fmt: skip
+    if purchase is not None and spend_model is not None and not margin:
+        log.warnings.append("no margin column: CLV is revenue-based (discounted expected spend)")
+
+    rules = _cost_rules(cfg, cost, customers)  # type: ignore[arg-type]
+    costs = None
+    if rules.is_empty:
+        msg = "no cost-to-serve rules or cost columns given: cost_to_serve and profit not computed"
+        log.warnings.append(msg)
+        for c in ("cost_to_serve", "profit", "profit_clv"):
+            log.skipped.setdefault(c, msg)
+    else:
+        costs, cost_warn = cost_to_serve_spark(
+            transactions, rules, customer_id=customer_id, timestamp=timestamp,
+            channel=channel, events=events, customers=customers, end=end,
+        )  # fmt: skip
+        log.warnings.extend(cost_warn)
+        costs = costs.withColumnRenamed("customer_id", "__cid")
+    service = None
+    if costs is not None:
+        per_order = (F.col("cost_to_serve") - F.col("acquisition_cost")) / F.when(
+            F.col("orders") > 0, F.col("orders")
+        )
+        service = costs.select("__cid", "cost_to_serve", per_order.alias(_SERVICE))
+    frame = _scored(summary, fitted, service)
+    if costs is not None:
+        frame = frame.withColumn("cost_to_serve", F.coalesce("cost_to_serve", F.lit(0.0)))
+        base = F.col("margin") if margin else F.col("revenue")
+        frame = frame.withColumn("profit", base - F.col("cost_to_serve"))
+        if not margin:
+            log.warnings.append("no margin column: profit is revenue minus cost-to-serve")
+    # persisted: the scores are computed once (mapInPandas), then ranked three times
+    frame = rfm_scores_spark(frame.persist(), bins=cfg.rfm_bins)
+
+    by = cfg.decile_by if cfg.decile_by in frame.columns else "revenue"
+    if by != cfg.decile_by:
+        log.warnings.append(f"value deciles ranked by revenue: {cfg.decile_by} is not available")
+    frame = deciles_spark(frame, by, customer_id, total=n_customers)
+    deciles = _decile_totals(frame)
+
+    cols = [customer_id] + [c for c in PER_CUSTOMER_COLUMNS if c in frame.columns]
+    per_customer = _to_driver(frame, customer_id, cols)
+    for c in PER_CUSTOMER_COLUMNS:
+        if c not in per_customer and c not in skipped:
+            skipped[c] = "input not given" if c == "margin" else "not computed"
+    if "margin" in skipped:
+        skipped["margin"] = "no margin column given"
+    headline = _headline_summary(
+        per_customer, per_customer, deciles, cfg=cfg, end=end, by=by, margin=margin,
+        purchase=purchase, spend_model=spend_model, rules=rules, channel=channel,
+        events=events, metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
+    )  # fmt: skip
+    keyed = frame.select(
+        F.col("__cid").alias("customer_id"), *(_q(c) for c in cols if c != customer_id)
+    )
+    return ValueResult(
+        per_customer=per_customer,
+        deciles=deciles,
+        models=log.models,
+        validation=validation,
+        warnings=log.warnings,
+        summary=_jsonable(headline),
+        tracking=tracking,
+        config=cfg,
+        customer_id=customer_id,
+        spark=keyed,
+    )
+
+
+def run_on_spark(ctx: StageContext, config: ValueConfig) -> ValueResult:
+    """The value stage of a run with ``engine = "spark"``: :func:`run_value_spark` on the
+    ingest's Spark tables (events and customers renamed as ``stage._run`` renames them;
+    a table DuckDB read is handed to Spark)."""
+    src = ctx.config.sources.transactions
+    assert src is not None
+    tx = ctx.data.spark("transactions")
+    session = tx.sparkSession
+    events = customers = None
+    ev_src, cu_src = ctx.config.sources.events, ctx.config.sources.customers
+    if "events" in ctx.data and ev_src is not None:
+        events = _spark_table(ctx, "events", session).select(
+            _q(ev_src.customer_id).alias("customer_id"),
+            _q(ev_src.timestamp).alias("timestamp"),
+            _q(ev_src.event_type).alias("event_type"),
+        )
+    if "customers" in ctx.data and cu_src is not None:
+        customers = _spark_table(ctx, "customers", session).withColumnRenamed(
+            cu_src.id, "customer_id"
+        )
+        if cu_src.acquisition_cost:
+            customers = customers.withColumnRenamed(cu_src.acquisition_cost, "acquisition_cost")
+    return run_value_spark(
+        tx,
+        customer_id=src.customer_id,
+        timestamp=src.timestamp,
+        amount=src.amount,
+        margin=src.margin,
+        channel=src.channel,
+        events=events,
+        customers=customers,
+        analysis_date=ctx.data.analysis_date,
+        config=config,
+        cost=src.cost,
+        driver_transactions=ctx.data.frame("transactions"),
+    )
+
+
+def _spark_table(ctx: StageContext, name: str, session: Any) -> DataFrame:
+    table = ctx.data.spark(name)
+    return table if table is not None else session.createDataFrame(ctx.data.frame(name))
