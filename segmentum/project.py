@@ -445,6 +445,7 @@ def _write_assignments_spark(
     from segmentum.data.spark_ingest import spark_session
     from segmentum.spark_run import (
         merge_assignments_spark,
+        nullable_columns,
         pandas_schema,
         to_spark,
         write_parquet_parts,
@@ -455,13 +456,16 @@ def _write_assignments_spark(
     )
     session = session or spark_session(config)
     frames: list[Any] = [to_spark(session, f) for f in _id_frames(config, data)]
+    nullable: set[str] = set()
     for stage, outcome in ran:
         frame = None
         if stage.assignments_spark is not None:
             frame = stage.assignments_spark(outcome.result, ctx)
         if frame is None:
             pandas_frame = stage.assignments(outcome.result, ctx)
-            frame = None if pandas_frame is None else to_spark(session, pandas_frame)
+            if pandas_frame is not None:
+                nullable |= nullable_columns(pandas_frame)
+                frame = to_spark(session, pandas_frame)
         frames.append(frame)
     merged = merge_assignments_spark(frames)
     folder = tmp / "assignments.parquet"
@@ -470,7 +474,7 @@ def _write_assignments_spark(
         _merge_assignments([]).to_parquet(folder / "part-00000.parquet", index=False)
         parts = [folder / "part-00000.parquet"]
     else:
-        parts = write_parquet_parts(merged, folder, pandas_schema(merged))
+        parts = write_parquet_parts(merged, folder, pandas_schema(merged, nullable))
     manifest["assignments"] = {
         "written_by": "spark",
         "path": "assignments.parquet",

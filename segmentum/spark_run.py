@@ -27,7 +27,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["merge_assignments_spark", "to_spark", "write_parquet_parts"]
+__all__ = [
+    "merge_assignments_spark",
+    "nullable_columns",
+    "pandas_schema",
+    "to_spark",
+    "write_parquet_parts",
+]
 
 _IDS = ("respondent_id", "customer_id")
 
@@ -62,6 +68,17 @@ def to_spark(session: SparkSession, frame: pd.DataFrame) -> DataFrame:
             data[name] = data[name].map(lambda v: v if v is None else str(v))
         fields.append(T.StructField(str(name), kind, True))
     return session.createDataFrame(data, schema=T.StructType(fields))
+
+
+def nullable_columns(frame: pd.DataFrame) -> set[str]:
+    """Columns of a stage's pandas frame held as pandas' nullable ``Int64``/``boolean``: the
+    pandas run keeps those dtypes whether or not the column has gaps."""
+    return {
+        str(name)
+        for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and (pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+    }
 
 
 def merge_assignments_spark(frames: list[DataFrame | None]) -> DataFrame | None:
@@ -109,9 +126,12 @@ def _merge_on(merged: DataFrame, frame: DataFrame, key: str) -> DataFrame:
     return joined.select(*(_q(c) for c in joined.columns if not c.endswith("_dup")))
 
 
-def pandas_schema(frame: DataFrame) -> pa.Schema:
+def pandas_schema(
+    frame: DataFrame, nullable_dtypes: set[str] | frozenset[str] = frozenset()
+) -> pa.Schema:
     """The Arrow schema (with pandas metadata) the pandas run gives ``frame``'s columns:
-    integer and flag columns with gaps as ``Int64``/``boolean`` (one Spark count)."""
+    integer and flag columns with gaps, or named in ``nullable_dtypes`` (a stage's pandas
+    frame had them as ``Int64``/``boolean``), as ``Int64``/``boolean`` (one Spark count)."""
     import numpy as np
     import pyarrow as pa
     from pyspark.sql import functions as F
@@ -130,9 +150,9 @@ def pandas_schema(frame: DataFrame) -> pa.Schema:
     for f in frame.schema.fields:
         kind = f.dataType
         if isinstance(kind, T.IntegralType):
-            dtype: Any = "Int64" if gaps[f.name] else "int64"
+            dtype: Any = "Int64" if gaps[f.name] or f.name in nullable_dtypes else "int64"
         elif isinstance(kind, T.BooleanType):
-            dtype = "boolean" if gaps[f.name] else "bool"
+            dtype = "boolean" if gaps[f.name] or f.name in nullable_dtypes else "bool"
         elif isinstance(kind, T.FractionalType):
             dtype = "float64"
         elif isinstance(kind, T.TimestampType | T.TimestampNTZType | T.DateType):

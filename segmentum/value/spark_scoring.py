@@ -6,7 +6,8 @@ per-customer work in the engine and brings only small tables to the driver:
 - the BTYD summary, one row per customer: :func:`segmentum.value.spark.summarize_spark`
   (the DuckDB statement in Spark SQL);
 - the model fits: the purchase model (BG/NBD or Pareto/NBD) depends on a customer only
-  through ``(frequency, recency, T)``, so Spark counts the distinct patterns and the driver
+  through ``(frequency, recency, T)``, so Spark counts the distinct patterns
+  (:func:`segmentum.value.patterns.pattern_sql`) and the driver
   fits on them with their counts as ``weights`` (a few thousand rows whatever the number of
   customers); Gamma-Gamma is fitted on the distinct ``(frequency, monetary_value)`` pairs of
   the repeat buyers with their counts. The fits, warnings and skips are those of
@@ -336,6 +337,57 @@ def cost_to_serve_spark(
     return out.select("customer_id", "orders", "acquisition_cost", "cost_to_serve"), warnings
 
 
+def _patterns(summary: DataFrame) -> pd.DataFrame:
+    """The distinct (frequency, recency, T) with their counts, counted by Spark
+    (:func:`segmentum.value.patterns.pattern_sql`); ``weights`` as floats."""
+    import uuid
+
+    from segmentum.value.patterns import pattern_sql
+
+    view = f"segmentum_summary_{uuid.uuid4().hex}"
+    summary.select("frequency", "recency", "T").createOrReplaceTempView(view)
+    try:
+        out = summary.sparkSession.sql(pattern_sql(view, "spark")).toPandas()
+    finally:
+        summary.sparkSession.catalog.dropTempView(view)
+    out["weights"] = out["weights"].astype(float)
+    return out
+
+
+def _service_costs(
+    transactions: DataFrame,
+    rules: CostRules,
+    *,
+    customer_id: str,
+    timestamp: str,
+    channel: str | None,
+    events: DataFrame | None,
+    customers: DataFrame | None,
+    end: dt.date,
+    log: _Log,
+) -> DataFrame | None:
+    """Cost-to-serve and the service cost per order by text id (``__cid``), or ``None``
+    with the skip recorded when no rule applies (``stage._cost_and_profit``)."""
+    from pyspark.sql import functions as F
+
+    if rules.is_empty:
+        msg = "no cost-to-serve rules or cost columns given: cost_to_serve and profit not computed"
+        log.warnings.append(msg)
+        for c in ("cost_to_serve", "profit", "profit_clv"):
+            log.skipped.setdefault(c, msg)
+        return None
+    costs, cost_warn = cost_to_serve_spark(
+        transactions, rules, customer_id=customer_id, timestamp=timestamp,
+        channel=channel, events=events, customers=customers, end=end,
+    )  # fmt: skip
+    log.warnings.extend(cost_warn)
+    orders = F.when(F.col("orders") > 0, F.col("orders"))
+    per_order = (F.col("cost_to_serve") - F.col("acquisition_cost")) / orders
+    return costs.select(
+        F.col("customer_id").alias("__cid"), "cost_to_serve", per_order.alias(_SERVICE)
+    )
+
+
 def _fit_purchase(
     patterns: pd.DataFrame, n_customers: int, n_repeat: int, cfg: ValueConfig, log: _Log
 ) -> Any:
@@ -500,6 +552,34 @@ def _to_driver(frame: DataFrame, customer_id: str, cols: list[str]) -> pd.DataFr
     return out
 
 
+def _fit_models(
+    summary: DataFrame, totals: Any, cfg: ValueConfig, margin: str | None, log: _Log
+) -> Fitted:
+    """The purchase and spend models fitted from Spark's pattern counts, with the skips and
+    warnings of ``run_value``; ``totals``: customers, repeat buyers, first day, revenue and
+    margin of the whole base."""
+    n_customers, n_repeat = int(totals[0]), int(totals[1] or 0)
+    unit_days = TIME_UNITS[cfg.time_unit]
+    patterns = _patterns(summary)
+    purchase = _fit_purchase(patterns, n_customers, n_repeat, cfg, log)
+    spend_model = _fit_spend(summary, n_customers, n_repeat, cfg, log)
+    skipped = log.skipped
+    if spend_model is None and purchase is not None:
+        skipped["clv"] = skipped.get("clv", "no spend model: " + skipped.get("expected_spend", ""))
+        skipped["profit_clv"] = skipped["clv"]
+    revenue = float(totals[3] or 0.0)
+    fitted = Fitted(
+        purchase, spend_model,
+        horizon=cfg.clv_horizon_days / unit_days, step=cfg.clv_step_days / unit_days,
+        step_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+        margin=bool(margin),
+        overall_margin_rate=float(totals[4] or 0.0) / revenue if margin and revenue else 0.0,
+    )  # fmt: skip
+    if purchase is not None and spend_model is not None and not margin:
+        log.warnings.append("no margin column: CLV is revenue-based (discounted expected spend)")
+    return fitted
+
+
 # long: the steps of run_value in the same order, each one call, so that warnings, skips and
 # the headline figures come out as they do on DuckDB.
 def run_value_spark(
@@ -536,7 +616,6 @@ def run_value_spark(
 
     cfg = config or ValueConfig()
     log = _Log()
-    unit_days = TIME_UNITS[cfg.time_unit]
     if analysis_date is None:
         last = transactions.agg(F.max(F.to_date(_q(timestamp)))).first()[0]
         if last is None:
@@ -562,51 +641,16 @@ def run_value_spark(
         customer_id=customer_id, timestamp=timestamp, amount=amount,
         end=end, cfg=cfg, n_repeat=n_repeat, log=log,
     )  # fmt: skip
-    patterns = (
-        summary.groupBy("frequency", "recency", "T")
-        .agg(F.count(F.lit(1)).cast("double").alias("weights"))
-        .toPandas()
-        .sort_values(["frequency", "recency", "T"], ignore_index=True)
-    )
-    purchase = _fit_purchase(patterns, n_customers, n_repeat, cfg, log)
-    spend_model = _fit_spend(summary, n_customers, n_repeat, cfg, log)
-    skipped = log.skipped
-    if spend_model is None and purchase is not None:
-        skipped["clv"] = skipped.get("clv", "no spend model: " + skipped.get("expected_spend", ""))
-        skipped["profit_clv"] = skipped["clv"]
-    revenue = float(totals[3] or 0.0)
-    fitted = Fitted(
-        purchase, spend_model,
-        horizon=cfg.clv_horizon_days / unit_days, step=cfg.clv_step_days / unit_days,
-        step_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
-        margin=bool(margin),
-        overall_margin_rate=float(totals[4] or 0.0) / revenue if margin and revenue else 0.0,
-    )  # fmt: skip
-    if purchase is not None and spend_model is not None and not margin:
-        log.warnings.append("no margin column: CLV is revenue-based (discounted expected spend)")
+    fitted = _fit_models(summary, totals, cfg, margin, log)
+    purchase, spend_model, skipped = fitted.purchase, fitted.spend, log.skipped
 
     rules = _cost_rules(cfg, cost, customers)  # type: ignore[arg-type]
-    costs = None
-    if rules.is_empty:
-        msg = "no cost-to-serve rules or cost columns given: cost_to_serve and profit not computed"
-        log.warnings.append(msg)
-        for c in ("cost_to_serve", "profit", "profit_clv"):
-            log.skipped.setdefault(c, msg)
-    else:
-        costs, cost_warn = cost_to_serve_spark(
-            transactions, rules, customer_id=customer_id, timestamp=timestamp,
-            channel=channel, events=events, customers=customers, end=end,
-        )  # fmt: skip
-        log.warnings.extend(cost_warn)
-        costs = costs.withColumnRenamed("customer_id", "__cid")
-    service = None
-    if costs is not None:
-        per_order = (F.col("cost_to_serve") - F.col("acquisition_cost")) / F.when(
-            F.col("orders") > 0, F.col("orders")
-        )
-        service = costs.select("__cid", "cost_to_serve", per_order.alias(_SERVICE))
+    service = _service_costs(
+        transactions, rules, customer_id=customer_id, timestamp=timestamp, channel=channel,
+        events=events, customers=customers, end=end, log=log,
+    )  # fmt: skip
     frame = _scored(summary, fitted, service)
-    if costs is not None:
+    if service is not None:
         frame = frame.withColumn("cost_to_serve", F.coalesce("cost_to_serve", F.lit(0.0)))
         base = F.col("margin") if margin else F.col("revenue")
         frame = frame.withColumn("profit", base - F.col("cost_to_serve"))
