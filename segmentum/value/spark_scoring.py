@@ -43,7 +43,7 @@ from segmentum.flow import StageContext
 from segmentum.value.clv import discounted_expected_purchases, step_discount_rate
 from segmentum.value.cost import CostRules
 from segmentum.value.models import ConvergenceError, GammaGammaModel
-from segmentum.value.stage import (
+from segmentum.value.steps import (
     _MODELS,
     PER_CUSTOMER_COLUMNS,
     ValueConfig,

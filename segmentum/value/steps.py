@@ -1,0 +1,315 @@
+"""The value stage's settings, result and shared steps: what :func:`segmentum.value.run_value`
+(DuckDB) and :func:`segmentum.value.spark_scoring.run_value_spark` (Spark) both use.
+
+:class:`ValueConfig` (the ``[value]`` table), :class:`ValueResult`, the holdout validation,
+the cost rules and the headline figures; :mod:`segmentum.value.stage` re-exports the public
+names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from segmentum.value.cost import CostRules
+from segmentum.value.models import (
+    BetaGeoModel,
+    ConvergenceError,
+    GammaGammaModel,
+    ParetoNBDModel,
+)
+from segmentum.value.summary import TIME_UNITS, summarize
+from segmentum.value.validation import holdout_metrics, holdout_validation, tracking_data
+
+__all__ = ["PER_CUSTOMER_COLUMNS", "ValueConfig", "ValueResult"]
+
+
+#: columns of ``ValueResult.per_customer``, in order (those that cannot be computed are absent)
+PER_CUSTOMER_COLUMNS: tuple[str, ...] = (
+    "n_transactions", "first_purchase", "last_purchase", "revenue", "margin",
+    "frequency", "recency", "T", "monetary_value",
+    "recency_score", "frequency_score", "monetary_score", "rfm_score", "value_decile",
+    "p_alive", "expected_purchases", "expected_spend", "clv",
+    "cost_to_serve", "profit", "profit_clv",
+)  # fmt: skip
+
+
+_MODELS = {"bgnbd": (BetaGeoModel, "BG/NBD"), "pareto_nbd": (ParetoNBDModel, "Pareto/NBD")}
+
+
+class ValueConfig(BaseModel):
+    """Settings of the value stage, the ``[value]`` table of the project file (all have defaults).
+
+    Declared once: the project file, ``segmentum settings`` and :func:`run_value` read them
+    from here. Bounds and closed choices are checked when the object is built (a
+    ``pydantic.ValidationError``, a ``ValueError``), so a project file is checked at load.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    time_unit: Literal["D", "W"] = Field(
+        "W", description="Time unit of the BTYD summary and the models: D (days) or W (weeks)."
+    )
+    holdout_periods: int | None = Field(
+        None,
+        ge=0,
+        description="Holdout length in time_unit; empty picks a third of the observed span "
+        "(at most 52 weeks), 0 skips validation.",
+    )
+    clv_horizon_days: float = Field(365.0, gt=0, description="CLV horizon, in days.")
+    clv_step_days: float = Field(30.4375, gt=0, description="Discounting step (a month), in days.")
+    discount_rate: float = Field(0.10, gt=-1, lt=10, description="Annual discount rate.")
+    rfm_bins: int = Field(5, ge=2, le=9, description="Quantile classes per RFM dimension.")
+    model: Literal["bgnbd", "pareto_nbd"] = Field("bgnbd", description="Purchase model.")
+    penalizer: float = Field(0.0, ge=0, description="L2 penalty of the model fits.")
+    decile_by: Literal["revenue", "margin", "clv", "profit", "profit_clv"] = Field(
+        "revenue",
+        description="What ranks customers into value deciles (revenue when unavailable).",
+    )
+    cost: CostRules = Field(
+        default_factory=CostRules,
+        description="Cost-to-serve rules ([value.cost]: cost_per_order, "
+        "cost_per_support_contact, channel_costs, cost_columns, acquisition_cost_column).",
+    )
+
+
+@dataclass(frozen=True)
+class ValueResult:
+    """What the value stage hands on (to the run folder, the report and later stages).
+
+    Attributes
+    ----------
+    per_customer : pandas.DataFrame
+        One row per customer: ``customer_id`` (named as in the input) and the columns of
+        :data:`PER_CUSTOMER_COLUMNS` that could be computed. ``frequency``, ``recency`` and
+        ``T`` are in ``config.time_unit``; ``expected_purchases`` and ``clv`` cover the next
+        ``config.clv_horizon_days``; ``value_decile`` 1 is the top tenth.
+    deciles : pandas.DataFrame
+        The decile table (customers, revenue, margin, CLV, profit; shares and cumulative
+        shares).
+    models : dict
+        Fitted models by role: ``"purchase"`` (final fit), ``"purchase_calibration"`` (fit used
+        for validation), ``"spend"``.
+    validation : pandas.DataFrame
+        Holdout predicted vs actual by calibration frequency (empty when skipped).
+    warnings : list of str
+        What was skipped or looks doubtful, in words for the report.
+    summary : dict
+        JSON-serialisable headline figures.
+    tracking : pandas.DataFrame or None
+        Cumulative repeat transactions, actual vs expected, per period.
+    config : ValueConfig
+        The settings used.
+    spark : pyspark.sql.DataFrame or None
+        With ``engine = "spark"``: ``per_customer`` as a Spark DataFrame keyed by a text
+        ``customer_id`` (what the run writes to ``assignments.parquet/``); else ``None``.
+    """
+
+    per_customer: pd.DataFrame
+    deciles: pd.DataFrame
+    models: dict[str, Any]
+    validation: pd.DataFrame
+    warnings: list[str]
+    summary: dict[str, Any]
+    tracking: pd.DataFrame | None = None
+    config: ValueConfig = field(default_factory=ValueConfig)
+    customer_id: str = "customer_id"
+    spark: Any = field(default=None, compare=False, repr=False)
+
+
+def _fmt_int(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, pd.Timestamp | dt.date):
+        return v.isoformat()
+    return v
+
+
+def _weakly_identified(model: Any) -> list[str]:
+    """Parameters whose standard error is not a finite number (singular information)."""
+    se = getattr(model, "standard_errors_", {}) or {}
+    return [name for name, v in se.items() if not np.isfinite(v)]
+
+
+@dataclass
+class _Log:
+    """What the steps of :func:`run_value` record as they go: warnings, skips, fitted models."""
+
+    warnings: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+    spend_excluded: int = 0
+
+    def skip(self, msg: str) -> None:
+        """Record ``msg`` as a warning and as the reason validation was skipped."""
+        self.warnings.append(msg)
+        self.skipped["validation"] = msg
+
+
+def _holdout_validation(
+    transactions: pd.DataFrame,
+    full: pd.DataFrame,
+    *,
+    customer_id: str,
+    timestamp: str,
+    amount: str,
+    end: dt.date,
+    cfg: ValueConfig,
+    n_repeat: int,
+    log: _Log,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, float]]:
+    """Fit the purchase model on a calibration period and compare with the holdout."""
+    validation = pd.DataFrame()
+    tracking = None
+    metrics: dict[str, float] = {}
+    unit_days = TIME_UNITS[cfg.time_unit]
+    unit_name = {"D": "days", "W": "weeks"}[cfg.time_unit]
+    model_cls, model_name = _MODELS[cfg.model]
+    first_day = pd.to_datetime(full["first_purchase"]).min().date()
+    span = (end - first_day).days / unit_days
+    hold = cfg.holdout_periods
+    if hold is None:
+        hold = int(min(span / 3, 365 / unit_days))
+    if hold <= 0:
+        log.skipped["validation"] = (
+            "holdout_periods is 0" if cfg.holdout_periods == 0 else "the data span is too short"
+        )
+        return validation, tracking, metrics
+    if n_repeat == 0:
+        log.skipped["validation"] = "no repeat buyers"
+        return validation, tracking, metrics
+    cal_end = end - dt.timedelta(days=round(hold * unit_days))
+    if (cal_end - first_day).days / unit_days < 2 * hold / 3 or cal_end <= first_day:
+        log.skip(
+            f"holdout validation skipped: {hold} {unit_name} of holdout leave too short a "
+            f"calibration period (data span {span:.0f} {unit_name})"
+        )
+        return validation, tracking, metrics
+    cal = summarize(
+        transactions, customer_id, timestamp, amount,
+        calibration_end=cal_end, holdout_end=end, time_unit=cfg.time_unit,
+    )  # fmt: skip
+    n_rep_cal = int((cal["frequency"] > 0).sum())
+    try:
+        if n_rep_cal == 0:
+            raise ConvergenceError(
+                f"{model_name} needs repeat purchases: 0 of {_fmt_int(len(cal))} "
+                "customers bought twice in the calibration period"
+            )
+        m_cal = model_cls(penalizer=cfg.penalizer).fit(cal)
+        log.models["purchase_calibration"] = m_cal
+        validation = holdout_validation(m_cal, cal)
+        metrics = holdout_metrics(m_cal, cal)
+        metrics["calibration_end"] = cal_end.isoformat()  # type: ignore[assignment]
+        metrics["holdout_periods"] = float(hold)
+        tracking = tracking_data(
+            transactions, m_cal, customer_id=customer_id, timestamp=timestamp,
+            calibration_end=cal_end, end=end, time_unit=cfg.time_unit,
+        )  # fmt: skip
+    except (ConvergenceError, ValueError, FloatingPointError) as exc:
+        log.skip(f"holdout validation skipped: {exc}")
+    return validation, tracking, metrics
+
+
+def _cost_rules(cfg: ValueConfig, cost: str | None, customers: pd.DataFrame | None) -> CostRules:
+    """The configured cost rules plus the ``cost`` column and a customers' acquisition cost."""
+    rules = cfg.cost
+    if cost and cost not in rules.cost_columns:
+        rules = replace(rules, cost_columns=(*rules.cost_columns, cost))
+    if (
+        rules.acquisition_cost_column is None
+        and customers is not None
+        and "acquisition_cost" in customers.columns
+    ):
+        rules = replace(rules, acquisition_cost_column="acquisition_cost")
+    return rules
+
+
+def _headline_summary(
+    full: pd.DataFrame,
+    pc: pd.DataFrame,
+    deciles: pd.DataFrame,
+    *,
+    cfg: ValueConfig,
+    end: dt.date,
+    by: str,
+    margin: str | None,
+    purchase: Any,
+    spend_model: GammaGammaModel | None,
+    rules: CostRules,
+    channel: str | None,
+    events: pd.DataFrame | None,
+    metrics: dict[str, float],
+    skipped: dict[str, str],
+    excluded_spend: int = 0,
+) -> dict[str, Any]:
+    """The headline figures of ``summary`` (not yet made JSON-safe)."""
+    top = deciles.iloc[0] if len(deciles) else None
+    summary: dict[str, Any] = {
+        "customers": len(full),
+        "repeat_buyers": int((full["frequency"] > 0).sum()),
+        "transactions": int(full["n_transactions"].sum()),
+        "revenue": float(full["revenue"].sum()),
+        "analysis_date": end.isoformat(),
+        "time_unit": cfg.time_unit,
+        "decile_by": by,
+        "top_decile_revenue_share": float(top["revenue_share"]) if top is not None else None,
+        "model": cfg.model if purchase is not None else None,
+        "expected_purchases_horizon_days": cfg.clv_horizon_days if purchase is not None else None,
+        "clv_basis": ("margin" if margin else "revenue") if "clv" in pc else None,
+        "skipped": skipped,
+    }
+    if margin:
+        summary["margin"] = float(full["margin"].sum())
+    if purchase is not None:
+        summary["purchase_model"] = {
+            "name": _MODELS[cfg.model][1],
+            "params": purchase.params_,
+            "standard_errors": purchase.standard_errors_,
+            "log_likelihood": purchase.log_likelihood_,
+        }
+    if spend_model is not None:
+        summary["spend_model"] = {
+            "params": spend_model.params_,
+            "mean_spend": spend_model.mean_spend_,
+            "excluded_customers": excluded_spend,
+        }
+    if "clv" in pc:
+        summary["clv_total"] = float(pc["clv"].sum())
+        summary["clv_mean"] = float(pc["clv"].mean())
+        summary["clv_horizon_days"] = cfg.clv_horizon_days
+        summary["discount_rate"] = cfg.discount_rate
+    if "profit" in pc:
+        applied = [
+            name
+            for name, on in (
+                ("cost per order", rules.cost_per_order),
+                ("cost per support contact", rules.cost_per_support_contact and events is not None),
+                ("channel costs", rules.channel_costs and channel),
+                ("cost columns " + ", ".join(rules.cost_columns), rules.cost_columns),
+                ("acquisition cost", rules.acquisition_cost_column),
+            )
+            if on
+        ]
+        summary["cost_components"] = applied
+        summary["profit_total"] = float(pc["profit"].sum())
+        summary["unprofitable_customers"] = int((pc["profit"] < 0).sum())
+    if metrics:
+        summary["holdout"] = metrics
+    return summary
