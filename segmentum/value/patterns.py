@@ -14,7 +14,8 @@ functions of the pattern too, so they can be computed once per pattern and gathe
 the customers with the index :func:`pattern_index` returns.
 
 The Gamma-Gamma spend model depends on ``(x, mean spend)``; mean spends are continuous, so
-its input does not compress in general and it is fitted per customer.
+its input does not compress in general (CDNOW's 946 repeat buyers have 760 distinct
+``(x, mean spend)`` pairs) and it is fitted per customer.
 
 Covariate fits compress when the key includes the covariate columns: categorical covariates
 multiply the patterns by their levels at most; continuous ones make nearly every customer a
