@@ -253,3 +253,7 @@ def test_cdnow_calibration_patterns_give_the_published_fit(shared_data: Path) ->
     assert _rel(b.params_, a.params_) < 1e-12
     assert round(b.log_likelihood_, 1) == -9582.4  # Fader, Hardie & Lee (2005)
     assert round(b.params_["r"], 3) == 0.243 and round(b.params_["alpha"], 3) == 4.414
+    # the penalty is on the mean log-likelihood, whose denominator is the weights' sum
+    pa, pb = BetaGeoModel(penalizer=0.01).fit(rfm), BetaGeoModel(penalizer=0.01).fit(patterns)
+    assert _rel(pb.params_, pa.params_) < 1e-12 and _rel(pb.params_, a.params_) > 1e-3
+    assert _rel(pb.standard_errors_, pa.standard_errors_) < 1e-9
