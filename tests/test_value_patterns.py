@@ -257,3 +257,18 @@ def test_cdnow_calibration_patterns_give_the_published_fit(shared_data: Path) ->
     pa, pb = BetaGeoModel(penalizer=0.01).fit(rfm), BetaGeoModel(penalizer=0.01).fit(patterns)
     assert _rel(pb.params_, pa.params_) < 1e-12 and _rel(pb.params_, a.params_) > 1e-3
     assert _rel(pb.standard_errors_, pa.standard_errors_) < 1e-9
+
+
+def test_sparse_large_and_off_grid_values_are_grouped_exactly() -> None:
+    df = pd.DataFrame(
+        {
+            "frequency": [0, 1, 1, 2, 1, 1],
+            "recency": [0.0, 1e9, 1e9, 3.0, 0.1 + 0.2, 0.3],  # 0.1 + 0.2 != 0.3
+            "T": [5.0, 1e12, 1e12, 7.0, 9.0, 9.0],
+            "tier": [10**15, 1, 1, 3, 2, 2],
+        }
+    )
+    patterns, inverse = pattern_index(df, covariates=["tier"])
+    assert patterns["weights"].tolist() == [1.0, 1.0, 1.0, 2.0, 1.0]
+    assert patterns["recency"].tolist() == [0.0, 0.3, 0.1 + 0.2, 1e9, 3.0]
+    np.testing.assert_array_equal(patterns.drop(columns="weights").to_numpy()[inverse], df)
