@@ -235,8 +235,11 @@ class BaseCLVModel:
         """Fit the model by maximum likelihood.
 
         Models with an analytic Hessian (BG/NBD) use a damped Newton method in the
-        log-parameters; the others use L-BFGS-B with analytic or numeric gradients. On large
+        log-parameters; the others use L-BFGS-B with analytic or numeric gradients, finished
+        by one Newton step where the gradient is analytic (see :meth:`_polished`). On large
         tables the optimum of a random subsample of ``_WARM_ROWS`` rows is the first start.
+        A table of distinct rows with a ``weights`` column (``segmentum.value.patterns``)
+        gives the fit of the rows it stands for.
 
         Parameters
         ----------
