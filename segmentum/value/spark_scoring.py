@@ -54,6 +54,7 @@ from segmentum.value.steps import (
     _holdout_validation,
     _jsonable,
     _Log,
+    _Rows,
     _weakly_identified,
 )
 from segmentum.value.summary import TIME_UNITS
@@ -411,6 +412,8 @@ def _fit_purchase(
             log.skipped[c] = failed
         return None
     log.models["purchase"] = purchase
+    # always the patterns here (the note and fit_rows of the summary say so)
+    log.fit_rows["purchase"] = _Rows(patterns, np.arange(len(patterns)), n_customers)
     weak = _weakly_identified(purchase)
     if weak:
         log.warnings.append(
@@ -676,6 +679,7 @@ def run_value_spark(
         per_customer, per_customer, deciles, cfg=cfg, end=end, by=by, margin=margin,
         purchase=purchase, spend_model=spend_model, rules=rules, channel=channel,
         events=events, metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
+        fit_rows=log.fit_rows,
     )  # fmt: skip
     keyed = frame.select(
         F.col("__cid").alias("customer_id"), *(_q(c) for c in cols if c != customer_id)

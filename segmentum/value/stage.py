@@ -35,6 +35,7 @@ from segmentum.value.steps import (
     _holdout_validation,
     _jsonable,
     _Log,
+    _Rows,
     _weakly_identified,
 )
 from segmentum.value.summary import TIME_UNITS, summarize
@@ -52,7 +53,11 @@ __all__ = [
 def _fit_purchase_model(
     full: pd.DataFrame, pc: pd.DataFrame, cfg: ValueConfig, n_repeat: int, log: _Log
 ) -> Any:
-    """Fit the purchase model on the full period; add ``p_alive`` and expected purchases."""
+    """Fit the purchase model on the full period; add ``p_alive`` and expected purchases.
+
+    Fitted and scored on the distinct ``(x, t_x, T)`` patterns when they are fewer than
+    :data:`PATTERN_RATIO` of the customers (see :class:`_Rows`).
+    """
     model_cls, model_name = _MODELS[cfg.model]
     if n_repeat == 0:
         msg = (
@@ -64,8 +69,10 @@ def _fit_purchase_model(
             log.skipped[c] = msg
         return None
     try:
-        purchase = model_cls(penalizer=cfg.penalizer).fit(full)
+        rows = _Rows.of(full)
+        purchase = model_cls(penalizer=cfg.penalizer).fit(rows.table)
         log.models["purchase"] = purchase
+        log.fit_rows["purchase"] = rows
         weak = _weakly_identified(purchase)
         if weak:
             log.warnings.append(
@@ -76,8 +83,8 @@ def _fit_purchase_model(
                 "penalizer = 0.001 under [value]"
             )
         horizon = cfg.clv_horizon_days / TIME_UNITS[cfg.time_unit]
-        pc["p_alive"] = purchase.probability_alive(full).to_numpy()
-        pc["expected_purchases"] = purchase.expected_purchases(horizon, full).to_numpy()
+        pc["p_alive"] = rows.spread(purchase.probability_alive(rows.table))
+        pc["expected_purchases"] = rows.spread(purchase.expected_purchases(horizon, rows.table))
     except (ConvergenceError, FloatingPointError, ValueError) as exc:
         msg = f"{model_name} fit failed, CLV not computed: {exc}"
         log.warnings.append(msg)
@@ -291,12 +298,13 @@ def run_value(
         skipped["profit_clv"] = skipped["clv"]
     disc = None
     if purchase is not None and spend_model is not None:
-        disc = discounted_expected_purchases(
-            purchase, full,
+        rows = log.fit_rows["purchase"]
+        disc = rows.spread(discounted_expected_purchases(
+            purchase, rows.table,
             horizon=cfg.clv_horizon_days / unit_days,
             step=cfg.clv_step_days / unit_days,
             discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
-        ).to_numpy()  # fmt: skip
+        ))  # fmt: skip
         pc["clv"] = disc * pc["expected_spend"].to_numpy() * _margin_rate(full, margin)
         if not margin:
             log.warnings.append(
@@ -331,6 +339,7 @@ def run_value(
         full, pc, deciles, cfg=cfg, end=end, by=by, margin=margin, purchase=purchase,
         spend_model=spend_model, rules=rules, channel=channel, events=events,
         metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
+        fit_rows=log.fit_rows,
     )  # fmt: skip
     return ValueResult(
         per_customer=per_customer,

@@ -24,10 +24,11 @@ from segmentum.value.models import (
     GammaGammaModel,
     ParetoNBDModel,
 )
+from segmentum.value.patterns import COMPRESS_RATIO, PATTERN_COLUMNS, compresses, pattern_index
 from segmentum.value.summary import TIME_UNITS, summarize
 from segmentum.value.validation import holdout_metrics, holdout_validation, tracking_data
 
-__all__ = ["PER_CUSTOMER_COLUMNS", "ValueConfig", "ValueResult"]
+__all__ = ["PATTERN_RATIO", "PER_CUSTOMER_COLUMNS", "ValueConfig", "ValueResult"]
 
 
 #: columns of ``ValueResult.per_customer``, in order (those that cannot be computed are absent)
@@ -41,6 +42,11 @@ PER_CUSTOMER_COLUMNS: tuple[str, ...] = (
 
 
 _MODELS = {"bgnbd": (BetaGeoModel, "BG/NBD"), "pareto_nbd": (ParetoNBDModel, "Pareto/NBD")}
+
+
+#: the purchase model is fitted and scored on the distinct (x, t_x, T) patterns when there
+#: are fewer than this share of the customers (:func:`segmentum.value.patterns.compresses`)
+PATTERN_RATIO = COMPRESS_RATIO
 
 
 class ValueConfig(BaseModel):
@@ -147,6 +153,48 @@ def _weakly_identified(model: Any) -> list[str]:
     return [name for name, v in se.items() if not np.isfinite(v)]
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The rows the purchase model is fitted and scored on: the customers, or their patterns.
+
+    BG/NBD and Pareto/NBD see a customer only through ``(frequency, recency, T)``: fitted on
+    the distinct patterns weighted by their counts they give the per-customer parameters,
+    standard errors and log-likelihood, and their predictions are functions of the pattern,
+    computed once per pattern and gathered back to the customers (:meth:`spread`).
+    """
+
+    table: pd.DataFrame
+    inverse: np.ndarray | None
+    customers: int
+
+    @classmethod
+    def of(cls, summary: pd.DataFrame) -> _Rows:
+        """Patterns when :data:`PATTERN_RATIO` says they pay, else the customers' rows."""
+        key = summary[list(PATTERN_COLUMNS)]
+        try:
+            patterns, inverse = pattern_index(key)
+        except ValueError:  # missing values: the model's own check names them
+            return cls(key, None, len(key))
+        if compresses(len(patterns), len(key), PATTERN_RATIO):
+            return cls(patterns, inverse, len(key))
+        return cls(key, None, len(key))
+
+    def spread(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        """Per-row values of :attr:`table` as one value per customer, in summary order."""
+        v = np.asarray(values)
+        return v if self.inverse is None else v[self.inverse]
+
+    @property
+    def note(self) -> str:
+        """What the fit ran on, in words."""
+        if self.inverse is None:
+            return f"fitted on the {_fmt_int(self.customers)} customers' own rows"
+        return (
+            f"fitted on {_fmt_int(len(self.table))} distinct (x, t_x, T) patterns of "
+            f"{_fmt_int(self.customers)} customers"
+        )
+
+
 @dataclass
 class _Log:
     """What the steps of :func:`run_value` record as they go: warnings, skips, fitted models."""
@@ -155,6 +203,7 @@ class _Log:
     skipped: dict[str, str] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     spend_excluded: int = 0
+    fit_rows: dict[str, _Rows] = field(default_factory=dict)
 
     def skip(self, msg: str) -> None:
         """Record ``msg`` as a warning and as the reason validation was skipped."""
@@ -212,10 +261,15 @@ def _holdout_validation(
                 f"{model_name} needs repeat purchases: 0 of {_fmt_int(len(cal))} "
                 "customers bought twice in the calibration period"
             )
-        m_cal = model_cls(penalizer=cfg.penalizer).fit(cal)
+        rows = _Rows.of(cal)
+        m_cal = model_cls(penalizer=cfg.penalizer).fit(rows.table)
         log.models["purchase_calibration"] = m_cal
-        validation = holdout_validation(m_cal, cal)
-        metrics = holdout_metrics(m_cal, cal)
+        log.fit_rows["purchase_calibration"] = rows
+        # the holdout length is one number, so predictions are a function of the pattern
+        duration = float(cal["duration_holdout"].iloc[0])
+        pred = rows.spread(m_cal.expected_purchases(duration, rows.table))
+        validation = holdout_validation(m_cal, cal, predicted=pred)
+        metrics = holdout_metrics(m_cal, cal, predicted=pred)
         metrics["calibration_end"] = cal_end.isoformat()  # type: ignore[assignment]
         metrics["holdout_periods"] = float(hold)
         tracking = tracking_data(
@@ -258,6 +312,7 @@ def _headline_summary(
     metrics: dict[str, float],
     skipped: dict[str, str],
     excluded_spend: int = 0,
+    fit_rows: dict[str, _Rows] | None = None,
 ) -> dict[str, Any]:
     """The headline figures of ``summary`` (not yet made JSON-safe)."""
     top = deciles.iloc[0] if len(deciles) else None
@@ -284,6 +339,10 @@ def _headline_summary(
             "standard_errors": purchase.standard_errors_,
             "log_likelihood": purchase.log_likelihood_,
         }
+        if fit_rows and "purchase" in fit_rows:
+            summary["purchase_model"]["fit_note"] = fit_rows["purchase"].note
+    if fit_rows:
+        summary["fit_rows"] = {role: len(rows.table) for role, rows in fit_rows.items()}
     if spend_model is not None:
         summary["spend_model"] = {
             "params": spend_model.params_,
