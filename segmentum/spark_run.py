@@ -94,7 +94,7 @@ def merge_assignments_spark(frames: list[DataFrame | None]) -> DataFrame | None:
     for frame in frames[1:]:
         keys = [k for k in _IDS if k in merged.columns and k in frame.columns]
         if not keys:
-            merged = merged.unionByName(frame, allowMissingColumns=True)
+            merged = _gaps(merged.unionByName(frame, allowMissingColumns=True))
         elif len(keys) == 2 and frame.where(_q("respondent_id").isNull()).limit(1).count():
             merged = _merge_on(
                 merged, frame.where(_q("respondent_id").isNotNull()), "respondent_id"
@@ -105,6 +105,26 @@ def merge_assignments_spark(frames: list[DataFrame | None]) -> DataFrame | None:
             merged = _merge_on(merged, frame, keys[0])
     front = [c for c in _IDS if c in merged.columns]
     return merged.select(*(_q(c) for c in front + [c for c in merged.columns if c not in front]))
+
+
+GAP = "__gap__"  # GAP + column: whether the column was empty in some row after some join
+
+
+def _gaps(frame: DataFrame) -> DataFrame:
+    """Mark, per integer or flag column, rows where it is empty now (pandas turns such a
+    column into floats at this join, and the run then stores it as ``Int64``)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    for f in frame.schema.fields:
+        if f.name.startswith(GAP) or f.name.endswith("_dup"):
+            continue
+        if isinstance(f.dataType, T.IntegralType | T.BooleanType):
+            empty = _q(f.name).isNull()
+            if GAP + f.name in frame.columns:
+                empty = F.coalesce(_q(GAP + f.name), F.lit(False)) | empty
+            frame = frame.withColumn(GAP + f.name, empty)
+    return frame
 
 
 def _merge_on(merged: DataFrame, frame: DataFrame, key: str) -> DataFrame:
@@ -119,7 +139,7 @@ def _merge_on(merged: DataFrame, frame: DataFrame, key: str) -> DataFrame:
     added = [c for c in right.columns if c != key]
     joined = left.join(right, on=key, how="full_outer")
     joined = joined.select(*(_q(c) for c in left.columns), *(_q(c) for c in added))
-    joined = joined.unionByName(unlinked, allowMissingColumns=True)
+    joined = _gaps(joined.unionByName(unlinked, allowMissingColumns=True))
     for col in both:
         if col not in _IDS:
             joined = joined.withColumn(col, F.coalesce(_q(col), _q(f"{col}_dup")))
@@ -140,14 +160,22 @@ def pandas_schema(
     nullable = [
         f.name
         for f in frame.schema.fields
-        if isinstance(f.dataType, T.IntegralType | T.BooleanType)
+        if isinstance(f.dataType, T.IntegralType | T.BooleanType) and not f.name.startswith(GAP)
     ]
     gaps: dict[str, int] = {}
     if nullable:
-        row = frame.agg(*(F.count(F.when(_q(c).isNull(), 1)).alias(c) for c in nullable)).first()
+        exprs = []
+        for c in nullable:
+            empty = _q(c).isNull()
+            if GAP + c in frame.columns:
+                empty = empty | F.coalesce(_q(GAP + c), F.lit(False))
+            exprs.append(F.count(F.when(empty, 1)).alias(c))
+        row = frame.agg(*exprs).first()
         gaps = {c: int(row[c]) for c in nullable}
     empty: dict[str, pd.Series] = {}
     for f in frame.schema.fields:
+        if f.name.startswith(GAP):
+            continue
         kind = f.dataType
         if isinstance(kind, T.IntegralType):
             dtype: Any = "Int64" if gaps[f.name] or f.name in nullable_dtypes else "int64"
