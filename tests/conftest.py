@@ -1,4 +1,5 @@
-"""Shared fixtures: where the public data sets live."""
+"""Shared fixtures: where the public data sets live, McDonald's segmented once, the shared
+demo project and the web app served over it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +27,41 @@ def shared_data() -> Path:
             "or set SEGMENTUM_SHARED_DATA"
         )
     return SHARED_DATA
+
+
+#: McDonald's (Dolnicar, Grün & Leisch 2018, ``msa/mcdonalds.csv``): the eleven yes/no
+#: perception items, the segmentation basis, in the file's order.
+MCD_BASIS: tuple[str, ...] = (
+    "yummy", "convenient", "spicy", "fattening", "greasy", "fast",
+    "cheap", "tasty", "expensive", "healthy", "disgusting",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class McDonalds:
+    """McDonald's as the tests segment it: the file, its basis as 0/1 and four k-means
+    segments. Shared by every test of the session: copy a frame before changing it."""
+
+    data: pd.DataFrame = field(repr=False)
+    """``mcdonalds.csv`` as read (1,453 respondents; the basis as "Yes"/"No")."""
+    answers: pd.DataFrame = field(repr=False)
+    """The basis items as floats, 1.0 for "Yes"."""
+    labels: np.ndarray = field(repr=False)
+    """k-means with k = 4 on ``answers`` (``n_init=10``, ``random_state=1234``), numbered 1–4."""
+    basis: list[str] = field(default_factory=lambda: list(MCD_BASIS))
+
+
+@pytest.fixture(scope="session")
+def mcdonalds(shared_data: Path) -> McDonalds:
+    """McDonald's read and segmented once per session (:class:`McDonalds`)."""
+    from sklearn.cluster import KMeans
+
+    data = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
+    answers = (data[list(MCD_BASIS)] == "Yes").astype(float)
+    km = KMeans(n_clusters=4, n_init=10, random_state=1234)
+    labels = km.fit_predict(answers.to_numpy()) + 1
+    labels.setflags(write=False)
+    return McDonalds(data, answers, labels)
 
 
 # A small demo project with one finished run (every stage, activation included), built
