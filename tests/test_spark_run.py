@@ -128,7 +128,7 @@ def test_assignments_written_by_spark_are_the_duckdb_table(runs) -> None:  # typ
         if pd.api.types.is_float_dtype(a[col]):
             _close(b[col], a[col], col)
         else:
-            assert b[col].fillna("<na>").tolist() == a[col].fillna("<na>").tolist(), col
+            pd.testing.assert_series_equal(b[col], a[col], obj=col)
     assert {c for c in EXACT if c in a} >= {"segment", "stage", "next_best_offer"}
     pd.testing.assert_frame_equal(_sorted(on_spark.assignments), b, check_exact=False, rtol=1e-12)
 
