@@ -27,12 +27,22 @@ naive pandas timestamps of the DuckDB path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from segmentum.activation.audiences import (
+    _BOM,
+    _DANGEROUS,
+    AudienceFiles,
+    _sha256,
+    _slug,
+    _write_xlsx,
+)
 from segmentum.activation.lifecycle import LifecycleRules
 from segmentum.activation.offers import _ev_matrix, hash_uniform
 from segmentum.activation.settings import ActivationConfig, ContactPolicy
@@ -47,6 +57,7 @@ __all__ = [
     "hash_uniform_spark",
     "lifecycle_stage_spark",
     "next_best_offer_spark",
+    "write_audiences_spark",
 ]
 
 _DAY_MICROS = 86_400_000_000
@@ -545,3 +556,223 @@ def activation_assignments_spark(
     return c.join(nbo, "customer_id", "left").select(
         "customer_id", "stage", "next_best_offer", "offer_expected_value", "control"
     )
+
+
+def _col(name: str) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _safe_spark(col: Column) -> Column:
+    """A text prefixed with ``'`` when it starts with =, +, -, @, tab or CR (OWASP), as the
+    DuckDB writer's SQL does."""
+    from pyspark.sql import functions as F
+
+    danger = F.substring(col, 1, 1).isin(*_DANGEROUS)
+    return F.when(danger, F.concat(F.lit("'"), col)).otherwise(col)
+
+
+def _audience_table(
+    people: DataFrame,
+    id_column: str,
+    columns: Sequence[str],
+    segment_names: Mapping[int, str] | None,
+    roles: Mapping[str, str | None],
+) -> tuple[DataFrame, list[str]]:
+    """The audience table (text neutralised) with ``_control``, ``_stage`` and ``_offer``
+    (raw) beside the output columns, and the output columns' names."""
+    from pyspark.sql import functions as F
+
+    missing = [c for c in [id_column, "segment", *columns] if c not in people.columns]
+    if missing:
+        raise ValueError(
+            f"audience files: column(s) {missing} not found (give them in the customers table "
+            "or remove them from [activation] audience_columns)"
+        )
+    types = dict(people.dtypes)
+    extra = [c for c in (roles["stage"], roles["offer"], roles["value"]) if c is not None]
+    names = {int(k): str(v) for k, v in (segment_names or {}).items()}
+    segs = [int(r[0]) for r in people.select("segment").distinct().collect() if r[0] is not None]
+    passed = [c for c in columns if c != id_column]
+    seg = F.col("segment").cast("bigint")
+    name: Column = F.lit(None).cast("string")
+    for s in sorted(segs):
+        name = F.when(seg == s, F.lit(names.get(s, f"Segment {s}"))).otherwise(name)
+
+    def text(c: str) -> Column:
+        return (_safe_spark(_col(c)) if types[c] == "string" else _col(c)).alias(c)
+
+    sel = [_safe_spark(_col(id_column).cast("string")).alias(id_column), *map(text, passed)]
+    sel += [seg.alias("segment"), _safe_spark(name).alias("segment_name"), *map(text, extra)]
+    ctl = roles["control"]
+    sel.append(
+        (F.coalesce(_col(ctl).cast("boolean"), F.lit(False)) if ctl else F.lit(False)).alias(
+            "_control"
+        )
+    )
+    for key, role in (("_stage", "stage"), ("_offer", "offer")):
+        c = roles[role]
+        sel.append((_col(c).cast("string") if c else F.lit(None).cast("string")).alias(key))
+    return people.select(*sel), [id_column, *passed, "segment", "segment_name", *extra]
+
+
+class _SparkWriter:
+    """Writes the audience table's files as folders of CSV part files, one Spark pass per
+    kind (``partitionBy``), and their XLSX twins (collected: at most ``xlsx_max`` rows)."""
+
+    def __init__(self, folder: Path, table: DataFrame, columns: list[str], **opts: Any):
+        self.folder, self.table, self.columns = folder, table, columns
+        self.bom, self.xlsx, self.xlsx_max = opts["bom"], opts["xlsx"], opts["xlsx_max"]
+        self.files: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+
+    def _csv(self, frame: DataFrame, target: Path, partition: Sequence[str] = ()) -> None:
+        writer = frame.write.mode("overwrite").option("header", True).option("escape", '"')
+        writer = writer.option("timestampFormat", "yyyy-MM-dd HH:mm:ss")
+        if partition:
+            writer = writer.partitionBy(*partition)
+        writer.csv(target.resolve().as_uri())
+
+    def write(
+        self, kind: str, where: Column, keys: Sequence[Column], names: Mapping[tuple, str],
+        counts: Mapping[tuple, int],
+    ) -> None:  # fmt: skip
+        """The files of one kind: rows ``where``, split by ``keys`` into ``names``."""
+        import shutil
+
+        from pyspark.sql import functions as F
+
+        tmp = self.folder / f".{kind}.spark"
+        shutil.rmtree(tmp, ignore_errors=True)
+        parts = [k.alias(f"_p{i}") for i, k in enumerate(keys)]
+        frame = self.table.filter(where).select(*map(_col, self.columns), *parts)
+        self._csv(frame, tmp, [f"_p{i}" for i in range(len(keys))])
+        for key, name in names.items():
+            sub = tmp.joinpath(*[f"_p{i}={v}" for i, v in enumerate(key)])
+            target = self.folder / name
+            shutil.rmtree(target, ignore_errors=True)
+            if sub.is_dir():
+                sub.replace(target)
+            else:  # no rows: a header-only part, as the DuckDB writer's empty file
+                target.mkdir()
+                header = ",".join(_csv_cell(c) for c in self.columns) + "\n"
+                (target / "part-00000.csv").write_text(header, encoding="utf-8")
+            cond = where
+            for k, v in zip(keys, key, strict=True):
+                cond = cond & (k == F.lit(v))
+            self._finish(name, kind, int(counts.get(key, 0)), target, cond)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def _finish(self, name: str, kind: str, rows: int, target: Path, where: Column) -> None:
+        """Tidy Spark's extras away, add the BOM, list the parts; the XLSX twin."""
+        for junk in {*target.glob("_SUCCESS"), *target.glob(".*.crc"), *target.glob("*.crc")}:
+            junk.unlink(missing_ok=True)
+        parts = sorted(target.glob("part-*.csv"))
+        if self.bom:
+            for part in parts:
+                data = part.read_bytes()
+                part.write_bytes(_BOM + data)
+        self.files.append({
+            "path": name, "format": "csv", "rows": rows, "kind": kind,
+            "parts": [{"path": f"{name}/{p.name}", "sha256": _sha256(p)} for p in parts],
+        })  # fmt: skip
+        if not self.xlsx:
+            return
+        if rows > self.xlsx_max:
+            self.notes.append(f"{name}: {rows:,} rows, over xlsx_max_rows; CSV only")
+            return
+        xpath = self.folder / f"{name}.xlsx"
+        _write_xlsx(self.table.filter(where).select(*map(_col, self.columns)).toPandas(), xpath)
+        self.files.append(
+            {"path": xpath.name, "rows": rows, "sha256": _sha256(xpath), "kind": kind}
+        )
+
+
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n\r') else text
+
+
+def write_audiences_spark(
+    folder: Path | str,
+    people: DataFrame,
+    *,
+    id_column: str = "customer_id",
+    columns: Sequence[str] = (),
+    segment_names: Mapping[int, str] | None = None,
+    stage: str | None = "stage",
+    offer: str | None = "offer",
+    value: str | None = "expected_value",
+    control: str | None = "control",
+    bom: bool = False,
+    xlsx: bool = True,
+    xlsx_max_rows: int = 100_000,
+) -> AudienceFiles:
+    """The audience files of :func:`~segmentum.activation.audiences.write_audiences`,
+    written by Spark.
+
+    The same audiences, columns and rows as the DuckDB writer (text neutralised against
+    formula injection, ids as text, the control group kept out of every campaign file and
+    written to ``control``), but each audience is a folder of CSV part files,
+    ``audiences/<name>/part-*.csv`` (a header in each part), written in one Spark pass per
+    kind (segment, segment x stage, offer: ``partitionBy``), where the DuckDB writer makes
+    one ``<name>.csv``. Folder names are the DuckDB files' names (``segment_1``,
+    ``segment_1_loyal``, ``offer_winback``, ``control``: the same ``_slug`` of the
+    stage and offer). XLSX twins (``<name>.xlsx``) of the audiences up to
+    ``xlsx_max_rows`` rows are collected and written on the driver. The DuckDB writer
+    writes no SQL file, and neither does this one; ``manifest.json`` lists every audience
+    with ``format = "csv"``, ``rows`` and its ``parts`` (path and SHA-256 each).
+
+    Parameters are :func:`~segmentum.activation.audiences.write_audiences`'s; ``people``
+    is a Spark DataFrame. The folder must be one the Spark workers can write (the local
+    file system of a local session, or a shared one).
+    """
+    from pyspark.sql import functions as F
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    roles = {
+        "stage": stage if stage is not None and stage in people.columns else None,
+        "offer": offer if offer is not None and offer in people.columns else None,
+        "value": value if value is not None and value in people.columns else None,
+        "control": control if control is not None and control in people.columns else None,
+    }
+    table, cols = _audience_table(people, id_column, columns, segment_names, roles)
+    counts = table.groupBy("segment", "_control", "_stage", "_offer").count().toPandas()
+    live = counts[counts["segment"].notna() & ~counts["_control"].astype(bool)]
+    w = _SparkWriter(folder, table, cols, bom=bom, xlsx=xlsx, xlsx_max=xlsx_max_rows)
+    seg_col = F.col("segment")
+    campaign = seg_col.isNotNull() & ~F.col("_control")
+    segs = sorted(int(s) for s in counts["segment"].dropna().unique())
+    n_seg = live.groupby("segment")["count"].sum()
+    w.write("segment", campaign, [seg_col],
+            {(s,): f"segment_{s}" for s in segs},
+            {(s,): int(n_seg.get(s, 0)) for s in segs})  # fmt: skip
+    if roles["stage"]:
+        st = live.dropna(subset=["_stage"])
+        levels = sorted(str(v) for v in st["_stage"].unique())
+        code = {v: i for i, v in enumerate(levels)}
+        pairs = st.groupby(["segment", "_stage"])["count"].sum()
+        n_pair = {(int(a), code[str(b)]): int(n) for (a, b), n in pairs.items() if n}
+        stage_code = F.create_map(*[x for v, i in code.items() for x in (F.lit(v), F.lit(i))])
+        key = F.element_at(stage_code, F.col("_stage")) if code else F.lit(-1)
+        w.write("segment_stage", campaign & F.col("_stage").isNotNull(), [seg_col, key],
+                {k: f"segment_{k[0]}_{_slug(levels[k[1]])}" for k in n_pair}, n_pair)  # fmt: skip
+    if roles["offer"]:
+        of = live.dropna(subset=["_offer"])
+        levels = sorted(str(v) for v in of["_offer"].unique())
+        code = {v: i for i, v in enumerate(levels)}
+        by = of.groupby("_offer")["count"].sum()
+        n_of = {(code[str(o)],): int(n) for o, n in by.items() if n}
+        offer_code = F.create_map(*[x for v, i in code.items() for x in (F.lit(v), F.lit(i))])
+        key = F.element_at(offer_code, F.col("_offer")) if code else F.lit(-1)
+        w.write("offer", campaign & F.col("_offer").isNotNull(), [key],
+                {k: f"offer_{_slug(levels[k[0]])}" for k in n_of}, n_of)  # fmt: skip
+    if roles["control"]:
+        n_ctl = int(counts.loc[counts["_control"].astype(bool), "count"].sum())
+        w.write("control", F.col("_control"), [F.lit(0)], {(0,): "control"}, {(0,): n_ctl})
+    out = AudienceFiles(folder, w.files, w.notes)
+    (folder / "manifest.json").write_text(
+        json.dumps(out.manifest(), indent=2) + "\n", encoding="utf-8"
+    )
+    return out
