@@ -46,12 +46,17 @@ from segmentum.activation.audiences import (
 from segmentum.activation.lifecycle import LifecycleRules
 from segmentum.activation.offers import _ev_matrix, hash_uniform
 from segmentum.activation.settings import ActivationConfig, ContactPolicy
+from segmentum.valuation.spark import stage_session, stage_table, to_spark_frame
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from segmentum.activation.customers import CustomerActivation
+    from segmentum.flow import StageContext
 
 __all__ = [
     "activation_assignments_spark",
+    "activation_spark",
     "contact_history_spark",
     "control_group_spark",
     "hash_uniform_spark",
@@ -776,3 +781,83 @@ def write_audiences_spark(
         json.dumps(out.manifest(), indent=2) + "\n", encoding="utf-8"
     )
     return out
+
+
+def _renamed_spark(
+    ctx: StageContext, spark: SparkSession, table: str, roles: Mapping[str, str | None]
+) -> DataFrame | None:
+    """A clean table in Spark with its role columns under the library's names."""
+    frame = stage_table(ctx, table, spark)
+    if frame is None:
+        return None
+    return frame.select(*[_col(col).alias(role) for role, col in roles.items() if col])
+
+
+def activation_spark(
+    ctx: StageContext, ca: CustomerActivation, people: bool
+) -> tuple[DataFrame | None, DataFrame | None]:
+    """The activation stage's assignments and audience people in Spark for a run with
+    ``engine = "spark"`` (``(None, None)`` otherwise).
+
+    The customers' segments are the valuation stage's Spark frame (the linked respondents'
+    rows deduplicated on the driver, as the pandas path keeps the first); the small tables
+    (checked offers, acceptance estimates, uplift) are the driver's, from ``ca``.
+    """
+    from pyspark.sql import functions as F
+
+    from segmentum.valuation.stage import ValuationStageResult
+    from segmentum.value.stage import ValueResult, per_customer_columns
+
+    spark = stage_session(ctx)
+    if spark is None:
+        return None, None
+    src = ctx.config.sources
+    vst = ctx.result(ValuationStageResult)
+    val = vst.assignments
+    linked = val[val["segment_source"] == "survey"].dropna(subset=["customer_id"])
+    linked = linked.drop_duplicates("customer_id")[["customer_id", "segment"]]
+    segments = to_spark_frame(spark, linked.reset_index(drop=True))
+    if vst.spark is not None:
+        projected = vst.spark.filter(F.col("segment_source") == "projected")
+        segments = segments.unionByName(projected.select("customer_id", "segment"))
+    else:
+        rest = val[val["segment_source"] != "survey"].dropna(subset=["customer_id"])
+        rest = rest.drop_duplicates("customer_id")[["customer_id", "segment"]]
+        segments = segments.unionByName(to_spark_frame(spark, rest.reset_index(drop=True)))
+    value = ctx.optional(ValueResult)
+    per_customer = None
+    if value is not None:
+        per_customer = value.spark
+        if per_customer is None:
+            per_customer = to_spark_frame(spark, per_customer_columns(value))
+    e, r = src.events, src.responses
+    events = None if e is None else _renamed_spark(ctx, spark, "events", {
+        "customer_id": e.customer_id, "timestamp": e.timestamp, "event_type": e.event_type})  # fmt: skip
+    responses = None if r is None else _renamed_spark(ctx, spark, "responses", {
+        "customer_id": r.customer_id, "timestamp": r.timestamp, "offer_id": r.offer_id,
+        "accepted": r.accepted})  # fmt: skip
+    uplift = None
+    if ca.uplift is not None:
+        table = ca.uplift.uplift.rename_axis("customer_id").reset_index()
+        table["customer_id"] = table["customer_id"].astype(str)
+        uplift = to_spark_frame(spark, table)
+    out = activation_assignments_spark(
+        segments, ca.analysis_date, seed=ctx.seed, config=ca.config,
+        per_customer=per_customer, events=events, offers=ca.offers, acceptance=ca.acceptance,
+        responses=responses if ca.offers is not None else None, uplift=uplift,
+    ).persist()  # fmt: skip
+    if not people or src.customers is None:
+        return out, None
+    rows = out.join(segments, "customer_id", "left").select(
+        "customer_id", "segment", "stage", F.col("next_best_offer").alias("offer"),
+        F.col("offer_expected_value").alias("expected_value"), "control",
+    )  # fmt: skip
+    cols = [c for c in ca.config.audience_columns if c != src.customers.id]
+    if cols:
+        table = stage_table(ctx, "customers", spark)
+        assert table is not None
+        extra = table.select(
+            _col(src.customers.id).cast("string").alias("customer_id"), *map(_col, cols)
+        )
+        rows = rows.join(extra, "customer_id", "left")
+    return out, rows

@@ -28,7 +28,17 @@ from segmentum.valuation.projection import ProjectionModel
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["customer_features_spark", "project_spark", "valuation_assignments_spark"]
+    from segmentum.flow import StageContext
+
+__all__ = [
+    "customer_features_spark",
+    "project_spark",
+    "stage_session",
+    "stage_table",
+    "to_spark_frame",
+    "valuation_assignments_spark",
+    "valuation_spark",
+]
 
 ASSIGNMENT_SCHEMA = (
     "respondent_id string, customer_id string, segment bigint, "
@@ -291,3 +301,88 @@ def valuation_assignments_spark(
         F.lit("projected").alias("segment_source"),
     )
     return out.unionByName(rest)
+
+
+def stage_session(ctx: StageContext) -> SparkSession | None:
+    """The run's Spark session (``engine = "spark"``): that of a table Spark read, else the
+    active one; ``None`` on DuckDB or without a session."""
+    if ctx.config.project.engine != "spark":
+        return None
+    for table in ctx.data.tables.values():
+        handle = getattr(table, "spark", None)
+        if handle is not None:
+            return handle.sparkSession  # type: ignore[no-any-return]
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover - the spark extra is not installed
+        return None
+    return SparkSession.getActiveSession()
+
+
+def to_spark_frame(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
+    """A driver-side pandas table as a Spark DataFrame (the run's typed conversion when
+    available)."""
+    try:
+        from segmentum.spark_run import to_spark  # type: ignore[import-not-found]
+    except ImportError:
+        return spark.createDataFrame(frame)
+    return to_spark(spark, frame)  # type: ignore[no-any-return]
+
+
+def stage_table(ctx: StageContext, name: str, spark: SparkSession) -> DataFrame | None:
+    """The clean table ``name`` as a Spark DataFrame: Spark's own when Spark read it, else
+    the driver's frame handed to Spark (``None`` when the project has no such table)."""
+    table = ctx.data.tables.get(name)
+    if table is None:
+        return None
+    handle = getattr(table, "spark", None)
+    return handle if handle is not None else to_spark_frame(spark, table.frame)
+
+
+def valuation_spark(
+    ctx: StageContext,
+    respondents: pd.DataFrame,
+    model: ProjectionModel | None,
+    per_customer: Any,
+) -> DataFrame | None:
+    """The valuation stage's assignments in Spark for a run with ``engine = "spark"``
+    (``None`` otherwise): the projection applied where the customers live.
+
+    ``per_customer`` is the value stage's result (its ``spark`` frame when it ran in Spark,
+    else its pandas table), or ``None``.
+    """
+    spark = stage_session(ctx)
+    src = ctx.config.sources
+    if spark is None or src.customers is None:
+        return None
+    cust_id = src.customers.id
+    features = None
+    if model is not None:
+        customers = stage_table(ctx, "customers", spark)
+        assert customers is not None
+        pc, pc_id = None, None
+        if per_customer is not None:
+            pc = getattr(per_customer, "spark", None)
+            pc_id = "customer_id" if pc is not None else per_customer.customer_id
+            if pc is None:
+                pc = to_spark_frame(spark, _plain_frame(per_customer.per_customer))
+        tsrc, esrc = src.transactions, src.events
+        features = customer_features_spark(
+            customers,
+            id_column=cust_id,
+            columns=[*model.numeric, *model.categorical],
+            per_customer=pc,
+            per_customer_id=pc_id,
+            events=stage_table(ctx, "events", spark) if esrc is not None else None,
+            events_id=esrc.customer_id if esrc is not None else None,
+            event_type=esrc.event_type if esrc is not None else None,
+            transactions=stage_table(ctx, "transactions", spark) if tsrc is not None else None,
+            transactions_id=tsrc.customer_id if tsrc is not None else None,
+        )
+    rows = respondents[respondents["segment_source"] == "survey"]
+    return valuation_assignments_spark(rows, model, features, cust_id, spark).persist()
+
+
+def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A pandas table Spark can take: the index as a column when it is named."""
+    return frame.reset_index() if frame.index.name is not None else frame
