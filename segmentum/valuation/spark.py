@@ -275,18 +275,25 @@ def valuation_assignments_spark(
     """
     from pyspark.sql import functions as F
 
-    resp = respondents[["respondent_id", "customer_id", "segment", "segment_probability",
-                        "segment_source"]].copy()  # fmt: skip
-    for key in ("respondent_id", "customer_id"):
-        resp[key] = resp[key].astype(object).where(resp[key].notna(), None)
-        resp[key] = [None if v is None else str(v) for v in resp[key]]
-    resp["segment"] = resp["segment"].astype(np.int64)
-    resp["segment_probability"] = resp["segment_probability"].astype(float)
-    rows: Any = list(resp.itertuples(index=False, name=None))
+    resp = respondents
+
+    def ids(key: str) -> list[str | None]:
+        return [None if pd.isna(v) else str(v) for v in resp[key].astype(object)]
+
+    rows: Any = list(
+        zip(
+            ids("respondent_id"),
+            ids("customer_id"),
+            [int(v) for v in resp["segment"].astype(np.int64)],
+            [float(v) for v in resp["segment_probability"].astype(float)],
+            [str(v) for v in resp["segment_source"]],
+            strict=True,
+        )
+    )
     out = spark.createDataFrame(rows, ASSIGNMENT_SCHEMA)
     if model is None or features is None:
         return out
-    known = sorted({str(v) for v in resp["customer_id"].dropna()})
+    known = sorted({v for v in ids("customer_id") if v is not None})
     projected = project_spark(model, features, id_column).withColumn(
         "_id", F.col(id_column).cast("string")
     )
