@@ -11,6 +11,7 @@ hash, refusals and the half-to-even rounding of the control group's size.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -183,7 +184,8 @@ def test_audience_files_have_the_duckdb_rows(demo, on_spark, tmp_path) -> None: 
         segment_names=market.segment_names, xlsx=False,
     )  # fmt: skip
     duck = run.run_dir / "audiences"
-    csvs = sorted(duck.glob("*.csv"))
+    listed = json.loads((duck / "manifest.json").read_text(encoding="utf-8"))["files"]
+    csvs = sorted(duck / f["path"] for f in listed if f["path"].endswith(".csv"))
     assert len(csvs) > 20
     spark_names = {f["path"] for f in out.files}
     assert spark_names == {p.stem for p in csvs}

@@ -20,7 +20,9 @@ give, row for row:
   ``_apply_limits`` does.
 
 :func:`activation_assignments_spark` composes them into the stage's ``assignments``
-columns. Timestamps are compared in the session's time zone, which should be UTC
+columns; :func:`activation_spark` feeds it from a run with ``engine = "spark"`` (the stage's
+``assignments_spark`` hook), and :func:`write_audiences_spark` writes ``audiences/`` from
+Spark as folders of CSV part files. Timestamps are compared in the session's time zone, which should be UTC
 (:func:`~segmentum.value.spark.local_spark_session` sets it) for day counts to match the
 naive pandas timestamps of the DuckDB path.
 """
@@ -827,7 +829,7 @@ def activation_spark(
     value = ctx.optional(ValueResult)
     per_customer = None
     if value is not None:
-        per_customer = value.spark
+        per_customer = getattr(value, "spark", None)  # the value stage ran in Spark
         if per_customer is None:
             per_customer = to_spark_frame(spark, per_customer_columns(value))
     e, r = src.events, src.responses

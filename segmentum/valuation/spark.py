@@ -12,7 +12,9 @@ names :func:`~segmentum.valuation.projection.customer_features` gives them (cust
 descriptors, the value stage's numbers, ``events_<type>`` counts and
 ``mix_<col>=<level>`` shares of the transactions); :func:`project_spark` scores them and
 :func:`valuation_assignments_spark` gives the valuation stage's assignments (respondents
-from the driver, every other customer projected in Spark).
+from the driver, every other customer projected in Spark). With ``engine = "spark"`` the
+stage calls :func:`valuation_spark`, which reads the tables Spark holds (the others are
+handed to Spark) and keeps the frame for the stage's ``assignments_spark`` hook.
 """
 
 from __future__ import annotations
