@@ -185,7 +185,10 @@ def test_audience_files_have_the_duckdb_rows(demo, on_spark, tmp_path) -> None: 
     )  # fmt: skip
     duck = run.run_dir / "audiences"
     listed = json.loads((duck / "manifest.json").read_text(encoding="utf-8"))["files"]
-    csvs = sorted(duck / f["path"] for f in listed if f["path"].endswith(".csv"))
+    kinds = ("segment", "segment_stage", "offer", "control")  # the kit adds trigger files
+    csvs = sorted(
+        duck / f["path"] for f in listed if f["path"].endswith(".csv") and f["kind"] in kinds
+    )
     assert len(csvs) > 20
     spark_names = {f["path"] for f in out.files}
     assert spark_names == {p.stem for p in csvs}
