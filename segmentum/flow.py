@@ -21,6 +21,8 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkFrame
+
     from segmentum.data.ingest import Ingested
     from segmentum.data.project import ProjectConfig
     from segmentum.report.section import Section
@@ -137,6 +139,11 @@ class Stage:
         The stage's part of the report (``None``: it adds none).
     assignments : callable(result, ctx) -> DataFrame or None
         Per-respondent or per-customer columns, keyed by ``respondent_id``/``customer_id``.
+    assignments_spark : callable(result, ctx) -> Spark DataFrame or None, optional
+        The same columns as ``assignments`` as a Spark DataFrame keyed by ``customer_id``
+        (a string), for a run with ``engine = "spark"``: the run joins these in Spark and
+        Spark writes ``assignments.parquet/``. A stage without one has its ``assignments``
+        frame turned into a Spark DataFrame (``spark.createDataFrame``).
     summary : callable(result) -> dict
         Headline figures for ``segments.json``.
     save_model : callable(result, model_dir), optional
@@ -162,6 +169,7 @@ class Stage:
     run: Callable[[StageContext], Any]
     section: Callable[[Any], Section | None]
     assignments: Callable[[Any, StageContext], pd.DataFrame | None] = _no_frame
+    assignments_spark: Callable[[Any, StageContext], SparkFrame | None] | None = None
     summary: Callable[[Any], dict[str, Any]] = _no_summary
     save_model: Callable[[Any, Path], None] | None = None
     write_files: Callable[[Any, Path], list[Path]] | None = None
