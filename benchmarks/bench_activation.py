@@ -18,12 +18,10 @@ Usage: ``python benchmarks/bench_activation.py [--quick] [--customers N] [--offe
 from __future__ import annotations
 
 import argparse
-import gc
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from _common import best_time
 
 from segmentum.activation import (
     STAGE_NAMES,
@@ -35,16 +33,6 @@ from segmentum.activation import (
 )
 
 TODAY = pd.Timestamp("2025-07-01")
-
-
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def make_data(n: int, m: int, seed: int = 0) -> dict[str, pd.DataFrame]:
@@ -140,10 +128,10 @@ def main() -> None:
     repeat = 1 if args.quick else 2
     data = make_data(n, args.offers)
     table = _peer_table(data)
-    t_ours = _best(lambda: ours(data), repeat)
-    t_peer = _best(lambda: peer(data, table), repeat)
+    t_ours = best_time(lambda: ours(data), repeat)
+    t_peer = best_time(lambda: peer(data, table), repeat)
     ids = data["customers"]["customer_id"]
-    t_hash = _best(lambda: control_group(ids, 0, 0.05), repeat)
+    t_hash = best_time(lambda: control_group(ids, 0, 0.05), repeat)
     got = ours(data)
     print(f"next best offer: {n:,} customers x {args.offers} offers "
           f"({int(got['next_best_offer'].notna().sum()):,} offers made)")  # fmt: skip

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+from _common import best_time
 
 from segmentum.activation.leads import load_lead_scorer
 from segmentum.app.keys import KeyStore
@@ -193,12 +194,7 @@ def peer_single(scorer: Any, leads: list[dict[str, Any]], n: int) -> np.ndarray:
 
 
 def peer_batch(scorer: Any, frame: pd.DataFrame, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        scorer.score(frame)
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return best_time(lambda: scorer.score(frame), repeat, collect=False)
 
 
 def _ms(x: float) -> str:

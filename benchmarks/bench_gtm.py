@@ -18,29 +18,18 @@ Usage: ``python benchmarks/bench_gtm.py [--quick] [--leads N] [--customers M]``.
 from __future__ import annotations
 
 import argparse
-import gc
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import best_time
 
 from segmentum.activation.audiences import write_audiences
 from segmentum.activation.leads import LeadScorer
 from segmentum.valuation.projection import ProjectionModel
-
-
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def make_scorer(seed: int = 0) -> LeadScorer:
@@ -78,7 +67,7 @@ def make_leads(n: int, seed: int = 1) -> pd.DataFrame:
 def bench_leads(n: int, repeat: int) -> tuple[float, float]:
     scorer = make_scorer()
     leads = make_leads(n)
-    ours = _best(lambda: scorer.score(leads), repeat)
+    ours = best_time(lambda: scorer.score(leads), repeat)
     m = scorer.model
     X = leads[list(m.numeric)].to_numpy()
 
@@ -88,7 +77,7 @@ def bench_leads(n: int, repeat: int) -> tuple[float, float]:
         np.exp(s, out=s)
         return s / s.sum(axis=1, keepdims=True)
 
-    return ours, _best(peer, repeat)
+    return ours, best_time(peer, repeat)
 
 
 def make_people(n: int, seed: int = 2) -> pd.DataFrame:
@@ -126,9 +115,9 @@ def bench_audiences(n: int, repeat: int, folder: Path) -> tuple[float, float, fl
         con.execute(f"COPY (SELECT * FROM people) TO '{folder / 'peer.csv'}' (FORMAT CSV, HEADER)")
         con.close()
 
-    t_seg = _best(ours(seg_only), repeat)
-    t_all = _best(ours(people), repeat)
-    return t_seg, t_all, _best(peer, repeat)
+    t_seg = best_time(ours(seg_only), repeat)
+    t_all = best_time(ours(people), repeat)
+    return t_seg, t_all, best_time(peer, repeat)
 
 
 def main() -> None:

@@ -40,6 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _common import best_time_and_result
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEGMENTUM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 MCD = SHARED / "msa" / "mcdonalds.csv"
@@ -192,12 +194,13 @@ def _kmeans_segmentum(n: int, repeats: int) -> dict[str, Any]:
     from segmentum.segments._methods import fit_kmeans
 
     x = _blobs(n)
-    best = float("inf")
+    seeds = iter(range(repeats))
     with _PeakMemory() as pm:
-        for r in range(repeats):
-            t0 = time.perf_counter()
-            fit = fit_kmeans(x, 6, n_init=3, rng=np.random.default_rng(r))
-            best = min(best, time.perf_counter() - t0)
+        best, fit = best_time_and_result(
+            lambda: fit_kmeans(x, 6, n_init=3, rng=np.random.default_rng(next(seeds))),
+            repeats,
+            collect=False,
+        )
     return {"time": best, "peak": pm.peak, "inertia": fit.inertia}
 
 
@@ -205,12 +208,11 @@ def _kmeans_peer(n: int, repeats: int) -> dict[str, Any]:
     from sklearn.cluster import KMeans
 
     x = _blobs(n)
-    best = float("inf")
+    seeds = iter(range(repeats))
     with _PeakMemory() as pm:
-        for r in range(repeats):
-            t0 = time.perf_counter()
-            km = KMeans(6, n_init=3, random_state=r).fit(x)
-            best = min(best, time.perf_counter() - t0)
+        best, km = best_time_and_result(
+            lambda: KMeans(6, n_init=3, random_state=next(seeds)).fit(x), repeats, collect=False
+        )
     return {"time": best, "peak": pm.peak, "inertia": float(km.inertia_)}
 
 
@@ -220,12 +222,8 @@ def _score_segmentum(n: int, repeats: int) -> dict[str, Any]:
 
     x = _blobs(n)
     seg = NeedsSegmenter(6, n_boot=0, n_init=1, random_state=0).fit(x[:20_000])
-    best = float("inf")
     with _PeakMemory() as pm:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            lab = seg.predict(x)
-            best = min(best, time.perf_counter() - t0)
+        best, lab = best_time_and_result(lambda: seg.predict(x), repeats, collect=False)
     return {"time": best, "peak": pm.peak, "checksum": int(lab.sum())}
 
 
@@ -235,12 +233,10 @@ def _score_peer(n: int, repeats: int) -> dict[str, Any]:
 
     x = _blobs(n)
     c = KMeans(6, n_init=1, random_state=0).fit(x[:20_000]).cluster_centers_.astype(np.float32)
-    best = float("inf")
     with _PeakMemory() as pm:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            lab = np.argmin(0.5 * (c * c).sum(axis=1) - x @ c.T, axis=1)
-            best = min(best, time.perf_counter() - t0)
+        best, lab = best_time_and_result(
+            lambda: np.argmin(0.5 * (c * c).sum(axis=1) - x @ c.T, axis=1), repeats, collect=False
+        )
     return {"time": best, "peak": pm.peak, "checksum": int(lab.sum())}
 
 

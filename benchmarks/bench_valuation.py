@@ -15,24 +15,13 @@ Usage: ``python benchmarks/bench_valuation.py [--quick] [--customers N]``.
 from __future__ import annotations
 
 import argparse
-import gc
-import time
 
 import numpy as np
 import pandas as pd
+from _common import best_time
 
 import segmentum
 from segmentum.valuation import ProjectionModel, build_typing_tool
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def _rss_mib() -> float:
@@ -85,8 +74,8 @@ def bench_projection(n: int, repeat: int) -> dict[str, object]:
     got, want = ours(), peer()
     assert (got["segment"].to_numpy() == want[0]).all()
     assert np.allclose(got["segment_probability"].to_numpy(), want[1])
-    t_peer = _best(peer, repeat)
-    t_ours = _best(ours, repeat)
+    t_peer = best_time(peer, repeat)
+    t_ours = best_time(ours, repeat)
     return {
         "work": f"projection of {n:,} customers ({n_num} numeric + {len(cats)} categorical, "
         f"{k} segments)",
@@ -122,8 +111,8 @@ def bench_score_one(repeat: int) -> dict[str, object]:
             p /= p.sum()
             int(p.argmax())
 
-    t_ours = _best(ours, repeat) / n_calls
-    t_peer = _best(peer, repeat) / n_calls
+    t_ours = best_time(ours, repeat) / n_calls
+    t_peer = best_time(peer, repeat) / n_calls
     return {
         "work": f"scoring one person ({len(tool.items)} golden questions), per call",
         "segmentum": t_ours,

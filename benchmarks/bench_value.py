@@ -13,7 +13,14 @@ Work measured (each side in its own fresh process, so peak memory is its own):
    the dropout) on 1,000,000 simulated customers (``--quick``: 100,000), against the plain
    fit of the same rows in the same process: best of 5 each, interleaved, and the median of
    the five paired ratios (the issue's bound: within 2x the plain fit).
-4. ``summarize`` (same-day merge, BTYD summary, RFM totals) of a Parquet file of 50 M
+4. Pattern compression: BG/NBD and Pareto/NBD fits on 1,000,000 customers on a day grid
+   (first purchases over three years, weekly units, as ``summarize`` makes them) per
+   customer vs on their distinct ``(x, t_x, T)`` patterns with counts, with the time to
+   compute the patterns in pandas (``pattern_counts``) and in DuckDB (``pattern_sql``) and
+   the largest relative difference of parameters, standard errors and log-likelihood; the
+   counts of patterns for other spans and units; scoring (P(alive), expected purchases,
+   12 discounted steps) per customer vs per pattern gathered back.
+5. ``summarize`` (same-day merge, BTYD summary, RFM totals) of a Parquet file of 50 M
    transactions / 2 M customers (``--quick``: 5 M / 200 k), with each engine (``numba``, the
    default at this size, and the portable ``sql``), against bare DuckDB on the same file:
    (a) the plain one-level ``GROUP BY customer_id`` (count, sum, min, max), the issue's peer,
@@ -126,6 +133,176 @@ def _fit_covariates(n: int, repeats: int) -> dict[str, Any]:
         "peak": _peak_rss(),
         "effects": m.covariate_effects_.to_dict("records"),
     }
+
+
+def _day_grid_summary(n: int, span_days: int, unit: str = "W") -> Any:
+    """1 M BG/NBD customers on a day grid, as ``summarize`` makes them from transactions.
+
+    First purchases fall on whole days over ``span_days``; the last repeat purchase is the
+    day after the simulated time (at least day 1, at most T); ``recency`` and ``T`` are whole
+    days, divided by 7 in weeks. Daily rates are the CDNOW weekly ones divided by 7.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from segmentum.value.models.bgnbd import simulate_bgnbd
+
+    t_days = np.random.default_rng(1).integers(0, span_days, n).astype(float)
+    s = simulate_bgnbd({**TRUTH, "alpha": TRUTH["alpha"] * 7}, t_days, n, seed=7)
+    rec = np.where(s["frequency"] > 0, np.clip(np.ceil(s["recency"]), 1, t_days), 0.0)
+    div = 7.0 if unit == "W" else 1.0
+    return pd.DataFrame(
+        {"frequency": np.minimum(s["frequency"], t_days), "recency": rec / div, "T": t_days / div}
+    )
+
+
+def _pattern_fit(model: str, n: int, span_days: int, on: str, repeats: int) -> dict[str, Any]:
+    """One fit of ``model`` on the customers' rows or on their patterns (and their times)."""
+    sys.path.insert(0, str(ROOT))
+    from segmentum.value import BetaGeoModel, ParetoNBDModel
+    from segmentum.value.patterns import pattern_counts, patterns_duckdb
+
+    cls = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel}[model]
+    df = _day_grid_summary(n, span_days)
+    out: dict[str, Any] = {"patterns": None, "pandas_s": None, "duckdb_s": None}
+    table = df
+    if on == "patterns":
+        import duckdb
+
+        con = duckdb.connect()
+        best_pd = best_db = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            table = pattern_counts(df)
+            best_pd = min(best_pd, time.perf_counter() - t)
+            t = time.perf_counter()
+            sql = patterns_duckdb(df, connection=con)
+            best_db = min(best_db, time.perf_counter() - t)
+        assert len(sql) == len(table) and float(sql["weights"].sum()) == n
+        out.update(patterns=len(table), pandas_s=best_pd, duckdb_s=best_db)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        m = cls().fit(table)
+        best = min(best, time.perf_counter() - t)
+    out.update(
+        seconds=best,
+        peak=_peak_rss(),
+        params=m.params_,
+        se=m.standard_errors_,
+        ll=m.log_likelihood_,
+    )
+    return out
+
+
+def _pattern_scoring(n: int, span_days: int, on: str, repeats: int) -> dict[str, Any]:
+    """P(alive), expected purchases and 12 discounted monthly steps, per customer or pattern."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from segmentum.value import BetaGeoModel
+    from segmentum.value.clv import discounted_expected_purchases
+    from segmentum.value.patterns import pattern_index
+
+    df = _day_grid_summary(n, span_days)
+    model = BetaGeoModel().fit(df)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        if on == "patterns":
+            table, inverse = pattern_index(df)
+        else:
+            table, inverse = df, np.arange(n)
+        p_alive = model.probability_alive(table).to_numpy()[inverse]
+        expected = model.expected_purchases(52.0, table).to_numpy()[inverse]
+        disc = discounted_expected_purchases(
+            model, table, horizon=52.0, step=52.0 / 12, discount_rate=0.008
+        ).to_numpy()[inverse]
+        best = min(best, time.perf_counter() - t)
+    check = float(p_alive.sum() + expected.sum() + disc.sum())
+    return {"seconds": best, "peak": _peak_rss(), "check": check}
+
+
+def _pattern_counts_table(n: int) -> list[tuple[str, int]]:
+    """Distinct (x, t_x, T) patterns of n customers: day grids of 1 and 3 years, D and W."""
+    sys.path.insert(0, str(ROOT))
+
+    from segmentum.value.patterns import pattern_counts
+
+    out = []
+    for span in (365, 1095):
+        for unit in ("D", "W"):
+            label = f"{span // 365} year(s) of first purchases, time unit {unit}"
+            out.append((label, len(pattern_counts(_day_grid_summary(n, span, unit)))))
+    cont = _load_summary("sim", n)
+    out.append(("continuous ages (the simulated fit benchmark above)", len(pattern_counts(cont))))
+    return out
+
+
+def _ratio(peer: float, ours: float) -> str:
+    r = peer / ours
+    return f"{r:.1f}x faster" if r >= 1 else f"{1 / r:.2f}x the time"
+
+
+def _patterns(
+    n: int, pareto_n: int, rows: list[tuple[str, str, str, str, str, str]], span: int = 1095
+) -> None:
+    """Rows of the pattern-compression benchmark: fits and scoring, customers vs patterns.
+
+    ``span``: days over which first purchases fall (three years by default).
+    """
+    print(f"distinct (x, t_x, T) patterns of {n:,} customers ...", flush=True)
+    for label, k in _in_child(_pattern_counts_table, n):
+        print(f"  {label}: {k:,} patterns ({k / n:.1%} of the customers)", flush=True)
+    for model, m, name in (("bgnbd", n, "BG/NBD"), ("pareto_nbd", pareto_n, "Pareto/NBD")):
+        if m <= 0:
+            continue
+        reps = 3 if model == "bgnbd" else 1
+        print(f"{name} fit on {m:,} day-grid customers: per customer vs patterns ...", flush=True)
+        cust = _in_child(_pattern_fit, model, m, span, "customers", reps)
+        pat = _in_child(_pattern_fit, model, m, span, "patterns", reps)
+        diff = {
+            key: max(abs(pat[key][k] / cust[key][k] - 1) for k in cust[key])
+            for key in ("params", "se")
+        }
+        ll_diff = abs(pat["ll"] / cust["ll"] - 1)
+        print(
+            f"  per customer {cust['seconds']:.3f} s; on {pat['patterns']:,} patterns "
+            f"{pat['seconds']:.3f} s (+ patterns: pandas {pat['pandas_s']:.3f} s, DuckDB "
+            f"{pat['duckdb_s']:.3f} s); largest relative difference: parameters "
+            f"{diff['params']:.1e}, standard errors {diff['se']:.1e}, log-likelihood "
+            f"{ll_diff:.1e}",
+            flush=True,
+        )
+        total = pat["seconds"] + pat["pandas_s"]
+        rows.append(
+            (
+                f"{name} fit, {m:,} customers on a {span}-day grid, on {pat['patterns']:,} patterns "
+                f"(+ pattern_counts {_fmt_s(pat['pandas_s'])}; DuckDB pattern_sql "
+                f"{_fmt_s(pat['duckdb_s'])}); params within {diff['params']:.0e}",
+                f"{_fmt_s(pat['seconds'])} ({_fmt_s(total)} with the patterns)",
+                f"{_fmt_s(cust['seconds'])} (per-customer fit)",
+                _ratio(cust["seconds"], total) + " with the patterns",
+                _gb(pat["peak"]),
+                _gb(cust["peak"]),
+            )
+        )
+    print(f"scoring {n:,} customers: per customer vs per pattern ...", flush=True)
+    s_cust = _in_child(_pattern_scoring, n, span, "customers", 2)
+    s_pat = _in_child(_pattern_scoring, n, span, "patterns", 2)
+    assert abs(s_pat["check"] / s_cust["check"] - 1) < 1e-12
+    rows.append(
+        (
+            f"BG/NBD P(alive) + expected purchases + 12 discounted steps, {n:,} customers "
+            f"({span}-day grid), per pattern and gathered back (patterns included)",
+            _fmt_s(s_pat["seconds"]),
+            f"{_fmt_s(s_cust['seconds'])} (per customer)",
+            _ratio(s_cust["seconds"], s_pat["seconds"]),
+            _gb(s_pat["peak"]),
+            _gb(s_cust["peak"]),
+        )
+    )
+    print(f"  per pattern {s_pat['seconds']:.2f} s, per customer {s_cust['seconds']:.2f} s")
 
 
 def _connection(threads: int | None) -> Any:
@@ -242,6 +419,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--only-covariates", action="store_true", help="only the covariate-fit row (item 3)"
     )
+    ap.add_argument(
+        "--only-patterns",
+        action="store_true",
+        help="only the pattern-compression rows (fits and scoring, customers vs patterns)",
+    )
+    ap.add_argument(
+        "--pattern-span",
+        type=int,
+        default=1095,
+        help="days over which the pattern rows' first purchases fall (default 1095)",
+    )
+    ap.add_argument(
+        "--pareto-n",
+        type=int,
+        default=None,
+        help="customers of the Pareto/NBD pattern row (default: as the BG/NBD; 0 skips it)",
+    )
     args = ap.parse_args(argv)
     n_fit = 100_000 if args.quick else 1_000_000
     n_tx, n_cust = (5_000_000, 200_000) if args.quick else (50_000_000, 2_000_000)
@@ -277,6 +471,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
+    if args.only_patterns:
+        _patterns(n_fit, n_fit if args.pareto_n is None else args.pareto_n, rows, args.pattern_span)
+        _print_table(rows)
+        return 0
     print(f"BG/NBD fit with covariates on {n_fit:,} simulated customers ...", flush=True)
     cov = _in_child(_fit_covariates, n_fit, 5)
     for e in cov["effects"]:
@@ -318,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  largest relative parameter difference vs lifetimes: {diff:.1e}", flush=True)
         add(f"BG/NBD fit, {label}", ours, peer, "lifetimes")
 
+    if not args.only_covariates:
+        _patterns(n_fit, n_fit if args.pareto_n is None else args.pareto_n, rows, args.pattern_span)
     path = RESULTS / f"tx_{n_tx // 1_000_000}M.parquet"
     if args.only_covariates:
         _print_table(rows)

@@ -12,7 +12,9 @@ This module is light (no DuckDB, no ingest): stage packages import it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -223,23 +225,38 @@ def stage_settings(model: type[M], settings: dict[str, Any], table: str) -> M:
 
 
 def _known_keys(model: type, path: list[str]) -> list[str]:
-    """The keys a nested table of ``model`` accepts (``["cost"]`` → the cost rules' keys)."""
+    """The keys a nested table of ``model`` accepts (``["cost"]`` → the cost rules' keys;
+    ``["offer_covariates", "home_bundle"]`` → an offer covariate's keys: a table keyed by
+    the user's own names, such as a ``dict[str, Model]``, passes the name by)."""
     import dataclasses
 
     kind: Any = model
     for part in path:
+        kind = _entry_type(kind)
         fields = getattr(kind, "model_fields", None)
         if fields is not None and part in fields:
             kind = fields[part].annotation
         elif dataclasses.is_dataclass(kind):
             kind = {f.name: f.type for f in dataclasses.fields(kind)}.get(part)
+        elif typing.get_origin(kind) in (dict, list, Mapping, Sequence):
+            kind = typing.get_args(kind)[-1]  # a dict's values, a list's items
         else:
             return []
+    kind = _entry_type(kind)
     if hasattr(kind, "model_fields"):
         return list(kind.model_fields)
     if dataclasses.is_dataclass(kind):
         return [f.name for f in dataclasses.fields(kind)]
     return []
+
+
+def _entry_type(kind: Any) -> Any:
+    """``X`` for an optional ``X | None``; anything else as it is."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return kind
 
 
 def settings_rows(model: type[BaseModel], table: str) -> list[dict[str, Any]]:

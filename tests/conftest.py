@@ -1,13 +1,16 @@
-"""Shared fixtures: where the public data sets live."""
+"""Shared fixtures: where the public data sets live, McDonald's segmented once, the shared
+demo project and the web app served over it."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +29,81 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+#: McDonald's (Dolnicar, Grün & Leisch 2018, ``msa/mcdonalds.csv``): the eleven yes/no
+#: perception items, the segmentation basis, in the file's order.
+MCD_BASIS: tuple[str, ...] = (
+    "yummy", "convenient", "spicy", "fattening", "greasy", "fast",
+    "cheap", "tasty", "expensive", "healthy", "disgusting",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class McDonalds:
+    """McDonald's as the tests segment it: the file, its basis as 0/1 and four k-means
+    segments. Shared by every test of the session: copy a frame before changing it."""
+
+    data: pd.DataFrame = field(repr=False)
+    """``mcdonalds.csv`` as read (1,453 respondents; the basis as "Yes"/"No")."""
+    answers: pd.DataFrame = field(repr=False)
+    """The basis items as floats, 1.0 for "Yes"."""
+    labels: np.ndarray = field(repr=False)
+    """k-means with k = 4 on ``answers`` (``n_init=10``, ``random_state=1234``), numbered 1–4."""
+    basis: list[str] = field(default_factory=lambda: list(MCD_BASIS))
+
+
+@pytest.fixture(scope="session")
+def mcdonalds(shared_data: Path) -> McDonalds:
+    """McDonald's read and segmented once per session (:class:`McDonalds`)."""
+    from sklearn.cluster import KMeans
+
+    data = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
+    answers = (data[list(MCD_BASIS)] == "Yes").astype(float)
+    km = KMeans(n_clusters=4, n_init=10, random_state=1234)
+    labels = km.fit_predict(answers.to_numpy()) + 1
+    labels.setflags(write=False)
+    return McDonalds(data, answers, labels)
+
+
+def shared_folder(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    build: Callable[[Path], None],
+) -> Path:
+    """A folder built once per test session and shared by every xdist worker: the first
+    worker to ask builds it (``build(folder)``) under a file lock, the others wait and reuse
+    it. Tests only read it; one that writes copies it first. (A module-scoped fixture is
+    built again on each worker that runs one of the module's tests.)"""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker
+        root = root.parent  # the folder all workers share
+    folder = root / name
+    with FileLock(str(root / f"{name}.lock")):
+        if not (folder / "done").is_file():
+            if folder.exists():  # a build that failed half-way
+                import shutil
+
+                shutil.rmtree(folder)
+            build(folder)
+            (folder / "done").write_text("ok")
+    return folder
+
+
+def segmentum_demo(folder: Path, customers: int, respondents: int) -> None:
+    """``segmentum demo FOLDER`` in another process (the demo market and one run)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "segmentum", "demo", str(folder),
+         "--customers", str(customers), "--respondents", str(respondents)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # A small demo project with one finished run (every stage, activation included), built
 # once per test session and shared by all xdist workers; tests must not add runs to it
 # (copy it first). The web app's tests serve it.
@@ -39,26 +117,11 @@ def app_demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
     ``SEGMENTUM_APP_DEMO=FOLDER`` reuses one built before (``segmentum demo FOLDER``)."""
     if os.environ.get("SEGMENTUM_APP_DEMO"):
         return Path(os.environ["SEGMENTUM_APP_DEMO"])
-    import subprocess
-    import sys
 
-    from filelock import FileLock
+    def build(folder: Path) -> None:
+        segmentum_demo(folder, APP_DEMO_CUSTOMERS, APP_DEMO_RESPONDENTS)
 
-    root = tmp_path_factory.getbasetemp()
-    if hasattr(request.config, "workerinput"):  # an xdist worker
-        root = root.parent  # the folder all workers share
-    folder = root / "app-demo"
-    with FileLock(str(root / "app-demo.lock")):
-        if not (folder / "done").is_file():
-            result = subprocess.run(
-                [sys.executable, "-m", "segmentum", "demo", str(folder),
-                 "--customers", str(APP_DEMO_CUSTOMERS),
-                 "--respondents", str(APP_DEMO_RESPONDENTS)],
-                capture_output=True, text=True, timeout=900,
-            )  # fmt: skip
-            assert result.returncode == 0, result.stdout + result.stderr
-            (folder / "done").write_text("ok")
-    return folder
+    return shared_folder(request, tmp_path_factory, "app-demo", build)
 
 
 # The real web app: `segmentum serve` started in its own process on a free loopback port over

@@ -33,3 +33,42 @@ def test_keys_verify_until_revoked_and_only_with_their_secret(tmp_path: Path) ->
         store.create("root")
     with pytest.raises(KeyStoreError, match="no key with id"):
         store.revoke("000000000000")
+
+
+def test_serve_warns_when_the_key_file_is_shared_or_tracked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readable by others, or in git: ``segmentum serve`` says so (and how to fix it)."""
+    import shutil
+    import subprocess
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from segmentum.app.keys import key_file_warnings
+    from segmentum.cli.main import app
+
+    (tmp_path / "segmentum.toml").write_text(
+        '[project]\nname = "keys"\n\n[sources.survey]\npath = "s.csv"\nbasis = ["q1", "q2"]\n',
+        encoding="utf-8",
+    )
+    assert key_file_warnings(tmp_path) == []  # no key file yet
+    KeyStore(tmp_path).create("read")
+    assert key_file_warnings(tmp_path) == []  # owner-only, no git
+    os.chmod(tmp_path / KEYS_FILE, 0o644)
+    (shared,) = key_file_warnings(tmp_path)
+    assert "mode 0644" in shared and f"chmod 600 {tmp_path / KEYS_FILE}" in shared
+    os.chmod(tmp_path / KEYS_FILE, 0o600)
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: the tracked-file check cannot be exercised")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "add", KEYS_FILE], check=True)
+    (tracked,) = key_file_warnings(tmp_path)
+    assert "tracked by git" in tracked and f"git rm --cached {KEYS_FILE}" in tracked
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(a))
+    result = CliRunner().invoke(app, ["serve", str(tmp_path / "segmentum.toml")])
+    output = " ".join((result.output + (result.stderr if result.stderr_bytes else "")).split())
+    assert result.exit_code == 0 and served, output
+    assert f"Warning: {tmp_path / KEYS_FILE} is tracked by git" in output, output

@@ -463,8 +463,36 @@ def test_a_value_only_run_gets_an_answer_about_value() -> None:
     value = {"customers": 2357, "top_decile_revenue_share": 0.4712}
     got = fallback_answer(report, {"value": value}, {})
     assert got["kind"] == "value" and got["headline"] == report["sections"][0]["summary"]
-    assert {"label": "top decile's revenue share", "value": "47%"} in got["figures"]
+    assert {"label": "Top 10 %'s revenue", "value": "47 %"} in got["figures"]  # the report's
     assert got["segments"] == [] and fallback_answer({}, {}, {})["kind"] == "inputs"
+
+
+def test_an_older_runs_answer_reads_like_the_reports_own(run_dir: Path) -> None:
+    """A run without ``report.json["answer"]`` gets one built from its JSON files with the
+    report's questions, cards and figures: on the demo run, the same as the report's."""
+    from segmentum.app.pages.answer import fallback_answer
+
+    def read(name: str) -> Any:
+        return json.loads((run_dir / name).read_text(encoding="utf-8"))
+
+    report = read("report.json")
+    own = report.pop("answer")
+    got = fallback_answer(report, read("segments.json"), read("activation.json"))
+    assert got["kind"] == own["kind"] == "segments" and got["title"] == own["title"]
+    assert got["headline"] == own["headline"]
+    assert [(p["question"], p["href"]) for p in got["points"]] == [
+        (p["question"], p["href"]) for p in own["points"]
+    ]
+    whom, own_whom = got["points"][0]["text"], own["points"][0]["text"]
+    assert whom == own_whom, (whom, own_whom)
+    cards = [(c["segment"], c["name"], c["rank"], c["facts"][:3], c["stage_mix"], c["offer"])
+             for c in got["segments"]]  # fmt: skip
+    assert cards == [
+        (c["segment"], c["name"], c["rank"], c["facts"][:3], c["stage_mix"], c["offer"])
+        for c in own["segments"]
+    ]
+    labels = [f["label"] for f in got["figures"]]
+    assert labels == [f["label"] for f in own["figures"]]
 
 
 def test_the_navigation_offers_only_what_a_run_has(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import segmentum_demo, shared_folder
 from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
@@ -26,15 +27,15 @@ N_CUSTOMERS = 6_000
 N_RESPONDENTS = 2_000
 
 
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(
-        app,
-        ["demo", str(folder), "--customers", str(N_CUSTOMERS), "--respondents", str(N_RESPONDENTS)],
-    )
-    assert result.exit_code == 0, result.output
-    return folder
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """``segmentum demo`` at this module's size, built once for all xdist workers (the
+    tests read it; those that run again copy it first)."""
+
+    def build(folder: Path) -> None:
+        segmentum_demo(folder, N_CUSTOMERS, N_RESPONDENTS)
+
+    return shared_folder(request, tmp_path_factory, "demo-run", build)
 
 
 def only_run(folder: Path) -> Path:

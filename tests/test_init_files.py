@@ -202,3 +202,37 @@ def test_transactions_without_an_id_name_link_by_their_values_or_ask(
     assert config.sources.transactions.customer_id == "buyer"
     code, output = cli("validate")
     assert code == 0 and "The project is valid." in output, output
+
+
+def test_init_writes_a_gitignore_for_the_keys_and_runs(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key store (a secret) and the runs stay out of git; a user's own lines are kept."""
+    import shutil as sh
+    import subprocess
+
+    _vacmot(tmp_path, shared_data)
+    monkeypatch.chdir(tmp_path)
+    code, output = cli("init", "vacmot.csv", "vacmotdesc.csv")
+    assert code == 0, output
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert {"keys.sqlite", "keys.sqlite-wal", "keys.sqlite-shm", "runs/"} <= set(lines)
+    assert ".gitignore: git leaves out keys.sqlite" in output
+    # a second project in the folder, after the user edited the file: nothing repeated
+    (tmp_path / ".gitignore").write_text("*.csv\nruns/\n")
+    code, output = cli("init", "vacmot.csv", "vacmotdesc.csv", "-o", "second.toml")
+    assert code == 0, output
+    again = (tmp_path / ".gitignore").read_text().splitlines()
+    assert again[:2] == ["*.csv", "runs/"] and again.count("runs/") == 1
+    assert {"keys.sqlite", "keys.sqlite-wal", "keys.sqlite-shm"} <= set(again)
+    if sh.which("git") is None:
+        return
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "keys.sqlite").write_bytes(b"")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "r.txt").write_text("x")
+    ignored = subprocess.run(
+        ["git", "-C", str(tmp_path), "check-ignore", "keys.sqlite", "runs/r.txt"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert ignored.stdout.split() == ["keys.sqlite", "runs/r.txt"]

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import MCD_BASIS, McDonalds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
-from sklearn.cluster import KMeans
 
 from segmentum.data import DataError, ProjectError, ingest, load_config
 from segmentum.profiles import personas, profile, profile_segments
@@ -46,26 +46,11 @@ INCOME = (
     "$210,001 to $240,000",
     "more than $240,001",
 )
-MCD_BASIS = [
-    "yummy",
-    "convenient",
-    "spicy",
-    "fattening",
-    "greasy",
-    "fast",
-    "cheap",
-    "tasty",
-    "expensive",
-    "healthy",
-    "disgusting",
-]
 
 
 @pytest.fixture(scope="module")
-def mcd(shared_data: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    d = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
-    x = (d[MCD_BASIS] == "Yes").to_numpy(dtype=float)
-    return d, KMeans(n_clusters=4, n_init=10, random_state=1234).fit_predict(x) + 1
+def mcd(mcdonalds: McDonalds) -> tuple[pd.DataFrame, np.ndarray]:
+    return mcdonalds.data, mcdonalds.labels
 
 
 def test_mcdonalds_and_vacmot_levels_are_inferred_in_their_order(shared_data: Path) -> None:

@@ -3,36 +3,20 @@ same for k = 2 as for k = 6 (index against the item's average), readable cells."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import MCD_BASIS, McDonalds
 from sklearn.cluster import KMeans
 
 from segmentum.profiles import profile
 from segmentum.profiles.plots import index_heatmap
 from segmentum.segments.plots import centroid_colour, centroid_heatmap
 
-MCD_BASIS = [
-    "yummy",
-    "convenient",
-    "spicy",
-    "fattening",
-    "greasy",
-    "fast",
-    "cheap",
-    "tasty",
-    "expensive",
-    "healthy",
-    "disgusting",
-]
-
 
 @pytest.fixture(scope="module")
-def mcd2(shared_data: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    d = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
-    x = (d[MCD_BASIS] == "Yes").astype(float)
+def mcd2(mcdonalds: McDonalds) -> tuple[pd.DataFrame, np.ndarray]:
+    x = mcdonalds.answers
     lab = KMeans(n_clusters=2, n_init=10, random_state=1234).fit_predict(x.to_numpy()) + 1
     return x, lab
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import McDonalds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.cluster import KMeans
 
 from segmentum.maps import SegmentMap, segment_map
 from segmentum.maps.labels import (
@@ -31,19 +31,6 @@ from segmentum.maps.layout import MIN_BUBBLE_RADIUS, layout_map
 from segmentum.maps.plots import map_figure, map_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
-MCD_BASIS = [
-    "yummy",
-    "convenient",
-    "spicy",
-    "fattening",
-    "greasy",
-    "fast",
-    "cheap",
-    "tasty",
-    "expensive",
-    "healthy",
-    "disgusting",
-]
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +60,10 @@ def demo_map() -> SegmentMap:
 
 
 @pytest.fixture(scope="module")
-def mcd_map(shared_data: Path) -> SegmentMap:
-    d = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
-    x = (d[MCD_BASIS] == "Yes").to_numpy(dtype=float)
-    lab = KMeans(n_clusters=4, n_init=10, random_state=1234).fit_predict(x) + 1
+def mcd_map(mcdonalds: McDonalds) -> SegmentMap:
+    basis = mcdonalds.basis
     names = {1: "Tasty & cheap", 2: "Expensive & tasty", 3: "Cheap & disgusting", 4: "Greasy"}
-    return segment_map(d[MCD_BASIS], lab, basis=MCD_BASIS, names=names)
+    return segment_map(mcdonalds.data[basis], mcdonalds.labels, basis=basis, names=names)
 
 
 MAPS = ["demo_map", "mcd_map"]

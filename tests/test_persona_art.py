@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sklearn.cluster import KMeans
+from conftest import McDonalds
 
 from segmentum.profiles import (
     Persona,
@@ -28,33 +28,16 @@ from segmentum.profiles import (
     stage_mix,
 )
 
-MCD_BASIS = [
-    "yummy",
-    "convenient",
-    "spicy",
-    "fattening",
-    "greasy",
-    "fast",
-    "cheap",
-    "tasty",
-    "expensive",
-    "healthy",
-    "disgusting",
-]
 SVG = "{http://www.w3.org/2000/svg}"
 MARKS = {"rect", "circle", "path", "line", "polygon", "text"}
 EVIL = "<script>alert('x')</script> & \"quoted\""
 
 
 @pytest.fixture(scope="module")
-def mcd(shared_data: Path) -> ProfilesResult:
-    d = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
-    x = (d[MCD_BASIS] == "Yes").astype(float)
-    x[["Age", "Gender", "VisitFrequency"]] = d[["Age", "Gender", "VisitFrequency"]]
-    lab = KMeans(n_clusters=4, n_init=10, random_state=1234).fit_predict(x[MCD_BASIS]) + 1
-    return profile_segments(
-        x, lab, basis=MCD_BASIS, descriptors=["Age", "Gender", "VisitFrequency"]
-    )
+def mcd(mcdonalds: McDonalds) -> ProfilesResult:
+    descriptors = ["Age", "Gender", "VisitFrequency"]
+    x = mcdonalds.answers.join(mcdonalds.data[descriptors])
+    return profile_segments(x, mcdonalds.labels, basis=mcdonalds.basis, descriptors=descriptors)
 
 
 def _marks(svg: str) -> list[tuple[ET.Element, dict[str, str] | None]]:

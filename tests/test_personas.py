@@ -8,25 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import McDonalds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.cluster import KMeans
 
 from segmentum.profiles import Persona, Profile, personas, phrase, profile
 
-MCD_BASIS = [
-    "yummy",
-    "convenient",
-    "spicy",
-    "fattening",
-    "greasy",
-    "fast",
-    "cheap",
-    "tasty",
-    "expensive",
-    "healthy",
-    "disgusting",
-]
 NONE_PHRASE = "no need sets them apart"
 LISTS = ("defines", "needs", "less_important")
 
@@ -59,11 +46,9 @@ def _check_cards(p: Profile, cards: list[Persona], band: tuple[float, float] = (
 
 
 @pytest.fixture(scope="module")
-def mcd(shared_data: Path) -> tuple[Profile, list[Persona]]:
-    d = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
-    x = (d[MCD_BASIS] == "Yes").astype(float)
-    lab = KMeans(n_clusters=4, n_init=10, random_state=1234).fit_predict(x.to_numpy()) + 1
-    p = profile(x, pd.Series(lab, index=x.index), basis=MCD_BASIS)
+def mcd(mcdonalds: McDonalds) -> tuple[Profile, list[Persona]]:
+    x = mcdonalds.answers
+    p = profile(x, pd.Series(mcdonalds.labels, index=x.index), basis=mcdonalds.basis)
     return p, personas(p)
 
 

@@ -7,37 +7,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.cluster import KMeans
+from conftest import MCD_BASIS, McDonalds
 
 from segmentum.maps import segment_map
 from segmentum.profiles import ProfilesResult, exclusivity, personas, profile, run_profiles
 
-MCD_BASIS = [
-    "yummy",
-    "convenient",
-    "spicy",
-    "fattening",
-    "greasy",
-    "fast",
-    "cheap",
-    "tasty",
-    "expensive",
-    "healthy",
-    "disgusting",
-]
 MCD_DESCRIPTORS = ["Like", "Age", "VisitFrequency", "Gender"]
 
 
 @pytest.fixture(scope="module")
-def mcd(shared_data: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    d = pd.read_csv(shared_data / "msa" / "mcdonalds.csv")
-    x = (d[MCD_BASIS] == "Yes").to_numpy(dtype=float)
-    km = KMeans(n_clusters=4, n_init=10, random_state=1234).fit(x)
+def mcd(mcdonalds: McDonalds) -> tuple[pd.DataFrame, np.ndarray]:
+    km_labels = mcdonalds.labels - 1
     # canonical labels: largest segment first
-    order = np.argsort(-np.bincount(km.labels_))
+    order = np.argsort(-np.bincount(km_labels))
     relabel = np.empty(4, dtype=int)
     relabel[order] = np.arange(1, 5)
-    return d, relabel[km.labels_]
+    return mcdonalds.data, relabel[km_labels]
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     project_file = write_demo_project(folder, n_customers=2_000, n_respondents=900)
     text = project_file.read_text(encoding="utf-8")
     assert "n_boot = 50" in text
-    project_file.write_text(text.replace("n_boot = 50", "n_boot = 10"), encoding="utf-8")  # quick
+    # quick: fewer resamples, and no collection plan (about 150 projection refits; nothing
+    # here reads it)
+    assert "[activation]\n" in text
+    text = text.replace("n_boot = 50", "n_boot = 10")
+    text = text.replace("[activation]\n", "[activation]\ncollection_plan = false\n", 1)
+    project_file.write_text(text, encoding="utf-8")
     return folder, Project.load(project_file).run()
 
 

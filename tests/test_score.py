@@ -120,6 +120,24 @@ def test_python_api_one_person_under_a_millisecond(survey_and_run) -> None:
     assert min(per) < 1e-3, f"{min(per) * 1e3:.2f} ms per person"
 
 
+def test_one_person_and_a_table_name_the_same_scale(survey_and_run) -> None:
+    """The one-person fast path says what the item accepts, as the table path does (it said
+    "an answer on the item's scale")."""
+    survey, _, _, result = survey_and_run
+    tool = result.tool
+    item = tool.items[0]
+    person = {c: int(survey[c].iloc[0]) for c in tool.items}
+    for bad, reason in ((11, "outside the answer scale"), ("often", "not a number")):
+        with pytest.raises(DataError) as one:
+            segmentum.score(tool, {**person, item: bad})
+        with pytest.raises(DataError) as table:
+            segmentum.score(tool, pd.DataFrame([{**person, item: bad}]))
+        (p1,), (pt,) = one.value.problems, table.value.problems
+        assert (p1.row, p1.column, p1.reason) == (1, item, reason)
+        assert p1.expected == pt.expected and p1.expected.endswith("7")  # answers run 1–7
+        assert f"Expected {pt.expected}." in str(one.value)
+
+
 def test_python_api_frame_and_run_folder_agree(survey_and_run) -> None:
     survey, _, run, result = survey_and_run
     a = segmentum.score(run, survey)

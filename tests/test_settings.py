@@ -65,6 +65,16 @@ def test_stage_tables_name_their_valid_keys(tmp_path: Path) -> None:
     assert "Valid keys: method, n_themes, themes_method" in output, output
 
 
+def test_a_table_keyed_by_offer_names_its_entries_valid_keys(tmp_path: Path) -> None:
+    """``[activation.offer_covariates]`` is keyed by offer id: a typo inside an entry names
+    the entry's keys (it said "Valid keys: ." before)."""
+    entry = "[activation.offer_covariates.home_bundle]\ncovariate = 'home_bundle'\nvaleu = true\n"
+    code, output = validate(project(tmp_path, entry))
+    assert code == 2, output
+    assert "[activation.offer_covariates.home_bundle.valeu] unknown key 'valeu'" in output
+    assert "Did you mean 'value'? Valid keys: covariate, value, process." in output, output
+
+
 def test_k_range_backwards_is_exit_2_at_load(tmp_path: Path) -> None:
     code, output = validate(project(tmp_path, "[segments]\nk_range = [5, 2]\n"))
     assert code == 2, output

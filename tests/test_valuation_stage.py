@@ -1,10 +1,13 @@
-"""The valuation stage in a real run of the demo project: the Contract's names, end to end."""
+"""The valuation stage in a real run of the demo project (the shared one the web app's tests
+serve): the Contract's names, end to end."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -13,24 +16,33 @@ from typer.testing import CliRunner
 from segmentum.cli.main import app
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory):
-    from segmentum.demo.project import write_demo_project
-    from segmentum.project import Project
+@dataclass(frozen=True)
+class FinishedRun:
+    """What these tests read of a finished run: its folder, survey and report sections."""
 
-    folder = tmp_path_factory.mktemp("valuation-demo")
-    project_file = write_demo_project(folder, n_customers=1_500, n_respondents=700)
-    text = project_file.read_text(encoding="utf-8").replace("n_boot = 50", "n_boot = 10")
-    # the demo project declares [valuation] our_brand; fewer weight draws keep it quick
-    assert '[valuation]\nour_brand = "Acme Mutual"' in text
-    text = text.replace("[valuation]\n", "[valuation]\nn_draws = 500\n", 1)
-    project_file.write_text(text, encoding="utf-8")
-    return folder, Project.load(project_file).run()
+    run_dir: Path
+    manifest: dict[str, Any]
+    survey: pd.DataFrame
+    section_keys: list[str]
+
+
+@pytest.fixture(scope="module")
+def demo_run(app_demo: Path) -> tuple[Path, FinishedRun]:
+    """The shared demo project's run (:func:`conftest.app_demo`: 3,000 customers, 1,200
+    respondents, every stage), read from its folder; nothing here writes to it."""
+    (run_dir,) = sorted(p for p in (app_demo / "runs").iterdir() if p.is_dir())
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    return app_demo, FinishedRun(
+        run_dir,
+        json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")),
+        pd.read_parquet(app_demo / "data" / "survey.parquet"),
+        [s["key"] for s in report["sections"]],
+    )
 
 
 def test_every_row_has_a_segment_and_its_source(demo_run) -> None:
     _, result = demo_run
-    assert result.outcomes["valuation"].status == "ran"
+    assert result.manifest["stages"]["valuation"]["status"] == "ran"
     a = pd.read_parquet(result.run_dir / "assignments.parquet")
     assert a["segment"].notna().all() and pd.api.types.is_integer_dtype(a["segment"])
     assert a["segment_probability"].between(0, 1).all()
@@ -57,10 +69,10 @@ def test_segments_json_and_model_files(demo_run) -> None:
     assert sorted(ranks) == list(range(1, len(ranks) + 1))
     assert js["where_to_play"]["sentence"].startswith("Target ")
     tool = json.loads((result.run_dir / "model" / "typing_tool.json").read_text())
-    assert tool["items"] and set(tool["items"]) <= set(result.data.frame("survey").columns)
+    assert tool["items"] and set(tool["items"]) <= set(result.survey.columns)
     assert 0 < tool["accuracy"] <= 1 and tool["target"] == 0.85
     assert (result.run_dir / "model" / "typing_tool.xlsx").is_file()
-    keys = [s.key for s in result.sections]
+    keys = result.section_keys
     assert keys[-2:] == ["valuation", "activation"]  # the activation stage follows (issue 13)
     html = (result.run_dir / "report.html").read_text(encoding="utf-8")
     assert "Where to play" in html
@@ -69,7 +81,7 @@ def test_segments_json_and_model_files(demo_run) -> None:
 
 def test_score_the_survey_from_the_run_folder(demo_run, tmp_path: Path) -> None:
     folder, result = demo_run
-    survey = result.data.frame("survey")
+    survey = result.survey
     answers = tmp_path / "answers.csv"
     survey.to_csv(answers, index=False)
     out = tmp_path / "scored.csv"

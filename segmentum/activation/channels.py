@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from segmentum.data.errors import DataError, Problem
+from segmentum.report.context import jsonable
 
 __all__ = [
     "CHANNEL_FIELDS",
@@ -476,23 +477,15 @@ class ChannelPlan:
         """``activation.json``'s ``channels`` list (the contract's fields, then the rest)."""
         out = []
         for _, r in self.table.iterrows():
-            e: dict[str, Any] = {k: _plain(r[k]) for k in CHANNEL_FIELDS}
+            e: dict[str, Any] = {k: jsonable(r[k]) for k in CHANNEL_FIELDS}
             e["chosen"] = bool(r["chosen"])
             e["units"] = int(r["units"])
-            e["cost_per_value"] = _plain(r["cost_per_value"])
-            e["target_share"] = _plain(r["target_share"])
+            e["cost_per_value"] = jsonable(r["cost_per_value"])
+            e["target_share"] = jsonable(r["target_share"])
             if str(r["channel"]) in self.break_even:
-                e["break_even_cost"] = _plain(self.break_even[str(r["channel"])])
+                e["break_even_cost"] = jsonable(self.break_even[str(r["channel"])])
             out.append(e)
         return out
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def _sentence(t: pd.DataFrame, budget: float | None) -> tuple[str, dict[str, float]]:

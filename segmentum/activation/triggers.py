@@ -33,6 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from segmentum.activation.audiences import neutralise
+from segmentum.report.context import jsonable
 
 __all__ = [
     "TriggerResult",
@@ -181,23 +182,13 @@ class TriggerResult:
         """``activation.json``'s ``triggers`` entry."""
         rows = []
         for r in self.table.to_dict(orient="records"):
-            rows.append({k: _plain(v) for k, v in r.items()})
+            rows.append({k: jsonable(v) for k, v in r.items()})
         return {
             "analysis_date": str(self.analysis_date.date()),
             "rules": rows,
             "customers_firing": int(self.firing["customer_id"].nunique()),
             "warnings": list(self.warnings),
         }
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if v is pd.NA:
-        return None
-    return v
 
 
 def _cell_offers(segment_stage: pd.DataFrame | None) -> dict[tuple[int, str], tuple[Any, Any]]:

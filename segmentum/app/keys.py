@@ -29,7 +29,15 @@ from pathlib import Path
 
 from segmentum.data.errors import SegmentumError
 
-__all__ = ["KEYS_FILE", "SCOPES", "ApiKey", "KeyStore", "KeyStoreError", "scope_allows"]
+__all__ = [
+    "KEYS_FILE",
+    "SCOPES",
+    "ApiKey",
+    "KeyStore",
+    "KeyStoreError",
+    "key_file_warnings",
+    "scope_allows",
+]
 
 KEYS_FILE = "keys.sqlite"
 #: ``read``: pages, runs, segments, downloads; ``score``: the scoring API;
@@ -64,6 +72,51 @@ class KeyStoreError(SegmentumError):
 def scope_allows(granted: str, needed: str) -> bool:
     """``admin`` may do everything; otherwise a key may do what its scope names."""
     return granted == "admin" or granted == needed
+
+
+def key_file_warnings(project_dir: Path | str) -> list[str]:
+    """Why the project's ``keys.sqlite`` may have left its owner's hands: others may read or
+    write it (its mode), or git tracks it (so every clone carries the keys). Empty when
+    neither, or when there is no key file yet. ``segmentum serve`` prints these."""
+    path = Path(project_dir) / KEYS_FILE
+    if not path.is_file():
+        return []
+    out = []
+    mode = path.stat().st_mode & 0o777
+    if os.name == "posix" and mode & 0o077:
+        out.append(
+            f"{path} is readable or writable by others than its owner (mode {mode:04o}); it "
+            "holds the key hashes and the session-signing secret. Run `chmod 600 "
+            f"{path}`, and revoke and recreate the keys if others may have copied it."
+        )
+    if _tracked_by_git(path):
+        out.append(
+            f"{path} is tracked by git, so every clone carries the keys. Run `git rm --cached "
+            f"{KEYS_FILE}`, add it to .gitignore, and revoke and recreate the keys "
+            "(`segmentum keys revoke`, `segmentum keys create`)."
+        )
+    return out
+
+
+def _tracked_by_git(path: Path) -> bool:
+    """Whether ``path`` is in a git index (``git ls-files --error-unmatch``); False without git
+    or outside a repository."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return False
+    try:
+        done = subprocess.run(
+            [git, "-C", str(path.parent), "ls-files", "--error-unmatch", "--", path.name],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _now() -> str:

@@ -168,8 +168,9 @@ def init(
     ] = Path("segmentum.toml"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing project file.")] = False,
 ) -> None:
-    """Write a project file by inferring column roles from the data, for you to edit."""
-    from segmentum.data.init import init_project
+    """Write a project file by inferring column roles from the data, for you to edit, and a
+    ``.gitignore`` beside it that keeps the API keys and the runs out of git."""
+    from segmentum.data.init import init_project, write_gitignore
 
     if output.exists() and not force:
         console.print(f"[bold red]Error:[/] {output} exists; pass --force to overwrite it.")
@@ -180,6 +181,7 @@ def init(
         _fail(exc)
         return
     output.write_text(text, encoding="utf-8")
+    ignored = write_gitignore(output.parent)
     for g in guesses:
         out.print(f"{escape(g.path)}: looks like [bold]{escape(g.table)}[/]")
         for note in g.notes:
@@ -187,6 +189,9 @@ def init(
                 out.print(escape(f"  {note}"), soft_wrap=True)
         for col, why in g.left_out.items():
             out.print(escape(f"  left out {col}: {why}"), soft_wrap=True)
+    if ignored:
+        where = output.parent / ".gitignore"
+        out.print(escape(f"{where}: git leaves out {', '.join(ignored)}"), soft_wrap=True)
     out.print(f"Wrote {output}. Check the roles, then: segmentum validate {output}")
 
 

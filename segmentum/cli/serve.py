@@ -97,11 +97,16 @@ def serve(
             f"[bold red]Error:[/] {exc}. Install the app extra: pip install 'segmentum[app]'"
         )
         raise typer.Exit(2) from None
+    from segmentum.app.keys import key_file_warnings
+
     try:
+        exposed = key_file_warnings(_project_folder(project_file))  # before the app opens it
         application = create_app(project_file, run_id)
     except SegmentumError as exc:
         _fail(exc)
         return
+    for warning in exposed:
+        console.print(f"[bold yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
     if not _is_loopback(host):
         console.print(
             f"[bold yellow]Warning:[/] listening on {escape(host)}: reachable from other "

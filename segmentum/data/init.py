@@ -615,6 +615,26 @@ def _guess_all(paths: list[Path], out: Path) -> list[Guess]:
     return guesses
 
 
+#: What a project folder holds that stays out of version control: the web app's key store
+#: (key hashes and the session-signing secret, with SQLite's two companion files) and the
+#: run folders (outputs, often large, with one row per customer).
+GITIGNORE_LINES: tuple[str, ...] = ("keys.sqlite", "keys.sqlite-wal", "keys.sqlite-shm", "runs/")
+
+
+def write_gitignore(folder: Path) -> list[str]:
+    """Add the :data:`GITIGNORE_LINES` that ``folder/.gitignore`` lacks (creating the file);
+    return the lines added. Lines already there, and the user's own, are kept as they are."""
+    path = folder / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    present = {line.strip() for line in text.splitlines()}
+    added = [line for line in GITIGNORE_LINES if line not in present]
+    if added:
+        head = "" if not text or text.endswith("\n") else "\n"
+        block = "# segmentum: API keys (secrets) and run outputs\n" + "\n".join(added) + "\n"
+        path.write_text(text + head + block, encoding="utf-8")
+    return added
+
+
 def init_project(paths: list[Path], out: Path, name: str | None = None) -> tuple[str, list[Guess]]:
     """Guess roles for each data file, link the tables, and return the project file's text.
 

@@ -12,7 +12,6 @@ allow and says why it skipped the rest.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segmentum.report.context import jsonable
 from segmentum.report.section import Section
 from segmentum.valuation.export import (
     questionnaire_html,
@@ -81,7 +81,7 @@ class ValuationResult:
             proj = self.projection.summary()
             if self.adjusted_sizes is not None:
                 proj["adjusted_sizes"] = {
-                    str(int(s)): {k: _plain(v) for k, v in row.items()}
+                    str(int(s)): {k: jsonable(v) for k, v in row.items()}
                     for s, row in self.adjusted_sizes.iterrows()
                 }
             out["projection"] = proj
@@ -91,7 +91,7 @@ class ValuationResult:
         if self.valuation is not None:
             for s, row in self.valuation.iterrows():
                 segs.setdefault(str(int(s)), {})["valuation"] = {  # type: ignore[call-overload]
-                    k: _plain(v) for k, v in row.items()
+                    k: jsonable(v) for k, v in row.items()
                 }
         if self.priorities is not None:
             for s, entry in self.priorities.priority().items():
@@ -165,14 +165,6 @@ class ValuationResult:
             p.write_text(json.dumps(self.projection.model.to_dict(), indent=2) + "\n")
             written.append(p)
         return written
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def defining_needs_from_basis(

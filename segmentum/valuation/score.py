@@ -53,6 +53,14 @@ def read_answers(path: Path | str) -> pd.DataFrame:
     return frame
 
 
+def _expected(scale: Mapping[str, Any]) -> str:
+    """What an item accepts, in words: "one of 0, 1" or "a number from 1 to 7"."""
+    levels = scale.get("levels")
+    if levels is not None:
+        return "one of " + ", ".join(f"{float(v):g}" for v in levels)
+    return f"a number from {float(scale['min']):g} to {float(scale['max']):g}"
+
+
 def _check(tool: TypingTool, frame: pd.DataFrame, source: str) -> np.ndarray:
     """The answers as a float matrix (rows × tool items), or a DataError naming each bad cell."""
     csv = source.lower().endswith(".csv")
@@ -79,10 +87,9 @@ def _check(tool: TypingTool, frame: pd.DataFrame, source: str) -> np.ndarray:
         levels = sc.get("levels")
         if levels is not None:
             ok = np.isin(vals, np.asarray(levels, dtype=float))
-            expected = "one of " + ", ".join(f"{v:g}" for v in levels)
         else:
             ok = (vals >= sc["min"]) & (vals <= sc["max"])
-            expected = f"a number from {sc['min']:g} to {sc['max']:g}"
+        expected = _expected(sc)
         for i in np.flatnonzero(~ok)[: _MAX_LISTED * 4]:
             raw = col.iloc[int(i)]
             empty = raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw == ""
@@ -205,10 +212,15 @@ def _score_one(
         levels = sc.get("levels")
         ok = (v in levels) if levels is not None else (sc["min"] <= v <= sc["max"])
         if not ok:
-            reason = "no answer" if raw is None else "outside the answer scale"
+            empty = raw is None or raw == ""
+            reason = (
+                "no answer"
+                if empty
+                else ("not a number" if np.isnan(v) else "outside the answer scale")
+            )
             problems.append(
-                Problem("answers", "answers", 1, item, None if raw is None else str(raw),
-                        "an answer on the item's scale", reason)
+                Problem("answers", "answers", 1, item, None if empty else str(raw),
+                        _expected(sc), reason)
             )  # fmt: skip
         x[j] = v
     if problems:
@@ -216,6 +228,7 @@ def _score_one(
             "answers: bad answer(s); nothing was scored. "
             + " ".join(p.describe() for p in problems),
             problems,
+            hint="Fix those answers; answers are never guessed.",
         )
     p = tool.predict_proba(x[None, :])[0]
     b = int(p.argmax())

@@ -14,7 +14,8 @@ functions of the pattern too, so they can be computed once per pattern and gathe
 the customers with the index :func:`pattern_index` returns.
 
 The Gamma-Gamma spend model depends on ``(x, mean spend)``; mean spends are continuous, so
-its input does not compress in general and it is fitted per customer.
+its input does not compress in general (CDNOW's 946 repeat buyers have 760 distinct
+``(x, mean spend)`` pairs) and it is fitted per customer.
 
 Covariate fits compress when the key includes the covariate columns: categorical covariates
 multiply the patterns by their levels at most; continuous ones make nearly every customer a
@@ -104,12 +105,14 @@ def _grid_codes(v: np.ndarray) -> tuple[np.ndarray, int] | None:
             ki = k.astype(np.int64)
             lo = int(ki.min())
             span = int(ki.max()) - lo + 1
-            if span > 4 * v.size + 1024:  # sparse values: re-number the present ones
-                present = np.zeros(span, dtype=bool)
-                present[ki - lo] = True
-                lookup = np.cumsum(present) - 1
-                return lookup[ki - lo], int(present.sum())
-            return ki - lo, span
+            if span > 4 * v.size + 1024:  # sparse values: a hash costs less than a span
+                return None
+            present = np.zeros(span, dtype=bool)
+            present[ki - lo] = True
+            if present.all():
+                return ki - lo, span
+            lookup = np.cumsum(present) - 1  # re-number the present values, order kept
+            return lookup[ki - lo], int(present.sum())
     return None
 
 

@@ -61,7 +61,8 @@ def _model_evidence(sec: Section, result: ValueResult) -> None:
         )
         sec.table(
             params,
-            caption=f"{pm['name']} parameters (log-likelihood {pm['log_likelihood']:,.1f})",
+            caption=f"{pm['name']} parameters (log-likelihood {pm['log_likelihood']:,.1f}"
+            + (f"; {pm['fit_note']})" if "patterns" in pm.get("fit_note", "") else ")"),
             appendix=True,
         )
     if len(result.validation):

@@ -27,6 +27,7 @@ from segmentum.value.models import (
     GammaGammaModel,
     ParetoNBDModel,
 )
+from segmentum.value.patterns import COMPRESS_RATIO, PATTERN_COLUMNS, compresses, pattern_index
 from segmentum.value.report import report_section
 from segmentum.value.rfm import assign_deciles, decile_table, rfm_scores
 from segmentum.value.summary import TIME_UNITS, summarize
@@ -51,6 +52,10 @@ PER_CUSTOMER_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 _MODELS = {"bgnbd": (BetaGeoModel, "BG/NBD"), "pareto_nbd": (ParetoNBDModel, "Pareto/NBD")}
+
+#: the purchase model is fitted and scored on the distinct (x, t_x, T) patterns when there
+#: are fewer than this share of the customers (:func:`segmentum.value.patterns.compresses`)
+PATTERN_RATIO = COMPRESS_RATIO
 
 
 class ValueConfig(BaseModel):
@@ -153,6 +158,48 @@ def _weakly_identified(model: Any) -> list[str]:
     return [name for name, v in se.items() if not np.isfinite(v)]
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The rows the purchase model is fitted and scored on: the customers, or their patterns.
+
+    BG/NBD and Pareto/NBD see a customer only through ``(frequency, recency, T)``: fitted on
+    the distinct patterns weighted by their counts they give the per-customer parameters,
+    standard errors and log-likelihood, and their predictions are functions of the pattern,
+    computed once per pattern and gathered back to the customers (:meth:`spread`).
+    """
+
+    table: pd.DataFrame
+    inverse: np.ndarray | None
+    customers: int
+
+    @classmethod
+    def of(cls, summary: pd.DataFrame) -> _Rows:
+        """Patterns when :data:`PATTERN_RATIO` says they pay, else the customers' rows."""
+        key = summary[list(PATTERN_COLUMNS)]
+        try:
+            patterns, inverse = pattern_index(key)
+        except ValueError:  # missing values: the model's own check names them
+            return cls(key, None, len(key))
+        if compresses(len(patterns), len(key), PATTERN_RATIO):
+            return cls(patterns, inverse, len(key))
+        return cls(key, None, len(key))
+
+    def spread(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        """Per-row values of :attr:`table` as one value per customer, in summary order."""
+        v = np.asarray(values)
+        return v if self.inverse is None else v[self.inverse]
+
+    @property
+    def note(self) -> str:
+        """What the fit ran on, in words."""
+        if self.inverse is None:
+            return f"fitted on the {_fmt_int(self.customers)} customers' own rows"
+        return (
+            f"fitted on {_fmt_int(len(self.table))} distinct (x, t_x, T) patterns of "
+            f"{_fmt_int(self.customers)} customers"
+        )
+
+
 @dataclass
 class _Log:
     """What the steps of :func:`run_value` record as they go: warnings, skips, fitted models."""
@@ -161,6 +208,7 @@ class _Log:
     skipped: dict[str, str] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     spend_excluded: int = 0
+    fit_rows: dict[str, _Rows] = field(default_factory=dict)
 
     def skip(self, msg: str) -> None:
         """Record ``msg`` as a warning and as the reason validation was skipped."""
@@ -218,10 +266,15 @@ def _holdout_validation(
                 f"{model_name} needs repeat purchases: 0 of {_fmt_int(len(cal))} "
                 "customers bought twice in the calibration period"
             )
-        m_cal = model_cls(penalizer=cfg.penalizer).fit(cal)
+        rows = _Rows.of(cal)
+        m_cal = model_cls(penalizer=cfg.penalizer).fit(rows.table)
         log.models["purchase_calibration"] = m_cal
-        validation = holdout_validation(m_cal, cal)
-        metrics = holdout_metrics(m_cal, cal)
+        log.fit_rows["purchase_calibration"] = rows
+        # the holdout length is one number, so predictions are a function of the pattern
+        duration = float(cal["duration_holdout"].iloc[0])
+        pred = rows.spread(m_cal.expected_purchases(duration, rows.table))
+        validation = holdout_validation(m_cal, cal, predicted=pred)
+        metrics = holdout_metrics(m_cal, cal, predicted=pred)
         metrics["calibration_end"] = cal_end.isoformat()  # type: ignore[assignment]
         metrics["holdout_periods"] = float(hold)
         tracking = tracking_data(
@@ -236,7 +289,11 @@ def _holdout_validation(
 def _fit_purchase_model(
     full: pd.DataFrame, pc: pd.DataFrame, cfg: ValueConfig, n_repeat: int, log: _Log
 ) -> Any:
-    """Fit the purchase model on the full period; add ``p_alive`` and expected purchases."""
+    """Fit the purchase model on the full period; add ``p_alive`` and expected purchases.
+
+    Fitted and scored on the distinct ``(x, t_x, T)`` patterns when they are fewer than
+    :data:`PATTERN_RATIO` of the customers (see :class:`_Rows`).
+    """
     model_cls, model_name = _MODELS[cfg.model]
     if n_repeat == 0:
         msg = (
@@ -248,8 +305,10 @@ def _fit_purchase_model(
             log.skipped[c] = msg
         return None
     try:
-        purchase = model_cls(penalizer=cfg.penalizer).fit(full)
+        rows = _Rows.of(full)
+        purchase = model_cls(penalizer=cfg.penalizer).fit(rows.table)
         log.models["purchase"] = purchase
+        log.fit_rows["purchase"] = rows
         weak = _weakly_identified(purchase)
         if weak:
             log.warnings.append(
@@ -260,8 +319,8 @@ def _fit_purchase_model(
                 "penalizer = 0.001 under [value]"
             )
         horizon = cfg.clv_horizon_days / TIME_UNITS[cfg.time_unit]
-        pc["p_alive"] = purchase.probability_alive(full).to_numpy()
-        pc["expected_purchases"] = purchase.expected_purchases(horizon, full).to_numpy()
+        pc["p_alive"] = rows.spread(purchase.probability_alive(rows.table))
+        pc["expected_purchases"] = rows.spread(purchase.expected_purchases(horizon, rows.table))
     except (ConvergenceError, FloatingPointError, ValueError) as exc:
         msg = f"{model_name} fit failed, CLV not computed: {exc}"
         log.warnings.append(msg)
@@ -433,6 +492,7 @@ def _headline_summary(
     metrics: dict[str, float],
     skipped: dict[str, str],
     excluded_spend: int = 0,
+    fit_rows: dict[str, _Rows] | None = None,
 ) -> dict[str, Any]:
     """The headline figures of ``summary`` (not yet made JSON-safe)."""
     top = deciles.iloc[0] if len(deciles) else None
@@ -459,6 +519,10 @@ def _headline_summary(
             "standard_errors": purchase.standard_errors_,
             "log_likelihood": purchase.log_likelihood_,
         }
+        if fit_rows and "purchase" in fit_rows:
+            summary["purchase_model"]["fit_note"] = fit_rows["purchase"].note
+    if fit_rows:
+        summary["fit_rows"] = {role: len(rows.table) for role, rows in fit_rows.items()}
     if spend_model is not None:
         summary["spend_model"] = {
             "params": spend_model.params_,
@@ -563,12 +627,13 @@ def run_value(
         skipped["profit_clv"] = skipped["clv"]
     disc = None
     if purchase is not None and spend_model is not None:
-        disc = discounted_expected_purchases(
-            purchase, full,
+        rows = log.fit_rows["purchase"]
+        disc = rows.spread(discounted_expected_purchases(
+            purchase, rows.table,
             horizon=cfg.clv_horizon_days / unit_days,
             step=cfg.clv_step_days / unit_days,
             discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
-        ).to_numpy()  # fmt: skip
+        ))  # fmt: skip
         pc["clv"] = disc * pc["expected_spend"].to_numpy() * _margin_rate(full, margin)
         if not margin:
             log.warnings.append(
@@ -603,6 +668,7 @@ def run_value(
         full, pc, deciles, cfg=cfg, end=end, by=by, margin=margin, purchase=purchase,
         spend_model=spend_model, rules=rules, channel=channel, events=events,
         metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
+        fit_rows=log.fit_rows,
     )  # fmt: skip
     return ValueResult(
         per_customer=per_customer,

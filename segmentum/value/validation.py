@@ -18,7 +18,11 @@ __all__ = ["holdout_metrics", "holdout_validation", "tracking_data"]
 
 
 def holdout_validation(
-    model: object, summary: pd.DataFrame, max_frequency: int = 7
+    model: object,
+    summary: pd.DataFrame,
+    max_frequency: int = 7,
+    *,
+    predicted: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Mean predicted and actual holdout purchases by calibration frequency.
 
@@ -31,6 +35,9 @@ def holdout_validation(
         ``duration_holdout``).
     max_frequency : int, default=7
         Calibration frequencies from this value up are pooled into one ``"7+"`` row.
+    predicted : numpy.ndarray, optional
+        The model's expected holdout purchases per customer, when already computed (the
+        value stage computes them once per ``(x, t_x, T)`` pattern).
 
     Returns
     -------
@@ -45,8 +52,7 @@ def holdout_validation(
         raise ValueError(
             f"holdout_validation needs {missing}: call summarize(..., holdout_end=...)"
         )
-    duration = float(summary["duration_holdout"].iloc[0])
-    pred = model.expected_purchases(duration, summary).to_numpy()  # type: ignore[attr-defined]
+    pred = _predicted(model, summary) if predicted is None else np.asarray(predicted)
     freq = summary["frequency"].to_numpy()
     label = np.where(freq >= max_frequency, f"{max_frequency}+", freq.astype(int).astype(str))
     frame = pd.DataFrame(
@@ -83,10 +89,20 @@ def holdout_validation(
     ].reset_index()
 
 
-def holdout_metrics(model: object, summary: pd.DataFrame) -> dict[str, float]:
-    """Per-customer accuracy in the holdout: MAE, RMSE, correlation and total error (%)."""
+def _predicted(model: object, summary: pd.DataFrame) -> np.ndarray:
+    """Expected purchases per customer over the holdout (``duration_holdout``)."""
     duration = float(summary["duration_holdout"].iloc[0])
-    pred = model.expected_purchases(duration, summary).to_numpy()  # type: ignore[attr-defined]
+    return model.expected_purchases(duration, summary).to_numpy()  # type: ignore[attr-defined,no-any-return]
+
+
+def holdout_metrics(
+    model: object, summary: pd.DataFrame, *, predicted: np.ndarray | None = None
+) -> dict[str, float]:
+    """Per-customer accuracy in the holdout: MAE, RMSE, correlation and total error (%).
+
+    ``predicted``: the expected holdout purchases per customer, when already computed.
+    """
+    pred = _predicted(model, summary) if predicted is None else np.asarray(predicted)
     act = summary["frequency_holdout"].to_numpy(dtype=float)
     corr = float(np.corrcoef(pred, act)[0, 1]) if act.std() > 0 and pred.std() > 0 else float("nan")
     return {

@@ -235,8 +235,11 @@ class BaseCLVModel:
         """Fit the model by maximum likelihood.
 
         Models with an analytic Hessian (BG/NBD) use a damped Newton method in the
-        log-parameters; the others use L-BFGS-B with analytic or numeric gradients. On large
+        log-parameters; the others use L-BFGS-B with analytic or numeric gradients, finished
+        by one Newton step where the gradient is analytic (see :meth:`_polished`). On large
         tables the optimum of a random subsample of ``_WARM_ROWS`` rows is the first start.
+        A table of distinct rows with a ``weights`` column (``segmentum.value.patterns``)
+        gives the fit of the rows it stands for.
 
         Parameters
         ----------
@@ -313,10 +316,73 @@ class BaseCLVModel:
             self.log_likelihood_ = float(ll)
             self.standard_errors_ = self._se_from(hess_neg)
         else:
-            self.log_likelihood_ = float(cls._loglik(params, data))
-            self.standard_errors_ = self._standard_errors(params, data)
+            params, ll, hess_neg = self._polished(params, data)
+            self._params = params
+            self.params_ = dict(zip(self._param_names, map(float, params), strict=True))
+            self.log_likelihood_ = ll
+            self.standard_errors_ = self._se_from(hess_neg)
         self.n_customers_ = n_total
         return self
+
+    def _polished(
+        self, params: np.ndarray, data: dict[str, Any]
+    ) -> tuple[np.ndarray, float, np.ndarray]:
+        """L-BFGS-B's optimum after one Newton step: ``(params, LL, Hessian of −LL)``.
+
+        L-BFGS-B stops on a relative change of the objective, which leaves the parameters
+        off the optimum by up to ~1e-6 relative on 100,000 customers: two fits of the same
+        likelihood (on the customers and on their patterns, or from two starts) then differ
+        by that much. The Hessian the standard errors need is at hand, so one Newton step with
+        it (and the analytic gradient) lands within rounding of the optimum. The step is taken
+        only when it is small (below 1e-3 of each parameter), the Hessian positive definite,
+        the penalised log-likelihood no worse (within rounding) and the gradient (in log-
+        parameters) smaller after it; the standard errors then come from the Hessian
+        at the new point (four more gradient pairs). Models without an analytic gradient are
+        left as they are: a difference gradient is too noisy for a step that small.
+        """
+        cls = type(self)
+        n_total = float(data["w"].sum())
+        pen = float(self.penalizer)
+
+        def grad(p: np.ndarray) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                _, g = cls._loglik_grad(p, data)
+            return -g + 2 * pen * n_total * p
+
+        with np.errstate(invalid="ignore"):
+            hess = numeric_hessian(grad, params)
+        ll = float(cls._loglik(params, data))
+        analytic = getattr(cls._loglik_grad, "__func__", None) is not getattr(
+            BaseCLVModel._loglik_grad, "__func__", None
+        )
+        if not analytic:
+            return params, ll, hess
+        g = grad(params)
+        try:
+            lowest = float(np.linalg.eigvalsh(hess)[0])
+            step = -np.linalg.solve(hess, g)
+        except np.linalg.LinAlgError:
+            return params, ll, hess
+        if not (np.isfinite(lowest) and lowest > 0 and np.all(np.abs(step) < 1e-3 * params)):
+            return params, ll, hess
+        new = params + step
+        with np.errstate(all="ignore"):
+            ll_new = float(cls._loglik(new, data))
+
+        def objective(p: np.ndarray, loglik: float) -> float:
+            return -loglik + pen * n_total * float(p @ p)
+
+        # near the optimum the gain, ½·gᵀ·step, is below the sum's rounding: judge the step
+        # by the gradient it leaves, within a rounding tolerance on the log-likelihood
+        f_old = objective(params, ll)
+        if not (np.isfinite(ll_new) and objective(new, ll_new) <= f_old + 1e-12 * abs(f_old)):
+            return params, ll, hess
+        g_new = grad(new)
+        if not np.max(np.abs(g_new * new)) <= np.max(np.abs(g * params)):
+            return params, ll, hess
+        with np.errstate(invalid="ignore"):
+            hess_new = numeric_hessian(grad, new)
+        return new, ll_new, hess_new if np.all(np.isfinite(hess_new)) else hess
 
     def _optimise(
         self, data: dict[str, Any], start: np.ndarray, quick: bool = False

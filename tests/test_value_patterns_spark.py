@@ -1,0 +1,40 @@
+"""``pattern_sql(dialect="spark")`` on a local Spark gives the pandas pattern table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pyspark = pytest.importorskip(
+    "pyspark", reason="the Spark tests need the spark extra: pip install -e '.[spark]'"
+)
+
+from segmentum.value.patterns import pattern_counts, pattern_sql  # noqa: E402
+from segmentum.value.spark import local_spark_session  # noqa: E402
+
+pytestmark = pytest.mark.spark
+
+
+def test_spark_pattern_sql_equals_pattern_counts() -> None:
+    rng = np.random.default_rng(0)
+    n = 5_000
+    df = pd.DataFrame(
+        {
+            "frequency": rng.integers(0, 4, n).astype(float),
+            "recency": rng.integers(1, 30, n) / 7.0,  # whole days, in weeks
+            "T": rng.integers(30, 40, n) / 7.0,
+            "channel": rng.choice(["web", "shop"], n),
+        }
+    )
+    df.loc[df["frequency"] == 0, "recency"] = 0.0
+    spark = local_spark_session("segmentum-tests", threads=2)
+    try:
+        spark.createDataFrame(df).createOrReplaceTempView("summary")
+        for cov in ((), ("channel",)):
+            got = spark.sql(pattern_sql("summary", "spark", covariates=cov)).toPandas()
+            assert got["weights"].sum() == n
+            got["weights"] = got["weights"].astype(float)
+            pd.testing.assert_frame_equal(got, pattern_counts(df, covariates=cov))
+    finally:
+        spark.stop()
