@@ -30,12 +30,15 @@ from segmentum.report import Section, render_report
 from segmentum.report.answer import answer_for
 from segmentum.report.context import table_context
 from segmentum.report.format import (
+    ITEM_COLUMNS,
+    ReportSettings,
     column_kind,
     format_money,
     format_number,
     format_percent,
     format_pvalue,
     human_label,
+    item_label,
 )
 
 SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
@@ -60,6 +63,14 @@ def check_readable_report(run_dir: Path, max_columns: int = 8) -> dict[str, Any]
         assert not raw, (t["id"], raw)
         cells = [c for row in t["cells"] for c in row if EXPONENT.search(c)]
         assert not cells, (t["id"], cells[:3])
+        items = [j for j, c in enumerate(t["columns"]) if c in ITEM_COLUMNS]
+        raw_items = [p for row in t["cells"] for j in items for p in row[j].split(", ")]
+        assert not [p for p in raw_items if SNAKE.match(p)], (t["id"], raw_items[:3])
+    for key, body in re.findall(r'<section id="([^"]+)">(.*?)</section>', page, re.S):
+        summary = "".join(re.findall(r'<p class="summary">(.*?)</p>', body, re.S))
+        texts = re.findall(r'<p class="text">(.*?)</p>', body, re.S)
+        said = [t for t in texts if summary and t in summary]
+        assert not said, (key, said)  # the summary's sentences are said once
     heads = re.findall(r"<thead><tr>(.*?)</tr></thead>", page, re.S)
     assert heads and max(h.count("<th") for h in heads) <= max_columns
     assert re.findall(r'<section id="([^"]+)"', page)[0] == "answer"
@@ -109,6 +120,24 @@ def test_labels_read_as_words_and_the_project_overrides_them() -> None:
     assert human_label("Like") == "Like" and human_label("col <b>") == "col <b>"  # as given
     assert human_label("p_first", {"p_first": "Ranks first"}) == "Ranks first"  # stage table
     assert human_label("p_first", {"p_first": "Ranks first"}, {"p_first": "First"}) == "First"
+
+
+def test_cells_naming_needs_and_fields_read_as_labels() -> None:
+    frame = pd.DataFrame(
+        {
+            "need": ["need_fast_claims_payout", "luxury / be spoilt"],
+            "defining_needs": ["need_manage_online, beh_bought_online", "Like"],
+            "label": ["need_kept_as_is", "x_y"],  # not a column that names items
+        }
+    )
+    t = table_context(frame, settings=ReportSettings(labels={"Like": "Liking"}))
+    assert [row[:2] for row in t["cells"]] == [
+        ["Fast claims payout", "Manage online, Bought online"],
+        ["luxury / be spoilt", "Liking"],
+    ]
+    assert [row[2] for row in t["cells"]] == ["need_kept_as_is", "x_y"]
+    assert t["rows"][0][0] == "need_fast_claims_payout"  # the twin keeps the names
+    assert item_label(["need_a_b", "profit_clv"]) == "A b, Profit CLV"
 
 
 def test_report_labels_and_currency_come_from_the_project_file(tmp_path: Path) -> None:

@@ -123,6 +123,55 @@ def _extra_section() -> Section:
     return Section("value", "Value").figure(go.Figure(go.Histogram(x=list(range(50)))))
 
 
+#: Before the page's scripts: the order in which Plotly takes the figures (it marks each div
+#: with its class as it starts one) and when it took the first.
+DRAW_ORDER = """
+window.__order = []; window.__firstDraw = null;
+new MutationObserver(records => {
+  for (const r of records) {
+    const id = r.target.id;
+    if (r.target.classList.contains('js-plotly-plot') && !window.__order.includes(id)) {
+      if (window.__firstDraw === null) window.__firstDraw = performance.now();
+      window.__order.push(id);
+    }
+  }
+}).observe(document, {attributes: true, attributeFilter: ['class'], subtree: true});
+"""
+
+
+def test_figures_are_drawn_after_the_first_paint_those_in_view_first(tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    near = Section("near", "Near the top")
+    for i in range(5):
+        near.figure(go.Figure(go.Bar(x=["a", "b"], y=[i, 1])).update_layout(height=500))
+    far = Section("far", "Far down")
+    for i in range(2):
+        far.figure(go.Figure(go.Scatter(x=[1, 2], y=[i, 2])).update_layout(height=300))
+    after = Section("after", "After it")
+    for i in range(5):
+        after.figure(go.Figure(go.Bar(x=["c"], y=[i])).update_layout(height=500))
+    path = tmp_path / "report.html"
+    path.write_text(render_report([near, far, after], title="Order"), encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.add_init_script(DRAW_ORDER)
+        page.goto(path.as_uri() + "#far", wait_until="load")  # opened at the last section
+        page.wait_for_function(ALL_DRAWN, timeout=60_000)  # every figure, without scrolling
+        order = page.evaluate("window.__order")
+        first_draw = page.evaluate("window.__firstDraw")
+        paint = page.evaluate(
+            "performance.getEntriesByName('first-contentful-paint').map(e => e.startTime)"
+        )
+        browser.close()
+    ids = [f"{k}-{i}" for k in ("near", "after") for i in range(1, 6)] + ["far-1", "far-2"]
+    assert sorted(order) == sorted(ids)
+    assert order[:2] == ["far-1", "far-2"]  # the figures in view first, then the nearest
+    assert order.index("near-5") < order.index("near-1")
+    assert order.index("after-2") < order.index("after-5")
+    assert paint and paint[0] < first_draw  # the page painted before any figure was drawn
+
+
 #: Every persona picture laid out with a size (its box) and shown (not hidden by CSS).
 PERSONAS_SHOWN = """() => [...document.querySelectorAll('svg.persona-art')].map(s => {
     const r = s.getBoundingClientRect(), st = getComputedStyle(s);

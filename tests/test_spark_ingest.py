@@ -8,10 +8,14 @@ give the same frames, the same rejected rows and the same reasons.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import os
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,19 +70,41 @@ CUSTOMER_SIDE = (
 VARIANTS = [v for v in CORPUS if v.name in CUSTOMER_SIDE]
 
 
+# A JVM for tests: the client compiler only (C2's compiler threads cost more CPU than they
+# save on jobs of a hundred rows; the session starts in about half the time and each tiny
+# ingest takes ~20 % less), read when the fixture's session starts its JVM.
+TEST_JVM = "--driver-java-options=-XX:TieredStopAtLevel=1 pyspark-shell"
+
+
 @pytest.fixture(scope="module")
 def spark():  # type: ignore[no-untyped-def]
-    session = local_spark_session("segmentum-tests", threads=2)
+    before = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    os.environ["PYSPARK_SUBMIT_ARGS"] = TEST_JVM
+    try:
+        session = local_spark_session("segmentum-tests", threads=2)
+    finally:
+        if before is None:
+            os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+        else:
+            os.environ["PYSPARK_SUBMIT_ARGS"] = before
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 
 
-def _outcome(project: Path, folder: Path, engine: str) -> tuple[int, str, list[tuple]]:
-    """(exit code, message, problems) of ingesting ``project`` on ``engine``."""
+def _outcome(
+    project: Path, folder: Path, engine: str, session: Any = None
+) -> tuple[int, str, list[tuple]]:
+    """(exit code, message, problems) of ingesting ``project`` on ``engine``; on Spark in
+    ``session`` with one shuffle partition (the corpus's tables have a hundred rows: four
+    partitions are four tasks a stage, for nothing)."""
     try:
         config = with_engine(load_config(project), engine)
-        (ingest_spark if engine == "spark" else ingest)(config, folder)
+        if engine == "spark":
+            session.conf.set("spark.sql.shuffle.partitions", "1")
+            ingest_spark(config, folder, session=session)
+        else:
+            ingest(config, folder)
     except SegmentumError as exc:
         problems = [
             (p.table, p.file, p.row, p.column, p.value, p.reason, p.expected)
@@ -96,7 +122,7 @@ def test_the_corpus_holds_every_customer_side_variant() -> None:
 def test_bad_input_fails_the_same_on_spark(spark, tmp_path: Path, variant: Variant) -> None:  # type: ignore[no-untyped-def]
     project = write_project(tmp_path)
     variant.mutate(tmp_path)
-    code, message, problems = _outcome(project, tmp_path, "spark")
+    code, message, problems = _outcome(project, tmp_path, "spark", spark)
     assert code == variant.code, message
     for word in variant.words:
         assert word in message
@@ -104,8 +130,8 @@ def test_bad_input_fails_the_same_on_spark(spark, tmp_path: Path, variant: Varia
 
 
 def test_cli_engine_option_overrides_the_project(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """`--engine spark` reaches ingest: Spark's note is in the output, and a bad row gives
-    the corpus's exit code and words; a wrong engine is a usage error naming the choices."""
+    """`--engine spark` reaches ingest: Spark's note is in the output; a wrong engine is a
+    usage error naming the choices (bad rows through the CLI: the test below)."""
     project = write_project(tmp_path)
     code, output, traceback = run_cli(["validate", str(project), "--engine", "spark"])
     assert traceback is None and code == 0, output
@@ -114,10 +140,53 @@ def test_cli_engine_option_overrides_the_project(spark, tmp_path: Path) -> None:
     assert code == 0 and "read and checked by Spark" not in output
     code, output, _ = run_cli(["validate", str(project), "--engine", "polars"])
     assert code == 2 and "duckdb, spark" in output
-    (amount,) = [v for v in VARIANTS if v.name == "amount negative"]
-    amount.mutate(tmp_path)
-    code, output, _ = run_cli(["validate", str(project), "--engine", "spark"])
-    assert code == amount.code and all(w in output for w in amount.words)
+
+
+# A file the path cannot reach, a repeated id (a window by id), a negative amount (a row
+# check) and an unknown customer (the anti-join): each kind of failure Spark reaches.
+CLI_CASES = (
+    "file not found",
+    "customer id repeated",
+    "amount negative",
+    "transaction's customer unknown",
+)
+
+
+@pytest.mark.parametrize("name", CLI_CASES)
+def test_cli_fails_the_same_on_both_engines(spark, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    """`validate` and `run` with `--engine spark` exit with DuckDB's code and print DuckDB's
+    message word for word, without a traceback or a run folder (in-process through
+    CliRunner, so the module's Spark session is reused)."""
+    (variant,) = [v for v in VARIANTS if v.name == name]
+    project = write_project(tmp_path)
+    variant.mutate(tmp_path)
+    for command in ("validate", "run"):
+        duck = run_cli([command, str(project)])
+        code, output, traceback = run_cli([command, str(project), "--engine", "spark"])
+        assert traceback is None and duck[2] is None, f"{command}: {traceback!r}"
+        assert code == duck[0] == variant.code, f"{command}: exit {code}: {output}"
+        assert _error(output) == _error(duck[1]), command
+        if command == "validate":  # no progress bar: the whole output is the same
+            assert output == duck[1]
+        assert all(word in output for word in variant.words), output
+        assert not (tmp_path / "runs").exists(), f"{command} left a run folder"
+
+
+def _error(output: str) -> str:
+    """The error message of a CLI output, without the progress bar's spinner and time."""
+    start = output.find("Error:")
+    assert start >= 0, output
+    return re.split(r" [\u2800-\u28ff] ", output[start:])[0]
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Every file and folder under ``folder`` (hidden ones too): its SHA-256, or "dir"."""
+    return {
+        str(p.relative_to(folder)): "dir"
+        if p.is_dir()
+        else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def _messy_project(folder: Path, n: int = 3_000) -> Path:
@@ -263,6 +332,7 @@ def test_small_demo_parquet_ingests_the_same(spark, tmp_path: Path) -> None:  # 
 
 
 def test_run_with_engine_spark_names_it_in_the_manifest(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A Spark run names its engine; a failed one after it changes nothing in runs/."""
     project = write_project(tmp_path)
     code, output, traceback = run_cli(["run", str(project), "--engine", "spark"])
     assert traceback is None and code == 0, output
@@ -271,3 +341,13 @@ def test_run_with_engine_spark_names_it_in_the_manifest(spark, tmp_path: Path) -
     assert manifest["engine"] == "spark"
     assert SPARK_NOTE in manifest["inputs"]["transactions"]["notes"]
     assert SPARK_NOTE not in manifest["inputs"]["survey"]["notes"]
+    # a failed Spark run leaves no folder (no hidden temporary one either) and the earlier
+    # run as it was, byte for byte
+    before = _snapshot(tmp_path / "runs")
+    assert str(run.relative_to(tmp_path / "runs")) in before
+    (unknown,) = [v for v in VARIANTS if v.name == "transaction's customer unknown"]
+    unknown.mutate(tmp_path)
+    code, output, traceback = run_cli(["run", str(project), "--engine", "spark"])
+    assert traceback is None and code == unknown.code, output
+    assert all(word in output for word in unknown.words), output
+    assert _snapshot(tmp_path / "runs") == before

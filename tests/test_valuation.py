@@ -3,6 +3,8 @@ tables whose answers are known."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,6 +123,8 @@ def test_projection_says_so_when_the_database_cannot_tell() -> None:
     p = fit_projection(feats, labels)
     assert not p.informative
     assert "cannot tell the segments apart" in p.verdict
+    # the p-value as the report writes it ("p = 0.412" or "p < 0.001"), never "4.1e-01"
+    assert re.search(r"\(p (= [01]\.\d{3}|< 0\.001)\)", p.verdict), p.verdict
 
 
 def test_adjusted_shares_recover_planted_mix() -> None:

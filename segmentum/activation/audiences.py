@@ -91,16 +91,17 @@ class AudienceFiles:
     def summary(self) -> dict[str, Any]:
         """Counts for ``activation.json`` and the report."""
         kinds: dict[str, int] = {}
-        for f in self.files:
-            if f["path"].endswith(".csv"):
-                kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
-        control = sum(
-            f["rows"] for f in self.files if f["kind"] == "control" and f["path"].endswith(".csv")
-        )
-        campaign = sum(
-            f["rows"] for f in self.files if f["kind"] == "segment" and f["path"].endswith(".csv")
-        )
+        csv = [f for f in self.files if _is_csv(f)]
+        for f in csv:
+            kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+        control = sum(f["rows"] for f in csv if f["kind"] == "control")
+        campaign = sum(f["rows"] for f in csv if f["kind"] == "segment")
         return {"files": kinds, "people": campaign, "control": control}
+
+
+def _is_csv(entry: Mapping[str, Any]) -> bool:
+    """A CSV audience: a ``.csv`` file, or a folder of CSV part files (written by Spark)."""
+    return str(entry["path"]).endswith(".csv") or entry.get("format") == "csv"
 
 
 def _sha256(path: Path) -> str:

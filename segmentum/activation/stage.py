@@ -14,7 +14,7 @@ half (channels, leads); ``activation.json`` is the dict the halves assemble.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,18 @@ class ActivationResult:
         The declared what-if scenarios (``[activation] scenarios``) and their tables.
     kit : SegmentKit or None
         Playbooks by priority segment x stage, trigger rules and the data-collection plan.
+    spark, spark_people : pyspark.sql.DataFrame or None
+        With ``engine = "spark"``: the assignments columns and the audience files' people
+        computed by Spark (:func:`~segmentum.activation.spark.activation_spark`); Spark
+        then writes ``audiences/``. ``None`` otherwise.
     """
 
     customers: CustomerActivation
     market: MarketActivation | None = None
     scenarios: tuple[ScenarioOutcome, ...] = ()
     kit: SegmentKit | None = None
+    spark: Any = field(default=None, compare=False, repr=False)
+    spark_people: Any = field(default=None, compare=False, repr=False)
 
     def activation_json(self) -> dict[str, Any]:
         """``activation.json``: the halves' entries side by side."""
@@ -174,9 +180,15 @@ def _run(ctx: StageContext) -> ActivationResult:
     if notes:
         customers = replace(customers, warnings=[*customers.warnings, *notes])
     market = _market(ctx, cfg, customers)
+    spark, people = None, None
+    if ctx.config.project.engine == "spark":
+        from segmentum.activation.spark import activation_spark
+
+        spark, people = activation_spark(ctx, customers, market.people is not None)
     return ActivationResult(
         customers=customers, market=market, scenarios=scenarios,
         kit=segment_kit(ctx, cfg, customers, market, inputs.get("events")),
+        spark=spark, spark_people=people,
     )  # fmt: skip
 
 
@@ -299,7 +311,19 @@ def report_section(result: ActivationResult) -> Section:
 def _files(result: ActivationResult, run_dir: Path) -> list[Path]:
     written = []
     data = result.activation_json()
-    audiences = result.market.write_audiences(run_dir) if result.market is not None else None
+    audiences = None
+    if result.market is not None and result.spark_people is not None:
+        from segmentum.activation.spark import write_audiences_spark
+
+        cfg = result.market.config
+        audiences = write_audiences_spark(
+            run_dir / "audiences", result.spark_people, id_column="customer_id",
+            columns=[c for c in cfg.audience_columns if c != "customer_id"],
+            segment_names=result.market.segment_names, bom=cfg.audience_bom,
+            xlsx=cfg.audience_xlsx, xlsx_max_rows=cfg.audience_xlsx_max_rows,
+        )  # fmt: skip
+    elif result.market is not None:
+        audiences = result.market.write_audiences(run_dir)
     if audiences is not None:
         data["audiences"] = audiences.summary()
         written.append(audiences.folder / "manifest.json")
@@ -327,6 +351,7 @@ ACTIVATION = Stage(
     run=_run,
     section=report_section,
     assignments=lambda r, ctx: r.customers.assignment_columns(),
+    assignments_spark=lambda r, ctx: r.spark,
     summary=lambda r: r.headline(),
     write_files=_files,
     save_model=_save,

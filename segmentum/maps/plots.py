@@ -82,7 +82,12 @@ def _add_density(fig: Any, smap: SegmentMap) -> None:
 
 
 def _add_respondents(fig: Any, smap: SegmentMap) -> None:
-    """Respondents as faint points (a fixed sample of 3,000 when there are more)."""
+    """Respondents as faint points (a fixed sample of 3,000 when there are more; the report
+    shows a sample of 2,000, :data:`segmentum.report.packing.MAX_POINTS`).
+
+    SVG markers, not WebGL: a headless or GPU-less browser draws a few thousand SVG points
+    faster than it starts WebGL, and the points stay under the bubbles and labels.
+    """
     import plotly.graph_objects as go
 
     if not len(smap.points):
@@ -91,7 +96,7 @@ def _add_respondents(fig: Any, smap: SegmentMap) -> None:
     if len(pts) > 3000:
         pts = pts.sample(3000, random_state=0)
     fig.add_trace(
-        go.Scattergl(
+        go.Scatter(
             x=pts["x"],
             y=pts["y"],
             mode="markers",

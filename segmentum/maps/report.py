@@ -16,9 +16,11 @@ def white_space_sentence(result: MapsResult) -> str:
     """One sentence on the strongest white space ("" when there is none)."""
     if not len(result.white_space.table):
         return ""
+    from segmentum.report.format import item_label
+
     top = result.white_space.table.iloc[0]
     return (
-        f"Top white space: {top['need']} (important to segment(s) "
+        f"Top white space: {item_label(top['need'])} (important to segment(s) "
         f"{', '.join(map(str, top['segments']))}; best competitor {top['best_competitor_score']:.1f})."
     )
 

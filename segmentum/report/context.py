@@ -155,7 +155,14 @@ def table_context(
     >>> t["columns"], t["headers"], t["cells"][0]
     (['segment', 'revenue_share'], ['Segment', 'Revenue (share)'], ['1', '30 %'])
     """
-    from segmentum.report.format import ReportSettings, column_formatter, column_kind, human_label
+    from segmentum.report.format import (
+        ITEM_COLUMNS,
+        ReportSettings,
+        column_formatter,
+        column_kind,
+        human_label,
+        item_label,
+    )
     from segmentum.report.labels import STAGE_KINDS, STAGE_LABELS, STAGE_LEAD_COLUMNS
 
     if not isinstance(frame, pd.DataFrame):
@@ -177,6 +184,9 @@ def table_context(
     formatters = [
         column_formatter(k, s, settings.currency) for k, s in zip(kinds, series, strict=True)
     ]
+    for j, (name, kind) in enumerate(zip(columns, kinds, strict=True)):
+        if kind == "text" and name in ITEM_COLUMNS:  # cells that name needs or fields
+            formatters[j] = lambda v: item_label(v, settings.labels)
     parts = _parts(len(columns), len(index) or 1, settings.max_columns)
     csv = None
     if series and len(parts) > 1:

@@ -35,6 +35,7 @@ __all__ = [
     "format_percent",
     "format_pvalue",
     "human_label",
+    "item_label",
 ]
 
 ColumnKind = Literal["text", "count", "number", "share", "percent", "money", "pvalue", "date"]
@@ -292,3 +293,38 @@ def human_label(
         if table and key in table:
             return str(table[key])
     return _readable(key)
+
+
+#: Table columns whose values name the data's own columns (needs, descriptors, fields): their
+#: cells are labelled like headers (``need_fast_claims_payout`` → "Fast claims payout").
+ITEM_COLUMNS = frozenset(
+    {"need", "needs", "defining_needs", "exclusive_needs", "shared_needs", "item", "variable"}
+    | {"field", "descriptor"}
+)
+_ITEM_PREFIX = re.compile(r"^(needs?|beh|att|desc)_(?=[A-Za-z0-9])", re.I)
+
+
+def item_label(value: Any, overrides: Mapping[str, str] | None = None) -> str:
+    """A cell that names items (one, or a comma-separated list): each made readable.
+
+    ``overrides`` (``[report.labels]``) wins; a prefix that only says what kind of column it
+    is (``need_``, ``beh_``, ``att_``, ``desc_``) is dropped; text that is not an identifier
+    (a survey's question, "luxury / be spoilt") is left as it is.
+
+    Examples
+    --------
+    >>> item_label("need_fast_claims_payout"), item_label("beh_bought_online, profit_clv")
+    ('Fast claims payout', 'Bought online, Profit CLV')
+    >>> item_label("need_x", {"need_x": "Price"}), item_label("luxury / be spoilt")
+    ('Price', 'luxury / be spoilt')
+    """
+
+    def one(name: str) -> str:
+        if overrides and name in overrides:
+            return str(overrides[name])
+        if not _IDENTIFIER.match(name):
+            return name
+        return _readable(_ITEM_PREFIX.sub("", name))
+
+    parts = value if isinstance(value, list | tuple) else str(value).split(",")
+    return ", ".join(one(str(part).strip()) for part in parts)

@@ -421,6 +421,14 @@ def _training_rows(
     return train, segs, y, folds
 
 
+def _p_text(p_value: float) -> str:
+    """``p = 0.042`` or ``p < 0.001``: the report's p-value format (never ``1.4e-264``)."""
+    from segmentum.report.format import format_pvalue
+
+    text = format_pvalue(p_value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def _verdict(acc: float, chance: float, p_value: float) -> tuple[bool, str]:
     """Whether the projection beats chance (p < 0.01 and lift ≥ 1.2), said in a sentence."""
     lift = acc / chance
@@ -434,7 +442,7 @@ def _verdict(acc: float, chance: float, p_value: float) -> tuple[bool, str]:
     else:
         verdict = (
             f"The customer database cannot tell the segments apart: held-out accuracy "
-            f"{acc:.0%} against {chance:.0%} by chance (p = {p_value:.2g}). Projected segments "
+            f"{acc:.0%} against {chance:.0%} by chance ({_p_text(p_value)}). Projected segments "
             "of unsurveyed customers are little better than a guess; use the survey's "
             "segments and the typing tool, not the projection, to act on segments."
         )

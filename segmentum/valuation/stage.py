@@ -42,11 +42,16 @@ class ValuationStageResult:
     profile_segments : list of dict
         The profiles' ``segments.json`` entries (empty when the profiles did not run); the
         stage adds ``valuation`` and ``priority`` to each.
+    spark : pyspark.sql.DataFrame or None
+        With ``engine = "spark"``: ``assignments`` computed by Spark (the projection applied
+        where the customers live, :func:`~segmentum.valuation.spark.valuation_spark`);
+        else ``None``.
     """
 
     result: ValuationResult
     assignments: pd.DataFrame = field(repr=False)
     profile_segments: list[dict[str, Any]] = field(default_factory=list)
+    spark: Any = field(default=None, compare=False, repr=False)
 
     def segments_json(self) -> dict[str, Any]:
         """``projection``, ``typing_tool``, ``where_to_play`` and the ``segments`` list with
@@ -148,11 +153,22 @@ def _run(ctx: StageContext) -> ValuationStageResult:
     for key in ("respondent_id", "customer_id"):
         rows[key] = rows[key].astype("str").where(rows[key].notna())
     profile_segments = prof.segments_json()["segments"] if prof is not None else []
-    return ValuationStageResult(result, rows, profile_segments)
+    spark = None
+    if ctx.config.project.engine == "spark":
+        from segmentum.valuation.spark import valuation_spark
+
+        model = result.projection.model if result.projection is not None else None
+        spark = valuation_spark(ctx, rows, model, value)
+    return ValuationStageResult(result, rows, profile_segments, spark)
 
 
 def _assignments(result: ValuationStageResult, ctx: StageContext) -> pd.DataFrame:
     return result.assignments
+
+
+def _assignments_spark(result: ValuationStageResult, ctx: StageContext) -> Any:
+    """The assignments computed by Spark (engine = "spark"); ``None`` otherwise."""
+    return result.spark
 
 
 def _save(result: ValuationStageResult, model_dir: Path) -> None:
@@ -166,6 +182,7 @@ VALUATION = Stage(
     run=_run,
     section=lambda r: report_section(r.result),
     assignments=_assignments,
+    assignments_spark=_assignments_spark,
     summary=lambda r: r.segments_json(),
     save_model=_save,
     settings=ValuationConfig,

@@ -1,0 +1,397 @@
+"""The projection on Spark: every customer's segment computed where the customers live.
+
+A :class:`~segmentum.valuation.projection.ProjectionModel` is a multinomial logit in plain
+numbers, so its linear scores compile to Spark SQL: one expression per segment,
+``b[k] + Σ_j W[k, j] · x_j + Σ_c T_c[level_c, k]`` (a missing number replaced by the
+model's ``fill``, an unseen or missing level scoring 0), the segment with the largest score
+(the first of equal ones, as ``numpy.argmax``) and its probability
+``1 / Σ_j exp(s_j - s_max)``. No row comes to the driver.
+
+:func:`customer_features_spark` builds, in Spark, the columns the model reads, under the
+names :func:`~segmentum.valuation.projection.customer_features` gives them (customer
+descriptors, the value stage's numbers, ``events_<type>`` counts and
+``mix_<col>=<level>`` shares of the transactions); :func:`project_spark` scores them and
+:func:`valuation_assignments_spark` gives the valuation stage's assignments (respondents
+from the driver, every other customer projected in Spark). With ``engine = "spark"`` the
+stage calls :func:`valuation_spark`, which reads the tables Spark holds (the others are
+handed to Spark) and keeps the frame for the stage's ``assignments_spark`` hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from segmentum.valuation.projection import ProjectionModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from segmentum.flow import StageContext
+
+__all__ = [
+    "customer_features_spark",
+    "project_spark",
+    "stage_session",
+    "stage_table",
+    "to_spark_frame",
+    "valuation_assignments_spark",
+    "valuation_spark",
+]
+
+ASSIGNMENT_SCHEMA = (
+    "respondent_id string, customer_id string, segment bigint, "
+    "segment_probability double, segment_source string"
+)
+
+
+def _col(name: str) -> Column:
+    """A column by its exact name (dots, ``=`` and spaces included)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _number(name: str, fill: float) -> Column:
+    """A numeric feature as double, a missing value (null or NaN) replaced by ``fill``."""
+    from pyspark.sql import functions as F
+
+    x = _col(name).cast("double")
+    return F.when(x.isNull() | F.isnan(x), F.lit(float(fill))).otherwise(x)
+
+
+def _lit(v: float) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.lit(float(v))
+
+
+def _scores(model: ProjectionModel) -> list[Column]:
+    """One linear-score expression per segment, in the model's segment order."""
+    from pyspark.sql import functions as F
+
+    xs = [_number(c, f) for c, f in zip(model.numeric, model.fill, strict=True)]
+    out = []
+    for k in range(len(model.segments)):
+        s: Column = _lit(model.intercepts[k])
+        for j, x in enumerate(xs):
+            s = s + _lit(model.weights[k, j]) * x
+        for col, (levels, table) in model.categorical.items():
+            text = _col(col).cast("string")
+            lookup: Column | None = None
+            for i, level in enumerate(levels):
+                cond = text == F.lit(str(level))
+                lookup = (
+                    F.when(cond, _lit(table[i, k]))
+                    if lookup is None
+                    else lookup.when(cond, _lit(table[i, k]))
+                )
+            if lookup is not None:
+                s = s + lookup.otherwise(F.lit(0.0))
+        out.append(s)
+    return out
+
+
+def project_spark(model: ProjectionModel, features: DataFrame, id_column: str) -> DataFrame:
+    """``id_column``, ``segment`` (bigint) and ``segment_probability`` of every row, in Spark.
+
+    The same numbers as :meth:`ProjectionModel.project`: the scores are Spark SQL
+    expressions, the segment is the first largest score (``numpy.argmax``'s rule) and the
+    probability ``1 / Σ_j exp(s_j - s_max)``; they agree to rounding (1e-12 on the demo).
+
+    Parameters
+    ----------
+    model : ProjectionModel
+    features : pyspark.sql.DataFrame
+        ``id_column`` and every column the model reads (:func:`customer_features_spark`).
+    id_column : str
+
+    Raises
+    ------
+    ValueError
+        A column the model reads is not in ``features``.
+    """
+    from pyspark.sql import functions as F
+
+    need = [*model.numeric, *model.categorical]
+    missing = [c for c in need if c not in features.columns]
+    if missing:
+        raise ValueError(
+            f"project_spark: the features lack column(s) {missing} the projection model reads "
+            "(build them with customer_features_spark)"
+        )
+    k = len(model.segments)
+    names = [f"_s{i}" for i in range(k)]
+    scored = features.select(_col(id_column).alias(id_column), *[
+        s.alias(n) for s, n in zip(_scores(model), names, strict=True)
+    ])  # fmt: skip
+    top = F.greatest(*[F.col(n) for n in names]) if k > 1 else F.col(names[0])
+    scored = scored.withColumn("_top", top)
+    segment: Column = F.lit(int(model.segments[-1]))
+    for i in range(k - 2, -1, -1):  # the first segment whose score is the largest
+        segment = F.when(F.col(names[i]) == F.col("_top"), F.lit(int(model.segments[i]))).otherwise(
+            segment
+        )
+    total: Column = F.lit(0.0)
+    for n in names:
+        total = total + F.exp(F.col(n) - F.col("_top"))
+    return scored.select(
+        _col(id_column).alias(id_column),
+        segment.cast("bigint").alias("segment"),
+        (F.lit(1.0) / total).alias("segment_probability"),
+    )
+
+
+def _customer_part(customers: DataFrame, id_column: str, columns: Sequence[str]) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    keep = [c for c in columns if c in customers.columns and c != id_column]
+    return customers.select(F.col(id_column).cast("string").alias("_id"), *[_col(c) for c in keep])
+
+
+def customer_features_spark(
+    customers: DataFrame,
+    *,
+    id_column: str,
+    columns: Sequence[str],
+    per_customer: DataFrame | None = None,
+    per_customer_id: str | None = None,
+    events: DataFrame | None = None,
+    events_id: str | None = None,
+    event_type: str | None = None,
+    transactions: DataFrame | None = None,
+    transactions_id: str | None = None,
+) -> DataFrame:
+    """The features named ``columns``, one row per customer of ``customers``, in Spark.
+
+    Names follow :func:`~segmentum.valuation.projection.customer_features`: a column of the
+    customers table or of the value stage's table by its name, ``events_<type>`` the count
+    of the customer's events of that type, ``mix_<col>=<level>`` the share of the
+    customer's transactions (with a ``col`` value) at that level; counts and shares are 0
+    for a customer without any. Only the columns asked for are computed, so the model's
+    list of columns (``model.numeric`` and its categorical columns) is what to pass.
+
+    Parameters
+    ----------
+    customers : pyspark.sql.DataFrame
+        One row per customer; the rows of the result.
+    id_column : str
+        The customers' id column (the result's id column, as a string).
+    columns : sequence of str
+        The feature names wanted.
+    per_customer, events, transactions : pyspark.sql.DataFrame, optional
+        The value stage's per-customer table, the events and the transactions.
+    per_customer_id, events_id, transactions_id : str, optional
+        Their customer id columns (default ``id_column``).
+    event_type : str, optional
+        The events' type column.
+
+    Raises
+    ------
+    ValueError
+        A feature that none of the tables given can provide.
+    """
+    from pyspark.sql import functions as F
+
+    wanted = list(dict.fromkeys(columns))
+    base = _customer_part(customers, id_column, wanted)
+    have = set(base.columns) - {"_id"}
+    out = base
+    if per_customer is not None:
+        pid = per_customer_id or id_column
+        cols = [c for c in wanted if c in per_customer.columns and c not in have and c != pid]
+        if cols:
+            part = per_customer.select(
+                F.col(pid).cast("string").alias("_id"), *[_col(c).cast("double") for c in cols]
+            )
+            out = out.join(part, "_id", "left")
+            have |= set(cols)
+    counts = [c for c in wanted if c.startswith("events_") and c not in have]
+    if counts and events is not None and event_type is not None:
+        eid = events_id or id_column
+        types = {c: c.removeprefix("events_") for c in counts}
+        part = events.groupBy(F.col(eid).cast("string").alias("_id")).agg(*[
+            F.sum(F.when(F.col(event_type).cast("string") == t, 1).otherwise(0))
+            .cast("double").alias(c)
+            for c, t in types.items()
+        ])  # fmt: skip
+        out = out.join(part, "_id", "left").fillna(0.0, subset=counts)
+        have |= set(counts)
+    shares = [c for c in wanted if c.startswith("mix_") and "=" in c and c not in have]
+    if shares and transactions is not None:
+        tid = transactions_id or id_column
+        aggs = []
+        for c in shares:
+            col, level = c.removeprefix("mix_").split("=", 1)
+            if col not in transactions.columns:
+                continue
+            value = F.col(col).cast("string")
+            aggs.append(
+                (F.sum(F.when(value == level, 1.0).otherwise(0.0)) / F.count(value)).alias(c)
+            )
+        if aggs:
+            part = transactions.groupBy(F.col(tid).cast("string").alias("_id")).agg(*aggs)
+            got = [a for a in shares if a in part.columns]
+            out = out.join(part, "_id", "left").fillna(0.0, subset=got)
+            have |= set(got)
+    missing = [c for c in wanted if c not in have]
+    if missing:
+        raise ValueError(
+            f"customer_features_spark: no table given provides the feature(s) {missing} "
+            "(give the per-customer, events or transactions table the model was fitted with)"
+        )
+    return out.withColumnRenamed("_id", id_column)
+
+
+def valuation_assignments_spark(
+    respondents: pd.DataFrame,
+    model: ProjectionModel | None,
+    features: DataFrame | None,
+    id_column: str,
+    spark: SparkSession,
+) -> DataFrame:
+    """The valuation stage's assignments as a Spark DataFrame.
+
+    The respondent rows come from the driver (the survey is small: ``segment_source`` is
+    ``"survey"``, a linked respondent's row holding its customer id); every other customer
+    of ``features`` gets the projection's segment, computed by :func:`project_spark`
+    (``segment_source = "projected"``), as
+    :meth:`~segmentum.valuation.run.ValuationResult.assignment_rows` gives them.
+
+    Parameters
+    ----------
+    respondents : pandas.DataFrame
+        ``respondent_id``, ``customer_id``, ``segment``, ``segment_probability``,
+        ``segment_source`` of the respondents (the stage's assignments without the projected
+        customers).
+    model : ProjectionModel or None
+        The fitted projection (None: no customer is projected).
+    features : pyspark.sql.DataFrame or None
+        The customers' features (:func:`customer_features_spark`).
+    id_column : str
+        The features' id column.
+    spark : SparkSession
+    """
+    from pyspark.sql import functions as F
+
+    resp = respondents
+
+    def ids(key: str) -> list[str | None]:
+        return [None if pd.isna(v) else str(v) for v in resp[key].astype(object)]
+
+    rows: Any = list(
+        zip(
+            ids("respondent_id"),
+            ids("customer_id"),
+            [int(v) for v in resp["segment"].astype(np.int64)],
+            [float(v) for v in resp["segment_probability"].astype(float)],
+            [str(v) for v in resp["segment_source"]],
+            strict=True,
+        )
+    )
+    out = spark.createDataFrame(rows, ASSIGNMENT_SCHEMA)
+    if model is None or features is None:
+        return out
+    known = sorted({v for v in ids("customer_id") if v is not None})
+    projected = project_spark(model, features, id_column).withColumn(
+        "_id", F.col(id_column).cast("string")
+    )
+    if known:
+        ids = spark.createDataFrame([(k,) for k in known], "_id string")
+        projected = projected.join(F.broadcast(ids), "_id", "left_anti")
+    rest = projected.select(
+        F.lit(None).cast("string").alias("respondent_id"),
+        F.col("_id").alias("customer_id"),
+        F.col("segment"),
+        F.col("segment_probability"),
+        F.lit("projected").alias("segment_source"),
+    )
+    return out.unionByName(rest)
+
+
+def stage_session(ctx: StageContext) -> SparkSession | None:
+    """The run's Spark session (``engine = "spark"``): that of a table Spark read, else the
+    active one; ``None`` on DuckDB or without a session."""
+    if ctx.config.project.engine != "spark":
+        return None
+    for table in ctx.data.tables.values():
+        handle = getattr(table, "spark", None)
+        if handle is not None:
+            return handle.sparkSession  # type: ignore[no-any-return]
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover - the spark extra is not installed
+        return None
+    return SparkSession.getActiveSession()
+
+
+def to_spark_frame(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
+    """A driver-side pandas table as a Spark DataFrame (the run's typed conversion when
+    available)."""
+    try:
+        from segmentum.spark_run import to_spark  # type: ignore[import-not-found]
+    except ImportError:
+        return spark.createDataFrame(frame)
+    return to_spark(spark, frame)  # type: ignore[no-any-return]
+
+
+def stage_table(ctx: StageContext, name: str, spark: SparkSession) -> DataFrame | None:
+    """The clean table ``name`` as a Spark DataFrame: Spark's own when Spark read it, else
+    the driver's frame handed to Spark (``None`` when the project has no such table)."""
+    table = ctx.data.tables.get(name)
+    if table is None:
+        return None
+    handle = getattr(table, "spark", None)
+    return handle if handle is not None else to_spark_frame(spark, table.frame)
+
+
+def valuation_spark(
+    ctx: StageContext,
+    respondents: pd.DataFrame,
+    model: ProjectionModel | None,
+    per_customer: Any,
+) -> DataFrame | None:
+    """The valuation stage's assignments in Spark for a run with ``engine = "spark"``
+    (``None`` otherwise): the projection applied where the customers live.
+
+    ``per_customer`` is the value stage's result (its ``spark`` frame when it ran in Spark,
+    else its pandas table), or ``None``.
+    """
+    spark = stage_session(ctx)
+    src = ctx.config.sources
+    if spark is None or src.customers is None:
+        return None
+    cust_id = src.customers.id
+    features = None
+    if model is not None:
+        customers = stage_table(ctx, "customers", spark)
+        assert customers is not None
+        pc, pc_id = None, None
+        if per_customer is not None:
+            pc = getattr(per_customer, "spark", None)
+            pc_id = "customer_id" if pc is not None else per_customer.customer_id
+            if pc is None:
+                pc = to_spark_frame(spark, _plain_frame(per_customer.per_customer))
+        tsrc, esrc = src.transactions, src.events
+        features = customer_features_spark(
+            customers,
+            id_column=cust_id,
+            columns=[*model.numeric, *model.categorical],
+            per_customer=pc,
+            per_customer_id=pc_id,
+            events=stage_table(ctx, "events", spark) if esrc is not None else None,
+            events_id=esrc.customer_id if esrc is not None else None,
+            event_type=esrc.event_type if esrc is not None else None,
+            transactions=stage_table(ctx, "transactions", spark) if tsrc is not None else None,
+            transactions_id=tsrc.customer_id if tsrc is not None else None,
+        )
+    rows = respondents[respondents["segment_source"] == "survey"]
+    return valuation_assignments_spark(rows, model, features, cust_id, spark).persist()
+
+
+def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A pandas table Spark can take: the index as a column when it is named."""
+    return frame.reset_index() if frame.index.name is not None else frame
