@@ -461,6 +461,8 @@ def _write_assignments_spark(
         frame = None
         if stage.assignments_spark is not None:
             frame = stage.assignments_spark(outcome.result, ctx)
+            if frame is not None:  # cut the stage's lineage: the joined plan stays small
+                frame = frame.localCheckpoint()
         if frame is None:
             pandas_frame = stage.assignments(outcome.result, ctx)
             if pandas_frame is not None:
@@ -468,6 +470,8 @@ def _write_assignments_spark(
                 frame = to_spark(session, pandas_frame)
         frames.append(frame)
     merged = merge_assignments_spark(frames)
+    if merged is not None:  # computed once, for the dtypes and for the write
+        merged = merged.localCheckpoint()
     folder = tmp / "assignments.parquet"
     if merged is None:
         folder.mkdir()
