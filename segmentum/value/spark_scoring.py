@@ -681,9 +681,11 @@ def run_value_spark(
         events=events, metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
         fit_rows=log.fit_rows,
     )  # fmt: skip
+    # a local checkpoint: later stages build on this table, and its lineage (summary, costs,
+    # scores, three rank windows, the sort) would make every plan on it huge
     keyed = frame.select(
         F.col("__cid").alias("customer_id"), *(_q(c) for c in cols if c != customer_id)
-    )
+    ).localCheckpoint()
     return ValueResult(
         per_customer=per_customer,
         deciles=deciles,
