@@ -153,13 +153,17 @@ def _run(ctx: StageContext) -> ValuationStageResult:
     for key in ("respondent_id", "customer_id"):
         rows[key] = rows[key].astype("str").where(rows[key].notna())
     profile_segments = prof.segments_json()["segments"] if prof is not None else []
-    spark = None
-    if ctx.config.project.engine == "spark":
-        from segmentum.valuation.spark import valuation_spark
+    return ValuationStageResult(result, rows, profile_segments, _spark(ctx, result, rows, value))
 
-        model = result.projection.model if result.projection is not None else None
-        spark = valuation_spark(ctx, rows, model, value)
-    return ValuationStageResult(result, rows, profile_segments, spark)
+
+def _spark(ctx: StageContext, result: Any, rows: pd.DataFrame, value: Any) -> Any:
+    """engine = "spark": the projection applied to every customer in Spark (else ``None``)."""
+    if ctx.config.project.engine != "spark":
+        return None
+    from segmentum.valuation.spark import valuation_spark
+
+    model = result.projection.model if result.projection is not None else None
+    return valuation_spark(ctx, rows, model, value)
 
 
 def _assignments(result: ValuationStageResult, ctx: StageContext) -> pd.DataFrame:
