@@ -33,6 +33,7 @@ __all__ = [
     "TopCustomer",
     "answer_for",
     "report_title",
+    "what_point",
 ]
 
 AnswerKind = Literal["segments", "value", "inputs"]
@@ -227,7 +228,7 @@ def _segments_answer(results: Mapping[str, Any], project: str, currency: str | N
         )
         headline += "."
     points = [_whom(cards, prioritised, k)]
-    points.append(_what(cards, results))
+    points.append(what_point(cards))
     how = _how(cards, results)
     if how is not None:
         points.append(how)
@@ -359,7 +360,8 @@ def _whom(cards: list[SegmentCard], prioritised: bool, k: int) -> Point:
     return Point("Who the segments are", text, "#profiles", "Personas")
 
 
-def _what(cards: list[SegmentCard], results: Mapping[str, Any]) -> Point:
+def what_point(cards: list[SegmentCard]) -> Point:
+    """The answer's "what they want": the first three segments' defining needs and offers."""
     parts = []
     for card in cards[:3]:
         bit = f"segment {card.segment} is defined by " + (

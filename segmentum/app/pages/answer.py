@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from segmentum.report.answer import Answer, Figure, Point, SegmentCard, report_title
+from segmentum.report.answer import (
+    Answer,
+    Figure,
+    Point,
+    SegmentCard,
+    report_title,
+    what_point,
+)
 from segmentum.report.format import format_percent
 
 __all__ = ["answer_for_run", "app_href", "fallback_answer"]
@@ -138,19 +145,6 @@ def _whom(cards: list[SegmentCard], prioritised: bool, k: int) -> Point:
     return Point("Who the segments are", text, "#profiles", "Personas")
 
 
-def _what(cards: list[SegmentCard]) -> Point:
-    parts = []
-    for card in cards[:3]:
-        bit = f"segment {card.segment} is defined by " + (
-            ", ".join(card.needs) or "needs the profiles did not describe"
-        )
-        if card.offer:
-            bit += f"; next best offer: {card.offer}"
-        parts.append(bit)
-    text = "; ".join(parts) + "."
-    return Point("What they want", text[:1].upper() + text[1:], "#profiles", "Personas")
-
-
 def _how(cards: list[SegmentCard], activation: dict[str, Any]) -> Point | None:
     parts = []
     chosen = [str(c["channel"]) for c in activation.get("channels", []) if c.get("chosen")]
@@ -207,7 +201,7 @@ def _segments_answer(title: str, summary: dict[str, Any], activation: dict[str, 
     cards = [_card(s, activation) for s in _targets(summary, activation)]
     prioritised = any(c.rank is not None for c in cards)
     k = int(seg.get("k") or len(summary["segments"]))
-    points = [_whom(cards, prioritised, k), _what(cards)]
+    points = [_whom(cards, prioritised, k), what_point(cards)]
     how = _how(cards, activation)
     if how is not None:
         points.append(how)

@@ -343,12 +343,7 @@ class BaseCLVModel:
         cls = type(self)
         n_total = float(data["w"].sum())
         pen = float(self.penalizer)
-
-        def grad(p: np.ndarray) -> np.ndarray:
-            with np.errstate(all="ignore"):
-                _, g = cls._loglik_grad(p, data)
-            return -g + 2 * pen * n_total * p
-
+        grad = self._penalised_gradient(data)
         with np.errstate(invalid="ignore"):
             hess = numeric_hessian(grad, params)
         ll = float(cls._loglik(params, data))
@@ -450,7 +445,10 @@ class BaseCLVModel:
             se = np.full(hess_neg.shape[0], np.nan)
         return dict(zip(self._param_names, map(float, se), strict=True))
 
-    def _standard_errors(self, params: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
+    def _penalised_gradient(
+        self, data: dict[str, np.ndarray]
+    ) -> Callable[[np.ndarray], np.ndarray]:
+        """The gradient of the penalised negative log-likelihood (for Hessians and steps)."""
         cls = type(self)
         n_total = float(data["w"].sum())
         pen = float(self.penalizer)
@@ -460,6 +458,10 @@ class BaseCLVModel:
                 _, g = cls._loglik_grad(p, data)
             return -g + 2 * pen * n_total * p
 
+        return grad
+
+    def _standard_errors(self, params: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
+        grad = self._penalised_gradient(data)
         with np.errstate(invalid="ignore"):
             return self._se_from(numeric_hessian(grad, params))
 
