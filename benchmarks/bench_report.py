@@ -4,8 +4,8 @@ For each run folder given (its ``report.json``, the report's twin), pages of the
 are measured, each opening of each page in turn so that all are measured in the same minute:
 
 - ours: the page ``segmentum`` writes (Plotly's library packed once, clouds sampled, layout
-  templates once, figures drawn after the page has painted), re-rendered from the twin with
-  this checkout's code;
+  templates once, figures drawn after the page has painted, each with its final margins
+  given up front), re-rendered from the twin with this checkout's code;
 - peer: bare Plotly, every figure as ``fig.to_html(full_html=False)`` in one page with
   Plotly's library inlined once as text (``include_plotlyjs=True`` on the first figure), the
   figures as the twin holds them;
@@ -42,8 +42,9 @@ from pathlib import Path
 
 import plotly.io as pio
 
+from segmentum.report.context import figure_context
 from segmentum.report.html import render_html
-from segmentum.report.packing import round_arrays, sample_clouds
+from segmentum.report.packing import sample_clouds
 
 #: Set up before the page's own scripts: notes the answer's paint and, each frame, whether
 #: every figure is drawn (Plotly's class and SVG in each figure's div).
@@ -89,10 +90,10 @@ def _figures(context: dict) -> list[dict]:
 
 
 def ours(context: dict) -> str:
-    """The report as this checkout renders it (figures sampled and rounded as a run does)."""
+    """The report as this checkout renders it (figures sampled, rounded and given their
+    margins up front as a run does: :func:`segmentum.report.context.figure_context`)."""
     for block in _figures(context):
-        figure = {**block["figure"], "data": round_arrays(block["figure"]["data"])}
-        block["figure"] = sample_clouds(figure)[0]
+        block["figure"] = sample_clouds(figure_context(block["figure"]))[0]
     return render_html(context)
 
 
