@@ -358,12 +358,14 @@ def _legend_push(lay: _Layout, data: list[Mapping[str, Any]], box: tuple[float, 
 def _colorbar_pushes(lay: _Layout, data: list[Mapping[str, Any]]) -> list[Push]:
     """What each colour bar pushes (heat maps, contours, markers with a scale), on the right."""
     pushes = []
-    for trace in data:
+    axes = {str(a) for t in data for a in (t.get("coloraxis"), _get(t, "marker", "coloraxis")) if a}
+    shared = [lay.layout.get(a) or {} for a in sorted(axes)]  # px.imshow: one shared scale
+    for trace in [*data, *({"type": "heatmap", **a} for a in shared)]:
         kind = str(trace.get("type", "scatter"))
         marker = trace.get("marker") if isinstance(trace.get("marker"), Mapping) else {}
         if kind in _SCALED and trace.get("showscale", True) and not trace.get("coloraxis"):
             bar, values = trace.get("colorbar") or {}, _values(trace.get("z"))
-            bounds = [trace.get("zmin"), trace.get("zmax")]
+            bounds = [trace.get("zmin", trace.get("cmin")), trace.get("zmax", trace.get("cmax"))]
         elif marker.get("showscale") and not marker.get("coloraxis"):
             bar, values = marker.get("colorbar") or {}, _values(marker.get("color"))
             bounds = [marker.get("cmin"), marker.get("cmax")]
@@ -472,7 +474,10 @@ def estimate_margins(figure: Mapping[str, Any], width: float = REPORT_WIDTH) -> 
 def preset_margins(figure: dict[str, Any], width: float = REPORT_WIDTH) -> dict[str, Any]:
     """The figure with :func:`estimate_margins` written into its layout (a new dict; margins
     it already gives are kept where they are larger), ``automargin`` left on."""
-    margins = estimate_margins(figure, width)
+    try:
+        margins = estimate_margins(figure, width)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError):
+        return figure  # a figure the estimate cannot read is drawn as Plotly would anyway
     layout = dict(figure.get("layout") or {})
     own = layout.get("margin") if isinstance(layout.get("margin"), Mapping) else {}
     if own.get("autoexpand") is False:
