@@ -42,9 +42,9 @@ from pathlib import Path
 
 import plotly.io as pio
 
-from segmentum.report.context import figure_context
 from segmentum.report.html import render_html
-from segmentum.report.packing import sample_clouds
+from segmentum.report.margins import preset_margins
+from segmentum.report.packing import round_arrays, sample_clouds
 
 #: Set up before the page's own scripts: notes the answer's paint and, each frame, whether
 #: every figure is drawn (Plotly's class and SVG in each figure's div).
@@ -91,9 +91,10 @@ def _figures(context: dict) -> list[dict]:
 
 def ours(context: dict) -> str:
     """The report as this checkout renders it (figures sampled, rounded and given their
-    margins up front as a run does: :func:`segmentum.report.context.figure_context`)."""
+    margins up front, as a run does in :func:`segmentum.report.context.figure_context`)."""
     for block in _figures(context):
-        block["figure"] = sample_clouds(figure_context(block["figure"]))[0]
+        figure = {**block["figure"], "data": round_arrays(block["figure"]["data"])}
+        block["figure"] = sample_clouds(preset_margins(figure))[0]
     return render_html(context)
 
 
