@@ -512,7 +512,10 @@ def write_static(smap: SegmentMap, path: str | Path, *, title: str = "Segmentati
 
 
 def themes_figure(th: Themes, *, names: dict[int, str] | None = None) -> Any:
-    """Theme share per segment as a grouped horizontal bar chart."""
+    """Theme share per segment as a grouped horizontal bar chart.
+
+    The segments' legend stands below the bars (segment names are long: beside the plot they
+    took a third of its width), the figure 20 px taller a segment."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -531,11 +534,13 @@ def themes_figure(th: Themes, *, names: dict[int, str] | None = None) -> Any:
                     name=(names or {}).get(int(s), f"Segment {s}"),
                 )
             )
+    rows = 0 if bs.empty else int(bs["segment"].nunique())  # long names: one a row
     fig.update_layout(
         barmode="group",
         template="plotly_white",
         title="'I wish' themes by segment",
         xaxis_tickformat=".0%",
-        height=120 + 40 * max(1, len(th.themes)) * 1.5,
+        height=120 + 40 * max(1, len(th.themes)) * 1.5 + 20 * rows,
+        legend={"orientation": "h", "x": 0, "y": -0.06, "yanchor": "top"},
     )
     return fig
