@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "activation_assignments_spark",
     "activation_spark",
+    "audience_people_spark",
     "contact_history_spark",
     "control_group_spark",
     "hash_uniform_spark",
@@ -850,16 +851,27 @@ def activation_spark(
     ).persist()  # fmt: skip
     if not people or src.customers is None:
         return out, None
-    rows = out.join(segments, "customer_id", "left").select(
+    return out, audience_people_spark(ctx, out.join(segments, "customer_id", "left"), ca.config)
+
+
+def audience_people_spark(
+    ctx: StageContext, customers: DataFrame, config: ActivationConfig
+) -> DataFrame:
+    """The audience files' people in Spark: ``customer_id``, ``segment``, ``stage``,
+    ``offer``, ``expected_value``, ``control`` of ``customers`` (the activation's
+    per-customer rows) and the ``[activation] audience_columns`` of the customers table."""
+    from pyspark.sql import functions as F
+
+    src = ctx.config.sources.customers
+    assert src is not None
+    rows = customers.select(
         "customer_id", "segment", "stage", F.col("next_best_offer").alias("offer"),
         F.col("offer_expected_value").alias("expected_value"), "control",
     )  # fmt: skip
-    cols = [c for c in ca.config.audience_columns if c != src.customers.id]
+    cols = [c for c in config.audience_columns if c != src.id]
     if cols:
-        table = stage_table(ctx, "customers", spark)
+        table = stage_table(ctx, "customers", customers.sparkSession)
         assert table is not None
-        extra = table.select(
-            _col(src.customers.id).cast("string").alias("customer_id"), *map(_col, cols)
-        )
+        extra = table.select(_col(src.id).cast("string").alias("customer_id"), *map(_col, cols))
         rows = rows.join(extra, "customer_id", "left")
-    return out, rows
+    return rows
