@@ -375,9 +375,9 @@ def _planted_events(customers: pd.DataFrame) -> pd.DataFrame:
     """Visits and quotes of the planted customers around 2025-07-01 (some after it)."""
     rng = np.random.default_rng(8)
     rows = [
-        (cid, kind, pd.Timestamp("2025-07-01") - pd.Timedelta(hours=int(rng.integers(-48, 400))))
+        (cid, kind, pd.Timestamp("2025-07-01") - pd.Timedelta(hours=int(rng.integers(-48, 300))))
         for cid in customers["customer_id"]
-        for kind in rng.choice(["visit", "quote", "other"], size=int(rng.integers(0, 4)))
+        for kind in rng.choice(["visit", "quote", "other"], size=int(rng.integers(0, 8)))
     ]
     return pd.DataFrame(rows, columns=["customer_id", "event_type", "timestamp"])
 
@@ -400,7 +400,7 @@ def test_triggers_in_spark_match_pandas_and_bound_the_firing_rows(spark) -> None
     want = evaluate_triggers(rules, customers, events, date, segment_stage=cells)
     sc, se = spark.createDataFrame(customers), spark.createDataFrame(events)
     got = evaluate_triggers_spark(rules, sc, se, date, segment_stage=cells)
-    assert want.table["customers_firing"].iloc[:2].min() > 3  # the rules fire
+    assert want.table["customers_firing"].iloc[:2].min() > 1  # the rules fire
     pd.testing.assert_frame_equal(got.table, want.table)
     assert got.summary() == want.summary() and got.warnings == want.warnings
     key = ["rule_id", "customer_id"]

@@ -555,7 +555,7 @@ def evaluate_triggers_spark(
     )  # fmt: skip
     cols = ["rule_id", "customer_id", "segment", "stage", "offer", "events", "last_event"]
     if len(rows):
-        rows["offer"] = rows["_rule"].map(dict(enumerate(offers)))
+        rows["offer"] = pd.Series([offers[int(i)] for i in rows["_rule"]], dtype=object)
         stamp = pd.to_datetime(rows["_last"].to_numpy(dtype=np.int64), unit="us")
         rows["last_event"] = stamp
         rows["events"] = rows["events"].astype(np.int64)
