@@ -221,6 +221,9 @@ def test_activation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # t
                                   ca_duck.stage_mix())  # fmt: skip
     pd.testing.assert_series_equal(on_spark.outcomes["activation"].result.top_offers(),
                                    ca_duck.top_offers())  # fmt: skip
+    look, want = ca.sample(5), ca_duck.customers.sample(5)  # a bounded look, same rows
+    assert len(look) == 5 and look["customer_id"].tolist() == want["customer_id"].tolist()
+    assert look["stage"].tolist() == want["stage"].tolist()
     fired = [pd.read_csv(r.run_dir / "audiences" / "trigger_customers.csv", dtype=str)
              for r in runs]  # fmt: skip
     key = ["rule_id", "customer_id"]
