@@ -20,9 +20,11 @@ give, row for row:
   ``_apply_limits`` does.
 
 :func:`activation_assignments_spark` composes them into the stage's ``assignments``
-columns; :func:`activation_spark` feeds it from a run with ``engine = "spark"`` (the stage's
-``assignments_spark`` hook), and :func:`write_audiences_spark` writes ``audiences/`` from
-Spark as folders of CSV part files. Timestamps are compared in the session's time zone, which should be UTC
+columns; :func:`activation_spark` recomputes them in Spark from a driver-side
+:class:`~segmentum.activation.customers.CustomerActivation` (a check of the two engines);
+a run with ``engine = "spark"`` computes them once, in Spark, with
+:func:`~segmentum.activation.spark_customers.customer_activation_spark`, and
+:func:`write_audiences_spark` writes ``audiences/`` from Spark as folders of CSV part files. Timestamps are compared in the session's time zone, which should be UTC
 (:func:`~segmentum.value.spark.local_spark_session` sets it) for day counts to match the
 naive pandas timestamps of the DuckDB path.
 """
