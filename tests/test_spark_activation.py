@@ -369,3 +369,96 @@ def test_clv_uplift_matches_pandas(spark) -> None:  # type: ignore[no-untyped-de
         w, g = want[col].to_numpy(dtype=float), got[col].to_numpy(dtype=float)
         assert (np.isnan(w) == np.isnan(g)).all()
         assert np.nanmax(np.abs(w - g)) < 1e-12
+
+
+def _planted_events(customers: pd.DataFrame) -> pd.DataFrame:
+    """Visits and quotes of the planted customers around 2025-07-01 (some after it)."""
+    rng = np.random.default_rng(8)
+    rows = [
+        (cid, kind, pd.Timestamp("2025-07-01") - pd.Timedelta(hours=int(rng.integers(-48, 300))))
+        for cid in customers["customer_id"]
+        for kind in rng.choice(["visit", "quote", "other"], size=int(rng.integers(0, 8)))
+    ]
+    return pd.DataFrame(rows, columns=["customer_id", "event_type", "timestamp"])
+
+
+def test_triggers_in_spark_match_pandas_and_bound_the_firing_rows(spark) -> None:  # type: ignore[no-untyped-def]
+    from segmentum.activation.spark_customers import evaluate_triggers_spark
+    from segmentum.activation.triggers import TriggerRule, evaluate_triggers
+
+    customers, _, _, _ = _planted_offers()
+    customers = customers.assign(control=control_group(customers["customer_id"], 3, 0.2))
+    events = _planted_events(customers)
+    rules = [
+        TriggerRule(id="r1", segment=1, stage="loyal", events=["visit"], within_days=5),
+        TriggerRule(id="r2", stage="new", events=["visit", "quote"], min_events=2),
+        TriggerRule(id="r3", segment=2, events=["nothing"], within_days=2),
+    ]
+    cells = pd.DataFrame({"segment": [1], "stage": ["loyal"], "offer": ["A"],
+                          "expected_value": [2.5]})  # fmt: skip
+    date = pd.Timestamp("2025-07-01")
+    want = evaluate_triggers(rules, customers, events, date, segment_stage=cells)
+    sc, se = spark.createDataFrame(customers), spark.createDataFrame(events)
+    got = evaluate_triggers_spark(rules, sc, se, date, segment_stage=cells)
+    assert want.table["customers_firing"].iloc[:2].min() > 1  # the rules fire
+    pd.testing.assert_frame_equal(got.table, want.table)
+    assert got.summary() == want.summary() and got.warnings == want.warnings
+    key = ["rule_id", "customer_id"]
+    pd.testing.assert_frame_equal(
+        got.firing.sort_values(key, ignore_index=True),
+        want.firing.sort_values(key, ignore_index=True),
+        check_dtype=False,
+    )
+    bounded = evaluate_triggers_spark(rules, sc, se, date, segment_stage=cells, max_rows=3)
+    assert len(bounded.firing) == 3 and bounded.n_firing == want.n_firing
+    assert "first 3 of" in bounded.warnings[-1]
+
+
+def test_acceptance_and_counts_from_spark_aggregates_match_pandas(spark) -> None:  # type: ignore[no-untyped-def]
+    """The acceptance estimates from the responses counted in Spark, and the cell table
+    counted in Spark, give the pandas figures (planted: a logged odd stage, an unknown
+    customer)."""
+    from segmentum.activation.customers import (
+        _responses_with_cells,
+        cell_table,
+        ordered_cells,
+        segment_stage_table,
+        tally,
+    )
+    from segmentum.activation.offers import acceptance_estimates, acceptance_from_counts
+    from segmentum.activation.spark_customers import cell_table_spark, response_counts_spark
+
+    customers, offers, _, responses = _planted_offers()
+    labels = ["new", "loyal"]
+    r = responses.assign(accepted=np.arange(len(responses)) % 3 == 0, stage="loyal")
+    r.loc[r.index[:4], "stage"] = "vip"  # a stage the rules do not have
+    r.loc[r.index[4], "customer_id"] = "nobody"
+    w_warn: list[str] = []
+    cells = ordered_cells(customers, labels)
+    want = acceptance_estimates(_responses_with_cells(r, customers, labels, w_warn), offers, cells)
+    g_warn: list[str] = []
+    counts = response_counts_spark(
+        spark.createDataFrame(r), spark.createDataFrame(customers), labels, g_warn
+    )
+    got = acceptance_from_counts(counts, offers, cells)
+    pd.testing.assert_frame_equal(got, want)
+    assert g_warn == w_warn and len(w_warn) == 2
+    c = customers.assign(
+        control=control_group(customers["customer_id"], 0, 0.1),
+        next_best_offer=np.where(np.arange(len(customers)) % 4 == 0, None, "A"),
+        no_offer_reason=np.where(np.arange(len(customers)) % 4 == 0, "contact limit", None),
+    )
+    c["offer_expected_value"] = np.where(c["next_best_offer"].notna(), 2.0, np.nan)
+    value = pd.Series(np.linspace(0, 50, len(c)))
+    w_cells = cell_table(c, value)
+    g_cells = cell_table_spark(
+        spark.createDataFrame(c),
+        spark.createDataFrame(pd.DataFrame({"customer_id": c["customer_id"], "_value": value})),
+    )
+    want_k, got_k = tally(w_cells, labels), tally(g_cells, labels)
+    assert got_k.stages == want_k.stages and got_k.no_offer == want_k.no_offer
+    assert got_k.control == want_k.control > 0 and got_k.chosen() == want_k.chosen()
+    pd.testing.assert_frame_equal(got_k.by_segment, want_k.by_segment)
+    pd.testing.assert_frame_equal(
+        segment_stage_table(g_cells, labels, True), segment_stage_table(w_cells, labels, True)
+    )

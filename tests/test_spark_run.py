@@ -23,11 +23,16 @@ pyspark = pytest.importorskip(
     "pyspark", reason="the Spark tests need the spark extra: pip install -e '.[spark]'"
 )
 
+from spark_collections import Collection, record_collections  # noqa: E402
+
 from segmentum.project import Project, RunResult  # noqa: E402
 from segmentum.runs import Catalogue, verify_run  # noqa: E402
 from segmentum.value.spark import local_spark_session  # noqa: E402
 
 pytestmark = pytest.mark.spark
+
+#: what the Spark run of ``runs`` brought to the driver (filled by the fixture)
+_COLLECTIONS: list[Collection] = []
 
 #: the continuous value columns (1e-6 relative, as the issue asks)
 SCORES = ("clv", "p_alive", "expected_purchases", "expected_spend", "profit_clv")
@@ -73,7 +78,9 @@ def runs(spark, tmp_path_factory) -> tuple[RunResult, RunResult]:  # type: ignor
     project = _small_project(base / "duckdb")
     shutil.copytree(base / "duckdb", base / "spark")
     duck = Project.load(project, engine="duckdb").run()
-    on_spark = Project.load(base / "spark" / "segmentum.toml", engine="spark").run()
+    with record_collections() as calls:
+        on_spark = Project.load(base / "spark" / "segmentum.toml", engine="spark").run()
+    _COLLECTIONS[:] = calls
     return duck, on_spark
 
 
@@ -166,3 +173,60 @@ def test_spark_run_folder_is_checked_listed_and_served(runs) -> None:  # type: i
 
     mix = read_stage_mix(on_spark.run_dir / "assignments.parquet")
     assert mix and mix == read_stage_mix(duck.run_dir / "assignments.parquet")
+
+
+def _same(got: object, want: object, where: str = "") -> None:
+    """Equal JSON, floats within 1e-9 relative (sums in another order)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), where
+        for k in want:
+            _same(got[k], want[k], f"{where}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _same(g, w, f"{where}[{i}]")
+    elif isinstance(want, float) and not isinstance(got, bool):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9), where
+    else:
+        assert got == want, where
+
+
+def test_activation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # type: ignore[no-untyped-def]
+    """The activation stage computes every customer's stage, control flag and offer in
+    Spark: none of its collections returns a row per customer, and activation.json gives
+    the DuckDB run's figures."""
+    import json
+
+    duck, on_spark = runs
+    n_customers = len(duck.data.frame("customers"))
+    assert n_customers == 1_500
+    ca = on_spark.outcomes["activation"].result.customers
+    assert ca.customers is None and ca.spark is not None  # the rows stayed in Spark
+    assert ca.counts.customers == duck.outcomes["activation"].result.customers.counts.customers
+    mine = [c for c in _COLLECTIONS if c.caller.startswith("segmentum.activation")]
+    assert mine, "the recorder saw no collection of the activation stage"
+    big = [str(c) for c in mine if c.rows >= n_customers]
+    assert not big, big
+    a, b = (json.loads((r.run_dir / "activation.json").read_text(encoding="utf-8")) for r in runs)
+    assert a["lifecycle"]["flow"] is not None and len(a["lifecycle"]["flow"]["moves"]) > 5
+    assert len(a["offers"]["chosen"]) >= 3 and a["control_group"]["size"] > 0
+    for key in ("lifecycle", "control_group", "offers", "acceptance", "warnings"):
+        _same(b[key], a[key], key)
+    for key in ("rules", "customers_firing", "warnings"):
+        _same(b["triggers"][key], a["triggers"][key], f"triggers.{key}")
+    assert a["triggers"]["customers_firing"] > 0
+    _same(b["playbooks"], a["playbooks"], "playbooks")
+    ca_duck = duck.outcomes["activation"].result
+    pd.testing.assert_frame_equal(on_spark.outcomes["activation"].result.stage_mix(),
+                                  ca_duck.stage_mix())  # fmt: skip
+    pd.testing.assert_series_equal(on_spark.outcomes["activation"].result.top_offers(),
+                                   ca_duck.top_offers())  # fmt: skip
+    look, want = ca.sample(5), ca_duck.customers.sample(5)  # a bounded look, same rows
+    assert len(look) == 5 and look["customer_id"].tolist() == want["customer_id"].tolist()
+    assert look["stage"].tolist() == want["stage"].tolist()
+    fired = [pd.read_csv(r.run_dir / "audiences" / "trigger_customers.csv", dtype=str)
+             for r in runs]  # fmt: skip
+    key = ["rule_id", "customer_id"]
+    pd.testing.assert_frame_equal(
+        fired[1].sort_values(key, ignore_index=True), fired[0].sort_values(key, ignore_index=True)
+    )

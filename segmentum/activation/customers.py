@@ -29,7 +29,16 @@ from segmentum.activation.offers import (
 from segmentum.activation.settings import ActivationConfig
 from segmentum.activation.uplift import OfferUplift
 
-__all__ = ["ASSIGNMENT_COLUMNS", "CustomerActivation", "customer_activation"]
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "ActivationCounts",
+    "CustomerActivation",
+    "cell_table",
+    "customer_activation",
+    "flow_order",
+    "segment_stage_table",
+    "tally",
+]
 
 #: the per-customer columns of ``assignments.parquet`` (the issue's contract)
 ASSIGNMENT_COLUMNS: tuple[str, ...] = (
@@ -44,9 +53,11 @@ class CustomerActivation:
 
     Attributes
     ----------
-    customers : pandas.DataFrame
+    customers : pandas.DataFrame or None
         One row per customer: ``customer_id``, ``segment``, ``stage``, ``next_best_offer``,
         ``offer_expected_value``, ``offer_p_accept``, ``control``, ``no_offer_reason``.
+        ``None`` on Spark (``engine = "spark"``): the rows stay in Spark (``spark``) and
+        only :attr:`counts` reach the driver; :meth:`sample` brings a bounded sample.
     segment_stage : pandas.DataFrame
         ``segment``, ``stage``, ``customers``, ``value`` (sum of CLV, else revenue, when the
         value stage ran), ``offer`` (the offer chosen most), ``offered`` and
@@ -64,9 +75,14 @@ class CustomerActivation:
     warnings : list of str
     uplift : OfferUplift or None
         The CLV uplift of the offers that change a covariate, when any are declared.
+    counts : ActivationCounts
+        Stage counts, control group and offers by segment, reasons for no offer (from the
+        per-customer rows when not given).
+    spark : pyspark.sql.DataFrame or None
+        On Spark: the per-customer rows (the columns of ``customers``), persisted.
     """
 
-    customers: pd.DataFrame
+    customers: pd.DataFrame | None
     segment_stage: pd.DataFrame
     flow: pd.DataFrame | None
     acceptance: pd.DataFrame | None
@@ -77,24 +93,64 @@ class CustomerActivation:
     config: ActivationConfig = field(default_factory=ActivationConfig)
     warnings: list[str] = field(default_factory=list)
     uplift: OfferUplift | None = None
+    counts: ActivationCounts = field(default=None, repr=False)  # type: ignore[assignment]
+    spark: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.counts is None:
+            if self.customers is None:
+                raise ValueError("CustomerActivation: give the customers or their counts")
+            cells = cell_table(self.customers, None)
+            object.__setattr__(self, "counts", tally(cells, _stage_labels(self.config)))
 
     def assignment_columns(self) -> pd.DataFrame:
         """``customer_id`` and the contract's columns, for ``assignments.parquet``."""
+        if self.customers is None:
+            raise ValueError(
+                "the per-customer rows stayed in Spark: read the assignments from the run's "
+                "assignments.parquet/ (or CustomerActivation.spark)"
+            )
         out = self.customers[["customer_id", *ASSIGNMENT_COLUMNS]].copy()
         out["control"] = out["control"].astype("boolean")  # stays bool beside respondents
         return out
 
+    def sample(self, n: int = 1_000) -> pd.DataFrame:
+        """At most ``n`` customers' rows (the first ``n`` by customer id), on either engine:
+        a bounded sample for a look, never the whole base."""
+        if self.customers is not None:
+            return self.customers.sort_values("customer_id").head(n).reset_index(drop=True)
+        return self.spark.orderBy("customer_id").limit(int(n)).toPandas()
+
+    def stage_mix(self) -> pd.DataFrame:
+        """``segment``, ``stage``, ``customers``, ``share`` (of the segment's customers):
+        each segment's customers by lifecycle stage, largest first (ties in stage order).
+        Read from :attr:`segment_stage`, so it is the same on both engines."""
+        t = self.segment_stage[["segment", "stage", "customers"]]
+        t = t[t["customers"] > 0].copy()
+        t["share"] = t["customers"] / t.groupby("segment", dropna=False)["customers"].transform(
+            "sum"
+        )
+        t["_o"] = t["stage"].map({s: i for i, s in enumerate(_stage_labels(self.config))})
+        t = t.sort_values(["segment", "customers", "_o"], ascending=[True, False, True])
+        return t.drop(columns="_o").reset_index(drop=True)
+
+    def top_offers(self) -> pd.Series:
+        """The next best offer most of each segment's customers get (ties: the offer's
+        name), indexed by segment; segments without offers are left out."""
+        o = self.counts.offers.sort_values(
+            ["segment", "customers", "offer"], ascending=[True, False, True]
+        )
+        return o.drop_duplicates("segment").set_index("segment")["offer"]
+
     def summary(self) -> dict[str, Any]:
         """The customer half of ``activation.json``: ``lifecycle``, ``offers``,
         ``control_group`` and ``acceptance`` (plain JSON types)."""
-        c = self.customers
+        k = self.counts
         seg = self.segment_stage
-        control = c["control"].to_numpy(dtype=bool)
-        by_seg = c.groupby("segment", dropna=False)["control"].agg(["size", "sum"])
         out: dict[str, Any] = {
             "analysis_date": self.analysis_date.date().isoformat(),
             "lifecycle": {
-                "stages": {str(k): int(v) for k, v in c["stage"].value_counts().items()},
+                "stages": dict(k.stages),
                 "value_column": self.value_column,
                 "segment_stage": _records(seg[["segment", "stage", "customers", "value"]]),
                 "flow": None
@@ -107,11 +163,11 @@ class CustomerActivation:
             },
             "control_group": {
                 "share": self.config.control_share,
-                "size": int(control.sum()),
-                "customers": len(c),
+                "size": k.control,
+                "customers": k.customers,
                 "by_segment": {
-                    str(k): {"customers": int(r["size"]), "control": int(r["sum"])}
-                    for k, r in by_seg.iterrows()
+                    str(r.segment): {"customers": int(r.customers), "control": int(r.control)}
+                    for r in k.by_segment.itertuples(index=False)
                 },
                 "method": "64-bit FNV-1a + SplitMix64 hash of '{seed}:{customer_id}'; the lowest share of "
                 "each segment",
@@ -119,13 +175,10 @@ class CustomerActivation:
             "warnings": list(self.warnings),
         }
         if self.offers is not None:
-            chosen = c["next_best_offer"].value_counts()
             out["offers"] = {
-                "chosen": {str(k): int(v) for k, v in chosen.items()},
-                "no_offer": {
-                    str(k): int(v) for k, v in c["no_offer_reason"].dropna().value_counts().items()
-                },
-                "expected_value_total": float(np.nansum(c["offer_expected_value"])),
+                "chosen": k.chosen(),
+                "no_offer": dict(k.no_offer),
+                "expected_value_total": k.expected_value_total,
                 "by_segment_stage": _records(
                     seg[["segment", "stage", "offer", "offered", "expected_value"]]
                 ),
@@ -203,26 +256,143 @@ def _flow(before: pd.Series, after: pd.Series, labels: list[str]) -> pd.DataFram
     joined = pd.DataFrame({"from_stage": before, "to_stage": after}).dropna(subset=["to_stage"])
     joined["from_stage"] = joined["from_stage"].fillna("not yet known")
     counts = joined.groupby(["from_stage", "to_stage"]).size().rename("customers").reset_index()
+    return flow_order(counts, labels)
+
+
+def flow_order(counts: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """The flow's ``from_stage``, ``to_stage``, ``customers`` in stage order ("not yet
+    known" first), whichever engine counted them."""
+    counts = counts.assign(customers=counts["customers"].astype(np.int64))
     order = {s: i for i, s in enumerate(["not yet known", *labels])}
     counts["_a"] = counts["from_stage"].map(order)
     counts["_b"] = counts["to_stage"].map(order)
-    return counts.sort_values(["_a", "_b"]).drop(columns=["_a", "_b"]).reset_index(drop=True)
+    counts = counts.sort_values(["_a", "_b", "from_stage", "to_stage"])
+    return counts.drop(columns=["_a", "_b"]).reset_index(drop=True)
 
 
-def _segment_stage(c: pd.DataFrame, value: pd.Series | None, labels: list[str]) -> pd.DataFrame:
-    """Customers and value per segment x stage, with the offer chosen most in each cell."""
-    frame = c.assign(_value=value.to_numpy() if value is not None else np.nan)
-    g = frame.groupby(["segment", "stage"], dropna=False)
-    table = g.agg(customers=("customer_id", "size"), value=("_value", "sum")).reset_index()
-    if value is None:
+#: the keys of the activation's cell table: every per-customer figure is a sum over them
+CELL_KEYS: tuple[str, ...] = ("segment", "stage", "control", "next_best_offer", "no_offer_reason")
+
+
+def cell_table(c: pd.DataFrame, value: pd.Series | None) -> pd.DataFrame:
+    """The customers counted by :data:`CELL_KEYS`: ``customers``, ``value`` (sum of the
+    value column, NaN without one) and ``expected_value`` (sum of ``offer_expected_value``).
+
+    The pandas twin of :func:`~segmentum.activation.spark.cell_table_spark`; every count in
+    :class:`CustomerActivation` is read from this small table on both engines.
+    """
+    frame = c[list(CELL_KEYS)].assign(
+        control=c["control"].fillna(False).astype(bool),
+        _value=value.to_numpy(dtype=float) if value is not None else np.nan,
+        _ev=c["offer_expected_value"].to_numpy(dtype=float),
+    )
+    g = frame.groupby(list(CELL_KEYS), dropna=False, sort=False)
+    out = g.agg(
+        customers=("_value", "size"),
+        value=("_value", lambda v: v.sum(min_count=1)),
+        expected_value=("_ev", lambda v: v.sum(min_count=1)),
+    ).reset_index()
+    out["customers"] = out["customers"].astype(np.int64)
+    return out
+
+
+def _ranked(counts: pd.Series, order: list[str] | None = None) -> dict[str, int]:
+    """Counts as a dict, largest first (ties in ``order``, else by name)."""
+    pos = {s: i for i, s in enumerate(order or [])}
+    items = [(str(k), int(v)) for k, v in counts.items() if int(v) > 0]
+    items.sort(key=lambda kv: (-kv[1], pos.get(kv[0], len(pos)), kv[0]))
+    return dict(items)
+
+
+@dataclass(frozen=True)
+class ActivationCounts:
+    """The per-customer results counted (from :func:`cell_table`): what ``activation.json``,
+    the report section, the kit and the report's answer read, on both engines.
+
+    Attributes
+    ----------
+    customers : int
+    stages : dict of str to int
+        Customers per lifecycle stage, largest first.
+    by_segment : pandas.DataFrame
+        ``segment``, ``customers``, ``control``.
+    offers : pandas.DataFrame
+        ``segment``, ``offer``, ``customers``, ``expected_value`` (their sum): the next best
+        offers made, per segment.
+    no_offer : dict of str to int
+        Customers without an offer, by reason, largest first.
+    expected_value_total : float
+    """
+
+    customers: int
+    stages: dict[str, int]
+    by_segment: pd.DataFrame
+    offers: pd.DataFrame
+    no_offer: dict[str, int]
+    expected_value_total: float
+
+    @property
+    def control(self) -> int:
+        """The control group's size."""
+        return int(self.by_segment["control"].sum())
+
+    @property
+    def offered(self) -> int:
+        """Customers with a next best offer."""
+        return int(self.offers["customers"].sum())
+
+    def chosen(self) -> dict[str, int]:
+        """Customers per offer chosen, largest first."""
+        return _ranked(self.offers.groupby("offer")["customers"].sum())
+
+
+def tally(cells: pd.DataFrame, labels: list[str]) -> ActivationCounts:
+    """:class:`ActivationCounts` of a :func:`cell_table`."""
+    stages = cells.groupby("stage", dropna=True)["customers"].sum()
+    by_seg = cells.groupby("segment", dropna=False).apply(
+        lambda g: pd.Series(
+            {"customers": int(g["customers"].sum()),
+             "control": int(g.loc[g["control"].astype(bool), "customers"].sum())}
+        ),
+        include_groups=False,
+    ).reset_index()  # fmt: skip
+    offered = cells.dropna(subset=["next_best_offer"])
+    offers = (
+        offered.groupby(["segment", "next_best_offer"], dropna=False)
+        .agg(customers=("customers", "sum"), expected_value=("expected_value", "sum"))
+        .reset_index()
+        .rename(columns={"next_best_offer": "offer"})
+    )
+    offers["customers"] = offers["customers"].astype(np.int64)
+    reasons = cells.dropna(subset=["no_offer_reason"]).groupby("no_offer_reason")["customers"]
+    return ActivationCounts(
+        customers=int(cells["customers"].sum()),
+        stages=_ranked(stages, labels),
+        by_segment=by_seg.astype({"customers": np.int64, "control": np.int64}),
+        offers=offers,
+        no_offer=_ranked(reasons.sum()),
+        expected_value_total=float(np.nansum(cells["expected_value"].to_numpy(dtype=float))),
+    )
+
+
+def segment_stage_table(cells: pd.DataFrame, labels: list[str], has_value: bool) -> pd.DataFrame:
+    """Customers and value per segment x stage, with the offer chosen most in each cell
+    (ties: the higher mean expected value, then the offer's name), from a :func:`cell_table`."""
+    g = cells.groupby(["segment", "stage"], dropna=False)
+    table = g.agg(customers=("customers", "sum"), value=("value", "sum")).reset_index()
+    table["customers"] = table["customers"].astype(np.int64)
+    if not has_value:
         table["value"] = np.nan
-    offered = frame.dropna(subset=["next_best_offer"])
+    offered = cells.dropna(subset=["next_best_offer"])
     if len(offered):
         top = (
             offered.groupby(["segment", "stage", "next_best_offer"], dropna=False)
-            .agg(offered=("customer_id", "size"), expected_value=("offer_expected_value", "mean"))
+            .agg(offered=("customers", "sum"), _ev=("expected_value", "sum"))
             .reset_index()
-            .sort_values(["offered", "expected_value"], ascending=False, kind="stable")
+        )
+        top["expected_value"] = top.pop("_ev") / top["offered"]
+        top = (
+            top.sort_values(["offered", "expected_value"], ascending=False, kind="stable")
             .drop_duplicates(["segment", "stage"])
             .rename(columns={"next_best_offer": "offer"})
         )
@@ -232,6 +402,15 @@ def _segment_stage(c: pd.DataFrame, value: pd.Series | None, labels: list[str]) 
     table["offered"] = table["offered"].fillna(0).astype(np.int64)
     table["_o"] = table["stage"].map({s: i for i, s in enumerate(labels)})
     return table.sort_values(["segment", "_o"]).drop(columns="_o").reset_index(drop=True)
+
+
+def ordered_cells(c: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """The distinct ``segment``, ``stage`` pairs of ``c`` by segment, then stage order (the
+    acceptance table's rows, the same order on both engines)."""
+    cells = c[["segment", "stage"]].drop_duplicates()
+    order = cells["stage"].map({s: i for i, s in enumerate(labels)})
+    cells = cells.assign(_o=order).sort_values(["segment", "_o", "stage"], na_position="last")
+    return cells.drop(columns="_o").reset_index(drop=True)
 
 
 def _responses_with_cells(
@@ -282,8 +461,9 @@ def _offers_step(
     if responses is not None and len(responses):
         r = _responses_with_cells(responses, c, _stage_labels(config), warnings)
         acceptance = acceptance_estimates(
-            r, offers, c[["segment", "stage"]], prior_strength=config.prior_strength
-        )
+            r, offers, ordered_cells(c, _stage_labels(config)),
+            prior_strength=config.prior_strength,
+        )  # fmt: skip
     else:
         warnings.append(
             "no response history: P(accept) cannot be estimated, so no offer is chosen "
@@ -292,7 +472,7 @@ def _offers_step(
         acceptance = acceptance_estimates(
             pd.DataFrame(columns=["segment", "stage", "offer_id", "accepted"]),
             offers,
-            c[["segment", "stage"]],
+            ordered_cells(c, _stage_labels(config)),
             prior_strength=config.prior_strength,
         )
     nbo = next_best_offer(
@@ -415,9 +595,10 @@ def customer_activation(
         before = _stages(c, earlier[1], events, flow_date, cfg, []).reindex(ids)
         known = ids.map(_first_seen(per_customer, events)).to_numpy() <= flow_date
         flow = _flow(before.where(known), c.set_index("customer_id")["stage"], labels)
+    cells = cell_table(c, value)
     return CustomerActivation(
         customers=c,
-        segment_stage=_segment_stage(c, value, labels),
+        segment_stage=segment_stage_table(cells, labels, value is not None),
         flow=flow,
         acceptance=acceptance,
         offers=checked,
@@ -427,6 +608,7 @@ def customer_activation(
         config=cfg,
         warnings=warnings,
         uplift=uplift,
+        counts=tally(cells, labels),
     )
 
 

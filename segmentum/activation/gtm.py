@@ -128,10 +128,10 @@ def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def _segment_numbers(valuation: pd.DataFrame | None, customers: pd.DataFrame) -> list[int]:
+def _segment_numbers(valuation: pd.DataFrame | None, sizes: pd.Series) -> list[int]:
     if valuation is not None and len(valuation):
         return sorted(int(s) for s in valuation.index)
-    return sorted(int(s) for s in customers["segment"].dropna().unique())
+    return sorted(int(s) for s in sizes.index if pd.notna(s))
 
 
 def _value_per_head(valuation: pd.DataFrame | None, segments: list[int]) -> dict[int, float]:
@@ -142,11 +142,21 @@ def _value_per_head(valuation: pd.DataFrame | None, segments: list[int]) -> dict
     return dict.fromkeys(segments, 1.0)
 
 
-def _market_shares(valuation: pd.DataFrame | None, customers: pd.DataFrame) -> dict[int, float]:
+def _market_shares(valuation: pd.DataFrame | None, sizes: pd.Series) -> dict[int, float]:
     if valuation is not None and "population_share" in valuation:
         return {int(s): float(v) for s, v in valuation["population_share"].items()}
-    share = customers["segment"].value_counts(normalize=True)
-    return {int(s): float(v) for s, v in share.items()}
+    sizes = sizes[pd.notna(sizes.index)]
+    total = float(sizes.sum())
+    return {int(s): float(v) / total for s, v in sizes.items()} if total else {}
+
+
+def _sizes(customers: pd.DataFrame | None, sizes: pd.Series | None) -> pd.Series:
+    """Customers per segment: ``sizes`` when given (an engine counted them), else counted."""
+    if sizes is not None:
+        return sizes
+    if customers is None:
+        raise ValueError("market_activation: give the customers or their segment_sizes")
+    return customers["segment"].value_counts()
 
 
 def _lead_model(
@@ -226,6 +236,20 @@ def _plan(
     )  # fmt: skip
 
 
+def _audience_columns(
+    customer_table: pd.DataFrame, customer_id: str, columns: list[str]
+) -> list[str]:
+    """The audience columns beside the id, checked against the customers table."""
+    cols = [c for c in columns if c != customer_id]
+    missing = [c for c in cols if c not in customer_table.columns]
+    if missing:
+        raise ValueError(
+            f"[activation] audience_columns names {missing}, not columns of the customers "
+            f"table ({', '.join(map(str, customer_table.columns))})"
+        )
+    return cols
+
+
 def _people(
     customers: pd.DataFrame, customer_table: pd.DataFrame, customer_id: str, columns: list[str]
 ) -> pd.DataFrame:
@@ -235,13 +259,7 @@ def _people(
     keep = ["customer_id", "segment", *[c for c in ("stage", "offer", "expected_value",
                                                     "control") if c in people]]  # fmt: skip
     people = people[keep].copy()
-    cols = [c for c in columns if c != customer_id]
-    missing = [c for c in cols if c not in customer_table.columns]
-    if missing:
-        raise ValueError(
-            f"[activation] audience_columns names {missing}, not columns of the customers "
-            f"table ({', '.join(map(str, customer_table.columns))})"
-        )
+    cols = _audience_columns(customer_table, customer_id, columns)
     if cols:
         extra = customer_table[[customer_id, *cols]].copy()
         extra[customer_id] = extra[customer_id].astype(str)
@@ -254,7 +272,7 @@ def _people(
 
 def market_activation(
     *,
-    customers: pd.DataFrame,
+    customers: pd.DataFrame | None,
     customer_table: pd.DataFrame | None,
     customer_id: str,
     descriptors: Sequence[str] = (),
@@ -268,14 +286,17 @@ def market_activation(
     channels: pd.DataFrame | None = None,
     config: ActivationConfig | None = None,
     seed: int = 0,
+    segment_sizes: pd.Series | None = None,
 ) -> MarketActivation:
     """Targets, lead model and scored leads, channel choice and the audience files' rows.
 
     Parameters
     ----------
-    customers : pandas.DataFrame
+    customers : pandas.DataFrame or None
         The customer half's table: ``customer_id``, ``segment`` and, where present,
-        ``stage``, ``next_best_offer``, ``offer_expected_value``, ``control``.
+        ``stage``, ``next_best_offer``, ``offer_expected_value``, ``control``. ``None`` when
+        the rows stay in an engine (Spark): give ``segment_sizes``; no audience rows are
+        made here (``people`` is ``None``; the engine writes ``audiences/``).
     customer_table : pandas.DataFrame or None
         The clean customers table (descriptors, channel, audience columns).
     customer_id : str
@@ -294,6 +315,8 @@ def market_activation(
         read_mix` reads them).
     config : ActivationConfig, optional
     seed : int, default=0
+    segment_sizes : pandas.Series, optional
+        Customers per segment, when ``customers`` is ``None``.
 
     Raises
     ------
@@ -304,7 +327,8 @@ def market_activation(
     """
     cfg = config or ActivationConfig()
     warnings: list[str] = []
-    segments = _segment_numbers(valuation, customers)
+    sizes = _sizes(customers, segment_sizes)
+    segments = _segment_numbers(valuation, sizes)
     targets = target_segments(
         priorities, segments, named=cfg.target_segments or None, top_n=cfg.target_top_n
     )
@@ -337,13 +361,13 @@ def market_activation(
     scored = _score_leads(fit, leads, warnings)
     plan = _plan(
         channels, fit, features, segments=segments, targets=targets, value=value,
-        shares=_market_shares(valuation, customers), budget=cfg.budget,
+        shares=_market_shares(valuation, sizes), budget=cfg.budget,
     )  # fmt: skip
-    people = (
-        _people(customers, customer_table, customer_id, list(cfg.audience_columns))
-        if customer_table is not None and len(customers)
-        else None
-    )
+    people = None
+    if customer_table is not None and customers is None:
+        _audience_columns(customer_table, customer_id, list(cfg.audience_columns))
+    elif customer_table is not None and len(customers):  # type: ignore[arg-type]
+        people = _people(customers, customer_table, customer_id, list(cfg.audience_columns))
     return MarketActivation(targets, names, fit, scored, plan, people, cfg, warnings)
 
 

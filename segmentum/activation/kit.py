@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from segmentum.activation.customers import CustomerActivation
 from segmentum.activation.gtm import MarketActivation
 from segmentum.activation.lifecycle import STAGE_NAMES
@@ -90,10 +88,14 @@ def segment_kit(
     cfg: ActivationConfig,
     ca: CustomerActivation,
     market: MarketActivation | None,
-    events: pd.DataFrame | None,
+    events: Any,
 ) -> SegmentKit:
     """The three parts for the priority segments (the market half's targets, else the
-    valuation's top two)."""
+    valuation's top two).
+
+    ``events`` is the pandas events table, or on Spark (``ca.customers`` is ``None``) the
+    Spark one: the channel mix and the triggers are then counted in Spark.
+    """
     targets = _priority_segments(ctx, market)
     warnings = []
     collection = None
@@ -134,7 +136,13 @@ def _playbooks(
     mix = None
     cs = ctx.config.sources.customers
     table = ctx.data.get("customers") if cs is not None else None
-    if cs is not None and cs.channel and table is not None:
+    if cs is not None and cs.channel and ca.customers is None and "customers" in ctx.data:
+        from segmentum.activation.spark_customers import channel_mix_spark
+        from segmentum.valuation.spark import stage_table
+
+        frame = stage_table(ctx, "customers", ca.spark.sparkSession)
+        mix = channel_mix_spark(ca.spark, frame, cs.id, cs.channel)
+    elif cs is not None and cs.channel and table is not None and ca.customers is not None:
         ch = table[[cs.id, cs.channel]].rename(
             columns={cs.id: "customer_id", cs.channel: "channel"}
         )
@@ -163,7 +171,7 @@ def _playbooks(
 
 def _triggers(
     ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation, targets: list[int],
-    events: pd.DataFrame | None,
+    events: Any,
 ) -> TriggerResult | None:  # fmt: skip
     """The trigger rules evaluated on the events at the analysis date."""
     t = cfg.triggers
@@ -172,6 +180,13 @@ def _triggers(
     if not rules:
         return None
     val = ctx.result(ValuationStageResult).result
+    if ca.customers is None:  # the rows stayed in Spark, and so do the events
+        from segmentum.activation.spark_customers import evaluate_triggers_spark
+
+        return evaluate_triggers_spark(
+            rules, ca.spark, events, ca.analysis_date, segment_stage=ca.segment_stage,
+            segment_names=val.segment_names,
+        )  # fmt: skip
     return evaluate_triggers(
         rules, ca.customers, events, ca.analysis_date, segment_stage=ca.segment_stage,
         segment_names=val.segment_names,

@@ -27,6 +27,7 @@ from segmentum.activation.settings import ContactPolicy
 __all__ = [
     "OFFER_COLUMNS",
     "acceptance_estimates",
+    "acceptance_from_counts",
     "contact_history",
     "control_group",
     "hash_uniform",
@@ -261,15 +262,44 @@ def acceptance_estimates(
     r = responses[["segment", "stage", "offer_id", "accepted"]].copy()
     r["offer_id"] = r["offer_id"].astype(str)
     r["accepted"] = r["accepted"].astype(bool)
-    pooled = float(r["accepted"].mean()) if len(r) else np.nan
-    by_offer = r.groupby("offer_id")["accepted"].agg(["size", "sum"])
+    counts = r.groupby(["segment", "stage", "offer_id"], dropna=False)["accepted"].agg(
+        ["size", "sum"]
+    )
+    counts = counts.reset_index().rename(columns={"size": "n", "sum": "accepted"})
+    return acceptance_from_counts(counts, offers, cells, prior_strength=prior_strength)
+
+
+def acceptance_from_counts(
+    counts: pd.DataFrame,
+    offers: pd.DataFrame,
+    cells: pd.DataFrame,
+    *,
+    prior_strength: float = 20.0,
+) -> pd.DataFrame:
+    """:func:`acceptance_estimates` from the responses counted per cell.
+
+    ``counts`` holds ``segment``, ``stage``, ``offer_id``, ``n`` (responses) and
+    ``accepted`` (how many accepted), one row per cell and offer with responses (a missing
+    segment or stage counts towards the offer's and the pooled rate only): what an engine
+    aggregates where the response history lives (the estimates read the history only
+    through these counts).
+    """
+    counts = counts.assign(
+        offer_id=counts["offer_id"].astype(str),
+        n=counts["n"].astype(np.int64),
+        accepted=counts["accepted"].astype(np.int64),
+    )
+    total = int(counts["n"].sum())
+    pooled = float(counts["accepted"].sum()) / total if total else np.nan
+    by_offer = counts.groupby("offer_id")[["n", "accepted"]].sum()
     grid = cells[["segment", "stage"]].drop_duplicates().merge(offers[["offer_id"]], how="cross")
-    counts = r.groupby(["segment", "stage", "offer_id"])["accepted"].agg(["size", "sum"])
-    grid = grid.merge(counts.reset_index(), on=["segment", "stage", "offer_id"], how="left")
-    grid["n"] = grid.pop("size").fillna(0).astype(np.int64)
-    grid["accepted"] = grid.pop("sum").fillna(0).astype(np.int64)
-    grid["offer_n"] = grid["offer_id"].map(by_offer["size"]).fillna(0).astype(np.int64)
-    offer_acc = grid["offer_id"].map(by_offer["sum"]).fillna(0).to_numpy(dtype=float)
+    grid["offer_id"] = grid["offer_id"].astype(str)
+    keyed = counts.dropna(subset=["segment", "stage"])  # the overall rates count them all
+    grid = grid.merge(keyed, on=["segment", "stage", "offer_id"], how="left")
+    grid["n"] = grid["n"].fillna(0).astype(np.int64)
+    grid["accepted"] = grid["accepted"].fillna(0).astype(np.int64)
+    grid["offer_n"] = grid["offer_id"].map(by_offer["n"]).fillna(0).astype(np.int64)
+    offer_acc = grid["offer_id"].map(by_offer["accepted"]).fillna(0).to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         grid["cell_rate"] = np.where(grid["n"] > 0, grid["accepted"] / grid["n"], np.nan)
         grid["offer_rate"] = np.where(grid["offer_n"] > 0, offer_acc / grid["offer_n"], pooled)

@@ -264,8 +264,8 @@ def offer_heatmap(table: pd.DataFrame, order: list[str]) -> Any:
 def customer_blocks(sec: Section, ca: CustomerActivation) -> Section:
     """Add the customer half to the activation section: stages, flow, offers, control group."""
     order = [ca.config.stages.names.get(s, s) for s in STAGE_NAMES]
-    c = ca.customers
-    counts = c["stage"].value_counts()
+    k = ca.counts
+    counts = k.stages
     sec.text(
         "Lifecycle stage of every customer at the analysis date: "
         + ", ".join(f"{s} {int(counts[s]):,}" for s in order if s in counts)
@@ -301,10 +301,9 @@ def customer_blocks(sec: Section, ca: CustomerActivation) -> Section:
             "largest first (share_of_from: of the customers in the stage before).",
         )
     if ca.offers is not None:
-        offered = c["next_best_offer"].notna()
         sec.text(
-            f"Next best offer for {int(offered.sum()):,} of {len(c):,} customers, expected value "
-            f"{float(np.nansum(c['offer_expected_value'])):,.0f} in all (P(accept) x value - "
+            f"Next best offer for {k.offered:,} of {k.customers:,} customers, expected value "
+            f"{k.expected_value_total:,.0f} in all (P(accept) x value - "
             "cost; eligibility, then the highest expected value, then the contact policy)."
         )
         if ca.uplift is not None:
@@ -313,15 +312,14 @@ def customer_blocks(sec: Section, ca: CustomerActivation) -> Section:
             offer_heatmap(ca.segment_stage, order),
             "The offer chosen most per segment x stage; colour: its mean expected value.",
         )
-        reasons = c["no_offer_reason"].value_counts()
-        if len(reasons):
-            sec.table(
-                reasons.rename_axis("no offer because").rename("customers").reset_index(),
-                "Customers without an offer, by reason.",
+        if k.no_offer:
+            reasons = pd.DataFrame(
+                {"no offer because": list(k.no_offer), "customers": list(k.no_offer.values())}
             )
-    ctrl = c["control"].to_numpy(dtype=bool)
+            sec.table(reasons, "Customers without an offer, by reason.")
+    share = k.control / k.customers if k.customers else float("nan")
     sec.text(
-        f"Universal control group: {int(ctrl.sum()):,} customers ({ctrl.mean():.1%}; target "
+        f"Universal control group: {k.control:,} customers ({share:.1%}; target "
         f"{ca.config.control_share:.0%} of each segment) get no offer, so the lift can be read "
         "later. A stable hash of the project seed and customer id picks them: the same people "
         "in every run."

@@ -20,9 +20,11 @@ give, row for row:
   ``_apply_limits`` does.
 
 :func:`activation_assignments_spark` composes them into the stage's ``assignments``
-columns; :func:`activation_spark` feeds it from a run with ``engine = "spark"`` (the stage's
-``assignments_spark`` hook), and :func:`write_audiences_spark` writes ``audiences/`` from
-Spark as folders of CSV part files. Timestamps are compared in the session's time zone, which should be UTC
+columns; :func:`activation_spark` recomputes them in Spark from a driver-side
+:class:`~segmentum.activation.customers.CustomerActivation` (a check of the two engines);
+a run with ``engine = "spark"`` computes them once, in Spark, with
+:func:`~segmentum.activation.spark_customers.customer_activation_spark`, and
+:func:`write_audiences_spark` writes ``audiences/`` from Spark as folders of CSV part files. Timestamps are compared in the session's time zone, which should be UTC
 (:func:`~segmentum.value.spark.local_spark_session` sets it) for day counts to match the
 naive pandas timestamps of the DuckDB path.
 """
@@ -59,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "activation_assignments_spark",
     "activation_spark",
+    "audience_people_spark",
     "contact_history_spark",
     "control_group_spark",
     "hash_uniform_spark",
@@ -865,16 +868,27 @@ def activation_spark(
     ).persist()  # fmt: skip
     if not people or src.customers is None:
         return out, None
-    rows = out.join(segments, "customer_id", "left").select(
+    return out, audience_people_spark(ctx, out.join(segments, "customer_id", "left"), ca.config)
+
+
+def audience_people_spark(
+    ctx: StageContext, customers: DataFrame, config: ActivationConfig
+) -> DataFrame:
+    """The audience files' people in Spark: ``customer_id``, ``segment``, ``stage``,
+    ``offer``, ``expected_value``, ``control`` of ``customers`` (the activation's
+    per-customer rows) and the ``[activation] audience_columns`` of the customers table."""
+    from pyspark.sql import functions as F
+
+    src = ctx.config.sources.customers
+    assert src is not None
+    rows = customers.select(
         "customer_id", "segment", "stage", F.col("next_best_offer").alias("offer"),
         F.col("offer_expected_value").alias("expected_value"), "control",
     )  # fmt: skip
-    cols = [c for c in ca.config.audience_columns if c != src.customers.id]
+    cols = [c for c in config.audience_columns if c != src.id]
     if cols:
-        table = stage_table(ctx, "customers", spark)
+        table = stage_table(ctx, "customers", customers.sparkSession)
         assert table is not None
-        extra = table.select(
-            _col(src.customers.id).cast("string").alias("customer_id"), *map(_col, cols)
-        )
+        extra = table.select(_col(src.id).cast("string").alias("customer_id"), *map(_col, cols))
         rows = rows.join(extra, "customer_id", "left")
-    return out, rows
+    return rows

@@ -9,6 +9,13 @@ entry in ``segments.json`` and the report's "Acting on customers" section.
 The stage is a composition of one function per half: the customer half
 (:func:`~segmentum.activation.customers.customer_activation`) and, later, the go-to-market
 half (channels, leads); ``activation.json`` is the dict the halves assemble.
+
+With ``engine = "spark"`` the customer half runs in Spark
+(:func:`~segmentum.activation.spark_customers.customer_activation_spark`): every customer's
+stage, control flag and offer are computed once where the customers live, Spark writes the
+assignments and ``audiences/``, and the summary, the report section, the kit and the
+go-to-market half read aggregates brought to the driver (``CustomerActivation.counts``,
+``segment_stage``, ``flow``), never a row per customer.
 """
 
 from __future__ import annotations
@@ -20,7 +27,11 @@ from typing import Any
 
 import pandas as pd
 
-from segmentum.activation.customers import CustomerActivation, customer_activation
+from segmentum.activation.customers import (
+    ASSIGNMENT_COLUMNS,
+    CustomerActivation,
+    customer_activation,
+)
 from segmentum.activation.gtm import LeadsInput, MarketActivation, market_activation, market_blocks
 from segmentum.activation.kit import SegmentKit, segment_kit
 from segmentum.activation.report import customer_blocks
@@ -48,7 +59,8 @@ class ActivationResult:
     Attributes
     ----------
     customers : CustomerActivation
-        Lifecycle stage, next best offer and control group of every customer.
+        Lifecycle stage, next best offer and control group of every customer (on Spark the
+        rows stay in Spark and only their aggregates are here).
     market : MarketActivation or None
         Targets, lead model and scored leads, channel choice, audience files' rows.
     scenarios : list of ScenarioOutcome
@@ -57,8 +69,13 @@ class ActivationResult:
         Playbooks by priority segment x stage, trigger rules and the data-collection plan.
     spark, spark_people : pyspark.sql.DataFrame or None
         With ``engine = "spark"``: the assignments columns and the audience files' people
-        computed by Spark (:func:`~segmentum.activation.spark.activation_spark`); Spark
-        then writes ``audiences/``. ``None`` otherwise.
+        computed by Spark
+        (:func:`~segmentum.activation.spark_customers.customer_activation_spark`); Spark
+        then writes ``assignments.parquet/`` and ``audiences/``. ``None`` otherwise.
+
+    :meth:`stage_mix` and :meth:`top_offers` give each segment's customers by stage and the
+    offer most of them get, from the aggregates (the same on both engines): what the
+    report's answer reads.
     """
 
     customers: CustomerActivation
@@ -84,12 +101,19 @@ class ActivationResult:
 
     def headline(self) -> dict[str, Any]:
         """The stage's entry in ``segments.json``."""
-        c = self.customers.customers
-        return {
-            "stages": {str(k): int(v) for k, v in c["stage"].value_counts().items()},
-            "offers_made": int(c["next_best_offer"].notna().sum()),
-            "control_group": int(c["control"].sum()),
-        }
+        k = self.customers.counts
+        return {"stages": dict(k.stages), "offers_made": k.offered, "control_group": k.control}
+
+    def stage_mix(self) -> pd.DataFrame:
+        """Each segment's customers by lifecycle stage, largest first: ``segment``,
+        ``stage``, ``customers``, ``share`` (:meth:`CustomerActivation.stage_mix`; from the
+        aggregates, the same on both engines)."""
+        return self.customers.stage_mix()
+
+    def top_offers(self) -> pd.Series:
+        """The next best offer most of each segment's customers get, by segment
+        (:meth:`CustomerActivation.top_offers`)."""
+        return self.customers.top_offers()
 
 
 def _skip(ctx: StageContext) -> str | None:
@@ -109,19 +133,26 @@ def _renamed(ctx: StageContext, table: str, roles: dict[str, str | None]) -> pd.
 
 def _inputs(ctx: StageContext) -> dict[str, Any]:
     """The customer half's tables, from the clean tables and earlier stages."""
-    src = ctx.config.sources
     val = ctx.result(ValuationStageResult).assignments
     customers = val.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
     out: dict[str, Any] = {"customers": customers[["customer_id", "segment"]]}
     value = ctx.optional(ValueResult)
     if value is not None:
         out["per_customer"] = per_customer_columns(value)
+    src = ctx.config.sources
     if src.events is not None:
         e = src.events
         out["events"] = _renamed(
             ctx, "events",
             {"customer_id": e.customer_id, "timestamp": e.timestamp, "event_type": e.event_type},
         )  # fmt: skip
+    return {**out, **_driver_tables(ctx)}
+
+
+def _driver_tables(ctx: StageContext) -> dict[str, Any]:
+    """The offers and the response history (small tables, on the driver on both engines)."""
+    src = ctx.config.sources
+    out: dict[str, Any] = {}
     if src.offers is not None:
         o = src.offers
         out["offers"] = _renamed(
@@ -166,30 +197,67 @@ def _run(ctx: StageContext) -> ActivationResult:
     today = pd.Timestamp(ctx.data.analysis_date or pd.Timestamp.today().normalize())
     before = today - pd.Timedelta(days=cfg.flow_periods * cfg.contact.period_days)
     uplift, uplift_note = _uplift(ctx, cfg)
-    inputs = _inputs(ctx)
-    customers = customer_activation(
-        analysis_date=today,
-        earlier=_earlier(ctx, before),
-        config=cfg,
-        seed=ctx.seed,
-        uplift=uplift,
-        **inputs,
-    )
+    on_spark = _on_spark(ctx)
+    if on_spark:
+        customers, events = _customers_spark(ctx, cfg, today, before, uplift)
+    else:
+        inputs = _inputs(ctx)
+        events = inputs.get("events")
+        customers = customer_activation(
+            analysis_date=today, earlier=_earlier(ctx, before), config=cfg, seed=ctx.seed,
+            uplift=uplift, **inputs,
+        )  # fmt: skip
     scenarios, note = _scenarios(ctx, cfg)
     notes = [n for n in (uplift_note, note) if n]
     if notes:
         customers = replace(customers, warnings=[*customers.warnings, *notes])
     market = _market(ctx, cfg, customers)
     spark, people = None, None
-    if ctx.config.project.engine == "spark":
-        from segmentum.activation.spark import activation_spark
+    if on_spark:
+        from segmentum.activation.spark import audience_people_spark
 
-        spark, people = activation_spark(ctx, customers, market.people is not None)
+        spark = customers.spark.select("customer_id", *ASSIGNMENT_COLUMNS)
+        src = ctx.config.sources.customers
+        if src is not None and "customers" in ctx.data and customers.counts.customers:
+            people = audience_people_spark(ctx, customers.spark, cfg)
     return ActivationResult(
         customers=customers, market=market, scenarios=scenarios,
-        kit=segment_kit(ctx, cfg, customers, market, inputs.get("events")),
+        kit=segment_kit(ctx, cfg, customers, market, events),
         spark=spark, spark_people=people,
     )  # fmt: skip
+
+
+def _on_spark(ctx: StageContext) -> bool:
+    """Whether the customer half runs in Spark (``engine = "spark"`` with a session)."""
+    if ctx.config.project.engine != "spark":
+        return False
+    from segmentum.valuation.spark import stage_session
+
+    return stage_session(ctx) is not None
+
+
+def _customers_spark(
+    ctx: StageContext, cfg: ActivationConfig, today: pd.Timestamp, before: pd.Timestamp,
+    uplift: OfferUplift | None,
+) -> tuple[CustomerActivation, Any]:  # fmt: skip
+    """The customer half in Spark (rows kept there, aggregates here) and the Spark events."""
+    from segmentum.activation.spark import _renamed_spark
+    from segmentum.activation.spark_customers import customer_activation_spark
+    from segmentum.valuation.spark import stage_session
+
+    tables = _driver_tables(ctx)
+    ca = customer_activation_spark(
+        ctx, today, config=cfg, offers=tables.get("offers"), responses=tables.get("responses"),
+        flow_date=before, offers_label=tables.get("offers_label", "offers"), uplift=uplift,
+    )  # fmt: skip
+    e = ctx.config.sources.events
+    events = None
+    if e is not None:
+        spark = stage_session(ctx)
+        roles = {"customer_id": e.customer_id, "timestamp": e.timestamp,
+                 "event_type": e.event_type}  # fmt: skip
+        events = _renamed_spark(ctx, spark, "events", roles)  # type: ignore[arg-type]
+    return ca, events
 
 
 def _uplift(ctx: StageContext, cfg: ActivationConfig) -> tuple[OfferUplift | None, str | None]:
@@ -258,8 +326,10 @@ def _market(ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation) ->
         ls = src.leads
         leads = LeadsInput(ctx.data.frame("leads"), ls.id, list(ls.descriptors), ls.source,
                            ls.converted)  # fmt: skip
+    sizes = ca.counts.by_segment.set_index("segment")["customers"]
     return market_activation(
         customers=ca.customers,
+        segment_sizes=sizes if ca.customers is None else None,
         customer_table=table,
         customer_id=cust_src.id if cust_src is not None else "customer_id",
         descriptors=list(cust_src.descriptors) if cust_src is not None else [],
@@ -291,13 +361,13 @@ def _channels(ctx: StageContext) -> pd.DataFrame | None:
 
 def report_section(result: ActivationResult) -> Section:
     """The report's "Acting on customers" section: one block group per half."""
-    c = result.customers.customers
+    k = result.customers.counts
     sec = Section(
         "activation",
         "Acting on customers",
-        summary=f"{len(c):,} customers by lifecycle stage; "
-        f"{int(c['next_best_offer'].notna().sum()):,} get a next best offer and "
-        f"{int(c['control'].sum()):,} are held out as the control group.",
+        summary=f"{k.customers:,} customers by lifecycle stage; "
+        f"{k.offered:,} get a next best offer and "
+        f"{k.control:,} are held out as the control group.",
     )
     customer_blocks(sec, result.customers)
     if result.market is not None:

@@ -42,6 +42,7 @@ __all__ = [
     "default_rules",
     "evaluate_triggers",
     "merged_rules",
+    "rule_rows",
     "trigger_blocks",
     "write_triggers",
 ]
@@ -177,6 +178,15 @@ class TriggerResult:
     firing: pd.DataFrame
     analysis_date: pd.Timestamp
     warnings: list[str] = field(default_factory=list)
+    customers_firing: int | None = None
+
+    @property
+    def n_firing(self) -> int:
+        """Customers firing at least one rule (counted by the engine when ``firing`` holds
+        a bounded part of the rows)."""
+        if self.customers_firing is not None:
+            return int(self.customers_firing)
+        return int(self.firing["customer_id"].nunique())
 
     def summary(self) -> dict[str, Any]:
         """``activation.json``'s ``triggers`` entry."""
@@ -186,7 +196,7 @@ class TriggerResult:
         return {
             "analysis_date": str(self.analysis_date.date()),
             "rules": rows,
-            "customers_firing": int(self.firing["customer_id"].nunique()),
+            "customers_firing": self.n_firing,
             "warnings": list(self.warnings),
         }
 
@@ -251,11 +261,8 @@ def evaluate_triggers(
         cust = cust[~cust["control"].fillna(False).astype(bool)]
     seg = pd.to_numeric(cust["segment"], errors="coerce")
     ev = _recent(events, today, max((r.within_days for r in rules), default=0.0))
-    offers = _cell_offers(segment_stage)
-    names = {int(k): str(v) for k, v in (segment_names or {}).items()}
     known = set(ev["event_type"].astype(str)) if len(ev) else set()
-    warnings: list[str] = []
-    rows, fired = [], []
+    fired = []
     for rule in rules:
         pick = np.ones(len(cust), dtype=bool)
         if rule.segment is not None:
@@ -264,6 +271,34 @@ def evaluate_triggers(
             pick &= (cust["stage"].astype(str) == rule.stage).to_numpy()
         ids = cust.loc[pick, ["customer_id", "segment", "stage"]]
         hits = _hits(ev, rule, today, set(ids["customer_id"]))
+        fired.append(ids.merge(hits, on="customer_id").assign(rule_id=rule.id))
+    table, warnings, offers = rule_rows(
+        rules, [len(f) for f in fired], known, bool(len(ev)),
+        segment_stage=segment_stage, segment_names=segment_names,
+    )  # fmt: skip
+    fired = [f.assign(offer=o) for f, o in zip(fired, offers, strict=True)]
+    cols = ["rule_id", "customer_id", "segment", "stage", "offer", "events", "last_event"]
+    firing = pd.concat(fired, ignore_index=True)[cols] if fired else pd.DataFrame(columns=cols)
+    return TriggerResult(table, firing, today, warnings)
+
+
+def rule_rows(
+    rules: Sequence[TriggerRule],
+    firing: Sequence[int],
+    known: set[str],
+    has_events: bool,
+    *,
+    segment_stage: pd.DataFrame | None = None,
+    segment_names: Mapping[int, str] | None = None,
+) -> tuple[pd.DataFrame, list[str], list[Any]]:
+    """The rule table (:data:`TRIGGER_COLUMNS`), its warnings and each rule's offer, from
+    the customers firing each rule and the event types seen in the window (whichever
+    engine counted them)."""
+    offers = _cell_offers(segment_stage)
+    names = {int(k): str(v) for k, v in (segment_names or {}).items()}
+    warnings: list[str] = []
+    rows, chosen = [], []
+    for rule, n in zip(rules, firing, strict=True):
         offer, value = rule.offer, np.nan
         if rule.segment is not None and rule.stage is not None:
             cell = offers.get((rule.segment, rule.stage))
@@ -271,22 +306,19 @@ def evaluate_triggers(
                 offer = offer or cell[0]
                 value = cell[1] if cell[0] == offer else np.nan
         unseen = sorted(set(rule.events) - known)
-        if len(ev) and unseen:
+        if has_events and unseen:
             warnings.append(f"rule {rule.id}: no {', '.join(unseen)} events in the window")
-        f = ids.merge(hits, on="customer_id").assign(rule_id=rule.id, offer=offer)
-        fired.append(f)
+        chosen.append(offer)
         rows.append({
             "rule_id": rule.id, "segment": rule.segment,
             "segment_name": names.get(rule.segment, "") if rule.segment is not None else "any",
             "stage": rule.stage or "any", "event_condition": rule.condition(), "offer": offer,
-            "offer_expected_value": value, "customers_firing": len(f),
+            "offer_expected_value": value, "customers_firing": int(n),
             "description": rule.description,
         })  # fmt: skip
-    cols = ["rule_id", "customer_id", "segment", "stage", "offer", "events", "last_event"]
-    firing = pd.concat(fired, ignore_index=True)[cols] if fired else pd.DataFrame(columns=cols)
     table = pd.DataFrame(rows, columns=list(TRIGGER_COLUMNS))
     table["segment"] = table["segment"].astype("Int64")
-    return TriggerResult(table, firing, today, warnings)
+    return table, warnings, chosen
 
 
 def _recent(events: pd.DataFrame | None, today: pd.Timestamp, days: float) -> pd.DataFrame:
@@ -359,7 +391,7 @@ def trigger_blocks(sec: Any, result: TriggerResult) -> Any:
     t = result.table
     sec.text(
         f"{len(t)} trigger rule(s) on the events up to {result.analysis_date.date()}: "
-        f"{int(result.firing['customer_id'].nunique()):,} customers fire at least one now "
+        f"{result.n_firing:,} customers fire at least one now "
         "(audiences/triggers.csv and trigger_customers.csv; rules are [activation.triggers], "
         "the control group never fires)."
     )
