@@ -72,14 +72,46 @@ def _small_project(folder: Path) -> Path:
     return project
 
 
+#: what the Spark run of :func:`runs` brought to the driver: ``calls``, every collection
+#: (``tests/spark_collections.py``); ``fetches``, for each read of the value stage's
+#: per-customer table (fetched on demand), the segmentum frames that asked for it
+COLLECTED: dict[str, list] = {"calls": [], "fetches": []}  # type: ignore[type-arg]
+
+
+def _segmentum_frames() -> list[str]:
+    import sys
+
+    out, frame = [], sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("segmentum."):
+            out.append(f"{module}:{frame.f_code.co_name}")
+        frame = frame.f_back  # type: ignore[assignment]
+    return out
+
+
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory) -> tuple[RunResult, RunResult]:  # type: ignore[no-untyped-def]
+
+    from segmentum.value import spark_scoring
+
     base = tmp_path_factory.mktemp("spark_run")
     project = _small_project(base / "duckdb")
     shutil.copytree(base / "duckdb", base / "spark")
     duck = Project.load(project, engine="duckdb").run()
-    with record_collections() as calls:
-        on_spark = Project.load(base / "spark" / "segmentum.toml", engine="spark").run()
+    fetch = spark_scoring._to_driver
+
+    def asked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        COLLECTED["fetches"].append(_segmentum_frames())
+        return fetch(*args, **kwargs)
+
+    spark_scoring._to_driver = asked  # type: ignore[assignment]
+    try:
+        with record_collections() as calls:
+            on_spark = Project.load(base / "spark" / "segmentum.toml", engine="spark").run()
+    finally:
+        spark_scoring._to_driver = fetch  # type: ignore[assignment]
+    COLLECTED["calls"] = list(calls)
     _COLLECTIONS[:] = calls
     return duck, on_spark
 
@@ -230,3 +262,115 @@ def test_activation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # t
     pd.testing.assert_frame_equal(
         fired[1].sort_values(key, ignore_index=True), fired[0].sort_values(key, ignore_index=True)
     )
+
+
+# --- #17 item 4: the value stage brings only aggregates to the driver ----------------------
+
+#: frames of segmentum.value a fetch of the per-customer table passes through when another
+#: stage asks for it (the on-demand field, its loader, the run's join-key helper)
+_FETCH_PATH = (
+    "segmentum.value.steps:__get__",
+    "segmentum.value.spark_scoring:<lambda>",
+    "segmentum.value.stage:per_customer_columns",
+)
+
+
+def test_value_stage_collects_no_customer_table_on_spark(runs) -> None:  # type: ignore[no-untyped-def]
+    duck, on_spark = runs
+    n = duck.value.summary["customers"]
+    assert n == on_spark.value.summary["customers"] > 1_400
+    calls = [c for c in COLLECTED["calls"] if c.caller.startswith("segmentum.value.")]
+    assert calls, COLLECTED["calls"]  # the recorder saw the value stage's aggregates
+    # nothing the value stage computes comes back one row per customer (or transaction) …
+    big = [str(c) for c in calls if c.rows >= n and ":_to_driver:" not in c.caller]
+    assert big == [], big
+    assert max(c.rows for c in calls if ":_to_driver:" not in c.caller) < n
+    # … and when a later stage reads the per-customer table, it is fetched once, for it: the
+    # value stage and its report section never read it
+    fetches = COLLECTED["fetches"]
+    assert len(fetches) <= 1, fetches
+    for chain in fetches:
+        own = [f for f in chain if f.startswith("segmentum.value.") and f not in _FETCH_PATH]
+        assert own == [], chain
+
+
+def _same(got: object, want: object, path: str = "") -> list[str]:
+    """Where two headline summaries differ (floats at 1e-6 relative, standard errors 1e-5:
+    the full-period fit is the pattern fit on Spark, the per-customer fit on DuckDB)."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        keys = set(want) | set(got)
+        return [
+            d for k in sorted(keys, key=str) for d in _same(got.get(k), want.get(k), f"{path}/{k}")
+        ]
+    if isinstance(want, float) and isinstance(got, float):
+        rel = 1e-5 if "/standard_errors/" in path else 1e-6  # as the pattern tests hold them
+        # an error in percent is a difference of two totals: held to 1e-4 points
+        tol = 1e-4 if path.endswith("error_pct") else 0.0
+        close = got == pytest.approx(want, rel=rel, abs=tol, nan_ok=True)
+        return [] if close else [f"{path}: {got} != {want}"]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
+
+
+def test_value_figures_from_spark_aggregates_are_the_duckdb_figures(runs) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from segmentum.value.aggregates import value_aggregates
+    from segmentum.value.summary import summarize
+    from segmentum.value.validation import holdout_metrics, holdout_validation, tracking_data
+
+    duck, on_spark = runs
+    a, b = duck.value, on_spark.value
+    fit_specific = {
+        "/fit_rows/purchase",
+        "/fit_rows/purchase_calibration",
+        "/purchase_model/fit_note",
+    }
+    diffs = [d for d in _same(b.summary, a.summary) if d.split(":")[0] not in fit_specific]
+    assert diffs == [], diffs
+    for key in ("customers", "repeat_buyers", "transactions", "unprofitable_customers"):
+        assert b.summary[key] == a.summary[key], key
+    assert b.summary["revenue"] == pytest.approx(a.summary["revenue"], rel=1e-12)
+    # the holdout: the same figures as DuckDB's …
+    cols = ["customers", "actual_mean", "predicted_mean", "actual_total", "predicted_total"]
+    pd.testing.assert_frame_equal(b.validation[cols], a.validation[cols], rtol=1e-6)
+    assert (
+        b.validation["calibration_frequency"].tolist()
+        == a.validation["calibration_frequency"].tolist()
+    )
+    pd.testing.assert_frame_equal(b.tracking, a.tracking, rtol=1e-6)
+    # … and, for the same calibration model, DuckDB's per-customer formulas to 1e-9
+    m_cal, h = b.models["purchase_calibration"], b.summary["holdout"]
+    cal_end, end = (
+        dt.date.fromisoformat(h["calibration_end"]),
+        dt.date.fromisoformat(b.summary["analysis_date"]),
+    )
+    tx, unit = duck.data.frame("transactions"), b.config.time_unit
+    cal = summarize(
+        tx,
+        "customer_id",
+        "date",
+        "amount",
+        calibration_end=cal_end,
+        holdout_end=end,
+        time_unit=unit,
+    )
+    pd.testing.assert_frame_equal(b.validation, holdout_validation(m_cal, cal), rtol=1e-9)
+    for name, value in holdout_metrics(m_cal, cal).items():
+        assert h[name] == pytest.approx(value, rel=1e-9), name
+    want = tracking_data(
+        tx, m_cal, customer_id="customer_id", timestamp="date",
+        calibration_end=cal_end, end=end, time_unit=unit,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(b.tracking, want, rtol=1e-9)
+    # the report's tables: DuckDB's (1e-6: the fits), the Spark run's own customers' (1e-9)
+    own = value_aggregates(b.per_customer, rfm_bins=b.config.rfm_bins)
+    for other, rtol in ((a.aggregates, 1e-6), (own, 1e-9)):
+        assert b.aggregates.columns == other.columns
+        pd.testing.assert_frame_equal(b.aggregates.decile_profile, other.decile_profile, rtol=rtol)
+        pd.testing.assert_frame_equal(b.aggregates.rfm_grid, other.rfm_grid, rtol=1e-9)
+        got, exp = b.aggregates.clv_histogram, other.clv_histogram
+        assert got["customers"].tolist() == exp["customers"].tolist()
+        np.testing.assert_allclose(got[["left", "right"]], exp[["left", "right"]], rtol=rtol)
+        for key, value in other.totals.items():
+            assert b.aggregates.totals[key] == pytest.approx(value, rel=rtol), key
+    assert b.aggregates.decile_profile["unprofitable"].sum() == a.summary["unprofitable_customers"]

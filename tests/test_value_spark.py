@@ -154,3 +154,125 @@ def test_score_chunk_gives_run_value_scores_in_any_split(shared_data: Path) -> N
     got = pd.concat([score_chunk(part, fitted) for part in parts])
     for col in ("p_alive", "expected_purchases", "expected_spend", "clv"):
         np.testing.assert_allclose(got[col].to_numpy(), pc[col].to_numpy(), rtol=1e-12)
+
+
+# --- the value stage's figures from Spark aggregates: no customer comes to the driver -------
+
+
+@pytest.fixture(scope="module")
+def cdnow_runs(spark, shared_data: Path):  # type: ignore[no-untyped-def]
+    """run_value and run_value_spark on the CDNOW sample (2,357 customers), the Spark run
+    inside the collection recorder."""
+    from spark_collections import record_collections
+
+    from segmentum.value import run_value
+    from segmentum.value.cost import CostRules
+    from segmentum.value.spark_scoring import run_value_spark
+    from segmentum.value.stage import ValueConfig
+
+    tx = pd.read_csv(shared_data / "cdnow" / "cdnow_sample_transactions.csv")
+    tx["margin"] = tx["dollar_value"] * 0.3
+    tx["date"] = pd.to_datetime(tx["date"]).astype("datetime64[us]")
+    cfg = ValueConfig(holdout_periods=39, cost=CostRules(cost_per_order=8.0))
+    kw = dict(
+        customer_id="customer_id", timestamp="date", amount="dollar_value", margin="margin",
+        config=cfg,
+    )  # fmt: skip
+    duck = run_value(tx, **kw)  # type: ignore[arg-type]
+    frame = spark.createDataFrame(tx).persist()
+    frame.count()
+    with record_collections() as calls:
+        on_spark = run_value_spark(frame, **kw)  # type: ignore[arg-type]
+    return tx, duck, on_spark, calls
+
+
+def test_value_on_spark_collects_only_aggregates(cdnow_runs) -> None:  # type: ignore[no-untyped-def]
+    _, duck, on_spark, calls = cdnow_runs
+    n = len(duck.per_customer)
+    assert n == 2_357 and calls
+    big = [str(c) for c in calls if c.rows >= n]
+    assert big == [], big  # the largest: the 1,218 (x, t_x, T) patterns of the full fit
+    assert not any("_to_driver" in c.caller for c in calls)
+    assert not on_spark.per_customer_fetched
+    assert on_spark.spark.count() == n
+
+
+def test_value_figures_on_spark_are_the_duckdb_figures(cdnow_runs) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from segmentum.value.aggregates import value_aggregates
+    from segmentum.value.validation import holdout_metrics, holdout_validation, tracking_data
+
+    tx, duck, on_spark, _ = cdnow_runs
+    # CDNOW's calibration period compresses: both engines fit the same patterns
+    assert (
+        on_spark.summary["fit_rows"]["purchase_calibration"]
+        == (duck.summary["fit_rows"]["purchase_calibration"])
+    )
+    pd.testing.assert_frame_equal(on_spark.validation, duck.validation, rtol=1e-9)
+    pd.testing.assert_frame_equal(on_spark.tracking, duck.tracking, rtol=1e-9)
+    for name, value in duck.summary["holdout"].items():
+        want = pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
+        assert on_spark.summary["holdout"][name] == want, name
+    # the Spark figures are the per-customer ones of the same model (the DuckDB formulas)
+    m_cal, h = on_spark.models["purchase_calibration"], on_spark.summary["holdout"]
+    cal_end, end = dt.date.fromisoformat(h["calibration_end"]), dt.date(1998, 6, 30)
+    cal = summarize(
+        tx, amount="dollar_value", calibration_end=cal_end, holdout_end=end, time_unit="W"
+    )
+    pd.testing.assert_frame_equal(holdout_validation(m_cal, cal), on_spark.validation, rtol=1e-12)
+    assert holdout_metrics(m_cal, cal)["rmse"] == pytest.approx(h["rmse"], rel=1e-12)
+    want_tracking = tracking_data(
+        tx, m_cal, customer_id="customer_id", timestamp="date", calibration_end=cal_end, end=end
+    )
+    pd.testing.assert_frame_equal(on_spark.tracking, want_tracking, rtol=1e-12)
+    # the report's tables: the DuckDB run's, and those of the Spark run's own customers
+    mine = on_spark.aggregates
+    for other, rtol in ((duck.aggregates, 1e-6), (value_aggregates(on_spark.per_customer), 1e-12)):
+        assert mine.columns == other.columns
+        for k, v in other.totals.items():
+            assert mine.totals[k] == pytest.approx(v, rel=rtol), k
+        for table in ("decile_profile", "rfm_grid"):
+            pd.testing.assert_frame_equal(getattr(mine, table), getattr(other, table), rtol=rtol)
+        a, b = mine.clv_histogram, other.clv_histogram
+        assert a["customers"].tolist() == b["customers"].tolist()
+        np.testing.assert_allclose(a[["left", "right"]], b[["left", "right"]], rtol=rtol)
+    assert (
+        mine.totals["unprofitable_customers"] > 0 and mine.clv_histogram["customers"].sum() == 2_357
+    )
+    pd.testing.assert_frame_equal(on_spark.deciles, duck.deciles, rtol=1e-6)
+
+
+def test_clv_histogram_on_spark_puts_edge_values_where_numpy_does(spark) -> None:  # type: ignore[no-untyped-def]
+    from segmentum.value.aggregates import value_aggregates
+    from segmentum.value.spark_figures import aggregates_spark
+
+    rng = np.random.default_rng(11)
+    n = 600
+    clv = np.concatenate(
+        [np.linspace(-3.0, 47.0, 51), rng.gamma(1.5, 9.0, n - 53), [np.nan, np.inf]]
+    )
+    pc = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(n)],
+            "n_transactions": rng.integers(1, 9, n),
+            "frequency": rng.integers(0, 8, n).astype(float),
+            "revenue": rng.gamma(2.0, 40.0, n),
+            "recency_score": rng.integers(1, 4, n),
+            "frequency_score": rng.integers(1, 5, n),
+            "value_decile": np.repeat(np.arange(1, 11), n // 10),
+            "clv": clv,
+            "profit": rng.normal(5.0, 20.0, n),
+        }
+    )
+    deciles, got = aggregates_spark(spark.createDataFrame(pc), rfm_bins=4)
+    want = value_aggregates(pc, rfm_bins=4)
+    pd.testing.assert_frame_equal(got.clv_histogram, want.clv_histogram)
+    assert got.clv_histogram["customers"].sum() == n - 2  # NaN and inf left out
+    pd.testing.assert_frame_equal(got.rfm_grid, want.rfm_grid, rtol=1e-12)
+    pd.testing.assert_frame_equal(got.decile_profile, want.decile_profile, rtol=1e-12)
+    for k, v in want.totals.items():
+        assert got.totals[k] == pytest.approx(v, rel=1e-12, nan_ok=True), k
+    from segmentum.value.rfm import decile_table
+
+    pd.testing.assert_frame_equal(deciles, decile_table(pc), rtol=1e-12, check_dtype=False)

@@ -15,6 +15,7 @@ __all__ = [
     "clv_distribution",
     "conditional_expectations",
     "decile_chart",
+    "histogram_chart",
     "rfm_heatmap",
     "tracking_plot",
 ]
@@ -75,20 +76,27 @@ def clv_distribution(per_customer: pd.DataFrame, column: str = "clv", bins: int 
 
     Binned here, not by Plotly: the figure holds ``bins`` bars whatever the number of
     customers (a ``go.Histogram`` of 100,000 customers carries every value, 650 kB of JSON).
+    The bars of a table already binned (a Spark run's) are drawn by :func:`histogram_chart`.
     """
+    from segmentum.value.aggregates import clv_histogram
+
+    return histogram_chart(clv_histogram(per_customer[column], bins), column)
+
+
+def histogram_chart(histogram: pd.DataFrame, column: str = "clv") -> Any:
+    """Bars of a binned distribution: ``left``, ``right`` and ``customers`` per bin
+    (:func:`segmentum.value.aggregates.clv_histogram`)."""
     import plotly.graph_objects as go
 
-    values = pd.to_numeric(per_customer[column], errors="coerce").to_numpy(dtype=float)
-    values = values[np.isfinite(values)]
-    counts, edges = np.histogram(values, bins=bins) if len(values) else (np.zeros(0), [0.0])
-    edges = np.asarray(edges, dtype=float)
+    left = histogram["left"].to_numpy(dtype=float)
+    right = histogram["right"].to_numpy(dtype=float)
     fig = go.Figure(
         go.Bar(
-            x=(edges[:-1] + edges[1:]) / 2,
-            y=counts,
-            width=np.diff(edges),
+            x=(left + right) / 2,
+            y=histogram["customers"].to_numpy(),
+            width=right - left,
             name=column,
-            customdata=np.column_stack([edges[:-1], edges[1:]]),
+            customdata=np.column_stack([left, right]),
             hovertemplate="%{customdata[0]:,.2f} to %{customdata[1]:,.2f}: "
             "%{y:,} customers<extra></extra>",
         )

@@ -8,9 +8,9 @@ import pandas as pd
 
 from segmentum.report.section import Section
 from segmentum.value import plots
-from segmentum.value.rfm import rfm_grid
 
 if TYPE_CHECKING:
+    from segmentum.value.aggregates import ValueAggregates
     from segmentum.value.stage import ValueResult
 
 __all__ = ["report_section"]
@@ -24,28 +24,29 @@ def _money(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def _describe_decile(result: ValueResult, decile: int) -> str:
-    pc = result.per_customer
-    d = pc[pc["value_decile"] == decile]
+def _describe_decile(result: ValueResult, agg: ValueAggregates, decile: int) -> str:
+    prof = agg.decile_profile
+    d = prof.loc[prof["decile"] == decile].iloc[0]
     row = result.deciles.loc[result.deciles["decile"] == decile].iloc[0]
     name = "top" if decile == 1 else "bottom"
     parts = [
-        f"The {name} decile ({len(d):,} customers) brings {_pct(row['revenue_share'])} of revenue",
+        f"The {name} decile ({int(d['customers']):,} customers) brings "
+        f"{_pct(row['revenue_share'])} of revenue",
     ]
     if "clv_share" in row and pd.notna(row["clv_share"]):
         parts.append(f"and {_pct(row['clv_share'])} of expected CLV")
     desc = " ".join(parts)
     extra = (
-        f"; its customers bought on {d['frequency'].mean() + 1:.1f} days on average, "
-        f"spent {_money(d['revenue'].mean())} on average"
+        f"; its customers bought on {d['frequency_mean'] + 1:.1f} days on average, "
+        f"spent {_money(d['revenue_mean'])} on average"
     )
-    if "expected_purchases" in d:
+    if "expected_purchases_mean" in d:
         extra += (
-            f", and are expected to buy {d['expected_purchases'].mean():.2f} times each over the "
+            f", and are expected to buy {d['expected_purchases_mean']:.2f} times each over the "
             "CLV horizon"
         )
-    if "profit" in d:
-        extra += f"; {int((d['profit'] < 0).sum()):,} of them are unprofitable after cost-to-serve"
+    if "unprofitable" in d:
+        extra += f"; {int(d['unprofitable']):,} of them are unprofitable after cost-to-serve"
     return desc + extra + "."
 
 
@@ -117,14 +118,16 @@ def report_section(result: ValueResult) -> Section:
     )
     sec.table(dec, caption="Value deciles")
     sec.figure(plots.decile_chart(dec, "revenue"), caption="Revenue by value decile")
+    # the per-customer table's aggregates (on Spark computed there: no customer is fetched)
+    agg = result.value_aggregates()
+    pc = agg.columns
     if len(dec):
-        sec.text(_describe_decile(result, int(dec["decile"].min())))
-        sec.text(_describe_decile(result, int(dec["decile"].max())))
+        sec.text(_describe_decile(result, agg, int(dec["decile"].min())))
+        sec.text(_describe_decile(result, agg, int(dec["decile"].max())))
 
     # RFM
-    pc = result.per_customer
-    if "recency_score" in pc:
-        sec.figure(plots.rfm_heatmap(rfm_grid(pc, bins=result.config.rfm_bins)), caption="RFM grid")
+    if agg.rfm_grid is not None:
+        sec.figure(plots.rfm_heatmap(agg.rfm_grid), caption="RFM grid")
 
     # CLV
     if "clv" in pc:
@@ -142,7 +145,8 @@ def report_section(result: ValueResult) -> Section:
                 "out of the spend model, which needs positive spend; their CLV uses the "
                 "population mean spend per purchase."
             )
-        sec.figure(plots.clv_distribution(pc), caption="CLV distribution")
+        if agg.clv_histogram is not None:
+            sec.figure(plots.histogram_chart(agg.clv_histogram, "clv"), caption="CLV distribution")
 
     if "profit" in pc and s.get("cost_components"):
         sec.text(

@@ -21,12 +21,14 @@ per-customer work in the engine and brings only small tables to the driver:
   (:func:`deciles_spark`) reproduce :func:`segmentum.value.rfm_scores` and
   :func:`segmentum.value.rfm.assign_deciles` exactly, ties included (windows over the
   distinct values; a global sort by value, then customer id, for the deciles);
-- the decile table from a Spark aggregate.
+- the holdout validation and the tracking plot, the decile table, the headline totals and
+  the report's tables (per-decile means, RFM grid, CLV histogram) from Spark aggregates
+  (:mod:`segmentum.value.spark_figures`).
 
-For now the holdout validation and the tracking plot run on the driver with the pandas
-transactions the ingest also brought there, and the per-customer table is collected for the
-later stages (segments, activation) and the report; ``ValueResult.spark`` keeps the Spark
-table, from which the run writes ``assignments.parquet/``.
+No per-customer table comes to the driver: ``ValueResult.spark`` keeps the Spark table
+(locally checkpointed), from which the run writes ``assignments.parquet/`` and the later
+stages read; ``ValueResult.per_customer`` is fetched from it only if something reads it
+(an :class:`~segmentum.value.steps.OnDemand`).
 """
 
 from __future__ import annotations
@@ -43,15 +45,16 @@ from segmentum.flow import StageContext
 from segmentum.value.clv import discounted_expected_purchases, step_discount_rate
 from segmentum.value.cost import CostRules
 from segmentum.value.models import ConvergenceError, GammaGammaModel
+from segmentum.value.spark_figures import aggregates_spark, holdout_spark
 from segmentum.value.steps import (
     _MODELS,
     PER_CUSTOMER_COLUMNS,
+    OnDemand,
     ValueConfig,
     ValueResult,
     _cost_rules,
     _fmt_int,
     _headline_summary,
-    _holdout_validation,
     _jsonable,
     _Log,
     _Rows,
@@ -223,6 +226,13 @@ def deciles_spark(
     partitions); the rank is each row's position in its partition plus the rows of the
     partitions before it (one small count per partition).
     """
+    return _deciles(frame, by, customer_id, n, total)[0]
+
+
+def _deciles(
+    frame: DataFrame, by: str, customer_id: str, n: int = 10, total: int | None = None
+) -> tuple[DataFrame, DataFrame]:
+    """:func:`deciles_spark`, and the persisted sorted frame it ranks (to unpersist)."""
     from pyspark.sql import functions as F
 
     total = frame.count() if total is None else total
@@ -244,7 +254,7 @@ def deciles_spark(
     offset = F.create_map(*offsets)[F.shiftright("__mid", 33)] if offsets else F.lit(0)
     rank = offset + F.col("__mid").bitwiseAND(F.lit((1 << 33) - 1)) + F.lit(1)
     decile = F.ceil(rank * F.lit(k) / F.lit(max(total, 1))).cast("long")
-    return ided.withColumn("value_decile", decile).drop("__mid")
+    return ided.withColumn("value_decile", decile).drop("__mid"), ided
 
 
 def _first_present(columns: list[str], *names: str) -> str | None:
@@ -518,33 +528,14 @@ def _adds(column: str, fitted: Fitted, service: bool) -> bool:
     }[column]
 
 
-def _decile_totals(frame: DataFrame) -> pd.DataFrame:
-    """:func:`segmentum.value.decile_table` from one Spark aggregate by decile."""
+def _to_driver(frame: DataFrame, customer_id: str, id_type: Any, cols: list[str]) -> pd.DataFrame:
+    """The per-customer table on the driver, in the DuckDB summary's order and dtypes: what
+    ``ValueResult.per_customer`` fetches from the run's keyed table (text ``customer_id``,
+    cast back to the input's type) when something reads it."""
     from pyspark.sql import functions as F
 
-    cols = [c for c in ("revenue", "margin", "clv", "profit") if c in frame.columns]
-    totals = (
-        frame.groupBy("value_decile")
-        .agg(F.count(F.lit(1)).alias("customers"), *(F.sum(_q(c)).alias(c) for c in cols))
-        .toPandas()
-        .sort_values("value_decile", ignore_index=True)
-    )
-    out = pd.DataFrame({"decile": totals["value_decile"].astype("int64")})
-    out["customers"] = totals["customers"].astype("int64")
-    out["customers_share"] = out["customers"] / out["customers"].sum()
-    out["customers_cum_share"] = out["customers_share"].cumsum()
-    for c in cols:
-        tot = totals[c].astype(float)
-        out[c] = tot
-        denom = float(tot.sum())
-        out[f"{c}_share"] = tot / denom if denom else np.nan
-        out[f"{c}_cum_share"] = out[f"{c}_share"].cumsum()
-    return out
-
-
-def _to_driver(frame: DataFrame, customer_id: str, cols: list[str]) -> pd.DataFrame:
-    """The per-customer table on the driver, in the DuckDB summary's order and dtypes."""
-    out = frame.select(*(_q(c) for c in cols)).toPandas()
+    ids = F.col("customer_id").cast(id_type).alias(customer_id)
+    out = frame.select(ids, *(_q(c) for c in cols if c != customer_id)).toPandas()
     out = out.sort_values(customer_id, ignore_index=True)
     for c in ("first_purchase", "last_purchase"):
         if c in out:
@@ -598,20 +589,22 @@ def run_value_spark(
     analysis_date: object = None,
     config: ValueConfig | None = None,
     cost: str | None = None,
-    driver_transactions: pd.DataFrame | None = None,
 ) -> ValueResult:
     """:func:`segmentum.value.run_value` on a Spark transactions table.
 
     Parameters are those of :func:`~segmentum.value.run_value`, with Spark DataFrames for
     ``transactions``, ``events`` and ``customers`` (columns renamed as the stage renames
-    them). ``driver_transactions``, the same lines as a pandas DataFrame, feeds the holdout
-    validation and the tracking plot (collected from ``transactions`` when not given).
+    them). Only aggregates come to the driver: pattern counts for the fits, the holdout
+    cells and tracking day counts (:mod:`segmentum.value.spark_figures`), the decile sums,
+    the RFM grid and the CLV histogram.
 
     Returns
     -------
     ValueResult
         As on DuckDB (the same figures, warnings and skips), with ``spark`` holding the
-        per-customer table as a Spark DataFrame (``customer_id`` as text).
+        per-customer table as a Spark DataFrame (``customer_id`` as text) and
+        ``aggregates`` the report's tables; ``per_customer`` is fetched from ``spark`` only
+        when something reads it.
     """
     from pyspark.sql import functions as F
 
@@ -637,12 +630,9 @@ def run_value_spark(
     n_customers, n_repeat = int(totals[0]), int(totals[1] or 0)
     if n_customers == 0:
         raise ValueError("value stage: the transactions table is empty")
-    if driver_transactions is None:
-        driver_transactions = transactions.toPandas()
-    validation, tracking, metrics = _holdout_validation(
-        driver_transactions, pd.DataFrame({"first_purchase": [totals[2]]}),
-        customer_id=customer_id, timestamp=timestamp, amount=amount,
-        end=end, cfg=cfg, n_repeat=n_repeat, log=log,
+    validation, tracking, metrics = holdout_spark(
+        transactions, customer_id=customer_id, timestamp=timestamp, amount=amount,
+        first_day=pd.Timestamp(totals[2]).date(), end=end, cfg=cfg, n_repeat=n_repeat, log=log,
     )  # fmt: skip
     fitted = _fit_models(summary, totals, cfg, margin, log)
     purchase, spend_model, skipped = fitted.purchase, fitted.spend, log.skipped
@@ -660,34 +650,37 @@ def run_value_spark(
         if not margin:
             log.warnings.append("no margin column: profit is revenue minus cost-to-serve")
     # persisted: the scores are computed once (mapInPandas), then ranked three times
-    frame = rfm_scores_spark(frame.persist(), bins=cfg.rfm_bins)
+    scored = frame.persist()
+    frame = rfm_scores_spark(scored, bins=cfg.rfm_bins)
 
     by = cfg.decile_by if cfg.decile_by in frame.columns else "revenue"
     if by != cfg.decile_by:
         log.warnings.append(f"value deciles ranked by revenue: {cfg.decile_by} is not available")
-    frame = deciles_spark(frame, by, customer_id, total=n_customers)
-    deciles = _decile_totals(frame)
+    frame, ranked = _deciles(frame, by, customer_id, total=n_customers)
 
     cols = [customer_id] + [c for c in PER_CUSTOMER_COLUMNS if c in frame.columns]
-    per_customer = _to_driver(frame, customer_id, cols)
     for c in PER_CUSTOMER_COLUMNS:
-        if c not in per_customer and c not in skipped:
+        if c not in cols and c not in skipped:
             skipped[c] = "input not given" if c == "margin" else "not computed"
     if "margin" in skipped:
         skipped["margin"] = "no margin column given"
-    headline = _headline_summary(
-        per_customer, per_customer, deciles, cfg=cfg, end=end, by=by, margin=margin,
-        purchase=purchase, spend_model=spend_model, rules=rules, channel=channel,
-        events=events, metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
-        fit_rows=log.fit_rows,
-    )  # fmt: skip
     # a local checkpoint: later stages build on this table, and its lineage (summary, costs,
     # scores, three rank windows, the sort) would make every plan on it huge
     keyed = frame.select(
         F.col("__cid").alias("customer_id"), *(_q(c) for c in cols if c != customer_id)
     ).localCheckpoint()
+    for cached in (summary, scored, ranked):  # what the checkpoint was computed from
+        cached.unpersist()
+    deciles, aggregates = aggregates_spark(keyed, cfg.rfm_bins, columns=tuple(cols))
+    headline = _headline_summary(
+        aggregates, deciles, cfg=cfg, end=end, by=by, margin=margin,
+        purchase=purchase, spend_model=spend_model, rules=rules, channel=channel,
+        events=events, metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
+        fit_rows=log.fit_rows,
+    )  # fmt: skip
+    id_type = summary.schema[customer_id].dataType
     return ValueResult(
-        per_customer=per_customer,
+        per_customer=OnDemand(lambda: _to_driver(keyed, customer_id, id_type, cols)),
         deciles=deciles,
         models=log.models,
         validation=validation,
@@ -697,6 +690,7 @@ def run_value_spark(
         config=cfg,
         customer_id=customer_id,
         spark=keyed,
+        aggregates=aggregates,
     )
 
 
@@ -734,7 +728,6 @@ def run_on_spark(ctx: StageContext, config: ValueConfig) -> ValueResult:
         analysis_date=ctx.data.analysis_date,
         config=config,
         cost=src.cost,
-        driver_transactions=ctx.data.frame("transactions"),
     )
 
 

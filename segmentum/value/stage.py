@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from segmentum.flow import Stage, StageContext
+from segmentum.value.aggregates import value_aggregates
 from segmentum.value.clv import discounted_expected_purchases, step_discount_rate
 from segmentum.value.cost import CostRules, cost_to_serve
 from segmentum.value.models import (
@@ -335,8 +336,9 @@ def run_value(
     if "margin" in skipped:
         skipped["margin"] = "no margin column given"
 
+    aggregates = value_aggregates(per_customer, rfm_bins=cfg.rfm_bins)
     summary = _headline_summary(
-        full, pc, deciles, cfg=cfg, end=end, by=by, margin=margin, purchase=purchase,
+        aggregates, deciles, cfg=cfg, end=end, by=by, margin=margin, purchase=purchase,
         spend_model=spend_model, rules=rules, channel=channel, events=events,
         metrics=metrics, skipped=skipped, excluded_spend=log.spend_excluded,
         fit_rows=log.fit_rows,
@@ -351,6 +353,7 @@ def run_value(
         tracking=tracking,
         config=cfg,
         customer_id=customer_id,
+        aggregates=aggregates,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from segmentum.value.aggregates import ValueAggregates, value_aggregates
 from segmentum.value.cost import CostRules
 from segmentum.value.models import (
     BetaGeoModel,
@@ -28,7 +30,7 @@ from segmentum.value.patterns import COMPRESS_RATIO, PATTERN_COLUMNS, compresses
 from segmentum.value.summary import TIME_UNITS, summarize
 from segmentum.value.validation import holdout_metrics, holdout_validation, tracking_data
 
-__all__ = ["PATTERN_RATIO", "PER_CUSTOMER_COLUMNS", "ValueConfig", "ValueResult"]
+__all__ = ["PATTERN_RATIO", "PER_CUSTOMER_COLUMNS", "OnDemand", "ValueConfig", "ValueResult"]
 
 
 #: columns of ``ValueResult.per_customer``, in order (those that cannot be computed are absent)
@@ -85,7 +87,42 @@ class ValueConfig(BaseModel):
     )
 
 
-@dataclass(frozen=True)
+class OnDemand:
+    """A per-customer table that is fetched only when read: ``ValueResult(per_customer=
+    OnDemand(load))`` calls ``load()`` on the first read of ``result.per_customer`` and keeps
+    what it returned. A Spark run gives its table this way, so that the customers reach the
+    driver only if a later step asks for them.
+    """
+
+    def __init__(self, load: Callable[[], pd.DataFrame]) -> None:
+        self.load = load
+
+
+class _PerCustomer:
+    """The ``per_customer`` field of :class:`ValueResult`: a pandas DataFrame, or an
+    :class:`OnDemand` resolved (once) on the first read."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_value"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> pd.DataFrame:
+        if obj is None:  # the dataclass asks for a default: there is none
+            raise AttributeError(self._slot)
+        value = obj.__dict__[self._slot]
+        if isinstance(value, OnDemand):
+            value = value.load()
+            obj.__dict__[self._slot] = value
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: Any, value: pd.DataFrame | OnDemand) -> None:
+        obj.__dict__[self._slot] = value
+
+    def fetched(self, obj: Any) -> bool:
+        """Whether ``obj``'s table is on the driver (given as a frame, or already fetched)."""
+        return not isinstance(obj.__dict__[self._slot], OnDemand)
+
+
+@dataclass(frozen=True, repr=False)
 class ValueResult:
     """What the value stage hands on (to the run folder, the report and later stages).
 
@@ -95,7 +132,9 @@ class ValueResult:
         One row per customer: ``customer_id`` (named as in the input) and the columns of
         :data:`PER_CUSTOMER_COLUMNS` that could be computed. ``frequency``, ``recency`` and
         ``T`` are in ``config.time_unit``; ``expected_purchases`` and ``clv`` cover the next
-        ``config.clv_horizon_days``; ``value_decile`` 1 is the top tenth.
+        ``config.clv_horizon_days``; ``value_decile`` 1 is the top tenth. With
+        ``engine = "spark"`` it is fetched from :attr:`spark` on the first read (it may be
+        given as an :class:`OnDemand`); the stage and its report never read it there.
     deciles : pandas.DataFrame
         The decile table (customers, revenue, margin, CLV, profit; shares and cumulative
         shares).
@@ -115,9 +154,12 @@ class ValueResult:
     spark : pyspark.sql.DataFrame or None
         With ``engine = "spark"``: ``per_customer`` as a Spark DataFrame keyed by a text
         ``customer_id`` (what the run writes to ``assignments.parquet/``); else ``None``.
+    aggregates : ValueAggregates or None
+        The per-customer table's totals, per-decile means, RFM grid and CLV histogram (what
+        the report draws); ``None`` when built by hand (see :meth:`value_aggregates`).
     """
 
-    per_customer: pd.DataFrame
+    per_customer: pd.DataFrame = _PerCustomer()  # type: ignore[assignment]
     deciles: pd.DataFrame
     models: dict[str, Any]
     validation: pd.DataFrame
@@ -127,6 +169,26 @@ class ValueResult:
     config: ValueConfig = field(default_factory=ValueConfig)
     customer_id: str = "customer_id"
     spark: Any = field(default=None, compare=False, repr=False)
+    aggregates: ValueAggregates | None = field(default=None, compare=False, repr=False)
+
+    def value_aggregates(self) -> ValueAggregates:
+        """:attr:`aggregates`, or those of :attr:`per_customer` when the result has none."""
+        if self.aggregates is not None:
+            return self.aggregates
+        return value_aggregates(self.per_customer, rfm_bins=self.config.rfm_bins)
+
+    @property
+    def per_customer_fetched(self) -> bool:
+        """Whether :attr:`per_customer` is on the driver (always on DuckDB; on Spark only
+        once something read it)."""
+        return type(self).__dict__["per_customer"].fetched(self)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:  # never fetches the per-customer table
+        s = self.summary
+        return (
+            f"ValueResult(customers={s.get('customers')}, model={s.get('model')!r}, "
+            f"spark={self.spark is not None}, per_customer_fetched={self.per_customer_fetched})"
+        )
 
 
 def _fmt_int(n: float) -> str:
@@ -211,6 +273,50 @@ class _Log:
         self.skipped["validation"] = msg
 
 
+def _holdout_period(
+    first_day: dt.date, end: dt.date, cfg: ValueConfig, n_repeat: int, log: _Log
+) -> tuple[int, dt.date] | None:
+    """The holdout length (in ``cfg.time_unit``) and the calibration end, or ``None`` with
+    the reason recorded when validation is skipped; the same on both engines."""
+    unit_days = TIME_UNITS[cfg.time_unit]
+    unit_name = {"D": "days", "W": "weeks"}[cfg.time_unit]
+    span = (end - first_day).days / unit_days
+    hold = cfg.holdout_periods
+    if hold is None:
+        hold = int(min(span / 3, 365 / unit_days))
+    if hold <= 0:
+        log.skipped["validation"] = (
+            "holdout_periods is 0" if cfg.holdout_periods == 0 else "the data span is too short"
+        )
+        return None
+    if n_repeat == 0:
+        log.skipped["validation"] = "no repeat buyers"
+        return None
+    cal_end = end - dt.timedelta(days=round(hold * unit_days))
+    if (cal_end - first_day).days / unit_days < 2 * hold / 3 or cal_end <= first_day:
+        log.skip(
+            f"holdout validation skipped: {hold} {unit_name} of holdout leave too short a "
+            f"calibration period (data span {span:.0f} {unit_name})"
+        )
+        return None
+    return hold, cal_end
+
+
+def _fit_calibration(rows: _Rows, n_rep_cal: int, cfg: ValueConfig, log: _Log) -> Any:
+    """The purchase model fitted on the calibration period's rows (or patterns); raises
+    :class:`ConvergenceError` when nobody bought twice there."""
+    model_cls, model_name = _MODELS[cfg.model]
+    if n_rep_cal == 0:
+        raise ConvergenceError(
+            f"{model_name} needs repeat purchases: 0 of {_fmt_int(rows.customers)} "
+            "customers bought twice in the calibration period"
+        )
+    m_cal = model_cls(penalizer=cfg.penalizer).fit(rows.table)
+    log.models["purchase_calibration"] = m_cal
+    log.fit_rows["purchase_calibration"] = rows
+    return m_cal
+
+
 def _holdout_validation(
     transactions: pd.DataFrame,
     full: pd.DataFrame,
@@ -227,44 +333,18 @@ def _holdout_validation(
     validation = pd.DataFrame()
     tracking = None
     metrics: dict[str, float] = {}
-    unit_days = TIME_UNITS[cfg.time_unit]
-    unit_name = {"D": "days", "W": "weeks"}[cfg.time_unit]
-    model_cls, model_name = _MODELS[cfg.model]
     first_day = pd.to_datetime(full["first_purchase"]).min().date()
-    span = (end - first_day).days / unit_days
-    hold = cfg.holdout_periods
-    if hold is None:
-        hold = int(min(span / 3, 365 / unit_days))
-    if hold <= 0:
-        log.skipped["validation"] = (
-            "holdout_periods is 0" if cfg.holdout_periods == 0 else "the data span is too short"
-        )
+    period = _holdout_period(first_day, end, cfg, n_repeat, log)
+    if period is None:
         return validation, tracking, metrics
-    if n_repeat == 0:
-        log.skipped["validation"] = "no repeat buyers"
-        return validation, tracking, metrics
-    cal_end = end - dt.timedelta(days=round(hold * unit_days))
-    if (cal_end - first_day).days / unit_days < 2 * hold / 3 or cal_end <= first_day:
-        log.skip(
-            f"holdout validation skipped: {hold} {unit_name} of holdout leave too short a "
-            f"calibration period (data span {span:.0f} {unit_name})"
-        )
-        return validation, tracking, metrics
+    hold, cal_end = period
     cal = summarize(
         transactions, customer_id, timestamp, amount,
         calibration_end=cal_end, holdout_end=end, time_unit=cfg.time_unit,
     )  # fmt: skip
-    n_rep_cal = int((cal["frequency"] > 0).sum())
     try:
-        if n_rep_cal == 0:
-            raise ConvergenceError(
-                f"{model_name} needs repeat purchases: 0 of {_fmt_int(len(cal))} "
-                "customers bought twice in the calibration period"
-            )
         rows = _Rows.of(cal)
-        m_cal = model_cls(penalizer=cfg.penalizer).fit(rows.table)
-        log.models["purchase_calibration"] = m_cal
-        log.fit_rows["purchase_calibration"] = rows
+        m_cal = _fit_calibration(rows, int((cal["frequency"] > 0).sum()), cfg, log)
         # the holdout length is one number, so predictions are a function of the pattern
         duration = float(cal["duration_holdout"].iloc[0])
         pred = rows.spread(m_cal.expected_purchases(duration, rows.table))
@@ -296,8 +376,7 @@ def _cost_rules(cfg: ValueConfig, cost: str | None, customers: pd.DataFrame | No
 
 
 def _headline_summary(
-    full: pd.DataFrame,
-    pc: pd.DataFrame,
+    agg: ValueAggregates,
     deciles: pd.DataFrame,
     *,
     cfg: ValueConfig,
@@ -314,13 +393,16 @@ def _headline_summary(
     excluded_spend: int = 0,
     fit_rows: dict[str, _Rows] | None = None,
 ) -> dict[str, Any]:
-    """The headline figures of ``summary`` (not yet made JSON-safe)."""
+    """The headline figures of ``summary`` (not yet made JSON-safe), from the aggregates of
+    the per-customer table (:func:`segmentum.value.aggregates.value_aggregates` or, on
+    Spark, :func:`segmentum.value.spark_scoring.aggregates_spark`)."""
     top = deciles.iloc[0] if len(deciles) else None
+    totals, pc = agg.totals, agg.columns
     summary: dict[str, Any] = {
-        "customers": len(full),
-        "repeat_buyers": int((full["frequency"] > 0).sum()),
-        "transactions": int(full["n_transactions"].sum()),
-        "revenue": float(full["revenue"].sum()),
+        "customers": int(totals["customers"]),
+        "repeat_buyers": int(totals["repeat_buyers"]),
+        "transactions": int(totals["transactions"]),
+        "revenue": float(totals["revenue"]),
         "analysis_date": end.isoformat(),
         "time_unit": cfg.time_unit,
         "decile_by": by,
@@ -331,7 +413,7 @@ def _headline_summary(
         "skipped": skipped,
     }
     if margin:
-        summary["margin"] = float(full["margin"].sum())
+        summary["margin"] = float(totals["margin"])
     if purchase is not None:
         summary["purchase_model"] = {
             "name": _MODELS[cfg.model][1],
@@ -350,8 +432,8 @@ def _headline_summary(
             "excluded_customers": excluded_spend,
         }
     if "clv" in pc:
-        summary["clv_total"] = float(pc["clv"].sum())
-        summary["clv_mean"] = float(pc["clv"].mean())
+        summary["clv_total"] = float(totals["clv_total"])
+        summary["clv_mean"] = float(totals["clv_mean"])
         summary["clv_horizon_days"] = cfg.clv_horizon_days
         summary["discount_rate"] = cfg.discount_rate
     if "profit" in pc:
@@ -367,8 +449,8 @@ def _headline_summary(
             if on
         ]
         summary["cost_components"] = applied
-        summary["profit_total"] = float(pc["profit"].sum())
-        summary["unprofitable_customers"] = int((pc["profit"] < 0).sum())
+        summary["profit_total"] = float(totals["profit_total"])
+        summary["unprofitable_customers"] = int(totals["unprofitable_customers"])
     if metrics:
         summary["holdout"] = metrics
     return summary

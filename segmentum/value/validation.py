@@ -14,7 +14,20 @@ import pandas as pd
 
 from segmentum.value.summary import TIME_UNITS, _quote
 
-__all__ = ["holdout_metrics", "holdout_validation", "tracking_data"]
+__all__ = [
+    "HOLDOUT_CELL_COLUMNS",
+    "holdout_cells",
+    "holdout_metrics",
+    "holdout_metrics_from_cells",
+    "holdout_validation",
+    "holdout_validation_from_cells",
+    "tracking_counts_sql",
+    "tracking_data",
+    "tracking_from_counts",
+]
+
+#: the key of :func:`holdout_cells`: a calibration pattern and the holdout purchases
+HOLDOUT_CELL_COLUMNS = ("frequency", "recency", "T", "frequency_holdout")
 
 
 def holdout_validation(
@@ -68,25 +81,7 @@ def holdout_validation(
         }
     ).reindex([o for o in order if o in set(label)])
     out.loc["all"] = [len(frame), frame["actual"].sum(), frame["predicted"].sum()]
-    out["actual_mean"] = out["actual_total"] / out["customers"]
-    out["predicted_mean"] = out["predicted_total"] / out["customers"]
-    out["error"] = out["predicted_total"] - out["actual_total"]
-    out["error_pct"] = np.where(
-        out["actual_total"] > 0, 100 * out["error"] / out["actual_total"], np.nan
-    )
-    out["customers"] = out["customers"].astype("int64")
-    out.index.name = "calibration_frequency"
-    return out[
-        [
-            "customers",
-            "actual_mean",
-            "predicted_mean",
-            "actual_total",
-            "predicted_total",
-            "error",
-            "error_pct",
-        ]
-    ].reset_index()
+    return _finish_validation(out)
 
 
 def _predicted(model: object, summary: pd.DataFrame) -> np.ndarray:
@@ -117,6 +112,116 @@ def holdout_metrics(
     }
 
 
+def holdout_cells(summary: pd.DataFrame) -> pd.DataFrame:
+    """The customers of a holdout summary counted by (calibration pattern, holdout purchases).
+
+    Predictions of BG/NBD and Pareto/NBD depend on a customer only through the calibration
+    pattern ``(frequency, recency, T)``, and the holdout comparison adds only the actual
+    holdout purchases, so these counts hold everything :func:`holdout_validation` and
+    :func:`holdout_metrics` need (:func:`holdout_validation_from_cells`,
+    :func:`holdout_metrics_from_cells`). On Spark the same table is one ``GROUP BY``.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`~segmentum.value.summarize` output with a holdout.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :data:`HOLDOUT_CELL_COLUMNS` and ``customers`` (int64), sorted by the key.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"frequency": [0.0, 2.0, 0.0], "recency": [0.0, 5.0, 0.0],
+    ...                   "T": [9.0, 9.0, 9.0], "frequency_holdout": [0.0, 1.0, 0.0]})
+    >>> holdout_cells(s)["customers"].tolist()
+    [2, 1]
+    """
+    key = list(HOLDOUT_CELL_COLUMNS)
+    missing = [c for c in key if c not in summary]
+    if missing:
+        raise ValueError(f"holdout_cells needs {missing}: call summarize(..., holdout_end=...)")
+    out = summary.groupby(key, sort=True).size().rename("customers").reset_index()
+    out["customers"] = out["customers"].astype("int64")
+    return out
+
+
+def _cell_arrays(cells: pd.DataFrame, predicted: np.ndarray) -> tuple[np.ndarray, ...]:
+    w = cells["customers"].to_numpy(dtype=float)
+    act = cells["frequency_holdout"].to_numpy(dtype=float)
+    pred = np.asarray(predicted, dtype=float)
+    if pred.shape != w.shape:
+        raise ValueError(f"predicted has {pred.shape[0]} values for {w.shape[0]} cells")
+    return w, act, pred
+
+
+def holdout_validation_from_cells(
+    cells: pd.DataFrame, predicted: np.ndarray, max_frequency: int = 7
+) -> pd.DataFrame:
+    """:func:`holdout_validation` from the counts of :func:`holdout_cells`.
+
+    ``predicted``: the model's expected holdout purchases of each cell (a function of its
+    pattern). Returns the table of :func:`holdout_validation`, with the same rows and
+    columns; the totals are the same sums taken per cell (equal up to rounding).
+    """
+    w, act, pred = _cell_arrays(cells, predicted)
+    freq = cells["frequency"].to_numpy()
+    label = np.where(freq >= max_frequency, f"{max_frequency}+", freq.astype(int).astype(str))
+    frame = pd.DataFrame({"group": label, "w": w, "actual": w * act, "predicted": w * pred})
+    order = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
+    g = frame.groupby("group")
+    out = pd.DataFrame(
+        {
+            "customers": g["w"].sum(),
+            "actual_total": g["actual"].sum(),
+            "predicted_total": g["predicted"].sum(),
+        }
+    ).reindex([o for o in order if o in set(label)])
+    out.loc["all"] = [w.sum(), frame["actual"].sum(), frame["predicted"].sum()]
+    return _finish_validation(out)
+
+
+def _finish_validation(out: pd.DataFrame) -> pd.DataFrame:
+    """Means, errors and the column order of the validation table from its totals."""
+    out["actual_mean"] = out["actual_total"] / out["customers"]
+    out["predicted_mean"] = out["predicted_total"] / out["customers"]
+    out["error"] = out["predicted_total"] - out["actual_total"]
+    out["error_pct"] = np.where(
+        out["actual_total"] > 0, 100 * out["error"] / out["actual_total"], np.nan
+    )
+    out["customers"] = out["customers"].astype("int64")
+    out.index.name = "calibration_frequency"
+    cols = ["customers", "actual_mean", "predicted_mean", "actual_total", "predicted_total"]
+    return out[[*cols, "error", "error_pct"]].reset_index()
+
+
+def holdout_metrics_from_cells(cells: pd.DataFrame, predicted: np.ndarray) -> dict[str, float]:
+    """:func:`holdout_metrics` from the counts of :func:`holdout_cells` (weighted sums).
+
+    MAE, RMSE and the correlation are customer-weighted over the cells, which is what they
+    are over the customers; the correlation is ``nan`` when the predictions or the actual
+    purchases do not vary.
+    """
+    w, act, pred = _cell_arrays(cells, predicted)
+    n = w.sum()
+    diff = pred - act
+    sum_a, sum_p = float((w * act).sum()), float((w * pred).sum())
+    corr = float("nan")
+    seen = w > 0
+    if np.ptp(act[seen]) > 0 and np.ptp(pred[seen]) > 0:
+        dp, da = pred - sum_p / n, act - sum_a / n
+        corr = float((w * dp * da).sum() / np.sqrt((w * dp**2).sum() * (w * da**2).sum()))
+    return {
+        "mae": float((w * np.abs(diff)).sum() / n),
+        "rmse": float(np.sqrt((w * diff**2).sum() / n)),
+        "correlation": corr,
+        "actual_total": sum_a,
+        "predicted_total": sum_p,
+        "total_error_pct": float(100 * (sum_p - sum_a) / sum_a) if sum_a else float("nan"),
+    }
+
+
 def tracking_data(
     transactions: pd.DataFrame,
     model: object,
@@ -132,7 +237,8 @@ def tracking_data(
     Expected values sum ``E[X(t − t0_i)]`` (the model's ``expected_purchases_up_to``) over
     customers by their first purchase day ``t0_i``; customers who started after
     ``calibration_end`` are left out, as in the summary. Actual repeat transactions are
-    customer-days after each customer's first day, counted in DuckDB.
+    customer-days after each customer's first day, counted in DuckDB
+    (:func:`tracking_counts_sql`) and turned into the curves by :func:`tracking_from_counts`.
 
     Returns
     -------
@@ -141,37 +247,85 @@ def tracking_data(
         ``expected`` (cumulative) and ``calibration`` (whether the period ends on or before
         ``calibration_end``).
     """
-    unit = TIME_UNITS[time_unit]
-    cid, ts = _quote(customer_id), _quote(timestamp)
     import duckdb  # lazy: importing segmentum.value stays light
 
     con = duckdb.connect()
     try:
         con.register("_tx", transactions)
-        days = con.execute(
-            f"""
-            WITH d AS (SELECT DISTINCT {cid} AS cid, CAST({ts} AS DATE) AS day FROM _tx
-                       WHERE CAST({ts} AS DATE) <= DATE '{end.isoformat()}'),
-                 f AS (SELECT cid, MIN(day) AS first_day FROM d GROUP BY cid
-                       HAVING MIN(day) <= DATE '{calibration_end.isoformat()}')
-            SELECT f.first_day, d.day, d.day > f.first_day AS is_repeat
-            FROM d JOIN f USING (cid)
-            """
-        ).df()
+        sql = tracking_counts_sql(
+            "_tx", customer_id=customer_id, timestamp=timestamp,
+            calibration_end=calibration_end, end=end,
+        )  # fmt: skip
+        counts = con.execute(sql).df()
     finally:
         con.close()
-    first = pd.to_datetime(days["first_day"])
-    day = pd.to_datetime(days["day"])
-    origin = first.min()
-    births = ((first[days["day"] == days["first_day"]] - origin).dt.days / unit).value_counts()
-    repeat_t = ((day[days["is_repeat"].to_numpy()] - origin).dt.days / unit).to_numpy()
+    return tracking_from_counts(
+        counts, model, calibration_end=calibration_end, end=end, time_unit=time_unit
+    )
+
+
+def tracking_counts_sql(
+    source: str,
+    *,
+    customer_id: str,
+    timestamp: str,
+    calibration_end: dt.date,
+    end: dt.date,
+    dialect: str = "duckdb",
+) -> str:
+    """The day counts the tracking plot needs, as one SQL statement (DuckDB or Spark SQL).
+
+    Customer-days (distinct customer and day, up to ``end``) of the customers whose first
+    purchase day is on or before ``calibration_end``, counted by ``day`` and ``is_repeat``
+    (a day after the customer's first): the rows with ``is_repeat`` false count the new
+    customers of each first day (each customer has one first day), the others the repeat
+    customer-days of each day. A few thousand rows whatever the number of customers.
+    """
+    if dialect == "spark":
+        cid, ts = ("`" + c.replace("`", "``") + "`" for c in (customer_id, timestamp))
+    else:
+        cid, ts = _quote(customer_id), _quote(timestamp)
+    return f"""
+        WITH d AS (SELECT DISTINCT {cid} AS cid, CAST({ts} AS DATE) AS day FROM {source}
+                   WHERE CAST({ts} AS DATE) <= DATE '{end.isoformat()}'),
+             f AS (SELECT cid, MIN(day) AS first_day FROM d GROUP BY cid
+                   HAVING MIN(day) <= DATE '{calibration_end.isoformat()}')
+        SELECT d.day AS day, d.day > f.first_day AS is_repeat, COUNT(*) AS n
+        FROM d JOIN f ON d.cid = f.cid
+        GROUP BY d.day, d.day > f.first_day
+        """
+
+
+def tracking_from_counts(
+    counts: pd.DataFrame,
+    model: object,
+    *,
+    calibration_end: dt.date,
+    end: dt.date,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """The tracking table of :func:`tracking_data` from the day counts of
+    :func:`tracking_counts_sql` (``day``, ``is_repeat``, ``n``), in any row order.
+
+    The expected curve depends on the customers only through their first days: the model's
+    ``E[X(t − t0)]`` of each first day ``t0`` is weighted by the customers who started then.
+    """
+    unit = TIME_UNITS[time_unit]
+    counts = counts.assign(day=pd.to_datetime(counts["day"])).sort_values(
+        ["day", "is_repeat"], ignore_index=True
+    )
+    repeat = counts["is_repeat"].astype(bool).to_numpy()
+    births, repeats = counts[~repeat], counts[repeat]
+    origin = births["day"].min()
+    b_t = ((births["day"] - origin).dt.days / unit).to_numpy(dtype=float)
+    b_n = births["n"].to_numpy(dtype=float)
+    repeat_t = ((repeats["day"] - origin).dt.days / unit).to_numpy(dtype=float)
     horizon = (pd.Timestamp(end) - origin).days / unit
     grid = np.arange(1, int(np.floor(horizon)) + 1, dtype=float)
     if grid.size == 0 or grid[-1] < horizon:
         grid = np.append(grid, horizon)
-    actual = np.searchsorted(np.sort(repeat_t), grid, side="right")
-    b_t = births.index.to_numpy(dtype=float)
-    b_n = births.to_numpy(dtype=float)
+    cum = np.concatenate([[0], np.cumsum(repeats["n"].to_numpy(dtype="int64"))])
+    actual = cum[np.searchsorted(repeat_t, grid, side="right")]
     age = np.clip(grid[:, None] - b_t[None, :], 0, None)
     exp_x = model.expected_purchases_up_to(age)  # type: ignore[attr-defined]
     expected = (exp_x * b_n[None, :]).sum(axis=1)
