@@ -92,7 +92,6 @@ def _segmentum_frames() -> list[str]:
 
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory) -> tuple[RunResult, RunResult]:  # type: ignore[no-untyped-def]
-
     from segmentum.value import spark_scoring
 
     base = tmp_path_factory.mktemp("spark_run")
