@@ -259,12 +259,17 @@ class SurveySide:
     population_shares: dict[int, float]
     warnings: list[str] = field(default_factory=list)
 
-    def linked(self, survey_customer_id: str | None, customer_ids: Any) -> pd.Series:
+    def linked(
+        self, survey_customer_id: str | None, customer_ids: Any, *, as_text: bool = False
+    ) -> pd.Series:
         """Survey segment of the customers linked to respondents, indexed by customer id
-        (the first respondent of a customer), for the ids among ``customer_ids``."""
+        (the first respondent of a customer), for the ids among ``customer_ids`` (the ids
+        as text with ``as_text``, as an engine holding text ids gives them)."""
         if survey_customer_id is None:
             return pd.Series(dtype=np.int64)
         link = self.survey[survey_customer_id].dropna()
+        if as_text:
+            link = link.astype(str)
         link = link[link.isin(customer_ids)]
         linked = pd.Series(self.segments.loc[link.index].to_numpy(), index=link.to_numpy())
         return linked[~linked.index.duplicated()]
