@@ -23,11 +23,16 @@ pyspark = pytest.importorskip(
     "pyspark", reason="the Spark tests need the spark extra: pip install -e '.[spark]'"
 )
 
+from spark_collections import Collection, record_collections  # noqa: E402
+
 from segmentum.project import Project, RunResult  # noqa: E402
 from segmentum.runs import Catalogue, verify_run  # noqa: E402
 from segmentum.value.spark import local_spark_session  # noqa: E402
 
 pytestmark = pytest.mark.spark
+
+#: what the Spark run of ``runs`` brought to the driver (filled by the fixture)
+_COLLECTIONS: list[Collection] = []
 
 #: the continuous value columns (1e-6 relative, as the issue asks)
 SCORES = ("clv", "p_alive", "expected_purchases", "expected_spend", "profit_clv")
@@ -73,7 +78,9 @@ def runs(spark, tmp_path_factory) -> tuple[RunResult, RunResult]:  # type: ignor
     project = _small_project(base / "duckdb")
     shutil.copytree(base / "duckdb", base / "spark")
     duck = Project.load(project, engine="duckdb").run()
-    on_spark = Project.load(base / "spark" / "segmentum.toml", engine="spark").run()
+    with record_collections() as calls:
+        on_spark = Project.load(base / "spark" / "segmentum.toml", engine="spark").run()
+    _COLLECTIONS[:] = calls
     return duck, on_spark
 
 
@@ -166,3 +173,60 @@ def test_spark_run_folder_is_checked_listed_and_served(runs) -> None:  # type: i
 
     mix = read_stage_mix(on_spark.run_dir / "assignments.parquet")
     assert mix and mix == read_stage_mix(duck.run_dir / "assignments.parquet")
+
+
+def _json_close(got: object, want: object, where: str = "") -> None:
+    """Equal JSON, numbers within 1e-9 relative (Spark sums in another order)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), where
+        for k in want:
+            _json_close(got[k], want[k], f"{where}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _json_close(g, w, f"{where}[{i}]")
+    elif isinstance(want, float) and not isinstance(got, bool):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), where
+    else:
+        assert got == want, where
+
+
+def test_valuation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # type: ignore[no-untyped-def]
+    """The valuation stage projects, counts and values every customer in Spark: no
+    collection made by the valuation or the report returns a row per customer, and the
+    valuation table, adjusted sizes, priorities and the answer screen are the DuckDB run's."""
+    import json
+
+    duck, on_spark = runs
+    n_customers = int((duck.assignments["customer_id"].notna()).sum())
+    assert n_customers >= 1_500
+    ours = [
+        c
+        for c in _COLLECTIONS
+        if c.caller.startswith(("segmentum.valuation.", "segmentum.report."))
+    ]
+    assert any(c.caller.startswith("segmentum.valuation.") for c in ours), _COLLECTIONS
+    big = [str(c) for c in ours if c.rows >= n_customers]
+    assert not big, big
+    want, got = duck["valuation"], on_spark["valuation"]
+    assert len(want.assignments) > n_customers
+    assert (got.assignments["segment_source"] == "survey").all()  # the respondents only
+    assert (got.result.customer_segments["segment_source"] == "survey").all()
+    a, b = want.result, got.result
+    assert b.valuation["customers"].tolist() == a.valuation["customers"].tolist()
+    pd.testing.assert_frame_equal(b.valuation, a.valuation, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(b.adjusted_sizes, a.adjusted_sizes, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        b.priorities.table, a.priorities.table, check_exact=False, rtol=1e-9
+    )
+    assert b.sentence == a.sentence and b.warnings == a.warnings
+    pd.testing.assert_frame_equal(b.projection.confusion, a.projection.confusion)
+    report = {
+        r.manifest["engine"]: json.loads((r.run_dir / "report.json").read_text()) for r in runs
+    }
+    _json_close(report["spark"]["answer"], report["duckdb"]["answer"], "answer")
+    seg_json = {
+        r.manifest["engine"]: json.loads((r.run_dir / "segments.json").read_text()) for r in runs
+    }
+    for key in ("projection", "where_to_play"):
+        _json_close(seg_json["spark"][key], seg_json["duckdb"][key], key)

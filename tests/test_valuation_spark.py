@@ -157,3 +157,27 @@ def test_segment_valuation_spark_with_gaps_and_no_growth(spark) -> None:  # type
     got = segment_valuation_spark(frame, to_spark(spark, pc))
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
     assert got.loc[1, "revenue"] == 10.0 and got.loc[2, "clv"] == 9.0  # NaN skipped
+
+
+def test_answer_top_customers_from_spark_are_the_pandas_ones(spark) -> None:  # type: ignore[no-untyped-def]
+    """The value-only answer's top customers on Spark: the top rows of the value stage's
+    Spark table (NaN and null skipped, ties by customer id), as pandas' ``nlargest``."""
+    from types import SimpleNamespace
+
+    from segmentum.report.answer import _top_customers
+
+    rng = np.random.default_rng(3)
+    pc = pd.DataFrame(
+        {"customer_id": [f"c{i:02d}" for i in range(40)], "revenue": rng.gamma(2.0, 50.0, 40),
+         "clv": rng.gamma(2.0, 80.0, 40)}
+    )  # fmt: skip
+    pc.loc[pc["clv"].idxmax(), "clv"] = np.nan  # the largest CLV is unknown: skipped
+    pc.loc[5, "clv"] = pc.loc[7, "clv"] = pc["clv"].max() + 1.0  # a tie at the top
+    for frame in (pc, pc.assign(clv=np.nan)):  # by CLV; by revenue without any CLV
+        want = _top_customers(SimpleNamespace(per_customer=frame, customer_id="customer_id"))
+        got = _top_customers(SimpleNamespace(spark=to_spark(spark, frame)))
+        assert len(got) == 5 and got == want
+    assert (
+        _top_customers(SimpleNamespace(per_customer=pc, customer_id="customer_id"))[0].customer_id
+        == "c05"
+    )

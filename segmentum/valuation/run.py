@@ -60,7 +60,9 @@ class ValuationResult:
     customer_segments : pandas.DataFrame
         Indexed by customer id: ``segment`` (int), ``segment_probability``,
         ``segment_source`` (``"survey"`` for linked respondents, ``"projected"`` otherwise).
-        Empty without customers.
+        Empty without customers. From :func:`~segmentum.valuation.spark_valuation.
+        run_valuation_spark`, the linked customers only (every customer's segment stays in
+        Spark).
     typing : TypingToolResult or None
     projection : Projection or None
     adjusted_sizes : pandas.DataFrame or None

@@ -48,6 +48,7 @@ from segmentum.valuation.spark import (
     customer_features_spark,
     project_spark,
     respondent_rows_spark,
+    stage_table,
 )
 from segmentum.valuation.value import (
     VALUE_COLUMNS,
@@ -63,6 +64,7 @@ __all__ = [
     "SparkValuation",
     "assignments_from_segments_spark",
     "feature_names_spark",
+    "linked_features_spark",
     "run_valuation_spark",
     "segment_valuation_spark",
 ]
@@ -466,3 +468,54 @@ def assignments_from_segments_spark(
         F.lit("projected").alias("segment_source"),
     )
     return out.unionByName(rest.select(*[c.split()[0] for c in ASSIGNMENT_SCHEMA.split(", ")]))
+
+
+def linked_features_spark(
+    ctx: Any, ids: Sequence[str], columns: Sequence[str], value: Any, spark: SparkSession
+) -> tuple[pd.DataFrame, set[str]]:
+    """engine = "spark": the projection's features of the customers ``ids`` alone (the
+    data-collection plan's rows), as the DuckDB plan builds them from the clean tables
+    filtered to those customers: the event types and product/channel levels are those of
+    their rows. Every table is filtered in Spark; one row per customer reaches the driver.
+
+    Returns the features (indexed by the text customer id) and the value table's columns.
+    """
+    from pyspark.sql import functions as F
+
+    src = ctx.config.sources
+    cs, tsrc, esrc = src.customers, src.transactions, src.events
+    keys = F.broadcast(spark.createDataFrame([(str(i),) for i in ids], "_key string"))
+
+    def only(frame: DataFrame | None, col: str) -> DataFrame | None:
+        if frame is None:
+            return None
+        on = F.col(col).cast("string") == F.col("_key")
+        return frame.join(keys, on, "left_semi")
+
+    customers = only(stage_table(ctx, "customers", spark), cs.id)
+    assert customers is not None
+    per, per_id = None, "customer_id"
+    if value is not None:
+        per = getattr(value, "spark", None)
+        if per is None:
+            from segmentum.valuation.spark import to_spark_frame
+
+            per, per_id = to_spark_frame(spark, value.per_customer), value.customer_id
+        per = only(per, per_id)
+    events = only(stage_table(ctx, "events", spark), esrc.customer_id) if esrc else None
+    tx = only(stage_table(ctx, "transactions", spark), tsrc.customer_id) if tsrc else None
+    mix = [c for c in (tsrc.product, tsrc.channel) if c] if tsrc is not None else []
+    cols = [c for c in dict.fromkeys(columns) if c in customers.columns]
+    names, categorical = feature_names_spark(
+        customers, id_column=cs.id, columns=cols, per_customer=per, per_customer_id=per_id,
+        events=events, event_type=esrc.event_type if esrc else None, transactions=tx,
+        mix_columns=mix,
+    )  # fmt: skip
+    features = customer_features_spark(
+        customers, id_column=cs.id, columns=names, per_customer=per, per_customer_id=per_id,
+        events=events, events_id=esrc.customer_id if esrc else None,
+        event_type=esrc.event_type if esrc else None, transactions=tx,
+        transactions_id=tsrc.customer_id if tsrc else None,
+    )  # fmt: skip
+    feats = _linked_features(features, ids, cs.id, names, categorical, spark)
+    return feats, set(per.columns) if per is not None else set()
