@@ -338,3 +338,33 @@ def test_readme_report_block_is_a_valid_report_table() -> None:
     block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[report]" in b)
     settings = stage_settings(ReportSettings, tomllib.loads(block)["report"], "report")
     assert settings.currency == "$" and settings.labels["clv"] == "Lifetime value"
+
+
+def test_offer_and_stage_mix_come_from_the_activation_aggregates_or_its_rows() -> None:
+    """The cards' offer and stage mix: from ``stage_mix()``/``top_offers()`` where the
+    activation result has them (both engines), else counted from its per-customer rows; the
+    two give the same answer."""
+    from types import SimpleNamespace
+
+    from segmentum.report.answer import _offer, _stages
+
+    rows = pd.DataFrame(
+        {"segment": [1.0, 1.0, 1.0, 2.0, 2.0, np.nan, 3.0],
+         "stage": ["loyal", "lost", "loyal", "new", "new", "lost", "new"],
+         "next_best_offer": ["B", "A", "B", None, None, "C", "A"]}
+    )  # fmt: skip
+    from_rows = {"activation": SimpleNamespace(customers=SimpleNamespace(customers=rows))}
+    mix = pd.DataFrame(
+        {"segment": [1, 1, 2, 3], "stage": ["loyal", "lost", "new", "new"],
+         "customers": [2, 1, 2, 1], "share": [2 / 3, 1 / 3, 1.0, 1.0]}
+    )  # fmt: skip
+    top = pd.Series({1: "B", 3: "A"})
+    from_counts = {"activation": SimpleNamespace(stage_mix=lambda: mix, top_offers=lambda: top)}
+    for results in (from_rows, from_counts):
+        assert _offer(results, 1) == "B" and _offer(results, 3) == "A"
+        assert _offer(results, 2) is None  # no offer made in segment 2
+        assert _stages(results, 1) == (("loyal", pytest.approx(2 / 3)), ("lost", 1 / 3))
+        assert _stages(results, 1, n=1) == (("loyal", pytest.approx(2 / 3)),)
+        assert _stages(results, 2) == (("new", 1.0),)
+        assert _stages(results, 4) == ()
+    assert _offer({}, 1) is None and _stages({}, 1) == ()

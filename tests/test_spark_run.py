@@ -222,6 +222,22 @@ def _same(got: object, want: object, where: str = "") -> None:
         assert got == want, where
 
 
+def _json_close(got: object, want: object, where: str = "") -> None:
+    """Equal JSON, numbers within 1e-9 relative (Spark sums in another order)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), where
+        for k in want:
+            _json_close(got[k], want[k], f"{where}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _json_close(g, w, f"{where}[{i}]")
+    elif isinstance(want, float) and not isinstance(got, bool):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), where
+    else:
+        assert got == want, where
+
+
 def test_activation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # type: ignore[no-untyped-def]
     """The activation stage computes every customer's stage, control flag and offer in
     Spark: none of its collections returns a row per customer, and activation.json gives
@@ -373,3 +389,65 @@ def test_value_figures_from_spark_aggregates_are_the_duckdb_figures(runs) -> Non
         for key, value in other.totals.items():
             assert b.aggregates.totals[key] == pytest.approx(value, rel=rtol), key
     assert b.aggregates.decile_profile["unprofitable"].sum() == a.summary["unprofitable_customers"]
+
+
+def test_valuation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # type: ignore[no-untyped-def]
+    """The valuation stage projects, counts and values every customer in Spark: no
+    collection made by the valuation or the report returns a row per customer, and the
+    valuation table, adjusted sizes and priorities are the DuckDB run's."""
+    import json
+
+    duck, on_spark = runs
+    n_customers = int(duck.assignments["customer_id"].nunique())
+    assert n_customers >= 1_500
+    ours = [
+        c
+        for c in _COLLECTIONS
+        if c.caller.startswith(("segmentum.valuation.", "segmentum.report."))
+    ]
+    assert any(c.caller.startswith("segmentum.valuation.") for c in ours), _COLLECTIONS
+    big = [str(c) for c in ours if c.rows >= n_customers]
+    assert not big, big
+    want, got = duck["valuation"], on_spark["valuation"]
+    assert (want.assignments["segment_source"] == "projected").sum() > 500
+    assert (got.assignments["segment_source"] == "survey").all()  # the respondents only
+    assert (got.result.customer_segments["segment_source"] == "survey").all()
+    a, b = want.result, got.result
+    assert b.valuation["customers"].tolist() == a.valuation["customers"].tolist()
+    pd.testing.assert_frame_equal(b.valuation, a.valuation, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(b.adjusted_sizes, a.adjusted_sizes, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        b.priorities.table, a.priorities.table, check_exact=False, rtol=1e-9
+    )
+    assert b.sentence == a.sentence and b.warnings == a.warnings
+    pd.testing.assert_frame_equal(b.projection.confusion, a.projection.confusion)
+    seg_json = {
+        r.manifest["engine"]: json.loads((r.run_dir / "segments.json").read_text()) for r in runs
+    }
+    for key in ("projection", "where_to_play", "segments"):
+        _json_close(seg_json["spark"][key], seg_json["duckdb"][key], key)
+
+
+def test_the_answer_screen_is_the_duckdb_one(runs) -> None:  # type: ignore[no-untyped-def]
+    """The report's first screen (sizes, value, offers and stage mix of the priority
+    segments) reads aggregates: the same figures and words on both engines."""
+    import json
+
+    report = {
+        r.manifest["engine"]: json.loads((r.run_dir / "report.json").read_text()) for r in runs
+    }
+    answer = report["duckdb"]["answer"]
+    assert answer["kind"] == "segments" and answer["segments"]
+    assert any(card["offer"] for card in answer["segments"])
+    assert any(card["stages"] for card in answer["segments"])
+    _json_close(report["spark"]["answer"], answer, "answer")
+
+
+def test_collection_plan_is_the_duckdb_one(runs) -> None:  # type: ignore[no-untyped-def]
+    """The data-collection plan is refitted on the linked customers' features, which Spark
+    filters and brings over (one row per linked customer): the same plan as DuckDB's."""
+    plans = {r.manifest["engine"]: pd.read_csv(r.run_dir / "collection_plan.csv") for r in runs}
+    want, got = plans["duckdb"], plans["spark"]
+    assert len(want) >= 3 and want["field"].is_unique
+    assert got["field"].tolist() == want["field"].tolist()
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)

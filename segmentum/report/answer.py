@@ -327,27 +327,58 @@ def _needs(results: Mapping[str, Any], segment: int, n: int = 3) -> tuple[str, .
     return tuple(human_label(v) for v in list(needs)[:n])
 
 
-def _activation_customers(results: Mapping[str, Any]) -> pd.DataFrame | None:
+def _activation_mix(results: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.Series] | None:
+    """Each segment's customers by lifecycle stage (``segment``, ``stage``, ``customers``,
+    ``share`` of the segment, largest first) and the next best offer most of them get (by
+    segment), or None without activation.
+
+    Read from the activation result's aggregates (``ActivationResult.stage_mix()`` and
+    ``top_offers()``, the same on both engines); a result without them is counted from its
+    per-customer rows (``customers.customers``), as a DuckDB run holds them.
+    """
     activation = results.get("activation")
-    return None if activation is None else activation.customers.customers
+    if activation is None:
+        return None
+    if hasattr(activation, "stage_mix") and hasattr(activation, "top_offers"):
+        return activation.stage_mix(), activation.top_offers()
+    c = activation.customers.customers.dropna(subset=["segment"])
+    parts, offers = [], {}
+    for seg, rows in c.groupby("segment", sort=True):
+        if "stage" in rows:
+            counts = rows["stage"].value_counts()
+            part = pd.DataFrame({"stage": counts.index, "customers": counts.to_numpy()})
+            parts.append(part.assign(segment=seg, share=part["customers"] / counts.sum()))
+        made = rows["next_best_offer"].dropna() if "next_best_offer" in rows else pd.Series()
+        if not made.empty:
+            offers[seg] = str(made.value_counts().index[0])
+    columns = ["segment", "stage", "customers", "share"]
+    mix = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    return mix, pd.Series(offers, dtype=object)
+
+
+def _of_segment(frame: pd.DataFrame | pd.Series, segment: int) -> Any:
+    """The rows (or entries) of ``segment`` (segment numbers compared as integers)."""
+    keys = frame["segment"] if isinstance(frame, pd.DataFrame) else frame.index.to_series()
+    numbers = pd.to_numeric(keys, errors="coerce")
+    return frame[(numbers == segment).to_numpy()]
 
 
 def _offer(results: Mapping[str, Any], segment: int) -> str | None:
     """The next best offer most of the segment's customers get."""
-    c = _activation_customers(results)
-    if c is None or "next_best_offer" not in c:
+    mix = _activation_mix(results)
+    if mix is None:
         return None
-    offers = c.loc[c["segment"] == segment, "next_best_offer"].dropna()
-    return None if offers.empty else str(offers.value_counts().index[0])
+    offers = _of_segment(mix[1], segment)
+    return None if offers.empty else str(offers.iloc[0])
 
 
 def _stages(results: Mapping[str, Any], segment: int, n: int = 3) -> tuple[tuple[str, float], ...]:
     """The segment's customers by lifecycle stage, largest first: (stage, share)."""
-    c = _activation_customers(results)
-    if c is None or "stage" not in c:
+    mix = _activation_mix(results)
+    if mix is None:
         return ()
-    mix = c.loc[c["segment"] == segment, "stage"].value_counts(normalize=True)
-    return tuple((str(k), float(v)) for k, v in mix.head(n).items())
+    rows = _of_segment(mix[0], segment)
+    return tuple((str(r.stage), float(r.share)) for r in rows.head(n).itertuples())
 
 
 def _whom(cards: list[SegmentCard], prioritised: bool, k: int) -> Point:
@@ -538,16 +569,45 @@ def _value_answer(value: Any, project: str, currency: str | None) -> Answer:
 
 def _top_customers(value: Any, n: int = 5) -> tuple[TopCustomer, ...]:
     """The ``n`` most valuable customers: by CLV where it was computed, else by revenue."""
+    top = _top_rows(value, n)
+    if top is None:
+        return ()
+    rows, id_column = top
+    return tuple(
+        TopCustomer(
+            customer_id=str(r[id_column]),
+            revenue=float(r["revenue"]),
+            clv=None if "clv" not in rows or pd.isna(r["clv"]) else float(r["clv"]),
+        )
+        for _, r in rows.iterrows()
+    )
+
+
+def _top_rows(value: Any, n: int) -> tuple[pd.DataFrame, str] | None:
+    """The value table's ``n`` rows of largest CLV (else revenue) and their id column: on
+    Spark the top ``n`` of the value stage's Spark table (ties by customer id), never the
+    whole table; else pandas' ``nlargest``."""
+    frame = getattr(value, "spark", None)
+    if frame is not None:
+        from pyspark.sql import functions as F
+
+        by = "clv" if "clv" in frame.columns else "revenue"
+        if by == "clv" and frame.where(_a_number(F.col("clv"))).limit(1).count() == 0:
+            by = "revenue"
+        if by not in frame.columns or "revenue" not in frame.columns:
+            return None
+        cols = ["customer_id", "revenue", *(["clv"] if "clv" in frame.columns else [])]
+        ranked = frame.where(_a_number(F.col(by))).orderBy(F.col(by).desc(), "customer_id")
+        return ranked.select(*cols).limit(n).toPandas(), "customer_id"
     pc = value.per_customer
     by = "clv" if "clv" in pc and pc["clv"].notna().any() else "revenue"
     if by not in pc or value.customer_id not in pc:
-        return ()
-    top = pc.nlargest(n, by)
-    return tuple(
-        TopCustomer(
-            customer_id=str(r[value.customer_id]),
-            revenue=float(r["revenue"]),
-            clv=None if "clv" not in pc or pd.isna(r["clv"]) else float(r["clv"]),
-        )
-        for _, r in top.iterrows()
-    )
+        return None
+    return pc.nlargest(n, by), value.customer_id
+
+
+def _a_number(column: Any) -> Any:
+    """Spark: the value is neither null nor NaN (what pandas' ``nlargest`` ranks)."""
+    from pyspark.sql import functions as F
+
+    return column.isNotNull() & ~F.isnan(column)

@@ -414,6 +414,44 @@ def _sentence(
     return text
 
 
+def _linked_features(
+    ctx: Any, ids: set[str], cols: list[str], value: Any
+) -> tuple[pd.DataFrame, set[str]]:
+    """engine = "duckdb": the projection's features of the customers ``ids`` (text ids),
+    from the clean tables filtered to them, and the value table's columns."""
+    src = ctx.config.sources
+    cs = src.customers
+
+    def only(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+        return frame[frame[col].astype(str).isin(ids)].assign(**{col: lambda f: f[col].astype(str)})
+
+    customers = only(ctx.data.frame("customers"), cs.id)
+    cols = [c for c in dict.fromkeys(cols) if c in customers.columns]
+    per = None
+    if value is not None:
+        per = only(value.per_customer, value.customer_id).rename(columns={value.customer_id: cs.id})
+    ev = et = tx = None
+    if src.events is not None:
+        ev = only(ctx.data.frame("events"), src.events.customer_id)
+        ev = ev.rename(columns={src.events.customer_id: cs.id})
+        et = src.events.event_type
+    mix: list[str] = []
+    if src.transactions is not None:
+        t = src.transactions
+        mix = [c for c in (t.product, t.channel) if c]
+        tx = only(ctx.data.frame("transactions"), t.customer_id).rename(
+            columns={t.customer_id: cs.id}
+        )
+    from segmentum.valuation.projection import customer_features
+
+    feats = customer_features(
+        customers[[cs.id, *cols]], id_column=cs.id, per_customer=per, events=ev,
+        event_type=et, transactions=tx, mix_columns=mix,
+    )  # fmt: skip
+    feats.index = feats.index.astype(str)
+    return feats, set(per.columns) if per is not None else set()
+
+
 def plan_for_run(ctx: Any, **kwargs: Any) -> CollectionPlan | None:
     """The collection plan of a project run: the projection's inputs, rebuilt as the
     valuation stage builds them, for the linked respondents only (None when the run has no
@@ -439,36 +477,17 @@ def plan_for_run(ctx: Any, **kwargs: Any) -> CollectionPlan | None:
     labels = pd.Series(linked["segment"].to_numpy(), index=linked["customer_id"].astype(str))
     labels = labels[~labels.index.duplicated()]
     ids = set(labels.index)
-
-    def only(frame: pd.DataFrame, col: str) -> pd.DataFrame:
-        return frame[frame[col].astype(str).isin(ids)].assign(**{col: lambda f: f[col].astype(str)})
-
-    customers = only(ctx.data.frame("customers"), cs.id)
     cols = [c for c in [*cs.descriptors, cs.channel, cs.acquisition_cost] if c]
-    cols = [c for c in dict.fromkeys(cols) if c in customers.columns]
     value = ctx.optional(ValueResult)
-    per = None
-    if value is not None:
-        per = only(value.per_customer, value.customer_id).rename(columns={value.customer_id: cs.id})
-    ev = et = tx = None
-    if src.events is not None:
-        ev = only(ctx.data.frame("events"), src.events.customer_id)
-        ev = ev.rename(columns={src.events.customer_id: cs.id})
-        et = src.events.event_type
-    mix: list[str] = []
-    if src.transactions is not None:
-        t = src.transactions
-        mix = [c for c in (t.product, t.channel) if c]
-        tx = only(ctx.data.frame("transactions"), t.customer_id).rename(
-            columns={t.customer_id: cs.id}
-        )
-    from segmentum.valuation.projection import customer_features
+    from segmentum.valuation.spark import stage_session
 
-    feats = customer_features(
-        customers[[cs.id, *cols]], id_column=cs.id, per_customer=per, events=ev,
-        event_type=et, transactions=tx, mix_columns=mix,
-    )  # fmt: skip
-    feats.index = feats.index.astype(str)
+    session = stage_session(ctx)
+    if session is not None:  # engine = "spark": the linked customers' rows only
+        from segmentum.valuation.spark_valuation import linked_features_spark
+
+        feats, per_columns = linked_features_spark(ctx, sorted(ids), cols, value, session)
+    else:
+        feats, per_columns = _linked_features(ctx, ids, cols, value)
     labels = labels[labels.index.isin(feats.index)]  # linked ids the customers table lacks
     golden = None
     typing, survey = vst.result.typing, src.survey
@@ -478,7 +497,7 @@ def plan_for_run(ctx: Any, **kwargs: Any) -> CollectionPlan | None:
         golden = sv.drop_duplicates(survey.customer_id).set_index(survey.customer_id)
         golden = golden[list(typing.tool.items)]
     kinds = {str(c): "value measure (from transactions)" for c in feats.columns
-             if per is not None and c in per.columns}  # fmt: skip
+             if c in per_columns}  # fmt: skip
     return collection_plan(
         feats, labels, golden=golden, kinds=kinds, random_state=ctx.seed, **kwargs
     )

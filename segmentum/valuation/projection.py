@@ -35,6 +35,7 @@ __all__ = [
     "Projection",
     "ProjectionModel",
     "adjusted_shares",
+    "adjusted_shares_from_counts",
     "customer_features",
     "fit_projection",
 ]
@@ -367,16 +368,45 @@ def adjusted_shares(
         ``low``, ``high``.
     """
     segs = np.asarray(confusion.index)
+    pos = {int(s): i for i, s in enumerate(segs)}
+    codes = np.array([pos.get(int(s), -1) for s in np.asarray(projected)], dtype=np.int64)
+    counts = np.bincount(codes[codes >= 0], minlength=segs.size)
+    return adjusted_shares_from_counts(
+        confusion, pd.Series(counts, index=segs), n_boot=n_boot, level=level, seed=seed
+    )
+
+
+def adjusted_shares_from_counts(
+    confusion: pd.DataFrame,
+    counts: pd.Series,
+    *,
+    n_boot: int = 200,
+    level: float = 0.9,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`adjusted_shares` from the number of units projected to each segment: all it
+    needs of the population (so an engine can count the projected segments where the
+    customers live and hand over one number per segment).
+
+    Parameters
+    ----------
+    confusion : pandas.DataFrame
+        Held-out counts, rows true segment, columns predicted segment (same order).
+    counts : pandas.Series
+        Units projected to each segment, indexed by segment; segments outside
+        ``confusion`` are ignored, those missing count 0.
+    """
+    segs = np.asarray(confusion.index)
     C = confusion.to_numpy(dtype=float)
     k = segs.size
-    pos = {int(s): i for i, s in enumerate(segs)}
-    codes = np.array([pos.get(int(s), -1) for s in np.asarray(projected)])
-    q = np.bincount(codes[codes >= 0], minlength=k) / max(int((codes >= 0).sum()), 1)
+    by_seg = {int(s): int(v) for s, v in counts.items()}
+    n = np.array([by_seg.get(int(s), 0) for s in segs], dtype=np.int64)
+    q = n / max(int(n.sum()), 1)
     rows = C.sum(axis=1, keepdims=True)
     M = C / np.maximum(rows, 1)
     est = _acc_solve(M, q)
     rng = np.random.default_rng(seed)
-    n_pop = max(int((codes >= 0).sum()), 1)
+    n_pop = max(int(n.sum()), 1)
     draws = np.empty((n_boot, k))
     for b in range(n_boot):
         Cb = np.vstack([rng.multinomial(int(rows[i, 0]), M[i]) for i in range(k)]).astype(float)

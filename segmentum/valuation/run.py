@@ -38,7 +38,17 @@ from segmentum.valuation.projection import Projection, customer_features, fit_pr
 from segmentum.valuation.typing_tool import TypingToolResult, build_typing_tool
 from segmentum.valuation.value import segment_valuation
 
-__all__ = ["ValuationResult", "defining_needs_from_basis", "report_section", "run_valuation"]
+__all__ = [
+    "SurveySide",
+    "ValuationResult",
+    "defining_needs_from_basis",
+    "finish_valuation",
+    "fit_linked",
+    "report_section",
+    "run_valuation",
+    "survey_segments",
+    "survey_side",
+]
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,9 @@ class ValuationResult:
     customer_segments : pandas.DataFrame
         Indexed by customer id: ``segment`` (int), ``segment_probability``,
         ``segment_source`` (``"survey"`` for linked respondents, ``"projected"`` otherwise).
-        Empty without customers.
+        Empty without customers. From :func:`~segmentum.valuation.spark_valuation.
+        run_valuation_spark`, the linked customers only (every customer's segment stays in
+        Spark).
     typing : TypingToolResult or None
     projection : Projection or None
     adjusted_sizes : pandas.DataFrame or None
@@ -217,9 +229,107 @@ def _typing_tool_step(
     return typing
 
 
+@dataclass(frozen=True)
+class SurveySide:
+    """The survey's half of the valuation: what runs on the driver on either engine.
+
+    Attributes
+    ----------
+    segments : pandas.Series
+        Segment (int) of each segmented respondent, indexed by respondent id.
+    survey : pandas.DataFrame
+        The survey's rows of those respondents, indexed by respondent id.
+    names : dict of int to str
+        Segment names.
+    numeric : list of str
+        The numeric basis items (the typing tool's).
+    weights : numpy.ndarray or None
+        The respondents' survey weights.
+    typing : TypingToolResult or None
+    population_shares : dict of int to float
+        Weighted survey share of each segment.
+    warnings : list of str
+        What the survey side skipped, in words.
+    """
+
+    segments: pd.Series
+    survey: pd.DataFrame
+    names: dict[int, str]
+    numeric: list[str]
+    weights: np.ndarray | None
+    typing: TypingToolResult | None
+    population_shares: dict[int, float]
+    warnings: list[str] = field(default_factory=list)
+
+    def linked(
+        self, survey_customer_id: str | None, customer_ids: Any, *, as_text: bool = False
+    ) -> pd.Series:
+        """Survey segment of the customers linked to respondents, indexed by customer id
+        (the first respondent of a customer), for the ids among ``customer_ids`` (the ids
+        as text with ``as_text``, as an engine holding text ids gives them)."""
+        if survey_customer_id is None:
+            return pd.Series(dtype=np.int64)
+        link = self.survey[survey_customer_id].dropna()
+        if as_text:
+            link = link.astype(str)
+        link = link[link.isin(customer_ids)]
+        linked = pd.Series(self.segments.loc[link.index].to_numpy(), index=link.to_numpy())
+        return linked[~linked.index.duplicated()]
+
+
+def survey_side(
+    survey: pd.DataFrame,
+    respondent_segments: pd.Series,
+    *,
+    respondent_id: str,
+    basis: list[str],
+    weights: str | None = None,
+    segment_names: dict[int, str] | None = None,
+    config: ValuationConfig | None = None,
+) -> SurveySide:
+    """The typing tool and the population shares: the valuation's survey side (parameters
+    as :func:`run_valuation`'s)."""
+    cfg = config or ValuationConfig()
+    warnings: list[str] = []
+    seg = respondent_segments.dropna().astype(np.int64)
+    sv = survey.set_index(respondent_id).loc[seg.index]
+    names = {int(s): (segment_names or {}).get(int(s), f"Segment {int(s)}") for s in seg.unique()}
+    w = sv[weights].to_numpy(dtype=float) if weights else None
+    numeric = [c for c in basis if pd.api.types.is_numeric_dtype(sv[c])]
+    if len(numeric) < len(basis):
+        warnings.append(
+            "typing tool: non-numeric basis items left out: "
+            + ", ".join(c for c in basis if c not in numeric)
+        )
+    typing = _typing_tool_step(sv, seg, numeric, cfg, w, names, respondent_id, warnings)
+    ww = np.ones(len(seg)) if w is None else w
+    pop = pd.Series(ww, index=seg.index).groupby(seg.to_numpy()).sum()
+    pop_shares = {int(s): float(v / pop.sum()) for s, v in pop.items()}
+    return SurveySide(seg, sv, names, numeric, w, typing, pop_shares, warnings)
+
+
+def fit_linked(
+    features: pd.DataFrame, linked: pd.Series, cfg: ValuationConfig, warnings: list[str]
+) -> Projection | None:
+    """The projection fitted on the linked customers' features (None, with the reason in
+    ``warnings``, when too few are linked or the fit fails)."""
+    if not (len(linked) >= 20 and linked.nunique() >= 2):
+        warnings.append(
+            f"projection skipped: {len(linked)} respondents linked to customers (need 20)"
+        )
+        return None
+    try:
+        projection = fit_projection(features, linked, random_state=cfg.random_state)
+    except ValueError as exc:
+        warnings.append(f"projection skipped: {exc}")
+        return None
+    if not projection.informative:
+        warnings.append(projection.verdict)
+    return projection
+
+
 def _project_customers(
-    sv: pd.DataFrame,
-    seg: pd.Series,
+    side: SurveySide,
     customers: pd.DataFrame,
     *,
     customer_id: str,
@@ -238,7 +348,6 @@ def _project_customers(
 
     Returns the projection (None when skipped), its adjusted sizes and the customer segments.
     """
-    projection = None
     adjusted = None
     cust_seg = pd.DataFrame(columns=["segment", "segment_probability", "segment_source"])
     feats = customer_features(
@@ -252,36 +361,24 @@ def _project_customers(
         transactions=transactions,
         mix_columns=mix_columns,
     )
-    linked = pd.Series(dtype=np.int64)
-    if survey_customer_id is not None:
-        link = sv[survey_customer_id].dropna()
-        link = link[link.isin(feats.index)]
-        linked = pd.Series(seg.loc[link.index].to_numpy(), index=link.to_numpy())
-        linked = linked[~linked.index.duplicated()]
-    if len(linked) >= 20 and linked.nunique() >= 2:
-        try:
-            projection = fit_projection(feats, linked, random_state=cfg.random_state)
-        except ValueError as exc:
-            warnings.append(f"projection skipped: {exc}")
-    else:
-        warnings.append(
-            f"projection skipped: {len(linked)} respondents linked to customers (need 20)"
-        )
+    linked = side.linked(survey_customer_id, feats.index)
+    projection = fit_linked(feats, linked, cfg, warnings)
     if projection is not None:
         proj = projection.model.project(feats)
         adjusted = projection.adjusted_shares(proj["segment"].to_numpy(), seed=cfg.random_state)
-        if not projection.informative:
-            warnings.append(projection.verdict)
         proj["segment_source"] = "projected"
         proj.loc[linked.index, "segment"] = linked.to_numpy()
         proj.loc[linked.index, "segment_probability"] = 1.0
         proj.loc[linked.index, "segment_source"] = "survey"
         cust_seg = proj
     elif len(linked):
-        cust_seg = pd.DataFrame(
-            {"segment": linked, "segment_probability": 1.0, "segment_source": "survey"}
-        )
+        cust_seg = survey_segments(linked)
     return projection, adjusted, cust_seg
+
+
+def survey_segments(linked: pd.Series) -> pd.DataFrame:
+    """The customer segments of the linked customers alone (``segment_source`` "survey")."""
+    return pd.DataFrame({"segment": linked, "segment_probability": 1.0, "segment_source": "survey"})
 
 
 def _competitiveness_step(
@@ -363,39 +460,21 @@ def run_valuation(
     config : ValuationConfig, optional
     """
     cfg = config or ValuationConfig()
-    warnings: list[str] = []
-    seg = respondent_segments.dropna().astype(np.int64)
-    sv = survey.set_index(respondent_id).loc[seg.index]
-    names = {int(s): (segment_names or {}).get(int(s), f"Segment {int(s)}") for s in seg.unique()}
-    w = sv[weights].to_numpy(dtype=float) if weights else None
-
-    # 1. typing tool
-    numeric = [c for c in basis if pd.api.types.is_numeric_dtype(sv[c])]
-    if len(numeric) < len(basis):
-        warnings.append(
-            "typing tool: non-numeric basis items left out: "
-            + ", ".join(c for c in basis if c not in numeric)
-        )
-    typing = _typing_tool_step(sv, seg, numeric, cfg, w, names, respondent_id, warnings)
-
-    # population shares (weighted survey)
-    ww = np.ones(len(seg)) if w is None else w
-    pop = pd.Series(ww, index=seg.index).groupby(seg.to_numpy()).sum()
-    pop_shares = {int(s): float(v / pop.sum()) for s, v in pop.items()}
-
-    # 2. projection
+    side = survey_side(
+        survey, respondent_segments, respondent_id=respondent_id, basis=basis,
+        weights=weights, segment_names=segment_names, config=cfg,
+    )  # fmt: skip
+    warnings = list(side.warnings)
     projection = None
     adjusted = None
     cust_seg = pd.DataFrame(columns=["segment", "segment_probability", "segment_source"])
     if customers is not None and customer_id is not None:
         projection, adjusted, cust_seg = _project_customers(
-            sv, seg, customers, customer_id=customer_id, respondent_id=respondent_id,
+            side, customers, customer_id=customer_id, respondent_id=respondent_id,
             survey_customer_id=survey_customer_id, customer_columns=customer_columns,
             per_customer=per_customer, events=events, event_type=event_type,
             transactions=transactions, mix_columns=mix_columns, cfg=cfg, warnings=warnings,
         )  # fmt: skip
-
-    # 3. valuation
     valuation = None
     if per_customer is not None and customer_id is not None and len(cust_seg):
         valuation = segment_valuation(
@@ -405,31 +484,58 @@ def run_valuation(
             transactions=transactions,
             timestamp=timestamp,
             amount=amount,
-            population_shares=pop_shares,
+            population_shares=side.population_shares,
         )
-    else:
-        warnings.append("valuation: no per-customer value or no customer segments; sizes only")
-        valuation = pd.DataFrame({"population_share": pd.Series(pop_shares)}).rename_axis("segment")
+    return finish_valuation(
+        side, customer_segments=cust_seg, projection=projection, adjusted_sizes=adjusted,
+        valuation=valuation, ratings=ratings, rating_columns=rating_columns,
+        defining_needs=defining_needs, config=cfg, warnings=warnings,
+    )  # fmt: skip
 
-    # 4. competitiveness and priorities
+
+def finish_valuation(
+    side: SurveySide,
+    *,
+    customer_segments: pd.DataFrame,
+    projection: Projection | None,
+    adjusted_sizes: pd.DataFrame | None,
+    valuation: pd.DataFrame | None,
+    ratings: pd.DataFrame | None = None,
+    rating_columns: dict[str, str] | None = None,
+    defining_needs: dict[int, list[str]] | None = None,
+    config: ValuationConfig | None = None,
+    warnings: list[str] | None = None,
+) -> ValuationResult:
+    """Competitiveness, priorities and the sentence on top of the segment valuation (the
+    driver's last step on either engine).
+
+    ``valuation`` None (no per-customer value or no customer segments) values the segments
+    by their population shares alone, and says so in the warnings.
+    """
+    cfg = config or ValuationConfig()
+    warnings = list(side.warnings if warnings is None else warnings)
+    if valuation is None:
+        warnings.append("valuation: no per-customer value or no customer segments; sizes only")
+        valuation = pd.DataFrame({"population_share": pd.Series(side.population_shares)})
+        valuation = valuation.rename_axis("segment")
     comp = _competitiveness_step(
-        ratings, rating_columns, sv, seg, numeric, defining_needs, cfg, warnings
-    )
+        ratings, rating_columns, side.survey, side.segments, side.numeric, defining_needs, cfg,
+        warnings,
+    )  # fmt: skip
     priorities = prioritise(valuation, cfg, comp)
     if priorities.dropped:
         warnings.append(
             "criteria without data were left out of the ranking: " + ", ".join(priorities.dropped)
         )
-    sentence = priority_sentence(priorities, names)
     return ValuationResult(
-        customer_segments=cust_seg,
-        typing=typing,
+        customer_segments=customer_segments,
+        typing=side.typing,
         projection=projection,
-        adjusted_sizes=adjusted,
+        adjusted_sizes=adjusted_sizes,
         valuation=valuation,
         priorities=priorities,
-        sentence=sentence,
-        segment_names=names,
+        sentence=priority_sentence(priorities, side.names),
+        segment_names=side.names,
         warnings=warnings,
     )
 

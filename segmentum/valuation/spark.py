@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "customer_features_spark",
     "project_spark",
+    "respondent_rows_spark",
     "stage_session",
     "stage_table",
     "to_spark_frame",
@@ -246,6 +247,27 @@ def customer_features_spark(
     return out.withColumnRenamed("_id", id_column)
 
 
+def respondent_rows_spark(respondents: pd.DataFrame, spark: SparkSession) -> DataFrame:
+    """The respondents' assignment rows (a driver table: the survey is small) as a Spark
+    DataFrame of :data:`ASSIGNMENT_SCHEMA` (text ids, null where missing)."""
+    resp = respondents
+
+    def ids(key: str) -> list[str | None]:
+        return [None if pd.isna(v) else str(v) for v in resp[key].astype(object)]
+
+    rows: Any = list(
+        zip(
+            ids("respondent_id"),
+            ids("customer_id"),
+            [int(v) for v in resp["segment"].astype(np.int64)],
+            [float(v) for v in resp["segment_probability"].astype(float)],
+            [str(v) for v in resp["segment_source"]],
+            strict=True,
+        )
+    )
+    return spark.createDataFrame(rows, ASSIGNMENT_SCHEMA)
+
+
 def valuation_assignments_spark(
     respondents: pd.DataFrame,
     model: ProjectionModel | None,
@@ -277,31 +299,16 @@ def valuation_assignments_spark(
     """
     from pyspark.sql import functions as F
 
-    resp = respondents
-
-    def ids(key: str) -> list[str | None]:
-        return [None if pd.isna(v) else str(v) for v in resp[key].astype(object)]
-
-    rows: Any = list(
-        zip(
-            ids("respondent_id"),
-            ids("customer_id"),
-            [int(v) for v in resp["segment"].astype(np.int64)],
-            [float(v) for v in resp["segment_probability"].astype(float)],
-            [str(v) for v in resp["segment_source"]],
-            strict=True,
-        )
-    )
-    out = spark.createDataFrame(rows, ASSIGNMENT_SCHEMA)
+    out = respondent_rows_spark(respondents, spark)
     if model is None or features is None:
         return out
-    known = sorted({v for v in ids("customer_id") if v is not None})
+    known = sorted({str(v) for v in respondents["customer_id"].dropna()})
     projected = project_spark(model, features, id_column).withColumn(
         "_id", F.col(id_column).cast("string")
     )
     if known:
-        ids = spark.createDataFrame([(k,) for k in known], "_id string")
-        projected = projected.join(F.broadcast(ids), "_id", "left_anti")
+        keys = spark.createDataFrame([(k,) for k in known], "_id string")
+        projected = projected.join(F.broadcast(keys), "_id", "left_anti")
     rest = projected.select(
         F.lit(None).cast("string").alias("respondent_id"),
         F.col("_id").alias("customer_id"),

@@ -2,7 +2,9 @@
 
 It reads the segments stage's respondent segments, the profiles' names and defining needs
 (when the profiles ran), the value stage's per-customer table (when it ran) and the clean
-tables, and calls :func:`~segmentum.valuation.run.run_valuation`. It hands on to the run:
+tables, and calls :func:`~segmentum.valuation.run.run_valuation` (with ``engine = "spark"``,
+:func:`~segmentum.valuation.spark_valuation.run_valuation_spark`: the survey on the driver,
+every customer in Spark, only aggregates collected). It hands on to the run:
 per-id columns (``segment``, ``segment_probability`` and ``segment_source`` for every
 respondent and customer), ``segments.json`` entries (top-level ``projection`` and
 ``typing_tool``; per segment ``valuation`` and ``priority`` added to the profiles' entries),
@@ -12,6 +14,7 @@ the model files (``typing_tool.json``, ``typing_tool.xlsx``, ``questionnaire.md`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,11 @@ from segmentum.profiles.stage import ProfilesResult
 from segmentum.segments.stage import SegmentsResult
 from segmentum.valuation.priority import ValuationConfig
 from segmentum.valuation.run import ValuationResult, report_section, run_valuation
+from segmentum.valuation.spark import stage_session
+from segmentum.valuation.spark_valuation import (
+    assignments_from_segments_spark,
+    run_valuation_spark,
+)
 from segmentum.value.stage import ValueResult
 
 __all__ = ["VALUATION", "ValuationStageResult"]
@@ -38,14 +46,17 @@ class ValuationStageResult:
     result : ValuationResult
     assignments : pandas.DataFrame
         ``respondent_id``, ``customer_id``, ``segment``, ``segment_probability``,
-        ``segment_source`` (strings ids, the run's join keys).
+        ``segment_source`` (strings ids, the run's join keys): every respondent and customer
+        on DuckDB; with ``engine = "spark"`` the respondents' rows only (``segment_source``
+        "survey"), every customer's being in :attr:`spark`.
     profile_segments : list of dict
         The profiles' ``segments.json`` entries (empty when the profiles did not run); the
         stage adds ``valuation`` and ``priority`` to each.
     spark : pyspark.sql.DataFrame or None
-        With ``engine = "spark"``: ``assignments`` computed by Spark (the projection applied
-        where the customers live, :func:`~segmentum.valuation.spark.valuation_spark`);
-        else ``None``.
+        With ``engine = "spark"``: the assignments of every respondent and customer computed
+        by Spark (the projection applied where the customers live,
+        :func:`~segmentum.valuation.spark_valuation.run_valuation_spark`), persisted; else
+        ``None``.
     """
 
     result: ValuationResult
@@ -88,56 +99,26 @@ def _run(ctx: StageContext) -> ValuationStageResult:
     survey = ctx.data.frame("survey")
     rid = survey_src.id_column
     resp = seg.assignments.set_index(rid)["segment"]
-    names = prof.names() if prof is not None else None
-    needs = (
-        {int(k): list(v) for k, v in prof.profile.defining_needs.items()}
-        if prof is not None
-        else None
-    )
-    customers = ctx.data.get("customers") if src.customers is not None else None
-    cust_id = src.customers.id if src.customers is not None else None
-    cust_cols = None
-    if src.customers is not None and customers is not None:
-        cols = [*src.customers.descriptors]
-        for extra in (src.customers.channel, src.customers.acquisition_cost):
-            if extra and extra not in cols:
-                cols.append(extra)
-        cust_cols = [c for c in cols if c in customers.columns] or None
-    tx = ctx.data.get("transactions") if src.transactions is not None else None
-    tsrc = src.transactions
-    mix = [c for c in (tsrc.product, tsrc.channel) if c] if tsrc is not None else []
-    ev = ctx.data.get("events") if src.events is not None else None
-    per_customer = None
-    if value is not None:
-        per_customer = value.per_customer
-        if value.customer_id != cust_id and cust_id is not None:
-            per_customer = per_customer.rename(columns={value.customer_id: cust_id})
-    if tx is not None and tsrc is not None and cust_id and tsrc.customer_id != cust_id:
-        tx = tx.rename(columns={tsrc.customer_id: cust_id})
-    if ev is not None and src.events is not None and cust_id and src.events.customer_id != cust_id:
-        ev = ev.rename(columns={src.events.customer_id: cust_id})
-    result = run_valuation(
-        survey,
-        resp,
-        respondent_id=rid,
-        basis=list(survey_src.basis),
-        survey_customer_id=survey_src.customer_id,
-        weights=survey_src.weight,
-        segment_names=names,
-        customers=customers,
-        customer_id=cust_id,
-        customer_columns=cust_cols,
-        per_customer=per_customer,
-        transactions=tx,
-        timestamp=tsrc.timestamp if tsrc is not None else None,
-        amount=tsrc.amount if tsrc is not None else None,
-        mix_columns=mix,
-        events=ev,
-        event_type=src.events.event_type if src.events is not None else None,
-        ratings=competitor_ratings(ctx),
-        defining_needs=needs,
-        config=ctx.settings(ValuationConfig, "valuation", random_state=ctx.seed),
-    )
+    common: dict[str, Any] = {
+        "respondent_id": rid,
+        "basis": list(survey_src.basis),
+        "survey_customer_id": survey_src.customer_id,
+        "weights": survey_src.weight,
+        "segment_names": prof.names() if prof is not None else None,
+        "ratings": competitor_ratings(ctx),
+        "defining_needs": (
+            {int(k): list(v) for k, v in prof.profile.defining_needs.items()}
+            if prof is not None
+            else None
+        ),
+        "config": ctx.settings(ValuationConfig, "valuation", random_state=ctx.seed),
+    }
+    session = stage_session(ctx)
+    if session is not None:
+        on_spark = _run_spark(ctx, survey, resp, value, common, session)
+        result, segments = on_spark.result, on_spark.segments
+    else:
+        result, segments = run_valuation(survey, resp, **common, **_tables(ctx, value)), None
     rs = seg.assignments.rename(columns={rid: "respondent_id"})
     if survey_src.customer_id:
         link = survey[[rid, survey_src.customer_id]].rename(
@@ -153,17 +134,96 @@ def _run(ctx: StageContext) -> ValuationStageResult:
     for key in ("respondent_id", "customer_id"):
         rows[key] = rows[key].astype("str").where(rows[key].notna())
     profile_segments = prof.segments_json()["segments"] if prof is not None else []
-    return ValuationStageResult(result, rows, profile_segments, _spark(ctx, result, rows, value))
+    spark = None
+    if session is not None and src.customers is not None:
+        spark = assignments_from_segments_spark(rows, segments, session).persist()
+    return ValuationStageResult(result, rows, profile_segments, spark)
 
 
-def _spark(ctx: StageContext, result: Any, rows: pd.DataFrame, value: Any) -> Any:
-    """engine = "spark": the projection applied to every customer in Spark (else ``None``)."""
-    if ctx.config.project.engine != "spark":
-        return None
-    from segmentum.valuation.spark import valuation_spark
+def _customer_columns(ctx: StageContext, columns: Sequence[str]) -> list[str] | None:
+    """The customers' descriptors, channel and acquisition cost the table has (None: none
+    of them, so every column)."""
+    cs = ctx.config.sources.customers
+    assert cs is not None
+    cols = [*cs.descriptors]
+    for extra in (cs.channel, cs.acquisition_cost):
+        if extra and extra not in cols:
+            cols.append(extra)
+    return [c for c in cols if c in columns] or None
 
-    model = result.projection.model if result.projection is not None else None
-    return valuation_spark(ctx, rows, model, value)
+
+def _tables(ctx: StageContext, value: ValueResult | None) -> dict[str, Any]:
+    """engine = "duckdb": the clean tables and the value stage's table, ids renamed to the
+    customers' id column."""
+    src = ctx.config.sources
+    customers = ctx.data.get("customers") if src.customers is not None else None
+    cust_id = src.customers.id if src.customers is not None else None
+    cust_cols = None
+    if customers is not None:
+        cust_cols = _customer_columns(ctx, list(customers.columns))
+    tx = ctx.data.get("transactions") if src.transactions is not None else None
+    tsrc = src.transactions
+    ev = ctx.data.get("events") if src.events is not None else None
+    per_customer = None
+    if value is not None:
+        per_customer = value.per_customer
+        if value.customer_id != cust_id and cust_id is not None:
+            per_customer = per_customer.rename(columns={value.customer_id: cust_id})
+    if tx is not None and tsrc is not None and cust_id and tsrc.customer_id != cust_id:
+        tx = tx.rename(columns={tsrc.customer_id: cust_id})
+    if ev is not None and src.events is not None and cust_id and src.events.customer_id != cust_id:
+        ev = ev.rename(columns={src.events.customer_id: cust_id})
+    return {
+        "customers": customers,
+        "customer_id": cust_id,
+        "customer_columns": cust_cols,
+        "per_customer": per_customer,
+        "transactions": tx,
+        "timestamp": tsrc.timestamp if tsrc is not None else None,
+        "amount": tsrc.amount if tsrc is not None else None,
+        "mix_columns": [c for c in (tsrc.product, tsrc.channel) if c] if tsrc is not None else [],
+        "events": ev,
+        "event_type": src.events.event_type if src.events is not None else None,
+    }
+
+
+def _run_spark(
+    ctx: StageContext,
+    survey: pd.DataFrame,
+    resp: pd.Series,
+    value: ValueResult | None,
+    common: dict[str, Any],
+    session: Any,
+) -> Any:
+    """engine = "spark": the survey side on the driver, every customer in Spark
+    (:func:`~segmentum.valuation.spark_valuation.run_valuation_spark`); the customer tables
+    are Spark's own, the value stage's its Spark frame."""
+    from segmentum.valuation.spark import stage_table, to_spark_frame
+
+    src = ctx.config.sources
+    cs, tsrc, esrc = src.customers, src.transactions, src.events
+    customers = stage_table(ctx, "customers", session) if cs is not None else None
+    per_customer = per_id = None
+    if value is not None:
+        per_customer, per_id = value.spark, "customer_id"
+        if per_customer is None:  # the value stage ran on the driver
+            per_customer, per_id = to_spark_frame(session, value.per_customer), value.customer_id
+    return run_valuation_spark(
+        survey, resp, spark=session, **common,
+        customers=customers, customer_id=cs.id if cs is not None else None,
+        customer_columns=(
+            _customer_columns(ctx, customers.columns) if customers is not None else None
+        ),
+        per_customer=per_customer, per_customer_id=per_id or "customer_id",
+        transactions=stage_table(ctx, "transactions", session) if tsrc is not None else None,
+        transactions_id=tsrc.customer_id if tsrc is not None else None,
+        timestamp=tsrc.timestamp if tsrc is not None else None,
+        amount=tsrc.amount if tsrc is not None else None,
+        mix_columns=[c for c in (tsrc.product, tsrc.channel) if c] if tsrc is not None else [],
+        events=stage_table(ctx, "events", session) if esrc is not None else None,
+        events_id=esrc.customer_id if esrc is not None else None,
+        event_type=esrc.event_type if esrc is not None else None,
+    )  # fmt: skip
 
 
 def _assignments(result: ValuationStageResult, ctx: StageContext) -> pd.DataFrame:
