@@ -451,3 +451,33 @@ def test_collection_plan_is_the_duckdb_one(runs) -> None:  # type: ignore[no-unt
     assert len(want) >= 3 and want["field"].is_unique
     assert got["field"].tolist() == want["field"].tolist()
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
+
+
+def test_scenarios_on_spark_move_every_customer(runs) -> None:  # type: ignore[no-untyped-def]
+    """On Spark the valuation's driver rows are the respondents only; a what-if scenario still
+    moves every customer (the projected segments come over from Spark, said in a note), and
+    its table is the DuckDB run's."""
+    from segmentum.activation.settings import ActivationConfig
+    from segmentum.activation.stage import _scenarios
+    from segmentum.flow import Results, StageContext
+
+    def scenarios(run: RunResult):  # type: ignore[no-untyped-def]
+        folder = run.run_dir.parent.parent
+        config = Project.load(folder / "segmentum.toml", engine=run.manifest["engine"]).config
+        results = Results()
+        for name, outcome in run.outcomes.items():
+            if outcome.status == "ran":
+                results.add(name, outcome.result)
+        ctx = StageContext(config, run.data, config.project.seed, results=results, folder=folder)
+        return _scenarios(ctx, ActivationConfig(scenarios=["scenarios/monthly_plan.toml"]))
+
+    duck, on_spark = runs
+    (want,), duck_note = scenarios(duck)
+    (got,), spark_note = scenarios(on_spark)
+    assert duck_note is None
+    assert spark_note is not None and "brought over from Spark" in spark_note
+    assert int(want.table["customers"].sum()) > 1_000  # the customers, not the 400 respondents
+    pd.testing.assert_frame_equal(
+        got.table.reset_index(drop=True), want.table.reset_index(drop=True),
+        check_exact=False, rtol=1e-6,
+    )  # fmt: skip

@@ -304,9 +304,24 @@ def _scenarios(
         )
     if ctx.folder is None:
         raise ValueError("[activation] scenarios need the project folder (run it as a Project)")
-    val = ctx.result(ValuationStageResult).assignments
-    segs = val.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
-    return tuple(run_scenarios(ctx, value, segs, cfg.scenarios, ctx.folder)), None
+    vst = ctx.result(ValuationStageResult)
+    segs = vst.assignments.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
+    note = None
+    if vst.spark is not None:
+        # on Spark the driver's assignments hold the respondents only; a scenario moves every
+        # customer's CLV with the (pandas) what-if code, so the projected segments come over
+        from pyspark.sql import functions as F
+
+        projected = vst.spark.where(F.col("segment_source") == "projected")
+        rest = projected.select("customer_id", "segment").toPandas()
+        segs = pd.concat([segs[["customer_id", "segment"]], rest], ignore_index=True)
+        segs = segs.drop_duplicates("customer_id")
+        note = (
+            f"the what-if scenarios ran on the driver: their {len(segs):,} customers' segments "
+            "and value columns were brought over from Spark (a scenario is computed per "
+            "customer in pandas)"
+        )
+    return tuple(run_scenarios(ctx, value, segs, cfg.scenarios, ctx.folder)), note
 
 
 def _market(ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation) -> MarketActivation:
