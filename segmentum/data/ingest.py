@@ -305,6 +305,8 @@ def _read_chunk(handle: Any, size: int, label: str) -> bytes:
 
 
 def fingerprint_file(path: Path) -> str:
+    """``sha256:`` of the file's bytes, streamed in 4 MB chunks (the driver holds one chunk
+    at a time, whatever the file's size; a source is one file, never a folder)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 22):

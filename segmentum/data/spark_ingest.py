@@ -6,12 +6,16 @@ Parquet file the project declares and checked by Spark with the role checks of t
 ingest (:mod:`segmentum.data.ingest`): missing columns, ragged lines, types, unparseable
 dates, dates before 1900 or after the analysis date (or today), duplicate and missing ids,
 negative or absurd amounts, NaN and infinity, ids the customers table lacks (an anti-join).
-Each check is a Spark expression; all of a table's checks are one Spark job whose result
-holds only the offending rows, and each becomes the same
+Each check is a Spark expression; all of a table's checks are one Spark frame of the
+offending rows (persisted), which Spark counts per rule and in rows; only the first
+:data:`~segmentum.data.ingest.MAX_LISTED` come to the driver, each as the same
 :class:`~segmentum.data.errors.Problem` (file, 1-based row, column, value, what was
-expected) with the same words as on DuckDB, so the error message, its fix and the
-quarantine (``on_bad_rows = "quarantine"``: rows set aside, counted per reason) are the
-same on both engines.
+expected) with the same words as on DuckDB, so the error message (the exact counts, the
+first rows, the fix) is the same on both engines whatever the number of bad rows. The
+quarantine (``on_bad_rows = "quarantine"``) is computed in Spark too: the reasons of each
+row (:meth:`Problem.describe` in a pandas UDF) joined to its values, persisted, counted
+exactly, written by the run as ``rejected/<table>.parquet/`` part files
+(:func:`segmentum.spark_run.write_rejected`).
 
 Row numbers. ``monotonically_increasing_id()`` is not a row number: it is the partition
 index shifted left by 33 bits plus the position within the partition. Spark reads one file
@@ -23,11 +27,14 @@ plan cannot renumber the rows. CSV files are read with ``multiLine = false`` (sp
 a quoted field that spans lines is reported as a line Spark cannot read.
 
 Tables declared as a DuckDB ``table`` or a ``query``, the survey and the small tables stay
-on DuckDB. Each clean table Spark read keeps its Spark DataFrame (persisted) in
-``IngestedTable.spark``, on which the value stage runs in Spark
-(:mod:`segmentum.value.spark_scoring`); for now the clean tables are also collected to the
-driver as pandas DataFrames for the later stages (the run's manifest says ``engine: spark``
-and each table Spark read has a note saying so).
+on DuckDB. Each clean table Spark read stays in Spark: its DataFrame (persisted) is
+``IngestedTable.spark``, on which the value stage runs (:mod:`segmentum.value.spark_scoring`);
+``IngestedTable.frame`` is a :class:`~segmentum.data.ingest.Deferred` collected to pandas only
+when a stage asks for it. What the ingest itself needs after the checks stays in Spark too: the
+row counts, the latest date, and the customer ids a DuckDB table (the survey) names, checked
+by a semi-join whose answer is at most that table's ids (:meth:`SparkIngest.known_ids`). All
+of it runs in UTC (:func:`session_in_utc`). The run's manifest says ``engine: spark`` and each
+table Spark read has a note saying so.
 """
 
 from __future__ import annotations
@@ -152,8 +159,8 @@ CORRUPT = "__corrupt"
 BROADCAST_BAD_ROWS = 1_000_000
 _TYPED_ROLES = (*ID_ROLES, "event_type", *NUMBER_ROLES, *TIME_ROLES)
 SPARK_NOTE = (
-    'read and checked by Spark (engine = "spark"); the value stage runs on it in Spark, and '
-    "the clean rows are also brought to the driver for the later stages."
+    'read and checked by Spark (engine = "spark"); the clean rows stay in Spark, where the '
+    "value stage runs on them, and come to the driver only for a stage that asks for them."
 )
 # What DuckDB's TRY_CAST(text AS DOUBLE) reads as a number; Spark's cast also takes "1d",
 # "0x1p3" and other Java spellings, so text is matched first.
