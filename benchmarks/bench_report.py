@@ -4,8 +4,8 @@ For each run folder given (its ``report.json``, the report's twin), pages of the
 are measured, each opening of each page in turn so that all are measured in the same minute:
 
 - ours: the page ``segmentum`` writes (Plotly's library packed once, clouds sampled, layout
-  templates once, figures drawn after the page has painted), re-rendered from the twin with
-  this checkout's code;
+  templates once, figures drawn after the page has painted, each with its final margins
+  given up front), re-rendered from the twin with this checkout's code;
 - peer: bare Plotly, every figure as ``fig.to_html(full_html=False)`` in one page with
   Plotly's library inlined once as text (``include_plotlyjs=True`` on the first figure), the
   figures as the twin holds them;
@@ -43,6 +43,7 @@ from pathlib import Path
 import plotly.io as pio
 
 from segmentum.report.html import render_html
+from segmentum.report.margins import preset_margins
 from segmentum.report.packing import round_arrays, sample_clouds
 
 #: Set up before the page's own scripts: notes the answer's paint and, each frame, whether
@@ -89,10 +90,11 @@ def _figures(context: dict) -> list[dict]:
 
 
 def ours(context: dict) -> str:
-    """The report as this checkout renders it (figures sampled and rounded as a run does)."""
+    """The report as this checkout renders it (figures sampled, rounded and given their
+    margins up front, as a run does in :func:`segmentum.report.context.figure_context`)."""
     for block in _figures(context):
         figure = {**block["figure"], "data": round_arrays(block["figure"]["data"])}
-        block["figure"] = sample_clouds(figure)[0]
+        block["figure"] = sample_clouds(preset_margins(figure))[0]
     return render_html(context)
 
 

@@ -68,6 +68,37 @@ def test_bubble_area_follows_weighted_population_share() -> None:
     np.testing.assert_allclose(r**2 / (r**2).sum(), share / share.sum(), rtol=1e-3)
 
 
+def test_respondents_are_one_picture_of_dots_at_their_places() -> None:
+    """The respondents are drawn as one SVG picture fixed to the axes (issue 15: 2,000 Plotly
+    markers were most of the map's drawing time), a dot per respondent at its pixel."""
+    from urllib.parse import unquote
+
+    from segmentum.maps.layout import layout_map
+    from segmentum.maps.plots import MAP_POINTS, respondents_picture
+
+    df, lab = _market()
+    m = segment_map(df, lab, basis=NEEDS, weights="weight")
+    fig = map_figure(m)
+    (image,) = fig.layout.images
+    f = layout_map(m).frame
+    assert (image.xref, image.yref, image.layer, image.sizing) == ("x", "y", "below", "stretch")
+    assert (image.x, image.y) == (f.x0, f.y1) and image.sizex == pytest.approx(f.x1 - f.x0)
+    assert list(fig.layout.xaxis.range) == [f.x0, f.x1]  # the picture covers the plot area
+    svg = ET.fromstring(unquote(image.source.split(",", 1)[1]))
+    dots = list(svg.iter("{http://www.w3.org/2000/svg}circle"))
+    assert len(dots) == len(m.points) == len(df) < MAP_POINTS
+    x0, y0, x1, y1 = f.plot_box
+    where = {(int(d.get("cx")), int(d.get("cy"))) for d in dots}
+    first = m.points.iloc[0]
+    assert (round(f.px(first["x"]) - x0), round(f.py(first["y"]) - y0)) in where
+    assert all(0 <= cx <= x1 - x0 and 0 <= cy <= y1 - y0 for cx, cy in where)
+    # a sample when there are more; the legend still names them, with no points of its own
+    sampled = ET.fromstring(unquote(respondents_picture(m, layout_map(m), 100).split(",", 1)[1]))
+    assert len(list(sampled.iter("{http://www.w3.org/2000/svg}circle"))) == 100
+    legend = next(t for t in fig.data if t.name == "respondents")
+    assert list(legend.x) == [None] and legend.hoverinfo == "skip"
+
+
 def test_bubble_area_can_follow_value() -> None:
     df, lab = _market()
     value = {1: 100.0, 2: 300.0, 3: 600.0}

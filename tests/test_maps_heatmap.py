@@ -52,7 +52,8 @@ def test_heat_map_labels_every_need_and_grows_with_them() -> None:
     many = pd.DataFrame(rng.uniform(1, 7, (6, 29)), columns=[f"need_{i}" for i in range(29)])
     figs = [centroid_heatmap(c) for c in (few, many)]
     for c, fig in zip((few, many), figs, strict=True):
-        assert list(fig.layout.yaxis.tickvals) == list(c.columns)
+        # every need has its own row, labelled for people ("need_3" → "Need 3"; issue 15)
+        assert list(fig.layout.yaxis.tickvals) == [f"Need {i}" for i in range(c.shape[1])]
         assert fig.layout.yaxis.tickmode == "array"
         # 1..7 ratings are shown in their units, not as percentages
         assert not any(str(t).endswith("%") for t in np.asarray(fig.data[0].text).ravel())
@@ -72,4 +73,6 @@ def test_index_heat_map_ticks_every_row(mcd2: tuple[pd.DataFrame, np.ndarray]) -
     x, lab = mcd2
     p = profile(x, pd.Series(lab, index=x.index), basis=MCD_BASIS)
     fig = index_heatmap(p)
-    assert list(fig.layout.yaxis.tickvals) == list(p.index_matrix("basis").index)
+    # a tick on every row, each item's name written for people ("yummy" → "Yummy"; issue 15)
+    rows = [v[:1].upper() + v[1:] for v in p.index_matrix("basis").index]
+    assert list(fig.layout.yaxis.tickvals) == rows == list(fig.data[0].y)

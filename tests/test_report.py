@@ -306,7 +306,12 @@ def test_templates_are_package_data() -> None:
     assert env.get_template("page.html").filename.startswith(str(templates))
 
 
-REPORT_MODULES = ["segmentum.report.context", "segmentum.report.section", "segmentum.report.html"]
+REPORT_MODULES = [
+    "segmentum.report.context",
+    "segmentum.report.section",
+    "segmentum.report.html",
+    "segmentum.report.margins",
+]
 
 
 @pytest.mark.parametrize("name", REPORT_MODULES)

@@ -45,12 +45,40 @@ SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 EXPONENT = re.compile(r"\d[eE][-+]?\d")
 
 
+#: A raw identifier inside a sentence ("next best offer: home_bundle").
+SNAKE_WORD = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(_[a-z0-9]+)+(?![\w./-])")
+
+
+def figure_labels(figure: dict[str, Any]) -> list[str]:
+    """The words a figure shows a reader: axis titles and tick labels, the categories its
+    traces put on an axis, legend names, colour bar titles and annotations (subplot titles,
+    the map's labels), each line on its own."""
+    layout = figure.get("layout", {})
+    words: list[Any] = []
+    for key, axis in layout.items():
+        if re.fullmatch(r"[xy]axis\d*", key) and isinstance(axis, dict):
+            words += [(axis.get("title") or {}).get("text"), *(axis.get("ticktext") or [])]
+    for trace in figure.get("data", []):
+        words += [trace.get("name")] if trace.get("showlegend") is not False else []
+        words += [trace.get("colorbar", {}).get("title", {}).get("text")]
+        for key in ("x", "y"):
+            values = trace.get(key)
+            words += values if isinstance(values, list) else []
+    words += [a.get("text") for a in layout.get("annotations", [])]
+    lines = [
+        re.sub("<[^>]+>", "", line) for w in words if isinstance(w, str) for line in w.split("<br>")
+    ]
+    return [line.strip() for line in lines if line.strip()]
+
+
 def check_readable_report(run_dir: Path, max_columns: int = 8) -> dict[str, Any]:
     """What a manager's report must be, checked on a run folder; returns ``report.json``.
 
     Every table shows at most ``max_columns`` columns (in the page and in each part of the
-    twin), no header is a raw snake_case name, no cell is in ``e-`` notation, and the page
-    opens with the answer, which names the segments it picked.
+    twin), no header is a raw snake_case name, no cell is in ``e-`` notation, no figure
+    labels an axis, a row, a legend entry or a panel with one, the answer's sentences name
+    no raw id (an offer, a channel), and the page opens with the answer, which names the
+    segments it picked.
     """
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     twin = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
@@ -71,6 +99,13 @@ def check_readable_report(run_dir: Path, max_columns: int = 8) -> dict[str, Any]
         texts = re.findall(r'<p class="text">(.*?)</p>', body, re.S)
         said = [t for t in texts if summary and t in summary]
         assert not said, (key, said)  # the summary's sentences are said once
+    figures = [b for s in twin["sections"] for b in s["blocks"] if b["kind"] == "figure"]
+    for f in figures:
+        raw = [w for w in figure_labels(f["figure"]) if SNAKE.match(w)]
+        assert not raw, (f["id"], raw[:5])
+    said = [twin["answer"]["headline"], *(p["text"] for p in twin["answer"]["points"])]
+    raw_ids = [m.group(0) for text in said for m in SNAKE_WORD.finditer(text)]
+    assert not raw_ids, raw_ids[:5]
     heads = re.findall(r"<thead><tr>(.*?)</tr></thead>", page, re.S)
     assert heads and max(h.count("<th") for h in heads) <= max_columns
     assert re.findall(r'<section id="([^"]+)"', page)[0] == "answer"

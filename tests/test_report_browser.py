@@ -220,6 +220,21 @@ WIDE_TABLES = """() => [...document.querySelectorAll('table.data')]
     .filter(([id, need, box]) => need > box + 1)"""
 
 
+#: Figures whose margins Plotly had to grow past the ones their layout gives (each such figure
+#: is drawn twice: ``automargin`` measures, grows the margins and draws again): id, side, px.
+PUSHED = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g => {
+    const given = g.layout.margin || {}, size = g._fullLayout._size;
+    const dflt = {l: 80, r: 80, t: 100, b: 80};
+    return ['l', 'r', 't', 'b'].map(k => [g.id, k, Math.round(size[k] - (given[k] ?? dflt[k]))])
+        .filter(([id, k, px]) => px > 3);
+})"""
+
+
+#: Each figure's margins once Plotly has drawn it (``automargin``'s result), by id.
+FINAL_MARGINS = """() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')]
+    .map(g => [g.id, ['l', 'r', 't', 'b'].map(k => Math.round(g._fullLayout._size[k]))]))"""
+
+
 def _demo_report(folder: Path) -> Path:
     from segmentum.demo.project import write_demo_project
     from segmentum.project import Project
@@ -272,6 +287,8 @@ def test_run_report_fits_the_page_and_opens_with_the_priority_segments(
         first_screen = page.locator("#answer").inner_text()
         page_width = page.evaluate("document.documentElement.scrollWidth")
         wide = page.evaluate(WIDE_TABLES)
+        pushed = page.evaluate(PUSHED)
+        n_figures = page.locator(".js-plotly-plot").count()
         page.screenshot(path=str(ARTIFACTS / f"{which}-full.png"), full_page=True)
         browser.close()
     errors = [
@@ -282,6 +299,66 @@ def test_run_report_fits_the_page_and_opens_with_the_priority_segments(
     assert not errors, errors
     assert page_width <= VIEWPORT["width"]  # nothing pushes the page sideways
     assert not wide, wide  # no table wider than its box
+    # every figure drawn once: its margins, estimated up front, held its labels and legend
+    assert n_figures >= 5 and not pushed, pushed
     assert box is not None and box["y"] < VIEWPORT["height"] / 2  # the answer opens the page
     for card in answer["segments"]:  # the first screen names the priority segments
         assert f"Segment {card['segment']}: {card['name']}" in first_screen
+
+
+def _margin_cases() -> list[go.Figure]:
+    """Figures whose labels, legends and colour bars push every side, some a lot."""
+    long = [f"{i}: " + "a long category label" * (1 + i % 3) for i in range(8)]
+    names = [f"series {i} " + "with a long name " * (i % 3) for i in range(7)]
+    lines = [go.Scatter(x=[1, 2, 3], y=[i, i + 1, i], name=n) for i, n in enumerate(names)]
+    return [
+        go.Figure(go.Bar(y=long, x=list(range(8)), orientation="h")),
+        go.Figure(go.Bar(x=long, y=list(range(8)))).update_layout(template="plotly_white"),
+        go.Figure(go.Bar(x=long[:3], y=[1, 2, 3])).update_layout(xaxis_title="the categories"),
+        go.Figure(lines),
+        go.Figure(lines).update_layout(legend={"orientation": "h"}, height=380),
+        go.Figure(lines).update_layout(legend={"orientation": "h", "y": -0.25}),
+        go.Figure(
+            go.Heatmap(z=[[1, 20000], [3, 4]], x=long[:2], y=long[2:4], colorbar={"title": "n"})
+        ).update_xaxes(side="top"),
+        go.Figure(go.Box(y=[1, 2, 3], name="need_fast_claims_payout")).update_layout(
+            yaxis_title="ARI", template="plotly_white"
+        ),
+    ]
+
+
+def test_estimated_margins_hold_in_the_browser_with_little_to_spare(tmp_path: Path) -> None:
+    """Planted labels, legends and colour bars: Plotly grows no figure's margins (each is
+    drawn once), and the estimate is at most a little above the margins Plotly grows the
+    same figure to when it is given none."""
+    from segmentum.report.html import render_html, report_context
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    sec = Section("cases", "Margins")
+    for fig in _margin_cases():
+        sec.figure(fig)
+    context = report_context([sec], title="Margins")
+    preset = {b["id"]: b["figure"]["layout"]["margin"] for b in context["sections"][0]["blocks"]}
+    (tmp_path / "preset.html").write_text(render_html(context), encoding="utf-8")
+    for block in context["sections"][0]["blocks"]:  # the same figures, Plotly on its own
+        block["figure"]["layout"].pop("margin")
+    (tmp_path / "plotly.html").write_text(render_html(context), encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport=VIEWPORT)
+        found = {}
+        for name in ("preset", "plotly"):
+            page.goto((tmp_path / f"{name}.html").as_uri(), wait_until="load")
+            page.wait_for_function(ALL_DRAWN, timeout=60_000)
+            found[name] = page.evaluate(PUSHED), page.evaluate(FINAL_MARGINS)
+        browser.close()
+    assert not found["preset"][0], found["preset"][0]  # no figure drawn twice
+    grown = found["plotly"][1]
+    assert any(m != [80, 80, 100, 80] for m in grown.values())  # the cases push
+    for fid, needed in grown.items():
+        given = [preset[fid][k] for k in "lrtb"]
+        # at most a quarter + 24 px above (text estimated as wide as Verdana, ~15 % over Arial)
+        loose = [
+            (k, g, n) for k, g, n in zip("lrtb", given, needed, strict=True) if g > n * 1.25 + 24
+        ]
+        assert not loose, (fid, loose)

@@ -181,7 +181,10 @@ def segment_label(name: str, share: float) -> tuple[str, ...]:
 def _specs(
     smap: SegmentMap, frame: MapFrame, radii: np.ndarray, labelled: pd.DataFrame
 ) -> tuple[list[LabelSpec], list[tuple[float, float, float, float]]]:
-    """Label specs in priority order and the markers labels must keep clear of."""
+    """Label specs in priority order and the markers labels must keep clear of (a need is
+    labelled with its name made readable: ``need_fast_claims_payout`` → "Fast claims payout")."""
+    from segmentum.report.format import item_label
+
     f = frame
     seg = smap.segments.assign(_r=radii).sort_values("share", ascending=False, kind="stable")
     specs = [
@@ -228,7 +231,7 @@ def _specs(
         obstacles.append((tx - TIP_HALF, ty - TIP_HALF, tx + TIP_HALF, ty + TIP_HALF))
         specs.append(
             LabelSpec(
-                (str(a["need"]),),
+                (item_label(str(a["need"])),),
                 tx,
                 ty,
                 font_size=NEED_FONT,

@@ -81,27 +81,69 @@ def _add_density(fig: Any, smap: SegmentMap) -> None:
         )
 
 
-def _add_respondents(fig: Any, smap: SegmentMap) -> None:
-    """Respondents as faint points (a fixed sample of 3,000 when there are more; the report
-    shows a sample of 2,000, :data:`segmentum.report.packing.MAX_POINTS`).
+#: Respondents drawn on the interactive map at most (a seeded sample of the rest).
+MAP_POINTS = 2000
+#: A respondent's dot: radius (px), colour and opacity (each dot's own, so overlaps darken).
+POINT_RADIUS, POINT_COLOUR, POINT_OPACITY = 1.5, "#bbbbbb", 0.35
 
-    SVG markers, not WebGL: a headless or GPU-less browser draws a few thousand SVG points
-    faster than it starts WebGL, and the points stay under the bubbles and labels.
+
+def respondents_picture(smap: SegmentMap, lay: MapLayout, max_points: int = MAP_POINTS) -> str:
+    """The respondents as one SVG picture of the plot area (a ``data:`` link), a dot each.
+
+    A seeded sample of ``max_points`` when there are more. The dots sit at their pixels in
+    the map's frame (:class:`~segmentum.maps.layout.MapFrame`), rounded to the pixel.
+    """
+    f = lay.frame
+    pts = smap.points
+    if len(pts) > max_points:
+        pts = pts.sample(max_points, random_state=0)
+    x0, y0, x1, y1 = f.plot_box
+    px = np.rint([f.px(float(x)) - x0 for x in pts["x"]]).astype(int)
+    py = np.rint([f.py(float(y)) - y0 for y in pts["y"]]).astype(int)
+    dots = "".join(f"<circle cx='{a}' cy='{b}'/>" for a, b in zip(px, py, strict=True))
+    w, h = round(x1 - x0), round(y1 - y0)
+    svg = (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' "
+        f"viewBox='0 0 {w} {h}'><style>circle{{r:{POINT_RADIUS}px}}</style>"
+        f"<g fill='{POINT_COLOUR.replace('#', '%23')}' fill-opacity='{POINT_OPACITY}'>"
+        f"{dots}</g></svg>"
+    )
+    return "data:image/svg+xml;utf8," + svg
+
+
+def _add_respondents(fig: Any, smap: SegmentMap, lay: MapLayout) -> None:
+    """Respondents as faint dots: one SVG picture under the plot, fixed to the data's axes
+    (it moves and scales with a zoom), and a legend entry that names them.
+
+    One picture, not a marker each: Plotly builds and styles an SVG element per marker in
+    script (2,000 of them were most of the map's drawing time); the browser paints the
+    picture's dots itself. They look the same: grey, 3 px, each 35 % opaque.
     """
     import plotly.graph_objects as go
 
     if not len(smap.points):
         return
-    pts = smap.points
-    if len(pts) > 3000:
-        pts = pts.sample(3000, random_state=0)
+    f = lay.frame
+    fig.add_layout_image(
+        source=respondents_picture(smap, lay),
+        xref="x",
+        yref="y",
+        x=f.x0,
+        y=f.y1,
+        sizex=f.x1 - f.x0,
+        sizey=f.y1 - f.y0,
+        xanchor="left",
+        yanchor="top",
+        sizing="stretch",
+        layer="below",
+    )
     fig.add_trace(
         go.Scatter(
-            x=pts["x"],
-            y=pts["y"],
+            x=[None],
+            y=[None],
             mode="markers",
             name="respondents",
-            marker={"size": 3, "color": "#bbbbbb", "opacity": 0.35},
+            marker={"size": 2 * POINT_RADIUS, "color": POINT_COLOUR, "opacity": POINT_OPACITY},
             hoverinfo="skip",
         )
     )
@@ -306,7 +348,7 @@ def map_figure(
     fig = go.Figure()
     _add_density(fig, smap)
     if show_points:
-        _add_respondents(fig, smap)
+        _add_respondents(fig, smap, lay)
     _add_gaps(fig, smap)
     _add_need_arrows(fig, lay)
     _add_competitors(fig, smap)
@@ -470,7 +512,10 @@ def write_static(smap: SegmentMap, path: str | Path, *, title: str = "Segmentati
 
 
 def themes_figure(th: Themes, *, names: dict[int, str] | None = None) -> Any:
-    """Theme share per segment as a grouped horizontal bar chart."""
+    """Theme share per segment as a grouped horizontal bar chart.
+
+    The segments' legend stands below the bars (segment names are long: beside the plot they
+    took a third of its width), the figure 20 px taller a segment."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -489,11 +534,13 @@ def themes_figure(th: Themes, *, names: dict[int, str] | None = None) -> Any:
                     name=(names or {}).get(int(s), f"Segment {s}"),
                 )
             )
+    rows = 0 if bs.empty else int(bs["segment"].nunique())  # long names: one a row
     fig.update_layout(
         barmode="group",
         template="plotly_white",
         title="'I wish' themes by segment",
         xaxis_tickformat=".0%",
-        height=120 + 40 * max(1, len(th.themes)) * 1.5,
+        height=120 + 40 * max(1, len(th.themes)) * 1.5 + 20 * rows,
+        legend={"orientation": "h", "x": 0, "y": -0.06, "yanchor": "top"},
     )
     return fig

@@ -27,14 +27,20 @@ def white_space_sentence(result: MapsResult) -> str:
 
 def add_map_blocks(sec: Section, result: MapsResult) -> Section:
     """The map, its gaps, the white space and the themes, in that order, added to ``sec``."""
-    from segmentum.maps.plots import themes_figure
+    from segmentum.maps.plots import MAP_POINTS, themes_figure
 
     if result.map_figure is not None:
+        n = 0 if result.map is None else len(result.map.points)
+        sample = (
+            f" (grey dots: a random sample of {MAP_POINTS:,} of {n:,} respondents)"
+            if n > MAP_POINTS
+            else ""
+        )
         sec.figure(
             result.map_figure,
             caption="Segmentation map: bubble area = population share; "
             "arrows = needs (the strongest named at their tips, every one on hover); "
-            "diamonds = competitors; dashed circles = gaps",
+            f"diamonds = competitors; dashed circles = gaps{sample}",
         )
         if result.map is not None and len(result.map.gaps):
             sec.table(result.map.gaps, caption="Gaps: demand with no segment or competitor close")

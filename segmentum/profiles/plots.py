@@ -11,18 +11,32 @@ from segmentum.profiles.profile import Profile, Role
 
 
 def index_heatmap(
-    profile: Profile, *, role: Role = "basis", names: Mapping[int, str] | None = None
+    profile: Profile,
+    *,
+    role: Role = "basis",
+    names: Mapping[int, str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Any:
     """Heat map of the index (100 = average) per variable and segment.
 
     Cells are coloured on a diverging scale centred on 100 (log scale, capped at 25 and
-    400); significant cells (BH-adjusted) are marked with an asterisk.
+    400); significant cells (BH-adjusted) are marked with an asterisk. Rows are labelled
+    with the variable's name made readable (``need_fast_claims_payout`` → "Fast claims
+    payout"; ``labels`` maps a variable to its own label), then ``: level`` for a level.
     """
     import plotly.graph_objects as go
+
+    from segmentum.report.format import item_labels
 
     m = profile.index_matrix(role)
     t = profile.rows(role=role)
     key = np.where(t["kind"] != "categorical", t["variable"], t["variable"] + ": " + t["level"])
+    variables = list(dict.fromkeys(t["variable"].astype(str)))
+    named = dict(zip(variables, item_labels(variables, labels), strict=True))
+    row_label = {
+        str(k): named[str(v)] + ("" if k == v else str(k)[len(str(v)) :])
+        for k, v in zip(key, t["variable"], strict=True)
+    }
     sig = (
         t.assign(key=key)
         .pivot_table(
@@ -39,11 +53,12 @@ def index_heatmap(
         for row_v, row_s in zip(m.to_numpy(dtype=float), sig.fillna(False).to_numpy(), strict=True)
     ]
     cols = [(names or {}).get(int(c), f"Segment {c}") for c in m.columns]
+    rows = [row_label.get(str(r), str(r)) for r in m.index]  # a label on every row
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=cols,
-            y=list(m.index),
+            y=rows,
             text=text,
             texttemplate="%{text}",
             colorscale="RdBu",
@@ -59,9 +74,8 @@ def index_heatmap(
         template="plotly_white",
         height=160 + 22 * len(m.index),
         # rows in the profile's order: ordered levels (Never … Once a week) stay in order
-        yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": list(m.index)},
+        yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": rows},
     )
-    rows = [str(r) for r in m.index]  # a label on every row, however many
     fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=rows)
     return fig
 

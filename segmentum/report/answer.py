@@ -17,13 +17,14 @@ Like everything in :mod:`segmentum.report`, it never fits or recomputes: it read
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import pandas as pd
 
-from segmentum.report.format import format_money, format_percent, human_label
+from segmentum.report.format import format_money, format_percent, human_label, item_label
 
 __all__ = [
     "Answer",
@@ -32,6 +33,7 @@ __all__ = [
     "SegmentCard",
     "TopCustomer",
     "answer_for",
+    "id_label",
     "report_title",
     "what_point",
 ]
@@ -360,6 +362,26 @@ def _whom(cards: list[SegmentCard], prioritised: bool, k: int) -> Point:
     return Point("Who the segments are", text, "#profiles", "Personas")
 
 
+def id_label(value: Any) -> str:
+    """An id a table gives (an offer, a channel) written for people: ``home_bundle`` →
+    "Home bundle", ``conference_b`` → "Conference B" (a lone last letter as a capital).
+
+    Examples
+    --------
+    >>> id_label("home_bundle"), id_label("conference_b"), id_label("Web ads")
+    ('Home bundle', 'Conference B', 'Web ads')
+    """
+    label = item_label(str(value))
+    return re.sub(r"(?<= )([a-z])$", lambda m: m.group(1).upper(), label)
+
+
+def _ids_labelled(text: str, ids: Any) -> str:
+    """``text`` with every id of ``ids`` in it (a whole word) written as :func:`id_label`."""
+    for raw in sorted({str(i) for i in ids}, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w]){re.escape(raw)}(?![\w])", id_label(raw), text)
+    return text
+
+
 def what_point(cards: list[SegmentCard]) -> Point:
     """The answer's "what they want": the first three segments' defining needs and offers."""
     parts = []
@@ -368,7 +390,7 @@ def what_point(cards: list[SegmentCard]) -> Point:
             ", ".join(card.needs) or "needs the profiles did not describe"
         )
         if card.offer:
-            bit += f"; next best offer: {card.offer}"
+            bit += f"; next best offer: {id_label(card.offer)}"
         parts.append(bit)
     text = "; ".join(parts) + "."
     return Point("What they want", text[:1].upper() + text[1:], "#profiles", "Personas")
@@ -381,10 +403,12 @@ def _how(cards: list[SegmentCard], results: Mapping[str, Any]) -> Point | None:
     parts = []
     market = activation.market
     if market is not None and market.plan is not None:
-        chosen = market.plan.table.loc[market.plan.table["chosen"].astype(bool), "channel"]
+        table = market.plan.table
+        chosen = table.loc[table["chosen"].astype(bool), "channel"]
         if len(chosen):
-            parts.append("Channel: " + ", ".join(map(str, chosen)))
-        parts.append(market.plan.sentence.split(" — ")[0].split("; ")[0].rstrip("."))
+            parts.append("Channel: " + ", ".join(id_label(c) for c in chosen))
+        head = market.plan.sentence.split(" — ")[0].split("; ")[0].rstrip(".")
+        parts.append(_ids_labelled(head, table["channel"]))
     for card in cards[:3]:
         if card.stages:
             parts.append(f"Customers of segment {card.segment}: {card.stage_mix()}")

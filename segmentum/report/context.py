@@ -217,13 +217,16 @@ def figure_context(fig: Any) -> dict[str, Any]:
     """A Plotly figure as Plotly's own JSON (``data``, ``layout``, ``frames`` when animated).
 
     The dict is what ``Plotly.newPlot`` takes and what ``plotly.io.from_json`` reads back;
-    float arrays are rounded to :data:`segmentum.report.packing.DIGITS` significant digits.
+    float arrays are rounded to :data:`segmentum.report.packing.DIGITS` significant digits,
+    and the layout's margins are the ones Plotly would end with
+    (:func:`segmentum.report.margins.preset_margins`), so the figure is drawn once.
     """
     import json
 
     import plotly.graph_objects as go
     import plotly.io as pio
 
+    from segmentum.report.margins import preset_margins
     from segmentum.report.packing import round_arrays
 
     if isinstance(fig, Mapping):
@@ -236,4 +239,4 @@ def figure_context(fig: Any) -> dict[str, Any]:
     out = {"data": round_arrays(spec.get("data", [])), "layout": spec.get("layout", {})}
     if spec.get("frames"):
         out["frames"] = round_arrays(spec["frames"])
-    return out
+    return preset_margins(out)

@@ -36,6 +36,7 @@ __all__ = [
     "format_pvalue",
     "human_label",
     "item_label",
+    "item_labels",
 ]
 
 ColumnKind = Literal["text", "count", "number", "share", "percent", "money", "pvalue", "date"]
@@ -301,6 +302,7 @@ ITEM_COLUMNS = frozenset(
     {"need", "needs", "defining_needs", "exclusive_needs", "shared_needs", "item", "variable"}
     | {"field", "descriptor"}
 )
+_NUMBER = re.compile(r"^[-+]?\d+(\.\d*)?$")
 _ITEM_PREFIX = re.compile(r"^(needs?|beh|att|desc)_(?=[A-Za-z0-9])", re.I)
 
 
@@ -328,3 +330,30 @@ def item_label(value: Any, overrides: Mapping[str, str] | None = None) -> str:
 
     parts = value if isinstance(value, list | tuple) else str(value).split(",")
     return ", ".join(one(str(part).strip()) for part in parts)
+
+
+def item_labels(names: Any, overrides: Mapping[str, str] | None = None) -> list[str]:
+    """Each name's :func:`item_label`, kept apart: where two names read the same
+    (``need_price`` and ``price``), each keeps its own name in brackets, so a plot's rows
+    stay one per name.
+
+    Examples
+    --------
+    >>> item_labels(["need_fast_claims_payout", "Like"])
+    ['Fast claims payout', 'Like']
+    >>> item_labels(["need_3", "3"])
+    ['Need 3', '3']
+    >>> item_labels(["need_price", "price"])
+    ['Price (need_price)', 'Price (price)']
+    """
+    names = [str(n) for n in names]
+    labels = [item_label(n, overrides) if "," not in n else n for n in names]
+    # a prefix dropped from a number ("need_3" → "3") would read as a value: "Need 3"
+    labels = [
+        human_label(n, overrides=overrides) if _NUMBER.match(lab) else lab
+        for lab, n in zip(labels, names, strict=True)
+    ]
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    return [f"{lab} ({n})" if seen[lab] > 1 else lab for lab, n in zip(labels, names, strict=True)]

@@ -142,6 +142,9 @@ def fit_indices_chart(selection: pd.DataFrame) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from segmentum.report.format import human_label
+    from segmentum.report.labels import STAGE_LABELS
+
     cols = [
         c
         for c in (
@@ -155,11 +158,12 @@ def fit_indices_chart(selection: pd.DataFrame) -> Any:
         )
         if c in selection.columns and selection[c].notna().any()
     ]
-    fig = make_subplots(rows=1, cols=max(len(cols), 1), subplot_titles=cols)
+    titles = [human_label(c, STAGE_LABELS["segments"]) for c in cols]
+    fig = make_subplots(rows=1, cols=max(len(cols), 1), subplot_titles=titles)
     rec = selection.loc[selection["recommended"], "k"]
-    for i, c in enumerate(cols, start=1):
+    for i, (c, title) in enumerate(zip(cols, titles, strict=True), start=1):
         fig.add_trace(
-            go.Scatter(x=selection["k"], y=selection[c], mode="lines+markers", name=c),
+            go.Scatter(x=selection["k"], y=selection[c], mode="lines+markers", name=title),
             row=1,
             col=i,
         )
@@ -222,6 +226,7 @@ def centroid_heatmap(
     shares: Mapping[int, float] | None = None,
     *,
     names: Mapping[int, str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Any:
     """Heat map of the chosen solution's segment profiles (item x segment).
 
@@ -233,6 +238,10 @@ def centroid_heatmap(
         Each segment's population share, for the items' overall means.
     names : mapping of int to str, optional
         Column titles (default ``Segment <n>``).
+    labels : mapping of str to str, optional
+        Item → row label (``[report.labels]``); by default the item's name made readable
+        (``need_fast_claims_payout`` → "Fast claims payout",
+        :func:`segmentum.report.format.item_labels`).
 
     Colours are the index against the item's overall mean on a diverging scale centred on
     100 (see :func:`centroid_colour`); the cell text is the mean in the item's units
@@ -241,9 +250,11 @@ def centroid_heatmap(
     """
     import plotly.graph_objects as go
 
+    from segmentum.report.format import item_labels
+
     vals = centroids.to_numpy(dtype=float)
     z, index = centroid_colour(centroids, shares)
-    items = [str(c) for c in centroids.columns]
+    items = item_labels(centroids.columns, labels)
     cols = [(names or {}).get(int(s), f"Segment {s}") for s in centroids.index]
     ticks = [50, 71, 100, 141, 200]
     fig = go.Figure(
