@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from segmentum.data.errors import SegmentumError, StageError
-from segmentum.data.ingest import Ingested, ingest
+from segmentum.data.ingest import Ingested, ingest, on_spark
 from segmentum.data.locate import outside_locations, runs_folder
 from segmentum.data.project import ProjectConfig, load_config, with_engine
 from segmentum.flow import Stage, StageContext, StageOutcome
@@ -209,6 +209,19 @@ class Project:
             On a bad project file or bad data; earlier runs are untouched and no run
             folder is left behind.
         """
+        if self.config.project.engine == "spark" and any(
+            map(on_spark, self.config.sources.declared().items())
+        ):
+            from segmentum.data.spark_ingest import spark_session
+            from segmentum.spark_run import run_scope
+
+            # UTC for the run, and what the run persisted let go at its end
+            with run_scope(spark_session(self.config)):
+                return self._run(progress)
+        return self._run(progress)
+
+    def _run(self, progress: RunProgress | None) -> RunResult:
+        """:meth:`run`, inside the Spark scope of an ``engine = "spark"`` run."""
         progress = progress or RunProgress()
         started = datetime.now(UTC)
         t0 = time.perf_counter()
@@ -308,7 +321,7 @@ class Project:
                 "fingerprint": t.fingerprint,
                 "rows_read": t.n_rows_read,
                 "rows_rejected": t.n_rejected,
-                "rows_used": len(t.frame),
+                "rows_used": t.n_used,
                 "notes": list(t.notes),
             }
             for name, t in data.tables.items()
@@ -388,11 +401,7 @@ class Project:
             if stage.write_files is not None:
                 stage.write_files(outcome.result, tmp)
 
-        rejected_dir = tmp / "rejected"
-        for name, table in data.tables.items():
-            if table.n_rejected:
-                rejected_dir.mkdir(exist_ok=True)
-                table.rejected.to_parquet(rejected_dir / f"{name}.parquet", index=False)
+        _write_rejected(tmp, manifest, data)
 
         sections = [overview_section(self, data, outcomes, stages, manifest)]
         sections += [s for stage, o in ran if (s := stage.section(o.result)) is not None]
@@ -431,6 +440,33 @@ def _subtitle(manifest: dict[str, Any], data: Ingested, outcomes: dict[str, Stag
     return " · ".join(parts)
 
 
+def _write_rejected(tmp: Path, manifest: dict[str, Any], data: Ingested) -> None:
+    """``rejected/<table>.parquet``: the rows set aside, with their reasons; written by
+    Spark as a folder of part files for a table Spark checked (the rows never come to the
+    driver), listed in the manifest under ``rejected``."""
+    rejected_dir = tmp / "rejected"
+    listed: dict[str, Any] = {}
+    for name, table in data.tables.items():
+        if not table.n_rejected:
+            continue
+        rejected_dir.mkdir(exist_ok=True)
+        path = rejected_dir / f"{name}.parquet"
+        entry: dict[str, Any] = {"path": path.relative_to(tmp).as_posix()}
+        entry["rows"] = table.n_rejected
+        if table.rejected_spark is not None:
+            from segmentum.spark_run import write_rejected
+
+            parts = write_rejected(table.rejected_spark, path)
+            entry["written_by"] = "spark"
+            entry["parts"] = [p.relative_to(tmp).as_posix() for p in parts]
+        else:
+            table.rejected.to_parquet(path, index=False)
+            entry["written_by"] = "duckdb"
+        listed[name] = entry
+    if listed:
+        manifest["rejected"] = listed
+
+
 def _write_assignments_spark(
     config: ProjectConfig,
     tmp: Path,
@@ -455,7 +491,7 @@ def _write_assignments_spark(
         (t.spark.sparkSession for t in data.tables.values() if t.spark is not None), None
     )
     session = session or spark_session(config)
-    frames: list[Any] = [to_spark(session, f) for f in _id_frames(config, data)]
+    frames: list[Any] = _id_frames_spark(config, data, session)
     nullable: set[str] = set()
     for stage, outcome in ran:
         frame = None
@@ -487,13 +523,16 @@ def _write_assignments_spark(
     return pd.read_parquet(folder)
 
 
-def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:
-    """Every customer and every respondent gets a row, whatever the stages could compute."""
+def _id_frames(
+    config: ProjectConfig, data: Ingested, *, customers: bool = True
+) -> list[pd.DataFrame]:
+    """Every customer and every respondent gets a row, whatever the stages could compute
+    (``customers = False``: the respondents' only)."""
     frames = []
-    customers = config.sources.customers
-    if customers is not None and "customers" in data:
+    source = config.sources.customers if customers else None
+    if source is not None and "customers" in data:
         frames.append(
-            pd.DataFrame({"customer_id": data.frame("customers")[customers.id].astype("str")})
+            pd.DataFrame({"customer_id": data.frame("customers")[source.id].astype("str")})
         )
     survey = config.sources.survey
     if survey is not None and "survey" in data:
@@ -505,6 +544,21 @@ def _id_frames(config: ProjectConfig, data: Ingested) -> list[pd.DataFrame]:
             )
         frames.append(ids)
     return frames
+
+
+def _id_frames_spark(config: ProjectConfig, data: Ingested, session: Any) -> list[Any]:
+    """:func:`_id_frames` as Spark frames: the customers Spark read stay in Spark (their ids
+    are selected there), the survey's ids are handed over from the driver."""
+    from pyspark.sql import functions as F
+
+    from segmentum.spark_run import to_spark
+
+    customers = config.sources.customers
+    table = data.tables.get("customers")
+    if customers is None or table is None or table.spark is None:
+        return [to_spark(session, f) for f in _id_frames(config, data)]
+    ids = table.spark.select(F.col(f"`{customers.id}`").cast("string").alias("customer_id"))
+    return [ids, *(to_spark(session, f) for f in _id_frames(config, data, customers=False))]
 
 
 def _merge_assignments(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
@@ -586,7 +640,7 @@ def overview_section(
                 "source": table.source.location,
                 "rows read": table.n_rows_read,
                 "rows set aside": table.n_rejected,
-                "rows used": len(table.frame),
+                "rows used": table.n_used,
             }
         )
     section.table(pd.DataFrame(rows), caption="Inputs, as read and checked through DuckDB.")

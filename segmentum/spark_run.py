@@ -18,6 +18,8 @@ read the folder as one table with the same columns and dtypes as the DuckDB run'
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +33,66 @@ __all__ = [
     "merge_assignments_spark",
     "nullable_columns",
     "pandas_schema",
+    "persisted_rdds",
+    "run_scope",
     "to_spark",
+    "unpersist_since",
     "write_parquet_parts",
+    "write_rejected",
 ]
 
 _IDS = ("respondent_id", "customer_id")
+
+
+def persisted_rdds(session: SparkSession) -> set[int]:
+    """The ids of the RDDs the session's context holds persisted (cached DataFrames once
+    computed, local checkpoints)."""
+    held = session.sparkContext._jsc.getPersistentRDDs()
+    return {int(key) for key in held.keySet().toArray()}
+
+
+def unpersist_since(
+    session: SparkSession, before: set[int], *, checkpoints: bool = False
+) -> list[int]:
+    """Unpersist every RDD persisted since ``before`` (:func:`persisted_rdds`); the ones
+    held before are left alone. Local checkpoints are kept unless ``checkpoints``: a
+    checkpointed frame has no lineage to recompute from, and a run's results (its Spark
+    frames) may still read them. Returns the ids let go."""
+    held = session.sparkContext._jsc.getPersistentRDDs()
+    freed = []
+    for key in list(held.keySet().toArray()):
+        if int(key) in before:
+            continue
+        rdd = held.get(key)
+        if rdd is None or (rdd.isCheckpointed() and not checkpoints):
+            continue
+        rdd.unpersist(False)
+        freed.append(int(key))
+    return freed
+
+
+@contextlib.contextmanager
+def run_scope(session: SparkSession) -> Iterator[SparkSession]:
+    """The Spark side of one run: the session in UTC for the run (its own zone restored
+    afterwards, :func:`segmentum.data.spark_ingest.session_in_utc`), and at the end every
+    table the run persisted let go (:func:`unpersist_since`), whether the run succeeded or
+    not; what the session held before the run is left alone."""
+    from segmentum.data.spark_ingest import session_in_utc
+
+    before = persisted_rdds(session)
+    try:
+        with session_in_utc(session):
+            yield session
+    finally:
+        unpersist_since(session, before)
+
+
+def write_rejected(frame: DataFrame, folder: Path) -> list[Path]:
+    """The rows a Spark ingest set aside (``source_row``, ``reason``, the row's values),
+    written by Spark as the part files of ``folder`` (``rejected/<table>.parquet/``) in
+    file order, with the dtypes the DuckDB run's ``rejected/<table>.parquet`` has."""
+    ordered = frame.orderBy("source_row")
+    return write_parquet_parts(ordered, folder, pandas_schema(ordered))
 
 
 def _q(name: str) -> Any:

@@ -351,3 +351,140 @@ def test_run_with_engine_spark_names_it_in_the_manifest(spark, tmp_path: Path) -
     assert traceback is None and code == unknown.code, output
     assert all(word in output for word in unknown.words), output
     assert _snapshot(tmp_path / "runs") == before
+
+
+def _many_bad_rows(folder: Path, n: int = 20_000, every: int = 4) -> tuple[Path, int]:
+    """The corpus project with an ``n``-line transactions file of which every ``every``-th
+    row has a negative amount; (project file, number of bad rows)."""
+    project = write_project(folder)
+    amount = np.round(5.0 + (np.arange(n) * 7) % 50, 2)
+    amount[every - 1 :: every] = -3.0
+    pd.DataFrame(
+        {
+            "customer_id": [f"C{1 + i % 40}" for i in range(n)],
+            "date": (pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) % 180, "D"))
+            .strftime("%Y-%m-%d")
+            .tolist(),
+            "amount": amount,
+            "margin": 1.5,
+        }
+    ).to_csv(folder / "transactions.csv", index=False)
+    return project, len(amount[every - 1 :: every])
+
+
+def _at_most_the_message(calls: list[Any], limit: int) -> None:
+    """No collection of the ingest returned more than ``limit`` rows, but the survey's
+    known customer ids (30 linked respondents: the ids go to Spark, the known come back)."""
+    ours = [c for c in calls if c.caller.startswith("segmentum.data.")]
+    known = [c for c in ours if ":known_ids:" in c.caller]
+    assert ours and known and max(c.rows for c in known) <= 30, [str(c) for c in known]
+    rest = [c.rows for c in ours if c not in known]
+    assert max(rest) <= limit, [str(c) for c in ours]
+
+
+def test_many_bad_rows_are_counted_in_spark_and_only_the_first_reach_the_driver(
+    spark,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """5,000 bad rows of 20,000: the message gives the exact counts and the first rows (as
+    on DuckDB, word for word), and no collection of the ingest returns more rows than the
+    message shows; quarantined, the 5,000 are set aside (counted in Spark) without coming
+    to the driver, and the clean table stays in Spark until asked for."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from spark_collections import record_collections
+
+    from segmentum.data.ingest import MAX_LISTED
+
+    project, n_bad = _many_bad_rows(tmp_path)
+    assert n_bad == 5_000
+    duck = _outcome(project, tmp_path, "duckdb")
+    with record_collections() as calls:
+        code, message, problems = _outcome(project, tmp_path, "spark", spark)
+    assert (code, message) == duck[:2] and code == 3
+    assert f"{n_bad:,} problems in {n_bad:,} rows" in message
+    assert f"… and {n_bad - MAX_LISTED:,} more." in message
+    assert problems == duck[2][:MAX_LISTED]  # the first ones; DuckDB carries them all
+    assert [p[2] for p in problems] == [4 * (i + 1) for i in range(MAX_LISTED)]
+    _at_most_the_message(calls, MAX_LISTED)
+
+    text = project.read_text(encoding="utf-8")
+    project.write_text(text.replace("[project]\n", '[project]\non_bad_rows = "quarantine"\n'))
+    config = with_engine(load_config(project), "spark")
+    with record_collections() as calls:
+        data = ingest_spark(config, tmp_path, session=spark)
+    table = data.tables["transactions"]
+    assert (table.n_rejected, table.n_used, table.n_rows_read) == (n_bad, 15_000, 20_000)
+    _at_most_the_message(calls, MAX_LISTED)
+    assert not table.contents.asked_by and not table.set_aside.asked_by  # still in Spark
+    assert table.rejected_spark.count() == n_bad  # the quarantine, in Spark
+    # asked for, the frames are DuckDB's (collected once, through Deferred.get)
+    quarantined = ingest(load_config(project), tmp_path).tables["transactions"]
+    pd.testing.assert_frame_equal(table.frame, quarantined.frame)
+    pd.testing.assert_frame_equal(table.rejected, quarantined.rejected)
+    assert len(table.contents.asked_by) == 1 and table.frame is table.frame
+    data.release()
+
+
+def test_a_session_in_another_time_zone_reads_utc_and_gets_its_zone_back(
+    spark,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """Dates are UTC wall times for segmentum: a user's session in New York ingests them as
+    DuckDB does, so the clean table collected after the ingest and the table Spark writes
+    through Arrow (as the run folder's part files are written, instants in UTC) hold the
+    dates of the file, not shifted by five hours; the session has its zone back afterwards.
+    A project asking for another zone is a ProjectError naming the setting."""
+    from segmentum.data.spark_ingest import TIME_ZONE, spark_session
+    from segmentum.spark_run import pandas_schema, write_parquet_parts
+
+    project = write_project(tmp_path)
+    duck = ingest(load_config(project), tmp_path)
+    want = duck.tables["transactions"].frame
+    spark.conf.set(TIME_ZONE, "America/New_York")
+    try:
+        data = ingest_spark(with_engine(load_config(project), "spark"), tmp_path, session=spark)
+        assert spark.conf.get(TIME_ZONE) == "America/New_York"
+        got = data.tables["transactions"].frame  # collected outside the ingest
+        frame = data.spark("transactions")
+        write_parquet_parts(frame, tmp_path / "written.parquet", pandas_schema(frame))
+        assert spark.conf.get(TIME_ZONE) == "America/New_York"
+    finally:
+        spark.conf.set(TIME_ZONE, "UTC")
+    pd.testing.assert_frame_equal(got, want)
+    written = pd.read_parquet(tmp_path / "written.parquet")
+    assert sorted(written["date"]) == sorted(want["date"])
+    assert data.analysis_date == duck.analysis_date
+    data.release()
+    config = load_config(project)
+    paris = config.spark.model_copy(update={"config": {TIME_ZONE: "Europe/Paris"}})
+    with pytest.raises(ProjectError, match=r"spark\.sql\.session\.timeZone = 'Europe/Paris'"):
+        spark_session(config.model_copy(update={"spark": paris}))
+
+
+def test_a_run_scope_lets_go_of_what_it_persisted_only(spark) -> None:  # type: ignore[no-untyped-def]
+    """:func:`segmentum.spark_run.run_scope`: what was persisted inside is unpersisted at
+    the end (a local checkpoint is kept: results may read it), what was held before stays,
+    and the session's zone is UTC inside and its own after."""
+    from segmentum.data.spark_ingest import TIME_ZONE
+    from segmentum.spark_run import persisted_rdds, run_scope
+
+    mine = spark.range(50).persist()
+    mine.count()
+    held = persisted_rdds(spark)
+    spark.conf.set(TIME_ZONE, "Asia/Tokyo")
+    try:
+        with run_scope(spark):
+            assert spark.conf.get(TIME_ZONE) == "UTC"
+            inside = spark.range(60).selectExpr("id * 2 AS x").persist()
+            inside.count()
+            kept = spark.range(70).localCheckpoint()
+            during = persisted_rdds(spark)
+        after = persisted_rdds(spark)
+        assert spark.conf.get(TIME_ZONE) == "Asia/Tokyo"
+    finally:
+        spark.conf.set(TIME_ZONE, "UTC")
+    new = during - held
+    assert len(new) == 2  # the persisted frame and the checkpoint
+    assert held <= after and len(after - held) == 1  # only the checkpoint is still held
+    assert kept.count() == 70 and inside.count() == 60  # both still usable
+    mine.unpersist()

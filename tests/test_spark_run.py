@@ -481,3 +481,103 @@ def test_scenarios_on_spark_move_every_customer(runs) -> None:  # type: ignore[n
         got.table.reset_index(drop=True), want.table.reset_index(drop=True),
         check_exact=False, rtol=1e-6,
     )  # fmt: skip
+
+
+#: the run's own modules: the ingest, the run folder writer and the Spark run helpers
+_RUN_MODULES = ("segmentum.data.", "segmentum.spark_run:", "segmentum.project:")
+#: the one function a table kept in Spark is collected through when a stage asks for it
+_ON_DEMAND = (":_collect_clean:", ":_collect_rejected:")
+
+
+def test_ingest_and_run_folder_bring_no_customer_rows_to_the_driver(runs) -> None:  # type: ignore[no-untyped-def]
+    """The ingest checks, counts and quarantines in Spark and the run folder is written by
+    Spark: no collection the ingest or the run folder makes returns a row per customer (the
+    demo's 1,500 customers, ~20,000 transactions); a clean table that comes to the driver at
+    all does so because a stage asked for it (``Deferred.asked_by`` names it), never the
+    ingest or the run folder."""
+    duck, on_spark = runs
+    tables = on_spark.data.tables
+    n_customers = tables["customers"].n_used
+    assert n_customers == 1_500 and tables["transactions"].n_rows_read > 10 * n_customers
+    ours = [c for c in _COLLECTIONS if c.caller.startswith(_RUN_MODULES)]
+    assert any(c.caller.startswith("segmentum.data.") for c in ours)  # the ingest was seen
+    big = [str(c) for c in ours if c.rows >= n_customers and not c.caller.endswith(_ON_DEMAND)]
+    assert not big, big
+    for name in ("customers", "transactions"):
+        askers = [*tables[name].contents.asked_by, *tables[name].set_aside.asked_by]
+        assert not [a for a in askers if a.startswith(_RUN_MODULES)], (name, askers)
+    for name, t in tables.items():  # counted in Spark, as DuckDB counts them
+        want = duck.data.tables[name]
+        assert (t.n_rows_read, t.n_used, t.n_rejected) == (
+            want.n_rows_read, want.n_used, want.n_rejected
+        ), name  # fmt: skip
+    assert on_spark.manifest["inputs"] == duck.manifest["inputs"] | {
+        n: {**duck.manifest["inputs"][n], "notes": on_spark.manifest["inputs"][n]["notes"]}
+        for n in ("customers", "transactions", "events") if n in duck.manifest["inputs"]
+    }  # fmt: skip
+
+
+def test_rejected_rows_are_written_by_spark_as_listed_part_files(runs) -> None:  # type: ignore[no-untyped-def]
+    """``rejected/transactions.parquet/`` of the Spark run is Spark's part files (listed in
+    the manifest with the exact count; checked by verify_run), read as the DuckDB run's
+    single file: the same rows, reasons and values."""
+    duck, on_spark = runs
+    listed = on_spark.manifest["rejected"]["transactions"]
+    folder = on_spark.run_dir / listed["path"]
+    assert folder.is_dir() and listed["written_by"] == "spark" and listed["rows"] == 7
+    assert listed["parts"] and all(p.startswith(listed["path"] + "/") for p in listed["parts"])
+    assert set(listed["parts"]) <= set(verify_run(on_spark.run_dir)["files"])
+    assert duck.manifest["rejected"]["transactions"] == {
+        "path": "rejected/transactions.parquet", "rows": 7, "written_by": "duckdb",
+    }  # fmt: skip
+    a = pd.read_parquet(duck.run_dir / "rejected" / "transactions.parquet")
+    b = pd.read_parquet(folder)
+    assert b["source_row"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(b, a, check_dtype=False)
+    assert b.dtypes["source_row"] == a.dtypes["source_row"]
+
+
+def test_spark_audiences_are_listed_and_downloaded_as_one_csv(runs) -> None:  # type: ignore[no-untyped-def]
+    """The app lists a Spark run's audience folders (``audiences/<name>/part-*.csv``) as
+    the DuckDB run lists its files, one entry per audience with its rows, and serves each
+    as one CSV with one header (the parts streamed in order); names outside the manifest
+    are not found."""
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from segmentum.app import create_app
+    from segmentum.app.api import _audiences
+    from segmentum.app.core import RunView
+    from segmentum.app.keys import KeyStore
+
+    duck, on_spark = runs
+    manifest = verify_run(on_spark.run_dir)
+    listed = {a["name"]: a for a in _audiences(RunView(on_spark.run_dir, manifest))}
+    want = {a["name"]: a["rows"] for a in _audiences(RunView(duck.run_dir, duck.manifest))}
+    assert want and {n: a["rows"] for n, a in listed.items()} == want
+    folders = [a for a in listed.values() if "parts" in a]
+    assert folders, "the Spark run wrote no audience folders"
+    project = on_spark.run_dir.parent.parent
+    client = TestClient(create_app(project / "segmentum.toml"))
+    _, key = KeyStore(project).create("read", "spark audiences test")
+    headers = {"Authorization": f"Bearer {key}"}
+    url = f"/api/v1/runs/{on_spark.run_id}/audiences"
+    got = client.get(url, headers=headers).json()["audiences"]
+    assert {a["name"]: a["rows"] for a in got} == want and all("parts" not in a for a in got)
+    for audience in sorted(folders, key=lambda a: -int(a["rows"]))[:2]:
+        body = client.get(f"{url}/{audience['name']}", headers=headers)
+        assert body.status_code == 200 and body.headers["content-type"].startswith("text/csv")
+        served = pd.read_csv(io.BytesIO(body.content), dtype=str, keep_default_na=False)
+        parts = [on_spark.run_dir / p for p in audience["parts"]]
+        whole = pd.concat(
+            [pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True
+        )
+        assert len(served) == audience["rows"] == len(whole)
+        pd.testing.assert_frame_equal(served, whole)
+        header = body.content.splitlines()[0]
+        assert body.content.count(header) == 1  # one header, not one per part
+        duck_file = duck.run_dir / "audiences" / audience["name"]
+        assert header == duck_file.read_bytes().splitlines()[0]
+    for name in ("nope.csv", "..%2Fmanifest.json", "manifest.json", folders[0]["name"][:-4]):
+        assert client.get(f"{url}/{name}", headers=headers).status_code == 404, name

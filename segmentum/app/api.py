@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 
 from segmentum.app.auth import Principal, require
 from segmentum.app.core import NotFound, ProjectView, RunView
@@ -271,17 +278,74 @@ def priorities(run_id: RunParam, project: ProjectView = Depends(_project)) -> di
 
 
 def _audiences(view: RunView) -> list[dict[str, Any]]:
-    """The run's audience files its audience manifest lists and its run manifest covers."""
+    """The run's audience files its audience manifest lists and its run manifest covers.
+
+    A DuckDB run writes one file per audience (``segment_1.csv``); a Spark run writes a
+    folder of CSV part files per audience (``segment_1/part-*.csv``, listed with its
+    ``parts``), served as ``segment_1.csv``, its rows the audience's total.
+    """
     if "audiences/manifest.json" not in view.manifest.get("files", {}):
         return []
     listed = dict(view.json("audiences/manifest.json")).get("files") or []
     files = view.manifest.get("files", {})
     out = []
     for f in listed:
-        name = str(dict(f).get("path", ""))
-        if f"audiences/{name}" in files and "/" not in name:
+        f = dict(f)
+        name = str(f.get("path", ""))
+        if "parts" in f:
+            parts = _audience_parts(name, f.get("parts"), files)
+            if parts:
+                out.append(
+                    {
+                        "name": f"{name}.csv",
+                        "kind": f.get("kind"),
+                        "rows": f.get("rows"),
+                        "parts": parts,
+                    }
+                )
+        elif f"audiences/{name}" in files and "/" not in name:
             out.append({"name": name, "kind": f.get("kind"), "rows": f.get("rows")})
     return out
+
+
+def _audience_parts(name: str, parts: Any, files: dict[str, Any]) -> list[str]:
+    """The part files of a Spark audience folder, as run-folder paths: each named by the
+    audience manifest, inside ``audiences/<name>/`` and covered by the run manifest;
+    ``[]`` (not listed) when any is not."""
+    if not name or "/" in name or name.startswith(".") or not isinstance(parts, list):
+        return []
+    out = []
+    for part in parts:
+        rel = str(dict(part).get("path", "")) if isinstance(part, dict) else ""
+        head, _, leaf = rel.partition("/")
+        if (
+            head != name
+            or not leaf
+            or "/" in leaf
+            or leaf.startswith(".")
+            or not leaf.endswith(".csv")
+        ):
+            return []
+        if f"audiences/{rel}" not in files:
+            return []
+        out.append(f"audiences/{rel}")
+    return out
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _joined_parts(paths: list[Any], chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The CSV part files as one CSV: the first part whole (its BOM and header), each later
+    part without its BOM and header line; read in chunks (never the whole audience)."""
+    for i, path in enumerate(paths):
+        with path.open("rb") as handle:
+            if i:
+                head = handle.readline()
+                if head.startswith(_BOM) and not head[len(_BOM) :].strip():
+                    head = handle.readline()  # a BOM on its own line: the header follows
+            while block := handle.read(chunk):
+                yield block
 
 
 @router.get("/runs/{run_id}/audiences", dependencies=[Depends(require("read"))])
@@ -289,7 +353,8 @@ def audiences(run_id: RunParam, project: ProjectView = Depends(_project)) -> dic
     """The run's audience files (per segment, segment × stage, offer and the control
     group; CSV and xlsx), with their rows; download one at ``.../audiences/{name}``."""
     view = _run(project, run_id)
-    return {"run_id": view.run_id, "audiences": _audiences(view)}
+    listed = [{k: v for k, v in a.items() if k != "parts"} for a in _audiences(view)]
+    return {"run_id": view.run_id, "audiences": listed}
 
 
 @router.get(
@@ -303,14 +368,26 @@ def audience_file(
     request: Request,
     project: ProjectView = Depends(_project),
     principal: Principal = Depends(require("read")),
-) -> FileResponse:
-    """Download one audience file (logged in the key store: who, when, which run and file)."""
+) -> Response:
+    """Download one audience file (logged in the key store: who, when, which run and file);
+    on a Spark run, an audience's part files streamed as one CSV with one header."""
     view = _run(project, run_id)
     found = next((a for a in _audiences(view) if a["name"] == name), None)
     if found is None:
         raise NotFound(f"run {view.run_id} has no audience file {name!r}")
-    path = view.path(f"audiences/{name}")
     store = request.app.state.auth.store
+    if "parts" in found:  # a Spark run's folder of parts, streamed as one CSV
+        root = view.folder.resolve()
+        paths = [view.path(p).resolve() for p in found["parts"]]
+        if any(not p.is_relative_to(root) or not p.is_file() for p in paths):
+            raise NotFound(f"run {view.run_id} has no audience file {name!r}")
+        store.log_download(principal.key.key_id, view.run_id, f"audiences/{name}", found["rows"])
+        return StreamingResponse(
+            _joined_parts(paths),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    path = view.path(f"audiences/{name}")
     store.log_download(principal.key.key_id, view.run_id, f"audiences/{name}", found["rows"])
     return FileResponse(
         path,

@@ -135,9 +135,7 @@ def validate(
     for col in ("table", "source", "rows", "columns"):
         table.add_column(col)
     for name, t in data.tables.items():
-        table.add_row(
-            name, escape(t.source.location), f"{len(t.frame):,}", str(len(t.frame.columns))
-        )
+        table.add_row(name, escape(t.source.location), f"{t.n_used:,}", str(len(t.columns)))
     out.print(table)
     for t in data.tables.values():
         for note in t.notes:

@@ -19,6 +19,7 @@ import codecs
 import gzip
 import hashlib
 import os
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,27 +91,112 @@ EARLIEST_DATE = "1900-01-01 00:00:00"
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
 
 
+class Deferred:
+    """A table kept in the engine (Spark), brought to the driver only when asked for.
+
+    ``collect`` gives the pandas frame (called once, on the first :meth:`get`; the result is
+    kept); ``n_rows`` and ``columns`` are known without collecting; ``spark`` is the Spark
+    DataFrame it is collected from. ``asked_by`` names the code that had it collected
+    (``module:function:line``, the first caller outside this module): a stage that still
+    reads a big table on the driver shows there.
+    """
+
+    def __init__(
+        self,
+        collect: Callable[[], pd.DataFrame],
+        n_rows: int,
+        columns: list[str],
+        spark: Any = None,
+    ):
+        self._collect = collect
+        self._frame: pd.DataFrame | None = None
+        self.n_rows = n_rows
+        self.columns = list(columns)
+        self.spark = spark
+        self.asked_by: list[str] = []
+
+    def get(self) -> pd.DataFrame:
+        """The rows as a pandas frame, collected from the engine on the first call."""
+        if self._frame is None:
+            self.asked_by.append(_asker())
+            self._frame = self._collect()
+        return self._frame
+
+    def __repr__(self) -> str:
+        state = "collected" if self._frame is not None else "in the engine"
+        return f"Deferred({self.n_rows:,} rows, {len(self.columns)} columns, {state})"
+
+
+def _asker() -> str:
+    """``module:function:line`` of the first caller outside this module."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "?"
+    return f"{frame.f_globals.get('__name__', '?')}:{frame.f_code.co_name}:{frame.f_lineno}"
+
+
+def collect_frame(value: pd.DataFrame | Deferred) -> pd.DataFrame:
+    """The one place a table kept in the engine is brought to the driver (see
+    :class:`Deferred`); a pandas frame is returned as it is."""
+    return value.get() if isinstance(value, Deferred) else value
+
+
 @dataclass(frozen=True)
 class IngestedTable:
     """One validated source table.
 
-    ``spark`` is the clean table as a (persisted) Spark DataFrame when ``engine = "spark"``
-    read it (the same rows and columns as ``frame``), else ``None``; the stages that run in
-    the engine (value) read it, the others read ``frame``.
+    ``contents`` are the clean rows and ``set_aside`` the rejected ones with their reasons:
+    pandas frames, or, for a table Spark read (``engine = "spark"``), :class:`Deferred`
+    tables that stay in Spark until someone reads :attr:`frame` or :attr:`rejected`. Row
+    counts (:attr:`n_used`, :attr:`n_rejected`) never collect. ``spark`` is the clean table
+    as a (persisted) Spark DataFrame when Spark read it (the same rows and columns as
+    ``frame``), else ``None``; the stages that run in the engine read it.
     """
 
     name: str
     source: Source
-    frame: pd.DataFrame
+    contents: pd.DataFrame | Deferred
     fingerprint: str
     n_rows_read: int
-    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
+    set_aside: pd.DataFrame | Deferred = field(default_factory=pd.DataFrame)
     notes: tuple[str, ...] = ()  # what ingest read into the data (inferred scales, recodes)
     spark: Any = field(default=None, compare=False, repr=False)
 
     @property
+    def frame(self) -> pd.DataFrame:
+        """The clean rows as pandas (on Spark: collected on first use, see :class:`Deferred`)."""
+        return collect_frame(self.contents)
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        """The rows set aside (``source_row``, ``reason`` and the row's values) as pandas."""
+        return collect_frame(self.set_aside)
+
+    @property
+    def columns(self) -> list[str]:
+        """The clean table's columns (without collecting it)."""
+        c = self.contents
+        return list(c.columns) if isinstance(c, Deferred) else [str(x) for x in c.columns]
+
+    @property
+    def n_used(self) -> int:
+        """Rows of the clean table (without collecting it)."""
+        c = self.contents
+        return c.n_rows if isinstance(c, Deferred) else len(c)
+
+    @property
     def n_rejected(self) -> int:
-        return len(self.rejected)
+        """Rows set aside (exact; without collecting them)."""
+        r = self.set_aside
+        return r.n_rows if isinstance(r, Deferred) else len(r)
+
+    @property
+    def rejected_spark(self) -> Any:
+        """The rows set aside as a Spark DataFrame when Spark checked the table, else None."""
+        r = self.set_aside
+        return r.spark if isinstance(r, Deferred) else None
 
 
 @dataclass(frozen=True)
@@ -138,6 +224,14 @@ class Ingested:
     @property
     def n_rejected(self) -> dict[str, int]:
         return {name: t.n_rejected for name, t in self.tables.items()}
+
+    def release(self) -> None:
+        """Unpersist the Spark tables the ingest persisted (the clean and rejected rows);
+        they stay usable, recomputed from their files if read again."""
+        for table in self.tables.values():
+            for frame in (table.spark, table.rejected_spark):
+                if frame is not None:
+                    frame.unpersist()
 
 
 def _quote(identifier: str) -> str:
@@ -211,6 +305,8 @@ def _read_chunk(handle: Any, size: int, label: str) -> bytes:
 
 
 def fingerprint_file(path: Path) -> str:
+    """``sha256:`` of the file's bytes, streamed in 4 MB chunks (the driver holds one chunk
+    at a time, whatever the file's size; a source is one file, never a folder)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 22):
@@ -1366,6 +1462,7 @@ def ingest(
         reader = _Reader(con, base_dir)
         tables: dict[str, IngestedTable] = {}
         id_tables: dict[str, tuple[str, str]] = {}  # table → (clean table name, id column)
+        spark_parents: dict[str, str] = {}  # table Spark checked → its id column
         # Parents before children so foreign keys check against cleaned ids.
         for name in _INGEST_ORDER:
             if name not in sources:
@@ -1374,7 +1471,10 @@ def ingest(
             if progress:
                 progress(name)
             if spark is not None and on_spark((name, source)):
-                tables[name] = _ingest_on_spark(con, spark, name, source, quarantine, id_tables)
+                tables[name] = _ingest_on_spark(spark, name, source, quarantine)
+                if isinstance(source, CustomersSource):
+                    spark_parents[name] = source.id
+                    id_tables[name] = (f"clean_{name}", source.id)
                 continue
             label, fingerprint, is_csv = reader.load(name, source)
             if isinstance(source, SurveySource) and source.id is None:
@@ -1383,6 +1483,8 @@ def ingest(
             roles = source.role_columns()
             checker.require_columns(roles)
             n_rows = checker.check_empty()
+            if spark is not None and "customers" in spark_parents:
+                _known_customers(con, spark, checker, source, spark_parents["customers"])
             _check_roles(checker, name, source, analysis_date, id_tables)
             problems = checker.to_problems()
             if problems and not quarantine:
@@ -1393,7 +1495,7 @@ def ingest(
             elif isinstance(source, CustomersSource | OffersSource):
                 id_tables[name] = (f"clean_{name}", source.id)
             if spark is not None and isinstance(source, CustomersSource):
-                spark.adopt(name, table.frame, source.id)  # for the anti-joins on Spark
+                spark.adopt(name, table.contents, source.id)  # for the anti-joins on Spark
             tables[name] = table
         if analysis_date is None:
             analysis_date = _latest_date(tables)
@@ -1414,26 +1516,51 @@ def on_spark(table: tuple[str, Source]) -> bool:
     return name in SPARK_TABLES and source.path is not None
 
 
-def _ingest_on_spark(
+def _ingest_on_spark(spark: Any, name: str, source: Source, quarantine: bool) -> IngestedTable:
+    """One customer-side table read and checked by Spark (engine = "spark"): the error
+    gives the counts and the first problems Spark found; the clean table stays in Spark."""
+    checked = spark.check(name, source)
+    if checked.n_problems and not quarantine:
+        _raise(
+            checked.problems,
+            checked.label,
+            checked.is_csv,
+            n_problems=checked.n_problems,
+            n_rows=checked.n_bad_rows,
+        )
+    table: IngestedTable = spark.finish(checked)
+    return table
+
+
+def _known_customers(
     con: duckdb.DuckDBPyConnection,
     spark: Any,
-    name: str,
+    checker: _Checker,
     source: Source,
-    quarantine: bool,
-    id_tables: dict[str, tuple[str, str]],
-) -> IngestedTable:
-    """One customer-side table read and checked by Spark (engine = "spark"); the clean
-    customers are also given to DuckDB, for the foreign keys of the tables it checks."""
-    checked = spark.check(name, source)
-    if checked.problems and not quarantine:
-        _raise(checked.problems, checked.label, checked.is_csv)
-    table: IngestedTable = spark.finish(checked)
-    if isinstance(source, CustomersSource):
-        con.register("spark_clean_frame", table.frame)
-        con.execute(f"CREATE TABLE clean_{name} AS SELECT * FROM spark_clean_frame")
-        con.unregister("spark_clean_frame")
-        id_tables[name] = (f"clean_{name}", source.id)
-    return table
+    id_column: str,
+) -> None:
+    """``clean_customers`` in DuckDB for a table DuckDB checks against customers Spark read:
+    only the ids this table names that Spark's clean customers hold (the table's distinct
+    ids go to Spark and the known ones come back; the customers stay in Spark)."""
+    col = getattr(source, "customer_id", None)
+    if not isinstance(source, _CUSTOMER_CHILDREN) or not col or col not in checker.columns:
+        return
+    q = _quote(col)
+    rows = con.execute(
+        f"SELECT DISTINCT CAST({q} AS VARCHAR) FROM {checker.raw} "
+        f"WHERE {q} IS NOT NULL AND trim(CAST({q} AS VARCHAR)) <> ''"
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    known = pd.DataFrame({id_column: spark.known_ids("customers", ids)}, dtype=object)
+    con.register("spark_known_ids", known)
+    con.execute(
+        "CREATE OR REPLACE TABLE clean_customers AS SELECT CAST("
+        f"{_quote(id_column)} AS VARCHAR) AS {_quote(id_column)} FROM spark_known_ids"
+    )
+    con.unregister("spark_known_ids")
+
+
+_CUSTOMER_CHILDREN = (SurveySource, TransactionsSource, EventsSource, ResponsesSource)
 
 
 def _check_roles(
@@ -1538,13 +1665,23 @@ def _check_offer_roles(
     )
 
 
-def _raise(problems: list[Problem], label: str, csv: bool) -> None:
+def _raise(
+    problems: list[Problem],
+    label: str,
+    csv: bool,
+    n_problems: int | None = None,
+    n_rows: int | None = None,
+) -> None:
+    """Raise the DataError of a table's problems: the counts, the first
+    :data:`MAX_LISTED` spelled out. ``problems`` may be only the first ones (Spark counts
+    the rest in the engine); ``n_problems`` and ``n_rows`` then give the totals."""
     listed = "\n".join("  " + p.describe(csv) for p in problems[:MAX_LISTED])
-    more = len(problems) - MAX_LISTED
-    rows = {p.row for p in problems}
+    total = len(problems) if n_problems is None else n_problems
+    more = total - MAX_LISTED
+    rows = len({p.row for p in problems}) if n_rows is None else n_rows
     head = (
-        f"{label}: {len(problems):,} problem{'s' if len(problems) > 1 else ''} in "
-        f"{len(rows):,} row{'s' if len(rows) > 1 else ''}:\n{listed}"
+        f"{label}: {total:,} problem{'s' if total > 1 else ''} in "
+        f"{rows:,} row{'s' if rows > 1 else ''}:\n{listed}"
     )
     if more > 0:
         head += f"\n  … and {more:,} more."
@@ -1623,7 +1760,16 @@ def _latest_date(tables: dict[str, IngestedTable]) -> pd.Timestamp | None:
     latest: pd.Timestamp | None = None
     for table in tables.values():
         col = getattr(table.source, "timestamp", None)
-        if col and col in table.frame and len(table.frame):
+        if not col or col not in table.columns or not table.n_used:
+            continue
+        if table.spark is not None:  # the latest date computed in Spark
+            from pyspark.sql import functions as F
+
+            micros = table.spark.agg(F.unix_micros(F.max(F.col(f"`{col}`")))).first()[0]
+            if micros is None:
+                continue
+            value = pd.Timestamp(int(micros), unit="us")
+        else:
             value = pd.Timestamp(table.frame[col].max())
-            latest = value if latest is None or value > latest else latest
+        latest = value if latest is None or value > latest else latest
     return latest

