@@ -239,3 +239,19 @@ def test_fuzzing_the_api_finds_no_server_error(api_schema: Any) -> None:
                 case.call_and_validate(headers=_FUZZ_HEADERS, checks=[not_a_server_error])
 
             call()
+
+
+def test_spark_audience_parts_are_named_and_confined_by_both_manifests() -> None:
+    """A Spark run's audience folder is served only when its name is a plain file name (it
+    becomes the download's file name, a header) and every part is inside
+    ``audiences/<name>/`` and covered by the run manifest."""
+    from segmentum.app.api import _audience_parts
+
+    files = {"audiences/segment_1/part-00000.csv": {}, "audiences/segment_1/part-00001.csv": {}}
+    parts = [{"path": "segment_1/part-00000.csv"}, {"path": "segment_1/part-00001.csv"}]
+    assert _audience_parts("segment_1", parts, files) == [f"audiences/{p['path']}" for p in parts]
+    for name in ('seg"ment', "seg\r\nSet-Cookie: x", "../segment_1", ".hidden", "", "a b"):
+        assert _audience_parts(name, parts, files) == [], name
+    for bad in ("segment_2/part-00000.csv", "segment_1/../x.csv", "segment_1/.p.csv",
+                "segment_1/part-00002.csv", "segment_1/part.txt"):  # fmt: skip
+        assert _audience_parts("segment_1", [{"path": bad}], files) == [], bad

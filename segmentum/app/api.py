@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -308,11 +309,15 @@ def _audiences(view: RunView) -> list[dict[str, Any]]:
     return out
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def _audience_parts(name: str, parts: Any, files: dict[str, Any]) -> list[str]:
     """The part files of a Spark audience folder, as run-folder paths: each named by the
     audience manifest, inside ``audiences/<name>/`` and covered by the run manifest;
     ``[]`` (not listed) when any is not."""
-    if not name or "/" in name or name.startswith(".") or not isinstance(parts, list):
+    # the name becomes a download's file name (a header): letters, digits, _ . - only
+    if not _SAFE_NAME.fullmatch(name) or name.startswith(".") or not isinstance(parts, list):
         return []
     out = []
     for part in parts:
