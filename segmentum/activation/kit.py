@@ -135,8 +135,10 @@ def _playbooks(
     names = cfg.stages.names
     mix = None
     cs = ctx.config.sources.customers
-    table = ctx.data.get("customers") if cs is not None else None
-    if cs is not None and cs.channel and ca.customers is None and "customers" in ctx.data:
+    # the driver's customers table only off Spark (asking for it would collect it)
+    on_spark = ca.customers is None
+    table = ctx.data.get("customers") if cs is not None and not on_spark else None
+    if cs is not None and cs.channel and on_spark and "customers" in ctx.data:
         from segmentum.activation.spark_customers import channel_mix_spark
         from segmentum.valuation.spark import stage_table
 

@@ -371,6 +371,11 @@ def _run(ctx: StageContext) -> ValueResult:
     assert src is not None
     events = ctx.config.sources.events
     customers = ctx.config.sources.customers
+    if ctx.data.spark("transactions") is not None:
+        # before the driver frames below: asking for them would collect the tables
+        from segmentum.value.spark_scoring import run_on_spark
+
+        return run_on_spark(ctx, ctx.settings(ValueConfig, "value"))
     events_frame = ctx.data.get("events")
     if events_frame is not None and events is not None:
         events_frame = events_frame.rename(
@@ -386,10 +391,6 @@ def _run(ctx: StageContext) -> ValueResult:
         if customers.acquisition_cost:
             renames[customers.acquisition_cost] = "acquisition_cost"
         customers_frame = customers_frame.rename(columns=renames)
-    if ctx.data.spark("transactions") is not None:
-        from segmentum.value.spark_scoring import run_on_spark
-
-        return run_on_spark(ctx, ctx.settings(ValueConfig, "value"))
     return run_value(
         ctx.data.frame("transactions"),
         customer_id=src.customer_id,
