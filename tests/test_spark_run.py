@@ -508,10 +508,13 @@ def test_ingest_and_run_folder_bring_no_customer_rows_to_the_driver(runs) -> Non
         str(c) for c in ours if c.rows >= n_customers and not any(key in c.caller for key in exempt)
     ]
     assert not big, big
-    for name in ("customers", "transactions"):
+    for name in ("customers", "transactions", "events"):
         held = (tables[name].contents, tables[name].set_aside)  # a frame when nothing is held
         askers = [a for part in held for a in getattr(part, "asked_by", ())]
         assert not [a for a in askers if a.startswith(_RUN_MODULES)], (name, askers)
+        # the value stage and the playbooks read the Spark frames only
+        stages = ("segmentum.value.", "segmentum.activation.kit:")
+        assert not [a for a in askers if a.startswith(stages)], (name, askers)
     for name, t in tables.items():  # counted in Spark, as DuckDB counts them
         want = duck.data.tables[name]
         assert (t.n_rows_read, t.n_used, t.n_rejected) == (
