@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_spark.py [--quick] [--sizes 5,50] [--keep-data]
+    python benchmarks/bench_spark.py --spend 2   # the Gamma-Gamma fit alone, 2 M buyers
 
 For each size (``--quick``: 1 M and 5 M; ``--sizes`` in millions picks others) a Parquet
 file of transactions (customers ≈ transactions / 25, three years of days, a few planted bad
@@ -21,8 +22,14 @@ own): Spark ``local[2]`` through :func:`segmentum.value.spark.local_spark_sessio
     engine (per-customer rows never reach the driver);
 (c) **patterns**: the distinct (frequency, recency, T) with their counts, computed from the
     transactions (summary included) and collected: what a fit needs on the driver;
-(d) **scoring**: per-customer scoring in the engine, when ``segmentum.value.spark_scoring``
-    is there (not yet measured otherwise).
+(d) **scoring**: per-customer scoring in the engine (``segmentum.value.spark_scoring``):
+    BG/NBD on the patterns, Gamma-Gamma as the value stage fits it on Spark, then
+    ``mapInPandas(score_chunk)`` written as Parquet.
+
+``--spend N`` runs only the Gamma-Gamma fit of the value stage on N million simulated repeat
+buyers (one spend pair each), twice: with the pairs collected and with the likelihood's sums
+computed in Spark (:mod:`segmentum.value.spark_spend`); wall, CPU, peaks and the largest
+collection of each.
 
 Each step reports wall time, rows/s per core (transactions / wall / 2), and the peak
 resident memory (``VmHWM``, reset before each step through ``/proc/<pid>/clear_refs``) of
@@ -43,6 +50,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "spark"
@@ -182,7 +191,8 @@ def _measure(
 
 
 def _info(info: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in info.items() if k in ("problems", "rows", "patterns"))
+    keys = ("problems", "rows", "patterns", "driver_rows", "params")
+    return ", ".join(f"{k} {v}" for k, v in info.items() if k in keys)
 
 
 # -- patterns -------------------------------------------------------------------------------
@@ -367,10 +377,11 @@ def _spark_checks(spark: Any, base: Path) -> int:
     sources = config.sources.declared()
     ingest = SparkIngest(config, base, analysis_date_of(config), spark)
     try:
-        found = len(ingest.check("customers", sources["customers"]).problems)
+        # n_problems counts them all (``problems`` holds the first few a message shows)
+        found = ingest.check("customers", sources["customers"]).n_problems
         ids = spark.read.parquet(str(base / "customers.parquet")).select("customer_id")
         ingest.parents["customers"] = ids
-        found += len(ingest.check("transactions", sources["transactions"]).problems)
+        found += ingest.check("transactions", sources["transactions"]).n_problems
     finally:
         ingest.close()
     return found
@@ -378,8 +389,8 @@ def _spark_checks(spark: Any, base: Path) -> int:
 
 def _spark_scoring_step(spark: Any, base: Path) -> dict[str, Callable[[], dict[str, Any]]]:
     """Per-customer scoring in Spark (``segmentum.value.spark_scoring``, when it is there):
-    BG/NBD fitted on the driver on the summary's patterns, Gamma-Gamma on the distinct
-    (frequency, spend) of the repeat buyers, then ``p_alive``, expected purchases and spend,
+    BG/NBD fitted on the driver on the summary's patterns, Gamma-Gamma as the value stage
+    fits it (:func:`_spend_fit`), then ``p_alive``, expected purchases and spend,
     and CLV for every customer by ``mapInPandas(score_chunk)``, written as Parquet."""
     try:
         from segmentum.value.spark_scoring import (  # type: ignore[import-not-found]
@@ -390,25 +401,18 @@ def _spark_scoring_step(spark: Any, base: Path) -> dict[str, Callable[[], dict[s
         return {}
 
     def scoring() -> dict[str, Any]:
-        from pyspark.sql import functions as F
         from pyspark.sql import types as T
 
-        from segmentum.value import BetaGeoModel, GammaGammaModel
+        from segmentum.value import BetaGeoModel
 
         summary = spark.read.parquet(str(base / "summary_spark"))
         summary.createOrReplaceTempView("bench_summary")
         patterns = spark.sql(_pattern_query("bench_summary", "spark")).toPandas()
         patterns["weights"] = patterns["weights"].astype(float)
-        pairs = (
-            summary.where((F.col("frequency") > 0) & (F.col("monetary_value") > 0))
-            .groupBy("frequency", "monetary_value")
-            .agg(F.count(F.lit(1)).cast("double").alias("weights"))
-            .toPandas()
-        )
         fitted = Fitted(
             purchase=BetaGeoModel().fit(patterns),
             # the generated spends do not vary between customers: v is not identified
-            spend=GammaGammaModel(penalizer=0.001).fit(pairs),
+            spend=_spend_fit(summary.persist(), penalizer=0.001),
             horizon=52.0,
             step=52.0 / 12,
             step_rate=0.01,
@@ -425,9 +429,94 @@ def _spark_scoring_step(spark: Any, base: Path) -> dict[str, Callable[[], dict[s
 
         out = str(base / "scores_spark")
         summary.mapInPandas(score, schema).write.mode("overwrite").parquet(out)
+        summary.unpersist()
         return {"rows": spark.read.parquet(out).count(), "patterns": len(patterns)}
 
     return {"scoring": scoring}
+
+
+def _spend_fit(summary: Any, penalizer: float) -> Any:
+    """Gamma-Gamma as the value stage fits it on Spark (``spark_scoring._fit_spend``: the
+    collected (frequency, spend) pairs up to the cap, the likelihood's sums in Spark above)."""
+    from pyspark.sql import functions as F
+
+    from segmentum.value.spark_scoring import _fit_spend
+    from segmentum.value.steps import ValueConfig, _Log
+
+    n, n_repeat = summary.agg(
+        F.count(F.lit(1)), F.sum((F.col("frequency") > 0).cast("long"))
+    ).first()
+    model = _fit_spend(summary, int(n), int(n_repeat), ValueConfig(penalizer=penalizer), _Log())
+    if model is None:
+        raise RuntimeError("bench_spark: the Gamma-Gamma fit was skipped")
+    return model
+
+
+# -- the Gamma-Gamma fit alone: collected pairs against the likelihood's sums ---------------
+def make_spend_data(folder: Path, n_buyers: int) -> Path:
+    """A summary of ``n_buyers`` repeat buyers with Gamma-Gamma spends (p 6, q 4, γ 15;
+    frequency 1 + Poisson(2)), as Parquet: continuous spends, one pair per buyer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from segmentum.value.models.gamma_gamma import simulate_gamma_gamma
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "spend_summary.parquet"
+    rng = np.random.default_rng(17)
+    with pq.ParquetWriter(
+        path, pa.schema([("frequency", pa.float64()), ("monetary_value", pa.float64())])
+    ) as out:
+        for start in range(0, n_buyers, 1_000_000):
+            x = 1 + rng.poisson(2.0, min(1_000_000, n_buyers - start))
+            df = simulate_gamma_gamma({"p": 6.0, "q": 4.0, "v": 15.0}, x, seed=start)
+            out.write_table(pa.Table.from_pandas(df, preserve_index=False))
+    return path
+
+
+def run_spend(path: str, n_buyers: int, cap: int) -> dict[str, Any]:
+    """The value stage's Gamma-Gamma fit on Spark with the pairs cap ``cap`` (a huge one:
+    the pairs collected; 0: the sums in Spark), in this (child) process."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+    os.environ["SEGMENTUM_SPARK_SPEND_PAIRS_CAP"] = str(cap)
+    from spark_collections import record_collections  # type: ignore[import-not-found]
+
+    spark = _spark_session(n_buyers * 25)
+    jvm = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+    _spark_warm_up(spark)
+    summary = spark.read.parquet(path).persist()
+    summary.count()
+
+    def fit() -> dict[str, Any]:
+        with record_collections() as calls:
+            model = _spend_fit(summary, penalizer=0.0)
+        return {
+            "driver_rows": max(c.rows for c in calls),
+            "params": {k: round(v, 6) for k, v in model.params_.items()},
+        }
+
+    result = _measure({"spend": fit}, {"python": "self", "jvm": jvm})
+    spark.stop()
+    return result
+
+
+def main_spend(n_buyers: int) -> int:
+    """``--spend``: the two ways of fitting Gamma-Gamma on ``n_buyers`` repeat buyers."""
+    folder = RESULTS / f"spend_{n_buyers}"
+    path = make_spend_data(folder, n_buyers)
+    rows = []
+    for label, cap in (("collected pairs", 10**12), ("sums in Spark", 0)):
+        print(f"  {label}:", flush=True)
+        info = _in_child(run_spend, str(path), n_buyers, cap)["spend"]
+        rows.append(
+            f"{n_buyers:,} | {label} | {info['seconds']:.1f} s | {info['cpu']:.1f} s | "
+            f"{info['peak_python'] / 2**20:.0f} MiB | {info['peak_jvm'] / 2**30:.2f} GiB | "
+            f"{info['driver_rows']:,} | {info['params']}"
+        )
+    shutil.rmtree(folder, ignore_errors=True)
+    print("\nbuyers | fit | wall | CPU | Python peak | JVM peak | most rows to driver | params")
+    print("\n".join(rows))
+    return 0
 
 
 def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
@@ -484,7 +573,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 M and 5 M transactions")
     ap.add_argument("--sizes", help="sizes in millions of transactions, e.g. 5,20,50")
     ap.add_argument("--keep-data", action="store_true", help="keep the generated files")
+    ap.add_argument(
+        "--spend",
+        type=float,
+        help="only the Gamma-Gamma fit, on this many millions of repeat buyers: the collected "
+        "pairs against the likelihood's sums in Spark",
+    )
     args = ap.parse_args(argv)
+    if args.spend:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        return main_spend(int(args.spend * 1_000_000))
     sizes = (1, 5) if args.quick else (5, 20, 50)
     if args.sizes:
         sizes = tuple(float(s) for s in args.sizes.split(","))  # type: ignore[assignment]

@@ -27,6 +27,7 @@ from segmentum.data.project import ProjectConfig, load_config, with_engine
 from segmentum.flow import Stage, StageContext, StageOutcome
 from segmentum.registry import STAGES, check_settings, report_settings
 from segmentum.report.answer import answer_for
+from segmentum.report.format import use_labels
 from segmentum.report.html import render_report
 from segmentum.report.section import Section
 from segmentum.runs import (
@@ -209,16 +210,19 @@ class Project:
             On a bad project file or bad data; earlier runs are untouched and no run
             folder is left behind.
         """
-        if self.config.project.engine == "spark" and any(
-            map(on_spark, self.config.sources.declared().items())
-        ):
-            from segmentum.data.spark_ingest import spark_session
-            from segmentum.spark_run import run_scope
+        # [report.labels]: the one mapping every word of the run reads (the stages' sentences,
+        # personas and playbooks, the report's figures and tables): segmentum.report.format
+        with use_labels(report_settings(self.config).labels):
+            if self.config.project.engine == "spark" and any(
+                map(on_spark, self.config.sources.declared().items())
+            ):
+                from segmentum.data.spark_ingest import spark_session
+                from segmentum.spark_run import run_scope
 
-            # UTC for the run, and what the run persisted let go at its end
-            with run_scope(spark_session(self.config)):
-                return self._run(progress)
-        return self._run(progress)
+                # UTC for the run, and what the run persisted let go at its end
+                with run_scope(spark_session(self.config)):
+                    return self._run(progress)
+            return self._run(progress)
 
     def _run(self, progress: RunProgress | None) -> RunResult:
         """:meth:`run`, inside the Spark scope of an ``engine = "spark"`` run."""

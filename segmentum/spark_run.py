@@ -35,6 +35,7 @@ __all__ = [
     "pandas_schema",
     "persisted_rdds",
     "run_scope",
+    "spark_column",
     "to_spark",
     "unpersist_since",
     "write_parquet_parts",
@@ -95,10 +96,14 @@ def write_rejected(frame: DataFrame, folder: Path) -> list[Path]:
     return write_parquet_parts(ordered, folder, pandas_schema(ordered))
 
 
-def _q(name: str) -> Any:
+def spark_column(name: str) -> Any:
+    """A Spark column by its exact name (dots, ``=`` and spaces included)."""
     from pyspark.sql import functions as F
 
     return F.col("`" + name.replace("`", "``") + "`")
+
+
+_q = spark_column
 
 
 def to_spark(session: SparkSession, frame: pd.DataFrame) -> DataFrame:

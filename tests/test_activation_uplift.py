@@ -108,7 +108,7 @@ def test_the_declared_offer_adds_p_accept_times_the_uplift(demo: SimpleNamespace
     text = " ".join(
         b.content for b in customer_blocks(Section("a", "A"), ca).blocks if b.kind == "text"
     )
-    assert "home_bundle sets home_bundle = True" in text
+    assert "Home bundle sets home bundle to True" in text  # ids by their labels (issue 15)
 
 
 def test_a_bad_declaration_names_the_entry(demo: SimpleNamespace) -> None:

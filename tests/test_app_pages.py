@@ -126,6 +126,9 @@ def test_answer_page_names_the_priority_segments(
     assert answer["headline"] in text
     for card in answer["segments"]:
         assert card["name"] in text
+        if card["offer"]:  # the offer by its label, as in the report, not its id
+            assert f"Next best offer: {card['offer_text']}" in " ".join(text.split()), card
+            assert card["offer_text"] != card["offer"]
     for point in answer["points"]:  # evidence links lead to the app's pages, not anchors
         assert point["href"].startswith(f"/runs/{run_id}")
 

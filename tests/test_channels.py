@@ -57,8 +57,9 @@ def test_seed_001_b_over_a_at_equal_cost_and_why() -> None:
     # affinity index: 90 % target vs 50 % in the market
     assert t.loc["conference_b", "index"] == pytest.approx(180.0)
     ratio = 945.0 / 500.0
-    assert p.sentence.startswith("Buy conference_b: 1,050 people of whom 90% are in target")
-    assert f"{ratio:.1f}× conference_a's target people per unit of cost" in p.sentence
+    # channels by their labels (issue 15): conference_b -> "Conference B"
+    assert p.sentence.startswith("Buy Conference B: 1,050 people of whom 90% are in target")
+    assert f"{ratio:.1f}× Conference A's target people per unit of cost" in p.sentence
     js = p.to_json()
     assert [set(CHANNEL_FIELDS) <= set(e) for e in js] == [True, True]
     assert [e["chosen"] for e in js] == [False, True]
@@ -74,7 +75,7 @@ def test_raising_b_cost_makes_a_win_and_break_even_is_printed() -> None:
     above = plan(seed_001(cost_b=be * 1.01), budget=None).table.set_index("channel")
     assert below.loc["conference_b", "chosen"] and not below.loc["conference_a", "chosen"]
     assert above.loc["conference_a", "chosen"] and not above.loc["conference_b", "chosen"]
-    assert plan(seed_001(cost_b=be * 1.01), budget=None).sentence.startswith("Buy conference_a")
+    assert plan(seed_001(cost_b=be * 1.01), budget=None).sentence.startswith("Buy Conference A")
 
 
 def test_milp_equals_brute_force_on_small_cases() -> None:
@@ -164,4 +165,19 @@ def test_with_a_budget_the_sentence_compares_what_the_budget_could_buy() -> None
     assert p.table.set_index("channel")["chosen"].to_dict() == {
         "conference_a": False, "conference_b": True, "tv": False,
     }  # fmt: skip
-    assert "conference_a's target people" in p.sentence and "tv" not in p.sentence
+    assert (
+        "Conference A's target people" in p.sentence
+        and "TV" not in p.sentence
+        and "Tv" not in p.sentence
+    )
+
+
+def test_the_sentence_names_channels_by_the_project_labels() -> None:
+    """``[report.labels]`` reach the sentence (issue 15): the words in use when it is read."""
+    from segmentum.report.format import use_labels
+
+    p = plan(seed_001(), budget=None)
+    with use_labels({"conference_b": "the trade fair", "conference_a": "the expo"}):
+        assert p.sentence.startswith("Buy the trade fair: ")
+        assert "the expo's target people" in p.sentence and "Conference" not in p.sentence
+    assert p.sentence.startswith("Buy Conference B: ")  # outside the block: the defaults

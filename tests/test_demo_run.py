@@ -367,7 +367,8 @@ def test_demo_channels_choose_conference_b(demo_folder: Path) -> None:
     assert b["chosen"] and not a["chosen"]
     assert b["target_people"] > a["target_people"] and b["index"] > 100 > a["index"]
     sentence = act["channel_choice"]["sentence"]
-    assert sentence.startswith("Buy conference_b:") and "conference_a's target people" in sentence
+    # channels by their labels (issue 15): conference_b -> "Conference B"
+    assert sentence.startswith("Buy Conference B:") and "Conference A's target people" in sentence
     assert "break-even" in sentence
     assert sentence.replace("'", "&#39;") in (run / "report.html").read_text()
 

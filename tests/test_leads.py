@@ -210,3 +210,30 @@ def test_cli_score_leads_writes_the_contract_columns(fitted, leads, tmp_path: Pa
     assert res.exit_code == 3 and "missing column(s) ['age']" in res.output
     res = CliRunner().invoke(app, ["score", str(run), "--out", str(tmp_path / "x.csv")])
     assert res.exit_code == 2 and "exactly one of --answers" in res.output
+
+
+def test_raking_on_cells_gives_the_per_customer_mix(fitted) -> None:  # type: ignore[no-untyped-def]
+    """A channel's mix by descriptor raked on cells of people sharing their descriptor
+    values (count and mean probabilities, what Spark brings to the driver) is the mix raked
+    on every person: raking gives everyone in a cell the same factor."""
+    from segmentum.activation.channels import mix_from_descriptors
+    from segmentum.activation.gtm import TableBase
+
+    cust, _ = people(2_000, seed=11)
+    base = TableBase(cust, "id")
+    model = fitted.scorer.model
+    feats, ones, P = base.cells(["age", "region"], "channel", model, ["source", "region"])
+    assert len(feats) == 2_000 and (ones == 1).all()
+    keys = [feats["source"].astype(str), feats["region"].astype(str)]
+    probs = pd.DataFrame(P, index=feats.index)
+    grouped = probs.groupby(keys, observed=True)
+    mean, counts = grouped.mean(), grouped.size()
+    cells = mean.index.to_frame(index=False)
+    assert len(cells) == 6  # 3 sources x 2 regions
+    marginals = {"source": {"web": 0.6, "agent": 0.4}, "region": {"north": 0.3, "south": 0.7}}
+    want = mix_from_descriptors(marginals, feats, P)
+    got = mix_from_descriptors(marginals, cells, mean.to_numpy(), counts=counts.to_numpy())
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # the unweighted cells (one person each) would not give it
+    flat = mix_from_descriptors(marginals, cells, mean.to_numpy())
+    assert np.abs(flat - want).max() > 1e-3

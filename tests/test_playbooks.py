@@ -107,12 +107,13 @@ def test_every_statement_cites_a_number_and_follows_the_data() -> None:
     assert any("white space" in m and "3.0" in m for m in one[0].message)
     assert one[0].proof_points == ("speed: Us is rated best, 4.50 against 3.00 for Rival.",)
     assert "7.25" in one[0].offer and "40 customer(s)" in one[0].offer
-    assert "conference_b" in one[0].channel and "180" in one[0].channel  # prospects
-    assert "app (100%" in one[1].channel  # customers: their acquisition channel
+    # channels by their labels (issue 15): conference_b -> "Conference B", app -> "App"
+    assert "Conference B" in one[0].channel and "180" in one[0].channel  # prospects
+    assert "App (100%" in one[1].channel  # customers: their acquisition channel
     assert any("Answers 5-7 point to the segment" in q for q in one[0].questions if "speed" in q)
     two = next(p for p in books.playbooks if p.segment == 2)
     assert two.proof_points[0].startswith("no proof point on price: Rival is rated 4.20")
-    assert "no next best offer is made" in two.offer and "agent (60%" in two.channel
+    assert "no next best offer is made" in two.offer and "Agent (60%" in two.channel
     low = kw["profile"].rows(2, "basis")
     a_index = float(low.set_index("variable").loc["need_speed", "index"])
     assert any(f"speed (index {a_index:.0f}" in t for t in two.avoid)
@@ -134,7 +135,7 @@ def test_templates_are_data_and_checked() -> None:
     s = PlaybookSettings(templates={"offer": "Offer {offer} (EV {expected_value:.1f})."},
                          intents={"browsing": "Convert"})  # fmt: skip
     p = build_playbooks([1], settings=s, **kw).playbooks[0]
-    assert p.offer == "Offer first_policy (EV 7.2)."
+    assert p.offer == "Offer First policy (EV 7.2)."  # the offer by its label (issue 15)
     assert p.message[0].startswith("Convert: lead with")
     with pytest.raises(ValidationError, match="unknown placeholder"):
         PlaybookSettings(templates={"offer": "{offer} for {price}"})

@@ -276,7 +276,9 @@ def test_exclusivity_fails_and_names_offenders() -> None:
     assert set(rep.undefined_segments) == {2, 3}
     assert rep.common_needs == ("need_flat",)
     assert 0.0 <= rep.score < rep.threshold
-    assert "need_price" in rep.verdict() and "FAILED" in rep.verdict()
+    # the verdict names needs by their labels (the ids stay in shared_needs and offenders)
+    assert "Price (1, 2)" in rep.verdict() and "FAILED" in rep.verdict()
+    assert "need_" not in rep.verdict()
     assert rep.offenders["shared_needs"] == {"need_price": [1, 2]}
 
 

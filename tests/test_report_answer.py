@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 from html import escape, unescape
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -26,7 +27,7 @@ import pytest
 from segmentum.data.errors import ProjectError
 from segmentum.project import Project
 from segmentum.registry import report_settings
-from segmentum.report import Section, render_report
+from segmentum.report import Section, render_json, render_report
 from segmentum.report.answer import answer_for
 from segmentum.report.context import table_context
 from segmentum.report.format import (
@@ -71,16 +72,64 @@ def figure_labels(figure: dict[str, Any]) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
+#: snake_case words a reader may meet in the story: the run folder's file names, which a
+#: sentence names so the reader can find them (``assignments.parquet``, ``whatif.csv``);
+#: a name with a file extension or a path is never flagged (see :data:`SNAKE_WORD`).
+ALLOWED_SNAKE: frozenset[str] = frozenset()
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees on the page before the appendix: no scripts, styles or
+    attributes; the header, the answer and the story's sections (tables, captions, cards)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hidden = 0  # inside <script>/<style>
+        self.stopped = False  # the appendix and the manifest start
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if ("id", "appendix") in attrs:
+            self.stopped = True
+        if tag in ("script", "style"):
+            self.hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden and not self.stopped and data.strip():
+            self.parts.append(data.strip())
+
+
+def visible_text(page: str) -> list[str]:
+    """The page's visible text outside the appendix, one string per text node."""
+    parser = _VisibleText()
+    parser.feed(page)
+    return parser.parts
+
+
+def raw_words(page: str) -> list[str]:
+    """The snake_case tokens (``conference_b``, ``income_band``, ``need_price``) in the
+    page's visible text outside the appendix, less :data:`ALLOWED_SNAKE`."""
+    found = [m.group(0) for text in visible_text(page) for m in SNAKE_WORD.finditer(text)]
+    return [w for w in found if w not in ALLOWED_SNAKE]
+
+
 def check_readable_report(run_dir: Path, max_columns: int = 8) -> dict[str, Any]:
     """What a manager's report must be, checked on a run folder; returns ``report.json``.
 
     Every table shows at most ``max_columns`` columns (in the page and in each part of the
     twin), no header is a raw snake_case name, no cell is in ``e-`` notation, no figure
     labels an axis, a row, a legend entry or a panel with one, the answer's sentences name
-    no raw id (an offer, a channel), and the page opens with the answer, which names the
-    segments it picked.
+    no raw id (an offer, a channel), no sentence, caption, list or cell the reader sees
+    outside the technical appendix holds a snake_case name (:func:`raw_words`), and the page
+    opens with the answer, which names the segments it picked.
     """
     page = (run_dir / "report.html").read_text(encoding="utf-8")
+    raw_text = raw_words(page)
+    assert not raw_text, sorted(set(raw_text))[:12]
     twin = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     tables = [b for s in twin["sections"] for b in s["blocks"] if b["kind"] == "table"]
     assert tables
@@ -282,7 +331,9 @@ def mcdonalds_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -
         '[project]\nname = "McDonald\'s"\n\n[sources.survey]\npath = "mcdonalds.csv"\n'
         f"basis = {json.dumps(basis.split())}\n"
         'descriptors = ["Age", "Gender", "Like", "VisitFrequency"]\n\n'
-        "[segments]\nn_boot = 8\n",
+        "[segments]\nn_boot = 8\n\n"
+        # one mapping for every word: the tables, the figures and the sentences (issue 15)
+        '[report.labels]\nyummy = "Tastes good"\nGender = "Sex"\n',
         encoding="utf-8",
     )
     return Project.load(folder / "segmentum.toml").run()
@@ -309,6 +360,28 @@ def test_mcdonalds_report_opens_with_the_priority_segments(mcdonalds_run: Any) -
     assert page.index('<section id="valuation">') < page.index('id="appendix"')
     assert page.index('id="appendix"') < page.index('<section id="segments-evidence">')
     assert "p (BH-adjusted)" in page and "&lt; 0.001" in page
+
+
+def test_project_labels_reach_the_figures_and_the_sentences(mcdonalds_run: Any) -> None:
+    """``[report.labels]`` (``yummy = "Tastes good"``, ``Gender = "Sex"``) is the one mapping
+    the stages' figures and sentences read, not only the tables' headers: the heat maps' rows
+    and the map's need labels, the persona cards, the answer and the profile tables' cells say
+    the project's words and never the names they replace."""
+    run = mcdonalds_run.run_dir
+    twin = json.loads((run / "report.json").read_text(encoding="utf-8"))
+    figures = {b["id"]: b["figure"] for s in twin["sections"] for b in s["blocks"]
+               if b["kind"] == "figure"}  # fmt: skip
+    said = {f: figure_labels(fig) for f, fig in figures.items()}
+    heat = [f for f, words in said.items() if "Tastes good" in words]
+    assert heat, "no figure labels a row or axis with the project's label"
+    assert any("Sex: Female" in w or "Sex: Male" in w for words in said.values() for w in words)
+    assert not [f for f, words in said.items() if "Yummy" in words or "yummy" in words]
+    page = (run / "report.html").read_text(encoding="utf-8")
+    text = " ".join(visible_text(page))
+    assert "Tastes good" in text  # persona cards, exclusivity, the answer's needs
+    assert not re.search(r"\byummy\b", text, re.I), "the replaced name is still shown"
+    personas = (run / "personas.md").read_text(encoding="utf-8")
+    assert "Tastes good" in personas and not re.search(r"\byummy\b", personas, re.I)
 
 
 def test_without_valuation_the_answer_names_every_segment_by_size(mcdonalds_run: Any) -> None:
@@ -368,3 +441,50 @@ def test_offer_and_stage_mix_come_from_the_activation_aggregates_or_its_rows() -
         assert _stages(results, 2) == (("new", 1.0),)
         assert _stages(results, 4) == ()
     assert _offer({}, 1) is None and _stages({}, 1) == ()
+
+
+# --- one figure drawn once ---------------------------------------------------------------------
+
+
+def test_a_figure_another_section_draws_better_is_left_out() -> None:
+    """``Section.figure(..., unless="profiles")``: left out of a report with a profiles
+    section (it draws the same heat map), kept without one; the others keep their ids."""
+    import plotly.graph_objects as go
+
+    def segments() -> Section:
+        sec = Section("segments", "Segments").text("Six.")
+        sec.figure(go.Figure(go.Bar(x=[1], y=[2])), "Segment profiles", unless="profiles")
+        return sec.text("After.")
+
+    alone = render_json([segments()], title="t")
+    both = render_json([segments(), Section("profiles", "Profiles").text("Cards.")], title="t")
+    kinds = [[b["kind"] for b in s["blocks"]] for s in json.loads(alone)["sections"]]
+    assert kinds == [["text", "figure", "text"]]
+    blocks = json.loads(both)["sections"][0]["blocks"]
+    assert [b["kind"] for b in blocks] == ["text", "text"]
+    assert [b["id"] for b in blocks] == ["segments-1", "segments-3"]  # anchors unchanged
+
+
+def test_the_profile_heat_map_is_drawn_once_with_the_means_in_its_hover(mcdonalds_run: Any) -> None:
+    twin = json.loads((mcdonalds_run.run_dir / "report.json").read_text(encoding="utf-8"))
+    sections = {s["key"]: s for s in twin["sections"]}
+    heat = [
+        b["figure"]
+        for s in sections.values()
+        for b in s["blocks"]
+        if b["kind"] == "figure" and b["figure"]["data"][0].get("type") == "heatmap"
+    ]
+    basis = [f for f in heat if "basis" in f["layout"]["title"]["text"]]
+    assert len(basis) == 1  # the segments section's copy is left out
+    assert not [f for f in heat if f["layout"]["title"]["text"].startswith("Segment profiles")]
+    trace = basis[0]["data"][0]
+    assert "%{customdata}" in trace["hovertemplate"]
+    prof = mcdonalds_run["profiles"].profile.rows(role="basis")
+    yummy = prof[(prof["variable"] == "yummy") & (prof["segment"] == 1)].iloc[0]
+    row = trace["y"].index("Tastes good")
+    column = trace["x"].index(mcdonalds_run["profiles"].names()[1])
+    hover = trace["customdata"][row][column]
+    # the mean (a share for a Yes/No item) as profiles.csv holds it, beside the overall one
+    assert hover == f"share {yummy['value']:.0%} (overall {yummy['total']:.0%})"
+    csv = pd.read_csv(mcdonalds_run.run_dir / "profiles.csv")
+    assert {"value", "total"} <= set(csv.columns)

@@ -69,6 +69,27 @@ def test_constant_item_is_an_error():
         prepare_basis(df)
 
 
+@pytest.mark.parametrize(("value", "shown"), [(4, "4"), (2.5, "2.5"), ("Yes", "'Yes'")])
+def test_constant_item_message_shows_the_plain_value(value, shown):
+    # the column's values are NumPy scalars: NumPy 2's repr would write np.int64(4)
+    df = _survey().assign(taste=value)
+    with pytest.raises(ValueError, match=r"'taste' is constant") as info:
+        prepare_basis(df)
+    assert f"(every answer is {shown});" in str(info.value)
+    assert "np." not in str(info.value)
+
+
+def test_bad_value_at_transform_shows_the_plain_number():
+    from segmentum.segments.basis import BasisTransformer
+
+    df = _survey()
+    fitted = BasisTransformer(["taste", "healthy"]).fit(df)
+    new = df.assign(healthy=df["healthy"].astype(float))
+    new.loc[3, "healthy"] = 2.0
+    with pytest.raises(ValueError, match=r"'healthy': bad binary value 2\.0$"):
+        fitted.transform(new)
+
+
 def test_all_missing_rows_are_an_error():
     df = _survey().astype(object)
     df.loc[7, :] = None

@@ -101,7 +101,11 @@ def test_report_section(result):
     assert sec.summary.startswith(result.verdict) and result.recommendation in sec.summary
     assert result.verdict.startswith("These data have")
     kinds = [b.kind for b in sec.blocks]
-    assert kinds.count("figure") == 5  # stability against its null band first
+    # stability against its null band first (its medians and quartiles: no box plot of the
+    # same numbers besides, issue 15), segment stability, fit indices, the heat map
+    assert kinds.count("figure") == 4
+    heat = [b for b in sec.blocks if b.kind == "figure" and b.unless]
+    assert [b.unless for b in heat] == ["profiles"]  # drawn by the profiles section instead
     assert "table" in kinds
 
 

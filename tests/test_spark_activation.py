@@ -1,8 +1,9 @@
 """Projection, lifecycle stage, next best offer and audiences on Spark equal the DuckDB run's.
 
 One small demo project (1,500 customers, 400 respondents) runs once on DuckDB; its clean
-tables and results are then fed to the Spark functions through the stage hooks (a context
-with ``engine = "spark"``), and the Spark answers are compared with the run's: the same
+tables and results are then fed to what the stages call on Spark (the valuation stage run on
+a context with ``engine = "spark"``, then the activation stage's
+``customer_activation_spark``), and the Spark answers are compared with the run's: the same
 segments (probabilities within 1e-9), stages, control flags and offers (expected value
 within 1e-9), and the same rows in every audience file. Planted cases pin what the demo
 cannot: a tie between segments and between offers, a binding offer limit broken by the
@@ -24,6 +25,7 @@ pyspark = pytest.importorskip(
 )
 
 from segmentum.activation.audiences import write_audiences  # noqa: E402
+from segmentum.activation.customers import ASSIGNMENT_COLUMNS  # noqa: E402
 from segmentum.activation.offers import (  # noqa: E402
     control_group,
     hash_uniform,
@@ -32,27 +34,19 @@ from segmentum.activation.offers import (  # noqa: E402
 )
 from segmentum.activation.settings import ContactPolicy  # noqa: E402
 from segmentum.activation.spark import (  # noqa: E402
-    activation_spark,
+    audience_people_spark,
     control_group_spark,
     next_best_offer_spark,
     write_audiences_spark,
 )
+from segmentum.activation.spark_customers import customer_activation_spark  # noqa: E402
 from segmentum.data.project import with_engine  # noqa: E402
 from segmentum.flow import Results, StageContext  # noqa: E402
 from segmentum.valuation.projection import ProjectionModel  # noqa: E402
-from segmentum.valuation.spark import project_spark, valuation_spark  # noqa: E402
-from segmentum.value.spark import local_spark_session  # noqa: E402
+from segmentum.valuation.spark import project_spark  # noqa: E402
+from segmentum.valuation.stage import VALUATION  # noqa: E402
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    session = local_spark_session("segmentum-tests", threads=2)
-    session.sparkContext.setLogLevel("ERROR")
-    session.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +86,22 @@ def _text(values: pd.Series) -> np.ndarray:
     return values.astype(object).where(values.notna(), "<none>").astype(str).to_numpy()
 
 
-def test_projection_segments_identical_and_probabilities_within_1e9(demo, spark_ctx) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def valuation_on_spark(spark_ctx):  # type: ignore[no-untyped-def]
+    """The valuation stage as an ``engine = "spark"`` run runs it: every customer's
+    assignments in its Spark frame (the projection fitted on features Spark computed)."""
+    got = VALUATION.run(spark_ctx)
+    assert got.spark is not None
+    return got
+
+
+def test_projection_segments_identical_and_probabilities_within_1e9(
+    demo, valuation_on_spark
+) -> None:  # type: ignore[no-untyped-def]
     _, run = demo
     vst = run.outcomes["valuation"].result
     assert vst.result.projection is not None
-    model = vst.result.projection.model
-    got = valuation_spark(spark_ctx, vst.assignments, model, run.outcomes["value"].result)
-    assert got is not None
-    got = got.toPandas()
+    got = valuation_on_spark.spark.toPandas()
     want = vst.assignments
     assert sorted(got.columns) == sorted(want.columns)
     assert len(got) == len(want)
@@ -136,21 +138,24 @@ def test_projection_tie_goes_to_the_first_segment_as_numpy_argmax(spark) -> None
 
 
 @pytest.fixture(scope="module")
-def on_spark(demo, spark_ctx):  # type: ignore[no-untyped-def]
-    """The activation stage's assignments and audience people computed by Spark, from the
-    valuation stage's Spark frame (as an engine = "spark" run chains them)."""
+def on_spark(demo, spark_ctx, valuation_on_spark):  # type: ignore[no-untyped-def]
+    """The activation stage's assignments and audience people computed by Spark, as the
+    stage computes them (:func:`customer_activation_spark`, :func:`audience_people_spark`)
+    from the valuation stage's Spark frame (as an engine = "spark" run chains them)."""
+    from segmentum.activation.stage import _driver_tables
+
     _, run = demo
-    vst = run.outcomes["valuation"].result
-    model = vst.result.projection.model
-    spark_ctx.results.add(
-        "valuation",
-        type(vst)(vst.result, vst.assignments, vst.profile_segments,
-                  valuation_spark(spark_ctx, vst.assignments, model, run.value)),
+    spark_ctx.results.add("valuation", valuation_on_spark)
+    ca = run.outcomes["activation"].result.customers
+    tables = _driver_tables(spark_ctx)
+    got = customer_activation_spark(
+        spark_ctx, ca.analysis_date, config=ca.config, offers=tables.get("offers"),
+        responses=tables.get("responses"), offers_label=tables.get("offers_label", "offers"),
+        uplift=ca.uplift,
     )  # fmt: skip
-    act = run.outcomes["activation"].result
-    got, people = activation_spark(spark_ctx, act.customers, people=True)
-    assert got is not None and people is not None
-    return got.toPandas(), people
+    assert got.spark is not None
+    people = audience_people_spark(spark_ctx, got.spark, ca.config)
+    return got.spark.select("customer_id", *ASSIGNMENT_COLUMNS).toPandas(), people
 
 
 def test_stages_control_and_offers_identical(demo, on_spark) -> None:  # type: ignore[no-untyped-def]
@@ -462,3 +467,15 @@ def test_acceptance_and_counts_from_spark_aggregates_match_pandas(spark) -> None
     pd.testing.assert_frame_equal(
         segment_stage_table(g_cells, labels, True), segment_stage_table(w_cells, labels, True)
     )
+
+
+def test_a_missing_audience_column_is_named_on_both_writers(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    people = pd.DataFrame({"customer_id": ["a", "b"], "segment": [1, 2]})
+    message = r"column\(s\) \['email'\] not found \(give them in the customers table"
+    with pytest.raises(ValueError, match=message):
+        write_audiences(tmp_path / "duck", people, columns=["email"], xlsx=False)
+    with pytest.raises(ValueError, match=message):
+        write_audiences_spark(
+            tmp_path / "spark", spark.createDataFrame(people), columns=["email"], xlsx=False
+        )
+    assert not (tmp_path / "spark").exists()  # checked before anything is written

@@ -51,16 +51,30 @@ def spark():  # type: ignore[no-untyped-def]
     session.stop()
 
 
+#: the offer of the demo that changes a covariate, declared in the project of ``runs``
+BUNDLE_OFFER = (
+    '[activation.offer_covariates.home_bundle]\ncovariate = "home_bundle"\nvalue = true\n'
+)
+
+
 def _small_project(folder: Path) -> Path:
-    """The demo, made quick (6 segments pinned, few bootstrap fits, no what-if draws), with
-    bad lines."""
-    from segmentum.demo.project import write_demo_project
+    """The demo, made quick (6 segments pinned, few bootstrap fits, few what-if draws), with
+    bad lines and the home bundle's CLV uplift declared."""
+    from segmentum.demo.project import DEMO_SCENARIO_PATH, write_demo_project
 
     project = write_demo_project(folder, n_customers=1_500, n_respondents=400)
     text = project.read_text(encoding="utf-8")
     # the demo plants 6 segments (its channels table names them): pinned, few bootstraps
     text = re.sub(r"n_boot = \d+", "n_boot = 5\nn_segments = 6\nn_null = 0", text)
-    text = re.sub(r"scenarios = \[[^\]]*\]", "scenarios = []", text)
+    # the demo's what-if scenario (20 draws) and an offer that changes a covariate: both
+    # engines compute them in the run (whatif.csv, the next best offer's CLV uplift)
+    scenario = folder / DEMO_SCENARIO_PATH
+    scenario.write_text(
+        re.sub(r"draws = \d+", "draws = 20", scenario.read_text(encoding="utf-8")),
+        encoding="utf-8",
+    )
+    assert re.findall(r"^\[([\w.]+)\]", text, flags=re.M)[-1] == "activation"
+    text = text.rstrip("\n") + "\n\n" + BUNDLE_OFFER
     text = re.sub(r'on_bad_rows = "\w+"', 'on_bad_rows = "quarantine"', text)
     assert 'on_bad_rows = "quarantine"' in text
     project.write_text(text, encoding="utf-8")
@@ -453,34 +467,103 @@ def test_collection_plan_is_the_duckdb_one(runs) -> None:  # type: ignore[no-unt
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
 
 
-def test_scenarios_on_spark_move_every_customer(runs) -> None:  # type: ignore[no-untyped-def]
-    """On Spark the valuation's driver rows are the respondents only; a what-if scenario still
-    moves every customer (the projected segments come over from Spark, said in a note), and
-    its table is the DuckDB run's."""
-    from segmentum.activation.settings import ActivationConfig
-    from segmentum.activation.stage import _scenarios
+def _context(run: RunResult, value: object = None):  # type: ignore[no-untyped-def]
+    """The stage context of a finished run (its results; ``value`` instead of its own)."""
     from segmentum.flow import Results, StageContext
 
-    def scenarios(run: RunResult):  # type: ignore[no-untyped-def]
-        folder = run.run_dir.parent.parent
-        config = Project.load(folder / "segmentum.toml", engine=run.manifest["engine"]).config
-        results = Results()
-        for name, outcome in run.outcomes.items():
-            if outcome.status == "ran":
-                results.add(name, outcome.result)
-        ctx = StageContext(config, run.data, config.project.seed, results=results, folder=folder)
-        return _scenarios(ctx, ActivationConfig(scenarios=["scenarios/monthly_plan.toml"]))
+    folder = run.run_dir.parent.parent
+    config = Project.load(folder / "segmentum.toml", engine=run.manifest["engine"]).config
+    results = Results()
+    for name, outcome in run.outcomes.items():
+        if outcome.status == "ran":
+            own = value is not None and name == "value"
+            results.add(name, value if own else outcome.result)
+    return StageContext(config, run.data, config.project.seed, results=results, folder=folder)
+
+
+def test_whatif_csv_and_the_clv_uplift_are_the_duckdb_ones(runs) -> None:  # type: ignore[no-untyped-def]
+    """The declared scenario moves every customer (not the 400 respondents) and Spark's
+    whatif.csv is DuckDB's: counts identical, money within 1e-9 relative; the home bundle's
+    CLV uplift (customers moved, mean uplift, every customer's uplift) too."""
+    import json
 
     duck, on_spark = runs
-    (want,), duck_note = scenarios(duck)
-    (got,), spark_note = scenarios(on_spark)
-    assert duck_note is None
-    assert spark_note is not None and "brought over from Spark" in spark_note
-    assert int(want.table["customers"].sum()) > 1_000  # the customers, not the 400 respondents
-    pd.testing.assert_frame_equal(
-        got.table.reset_index(drop=True), want.table.reset_index(drop=True),
-        check_exact=False, rtol=1e-6,
-    )  # fmt: skip
+    want, got = (pd.read_csv(r.run_dir / "whatif.csv", dtype={"segment": str}) for r in runs)
+    assert want["scenario"].nunique() == 1 and len(want) >= 4
+    total = want[want["segment"] == "total"].iloc[0]
+    assert int(total["customers"]) == 1_500  # every customer, not the respondents
+    assert (want["difference"].abs() > 0).sum() >= 2 and (want["difference"] == 0).any()
+    for col in ("scenario", "segment", "customers"):
+        assert got[col].tolist() == want[col].tolist(), col
+    for col in ("clv_before", "clv_after", "difference", "low", "high"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-9, atol=0, err_msg=col)
+    a, b = (json.loads((r.run_dir / "activation.json").read_text(encoding="utf-8")) for r in runs)
+    (up,) = a["offers"]["clv_uplift"]
+    assert up["offer_id"] == "home_bundle" and up["customers_moved"] > 100
+    _json_close(b["offers"]["clv_uplift"], a["offers"]["clv_uplift"], "clv_uplift")
+    assert b["warnings"] == a["warnings"]  # no note that rows were brought over
+    mine = on_spark.outcomes["activation"].result.customers.uplift
+    theirs = duck.outcomes["activation"].result.customers.uplift
+    assert mine.uplift is None and mine.spark is not None  # the rows stayed in Spark
+    rows = mine.spark.toPandas().set_index("customer_id").sort_index()
+    assert rows.index.tolist() == sorted(theirs.uplift.index)
+    np.testing.assert_allclose(
+        rows["home_bundle"], theirs.uplift.sort_index()["home_bundle"], rtol=1e-9, atol=1e-12
+    )
+
+
+#: the modules of the what-if scenarios and the CLV uplift
+_WHATIF = (
+    "segmentum.activation.scenarios",
+    "segmentum.activation.uplift",
+    "segmentum.activation.spark_whatif",
+    "segmentum.value.whatif",
+)
+
+
+def test_whatif_and_the_clv_uplift_bring_only_sums_to_the_driver(runs) -> None:  # type: ignore[no-untyped-def]
+    """On Spark the scenarios and the CLV uplift read no per-customer table on the driver:
+    run again on the finished Spark run with a value result whose per-customer table is not
+    fetched yet, no collection returns a row per customer and the table stays unfetched
+    (the code before this change read it, and the customers table, for both)."""
+    import dataclasses
+
+    from segmentum.activation.settings import ActivationConfig
+    from segmentum.activation.stage import _scenarios, _uplift
+    from segmentum.value.steps import OnDemand
+
+    on_spark = runs[1]
+    n_customers = on_spark.data.tables["customers"].n_used
+    n_buyers = on_spark.value.summary["customers"]
+    assert n_customers == 1_500 and n_buyers < n_customers
+    value = on_spark.value
+    fresh = dataclasses.replace(value, per_customer=OnDemand(lambda: value.per_customer))
+    assert not fresh.per_customer_fetched
+    ctx = _context(on_spark, fresh)
+    cfg = ActivationConfig(
+        scenarios=["scenarios/monthly_plan.toml"],
+        offer_covariates={"home_bundle": {"covariate": "home_bundle", "value": True}},
+    )
+    with record_collections() as calls:
+        (outcome,), note = _scenarios(ctx, cfg)
+        uplift, uplift_note = _uplift(ctx, cfg)
+    assert note is None and uplift_note is None and uplift is not None
+    assert int(outcome.table["customers"].iloc[-1]) == n_customers
+    assert calls, "the recorder saw no collection"
+    assert all(c.caller.startswith(_WHATIF) for c in calls), [str(c) for c in calls]
+    big = [str(c) for c in calls if c.rows >= n_customers]
+    assert not big, big
+    # the largest: the buyers' patterns the model is refitted on (fewer than the buyers)
+    assert max(c.rows for c in calls) < n_buyers
+    assert not fresh.per_customer_fetched
+    # the same in the run itself: the what-if code asked for no per-customer table …
+    for chain in COLLECTED["fetches"]:
+        assert not [f for f in chain if f.startswith(_WHATIF)], chain
+    # … nor for the clean customers table, and its collections were all small
+    held = on_spark.data.tables["customers"].contents
+    assert not [a for a in getattr(held, "asked_by", ()) if a.startswith(_WHATIF)]
+    ran = [c for c in COLLECTED["calls"] if c.caller.startswith(_WHATIF)]
+    assert ran and max(c.rows for c in ran) < n_buyers, [str(c) for c in ran]
 
 
 #: the run's own modules: the ingest, the run folder writer and the Spark run helpers
@@ -590,3 +673,68 @@ def test_spark_audiences_are_listed_and_downloaded_as_one_csv(runs) -> None:  # 
         assert header == duck_file.read_bytes().splitlines()[0]
     for name in ("nope.csv", "..%2Fmanifest.json", "manifest.json", folders[0]["name"][:-4]):
         assert client.get(f"{url}/{name}", headers=headers).status_code == 404, name
+
+
+# --- #17 item 4: the go-to-market half (lead model, channel mix) without the customers table
+
+
+def _alike(got: object, want: object, path: str = "") -> list[str]:
+    """:func:`_same`, lists compared item by item (the channels, the model's weights)."""
+    if isinstance(want, list) and isinstance(got, list):
+        if len(got) != len(want):
+            return [f"{path}: {len(got)} items != {len(want)}"]
+        pairs = enumerate(zip(got, want, strict=True))
+        return [d for i, (g, w) in pairs for d in _alike(g, w, f"{path}/{i}")]
+    if isinstance(want, dict) and isinstance(got, dict):
+        keys = sorted(set(want) | set(got), key=str)
+        return [d for k in keys for d in _alike(got.get(k), want.get(k), f"{path}/{k}")]
+    return _same(got, want, path)
+
+
+def test_activation_and_valuation_ask_for_no_clean_table_on_spark(runs) -> None:  # type: ignore[no-untyped-def]
+    """On Spark no clean table (customers, transactions, events) is brought to the driver
+    for the valuation or the activation stage: ``asked_by`` names neither package (the lead
+    model is fitted on the linked customers' rows, selected in Spark, and the channel mix by
+    descriptor is raked on cells counted in Spark), and no collection of the activation
+    stage returns a row per customer."""
+    _, on_spark = runs
+    tables = on_spark.data.tables
+    n_customers = tables["customers"].n_used
+    assert n_customers == 1_500
+    stages = ("segmentum.activation.", "segmentum.valuation.")
+    for name in ("customers", "transactions", "events"):
+        held = (tables[name].contents, tables[name].set_aside)
+        askers = [a for part in held for a in getattr(part, "asked_by", ())]
+        assert not [a for a in askers if a.startswith(stages)], (name, askers)
+    mine = [c for c in _COLLECTIONS if c.caller.startswith("segmentum.activation.")]
+    assert any("spark_leads" in c.caller for c in mine), mine  # the lead model's rows were seen
+    big = [str(c) for c in mine if c.rows >= n_customers]
+    assert not big, big
+    linked = [c for c in mine if "spark_leads" in c.caller]
+    n_linked = on_spark.outcomes["activation"].result.market.lead_fit.projection.n_train
+    assert max(c.rows for c in linked) <= max(n_linked, 100), linked
+
+
+def test_go_to_market_half_on_spark_is_the_duckdb_one(runs) -> None:  # type: ignore[no-untyped-def]
+    """The demo's go-to-market half (the lead model on the linked customers, the 5,000 leads
+    scored, the channels with a mix by segment and one by descriptor, the audience columns)
+    gives on Spark the DuckDB run's activation.json figures, lead model file and scored
+    leads."""
+    import json
+
+    a, b = (json.loads((r.run_dir / "activation.json").read_text(encoding="utf-8")) for r in runs)
+    assert a["lead_model"] is not None and a["lead_model"]["n_train"] >= 100
+    assert a["leads"]["kept"] > 0 and a["leads"]["dropped"] > 0
+    assert len(a["channels"]) == 3  # two conferences by segment, one ad buy by descriptor
+    for key in ("targets", "channels", "leads", "lead_model", "channel_choice",
+                "market_warnings"):  # fmt: skip
+        assert key in a
+        diff = _alike(b[key], a[key], key)
+        assert not diff, diff
+    models = [json.loads((r.run_dir / "model" / "lead_projection.json").read_text("utf-8"))
+              for r in runs]  # fmt: skip
+    diff = _alike(models[1], models[0], "lead_projection")
+    assert not diff, diff
+    want, got = (r.outcomes["activation"].result.market for r in runs)
+    pd.testing.assert_frame_equal(got.leads, want.leads, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(got.plan.table, want.plan.table, check_exact=False, rtol=1e-9)

@@ -127,6 +127,14 @@ def test_projection_says_so_when_the_database_cannot_tell() -> None:
     assert re.search(r"\(p (= [01]\.\d{3}|< 0\.001)\)", p.verdict), p.verdict
 
 
+def test_unknown_labelled_customer_is_named_as_a_plain_number() -> None:
+    feats = pd.DataFrame({"x": np.arange(10.0)}, index=np.arange(10))
+    labels = pd.Series([1, 2] * 3, index=[0, 1, 2, 3, 4, 77])
+    with pytest.raises(ValueError, match=r"1 labelled customers are not in the features") as e:
+        fit_projection(feats, labels)
+    assert str(e.value).endswith("(first 77)")  # not np.int64(77)
+
+
 def test_adjusted_shares_recover_planted_mix() -> None:
     """Classify-and-count is biased by misclassification; the adjusted estimate is not."""
     rng = np.random.default_rng(1)

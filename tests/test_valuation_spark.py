@@ -30,19 +30,10 @@ from segmentum.valuation.spark_valuation import (  # noqa: E402
 )
 from segmentum.valuation.value import segment_valuation  # noqa: E402
 from segmentum.value import run_value  # noqa: E402
-from segmentum.value.spark import local_spark_session  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
 N_CUSTOMERS = 900
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    session = local_spark_session("segmentum-tests", threads=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +172,28 @@ def test_answer_top_customers_from_spark_are_the_pandas_ones(spark) -> None:  # 
         _top_customers(SimpleNamespace(per_customer=pc, customer_id="customer_id"))[0].customer_id
         == "c05"
     )
+
+
+def test_a_yes_no_column_with_empty_cells_scores_as_in_pandas(spark) -> None:  # type: ignore[no-untyped-def]
+    """A yes/no column with empty cells is held as levels True/False; Spark's cast of a
+    boolean to text spells them true/false, which once scored every customer 0 on it."""
+    from segmentum.valuation.projection import ProjectionModel
+    from segmentum.valuation.spark import project_spark
+
+    table = np.array([[2.0, -1.0], [-1.5, 1.0]])  # levels False, True × segments 1, 2
+    model = ProjectionModel(
+        segments=(1, 2), numeric=("age",), fill=np.array([40.0]),
+        weights=np.array([[0.01], [-0.01]]), intercepts=np.array([0.0, 0.1]),
+        categorical={"has_agent": ([False, True], table)},
+    )  # fmt: skip
+    rows = pd.DataFrame(
+        {"customer_id": ["a", "b", "c", "d"], "age": [30.0, 50.0, None, 41.0],
+         "has_agent": pd.array([True, False, None, True], dtype=object)}
+    )  # fmt: skip
+    want = model.project(rows.set_index("customer_id"))
+    frame = spark.createDataFrame(rows.astype({"has_agent": "boolean"}))
+    assert dict(frame.dtypes)["has_agent"] == "boolean"
+    got = project_spark(model, frame, "customer_id").toPandas().set_index("customer_id")
+    got = got.loc[want.index]
+    assert list(got["segment"]) == list(want["segment"]) == [2, 1, 1, 2]
+    np.testing.assert_allclose(got["segment_probability"], want["segment_probability"], rtol=1e-12)

@@ -11,12 +11,11 @@ pyspark = pytest.importorskip(
 )
 
 from segmentum.value.patterns import pattern_counts, pattern_sql  # noqa: E402
-from segmentum.value.spark import local_spark_session  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
 
-def test_spark_pattern_sql_equals_pattern_counts() -> None:
+def test_spark_pattern_sql_equals_pattern_counts(spark) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(0)
     n = 5_000
     df = pd.DataFrame(
@@ -28,13 +27,12 @@ def test_spark_pattern_sql_equals_pattern_counts() -> None:
         }
     )
     df.loc[df["frequency"] == 0, "recency"] = 0.0
-    spark = local_spark_session("segmentum-tests", threads=2)
+    spark.createDataFrame(df).createOrReplaceTempView("summary")
     try:
-        spark.createDataFrame(df).createOrReplaceTempView("summary")
         for cov in ((), ("channel",)):
             got = spark.sql(pattern_sql("summary", "spark", covariates=cov)).toPandas()
             assert got["weights"].sum() == n
             got["weights"] = got["weights"].astype(float)
             pd.testing.assert_frame_equal(got, pattern_counts(df, covariates=cov))
     finally:
-        spark.stop()
+        spark.catalog.dropTempView("summary")

@@ -14,16 +14,9 @@ pyspark = pytest.importorskip(
 )
 
 from segmentum.value import summarize  # noqa: E402
-from segmentum.value.spark import local_spark_session, summarize_spark  # noqa: E402
+from segmentum.value.spark import summarize_spark  # noqa: E402
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    session = local_spark_session("segmentum-tests", threads=2)
-    yield session
-    session.stop()
 
 
 def _compare(spark_out: pd.DataFrame, duck: pd.DataFrame, key: str) -> None:

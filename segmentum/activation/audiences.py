@@ -129,6 +129,17 @@ def _safe(expr: str) -> str:
     )
 
 
+def _check_columns(present: Sequence[str], id_column: str, columns: Sequence[str]) -> None:
+    """The audience writers' one check of their people table (DuckDB's and Spark's): the
+    id, ``segment`` and every passed-through column present, else the error naming them."""
+    missing = [c for c in [id_column, "segment", *columns] if c not in present]
+    if missing:
+        raise ValueError(
+            f"audience files: column(s) {missing} not found (give them in the customers table "
+            "or remove them from [activation] audience_columns)"
+        )
+
+
 def _table_sql(
     people: pd.DataFrame,
     id_column: str,
@@ -137,12 +148,7 @@ def _table_sql(
     extra: Sequence[str],
 ) -> tuple[str, list[str]]:
     """The SELECT building the audience table from ``people``, and its output columns."""
-    missing = [c for c in [id_column, "segment", *columns] if c not in people.columns]
-    if missing:
-        raise ValueError(
-            f"audience files: column(s) {missing} not found (give them in the customers table "
-            "or remove them from [activation] audience_columns)"
-        )
+    _check_columns(list(people.columns), id_column, columns)
 
     def text(c: str) -> bool:
         return bool(pd.api.types.is_string_dtype(people[c]) or people[c].dtype == object)

@@ -38,6 +38,7 @@ import pandas as pd
 
 from segmentum.data.errors import DataError, Problem
 from segmentum.report.context import jsonable
+from segmentum.report.format import id_label
 
 __all__ = [
     "CHANNEL_FIELDS",
@@ -248,6 +249,7 @@ def mix_from_descriptors(
     probabilities: np.ndarray,
     *,
     n_iter: int = 50,
+    counts: np.ndarray | None = None,
 ) -> np.ndarray:
     """A channel's segment mix from its descriptor shares, through the lead model.
 
@@ -256,21 +258,29 @@ def mix_from_descriptors(
     descriptor's levels match ``marginals``; the mix is their segment probabilities averaged
     with those weights.
 
+    A row of ``reference`` may stand for a cell of people who share its descriptor values
+    (``counts`` people, ``probabilities`` their mean): raking gives everyone in a cell the
+    same factor, so the cells give the mix the people give (an engine counts the cells and
+    only they reach the driver).
+
     Parameters
     ----------
     marginals : mapping
         Descriptor column → {level: share}.
     reference : pandas.DataFrame
-        The reference people's descriptor columns.
+        The reference people's descriptor columns (or the cells').
     probabilities : numpy.ndarray
-        Their segment probabilities (rows × segments) from the lead model.
+        Their segment probabilities (rows × segments) from the lead model (a cell's: the
+        mean of its people's).
+    counts : numpy.ndarray, optional
+        People in each row's cell (default: one person per row).
 
     Raises
     ------
     ValueError
         A descriptor the reference lacks, or a level with share > 0 nobody has.
     """
-    w = np.ones(len(reference))
+    w = np.ones(len(reference)) if counts is None else np.asarray(counts, dtype=float).copy()
     cols = {}
     for d, shares in marginals.items():
         if d not in reference.columns:
@@ -460,8 +470,6 @@ class ChannelPlan:
     budget : float or None
     frontier : pandas.DataFrame or None
         :func:`value_frontier` (with a budget).
-    sentence : str
-        Which channel to buy and why, in one sentence.
     break_even : dict of str to float
         For each chosen channel, the cost at which it would stop being a better buy per unit
         of cost than the best channel not chosen.
@@ -470,8 +478,14 @@ class ChannelPlan:
     table: pd.DataFrame
     budget: float | None
     frontier: pd.DataFrame | None
-    sentence: str
     break_even: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sentence(self) -> str:
+        """Which channel to buy and why, in one sentence, channels named by their labels
+        (``conference_b`` → "Conference B", or the project's ``[report.labels]`` while its
+        report is built: :func:`segmentum.report.format.use_labels`)."""
+        return _sentence(self.table, self.budget)[0]
 
     def to_json(self) -> list[dict[str, Any]]:
         """``activation.json``'s ``channels`` list (the contract's fields, then the rest)."""
@@ -499,7 +513,7 @@ def _sentence(t: pd.DataFrame, budget: float | None) -> tuple[str, dict[str, flo
             why = f"no channel reaches target people within the budget of {budget:,.0f}"
         return f"Buy nothing: {why}.", {}
     best = chosen.sort_values("expected_value", ascending=False).iloc[0]
-    names = " and ".join(chosen["channel"])
+    names = " and ".join(id_label(c) for c in chosen["channel"])
     head = (
         f"Buy {names}: {best['audience']:,.0f} people of whom {best['target_share']:.0%} are "
         f"in target segments"
@@ -521,14 +535,15 @@ def _sentence(t: pd.DataFrame, budget: float | None) -> tuple[str, dict[str, flo
         be[str(r["channel"])] = float(r["expected_value"] / o_val) if o_val > 0 else math.inf
     if o_per_cost > 0 and math.isfinite(b_per_cost):
         ratio = (
-            f"{b_per_cost / o_per_cost:.1f}× {other['channel']}'s target people per unit of cost"
+            f"{b_per_cost / o_per_cost:.1f}× {id_label(other['channel'])}'s target people per "
+            "unit of cost"
         )
     else:
-        ratio = f"{other['channel']} reaches no target people"
+        ratio = f"{id_label(other['channel'])} reaches no target people"
     tail = ""
     if math.isfinite(be[str(best["channel"])]):
         tail = (
-            f"; {best['channel']} stays the better buy per unit of cost up to a cost of "
+            f"; {id_label(best['channel'])} stays the better buy per unit of cost up to a cost of "
             f"{be[str(best['channel'])]:,.0f} (break-even)"
         )
     return f"{head} — {ratio}{tail}.", be
@@ -577,5 +592,4 @@ def plan_channels(
     t["units"] = units
     t["chosen"] = units > 0
     frontier = value_frontier(t) if budget is not None else None
-    sentence, be = _sentence(t, budget)
-    return ChannelPlan(t, budget, frontier, sentence, be)
+    return ChannelPlan(t, budget, frontier, _sentence(t, budget)[1])

@@ -7,6 +7,13 @@ channels from ``[sources.channels]`` (:mod:`segmentum.activation.channels`) and 
 audience files (:mod:`segmentum.activation.audiences`). Its :meth:`MarketActivation.summary`
 is the ``channels``, ``leads`` and ``lead_model`` part of ``activation.json``;
 :func:`market_blocks` adds the half to the report section.
+
+The customers table is read through a :class:`CustomerBase`: a pandas table on the driver
+(:class:`TableBase`: every customer's lead features, every customer scored for a channel's
+mix by descriptor), or the table where an engine holds it
+(:class:`~segmentum.activation.spark_leads.SparkCustomerBase`: the linked customers' rows
+alone, and the customers scored and counted by cell of descriptor values there), with the
+same results.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -38,9 +45,17 @@ from segmentum.activation.leads import (
 )
 from segmentum.activation.settings import ActivationConfig
 from segmentum.report.section import Section
+from segmentum.valuation.projection import ProjectionModel
 from segmentum.valuation.typing_tool import TypingTool
 
-__all__ = ["LeadsInput", "MarketActivation", "market_activation", "market_blocks"]
+__all__ = [
+    "CustomerBase",
+    "LeadsInput",
+    "MarketActivation",
+    "TableBase",
+    "market_activation",
+    "market_blocks",
+]
 
 _MIN_LINKED = 20
 
@@ -54,6 +69,82 @@ class LeadsInput:
     descriptors: Sequence[str] = ()
     source: str | None = None
     converted: str | None = None
+
+
+@runtime_checkable
+class CustomerBase(Protocol):
+    """The customers table where it lives, as the go-to-market half reads it: its columns,
+    the lead features of the customers the lead model is fitted on, and every customer
+    scored by the lead model, by cell of descriptor values (for a channel's mix by
+    descriptor). :class:`TableBase` is a pandas table on the driver;
+    :class:`~segmentum.activation.spark_leads.SparkCustomerBase` a table held in Spark.
+    """
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns."""
+        ...
+
+    def features(
+        self, descriptors: Sequence[str], source: str | None, ids: pd.Index | None
+    ) -> pd.DataFrame:
+        """:func:`~segmentum.activation.leads.lead_features` of the customers ``ids`` (text
+        ids; at least those, indexed by id), or of every customer when ``ids`` is None."""
+        ...
+
+    def cells(
+        self,
+        descriptors: Sequence[str],
+        source: str | None,
+        model: ProjectionModel,
+        columns: Sequence[str],
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The customers by cell of the lead features ``columns``: the cells' values, the
+        customers in each and their mean segment probabilities under ``model``."""
+        ...
+
+
+class TableBase:
+    """A customers table on the driver (pandas): every customer is a cell of one.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The customers table (text ids in ``id_column``).
+    id_column : str
+    """
+
+    def __init__(self, table: pd.DataFrame, id_column: str):
+        self.table = table
+        self.id_column = id_column
+        self._features: dict[tuple[Any, ...], pd.DataFrame] = {}
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns."""
+        return [str(c) for c in self.table.columns]
+
+    def features(
+        self, descriptors: Sequence[str], source: str | None, ids: pd.Index | None = None
+    ) -> pd.DataFrame:
+        """Every customer's lead features (``ids`` are not needed: the fit picks them)."""
+        key = (tuple(descriptors), source)
+        if key not in self._features:
+            self._features[key] = lead_features(
+                self.table, id_column=self.id_column, descriptors=descriptors, source=source
+            )
+        return self._features[key]
+
+    def cells(
+        self,
+        descriptors: Sequence[str],
+        source: str | None,
+        model: ProjectionModel,
+        columns: Sequence[str],
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Every customer as a cell of one: the features, ones and the probabilities."""
+        feats = self.features(descriptors, source)
+        return feats, np.ones(len(feats)), model.predict_proba(feats)
 
 
 @dataclass(frozen=True)
@@ -159,27 +250,26 @@ def _sizes(customers: pd.DataFrame | None, sizes: pd.Series | None) -> pd.Series
     return customers["segment"].value_counts()
 
 
-def _lead_model(
-    customer_table: pd.DataFrame,
-    customer_id: str,
+def _lead_columns(
+    columns: Sequence[str],
     descriptors: Sequence[str],
     channel: str | None,
     leads: LeadsInput | None,
     warnings: list[str],
-) -> pd.DataFrame:
-    """The customers' lead features: the leads' descriptors the customers also have, and
-    the acquisition channel as ``source`` when leads have a source."""
+) -> tuple[list[str], str | None]:
+    """The lead model's customer columns: the leads' descriptors the customers also have
+    (``columns``), and the acquisition channel as ``source`` when leads have a source."""
     if leads is not None:
-        cols = [c for c in leads.descriptors if c in customer_table.columns]
-        gone = [c for c in leads.descriptors if c not in customer_table.columns]
+        cols = [c for c in leads.descriptors if c in columns]
+        gone = [c for c in leads.descriptors if c not in columns]
         if gone:
             warnings.append(
                 f"lead model: lead descriptors {gone} are not customer columns; left out"
             )
         src = channel if (leads.source is not None and channel) else None
     else:
-        cols, src = [c for c in descriptors if c in customer_table.columns], channel
-    return lead_features(customer_table, id_column=customer_id, descriptors=cols, source=src)
+        cols, src = [c for c in descriptors if c in columns], channel
+    return cols, src
 
 
 def _score_leads(
@@ -196,7 +286,8 @@ def _score_leads(
 def _plan(
     channels: pd.DataFrame | None,
     fit: LeadFit | None,
-    features: pd.DataFrame,
+    base: CustomerBase | None,
+    lead_columns: tuple[list[str], str | None],
     *,
     segments: list[int],
     targets: tuple[int, ...],
@@ -210,13 +301,13 @@ def _plan(
     if desc:
         need = by_seg.isna().all(axis=1).to_numpy()
         if need.any():
-            if fit is None:
+            if fit is None or base is None:
                 raise ValueError(
                     "channels: a mix by descriptor needs the lead model (customers linked to "
                     "the survey); give those channels' mix by segment (segment_<id> columns)"
                 )
             model = fit.scorer.model
-            P = model.predict_proba(features)
+            cells, counts, P = base.cells(*lead_columns, model, list(desc))
             cols = [int(s) for s in model.segments]
             for i in np.flatnonzero(need):
                 marg = {
@@ -226,7 +317,7 @@ def _plan(
                 }  # fmt: skip
                 marg = {d: m for d, m in marg.items() if m}
                 try:
-                    mix = mix_from_descriptors(marg, features, P)
+                    mix = mix_from_descriptors(marg, cells, P, counts=counts)
                 except ValueError as exc:
                     raise ValueError(f"channels: row {i + 1}: {exc}") from exc
                 by_seg.iloc[i] = pd.Series(mix, index=cols).reindex(by_seg.columns).fillna(0.0)
@@ -237,15 +328,15 @@ def _plan(
 
 
 def _audience_columns(
-    customer_table: pd.DataFrame, customer_id: str, columns: list[str]
+    table_columns: Sequence[str], customer_id: str, columns: list[str]
 ) -> list[str]:
-    """The audience columns beside the id, checked against the customers table."""
+    """The audience columns beside the id, checked against the customers table's columns."""
     cols = [c for c in columns if c != customer_id]
-    missing = [c for c in cols if c not in customer_table.columns]
+    missing = [c for c in cols if c not in table_columns]
     if missing:
         raise ValueError(
             f"[activation] audience_columns names {missing}, not columns of the customers "
-            f"table ({', '.join(map(str, customer_table.columns))})"
+            f"table ({', '.join(map(str, table_columns))})"
         )
     return cols
 
@@ -259,7 +350,7 @@ def _people(
     keep = ["customer_id", "segment", *[c for c in ("stage", "offer", "expected_value",
                                                     "control") if c in people]]  # fmt: skip
     people = people[keep].copy()
-    cols = _audience_columns(customer_table, customer_id, columns)
+    cols = _audience_columns(list(customer_table.columns), customer_id, columns)
     if cols:
         extra = customer_table[[customer_id, *cols]].copy()
         extra[customer_id] = extra[customer_id].astype(str)
@@ -273,7 +364,7 @@ def _people(
 def market_activation(
     *,
     customers: pd.DataFrame | None,
-    customer_table: pd.DataFrame | None,
+    customer_table: pd.DataFrame | CustomerBase | None,
     customer_id: str,
     descriptors: Sequence[str] = (),
     channel: str | None = None,
@@ -297,8 +388,12 @@ def market_activation(
         ``stage``, ``next_best_offer``, ``offer_expected_value``, ``control``. ``None`` when
         the rows stay in an engine (Spark): give ``segment_sizes``; no audience rows are
         made here (``people`` is ``None``; the engine writes ``audiences/``).
-    customer_table : pandas.DataFrame or None
-        The clean customers table (descriptors, channel, audience columns).
+    customer_table : pandas.DataFrame, CustomerBase or None
+        The clean customers table (descriptors, channel, audience columns): a pandas frame,
+        or where it lives (:class:`CustomerBase`; on Spark
+        :class:`~segmentum.activation.spark_leads.SparkCustomerBase`: the lead model's
+        rows, the linked customers, are selected there and every customer is scored there
+        for a channel's mix by descriptor).
     customer_id : str
         Its id column.
     descriptors, channel : the customers' descriptor columns and acquisition channel column
@@ -334,41 +429,70 @@ def market_activation(
     )
     names = {s: str((segment_names or {}).get(s, f"Segment {s}")) for s in segments}
     value = _value_per_head(valuation, segments)
+    base = (
+        TableBase(customer_table, customer_id)
+        if isinstance(customer_table, pd.DataFrame)
+        else customer_table
+    )
     fit = None
-    features = pd.DataFrame()
-    if customer_table is not None:
-        features = _lead_model(customer_table, customer_id, descriptors, channel, leads, warnings)
+    lead_cols: tuple[list[str], str | None] = ([], None)
+    if base is not None:
+        lead_cols = _lead_columns(base.columns, descriptors, channel, leads, warnings)
         lab = linked if linked is not None else pd.Series(dtype=np.int64)
-        conv = dict(cfg.conversion_rates)
-        if leads is not None and leads.converted and leads.source and not conv:
-            conv = conversion_by_source(leads.frame, source=leads.source, converted=leads.converted)
-        if len(lab) >= _MIN_LINKED and lab.nunique() >= 2 and features.shape[1]:
-            try:
-                fit = fit_lead_scorer(
-                    features, lab, targets=targets, segment_names=names, value_per_head=value,
-                    conversion=conv, threshold=cfg.lead_threshold,
-                    id_column=leads.id if leads is not None else None,
-                    source_column=(leads.source if leads is not None else None) or SOURCE,
-                    typing_tool=typing_tool, random_state=seed,
-                )  # fmt: skip
-            except ValueError as exc:
-                warnings.append(f"lead model skipped: {exc}")
-        else:
-            warnings.append(
-                f"lead model skipped: {len(lab)} customers linked to the survey (need "
-                f"{_MIN_LINKED}) or no descriptors"
-            )
+        features = base.features(*lead_cols, pd.Index([str(i) for i in lab.index]))
+        fit = _fit(features, lab, leads, cfg, targets, names, value, typing_tool, seed, warnings)
     scored = _score_leads(fit, leads, warnings)
     plan = _plan(
-        channels, fit, features, segments=segments, targets=targets, value=value,
+        channels, fit, base, lead_cols, segments=segments, targets=targets, value=value,
         shares=_market_shares(valuation, sizes), budget=cfg.budget,
     )  # fmt: skip
     people = None
-    if customer_table is not None and customers is None:
-        _audience_columns(customer_table, customer_id, list(cfg.audience_columns))
-    elif customer_table is not None and len(customers):  # type: ignore[arg-type]
-        people = _people(customers, customer_table, customer_id, list(cfg.audience_columns))
+    if base is not None and customers is None:
+        _audience_columns(base.columns, customer_id, list(cfg.audience_columns))
+    elif base is not None and len(customers):  # type: ignore[arg-type]
+        if not isinstance(base, TableBase):
+            raise ValueError(
+                "market_activation: the audience rows of the customers given need the "
+                "customers table as a pandas frame (or give customers=None: the engine "
+                "writes the audiences)"
+            )
+        people = _people(customers, base.table, customer_id, list(cfg.audience_columns))
     return MarketActivation(targets, names, fit, scored, plan, people, cfg, warnings)
+
+
+def _fit(
+    features: pd.DataFrame,
+    lab: pd.Series,
+    leads: LeadsInput | None,
+    cfg: ActivationConfig,
+    targets: tuple[int, ...],
+    names: dict[int, str],
+    value: dict[int, float],
+    typing_tool: TypingTool | None,
+    seed: int,
+    warnings: list[str],
+) -> LeadFit | None:
+    """The lead model on the linked customers' features, or None (said in ``warnings``)."""
+    conv = dict(cfg.conversion_rates)
+    if leads is not None and leads.converted and leads.source and not conv:
+        conv = conversion_by_source(leads.frame, source=leads.source, converted=leads.converted)
+    if not (len(lab) >= _MIN_LINKED and lab.nunique() >= 2 and features.shape[1]):
+        warnings.append(
+            f"lead model skipped: {len(lab)} customers linked to the survey (need "
+            f"{_MIN_LINKED}) or no descriptors"
+        )
+        return None
+    try:
+        return fit_lead_scorer(
+            features, lab, targets=targets, segment_names=names, value_per_head=value,
+            conversion=conv, threshold=cfg.lead_threshold,
+            id_column=leads.id if leads is not None else None,
+            source_column=(leads.source if leads is not None else None) or SOURCE,
+            typing_tool=typing_tool, random_state=seed,
+        )  # fmt: skip
+    except ValueError as exc:
+        warnings.append(f"lead model skipped: {exc}")
+        return None
 
 
 def _frontier_figure(frontier: pd.DataFrame) -> Any:
@@ -410,8 +534,10 @@ def market_blocks(sec: Section, market: MarketActivation) -> Section:
     fit = market.lead_fit
     if fit is not None:
         s = fit.summary()
+        from segmentum.report.format import item_label
+
         sec.text(
-            f"Lead model on {', '.join(s['features'])} ({s['n_train']:,} linked customers): "
+            f"Lead model on {item_label(s['features'])} ({s['n_train']:,} linked customers): "
             f"held-out AUC {s['auc']:.2f} for being in a target segment; at the threshold "
             f"{s['threshold']:.0%} it keeps {s['kept_target']:.0%} of target-segment "
             f"respondents and {s['kept_other']:.0%} of the others; calibration within "

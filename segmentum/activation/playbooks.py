@@ -39,6 +39,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from segmentum.profiles.personas import phrase
+from segmentum.report.format import id_label
 
 __all__ = [
     "Playbook",
@@ -350,12 +351,14 @@ def _channel_line(
     s: PlaybookSettings,
 ) -> str:  # fmt: skip
     if prospect and prospect_channel is not None:
-        return s.say("channel_prospects", channel=prospect_channel[0], index=prospect_channel[1])
+        return s.say(
+            "channel_prospects", channel=id_label(prospect_channel[0]), index=prospect_channel[1]
+        )
     if channel_mix is not None and len(channel_mix):
         m = channel_mix[(channel_mix["segment"] == segment) & (channel_mix["stage"] == stage)]
         if len(m):
             top = m.sort_values(["share", "channel"], ascending=[False, True]).iloc[0]
-            return s.say("channel_customers", channel=str(top["channel"]),
+            return s.say("channel_customers", channel=id_label(top["channel"]),
                          share=float(top["share"]), customers=customers)  # fmt: skip
     return s.say("no_channel", customers=customers)
 
@@ -447,7 +450,7 @@ def build_playbooks(
             offer = getattr(c, "offer", None)
             ev = getattr(c, "expected_value", float("nan"))
             offer_line = (
-                s.say("offer", offer=str(offer), expected_value=float(ev), customers=n)
+                s.say("offer", offer=id_label(offer), expected_value=float(ev), customers=n)
                 if offer is not None and pd.notna(offer) and pd.notna(ev)
                 else s.say("no_offer", customers=n)
             )

@@ -12,6 +12,7 @@ import pandas as pd
 
 from segmentum.activation.customers import CustomerActivation
 from segmentum.activation.lifecycle import STAGE_NAMES
+from segmentum.report.format import id_label, item_label, level_label
 from segmentum.report.section import Section
 
 __all__ = [
@@ -222,9 +223,12 @@ def _uplift_sentence(ca: CustomerActivation) -> str:
     assert ca.uplift is not None
     parts = []
     for u in ca.uplift.summary():
-        eff = "; ".join(f"{e['covariate']} {e['coef']:+.2f} ± {e['se']:.2f}" for e in u["effects"])
+        eff = "; ".join(
+            f"{item_label(e['covariate'])} {e['coef']:+.2f} ± {e['se']:.2f}" for e in u["effects"]
+        )
         parts.append(
-            f"{u['offer_id']} sets {u['covariate']} = {u['value']} ({u['process']} coefficient "
+            f"{id_label(u['offer_id'])} sets {item_label(u['covariate']).lower()} to "
+            f"{level_label(u['value'])} ({u['process']} coefficient "
             f"{eff or 'n/a'}): CLV uplift {u['mean_clv_uplift']:+,.0f} on average for the "
             f"{u['customers_moved']:,} customers it moves"
         )
@@ -244,7 +248,9 @@ def offer_heatmap(table: pd.DataFrame, order: list[str]) -> Any:
     offer = table.pivot_table(
         index="segment", columns="stage", values="offer", aggfunc="first"
     ).reindex_like(ev)
-    text = np.where(offer.isna().to_numpy(), "", offer.astype(object).to_numpy())
+    text = np.where(
+        offer.isna().to_numpy(), "", [[id_label(o) for o in row] for row in offer.to_numpy()]
+    )
     fig = go.Figure(
         go.Heatmap(
             z=ev.to_numpy(dtype=float),
@@ -298,7 +304,7 @@ def customer_blocks(sec: Section, ca: CustomerActivation) -> Section:
         sec.table(
             moves.round(4),
             f"Moves between stages, {ca.flow_date.date()} to {ca.analysis_date.date()}, "
-            "largest first (share_of_from: of the customers in the stage before).",
+            "largest first (share: of the customers in the stage before).",
         )
     if ca.offers is not None:
         sec.text(

@@ -6,6 +6,10 @@ is one its ``[model]`` fits), then computed by the activation stage with the cod
 ``segmentum whatif`` runs (:func:`~segmentum.value.whatif.scenario_whatif`), on every
 customer with the segment the valuation stage gave them. The run folder gets
 ``whatif.csv`` and the report a "What-if scenarios" part of the activation section.
+
+With ``engine = "spark"`` the customers stay in Spark and the same per-customer code runs
+there in batches (:func:`segmentum.activation.spark_whatif.run_scenarios_spark`); only sums
+per segment come to the driver, and the tables are these.
 """
 
 from __future__ import annotations
@@ -126,7 +130,10 @@ def _change_words(sc: Scenario) -> str:
         if ch.customers != "all":
             who = f"{ch.customers} customers of {who}"
         if ch.covariate is not None:
-            parts.append(f"{ch.share:.0%} of {who} take {ch.covariate} = {ch.value}")
+            from segmentum.report.format import item_label, level_label
+
+            what = f"{item_label(ch.covariate).lower()} {level_label(ch.value)}"
+            parts.append(f"{ch.share:.0%} of {who} take {what}")
         elif ch.retention is not None:
             parts.append(f"retention of {who} {ch.retention:+.0%}")
         elif ch.purchase_rate is not None:

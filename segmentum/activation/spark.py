@@ -19,12 +19,11 @@ give, row for row:
   offer, bans the offer for those past its limit and chooses again, as
   ``_apply_limits`` does.
 
-:func:`activation_assignments_spark` composes them into the stage's ``assignments``
-columns; :func:`activation_spark` recomputes them in Spark from a driver-side
-:class:`~segmentum.activation.customers.CustomerActivation` (a check of the two engines);
-a run with ``engine = "spark"`` computes them once, in Spark, with
-:func:`~segmentum.activation.spark_customers.customer_activation_spark`, and
-:func:`write_audiences_spark` writes ``audiences/`` from Spark as folders of CSV part files. Timestamps are compared in the session's time zone, which should be UTC
+A run with ``engine = "spark"`` composes them, once, in Spark, with
+:func:`~segmentum.activation.spark_customers.customer_activation_spark`;
+:func:`audience_people_spark` joins the audience columns of the customers table to its rows
+and :func:`write_audiences_spark` writes ``audiences/`` from Spark as folders of CSV part
+files. Timestamps are compared in the session's time zone, which should be UTC
 (:func:`~segmentum.value.spark.local_spark_session` sets it) for day counts to match the
 naive pandas timestamps of the DuckDB path.
 """
@@ -43,6 +42,7 @@ from segmentum.activation.audiences import (
     _BOM,
     _DANGEROUS,
     AudienceFiles,
+    _check_columns,
     _sha256,
     _slug,
     _write_xlsx,
@@ -50,17 +50,14 @@ from segmentum.activation.audiences import (
 from segmentum.activation.lifecycle import LifecycleRules
 from segmentum.activation.offers import _ev_matrix, hash_uniform
 from segmentum.activation.settings import ActivationConfig, ContactPolicy
-from segmentum.valuation.spark import stage_session, stage_table, to_spark_frame
+from segmentum.valuation.spark import stage_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from segmentum.activation.customers import CustomerActivation
     from segmentum.flow import StageContext
 
 __all__ = [
-    "activation_assignments_spark",
-    "activation_spark",
     "audience_people_spark",
     "contact_history_spark",
     "control_group_spark",
@@ -509,65 +506,6 @@ def next_best_offer_spark(
     )
 
 
-def activation_assignments_spark(
-    customers: DataFrame,
-    analysis_date: Any,
-    *,
-    seed: int,
-    config: ActivationConfig | None = None,
-    per_customer: DataFrame | None = None,
-    events: DataFrame | None = None,
-    offers: pd.DataFrame | None = None,
-    acceptance: pd.DataFrame | None = None,
-    responses: DataFrame | None = None,
-    uplift: DataFrame | None = None,
-) -> DataFrame:
-    """The activation stage's ``assignments`` columns, computed by Spark.
-
-    ``customer_id``, ``stage``, ``next_best_offer``, ``offer_expected_value`` and
-    ``control`` of every customer, as
-    :meth:`~segmentum.activation.customers.CustomerActivation.assignment_columns` gives
-    them: stage by :func:`lifecycle_stage_spark`, control group by
-    :func:`control_group_spark` (strata: segment), offers by :func:`next_best_offer_spark`.
-
-    Parameters
-    ----------
-    customers : pyspark.sql.DataFrame
-        ``customer_id`` and ``segment`` of every customer (the valuation stage's).
-    analysis_date : date-like
-    seed : int
-        The project seed.
-    config : ActivationConfig, optional
-    per_customer, events, responses, uplift : pyspark.sql.DataFrame, optional
-        As for the functions above.
-    offers, acceptance : pandas.DataFrame, optional
-        The checked offers and the acceptance estimates (the driver's; no offers: nobody
-        gets one).
-    """
-    from pyspark.sql import functions as F
-
-    cfg = config or ActivationConfig()
-    c = customers.select(F.col("customer_id").cast("string").alias("customer_id"), "segment")
-    stages = lifecycle_stage_spark(
-        c, analysis_date, per_customer=per_customer, events=events, rules=cfg.stages
-    )
-    c = c.join(stages, "customer_id", "left")
-    c = control_group_spark(c, seed, cfg.control_share, strata="segment")
-    if offers is None or acceptance is None:
-        return c.select(
-            "customer_id", "stage",
-            F.lit(None).cast("string").alias("next_best_offer"),
-            F.lit(None).cast("double").alias("offer_expected_value"), "control",
-        )  # fmt: skip
-    nbo = next_best_offer_spark(
-        c, offers, acceptance, seed=seed, responses=responses, analysis_date=analysis_date,
-        policy=cfg.contact, min_expected_value=cfg.min_expected_value, uplift=uplift,
-    )  # fmt: skip
-    return c.join(nbo, "customer_id", "left").select(
-        "customer_id", "stage", "next_best_offer", "offer_expected_value", "control"
-    )
-
-
 def _col(name: str) -> Column:
     from pyspark.sql import functions as F
 
@@ -591,15 +529,10 @@ def _audience_table(
     roles: Mapping[str, str | None],
 ) -> tuple[DataFrame, list[str]]:
     """The audience table (text neutralised) with ``_control``, ``_stage`` and ``_offer``
-    (raw) beside the output columns, and the output columns' names."""
+    (raw) beside the output columns, and the output columns' names (``people`` checked by
+    :func:`write_audiences_spark`)."""
     from pyspark.sql import functions as F
 
-    missing = [c for c in [id_column, "segment", *columns] if c not in people.columns]
-    if missing:
-        raise ValueError(
-            f"audience files: column(s) {missing} not found (give them in the customers table "
-            "or remove them from [activation] audience_columns)"
-        )
     types = dict(people.dtypes)
     extra = [c for c in (roles["stage"], roles["offer"], roles["value"]) if c is not None]
     names = {int(k): str(v) for k, v in (segment_names or {}).items()}
@@ -738,14 +671,13 @@ def write_audiences_spark(
     file system of a local session, or a shared one).
     """
 
+    present = list(people.columns)
+    _check_columns(present, id_column, columns)
+    # a role column people lack is left out, its files not written (as the DuckDB writer)
+    named = {"stage": stage, "offer": offer, "value": value, "control": control}
+    roles = {role: c if c is not None and c in present else None for role, c in named.items()}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    roles = {
-        "stage": stage if stage is not None and stage in people.columns else None,
-        "offer": offer if offer is not None and offer in people.columns else None,
-        "value": value if value is not None and value in people.columns else None,
-        "control": control if control is not None and control in people.columns else None,
-    }
     table, cols = _audience_table(people, id_column, columns, segment_names, roles)
     # persisted: the four partitioned writes and every XLSX twin read it; uncached, each
     # of them recomputed the whole lineage (46 audiences on the small demo: 15 s each)
@@ -811,64 +743,6 @@ def _renamed_spark(
     if frame is None:
         return None
     return frame.select(*[_col(col).alias(role) for role, col in roles.items() if col])
-
-
-def activation_spark(
-    ctx: StageContext, ca: CustomerActivation, people: bool
-) -> tuple[DataFrame | None, DataFrame | None]:
-    """The activation stage's assignments and audience people in Spark for a run with
-    ``engine = "spark"`` (``(None, None)`` otherwise).
-
-    The customers' segments are the valuation stage's Spark frame (the linked respondents'
-    rows deduplicated on the driver, as the pandas path keeps the first); the small tables
-    (checked offers, acceptance estimates, uplift) are the driver's, from ``ca``.
-    """
-    from pyspark.sql import functions as F
-
-    from segmentum.valuation.stage import ValuationStageResult
-    from segmentum.value.stage import ValueResult, per_customer_columns
-
-    spark = stage_session(ctx)
-    if spark is None:
-        return None, None
-    src = ctx.config.sources
-    vst = ctx.result(ValuationStageResult)
-    val = vst.assignments
-    linked = val[val["segment_source"] == "survey"].dropna(subset=["customer_id"])
-    linked = linked.drop_duplicates("customer_id")[["customer_id", "segment"]]
-    segments = to_spark_frame(spark, linked.reset_index(drop=True))
-    if vst.spark is not None:
-        projected = vst.spark.filter(F.col("segment_source") == "projected")
-        segments = segments.unionByName(projected.select("customer_id", "segment"))
-    else:
-        rest = val[val["segment_source"] != "survey"].dropna(subset=["customer_id"])
-        rest = rest.drop_duplicates("customer_id")[["customer_id", "segment"]]
-        segments = segments.unionByName(to_spark_frame(spark, rest.reset_index(drop=True)))
-    value = ctx.optional(ValueResult)
-    per_customer = None
-    if value is not None:
-        per_customer = getattr(value, "spark", None)  # the value stage ran in Spark
-        if per_customer is None:
-            per_customer = to_spark_frame(spark, per_customer_columns(value))
-    e, r = src.events, src.responses
-    events = None if e is None else _renamed_spark(ctx, spark, "events", {
-        "customer_id": e.customer_id, "timestamp": e.timestamp, "event_type": e.event_type})  # fmt: skip
-    responses = None if r is None else _renamed_spark(ctx, spark, "responses", {
-        "customer_id": r.customer_id, "timestamp": r.timestamp, "offer_id": r.offer_id,
-        "accepted": r.accepted})  # fmt: skip
-    uplift = None
-    if ca.uplift is not None:
-        table = ca.uplift.uplift.rename_axis("customer_id").reset_index()
-        table["customer_id"] = table["customer_id"].astype(str)
-        uplift = to_spark_frame(spark, table)
-    out = activation_assignments_spark(
-        segments, ca.analysis_date, seed=ctx.seed, config=ca.config,
-        per_customer=per_customer, events=events, offers=ca.offers, acceptance=ca.acceptance,
-        responses=responses if ca.offers is not None else None, uplift=uplift,
-    ).persist()  # fmt: skip
-    if not people or src.customers is None:
-        return out, None
-    return out, audience_people_spark(ctx, out.join(segments, "customer_id", "left"), ca.config)
 
 
 def audience_people_spark(

@@ -408,8 +408,7 @@ def customer_activation_spark(
     if offers is not None:
         up = None
         if uplift is not None:
-            table = uplift.uplift.rename_axis("customer_id").reset_index()
-            up = to_spark_frame(spark, table.assign(customer_id=table["customer_id"].astype(str)))
+            up = uplift.spark_frame(spark)  # computed in Spark (spark_whatif) or handed over
         full, checked, acceptance = _offers_spark(
             c, offers, responses, analysis_date=analysis_date, config=config, seed=ctx.seed,
             warnings=warnings, uplift=up, offers_label=offers_label,

@@ -15,7 +15,11 @@ With ``engine = "spark"`` the customer half runs in Spark
 stage, control flag and offer are computed once where the customers live, Spark writes the
 assignments and ``audiences/``, and the summary, the report section, the kit and the
 go-to-market half read aggregates brought to the driver (``CustomerActivation.counts``,
-``segment_stage``, ``flow``), never a row per customer.
+``segment_stage``, ``flow``), never a row per customer. The go-to-market half reads the
+customers table where Spark holds it
+(:class:`~segmentum.activation.spark_leads.SparkCustomerBase`): the lead model's rows (the
+customers linked to the survey) are selected there, and a channel's mix by descriptor is
+raked on the cells Spark counts.
 """
 
 from __future__ import annotations
@@ -32,7 +36,13 @@ from segmentum.activation.customers import (
     CustomerActivation,
     customer_activation,
 )
-from segmentum.activation.gtm import LeadsInput, MarketActivation, market_activation, market_blocks
+from segmentum.activation.gtm import (
+    CustomerBase,
+    LeadsInput,
+    MarketActivation,
+    market_activation,
+    market_blocks,
+)
 from segmentum.activation.kit import SegmentKit, segment_kit
 from segmentum.activation.report import customer_blocks
 from segmentum.activation.scenarios import (
@@ -274,8 +284,12 @@ def _uplift(ctx: StageContext, cfg: ActivationConfig) -> tuple[OfferUplift | Non
     from segmentum.data.errors import ProjectError
     from segmentum.value.whatif import customer_table
 
-    table = customer_table(ctx, {"value": value})
     try:
+        if _on_spark(ctx) and getattr(value, "spark", None) is not None:
+            from segmentum.activation.spark_whatif import offer_clv_uplift_spark
+
+            return offer_clv_uplift_spark(ctx, value, cfg.offer_covariates), None
+        table = customer_table(ctx, {"value": value})
         return offer_clv_uplift(value, table, cfg.offer_covariates), None
     except ValueError as exc:
         raise ProjectError(str(exc)) from exc
@@ -305,11 +319,16 @@ def _scenarios(
     if ctx.folder is None:
         raise ValueError("[activation] scenarios need the project folder (run it as a Project)")
     vst = ctx.result(ValuationStageResult)
+    if vst.spark is not None and getattr(value, "spark", None) is not None:
+        # every customer stays in Spark: the scenarios are sums per segment computed there
+        from segmentum.activation.spark_whatif import run_scenarios_spark
+
+        return tuple(run_scenarios_spark(ctx, value, vst, cfg.scenarios, ctx.folder)), None
     segs = vst.assignments.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
     note = None
     if vst.spark is not None:
-        # on Spark the driver's assignments hold the respondents only; a scenario moves every
-        # customer's CLV with the (pandas) what-if code, so the projected segments come over
+        # the value stage did not run in Spark: the projected segments come over to the
+        # driver's (pandas) what-if code
         from pyspark.sql import functions as F
 
         projected = vst.spark.where(F.col("segment_source") == "projected")
@@ -333,9 +352,7 @@ def _market(ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation) ->
     linked = rows[(rows["segment_source"] == "survey") & rows["customer_id"].notna()]
     labels = pd.Series(linked["segment"].to_numpy(), index=linked["customer_id"].to_numpy())
     cust_src = src.customers
-    table = ctx.data.get("customers") if cust_src is not None else None
-    if table is not None and cust_src is not None:
-        table = table.assign(**{cust_src.id: table[cust_src.id].astype(str)})
+    table = _customer_base(ctx)
     leads = None
     if src.leads is not None:
         ls = src.leads
@@ -359,6 +376,24 @@ def _market(ctx: StageContext, cfg: ActivationConfig, ca: CustomerActivation) ->
         config=cfg,
         seed=ctx.seed,
     )
+
+
+def _customer_base(ctx: StageContext) -> pd.DataFrame | CustomerBase | None:
+    """The customers table for the go-to-market half: on Spark where Spark holds it (the
+    lead model's rows are selected there, :mod:`~segmentum.activation.spark_leads`), else
+    the clean frame with text ids."""
+    cust_src = ctx.config.sources.customers
+    if cust_src is None or "customers" not in ctx.data:
+        return None
+    held = ctx.data.spark("customers")
+    if held is not None and _on_spark(ctx):
+        from segmentum.activation.spark_leads import SparkCustomerBase
+
+        return SparkCustomerBase(held, cust_src.id)
+    table = ctx.data.get("customers")
+    if table is None:
+        return None
+    return table.assign(**{cust_src.id: table[cust_src.id].astype(str)})
 
 
 def _channels(ctx: StageContext) -> pd.DataFrame | None:

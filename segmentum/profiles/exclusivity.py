@@ -70,7 +70,11 @@ class ExclusivityReport:
         }
 
     def verdict(self) -> str:
-        """One sentence for the report."""
+        """One sentence for the report, needs by their labels (``[report.labels]``)."""
+        from segmentum.report.format import item_labels
+
+        needs = list(dict.fromkeys([*self.shared_needs, *self.common_needs]))
+        word = dict(zip(needs, item_labels(needs), strict=True))
         head = f"Exclusivity score {self.score:.2f} (threshold {self.threshold:.2f}): " + (
             "passed." if self.passed else "FAILED."
         )
@@ -78,7 +82,9 @@ class ExclusivityReport:
         if self.shared_needs:
             parts.append(
                 "needs defining several segments: "
-                + "; ".join(f"{n} ({', '.join(map(str, s))})" for n, s in self.shared_needs.items())
+                + "; ".join(
+                    f"{word[n]} ({', '.join(map(str, s))})" for n, s in self.shared_needs.items()
+                )
             )
         if self.undefined_segments:
             parts.append(
@@ -86,7 +92,9 @@ class ExclusivityReport:
                 + ", ".join(map(str, self.undefined_segments))
             )
         if self.common_needs:
-            parts.append("needs that separate no segment: " + ", ".join(self.common_needs))
+            parts.append(
+                "needs that separate no segment: " + ", ".join(word[n] for n in self.common_needs)
+            )
         if not self.quantifiable:
             parts.append(
                 "segments not quantifiable (too small or not valued): "

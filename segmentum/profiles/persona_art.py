@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from segmentum.profiles.personas import CardFact, Persona
+from segmentum.profiles.personas import CardFact, Persona, level_words
 
 __all__ = [
     "persona_from_json",
@@ -229,7 +229,7 @@ def _bar(
 def _share_badge(card: Persona, fact: CardFact, x: float, y: float) -> str:
     """A descriptor or behaviour: glyph, label, numbers, and the segment's bar above the
     overall one (shares; numeric variables scaled to the larger of the two)."""
-    label = fact.label if fact.level is None else f"{fact.label}: {fact.level}"
+    label = fact.label if fact.level is None else f"{fact.label}: {level_words(fact.level)}"
     share = fact.kind != "numeric"
     if share:
         numbers = f"{fact.value:.0%} vs {fact.total:.0%} overall"

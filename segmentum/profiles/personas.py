@@ -18,6 +18,7 @@ import pandas as pd
 
 from segmentum.maps.themes import representative_quotes
 from segmentum.profiles.profile import Profile, profile_value_columns
+from segmentum.report.format import level_label, report_labels
 
 _PREFIX = re.compile(
     r"^(needs?|beh(aviou?rs?)?|att(itudes?)?|desc(riptors?)?|q\d*|item)[_\.\s]+", re.I
@@ -50,7 +51,8 @@ def phrase(column: str, overrides: Mapping[str, str] | None = None) -> str:
     column : str
         Item column name (``need_online_self_service``).
     overrides : mapping of str to str, optional
-        User phrases by column name; they win.
+        User phrases by column name (``[profiles] phrases``); they win, then the labels in
+        use (the project's ``[report.labels]``, :func:`segmentum.report.format.report_labels`).
 
     Examples
     --------
@@ -65,6 +67,8 @@ def phrase(column: str, overrides: Mapping[str, str] | None = None) -> str:
     """
     if overrides and column in overrides:
         return overrides[column]
+    if column in (labels := report_labels()):  # [report.labels] while a run is made
+        return str(labels[column])
     s = _PREFIX.sub("", column)
     s = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", s)
     s = re.sub(r"[_\.]+", " ", s)
@@ -260,6 +264,12 @@ class Persona:
         return "\n".join(out)
 
 
+def level_words(level: object) -> str:
+    """A level (or adjacent levels joined by ", ") in words: ``under_35k, 35k_60k`` →
+    "Under 35k, 35k–60k" (:func:`segmentum.report.format.level_label`)."""
+    return ", ".join(level_label(part) for part in str(level).split(", "))
+
+
 def _fmt(kind: str, x: float) -> str:
     return f"{x:.0%}" if kind != "numeric" else f"{x:.1f}"
 
@@ -269,7 +279,7 @@ def _describe(row: pd.Series, label: str) -> str:
     idx = row["index"]
     tail = f", index {idx:.0f}" if pd.notna(idx) else ""
     if kind == "categorical":
-        return f"{label}: {row['level']} ({_fmt(kind, row['value'])} vs {_fmt(kind, row['total'])} overall{tail})"
+        return f"{label}: {level_words(row['level'])} ({_fmt(kind, row['value'])} vs {_fmt(kind, row['total'])} overall{tail})"
     if kind == "numeric":
         return f"{label}: {_fmt(kind, row['value'])} vs {_fmt(kind, row['total'])} on average{tail}"
     return f"{label}: {_fmt(kind, row['value'])} vs {_fmt(kind, row['total'])} overall{tail}"
@@ -701,7 +711,7 @@ def _run_line(run: pd.DataFrame, phrases: Mapping[str, str] | None) -> str:
     if len(run) == 1:
         return _who(run.iloc[0], phrases)
     label = phrase(str(run["variable"].iloc[0]), phrases)
-    names = [str(v) for v in run["level"]]
+    names = [level_label(v) for v in run["level"]]
     shown = ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
     value, total = float(run["value"].sum()), float(run["total"].sum())
     index = f", index {100 * value / total:.0f}" if total > 0 else ""
@@ -718,4 +728,4 @@ def _who(row: pd.Series, phrases: Mapping[str, str] | None) -> str:
         return (
             f"{label}: {row['value']:.0%} vs {row['total']:.0%} overall, index {row['index']:.0f}"
         )
-    return f"{label}: {row['level']} ({row['value']:.0%} vs {row['total']:.0%} overall, index {row['index']:.0f})"
+    return f"{label}: {level_words(row['level'])} ({row['value']:.0%} vs {row['total']:.0%} overall, index {row['index']:.0f})"

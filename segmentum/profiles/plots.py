@@ -44,6 +44,7 @@ def index_heatmap(
         )
         .reindex_like(m)
     )
+    means = _mean_text(t.assign(key=key)).reindex_like(m).fillna("")
     z = np.log2(np.clip(m.to_numpy(dtype=float), 25, 400) / 100.0)
     text = [
         [
@@ -66,7 +67,8 @@ def index_heatmap(
             zmin=-2,
             zmax=2,
             showscale=False,
-            hovertemplate="%{y}<br>%{x}<br>index %{text}<extra></extra>",
+            customdata=means.to_numpy(dtype=object),
+            hovertemplate="%{y}<br>%{x}<br>%{customdata}<br>index %{text}<extra></extra>",
         )
     )
     fig.update_layout(
@@ -78,6 +80,23 @@ def index_heatmap(
     )
     fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=rows)
     return fig
+
+
+def _mean_text(t: Any) -> Any:
+    """Per row key and segment: "mean 3.42 (overall 3.10)", or "62 % (overall 48 %)" for a
+    share (binary and categorical rows)."""
+    share = t["kind"] != "numeric"
+
+    def fmt(v: float, is_share: bool) -> str:
+        return "" if not np.isfinite(v) else (f"{v:.0%}" if is_share else f"{v:.3g}")
+
+    words = [
+        f"{'share' if sh else 'mean'} {fmt(v, sh)} (overall {fmt(o, sh)})"
+        for v, o, sh in zip(t["value"].astype(float), t["total"].astype(float), share, strict=True)
+    ]
+    return t.assign(words=words).pivot_table(
+        index="key", columns="segment", values="words", aggfunc="first", sort=False
+    )
 
 
 def size_figure(profile: Profile, *, names: Mapping[int, str] | None = None) -> Any:

@@ -121,8 +121,14 @@ class Profile:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """One note per inferred order (``"Like: ordered from its numbers (…)"``)."""
-        return tuple(o.note() for o in self.level_orders.values() if o.inferred)
+        """One note per inferred order (``"Like: ordered from its numbers (…)"``), the column
+        and its levels in the report's words (``income_band`` → "Income band", ``150k_plus``
+        → "150k+")."""
+        from segmentum.report.format import item_label, level_label
+
+        return tuple(
+            o.note(item_label(c), level_label) for c, o in self.level_orders.items() if o.inferred
+        )
 
     @property
     def segments(self) -> tuple[int, ...]:

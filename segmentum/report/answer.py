@@ -24,7 +24,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from segmentum.report.format import format_money, format_percent, human_label, item_label
+from segmentum.report.format import (
+    format_money,
+    format_percent,
+    human_label,
+    id_label,
+)
 
 __all__ = [
     "Answer",
@@ -136,11 +141,16 @@ class Answer:
     currency: str | None = None
 
     def to_context(self) -> dict[str, Any]:
-        """Plain JSON data (``report.json``'s ``"answer"``); each card with its ``facts`` and
-        ``stage_mix`` written out."""
+        """Plain JSON data (``report.json``'s ``"answer"``); each card with its ``facts``,
+        ``stage_mix`` and ``offer_text`` (the offer by its label) written out."""
         out = asdict(self)
         out["segments"] = [
-            {**asdict(card), "facts": card.facts(self.currency), "stage_mix": card.stage_mix()}
+            {
+                **asdict(card),
+                "facts": card.facts(self.currency),
+                "stage_mix": card.stage_mix(),
+                "offer_text": id_label(card.offer) if card.offer else "",
+            }
             for card in self.segments
         ]
         out["top_customers"] = [
@@ -391,19 +401,6 @@ def _whom(cards: list[SegmentCard], prioritised: bool, k: int) -> Point:
         return Point("To whom we sell", text, "#valuation", "Where to play")
     text = f"No valuation ran, so no segment is prioritised; by size: {'; '.join(parts)}."
     return Point("Who the segments are", text, "#profiles", "Personas")
-
-
-def id_label(value: Any) -> str:
-    """An id a table gives (an offer, a channel) written for people: ``home_bundle`` →
-    "Home bundle", ``conference_b`` → "Conference B" (a lone last letter as a capital).
-
-    Examples
-    --------
-    >>> id_label("home_bundle"), id_label("conference_b"), id_label("Web ads")
-    ('Home bundle', 'Conference B', 'Web ads')
-    """
-    label = item_label(str(value))
-    return re.sub(r"(?<= )([a-z])$", lambda m: m.group(1).upper(), label)
 
 
 def _ids_labelled(text: str, ids: Any) -> str:

@@ -158,6 +158,7 @@ def table_context(
     from segmentum.report.format import (
         ITEM_COLUMNS,
         ReportSettings,
+        cell_words,
         column_formatter,
         column_kind,
         human_label,
@@ -187,6 +188,8 @@ def table_context(
     for j, (name, kind) in enumerate(zip(columns, kinds, strict=True)):
         if kind == "text" and name in ITEM_COLUMNS:  # cells that name needs or fields
             formatters[j] = lambda v: item_label(v, settings.labels)
+        elif kind == "text" and (words := cell_words(name)) is not None:  # offers, levels
+            formatters[j] = words
     parts = _parts(len(columns), len(index) or 1, settings.max_columns)
     csv = None
     if series and len(parts) > 1:

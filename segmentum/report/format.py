@@ -13,21 +13,39 @@ which asks this module two things per column:
 
 :class:`ReportSettings` is the project file's ``[report]`` table, validated like every
 stage's settings (``segmentum settings`` lists it).
+
+**One mapping for every word.** A project's ``[report.labels]`` is the one mapping from the
+data's names (columns, needs, offers, channels, levels) to the words a reader sees. While a
+project runs (:func:`use_labels`), :func:`human_label`, :func:`item_label`,
+:func:`item_labels`, :func:`id_label` and :func:`level_label` read it
+(:func:`report_labels`), so the tables, the figures' axes, ticks and legends the stages draw,
+and their sentences (personas, playbooks, the channel choice, the answer) all say the same
+words, with no copy of the labels per stage. The precedence, for every name: the project
+file's ``[report.labels]``; then the data's own words (a survey column that is already a
+question or a description, "luxury / be spoilt", is kept as it is); then the built-in
+tables (:mod:`segmentum.report.labels`); then the name made readable
+(``need_fast_claims_payout`` → "Fast claims payout").
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ID_COLUMNS",
+    "LEVEL_COLUMNS",
     "ColumnKind",
     "ReportSettings",
+    "cell_words",
     "column_formatter",
     "column_kind",
     "format_money",
@@ -35,8 +53,12 @@ __all__ = [
     "format_percent",
     "format_pvalue",
     "human_label",
+    "id_label",
     "item_label",
     "item_labels",
+    "level_label",
+    "report_labels",
+    "use_labels",
 ]
 
 ColumnKind = Literal["text", "count", "number", "share", "percent", "money", "pvalue", "date"]
@@ -227,6 +249,52 @@ def column_formatter(
 
 # --- labels ---------------------------------------------------------------------------------
 
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
+_LABELS: ContextVar[Mapping[str, str]] = ContextVar("segmentum_report_labels", default=_NO_LABELS)
+
+
+def report_labels() -> Mapping[str, str]:
+    """The labels in use: a project's ``[report.labels]`` while its report is built
+    (:func:`use_labels`), else none (read-only).
+
+    Examples
+    --------
+    >>> with use_labels({"conference_b": "Trade fair"}):
+    ...     dict(report_labels()), id_label("conference_b")
+    ({'conference_b': 'Trade fair'}, 'Trade fair')
+    >>> dict(report_labels()), id_label("conference_b")
+    ({}, 'Conference B')
+    """
+    return _LABELS.get()
+
+
+@contextmanager
+def use_labels(labels: Mapping[str, str] | None) -> Iterator[Mapping[str, str]]:
+    """Within the block, every label this module writes reads ``labels`` first.
+
+    A project run (:meth:`segmentum.project.Project.run`) runs its stages and writes its
+    report inside it with the project file's ``[report.labels]``: the stages' figures and
+    sentences pick the labels up through :func:`human_label`, :func:`item_label`,
+    :func:`id_label` and :func:`level_label`, as the tables do. Nested blocks replace the
+    outer labels; leaving the block restores them. The labels live in a context variable,
+    so threads started inside the block do not see them (the stages word their sentences
+    on the run's own thread).
+    """
+    token = _LABELS.set(MappingProxyType(dict(labels or {})))
+    try:
+        yield _LABELS.get()
+    finally:
+        _LABELS.reset(token)
+
+
+def _in_use(overrides: Mapping[str, str] | None) -> Mapping[str, str]:
+    """``overrides`` over the labels in use (the project's while its report is built)."""
+    current = _LABELS.get()
+    if not overrides:
+        return current
+    return {**current, **overrides} if current else overrides
+
+
 #: Words written in capitals, or spelled out, when a column name is made readable.
 _WORDS = {
     "clv": "CLV",
@@ -247,6 +315,9 @@ _WORDS = {
     "avg": "average",
     "std": "standard deviation",
     "se": "standard error",
+    # channels and marketing terms a project names in lower case (``tv`` → "TV")
+    **{a: a.upper() for a in ("tv", "sms", "seo", "sem", "ppc", "crm", "b2b", "b2c", "ooh")},
+    **{a: a.upper() for a in ("nps", "roi", "kpi", "url", "api", "faq", "vip")},
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
 _WORDS_ONLY = re.compile(r"^[a-z][a-z0-9]*( [a-z0-9()]+)+$")
@@ -275,8 +346,8 @@ def human_label(
     stage_labels: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> str:
-    """A column's label: ``overrides`` (``[report.labels]``), the stage's table, the common
-    table, or the name made readable.
+    """A column's label: ``overrides`` and the labels in use (``[report.labels]``,
+    :func:`report_labels`), the stage's table, the common table, or the name made readable.
 
     Examples
     --------
@@ -286,11 +357,13 @@ def human_label(
     ('CLV per head', 'Rows read')
     >>> human_label("clv", overrides={"clv": "Lifetime value"})
     'Lifetime value'
+    >>> human_label("tv"), human_label("sms_reminder")
+    ('TV', 'SMS reminder')
     """
     from segmentum.report.labels import COMMON_LABELS
 
     key = name if isinstance(name, str) else str(name)
-    for table in (overrides, stage_labels, COMMON_LABELS):
+    for table in (_in_use(overrides), stage_labels, COMMON_LABELS):
         if table and key in table:
             return str(table[key])
     return _readable(key)
@@ -309,9 +382,9 @@ _ITEM_PREFIX = re.compile(r"^(needs?|beh|att|desc)_(?=[A-Za-z0-9])", re.I)
 def item_label(value: Any, overrides: Mapping[str, str] | None = None) -> str:
     """A cell that names items (one, or a comma-separated list): each made readable.
 
-    ``overrides`` (``[report.labels]``) wins; a prefix that only says what kind of column it
-    is (``need_``, ``beh_``, ``att_``, ``desc_``) is dropped; text that is not an identifier
-    (a survey's question, "luxury / be spoilt") is left as it is.
+    ``overrides`` and the labels in use (``[report.labels]``) win; a prefix that only says
+    what kind of column it is (``need_``, ``beh_``, ``att_``, ``desc_``) is dropped; text that
+    is not an identifier (a survey's question, "luxury / be spoilt") is left as it is.
 
     Examples
     --------
@@ -321,9 +394,11 @@ def item_label(value: Any, overrides: Mapping[str, str] | None = None) -> str:
     ('Price', 'luxury / be spoilt')
     """
 
+    labels = _in_use(overrides)
+
     def one(name: str) -> str:
-        if overrides and name in overrides:
-            return str(overrides[name])
+        if name in labels:
+            return str(labels[name])
         if not _IDENTIFIER.match(name):
             return name
         return _readable(_ITEM_PREFIX.sub("", name))
@@ -357,3 +432,76 @@ def item_labels(names: Any, overrides: Mapping[str, str] | None = None) -> list[
     for label in labels:
         seen[label] = seen.get(label, 0) + 1
     return [f"{lab} ({n})" if seen[lab] > 1 else lab for lab, n in zip(labels, names, strict=True)]
+
+
+def id_label(value: Any, overrides: Mapping[str, str] | None = None) -> str:
+    """An id the data give (an offer, a channel, a level, a need) written for people:
+    ``home_bundle`` → "Home bundle", ``conference_b`` → "Conference B" (a lone last letter
+    as a capital); a label in use (``[report.labels]``) wins, text that is not an id stays.
+
+    Examples
+    --------
+    >>> id_label("home_bundle"), id_label("conference_b"), id_label("Web ads")
+    ('Home bundle', 'Conference B', 'Web ads')
+    >>> id_label("conference_b", {"conference_b": "Trade fair"})
+    'Trade fair'
+    """
+    raw = str(value)
+    label = item_label(raw, overrides)
+    if raw in _in_use(overrides):
+        return label
+    return re.sub(r"(?<= )([a-z])$", lambda m: m.group(1).upper(), label)
+
+
+_RANGE = re.compile(r"^(\d[\w.]*)_(\d[\w.]*)$")
+_PLUS = re.compile(r"^(\d[\w.]*)_(plus|and_over|or_more)$")
+
+
+def level_label(value: Any, overrides: Mapping[str, str] | None = None) -> str:
+    """A level of an answer or a descriptor (``under_35k``, ``35k_60k``, ``150k_plus``)
+    written for people; a label in use wins, text that is not an id stays as it is.
+
+    Examples
+    --------
+    >>> [level_label(v) for v in ("under_35k", "35k_60k", "150k_plus", "$30,001-$60,000")]
+    ['Under 35k', '35k–60k', '150k+', '$30,001-$60,000']
+    >>> level_label("monthly"), level_label("pay_monthly", {"pay_monthly": "Monthly"})
+    ('monthly', 'Monthly')
+    """
+    raw = str(value)
+    labels = _in_use(overrides)
+    if raw in labels:
+        return str(labels[raw])
+    if m := _PLUS.match(raw):
+        return f"{m.group(1)}+"
+    if m := _RANGE.match(raw):
+        return f"{m.group(1)}–{m.group(2)}"
+    return id_label(raw, overrides) if "_" in raw else raw
+
+
+#: Table columns whose values are the data's ids (offers, channels, rules, levels): their
+#: cells are written as labels (``home_bundle`` → "Home bundle"), lists item by item.
+ID_COLUMNS = frozenset(
+    {"offer", "offers", "offer_id", "next_best_offer", "best_offer", "channel", "channels"}
+    | {"rule_id", "trigger", "from_offer", "to_offer", "option", "scenario"}
+)
+#: Table columns whose values are levels of answers and descriptors.
+LEVEL_COLUMNS = frozenset({"level", "levels", "answer", "value_level"})
+
+
+def cell_words(name: str) -> Callable[[Any], str] | None:
+    """How the text cells of column ``name`` are written when they name ids or levels
+    (:data:`ID_COLUMNS`, :data:`LEVEL_COLUMNS`), else ``None`` (as they are).
+
+    Examples
+    --------
+    >>> cell_words("channels")("conference_a, conference_b"), cell_words("level")("150k_plus")
+    ('Conference A, Conference B', '150k+')
+    >>> cell_words("note") is None
+    True
+    """
+    if name in ID_COLUMNS:
+        return lambda v: ", ".join(id_label(p.strip()) for p in str(v).split(","))
+    if name in LEVEL_COLUMNS:
+        return level_label
+    return None

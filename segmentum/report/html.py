@@ -106,7 +106,8 @@ def report_context(
     ----------
     sections : sequence of Section
         In the order they appear; blocks marked ``appendix`` (and sections marked so) are
-        shown in the appendix at the end of the page.
+        shown in the appendix at the end of the page. A block whose ``unless`` names another
+        section of the report is left out (that section draws the same figure).
     title, subtitle : str
         Shown in the page header.
     manifest : dict, optional
@@ -125,6 +126,7 @@ def report_context(
         given).
     """
     from segmentum import __version__
+    from segmentum.report.format import report_labels, use_labels
 
     keys = [s.key for s in sections]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
@@ -133,15 +135,17 @@ def report_context(
             f"report section keys must be unique (they are the page's anchors); "
             f"{', '.join(map(repr, repeated))} appear more than once"
         )
-    return {
-        "format": REPORT_FORMAT,
-        "version": __version__,
-        "title": str(title),
-        "subtitle": str(subtitle),
-        "answer": None if answer is None else answer.to_context(),
-        "sections": [s.to_context(settings) for s in sections],
-        "manifest": None if manifest is None else jsonable(manifest),
-    }
+    # the settings' labels over those in use: the tables' cells and the answer read them
+    with use_labels({**report_labels(), **(settings.labels if settings else {})}):
+        return {
+            "format": REPORT_FORMAT,
+            "version": __version__,
+            "title": str(title),
+            "subtitle": str(subtitle),
+            "answer": None if answer is None else answer.to_context(),
+            "sections": [s.to_context(settings, keys) for s in sections],
+            "manifest": None if manifest is None else jsonable(manifest),
+        }
 
 
 def _shared_templates(

@@ -142,6 +142,10 @@ STAGE_LABELS: dict[str, dict[str, str]] = {
         "difference": "Difference",
         "low": "Low",
         "high": "High",
+        "from_stage": "From stage",
+        "to_stage": "To stage",
+        "share_of_from": "Share (of the stage before)",
+        "rule_id": "Rule",
     },
 }
 

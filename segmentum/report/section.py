@@ -11,6 +11,7 @@ context the HTML templates render and the JSON twin (``report.json``, the web ap
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -31,6 +32,9 @@ class Block:
     content: Any
     caption: str = ""
     appendix: bool = False  # technical evidence: shown in the report's appendix
+    #: the key of a section that shows the same thing better: when the report has that
+    #: section, this block is left out (the segments' heat map, when the profiles' is there)
+    unless: str = ""
 
     def to_context(
         self, block_id: str = "", *, section: str = "", settings: ReportSettings | None = None
@@ -121,9 +125,16 @@ class Section:
         self.blocks.append(Block("table", (frame, max_rows), caption, appendix))
         return self
 
-    def figure(self, fig: Any, caption: str = "", *, appendix: bool = False) -> Section:
-        """Add a Plotly figure (``plotly.graph_objects.Figure``)."""
-        self.blocks.append(Block("figure", fig, caption, appendix))
+    def figure(
+        self, fig: Any, caption: str = "", *, appendix: bool = False, unless: str = ""
+    ) -> Section:
+        """Add a Plotly figure (``plotly.graph_objects.Figure``).
+
+        ``unless``: the key of another section that draws the same figure (its own version,
+        with more in it); a report that has that section leaves this figure out, so the page
+        draws it once. A section rendered alone keeps it.
+        """
+        self.blocks.append(Block("figure", fig, caption, appendix, unless))
         return self
 
     def warn(self, message: str) -> Section:
@@ -141,20 +152,26 @@ class Section:
         """The warnings of this section, in order."""
         return [b.content for b in self.blocks if b.kind == "warning"]
 
-    def to_context(self, settings: ReportSettings | None = None) -> dict[str, Any]:
+    def to_context(
+        self, settings: ReportSettings | None = None, sections: Collection[str] = ()
+    ) -> dict[str, Any]:
         """This section as plain data: what the templates render and the JSON twin holds.
 
         Parameters
         ----------
         settings : ReportSettings, optional
             The project's ``[report]`` table (labels, currency) its tables are written with.
+        sections : collection of str, default=()
+            The keys of the report's sections: a block whose ``unless`` names one of them is
+            left out (that section shows the same thing).
 
         Returns
         -------
         dict
             ``key``, ``title``, ``summary``, ``appendix``, ``warnings`` (the warning texts,
             in order) and ``blocks``, each from :meth:`Block.to_context` with the id
-            ``"{key}-{n}"`` (n from 1, also the HTML anchor of that block).
+            ``"{key}-{n}"`` (n from 1, also the HTML anchor of that block; a block left out
+        keeps its number unused, so the others' anchors stay).
 
         Examples
         --------
@@ -171,6 +188,7 @@ class Section:
             "blocks": [
                 b.to_context(f"{self.key}-{n}", section=self.key, settings=settings)
                 for n, b in enumerate(self.blocks, 1)
+                if not (b.unless and b.unless in sections)
             ],
         }
 

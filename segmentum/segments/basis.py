@@ -38,6 +38,12 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
+def _shown(value: Any) -> Any:
+    """A value as a message shows it: a NumPy scalar as the plain Python number or text
+    (NumPy 2 writes ``np.int64(3)`` for ``repr(np.int64(3))``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _as_number(value: Any) -> float | None:
     """A number for ``value`` if it is one (or a numeric string), else None."""
     if isinstance(value, bool | np.bool_):
@@ -104,7 +110,7 @@ def infer_item_kind(column: pd.Series) -> ItemKind:
     if numeric and text:
         minority = text if len(text) <= len(numeric) else numeric
         raise ValueError(
-            f"basis column {name!r} mixes numbers and text: bad value {minority[0]!r} "
+            f"basis column {name!r} mixes numbers and text: bad value {_shown(minority[0])!r} "
             f"({len(numeric)} numeric, {len(text)} text values); recode it to one type"
         )
     if text:
@@ -190,7 +196,7 @@ class BasisTransformer:
             bad = ~miss & ~np.isin(out, (0.0, 1.0))
             if bad.any():
                 raise ValueError(
-                    f"basis column {spec.name!r}: bad binary value {column[bad].iloc[0]!r}"
+                    f"basis column {spec.name!r}: bad binary value {_shown(column[bad].iloc[0])!r}"
                 )
             return out[:, None]
         if spec.kind == "categorical":
@@ -204,7 +210,8 @@ class BasisTransformer:
         bad = np.isnan(vals) & ~miss
         if bad.any():
             raise ValueError(
-                f"basis column {spec.name!r}: bad value {column[bad].iloc[0]!r} is not a number"
+                f"basis column {spec.name!r}: bad value {_shown(column[bad].iloc[0])!r} is not a "
+                "number"
             )
         return vals[:, None]
 
@@ -431,7 +438,7 @@ def _item_specs(sub: pd.DataFrame, items: list[str]) -> list[_ItemSpec]:
         kind = infer_item_kind(col)
         nonmiss = col.dropna()
         if nonmiss.nunique() < 2:
-            value = nonmiss.iloc[0] if len(nonmiss) else None
+            value = _shown(nonmiss.iloc[0]) if len(nonmiss) else None
             raise ValueError(
                 f"basis column {name!r} is constant (every answer is {value!r}); it cannot "
                 "separate segments, remove it from the basis"

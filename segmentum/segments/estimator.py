@@ -43,6 +43,7 @@ from segmentum.segments.structure import (
     interval_basis,
     mixture_structure,
     permute_columns,
+    population_weights,
     shape_evidence,
     split_at_dip,
 )
@@ -402,7 +403,8 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
     tendency_ : dict
         ``hopkins`` (against uniform points in the data's box) and ``hopkins_vs_null``
         (against the permuted data; 0.5 = no more clustered than the items without
-        association).
+        association); with unequal ``sample_weight``, the population's (data rows drawn
+        by weight, the null from the items' weighted marginals).
     null_stability_samples_ : dict
         k → the null bootstrap adjusted Rand indices.
     stability_samples_ : dict
@@ -416,7 +418,8 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         item with at least five answers; None otherwise): ``cut_pairs`` (pairs of segments
         with no dip in density between them: one group cut in two), ``hidden`` (segments
         that hide a separate group, with its share of respondents), ``max_pair_ridge``,
-        ``min_hidden_dip`` (:func:`~segmentum.segments.structure.shape_evidence`).
+        ``min_hidden_dip`` (:func:`~segmentum.segments.structure.shape_evidence`; with
+        unequal ``sample_weight``, weighted densities and shares: the population's).
     warnings_ : list of str
         Problems found (small or unstable segments).
     basis_ : BasisTransformer
@@ -638,7 +641,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         )
         self.stability_samples_ = boot_aris
         self.null_stability_samples_ = dict(null_aris)
-        shapes = self._shape_columns(ks, fits, sel, data, bootstrapped=boots is not None)
+        shapes = self._shape_columns(ks, fits, sel, data, w, bootstrapped=boots is not None)
         choice = self._choose_k(ks, sel, fits, perms)
         refined = self._mixture_refinement(ks, fits, sel, data, w, shapes, choice, seq)
         mixture_stab = None
@@ -654,7 +657,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         self.selection_ = sel[list(SELECTION_COLUMNS)].reset_index(drop=True)
         self.choice_ = choice
         self.structure_ = choice.structure
-        self.tendency_ = self._tendency(data, nulls, seq)
+        self.tendency_ = self._tendency(data, nulls, seq, w)
         fit = fits[chosen]
         self._fit = fit
         self._fits = fits
@@ -810,12 +813,14 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         fits: dict[int, Any],
         sel: pd.DataFrame,
         data: BasisData,
+        w: np.ndarray | None,
         *,
         bootstrapped: bool,
     ) -> dict[int, dict[str, Any]]:
         """Density gaps of each k-means solution (``cut_pairs``, ``hidden_groups`` columns;
         NaN where the checks do not apply: other methods, no bootstraps, or a basis with an
-        item of fewer than five answers). Unweighted; the rows in canonical order."""
+        item of fewer than five answers), the population's under survey weights ``w``; the
+        rows in canonical order."""
         sel["cut_pairs"] = np.nan
         sel["hidden_groups"] = np.nan
         x = data.num
@@ -828,7 +833,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         # 3,000 x 29, k = 2..8: 0.4 s on one thread, 3.3 s with the default threads)
         with threadpool_limits(limits=1):
             for i, k in enumerate(ks):
-                ev = shape_evidence(x, fits[k].labels)
+                ev = shape_evidence(x, fits[k].labels, sample_weight=w)
                 out[k] = ev
                 sel.loc[i, "cut_pairs"] = len(ev["cut_pairs"])
                 sel.loc[i, "hidden_groups"] = len(ev["hidden"])
@@ -1017,16 +1022,27 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         return out
 
     def _tendency(
-        self, data: BasisData, nulls: list[BasisData], seq: np.random.SeedSequence
+        self,
+        data: BasisData,
+        nulls: list[BasisData],
+        seq: np.random.SeedSequence,
+        w: np.ndarray | None = None,
     ) -> dict[str, float]:
         """Cluster tendency: Hopkins statistic against uniform points in the data's box and
-        against the null data (0.5: no more clustered than the items without association)."""
+        against the null data (0.5: no more clustered than the items without association).
+        Under unequal survey weights ``w``, the population's: data rows drawn by weight, and
+        the null drawn from the items' weighted marginals (:func:`permute_columns`)."""
         x = data.num if data.num is not None and data.num.shape[1] else None
         if x is None:
             x = data.codes.astype(float)  # type: ignore[union-attr]
         rng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(3,)))
-        out = {"hopkins": hopkins(x, rng), "hopkins_vs_null": float("nan")}
-        if nulls:
+        pw = population_weights(w, len(x))
+        out = {"hopkins": hopkins(x, rng, sample_weight=pw), "hopkins_vs_null": float("nan")}
+        if nulls and pw is not None:
+            ref_rng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(7,)))
+            nx = permute_columns(x, ref_rng, sample_weight=pw)
+            out["hopkins_vs_null"] = hopkins(x, rng, reference=nx, sample_weight=pw)
+        elif nulls:
             nx = nulls[0].num if nulls[0].num is not None and nulls[0].num.shape[1] else None
             if nx is None:
                 nx = nulls[0].codes.astype(float)  # type: ignore[union-attr]

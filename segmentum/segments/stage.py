@@ -556,18 +556,21 @@ def _stability_figures(sec: Section, result: SegmentsResult) -> None:
     if result.selection["null_q95"].notna().any():
         sec.figure(
             plots.stability_curve(result.selection),
-            "Global stability per number of segments against the no-structure band: the "
-            "same bootstrap analysis on the items permuted independently (same answers, "
-            "no association). Green points are reproducible: high, clearly above the "
-            "band, and every segment comes back (Dolnicar, Grün & Leisch 2018, ch. 7).",
+            "Global stability per number of segments (median and quartiles of the adjusted "
+            "Rand index between partitions fitted to bootstrap pairs) against the "
+            "no-structure band: the same bootstrap analysis on the items permuted "
+            "independently (same answers, no association). Green points are reproducible: "
+            "high, clearly above the band, and every segment comes back (Dolnicar, Grün & "
+            "Leisch 2018, ch. 7).",
             appendix=True,
         )
-    sec.figure(
-        plots.stability_boxplot(result.selection, result.stability_samples),
-        "Global stability per number of segments: adjusted Rand index between partitions "
-        "fitted to bootstrap pairs (Dolnicar, Grün & Leisch 2018, ch. 7).",
-        appendix=True,
-    )
+    else:  # the curve above draws the same medians and quartiles: the box plot once only
+        sec.figure(
+            plots.stability_boxplot(result.selection, result.stability_samples),
+            "Global stability per number of segments: adjusted Rand index between partitions "
+            "fitted to bootstrap pairs (Dolnicar, Grün & Leisch 2018, ch. 7).",
+            appendix=True,
+        )
     sec.figure(
         plots.segment_stability_chart(result.segment_stability, SEGMENT_STABILITY_FLAG),
         "Segment-level stability of the chosen solution: mean Jaccard agreement with the "
@@ -596,7 +599,9 @@ def report_section(result: SegmentsResult) -> Section:
         _stability_figures(sec, result)
     sec.figure(
         plots.fit_indices_chart(result.selection),
-        "Fit indices by number of segments.",
+        "Fit indices by number of segments, each scaled to its range over k so their "
+        "peaks and elbows compare on one axis (the hover and the evidence table give the "
+        "values); the dotted line is the chosen k.",
         appendix=True,
     )
     sec.figure(
@@ -606,6 +611,7 @@ def report_section(result: SegmentsResult) -> Section:
         ),
         "Segment profiles: mean answer per basis item (item units; shares as percentages), "
         "coloured by the index against the item's average (100 = average).",
+        unless="profiles",  # the profiles' heat map shows the same cells, and tests them
     )
     table = result.selection.copy()
     sec.table(table.round(3), "Evidence for the number of segments.", appendix=True)

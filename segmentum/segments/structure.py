@@ -96,17 +96,72 @@ def hennig_band(jaccard: float) -> str:
     return "dissolved"
 
 
-def permute_columns(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Each column permuted on its own: the same marginals, no association between items."""
+def permute_columns(
+    x: np.ndarray, rng: np.random.Generator, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Each column permuted on its own: the same marginals, no association between items.
+
+    With ``sample_weight`` (unequal survey weights), each column's ``len(x)`` values are
+    drawn, with replacement, from its weighted marginal instead: the items of the population
+    the survey stands for, without association. ``None`` or equal weights permute as
+    without weights (the same numbers)."""
+    w = population_weights(sample_weight, len(x))
     out = np.empty_like(x)
     n = len(x)
+    if w is not None:
+        p = w / w.sum()
+        for j in range(x.shape[1]):
+            out[:, j] = x[rng.choice(n, size=n, p=p), j]
+        return out
     for j in range(x.shape[1]):
         out[:, j] = x[rng.permutation(n), j]
     return out
 
 
+def population_weights(sample_weight: Any, n: int) -> np.ndarray | None:
+    """Survey weights as the structure checks read them: ``None`` when there are none or
+    all are equal (the unweighted computation, bit for bit), else scaled to mean 1.
+
+    Raises
+    ------
+    ValueError
+        Not one finite, non-negative weight per row, or every weight zero.
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=float)
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(
+            f"sample_weight must be one finite non-negative value per row ({n} rows), "
+            f"got shape {w.shape}"
+        )
+    if n == 0 or w.min() == w.max():
+        if n and w.max() <= 0:
+            raise ValueError("sample_weight: every weight is zero; at least one must be positive")
+        return None
+    return w / w.mean()
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: Any) -> np.ndarray:
+    """Quantiles of ``values`` under ``weights``: NumPy's default (linear) rule with each
+    sorted value placed at ``(C_i - w_i) / (C_n - w_n)`` of the cumulative weights ``C``,
+    which for equal weights is ``(i - 1) / (n - 1)``, NumPy's own placing."""
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    v, w = v[w > 0], w[w > 0]
+    if len(v) == 1:
+        return np.full(np.shape(q), v[0], dtype=float)
+    c = np.cumsum(w)
+    pos = (c - w) / (c[-1] - w[-1])
+    return np.interp(q, pos, v)
+
+
 def hopkins(
-    x: np.ndarray, rng: np.random.Generator, reference: np.ndarray | None = None, m: int = 200
+    x: np.ndarray,
+    rng: np.random.Generator,
+    reference: np.ndarray | None = None,
+    m: int = 200,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
     """Hopkins statistic ``Σu / (Σu + Σw)``: ``u`` nearest-neighbour distances from ``m``
     reference points to the data, ``w`` from ``m`` data rows to their nearest other row.
@@ -115,10 +170,24 @@ def hopkins(
     ``reference``, from those rows (e.g. the permuted null data: then 0.5 means "no more
     clustered than the same items without association"). About 0.5 for structureless data,
     towards 1 for clustered data.
+
+    With ``sample_weight`` (unequal survey weights, e.g. a boosted quota) the statistic is
+    the population's: the ``m`` data rows are drawn with probability proportional to weight
+    (rows of weight zero are not in the population), so a boosted group counts for its
+    population share; the nearest neighbours are searched among every row. A ``reference``
+    should then be a sample of the population too (:func:`permute_columns` with the
+    weights). ``None`` or equal weights give the unweighted statistic, bit for bit.
     """
+    w = population_weights(sample_weight, len(x))
+    if w is not None:
+        x = x[w > 0]
+        w = w[w > 0]
     n = len(x)
     m = int(min(m, max(n // 5, 1)))
-    idx = rng.choice(n, size=m, replace=False)
+    if w is None:
+        idx = rng.choice(n, size=m, replace=False)
+    else:
+        idx = rng.choice(n, size=m, replace=False, p=w / w.sum())
     if reference is None:
         lo, hi = x.min(axis=0), x.max(axis=0)
         probe = lo + rng.random((m, x.shape[1])) * (hi - lo)
@@ -133,8 +202,8 @@ def hopkins(
         return np.sqrt(np.maximum(d.min(axis=1), 0.0))
 
     u = nn(probe, None).sum()
-    w = nn(x[idx], idx).sum()
-    return float(u / (u + w)) if u + w > 0 else 0.5
+    w_sum = nn(x[idx], idx).sum()
+    return float(u / (u + w_sum)) if u + w_sum > 0 else 0.5
 
 
 # -- shape: density gaps between and within segments ------------------------------------
@@ -162,61 +231,104 @@ def interval_basis(x: np.ndarray) -> bool:
     return all(len(np.unique(x[:, j])) >= SHAPE_MIN_LEVELS for j in range(x.shape[1]))
 
 
-def _kde(p: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density of ``p`` on ``grid`` (Silverman's robust bandwidth)."""
-    sd = float(np.std(p))
-    iqr = float(np.subtract(*np.quantile(p, [0.75, 0.25]))) / 1.34
-    h = 0.9 * (min(sd, iqr) if iqr > 0 else sd) * len(p) ** -0.2
+def _kde(p: np.ndarray, grid: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Gaussian kernel density of ``p`` on ``grid`` (Silverman's robust bandwidth); with
+    weights ``w``, the weighted density, its bandwidth from the weighted spread and Kish's
+    effective number of rows."""
+    if w is None:
+        sd = float(np.std(p))
+        iqr = float(np.subtract(*np.quantile(p, [0.75, 0.25]))) / 1.34
+        n_eff = float(len(p))
+    else:
+        mean = float(w @ p / w.sum())
+        sd = float(np.sqrt(w @ (p - mean) ** 2 / w.sum()))
+        iqr = float(np.subtract(*weighted_quantile(p, w, [0.75, 0.25]))) / 1.34
+        n_eff = float(w.sum() ** 2 / (w @ w))
+    h = 0.9 * (min(sd, iqr) if iqr > 0 else sd) * n_eff**-0.2
     if h <= 0:
         return np.ones(len(grid))
     z = (grid[:, None] - p[None, :]) / h
-    return np.exp(-0.5 * z * z).sum(axis=1)
+    kernel = np.exp(-0.5 * z * z)
+    return kernel.sum(axis=1) if w is None else kernel @ w
 
 
-def pair_ridge(xa: np.ndarray, xb: np.ndarray) -> float:
+def pair_ridge(
+    xa: np.ndarray, xb: np.ndarray, wa: np.ndarray | None = None, wb: np.ndarray | None = None
+) -> float:
     """Ridgeline ratio of two segments: the lowest density of their union between the two
     centres, projected on the line through them, over the lower of the densities at the
-    centres (about 1: no dip, one group cut in two; near 0: a clear gap)."""
-    w = xb.mean(axis=0) - xa.mean(axis=0)
+    centres (about 1: no dip, one group cut in two; near 0: a clear gap). With survey
+    weights ``wa``, ``wb`` (both or neither), the population's: weighted centres and
+    density."""
+    if wa is None or wb is None:
+        w = xb.mean(axis=0) - xa.mean(axis=0)
+    else:
+        w = np.average(xb, axis=0, weights=wb) - np.average(xa, axis=0, weights=wa)
     if not np.any(w):
         return 1.0
     pa, pb = xa @ w, xb @ w
-    grid = np.linspace(pa.mean(), pb.mean(), 41)
-    dens = _kde(np.concatenate([pa, pb]), grid)
+    if wa is None or wb is None:
+        grid = np.linspace(pa.mean(), pb.mean(), 41)
+        dens = _kde(np.concatenate([pa, pb]), grid)
+    else:
+        grid = np.linspace(np.average(pa, weights=wa), np.average(pb, weights=wb), 41)
+        dens = _kde(np.concatenate([pa, pb]), grid, np.concatenate([wa, wb]))
     ends = min(dens[0], dens[-1])
     return float(dens.min() / ends) if ends > 0 else 1.0
 
 
-def hidden_dip(xs: np.ndarray, min_rows: int, n_axes: int = 3) -> tuple[float, float]:
+def hidden_dip(
+    xs: np.ndarray, min_rows: float, n_axes: int = 3, w: np.ndarray | None = None
+) -> tuple[float, float]:
     """The deepest density dip inside one segment along its first ``n_axes`` principal
     axes, with at least ``min_rows`` rows on either side: (ratio of the density at the dip
     to the lower of the two sides' peaks, rows on the smaller side / rows of the segment).
-    (1.0, 0.0) when the segment is too small to hold two such groups."""
-    ratio, side = _deepest_dip(xs, min_rows, n_axes)
+    (1.0, 0.0) when the segment is too small to hold two such groups. With survey weights
+    ``w``, the population's: rows count by weight (``min_rows`` in the same units) and the
+    axes and densities are weighted."""
+    ratio, side = _deepest_dip(xs, min_rows, n_axes, w)
     if side is None:
         return 1.0, 0.0
-    return ratio, float(min(side.sum(), len(side) - side.sum()) / len(side))
+    if w is None:
+        return ratio, float(min(side.sum(), len(side) - side.sum()) / len(side))
+    beyond, total = float(w[side].sum()), float(w.sum())
+    return ratio, min(beyond, total - beyond) / total
 
 
-def split_at_dip(xs: np.ndarray, min_rows: int, n_axes: int = 3) -> np.ndarray | None:
+def split_at_dip(
+    xs: np.ndarray, min_rows: float, n_axes: int = 3, w: np.ndarray | None = None
+) -> np.ndarray | None:
     """The rows of one segment beyond its deepest density dip (a boolean mask; see
-    :func:`hidden_dip`), or None when it has no such dip."""
-    return _deepest_dip(xs, min_rows, n_axes)[1]
+    :func:`hidden_dip`, weights ``w`` included), or None when it has no such dip."""
+    return _deepest_dip(xs, min_rows, n_axes, w)[1]
 
 
-def _deepest_dip(xs: np.ndarray, min_rows: int, n_axes: int) -> tuple[float, np.ndarray | None]:
+def _deepest_dip(
+    xs: np.ndarray, min_rows: float, n_axes: int, w: np.ndarray | None = None
+) -> tuple[float, np.ndarray | None]:
     n = len(xs)
-    if n < 2 * min_rows or n < 4:
+    mass = float(n if w is None else w.sum())
+    if mass < 2 * min_rows or n < 4:
         return 1.0, None
-    c = xs - xs.mean(axis=0)
-    _, _, vt = np.linalg.svd(c, full_matrices=False)
+    if w is None:
+        c = xs - xs.mean(axis=0)
+        _, _, vt = np.linalg.svd(c, full_matrices=False)
+    else:
+        c = xs - np.average(xs, axis=0, weights=w)
+        _, _, vt = np.linalg.svd(c * np.sqrt(w)[:, None], full_matrices=False)
     best, side = 1.0, None
     for axis in vt[:n_axes]:
         p = c @ axis
-        grid = np.linspace(*np.quantile(p, [0.005, 0.995]), _GRID)
-        dens = _kde(p, grid)
-        left = np.searchsorted(np.sort(p), grid)  # rows left of each grid point
-        ok = (left >= min_rows) & (n - left >= min_rows)
+        if w is None:
+            grid = np.linspace(*np.quantile(p, [0.005, 0.995]), _GRID)
+            left = np.searchsorted(np.sort(p), grid)  # rows left of each grid point
+        else:
+            grid = np.linspace(*weighted_quantile(p, w, [0.005, 0.995]), _GRID)
+            order = np.argsort(p, kind="stable")
+            below = np.r_[0.0, np.cumsum(w[order])]  # weight left of each grid point
+            left = below[np.searchsorted(p[order], grid)]
+        dens = _kde(p, grid, w)
+        ok = (left >= min_rows) & (mass - left >= min_rows)
         if not ok.any():
             continue
         peak_l = np.maximum.accumulate(dens)
@@ -247,33 +359,46 @@ def mixture_structure(stats: dict[str, float], null_row: pd.Series | None) -> st
     return "natural" if s >= NATURAL_ARI and jac >= JACCARD_HIGHLY_STABLE else "reproducible"
 
 
-def shape_evidence(x: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, Any]:
+def shape_evidence(
+    x: np.ndarray, labels: np.ndarray, seed: int = 0, sample_weight: np.ndarray | None = None
+) -> dict[str, Any]:
     """Density gaps of a partition (0-based ``labels``): ``cut_pairs`` (segment pairs with no
     dip between them), ``hidden`` (segments that hide a separate group, with the group's
     share of all rows), ``max_pair_ridge`` and ``min_hidden_dip``. Large data are
-    subsampled to ``_SHAPE_MAX_ROWS`` rows (the same rows for every k)."""
+    subsampled to ``_SHAPE_MAX_ROWS`` rows (the same rows for every k).
+
+    With ``sample_weight`` (unequal survey weights, e.g. a boosted quota) the gaps are the
+    population's: weighted centres, axes and densities (:func:`pair_ridge`,
+    :func:`hidden_dip`), a hidden group's size and share counted by weight. ``None`` or
+    equal weights give the unweighted evidence, bit for bit."""
     n = len(x)
+    w = population_weights(sample_weight, n)
     if n > _SHAPE_MAX_ROWS:
         keep = np.sort(np.random.default_rng(seed).choice(n, _SHAPE_MAX_ROWS, replace=False))
         x, labels = x[keep], labels[keep]
+        w = None if w is None else w[keep] / w[keep].mean()
         n = _SHAPE_MAX_ROWS
     k = int(labels.max()) + 1
     groups = [x[labels == c] for c in range(k)]
+    gw = [None if w is None else w[labels == c] for c in range(k)]
+    # a segment of weight zero is not in the population (nor is an empty one)
+    there = [len(g) > 0 and (v is None or v.sum() > 0) for g, v in zip(groups, gw, strict=True)]
     cut, ridges = [], []
     for i in range(k):
         for j in range(i + 1, k):
-            if len(groups[i]) and len(groups[j]):
-                r = pair_ridge(groups[i], groups[j])
+            if there[i] and there[j]:
+                r = pair_ridge(groups[i], groups[j], gw[i], gw[j])
                 ridges.append(r)
                 if r >= NO_GAP:
                     cut.append((i, j))
     min_rows = hidden_min_rows(n)
     hidden, dips = [], []
     for c, g in enumerate(groups):
-        d, sh = hidden_dip(g, min_rows)
+        d, sh = hidden_dip(g, min_rows, w=gw[c])
         dips.append(d)
         if d < GAP:
-            hidden.append((c, sh * len(g) / n))
+            size = len(g) if w is None else float(gw[c].sum())  # type: ignore[union-attr]
+            hidden.append((c, sh * size / n))
     return {
         "cut_pairs": cut,
         "hidden": hidden,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -61,15 +61,20 @@ class LevelOrder:
         """Whether the order was inferred (not declared)."""
         return self.source != "declared"
 
-    def note(self) -> str:
-        """What was inferred, for the notes: ``"Like: ordered from its numbers (… … …)"``."""
+    def note(self, column: str | None = None, level: Callable[[str], str] | None = None) -> str:
+        """What was inferred, for the notes: ``"Like: ordered from its numbers (… … …)"``.
+
+        ``column`` and ``level`` write the column's name and its levels for a reader (the
+        report's labels); by default both as they are in the data.
+        """
         how = {
             "declared": "ordered as declared in the project file",
             "numbers": "ordered from its numbers",
             "number ranges": "ordered from its number ranges",
         }.get(self.source, f"ordered as {_article(self.source)} {self.source}")
         placed = [lv for lv in self.levels if not _is_non_answer(lv)] or list(self.levels)
-        return f"{self.column}: {how} ({placed[0]} … {placed[-1]})"
+        word = level or str
+        return f"{column or self.column}: {how} ({word(placed[0])} … {word(placed[-1])})"
 
     def position(self, level: str) -> int | None:
         """1-based position of ``level`` in the order, or None when it is not a level."""

@@ -281,7 +281,7 @@ def collection_plan(
     if len(unknown):
         raise ValueError(
             f"collection plan: {len(unknown)} labelled customers are not in the features "
-            f"(first {unknown[0]!r})"
+            f"(first {str(unknown[0])!r})"
         )
     train = features.loc[labels.index]
     segs, y = np.unique(labels.to_numpy().astype(np.int64), return_inverse=True)
@@ -398,7 +398,9 @@ def _sentence(
 ) -> str:
     if not path:
         return "No database field identifies the segments better than guessing the largest."
-    fields = ", ".join(f for f, _ in path)
+    from segmentum.report.format import item_label
+
+    fields = item_label([f for f, _ in path])
     text = (
         f"Collect these {len(path)} field(s) to reach {path[-1][1]:.0%} held-out accuracy "
         + (f"({interval[0]:.0%}-{interval[1]:.0%}) " if interval else "")

@@ -129,9 +129,14 @@ def questionnaire_markdown(tool: TypingTool, questions: dict[str, str] | None = 
 
 
 def questionnaire_html(tool: TypingTool, questions: dict[str, str] | None = None) -> str:
-    """The questionnaire as an HTML fragment (escaped), for a report section."""
+    """The questionnaire as an HTML fragment (escaped), for a report section; a question
+    without its wording in ``questions`` is the item's label (``need_personal_agent`` →
+    "Personal agent", or its ``[report.labels]`` words)."""
+    from segmentum.report.format import item_labels
+
+    labels = dict(zip(tool.items, item_labels(tool.items), strict=True))
     rows = "".join(
-        f"<li><p>{html.escape((questions or {}).get(i, i))}</p>"
+        f"<li><p>{html.escape((questions or {}).get(i, labels[i]))}</p>"
         f"<p class='scale'>Answer: {html.escape(_scale_text(tool.answer_scale[i]))}</p></li>"
         for i in tool.items
     )

@@ -435,7 +435,7 @@ def _training_rows(
     if len(unknown):
         raise ValueError(
             f"projection: {len(unknown)} labelled customers are not in the features "
-            f"(first {unknown[0]!r})"
+            f"(first {unknown[:1].tolist()[0]!r})"
         )
     train = features.loc[labels.index]
     y_raw = labels.to_numpy().astype(np.int64)

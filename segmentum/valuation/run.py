@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from segmentum.report.context import jsonable
+from segmentum.report.format import human_label, item_labels
+from segmentum.report.labels import STAGE_LABELS
 from segmentum.report.section import Section
 from segmentum.valuation.export import (
     questionnaire_html,
@@ -299,7 +301,7 @@ def survey_side(
     if len(numeric) < len(basis):
         warnings.append(
             "typing tool: non-numeric basis items left out: "
-            + ", ".join(c for c in basis if c not in numeric)
+            + ", ".join(item_labels([c for c in basis if c not in numeric]))
         )
     typing = _typing_tool_step(sv, seg, numeric, cfg, w, names, respondent_id, warnings)
     ww = np.ones(len(seg)) if w is None else w
@@ -525,7 +527,8 @@ def finish_valuation(
     priorities = prioritise(valuation, cfg, comp)
     if priorities.dropped:
         warnings.append(
-            "criteria without data were left out of the ranking: " + ", ".join(priorities.dropped)
+            "criteria without data were left out of the ranking: "
+            + ", ".join(human_label(c, STAGE_LABELS["valuation"]) for c in priorities.dropped)
         )
     return ValuationResult(
         customer_segments=customer_segments,
@@ -555,7 +558,8 @@ def report_section(result: ValuationResult) -> Section:
         cols = ["rank", "attractiveness", "competitiveness", "knocked_out", "p_first", "p_top2"]
         sec.table(
             result.priorities.table[cols].round(3),
-            "Priorities; p_first and p_top2 from Dirichlet resampling of the weights.",
+            "Priorities; how often each segment ranks first and in the top two comes from "
+            "Dirichlet resampling of the weights.",
         )
     if result.valuation is not None:
         sec.table(result.valuation.round(3), "Segment valuation.")

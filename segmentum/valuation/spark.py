@@ -10,11 +10,11 @@ model's ``fill``, an unseen or missing level scoring 0), the segment with the la
 :func:`customer_features_spark` builds, in Spark, the columns the model reads, under the
 names :func:`~segmentum.valuation.projection.customer_features` gives them (customer
 descriptors, the value stage's numbers, ``events_<type>`` counts and
-``mix_<col>=<level>`` shares of the transactions); :func:`project_spark` scores them and
-:func:`valuation_assignments_spark` gives the valuation stage's assignments (respondents
-from the driver, every other customer projected in Spark). With ``engine = "spark"`` the
-stage calls :func:`valuation_spark`, which reads the tables Spark holds (the others are
-handed to Spark) and keeps the frame for the stage's ``assignments_spark`` hook.
+``mix_<col>=<level>`` shares of the transactions) and :func:`project_spark` scores them.
+With ``engine = "spark"`` the valuation stage runs
+:func:`~segmentum.valuation.spark_valuation.run_valuation_spark`, which builds on these,
+and reads its tables with :func:`stage_table` (Spark's own, or the driver's handed to
+Spark by :func:`to_spark_frame`).
 """
 
 from __future__ import annotations
@@ -36,11 +36,10 @@ __all__ = [
     "customer_features_spark",
     "project_spark",
     "respondent_rows_spark",
+    "segment_scores_spark",
     "stage_session",
     "stage_table",
     "to_spark_frame",
-    "valuation_assignments_spark",
-    "valuation_spark",
 ]
 
 ASSIGNMENT_SCHEMA = (
@@ -84,7 +83,12 @@ def _scores(model: ProjectionModel) -> list[Column]:
             text = _col(col).cast("string")
             lookup: Column | None = None
             for i, level in enumerate(levels):
-                cond = text == F.lit(str(level))
+                # a yes/no column with empty cells is held as levels True/False (pandas'
+                # spelling), which Spark's cast to text spells true/false
+                if isinstance(level, bool | np.bool_):
+                    cond = F.lower(text) == F.lit(str(bool(level)).lower())
+                else:
+                    cond = text == F.lit(str(level))
                 lookup = (
                     F.when(cond, _lit(table[i, k]))
                     if lookup is None
@@ -94,6 +98,14 @@ def _scores(model: ProjectionModel) -> list[Column]:
                 s = s + lookup.otherwise(F.lit(0.0))
         out.append(s)
     return out
+
+
+def segment_scores_spark(model: ProjectionModel) -> list[Column]:
+    """The model's linear score of each segment as a Spark expression, in its segment
+    order (:meth:`ProjectionModel.scores` to rounding); the probabilities are their softmax.
+    The columns the model reads must be in the frame they are selected from
+    (:func:`customer_features_spark`)."""
+    return _scores(model)
 
 
 def project_spark(model: ProjectionModel, features: DataFrame, id_column: str) -> DataFrame:
@@ -268,57 +280,6 @@ def respondent_rows_spark(respondents: pd.DataFrame, spark: SparkSession) -> Dat
     return spark.createDataFrame(rows, ASSIGNMENT_SCHEMA)
 
 
-def valuation_assignments_spark(
-    respondents: pd.DataFrame,
-    model: ProjectionModel | None,
-    features: DataFrame | None,
-    id_column: str,
-    spark: SparkSession,
-) -> DataFrame:
-    """The valuation stage's assignments as a Spark DataFrame.
-
-    The respondent rows come from the driver (the survey is small: ``segment_source`` is
-    ``"survey"``, a linked respondent's row holding its customer id); every other customer
-    of ``features`` gets the projection's segment, computed by :func:`project_spark`
-    (``segment_source = "projected"``), as
-    :meth:`~segmentum.valuation.run.ValuationResult.assignment_rows` gives them.
-
-    Parameters
-    ----------
-    respondents : pandas.DataFrame
-        ``respondent_id``, ``customer_id``, ``segment``, ``segment_probability``,
-        ``segment_source`` of the respondents (the stage's assignments without the projected
-        customers).
-    model : ProjectionModel or None
-        The fitted projection (None: no customer is projected).
-    features : pyspark.sql.DataFrame or None
-        The customers' features (:func:`customer_features_spark`).
-    id_column : str
-        The features' id column.
-    spark : SparkSession
-    """
-    from pyspark.sql import functions as F
-
-    out = respondent_rows_spark(respondents, spark)
-    if model is None or features is None:
-        return out
-    known = sorted({str(v) for v in respondents["customer_id"].dropna()})
-    projected = project_spark(model, features, id_column).withColumn(
-        "_id", F.col(id_column).cast("string")
-    )
-    if known:
-        keys = spark.createDataFrame([(k,) for k in known], "_id string")
-        projected = projected.join(F.broadcast(keys), "_id", "left_anti")
-    rest = projected.select(
-        F.lit(None).cast("string").alias("respondent_id"),
-        F.col("_id").alias("customer_id"),
-        F.col("segment"),
-        F.col("segment_probability"),
-        F.lit("projected").alias("segment_source"),
-    )
-    return out.unionByName(rest)
-
-
 def stage_session(ctx: StageContext) -> SparkSession | None:
     """The run's Spark session (``engine = "spark"``): that of a table Spark read, else the
     active one; ``None`` on DuckDB or without a session."""
@@ -353,52 +314,3 @@ def stage_table(ctx: StageContext, name: str, spark: SparkSession) -> DataFrame 
         return None
     handle = getattr(table, "spark", None)
     return handle if handle is not None else to_spark_frame(spark, table.frame)
-
-
-def valuation_spark(
-    ctx: StageContext,
-    respondents: pd.DataFrame,
-    model: ProjectionModel | None,
-    per_customer: Any,
-) -> DataFrame | None:
-    """The valuation stage's assignments in Spark for a run with ``engine = "spark"``
-    (``None`` otherwise): the projection applied where the customers live.
-
-    ``per_customer`` is the value stage's result (its ``spark`` frame when it ran in Spark,
-    else its pandas table), or ``None``.
-    """
-    spark = stage_session(ctx)
-    src = ctx.config.sources
-    if spark is None or src.customers is None:
-        return None
-    cust_id = src.customers.id
-    features = None
-    if model is not None:
-        customers = stage_table(ctx, "customers", spark)
-        assert customers is not None
-        pc, pc_id = None, None
-        if per_customer is not None:
-            pc = getattr(per_customer, "spark", None)
-            pc_id = "customer_id" if pc is not None else per_customer.customer_id
-            if pc is None:
-                pc = to_spark_frame(spark, _plain_frame(per_customer.per_customer))
-        tsrc, esrc = src.transactions, src.events
-        features = customer_features_spark(
-            customers,
-            id_column=cust_id,
-            columns=[*model.numeric, *model.categorical],
-            per_customer=pc,
-            per_customer_id=pc_id,
-            events=stage_table(ctx, "events", spark) if esrc is not None else None,
-            events_id=esrc.customer_id if esrc is not None else None,
-            event_type=esrc.event_type if esrc is not None else None,
-            transactions=stage_table(ctx, "transactions", spark) if tsrc is not None else None,
-            transactions_id=tsrc.customer_id if tsrc is not None else None,
-        )
-    rows = respondents[respondents["segment_source"] == "survey"]
-    return valuation_assignments_spark(rows, model, features, cust_id, spark).persist()
-
-
-def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A pandas table Spark can take: the index as a column when it is named."""
-    return frame.reset_index() if frame.index.name is not None else frame

@@ -88,6 +88,8 @@ def histogram_chart(histogram: pd.DataFrame, column: str = "clv") -> Any:
     (:func:`segmentum.value.aggregates.clv_histogram`)."""
     import plotly.graph_objects as go
 
+    from segmentum.report.format import human_label
+
     left = histogram["left"].to_numpy(dtype=float)
     right = histogram["right"].to_numpy(dtype=float)
     fig = go.Figure(
@@ -95,14 +97,14 @@ def histogram_chart(histogram: pd.DataFrame, column: str = "clv") -> Any:
             x=(left + right) / 2,
             y=histogram["customers"].to_numpy(),
             width=right - left,
-            name=column,
+            name=human_label(column),
             customdata=np.column_stack([left, right]),
             hovertemplate="%{customdata[0]:,.2f} to %{customdata[1]:,.2f}: "
             "%{y:,} customers<extra></extra>",
         )
     )
     fig.update_layout(
-        title=f"Distribution of {column.replace('_', ' ')} across customers",
+        title=f"Distribution of {human_label(column)} across customers",
         xaxis_title=column.replace("_", " "),
         yaxis_title="customers",
         bargap=0.02,

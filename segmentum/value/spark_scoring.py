@@ -34,7 +34,7 @@ stages read; ``ValueResult.per_customer`` is fetched from it only if something r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -382,7 +382,7 @@ def _service_costs(
     from pyspark.sql import functions as F
 
     if rules.is_empty:
-        msg = "no cost-to-serve rules or cost columns given: cost_to_serve and profit not computed"
+        msg = "no cost-to-serve rules or cost columns given: cost to serve and profit not computed"
         log.warnings.append(msg)
         for c in ("cost_to_serve", "profit", "profit_clv"):
             log.skipped.setdefault(c, msg)
@@ -436,22 +436,73 @@ def _fit_purchase(
     return purchase
 
 
+def _spend_data(
+    repeat: DataFrame, persist: bool
+) -> tuple[int, Callable[[GammaGammaModel], GammaGammaModel], Callable[[], None]]:
+    """What the Gamma-Gamma fit of :func:`_fit_spend` is given: the repeat buyers with a
+    spend of zero or less (left out), the fit, and what to release afterwards.
+
+    Up to :func:`~segmentum.value.spark_spend.spend_pairs_cap` distinct (frequency,
+    monetary_value) pairs, the pairs are collected with their counts and fitted as on the
+    driver; above it (mean spends are continuous: the pairs are about one per buyer) the
+    fit runs on the likelihood's sums, computed in Spark (:func:`spend_sums_spark`): one row
+    per distinct frequency comes to the driver, and the same parameters (to rounding).
+    """
+    from pyspark.sql import functions as F
+
+    from segmentum.value.spark_spend import spend_pairs_cap, spend_sums_spark
+
+    n_pairs = repeat.select("frequency", "monetary_value").distinct().count()
+    if n_pairs <= spend_pairs_cap():
+        pairs = (
+            repeat.groupBy("frequency", "monetary_value")
+            .agg(F.count(F.lit(1)).cast("double").alias("weights"))
+            .toPandas()
+            .sort_values(["frequency", "monetary_value"], ignore_index=True)
+        )
+        out = pairs["monetary_value"] <= 0
+        return int(pairs.loc[out, "weights"].sum()), lambda m: m.fit(pairs[~out]), lambda: None
+    found = spend_sums_spark(repeat, persist=persist)
+
+    def fit(model: GammaGammaModel) -> GammaGammaModel:
+        if found.non_numeric:  # as GammaGammaModel.fit refuses the collected pairs
+            raise ValueError(
+                f"{model._name}: column 'monetary_value' has {found.non_numeric} missing or "
+                "non-numeric value(s)"
+            )
+        return model.fit_sums(found.sums)
+
+    return found.excluded, fit, found.release
+
+
 def _fit_spend(
     summary: DataFrame, n_customers: int, n_repeat: int, cfg: ValueConfig, log: _Log
 ) -> GammaGammaModel | None:
-    """Gamma-Gamma on the distinct (frequency, monetary_value) of the repeat buyers with
-    their counts: the fit, warnings and skips of ``stage._fit_spend_model``."""
+    """Gamma-Gamma on the repeat buyers' (frequency, monetary_value), as collected pairs
+    with their counts or as sums computed in Spark (:func:`_spend_data`): the fit, warnings
+    and skips of ``stage._fit_spend_model``."""
     from pyspark.sql import functions as F
 
     repeat = summary.where(F.col("frequency") > 0)
-    pairs = (
-        repeat.groupBy("frequency", "monetary_value")
-        .agg(F.count(F.lit(1)).cast("double").alias("weights"))
-        .toPandas()
-        .sort_values(["frequency", "monetary_value"], ignore_index=True)
-    )
-    out = pairs["monetary_value"] <= 0
-    n_out = int(pairs.loc[out, "weights"].sum())
+    n_out, fit, release = _spend_data(repeat, persist=not summary.is_cached)
+    try:
+        return _fitted_spend(repeat, fit, n_out, n_customers, n_repeat, cfg, log)
+    finally:
+        release()
+
+
+def _fitted_spend(
+    repeat: DataFrame,
+    fit: Callable[[GammaGammaModel], GammaGammaModel],
+    n_out: int,
+    n_customers: int,
+    n_repeat: int,
+    cfg: ValueConfig,
+    log: _Log,
+) -> GammaGammaModel | None:
+    """:func:`_fit_spend` once its data are at hand."""
+    from pyspark.sql import functions as F
+
     log.spend_excluded = n_out
     if n_out:
         log.warnings.append(
@@ -471,7 +522,7 @@ def _fit_spend(
         log.skipped["expected_spend"] = msg
         return None
     try:
-        spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(pairs[~out])
+        spend_model = fit(GammaGammaModel(penalizer=cfg.penalizer))
     except (ConvergenceError, ValueError) as exc:
         msg = f"Gamma-Gamma spend model skipped: {exc}"
         log.warnings.append(msg)

@@ -199,7 +199,7 @@ def _cost_and_profit(
 ) -> None:
     """Add ``cost_to_serve``, ``profit`` and ``profit_clv`` (future service cost) to ``pc``."""
     if rules.is_empty:
-        msg = "no cost-to-serve rules or cost columns given: cost_to_serve and profit not computed"
+        msg = "no cost-to-serve rules or cost columns given: cost to serve and profit not computed"
         log.warnings.append(msg)
         for c in ("cost_to_serve", "profit", "profit_clv"):
             log.skipped.setdefault(c, msg)

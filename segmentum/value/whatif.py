@@ -15,13 +15,22 @@ new (no repeat purchase yet) or repeat customers, each one of
 The interval of the difference comes from a parametric bootstrap over the purchase model's
 parameters, ``θ ~ N(θ̂, Σ̂)`` with ``Σ̂`` the inverse Hessian of the fit (spend is held at
 its estimate): ``low``/``high`` are the 2.5 % and 97.5 % points of the simulated differences.
+No customer is drawn at random: a ``share`` is a mixture weight on every targeted customer.
+
+:func:`whatif` is three steps that a Spark run splits between the driver and the executors:
+:func:`whatif_plan` (check the scenario, draw the parameters; once), :func:`whatif_sums` (CLV
+before and after and the differences per draw, summed per segment of a batch of customers;
+any split of the customers gives the same sums) and :func:`whatif_table` (the table from the
+segments' sums). Models are refitted on the buyers' patterns (:func:`fit_table`) on both
+engines.
 """
 
 from __future__ import annotations
 
 import copy
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,15 +41,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from segmentum.value.clv import customer_lifetime_value, step_discount_rate
 
 __all__ = [
+    "SUM_COLUMNS",
     "Scenario",
     "ScenarioChange",
     "ScenarioModel",
+    "WhatifPlan",
     "check_declared",
+    "clv_settings",
     "customer_table",
+    "fit_table",
     "load_scenario",
+    "margin_overall",
     "margin_rates",
+    "margin_rates_at",
+    "refit_purchase",
+    "scenario_spend",
     "scenario_whatif",
+    "spend_values",
     "whatif",
+    "whatif_plan",
+    "whatif_sums",
+    "whatif_table",
 ]
 
 WHATIF_COLUMNS = ["segment", "customers", "clv_before", "clv_after", "difference", "low", "high"]
@@ -157,6 +178,67 @@ def check_declared(sc: Scenario, label: str) -> None:
             )
 
 
+def fit_table(buyers: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    """What a scenario's (or an offer's) purchase model is refitted on: the buyers' distinct
+    ``(frequency, recency, T, covariates)`` with their counts (``weights``).
+
+    The BTYD likelihood sees a customer only through these columns, so the fit equals the
+    fit on the rows (:mod:`segmentum.value.patterns`); both engines fit this same table,
+    sorted by the key, so a Spark run and a DuckDB run refit the same model. ``buyers`` may
+    already be aggregated (a ``weights`` column: Spark's counts). A table whose key columns
+    are missing or hold missing values is returned as it is: the model's fit then names the
+    column.
+    """
+    from segmentum.value.patterns import PATTERN_COLUMNS, pattern_counts
+
+    covs = list(dict.fromkeys(covariates))
+    cols = [*PATTERN_COLUMNS, *covs]
+    if any(c not in buyers.columns for c in cols) or buyers[cols].isna().to_numpy().any():
+        return buyers
+    keep = [*cols, *(["weights"] if "weights" in buyers.columns else [])]
+    return pattern_counts(buyers[keep], covs)
+
+
+def refit_purchase(
+    value: Any,
+    fitted_on: pd.DataFrame,
+    purchase_covariates: Sequence[str],
+    dropout_covariates: Sequence[str],
+) -> Any:
+    """The value stage's purchase model (its class and penalizer) refitted on ``fitted_on``
+    (:func:`fit_table`) with the given covariates."""
+    plain = value.models["purchase"]
+    return type(plain)(penalizer=plain.penalizer).fit(
+        fitted_on,
+        purchase_covariates=list(purchase_covariates),
+        dropout_covariates=list(dropout_covariates),
+    )
+
+
+def clv_settings(cfg: Any) -> dict[str, float]:
+    """Horizon, step and step discount rate of the value stage's CLV (``ValueConfig``), in
+    the model's time unit: the keyword arguments of :func:`whatif` and of
+    :func:`~segmentum.value.clv.customer_lifetime_value`."""
+    from segmentum.value.summary import TIME_UNITS
+
+    unit = TIME_UNITS[cfg.time_unit]
+    return {
+        "horizon": cfg.clv_horizon_days / unit,
+        "step": cfg.clv_step_days / unit,
+        "discount_rate": step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+    }
+
+
+def scenario_spend(value: Any, columns: Sequence[str]) -> tuple[str | None, float | None]:
+    """The spend column of a scenario and the value filling its gaps: ``expected_spend``
+    with the spend model's population mean (customers without a spend history) when the
+    table has it, else ``None`` (:func:`whatif`'s default, ``monetary_value``)."""
+    if "expected_spend" not in columns:
+        return None, None
+    spend_model = value.models.get("spend")
+    return "expected_spend", None if spend_model is None else float(spend_model.mean_spend_)
+
+
 def scenario_whatif(
     value: Any, table: pd.DataFrame, scenario: Scenario, *, seed: int
 ) -> pd.DataFrame:
@@ -164,6 +246,9 @@ def scenario_whatif(
     scenario's covariates on ``table`` and run :func:`whatif` at the value stage's horizon,
     step and discount rate, on margin where the table has margins (:func:`margin_rates`,
     as the value stage's CLV).
+
+    The model is refitted on the buyers' patterns (:func:`fit_table`), as a Spark run does
+    (:func:`segmentum.activation.spark_whatif.scenario_whatif_spark`).
 
     Parameters
     ----------
@@ -181,40 +266,52 @@ def scenario_whatif(
         :func:`whatif`'s table. A ``ValueError`` names what is wrong (unknown covariate
         column, segment or level).
     """
-    from segmentum.value.summary import TIME_UNITS
-
-    cfg = value.config
-    plain = value.models["purchase"]
     # fitted on the customers with purchases (a customer without any has no history to
     # fit), applied to everyone: those without purchases as just acquired (x = t_x = T = 0)
     buyers = table[table["purchased"]] if "purchased" in table.columns else table
-    model = type(plain)(penalizer=plain.penalizer).fit(
-        buyers,
-        purchase_covariates=scenario.model.purchase_covariates,
-        dropout_covariates=scenario.model.dropout_covariates,
-    )
-    unit = TIME_UNITS[cfg.time_unit]
-    spend: str | None = None
-    if "expected_spend" in table.columns:
-        spend = "expected_spend"
-        spend_model = value.models.get("spend")
-        if spend_model is not None and table["expected_spend"].isna().any():
-            # the spend model's population mean for customers without a spend history
-            table = table.assign(
-                expected_spend=table["expected_spend"].fillna(spend_model.mean_spend_)
-            )
+    sm = scenario.model
+    fitted_on = fit_table(buyers, [*sm.purchase_covariates, *sm.dropout_covariates])
+    model = refit_purchase(value, fitted_on, sm.purchase_covariates, sm.dropout_covariates)
+    spend, fill = scenario_spend(value, list(table.columns))
+    if fill is not None:
+        table = table.assign(expected_spend=table["expected_spend"].fillna(fill))
     return whatif(
         model,
         table,
         scenario,
         spend=spend,
-        horizon=cfg.clv_horizon_days / unit,
-        step=cfg.clv_step_days / unit,
-        discount_rate=step_discount_rate(cfg.discount_rate, cfg.clv_step_days),
+        **clv_settings(value.config),
         margin_rate=margin_rates(table),
-        n_draws=scenario.model.draws,
+        n_draws=sm.draws,
         seed=seed,
+        fitted_on=fitted_on,
     )
+
+
+def margin_overall(table: pd.DataFrame) -> float | None:
+    """The overall margin over revenue of ``table`` (``margin`` and ``revenue`` totals), or
+    ``None`` when it has no margins (no such columns, all margins 0 or no revenue)."""
+    if "margin" not in table.columns or "revenue" not in table.columns:
+        return None
+    rev = pd.to_numeric(table["revenue"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    mar = pd.to_numeric(table["margin"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    if not np.any(mar) or not rev.sum():
+        return None
+    return float(mar.sum() / rev.sum())
+
+
+def margin_rates_at(table: pd.DataFrame, overall: float | None) -> np.ndarray | float:
+    """Each row's margin over revenue, ``overall`` where a row has no revenue, clipped to
+    ±1; 1 (a revenue CLV) when ``overall`` is ``None``. ``overall`` is that of the whole
+    customer base (:func:`margin_overall`), so a batch of rows gets the rates the whole
+    table would."""
+    if overall is None or "margin" not in table.columns or "revenue" not in table.columns:
+        return 1.0
+    rev = pd.to_numeric(table["revenue"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    mar = pd.to_numeric(table["margin"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(rev > 0, mar / np.where(rev > 0, rev, 1.0), overall)
+    return np.clip(own, -1.0, 1.0)
 
 
 def margin_rates(table: pd.DataFrame) -> np.ndarray | float:
@@ -224,16 +321,23 @@ def margin_rates(table: pd.DataFrame) -> np.ndarray | float:
     they have revenue, the overall rate otherwise (customers without purchases), clipped to
     ±1; 1 (a revenue CLV) when the table has no margins.
     """
-    if "margin" not in table.columns or "revenue" not in table.columns:
-        return 1.0
-    rev = pd.to_numeric(table["revenue"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    mar = pd.to_numeric(table["margin"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    if not np.any(mar) or not rev.sum():
-        return 1.0
-    overall = float(mar.sum() / rev.sum())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own = np.where(rev > 0, mar / np.where(rev > 0, rev, 1.0), overall)
-    return np.clip(own, -1.0, 1.0)
+    return margin_rates_at(table, margin_overall(table))
+
+
+def spend_values(
+    rfm: pd.DataFrame, spend: str | pd.Series | np.ndarray | float | None
+) -> np.ndarray:
+    """Expected spend per purchase of every row of ``rfm`` (:func:`whatif`'s ``spend``):
+    a column (missing values 0), an array, a number, or by default ``monetary_value`` when
+    present, else 1."""
+    n = len(rfm)
+    if spend is None:
+        spend = "monetary_value" if "monetary_value" in rfm.columns else 1.0
+    if isinstance(spend, str):
+        if spend not in rfm.columns:
+            raise ValueError(f"whatif: spend column {spend!r} is not in the summary table")
+        return pd.to_numeric(rfm[spend], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    return np.broadcast_to(np.asarray(spend, dtype=float), (n,)).copy()
 
 
 def _draw_thetas(
@@ -326,7 +430,196 @@ def _takeup_components(
     return components
 
 
-# long: the four scenario closures in its body share one scenario's rows (said below).
+#: columns of :func:`whatif_sums`: per segment of a batch of customers
+SUM_COLUMNS = ["segment", "customers", "affected", "before", "after", "draws"]
+
+
+@dataclass(frozen=True)
+class WhatifPlan:
+    """What every batch of customers of one scenario needs, the same for each batch: the
+    fitted model, the scenario (checked), every segment label of the customer base, the
+    CLV settings and the parameter draws of the interval (:func:`whatif_plan`)."""
+
+    model: Any
+    scenario: Scenario
+    label: str
+    labels: list[str]
+    segment: str = "segment"
+    horizon: float = 52.0
+    step: float = 52.0 / 12
+    discount_rate: float = 0.01
+    thetas: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+
+def whatif_plan(
+    model: Any,
+    scenario: Scenario | Mapping[str, Any] | str | Path,
+    labels: Sequence[str],
+    *,
+    fitted_on: pd.DataFrame,
+    n_draws: int,
+    seed: int,
+    segment: str = "segment",
+    horizon: float = 52.0,
+    step: float = 52.0 / 12,
+    discount_rate: float = 0.01,
+) -> WhatifPlan:
+    """Check a scenario against the model and the segment labels and draw the parameters.
+
+    The changes are checked here, once, before any customer is scored (an unknown segment,
+    covariate or level raises ``ValueError`` naming the change and the valid choices). The
+    ``n_draws`` parameter vectors ``θ ~ N(θ̂, Σ̂)`` come from ``numpy``'s generator seeded
+    with ``seed`` (``Σ̂``: the fit's inverse Hessian, on ``fitted_on`` for a plain fit).
+    """
+    sc, label = load_scenario(scenario)
+    model._check_fitted()
+    cov_cols = model.covariate_columns()
+    known_cov = sorted(set(cov_cols["purchase"]) | set(cov_cols["dropout"]))
+    labels = list(labels)
+    _change_effects(sc, label, model, np.array([], dtype=object), labels, np.zeros(0), known_cov)
+    thetas = np.zeros((0, 0))
+    if n_draws > 0:
+        theta, cov = model._theta_covariance(fitted_on)
+        thetas = _draw_thetas(theta, cov, n_draws, np.random.default_rng(seed))
+    return WhatifPlan(
+        model, sc, label, labels, segment, float(horizon), float(step), float(discount_rate),
+        thetas,
+    )  # fmt: skip
+
+
+# long: the four closures share one batch's affected rows, multipliers and take-up components;
+# lifted out, each would take six or more arguments.
+def whatif_sums(batch: pd.DataFrame, plan: WhatifPlan, spend: np.ndarray) -> pd.DataFrame:
+    """CLV before and after the scenario, summed per segment of some customers.
+
+    Each customer's CLV depends only on their own row and ``plan``, so any split of the
+    customers into batches gives the same sums (a Spark run computes them batch by batch in
+    ``mapInPandas``, :mod:`segmentum.activation.spark_whatif`).
+
+    Parameters
+    ----------
+    batch : pandas.DataFrame
+        Customers' rows: the model's columns, the covariates and ``plan.segment``.
+    plan : WhatifPlan
+    spend : numpy.ndarray
+        Expected spend per purchase times the margin rate, one per row of ``batch``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SUM_COLUMNS`, one row per segment present in ``batch``: ``customers``,
+        ``affected`` (customers a change touches), the sums of CLV ``before`` and ``after``
+        and ``draws``, the summed difference at each parameter draw (a list).
+    """
+    model, n_draws = plan.model, plan.thetas.shape[0]
+    n = len(batch)
+    if n == 0:
+        return pd.DataFrame({c: [] for c in SUM_COLUMNS})
+    seg = batch[plan.segment].astype(str).to_numpy()
+    cov_cols = model.covariate_columns()
+    known_cov = sorted(set(cov_cols["purchase"]) | set(cov_cols["dropout"]))
+    freq = batch["frequency"].to_numpy(dtype=float)
+    purchase_mult, retention_mult, spend_mult, takeups = _change_effects(
+        plan.scenario, plan.label, model, seg, plan.labels, freq, known_cov
+    )
+    affected = (purchase_mult != 1) | (retention_mult != 1) | (spend_mult != 1)
+    for _, _, share in takeups:
+        affected |= share > 0
+    rows = np.flatnonzero(affected)
+    sub = batch.iloc[rows].reset_index(drop=True)
+    # mixture components over who takes up what: (weight per row, table)
+    components = _takeup_components(sub, rows, takeups)
+    bg = tuple(model._param_names) == ("r", "alpha", "a", "b")
+    clv_kw = {"horizon": plan.horizon, "step": plan.step, "discount_rate": plan.discount_rate}
+
+    def clv(params: tuple[Any, ...], df: pd.DataFrame, spend_rows: np.ndarray) -> np.ndarray:
+        m = copy.copy(model)
+        m._fixed_params = params
+        return customer_lifetime_value(m, df, spend_rows, **clv_kw).to_numpy()
+
+    def after_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
+        r, p1, p2, p3 = (np.broadcast_to(np.asarray(p, dtype=float), (rows.size,)) for p in params)
+        p1 = p1 / purchase_mult[rows]
+        keep = retention_mult[rows]
+        if bg:
+            tot = p2 + p3
+            mean = p2 / tot * keep
+            p2, p3 = mean * tot, (1 - mean) * tot
+            return float(r[0]), p1, p2, p3
+        # Pareto/NBD: s stays common, only β_i moves
+        return float(r[0]), p1, params[2], p3 / keep
+
+    def rows_params(theta: np.ndarray | None, df: pd.DataFrame) -> tuple[Any, ...]:
+        p = model._customer_params(df, theta)
+        return tuple(float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float) for v in p)
+
+    def before_after(theta: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if rows.size == 0:
+            return np.zeros(0), np.zeros(0)
+        before = clv(rows_params(theta, sub), sub, spend[rows])
+        after = np.zeros(rows.size)
+        for w, df in components:
+            after += w * clv(
+                after_params(rows_params(theta, df)), df, spend[rows] * spend_mult[rows]
+            )
+        return before, after
+
+    base_all = clv(rows_params(None, batch), batch, spend)
+    _, after_rows = before_after(None)
+    after_all = base_all.copy()
+    after_all[rows] = after_rows
+    present = sorted(set(seg), key=lambda v: (len(v), v))
+    draws = np.zeros((len(present), n_draws))
+    seg_rows = seg[rows]
+    if rows.size:
+        for d, th in enumerate(plan.thetas):
+            b, a = before_after(th)
+            diff = a - b
+            for j, g in enumerate(present):
+                draws[j, d] = diff[seg_rows == g].sum()
+    sel = [seg == g for g in present]
+    return pd.DataFrame(
+        {
+            "segment": present,
+            "customers": [int(s.sum()) for s in sel],
+            "affected": [int((s & affected).sum()) for s in sel],
+            "before": [float(base_all[s].sum()) for s in sel],
+            "after": [float(after_all[s].sum()) for s in sel],
+            "draws": [draws[j].tolist() for j in range(len(present))],
+        }
+    )
+
+
+def whatif_table(sums: pd.DataFrame, plan: WhatifPlan) -> pd.DataFrame:
+    """:func:`whatif`'s table from the per-segment sums of all customers (one row per
+    segment of ``plan.labels``, the batches' rows of a segment already added up): the
+    ``total`` row adds the segments, ``low``/``high`` are the 2.5 % and 97.5 % points of
+    the summed differences over the draws (the difference itself without draws or without
+    any customer a change touches)."""
+    n_draws = plan.thetas.shape[0]
+    by = {str(r.segment): r for r in sums.itertuples(index=False)}
+    spread = n_draws > 0 and int(sums["affected"].sum()) > 0
+    rows, total = [], [0, 0.0, 0.0, np.zeros(n_draws)]
+    for g in plan.labels:
+        r = by.get(g)
+        n, before, after = (
+            (int(r.customers), float(r.before), float(r.after)) if r is not None else (0, 0.0, 0.0)
+        )
+        d = np.asarray(r.draws, dtype=float) if r is not None and n_draws else np.zeros(n_draws)
+        rows.append((g, n, before, after, d))
+        total = [total[0] + n, total[1] + before, total[2] + after, total[3] + d]
+    rows.append(("total", *total))
+    out = []
+    for g, n, before, after, d in rows:
+        lo, hi = (
+            (float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975)))
+            if spread
+            else (after - before, after - before)
+        )
+        out.append([g, int(n), before, after, after - before, lo, hi])
+    return pd.DataFrame(out, columns=WHATIF_COLUMNS)
+
+
 def whatif(
     model: Any,
     rfm: pd.DataFrame,
@@ -340,6 +633,7 @@ def whatif(
     margin_rate: float | np.ndarray = 1.0,
     n_draws: int = 200,
     seed: int = 0,
+    fitted_on: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """CLV per segment before and after a scenario, with the difference and its interval.
 
@@ -368,6 +662,9 @@ def whatif(
         Parametric-bootstrap draws for the interval.
     seed : int, default=0
         Seed of the draws.
+    fitted_on : pandas.DataFrame, optional
+        The table the model was fitted on when it is not ``rfm`` (its patterns,
+        :func:`fit_table`): a plain fit's Hessian for the interval is computed on it.
 
     Returns
     -------
@@ -375,108 +672,18 @@ def whatif(
         One row per segment and a ``total`` row: ``segment``, ``customers``, ``clv_before``,
         ``clv_after``, ``difference``, ``low``, ``high`` (sums over the segment's customers).
     """
-    sc, label = load_scenario(scenario)
     if segment not in rfm.columns:
         raise ValueError(f"whatif: the summary table has no segment column {segment!r}")
-    model._check_fitted()
-    n = len(rfm)
-    seg = rfm[segment].astype(str).to_numpy()
-    labels = sorted(set(seg), key=lambda v: (len(v), v))
-    cov_cols = model.covariate_columns()
-    known_cov = sorted(set(cov_cols["purchase"]) | set(cov_cols["dropout"]))
-    if spend is None:
-        spend = "monetary_value" if "monetary_value" in rfm.columns else 1.0
-    if isinstance(spend, str):
-        if spend not in rfm.columns:
-            raise ValueError(f"whatif: spend column {spend!r} is not in the summary table")
-        spend_v = pd.to_numeric(rfm[spend], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    else:
-        spend_v = np.broadcast_to(np.asarray(spend, dtype=float), (n,)).copy()
+    labels = sorted(set(rfm[segment].astype(str)), key=lambda v: (len(v), v))
+    plan = whatif_plan(
+        model, scenario, labels, fitted_on=rfm if fitted_on is None else fitted_on,
+        n_draws=n_draws, seed=seed, segment=segment, horizon=horizon, step=step,
+        discount_rate=discount_rate,
+    )  # fmt: skip
     # CLV is discounted purchases x spend x margin rate: the margin rides on the spend
-    spend_v = spend_v * np.broadcast_to(np.asarray(margin_rate, dtype=float), (n,))
-    freq = rfm["frequency"].to_numpy(dtype=float)
-
-    # masks and effects of each change, checked against the data
-    purchase_mult, retention_mult, spend_mult, takeups = _change_effects(
-        sc, label, model, seg, labels, freq, known_cov
-    )
-    affected = (purchase_mult != 1) | (retention_mult != 1) | (spend_mult != 1)
-    for _, _, share in takeups:
-        affected |= share > 0
-    rows = np.flatnonzero(affected)
-    sub = rfm.iloc[rows].reset_index(drop=True)
-    # mixture components over who takes up what: (weight per row, table)
-    components = _takeup_components(sub, rows, takeups)
-    bg = tuple(model._param_names) == ("r", "alpha", "a", "b")
-
-    # Long for a reason: these four closures share the affected rows, the multipliers and the
-    # take-up components of this scenario; lifted out, each would take six or more arguments.
-    def clv(params: tuple[Any, ...], df: pd.DataFrame, spend_rows: np.ndarray) -> np.ndarray:
-        m = copy.copy(model)
-        m._fixed_params = params
-        return customer_lifetime_value(
-            m,
-            df,
-            spend_rows,
-            horizon=horizon,
-            step=step,
-            discount_rate=discount_rate,
-        ).to_numpy()
-
-    def after_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
-        r, p1, p2, p3 = (np.broadcast_to(np.asarray(p, dtype=float), (rows.size,)) for p in params)
-        p1 = p1 / purchase_mult[rows]
-        keep = retention_mult[rows]
-        if bg:
-            tot = p2 + p3
-            mean = p2 / tot * keep
-            p2, p3 = mean * tot, (1 - mean) * tot
-            return float(r[0]), p1, p2, p3
-        # Pareto/NBD: s stays common, only β_i moves
-        return float(r[0]), p1, params[2], p3 / keep
-
-    def rows_params(theta: np.ndarray | None, df: pd.DataFrame) -> tuple[Any, ...]:
-        p = model._customer_params(df, theta)
-        return tuple(float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float) for v in p)
-
-    def before_after(theta: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        if rows.size == 0:
-            return np.zeros(0), np.zeros(0)
-        before = clv(rows_params(theta, sub), sub, spend_v[rows])
-        after = np.zeros(rows.size)
-        for w, df in components:
-            after += w * clv(
-                after_params(rows_params(theta, df)), df, spend_v[rows] * spend_mult[rows]
-            )
-        return before, after
-
-    base_all = clv(rows_params(None, rfm), rfm, spend_v)
-    _, after_rows = before_after(None)
-    after_all = base_all.copy()
-    after_all[rows] = after_rows
-    seg_rows = seg[rows]
-    groups = [*labels, "total"]
-    draws = np.zeros((n_draws, len(groups)))
-    if rows.size and n_draws > 0:
-        theta, cov = model._theta_covariance(rfm)
-        rng = np.random.default_rng(seed)
-        for d, th in enumerate(_draw_thetas(theta, cov, n_draws, rng)):
-            b, a = before_after(th)
-            diff = a - b
-            for j, g in enumerate(labels):
-                draws[d, j] = diff[seg_rows == g].sum()
-            draws[d, -1] = diff.sum()
-    out = []
-    for j, g in enumerate(groups):
-        sel = np.ones(n, dtype=bool) if g == "total" else seg == g
-        before, after = float(base_all[sel].sum()), float(after_all[sel].sum())
-        lo, hi = (
-            (float(np.quantile(draws[:, j], 0.025)), float(np.quantile(draws[:, j], 0.975)))
-            if n_draws > 0 and rows.size
-            else (after - before, after - before)
-        )
-        out.append([g, int(sel.sum()), before, after, after - before, lo, hi])
-    return pd.DataFrame(out, columns=WHATIF_COLUMNS)
+    spend_v = spend_values(rfm, spend)
+    spend_v = spend_v * np.broadcast_to(np.asarray(margin_rate, dtype=float), (len(rfm),))
+    return whatif_table(whatif_sums(rfm, plan, spend_v), plan)
 
 
 def customer_table(ctx: Any, results: Mapping[str, Any]) -> pd.DataFrame:
