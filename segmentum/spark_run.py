@@ -36,6 +36,7 @@ __all__ = [
     "persisted_rdds",
     "run_scope",
     "spark_column",
+    "spark_identifier",
     "to_spark",
     "unpersist_since",
     "write_parquet_parts",
@@ -96,11 +97,16 @@ def write_rejected(frame: DataFrame, folder: Path) -> list[Path]:
     return write_parquet_parts(ordered, folder, pandas_schema(ordered))
 
 
+def spark_identifier(name: str) -> str:
+    """``name`` quoted for Spark SQL text: backticks around it, a backtick in it doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def spark_column(name: str) -> Any:
     """A Spark column by its exact name (dots, ``=`` and spaces included)."""
     from pyspark.sql import functions as F
 
-    return F.col("`" + name.replace("`", "``") + "`")
+    return F.col(spark_identifier(name))
 
 
 _q = spark_column

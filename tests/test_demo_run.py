@@ -53,6 +53,9 @@ def test_demo_writes_data_project_truth_and_one_run(demo_folder: Path) -> None:
     assert (demo_folder / "truth.parquet").is_file()
     # the pipeline never reads the truth
     assert "truth" not in (demo_folder / "segmentum.toml").read_text()
+    # the key store (a secret) and the runs stay out of git, as after ``segmentum init``
+    ignored = (demo_folder / ".gitignore").read_text().splitlines()
+    assert {"keys.sqlite", "keys.sqlite-wal", "keys.sqlite-shm", "runs/"} <= set(ignored)
     run = only_run(demo_folder)
     for name in (
         "report.html",

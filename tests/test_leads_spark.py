@@ -19,20 +19,11 @@ from segmentum.activation.channels import mix_from_descriptors  # noqa: E402
 from segmentum.activation.gtm import TableBase  # noqa: E402
 from segmentum.activation.leads import fit_lead_scorer  # noqa: E402
 from segmentum.activation.spark_leads import SparkCustomerBase  # noqa: E402
-from segmentum.value.spark import local_spark_session  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
 N = 2_000
 DESCRIPTORS = ["age", "region", "member"]
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    session = local_spark_session("segmentum-leads-tests", threads=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -201,6 +201,7 @@ def test_labels_read_as_words_and_the_project_overrides_them() -> None:
     assert human_label("customers_cum_share") == "Customers (cumulative share)"
     assert human_label("clv_per_head") == "CLV per head"
     assert human_label("rows read") == "Rows read"
+    assert human_label("n_vehicles") == "Number of vehicles"
     assert human_label("Like") == "Like" and human_label("col <b>") == "col <b>"  # as given
     assert human_label("p_first", {"p_first": "Ranks first"}) == "Ranks first"  # stage table
     assert human_label("p_first", {"p_first": "Ranks first"}, {"p_first": "First"}) == "First"

@@ -23,16 +23,27 @@ pyspark = pytest.importorskip(
     "pyspark", reason="the Spark tests need the spark extra: pip install -e '.[spark]'"
 )
 
-from spark_collections import Collection, record_collections  # noqa: E402
+from spark_collections import record_collections  # noqa: E402
 
 from segmentum.project import Project, RunResult  # noqa: E402
 from segmentum.runs import Catalogue, verify_run  # noqa: E402
-from segmentum.value.spark import local_spark_session  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
-#: what the Spark run of ``runs`` brought to the driver (filled by the fixture)
-_COLLECTIONS: list[Collection] = []
+
+@pytest.fixture(scope="module", autouse=True)
+def _nanos_setting_back(spark):  # type: ignore[no-untyped-def]
+    """The shared session's ``nanosAsLong`` as before the module: the ingest of the demo's
+    Parquet files sets it on the running session and leaves it set (the run's frames read
+    them lazily, and this module reads them until its last test)."""
+    key = "spark.sql.legacy.parquet.nanosAsLong"
+    before = spark.conf.get(key, None)
+    yield
+    if before is None:
+        spark.conf.unset(key)
+    else:
+        spark.conf.set(key, before)
+
 
 #: the continuous value columns (1e-6 relative, as the issue asks)
 SCORES = ("clv", "p_alive", "expected_purchases", "expected_spend", "profit_clv")
@@ -41,14 +52,6 @@ EXACT = (
     "recency_score", "frequency_score", "monetary_score", "rfm_score", "value_decile",
     "n_transactions", "segment", "segment_source", "stage", "next_best_offer", "control",
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    session = local_spark_session("segmentum-tests", threads=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 #: the offer of the demo that changes a covariate, declared in the project of ``runs``
@@ -125,7 +128,6 @@ def runs(spark, tmp_path_factory) -> tuple[RunResult, RunResult]:  # type: ignor
     finally:
         spark_scoring._to_driver = fetch  # type: ignore[assignment]
     COLLECTED["calls"] = list(calls)
-    _COLLECTIONS[:] = calls
     return duck, on_spark
 
 
@@ -220,24 +222,8 @@ def test_spark_run_folder_is_checked_listed_and_served(runs) -> None:  # type: i
     assert mix and mix == read_stage_mix(duck.run_dir / "assignments.parquet")
 
 
-def _same(got: object, want: object, where: str = "") -> None:
-    """Equal JSON, floats within 1e-9 relative (sums in another order)."""
-    if isinstance(want, dict):
-        assert isinstance(got, dict) and set(got) == set(want), where
-        for k in want:
-            _same(got[k], want[k], f"{where}.{k}")
-    elif isinstance(want, list):
-        assert isinstance(got, list) and len(got) == len(want), where
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _same(g, w, f"{where}[{i}]")
-    elif isinstance(want, float) and not isinstance(got, bool):
-        assert got == pytest.approx(want, rel=1e-9, abs=1e-9), where
-    else:
-        assert got == want, where
-
-
 def _json_close(got: object, want: object, where: str = "") -> None:
-    """Equal JSON, numbers within 1e-9 relative (Spark sums in another order)."""
+    """Equal JSON, numbers within 1e-9 relative or absolute (Spark sums in another order)."""
     if isinstance(want, dict):
         assert isinstance(got, dict) and set(got) == set(want), where
         for k in want:
@@ -247,7 +233,7 @@ def _json_close(got: object, want: object, where: str = "") -> None:
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             _json_close(g, w, f"{where}[{i}]")
     elif isinstance(want, float) and not isinstance(got, bool):
-        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), where
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9), where
     else:
         assert got == want, where
 
@@ -264,7 +250,7 @@ def test_activation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # t
     ca = on_spark.outcomes["activation"].result.customers
     assert ca.customers is None and ca.spark is not None  # the rows stayed in Spark
     assert ca.counts.customers == duck.outcomes["activation"].result.customers.counts.customers
-    mine = [c for c in _COLLECTIONS if c.caller.startswith("segmentum.activation")]
+    mine = [c for c in COLLECTED["calls"] if c.caller.startswith("segmentum.activation")]
     assert mine, "the recorder saw no collection of the activation stage"
     big = [str(c) for c in mine if c.rows >= n_customers]
     assert not big, big
@@ -272,11 +258,11 @@ def test_activation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # t
     assert a["lifecycle"]["flow"] is not None and len(a["lifecycle"]["flow"]["moves"]) > 5
     assert len(a["offers"]["chosen"]) >= 3 and a["control_group"]["size"] > 0
     for key in ("lifecycle", "control_group", "offers", "acceptance", "warnings"):
-        _same(b[key], a[key], key)
+        _json_close(b[key], a[key], key)
     for key in ("rules", "customers_firing", "warnings"):
-        _same(b["triggers"][key], a["triggers"][key], f"triggers.{key}")
+        _json_close(b["triggers"][key], a["triggers"][key], f"triggers.{key}")
     assert a["triggers"]["customers_firing"] > 0
-    _same(b["playbooks"], a["playbooks"], "playbooks")
+    _json_close(b["playbooks"], a["playbooks"], "playbooks")
     ca_duck = duck.outcomes["activation"].result
     pd.testing.assert_frame_equal(on_spark.outcomes["activation"].result.stage_mix(),
                                   ca_duck.stage_mix())  # fmt: skip
@@ -323,13 +309,15 @@ def test_value_stage_collects_no_customer_table_on_spark(runs) -> None:  # type:
         assert own == [], chain
 
 
-def _same(got: object, want: object, path: str = "") -> list[str]:
+def _differences(got: object, want: object, path: str = "") -> list[str]:
     """Where two headline summaries differ (floats at 1e-6 relative, standard errors 1e-5:
     the full-period fit is the pattern fit on Spark, the per-customer fit on DuckDB)."""
     if isinstance(want, dict) and isinstance(got, dict):
         keys = set(want) | set(got)
         return [
-            d for k in sorted(keys, key=str) for d in _same(got.get(k), want.get(k), f"{path}/{k}")
+            d
+            for k in sorted(keys, key=str)
+            for d in _differences(got.get(k), want.get(k), f"{path}/{k}")
         ]
     if isinstance(want, float) and isinstance(got, float):
         rel = 1e-5 if "/standard_errors/" in path else 1e-6  # as the pattern tests hold them
@@ -354,7 +342,7 @@ def test_value_figures_from_spark_aggregates_are_the_duckdb_figures(runs) -> Non
         "/fit_rows/purchase_calibration",
         "/purchase_model/fit_note",
     }
-    diffs = [d for d in _same(b.summary, a.summary) if d.split(":")[0] not in fit_specific]
+    diffs = [d for d in _differences(b.summary, a.summary) if d.split(":")[0] not in fit_specific]
     assert diffs == [], diffs
     for key in ("customers", "repeat_buyers", "transactions", "unprofitable_customers"):
         assert b.summary[key] == a.summary[key], key
@@ -416,10 +404,10 @@ def test_valuation_runs_in_spark_and_brings_only_aggregates(runs) -> None:  # ty
     assert n_customers >= 1_500
     ours = [
         c
-        for c in _COLLECTIONS
+        for c in COLLECTED["calls"]
         if c.caller.startswith(("segmentum.valuation.", "segmentum.report."))
     ]
-    assert any(c.caller.startswith("segmentum.valuation.") for c in ours), _COLLECTIONS
+    assert any(c.caller.startswith("segmentum.valuation.") for c in ours), COLLECTED["calls"]
     big = [str(c) for c in ours if c.rows >= n_customers]
     assert not big, big
     want, got = duck["valuation"], on_spark["valuation"]
@@ -582,7 +570,7 @@ def test_ingest_and_run_folder_bring_no_customer_rows_to_the_driver(runs) -> Non
     tables = on_spark.data.tables
     n_customers = tables["customers"].n_used
     assert n_customers == 1_500 and tables["transactions"].n_rows_read > 10 * n_customers
-    ours = [c for c in _COLLECTIONS if c.caller.startswith(_RUN_MODULES)]
+    ours = [c for c in COLLECTED["calls"] if c.caller.startswith(_RUN_MODULES)]
     assert any(c.caller.startswith("segmentum.data.") for c in ours)  # the ingest was seen
     # on demand: a stage asked (named below); known_ids: the foreign keys of a table DuckDB
     # read (responses, leads) go to Spark and the known ones come back, ids the driver holds
@@ -679,7 +667,7 @@ def test_spark_audiences_are_listed_and_downloaded_as_one_csv(runs) -> None:  # 
 
 
 def _alike(got: object, want: object, path: str = "") -> list[str]:
-    """:func:`_same`, lists compared item by item (the channels, the model's weights)."""
+    """:func:`_differences`, lists compared item by item (the channels, the model's weights)."""
     if isinstance(want, list) and isinstance(got, list):
         if len(got) != len(want):
             return [f"{path}: {len(got)} items != {len(want)}"]
@@ -688,7 +676,7 @@ def _alike(got: object, want: object, path: str = "") -> list[str]:
     if isinstance(want, dict) and isinstance(got, dict):
         keys = sorted(set(want) | set(got), key=str)
         return [d for k in keys for d in _alike(got.get(k), want.get(k), f"{path}/{k}")]
-    return _same(got, want, path)
+    return _differences(got, want, path)
 
 
 def test_activation_and_valuation_ask_for_no_clean_table_on_spark(runs) -> None:  # type: ignore[no-untyped-def]
@@ -706,7 +694,7 @@ def test_activation_and_valuation_ask_for_no_clean_table_on_spark(runs) -> None:
         held = (tables[name].contents, tables[name].set_aside)
         askers = [a for part in held for a in getattr(part, "asked_by", ())]
         assert not [a for a in askers if a.startswith(stages)], (name, askers)
-    mine = [c for c in _COLLECTIONS if c.caller.startswith("segmentum.activation.")]
+    mine = [c for c in COLLECTED["calls"] if c.caller.startswith("segmentum.activation.")]
     assert any("spark_leads" in c.caller for c in mine), mine  # the lead model's rows were seen
     big = [str(c) for c in mine if c.rows >= n_customers]
     assert not big, big

@@ -81,18 +81,6 @@ def test_pairs_cap_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- on Spark --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    pytest.importorskip(
-        "pyspark", reason="the Spark tests need the spark extra: pip install -e '.[spark]'"
-    )
-    from segmentum.value.spark import local_spark_session
-
-    session = local_spark_session("segmentum-tests", threads=2)
-    yield session
-    session.stop()
-
-
 def _fit_on_spark(summary, local: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, cap: int | None):  # type: ignore[no-untyped-def]
     """``_fit_spend`` on a Spark summary, with the pairs cap (None: the default); returns
     the model, the log and what came to the driver."""

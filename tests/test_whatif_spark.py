@@ -31,7 +31,6 @@ from segmentum.activation.uplift import offer_clv_uplift  # noqa: E402
 from segmentum.demo import make_market  # noqa: E402
 from segmentum.demo.project import DEMO_SCENARIO  # noqa: E402
 from segmentum.value import BetaGeoModel, GammaGammaModel, summarize  # noqa: E402
-from segmentum.value.spark import local_spark_session  # noqa: E402
 from segmentum.value.stage import ValueConfig  # noqa: E402
 from segmentum.value.whatif import (  # noqa: E402
     fit_table,
@@ -45,14 +44,6 @@ pytestmark = pytest.mark.spark
 
 BUNDLE = {"home_bundle": OfferCovariate(covariate="home_bundle", value=True)}
 MONEY = ("clv_before", "clv_after", "difference", "low", "high")
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    session = local_spark_session("segmentum-whatif-tests", threads=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

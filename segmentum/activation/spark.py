@@ -50,6 +50,7 @@ from segmentum.activation.audiences import (
 from segmentum.activation.lifecycle import LifecycleRules
 from segmentum.activation.offers import _ev_matrix, hash_uniform
 from segmentum.activation.settings import ActivationConfig, ContactPolicy
+from segmentum.spark_run import spark_column as _col
 from segmentum.valuation.spark import stage_table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -504,12 +505,6 @@ def next_best_offer_spark(
         clv.cast("double").alias("offer_clv_uplift"),
         reason.alias("no_offer_reason"),
     )
-
-
-def _col(name: str) -> Column:
-    from pyspark.sql import functions as F
-
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _safe_spark(col: Column) -> Column:

@@ -205,7 +205,9 @@ def demo(
         bool, typer.Option("--run/--no-run", help="Run the project after writing it.")
     ] = True,
 ) -> None:
-    """Write the demo auto-insurance market (data, project file, planted truth) and run it."""
+    """Write the demo auto-insurance market (data, project file, planted truth) and run it,
+    with a ``.gitignore`` that keeps the API keys and the runs out of git."""
+    from segmentum.data.init import write_gitignore
     from segmentum.demo.project import write_demo_project
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -220,7 +222,10 @@ def demo(
         project_file = write_demo_project(
             folder, seed=seed, n_customers=customers, n_respondents=respondents
         )
+    ignored = write_gitignore(folder)
     out.print(f"Wrote the demo market and {project_file}.")
+    if ignored:
+        out.print(escape(f"{folder / '.gitignore'}: git leaves out {', '.join(ignored)}"))
     if run_it:
         _run_project(project_file)
 

@@ -336,6 +336,8 @@ def _readable(name: str) -> str:
         tokens, tail = tokens[:-1], "share"
         if len(tokens) > 1 and tokens[-1] == "cum":
             tokens, tail = tokens[:-1], "cumulative share"
+    if len(tokens) > 1 and tokens[0].lower() == "n":  # a count: ``n_vehicles``
+        tokens = ["number", "of", *tokens[1:]]
     words = " ".join(_WORDS.get(t.lower(), t) for t in tokens)
     words = words[:1].upper() + words[1:]
     return f"{words} ({tail})" if tail else words

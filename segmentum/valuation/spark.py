@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segmentum.spark_run import spark_column as _col
+from segmentum.spark_run import to_spark
 from segmentum.valuation.projection import ProjectionModel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,13 +48,6 @@ ASSIGNMENT_SCHEMA = (
     "respondent_id string, customer_id string, segment bigint, "
     "segment_probability double, segment_source string"
 )
-
-
-def _col(name: str) -> Column:
-    """A column by its exact name (dots, ``=`` and spaces included)."""
-    from pyspark.sql import functions as F
-
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _number(name: str, fill: float) -> Column:
@@ -297,13 +292,8 @@ def stage_session(ctx: StageContext) -> SparkSession | None:
 
 
 def to_spark_frame(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
-    """A driver-side pandas table as a Spark DataFrame (the run's typed conversion when
-    available)."""
-    try:
-        from segmentum.spark_run import to_spark  # type: ignore[import-not-found]
-    except ImportError:
-        return spark.createDataFrame(frame)
-    return to_spark(spark, frame)  # type: ignore[no-any-return]
+    """A driver-side pandas table as a Spark DataFrame, typed by the run's conversion."""
+    return to_spark(spark, frame)
 
 
 def stage_table(ctx: StageContext, name: str, spark: SparkSession) -> DataFrame | None:

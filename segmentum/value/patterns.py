@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from segmentum.spark_run import spark_identifier
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -221,7 +223,7 @@ def pattern_counts(summary: pd.DataFrame, covariates: Sequence[str] = ()) -> pd.
 
 def _quote(name: str, dialect: str) -> str:
     if dialect == "spark":
-        return "`" + name.replace("`", "``") + "`"
+        return spark_identifier(name)
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segmentum.spark_run import spark_column as _q
 from segmentum.value.aggregates import (
     CLV_BINS,
     ValueAggregates,
@@ -55,12 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame
 
 __all__ = ["aggregates_spark", "holdout_cells_spark", "holdout_spark", "tracking_counts_spark"]
-
-
-def _q(name: str) -> Column:
-    from pyspark.sql import functions as F
-
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def holdout_cells_spark(

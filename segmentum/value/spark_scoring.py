@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from segmentum.flow import StageContext
+from segmentum.spark_run import spark_column as _q
 from segmentum.value.clv import discounted_expected_purchases, step_discount_rate
 from segmentum.value.cost import CostRules
 from segmentum.value.models import ConvergenceError, GammaGammaModel
@@ -63,7 +64,7 @@ from segmentum.value.steps import (
 from segmentum.value.summary import TIME_UNITS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import DataFrame
 
 __all__ = [
     "Fitted",
@@ -150,12 +151,6 @@ def _margin_rate(frame: pd.DataFrame, fitted: Fitted) -> np.ndarray | float:
             frame["revenue"] > 0, frame["margin"] / frame["revenue"], fitted.overall_margin_rate
         )
     return np.clip(own, -1.0, 1.0)
-
-
-def _q(name: str) -> Column:
-    from pyspark.sql import functions as F
-
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _quantile_score_spark(values: DataFrame, column: str, bins: int, out: str) -> DataFrame:

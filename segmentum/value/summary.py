@@ -39,6 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segmentum.spark_run import spark_identifier
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -55,10 +57,6 @@ _UNIX_EPOCH = dt.date(1970, 1, 1)
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _quote_spark(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _date_literal(value: dt.date) -> str:
@@ -110,7 +108,7 @@ def summary_sql(
     if dialect not in ("duckdb", "spark"):
         raise ValueError(f"summary_sql: dialect must be 'duckdb' or 'spark', got {dialect!r}")
     spark = dialect == "spark"
-    q = _quote_spark if spark else _quote
+    q = spark_identifier if spark else _quote
     cid, ts, amt = q(customer_id), q(timestamp), q(amount)
     epoch = "DATE '1900-01-01'"
     # a DOUBLE, not a literal like 7.0 (a DECIMAL in Spark, which rounds the quotient)
