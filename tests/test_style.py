@@ -104,3 +104,56 @@ def test_the_long_function_check_catches_one(tmp_path: Path) -> None:
     (pkg / "b.py").write_text(f"# long: one table\n# of constants\ndef fine():\n{body}\n")
     (pkg / "c.py").write_text(f"# a comment, not a reason\ndef bad():\n{body}\n")
     assert long_functions(pkg) == ["segmentum/a.py:1 big (81)", "segmentum/c.py:2 bad (81)"]
+
+
+def _overload_or_accessor(node: ast.stmt) -> bool:
+    """A ``typing.overload`` stub or a property's setter/deleter: a name defined again on
+    purpose."""
+    for d in getattr(node, "decorator_list", []):
+        target = d.func if isinstance(d, ast.Call) else d
+        if isinstance(target, ast.Name) and target.id == "overload":
+            return True
+        if isinstance(target, ast.Attribute) and target.attr in {"overload", "setter", "deleter"}:
+            return True
+    return False
+
+
+def redefined_names(root: Path) -> list[str]:
+    """``path:line name`` of every function or class defined a second time in the same
+    module or class body. Ruff's F811 sees only a name redefined before any use; one used
+    and then redefined silently changes what the earlier callers get (a test helper that
+    asserts, shadowed by one that returns a list nobody reads, asserts nothing)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bodies = [tree.body] + [n.body for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+        for body in bodies:
+            seen: set[str] = set()
+            for node in body:
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    continue
+                if node.name in seen and not _overload_or_accessor(node):
+                    found.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.name}")
+                seen.add(node.name)
+    return found
+
+
+def test_no_function_or_class_is_defined_twice() -> None:
+    found = [
+        f for part in ("segmentum", "tests", "benchmarks") for f in redefined_names(ROOT / part)
+    ]
+    assert not found, "defined a second time in the same scope; rename one:\n" + "\n".join(found)
+
+
+def test_the_redefinition_check_catches_one(tmp_path: Path) -> None:
+    pkg = tmp_path / "tests"
+    pkg.mkdir()
+    (pkg / "a.py").write_text(
+        "def same():\n    return 1\n\n\nx = same()\n\n\ndef same():\n    return 2\n"
+    )
+    (pkg / "b.py").write_text(
+        "class C:\n    @property\n    def v(self):\n        return 1\n\n"
+        "    @v.setter\n    def v(self, value):\n        pass\n\n"
+        "    def m(self):\n        pass\n\n    def m(self):\n        pass\n"
+    )
+    assert redefined_names(pkg) == ["tests/a.py:8 same", "tests/b.py:13 m"]
