@@ -322,10 +322,10 @@ def offer_uplift_frame(
     covariates = sorted({d.covariate for d in declared.values()})
     patterns = buyer_patterns(frame, _present(frame, covariates))
     model = offer_model(value, patterns, declared)
+    settings = clv_settings(value.config)
     # the offers' values against the covariates' types, on the driver's patterns first
-    uplift_values(model, patterns, declared, np.ones(len(patterns)), clv_settings(value.config))
-    overall, means = margin_overall_spark(frame), _spend_means(frame)
-    settings, mean_spend = clv_settings(value.config), spend_mean(value)
+    uplift_values(model, patterns, declared, np.ones(len(patterns)), settings)
+    overall, means, mean_spend = margin_overall_spark(frame), _spend_means(frame), spend_mean(value)
     offers = list(declared)
     wanted = ["customer_id", *PATTERN_COLUMNS, *covariates, "expected_spend", "monetary_value"]
     need = [c for c in dict.fromkeys([*wanted, "margin", "revenue"]) if c in frame.columns]

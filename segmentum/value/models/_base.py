@@ -226,6 +226,10 @@ class BaseCLVModel:
 
     #: models with an analytic Hessian set this and implement ``_loglik_grad_hess``
     _has_hessian: ClassVar[bool] = False
+    #: with the Hessian: the Newton fit's last step is taken unevaluated once a step in
+    #: log-parameters is below this (see :func:`_newton`); for models whose evaluation is
+    #: costly (a Spark job), ``None`` evaluates every step
+    _finish_step: ClassVar[float | None] = None
 
     @classmethod
     def _loglik_grad_hess(
@@ -418,7 +422,7 @@ class BaseCLVModel:
                 )
                 return f, gu, hu
 
-            res = _newton(fgh, x0, tol=1e-7 if quick else 1e-9)
+            res = _newton(fgh, x0, tol=1e-7 if quick else 1e-9, finish_step=self._finish_step)
             if res is not None and res[2]:
                 return res[:4]
             # fall back to L-BFGS-B from the same start

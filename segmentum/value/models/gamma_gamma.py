@@ -25,7 +25,6 @@ from scipy.special import digamma, gammaln, polygamma
 
 from segmentum.value.models._base import (
     BaseCLVModel,
-    _newton,
     as_float,
     index_of,
     require_columns,
@@ -342,16 +341,15 @@ class GammaGammaModel(BaseCLVModel):
         return float(p * v / (q - 1)) if q > 1 else float("inf")
 
 
-#: :meth:`_SumsFit._optimise` takes its last Newton step unevaluated once a step is this
-#: small in log-parameters (its error is then about step², ~1e-10)
-_FINISH_STEP = 1e-5
-
-
 class _SumsFit(GammaGammaModel):
     """The optimisation of :meth:`GammaGammaModel.fit_sums`: the base class's machinery on
     the likelihood of :class:`GammaGammaSums` (its rows are the distinct frequencies)."""
 
     _has_hessian: ClassVar[bool] = True
+    # each evaluation is a Spark job: near the optimum the objective's rounding (~1e-15)
+    # exceeds a step's gain, so the last (small) step is taken unevaluated; its error is
+    # then about step², ~1e-10
+    _finish_step: ClassVar[float | None] = 1e-5
 
     def _prepare(self, df: Any) -> dict[str, Any]:
         sums: GammaGammaSums = df
@@ -376,34 +374,6 @@ class _SumsFit(GammaGammaModel):
         cls, params: np.ndarray, data: dict[str, Any]
     ) -> tuple[float, np.ndarray, np.ndarray]:
         return gamma_gamma_sums_log_likelihood(params, data["sums"], order=2)  # type: ignore[return-value]
-
-    def _optimise(
-        self, data: dict[str, Any], start: np.ndarray, quick: bool = False
-    ) -> tuple[np.ndarray, float, bool, str] | None:
-        """Damped Newton on the mean penalised negative log-likelihood in log-parameters,
-        its last (small) step taken unevaluated: near the optimum the objective's rounding
-        (~1e-15) exceeds the gain of a step, so a line search would refuse it and go on
-        evaluating (each evaluation a Spark job). Falls back to the base class's methods."""
-        n_total = float(data["w"].sum())
-        pen = float(self.penalizer)
-
-        def fgh(u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-            th = np.exp(u)
-            with np.errstate(all="ignore"):
-                ll, g, h = gamma_gamma_sums_log_likelihood(th, data["sums"], order=2)
-            data["_last"] = (th, ll, g, h)  # reused for the standard errors
-            f = -ll / n_total + pen * float(th @ th)
-            gu = (-g / n_total + 2 * pen * th) * th  # type: ignore[operator]
-            hu = -(np.outer(th, th) * h) / n_total + np.diag(
-                -g * th / n_total + 4 * pen * th**2  # type: ignore[operator]
-            )
-            return f, gu, hu
-
-        x0 = np.log(np.clip(np.asarray(start, dtype=float), 1e-5, 1e5))
-        res = _newton(fgh, x0, tol=1e-9, finish_step=_FINISH_STEP)
-        if res is not None and res[2]:
-            return res[:4]
-        return super()._optimise(data, start, quick)
 
     def _starts(self, data: dict[str, Any]) -> list[np.ndarray]:
         sums: GammaGammaSums = data["sums"]
